@@ -1,0 +1,52 @@
+# `make run` starts the hub; `make test` runs the whole suite on a fresh machine.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export UV_PYTHON_DOWNLOADS := never
+export UV_COMPILE_BYTECODE := 1
+
+.PHONY: venv system-deps run test lint fmt bench clean
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m pip install --quiet --disable-pip-version-check uv || true
+	if python3 -m uv --version >/dev/null 2>&1; then \
+	    python3 -m uv venv --quiet --allow-existing -p python3 $(VENV) && \
+	    python3 -m uv pip install --quiet --python $(VENV)/bin/python -e '.[all,dev]'; \
+	else \
+	    python3 -m venv $(VENV) && $(PY) -m pip install --quiet -e '.[all,dev]'; \
+	fi
+	touch $@
+
+venv: $(VENV)/.installed
+
+# Debian packages the tests need: Firefox ESR receives Web Push offline, Chromium renders the web app.
+system-deps:
+	@missing=""; \
+	command -v firefox-esr >/dev/null || missing="$$missing firefox-esr"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null) \
+	    || echo "warning: could not install$$missing"; \
+	fi
+
+run: venv
+	$(VENV)/bin/pushlog serve
+
+test: venv system-deps
+	$(VENV)/bin/pytest
+
+lint: venv
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/mypy
+
+fmt: venv
+	$(VENV)/bin/ruff check --fix src tests benchmarks
+	$(VENV)/bin/ruff format src tests benchmarks
+
+bench: venv
+	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,3 @@
+from pushlog.cli import main
+
+raise SystemExit(main())

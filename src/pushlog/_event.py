@@ -1,0 +1,147 @@
+"""The event: what the client sends and the hub stores (DESIGN §4).
+
+Wire form (JSON, one object per event inside ``{"events": [...]}``)::
+
+    {
+      "id": "0b6c…-uuid4",            # client-made, the idempotency key
+      "ts": "2026-11-21T07:12:43.123456Z",
+      "level": "warning",             # debug | info | warning | error | critical
+      "title": "Payment failed",      # required, non-empty
+      "body": "card declined" | null,
+      "channel": "payments" | null,
+      "tags": ["billing"],
+      "link": "https://…" | null,
+      "image": "https://…" | null,
+      "actions": [{"action": "open", "title": "Open", "url": "https://…"}],
+      "metadata": {"user_id": 42, "trace_id": "…"},
+      "fingerprint": "9f2c…" | null,  # dedup key; also the hub's collapse key
+      "count": 1,                     # occurrences this event stands for after dedup
+      "push": true,                   # false: feed only (level below WARNING, or rate-limited)
+      "source": {"logger": "app.pay", "module": "pay:42", "host": "web-1", "pid": 123}
+    }
+
+``push`` is pushlog's addition to the DESIGN §4 field list: the client's rate limiter downgrades an
+event to feed-only without lying about its level. When absent it follows the level (WARNING and up).
+The envelope may carry ``"client": {"dropped": n, "sdk": "pushlog/x.y"}`` so drops reach the hub.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from ._levels import Level, parse_level
+
+#: Keyword arguments of log()/notify()/critical() and keys of ``extra=`` that are event fields,
+#: not metadata (DESIGN §3).
+RESERVED_KEYS: Final[frozenset[str]] = frozenset(
+    {"body", "channel", "tags", "link", "image", "actions", "fingerprint"}
+)
+
+#: Size limits shared by client (truncates) and hub (rejects beyond them).
+MAX_TITLE: Final = 256
+MAX_BODY: Final = 8_192
+MAX_CHANNEL: Final = 64
+MAX_TAG: Final = 64
+MAX_TAGS: Final = 32
+MAX_URL: Final = 2_048
+MAX_ACTIONS: Final = 4
+MAX_METADATA_KEYS: Final = 64
+MAX_METADATA_VALUE: Final = 1_024
+MAX_FINGERPRINT: Final = 128
+TRUNCATION_MARKER: Final = "…[truncated]"
+
+
+def now_utc() -> _dt.datetime:
+    return _dt.datetime.now(_dt.UTC)
+
+
+def format_ts(moment: _dt.datetime) -> str:
+    """RFC 3339 in UTC with microseconds and a ``Z``."""
+    return moment.astimezone(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_ts(text: str) -> _dt.datetime:
+    """Parse an RFC 3339 timestamp; naive times are taken as UTC."""
+    moment = _dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=_dt.UTC)
+    return moment.astimezone(_dt.UTC)
+
+
+def truncate(text: str, limit: int) -> str:
+    """Cut ``text`` to at most ``limit`` characters, ending with :data:`TRUNCATION_MARKER`."""
+    if len(text) <= limit:
+        return text
+    keep = max(0, limit - len(TRUNCATION_MARKER))
+    return text[:keep] + TRUNCATION_MARKER
+
+
+@dataclass(slots=True, kw_only=True)
+class Event:
+    """One event as the client builds it. :meth:`to_wire` gives the JSON-ready dict."""
+
+    title: str
+    level: Level = Level.INFO
+    body: str | None = None
+    channel: str | None = None
+    tags: list[str] = field(default_factory=list)
+    link: str | None = None
+    image: str | None = None
+    actions: list[dict[str, str]] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    fingerprint: str | None = None
+    count: int = 1
+    push: bool | None = None
+    source: dict[str, Any] = field(default_factory=dict)
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    ts: _dt.datetime = field(default_factory=now_utc)
+
+    @property
+    def pushed(self) -> bool:
+        """Whether the hub should push this event (explicit ``push`` or the level's default)."""
+        if self.push is not None:
+            return self.push
+        return self.level >= Level.WARNING
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "ts": format_ts(self.ts),
+            "level": self.level.wire_name,
+            "title": self.title,
+            "body": self.body,
+            "channel": self.channel,
+            "tags": list(self.tags),
+            "link": self.link,
+            "image": self.image,
+            "actions": [dict(a) for a in self.actions],
+            "metadata": dict(self.metadata),
+            "fingerprint": self.fingerprint,
+            "count": self.count,
+            "push": self.pushed,
+            "source": dict(self.source),
+        }
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> Event:
+        """Rebuild an event from its wire form (used by the spool and by tests)."""
+        return cls(
+            id=str(data["id"]),
+            ts=parse_ts(str(data["ts"])),
+            level=parse_level(data.get("level", "info")),
+            title=str(data["title"]),
+            body=data.get("body"),
+            channel=data.get("channel"),
+            tags=list(data.get("tags") or []),
+            link=data.get("link"),
+            image=data.get("image"),
+            actions=list(data.get("actions") or []),
+            metadata=dict(data.get("metadata") or {}),
+            fingerprint=data.get("fingerprint"),
+            count=int(data.get("count", 1)),
+            push=data.get("push"),
+            source=dict(data.get("source") or {}),
+        )

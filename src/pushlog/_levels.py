@@ -1,0 +1,154 @@
+"""Levels decide what happens to an event (DESIGN §2).
+
+One table, :data:`POLICIES`, says for each standard level whether an event goes to the feed, whether it
+is pushed, and how urgently each push service is asked to deliver it. Everything else that names a level
+(stdlib numbers, custom numeric levels, structlog method names, Sentry's ``fatal``, the wire's lowercase
+names) goes through :func:`parse_level`, which always lands on one of the five standard levels.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Final
+
+
+class Level(enum.IntEnum):
+    """The five levels pushlog knows; numbers match :mod:`logging`."""
+
+    DEBUG = 10
+    INFO = 20
+    WARNING = 30
+    ERROR = 40
+    CRITICAL = 50
+
+    @property
+    def wire_name(self) -> str:
+        """The lowercase name used on the wire and in the API (``"warning"``)."""
+        return self.name.lower()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Policy:
+    """What a level means for delivery."""
+
+    feed: bool
+    push: bool
+    urgent: bool
+    webpush_urgency: str | None
+    apns_interruption_level: str | None
+    apns_priority: int | None
+    fcm_priority: str | None
+    repeat_until_acknowledged: bool
+
+
+POLICIES: Final[dict[Level, Policy]] = {
+    Level.DEBUG: Policy(
+        feed=False,
+        push=False,
+        urgent=False,
+        webpush_urgency=None,
+        apns_interruption_level=None,
+        apns_priority=None,
+        fcm_priority=None,
+        repeat_until_acknowledged=False,
+    ),
+    Level.INFO: Policy(
+        feed=True,
+        push=False,
+        urgent=False,
+        webpush_urgency=None,
+        apns_interruption_level=None,
+        apns_priority=None,
+        fcm_priority=None,
+        repeat_until_acknowledged=False,
+    ),
+    Level.WARNING: Policy(
+        feed=True,
+        push=True,
+        urgent=False,
+        webpush_urgency="normal",
+        apns_interruption_level="active",
+        apns_priority=10,
+        fcm_priority="NORMAL",
+        repeat_until_acknowledged=False,
+    ),
+    Level.ERROR: Policy(
+        feed=True,
+        push=True,
+        urgent=False,
+        webpush_urgency="high",
+        apns_interruption_level="time-sensitive",
+        apns_priority=10,
+        fcm_priority="HIGH",
+        repeat_until_acknowledged=False,
+    ),
+    Level.CRITICAL: Policy(
+        feed=True,
+        push=True,
+        urgent=True,
+        webpush_urgency="high",
+        # "critical" only when the app holds Apple's entitlement; the APNs sender decides.
+        apns_interruption_level="time-sensitive",
+        apns_priority=10,
+        fcm_priority="HIGH",
+        repeat_until_acknowledged=True,
+    ),
+}
+
+#: Names accepted by :func:`parse_level`, lowercase: stdlib names, structlog method names, Sentry levels.
+LEVEL_NAMES: Final[dict[str, Level]] = {
+    "debug": Level.DEBUG,
+    "trace": Level.DEBUG,
+    "info": Level.INFO,
+    "msg": Level.INFO,
+    "log": Level.INFO,
+    "notice": Level.INFO,
+    "warning": Level.WARNING,
+    "warn": Level.WARNING,
+    "error": Level.ERROR,
+    "err": Level.ERROR,
+    "exception": Level.ERROR,
+    "critical": Level.CRITICAL,
+    "fatal": Level.CRITICAL,
+}
+
+
+def level_from_number(number: int) -> Level:
+    """Map any numeric level to the nearest standard level at or below it.
+
+    Numbers below DEBUG (including NOTSET) count as DEBUG; numbers above CRITICAL as CRITICAL.
+    """
+    for level in reversed(Level):
+        if number >= level:
+            return level
+    return Level.DEBUG
+
+
+def parse_level(value: object) -> Level:
+    """Turn a level given in any accepted form into a :class:`Level`.
+
+    Accepts :class:`Level`, ints (custom levels map down), numeric strings, and names
+    (case-insensitive): stdlib names, structlog method names and Sentry's levels. Raises
+    :class:`ValueError` with a one-line message for anything else.
+    """
+    if isinstance(value, Level):
+        return value
+    if isinstance(value, bool):
+        raise ValueError(f"not a level: {value!r}")
+    if isinstance(value, int):
+        return level_from_number(value)
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in LEVEL_NAMES:
+            return LEVEL_NAMES[text]
+        if text.lstrip("-").isdigit():
+            return level_from_number(int(text))
+    raise ValueError(
+        f"unknown level {value!r}; use one of debug, info, warning, error, critical or a number"
+    )
+
+
+def policy_for(level: object) -> Policy:
+    """The delivery policy for a level given in any form :func:`parse_level` accepts."""
+    return POLICIES[parse_level(level)]

@@ -1,0 +1,56 @@
+"""What every push sender (Web Push, FCM, APNs) takes and returns.
+
+The dispatcher builds one :class:`PushMessage` per (event, device) delivery and hands it to the
+sender for the device's kind. Senders never touch the database: they report a :class:`SendResult`
+and the dispatcher records it in the outbox.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class Outcome(enum.StrEnum):
+    SENT = "sent"  # the push service accepted it (201 for Web Push)
+    RETRY = "retry"  # transient: try again after retry_after (or the dispatcher's backoff)
+    GONE = "gone"  # the subscription/token is dead: remove the device
+    FAILED = "failed"  # permanent for this message (413, bad request, config error): never retry
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PushMessage:
+    """A notification for one device. ``payload`` is what the device's code receives (JSON)."""
+
+    delivery_id: str
+    event_id: str
+    payload: dict[str, Any]
+    ttl: int  # seconds; always explicit
+    urgency: str  # Web Push Urgency: very-low | low | normal | high
+    collapse_key: str | None = None  # Web Push Topic / APNs collapse-id / FCM collapse_key
+    level: str = "warning"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendResult:
+    outcome: Outcome
+    status: int | None = None
+    retry_after: float | None = None  # seconds, from Retry-After when the service sent one
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebPushTarget:
+    """A Web Push subscription as the browser gave it (PushSubscription.toJSON())."""
+
+    endpoint: str
+    p256dh: str
+    auth: str
+
+
+class Sender(Protocol):
+    async def send(self, target: Any, message: PushMessage) -> SendResult: ...
+
+    async def aclose(self) -> None: ...
