@@ -1,0 +1,217 @@
+"""Helpers shared by the client-side commands (``send``, ``run``, ``tail``).
+
+* Where the hub is and which key to use: publishing commands read ``--dsn`` / ``PUSHLOG_DSN`` (a publish
+  key); reading commands (``tail``) need a *read* key, given with ``--key`` / ``PUSHLOG_READ_KEY``, and
+  the hub's URL with ``--url`` / ``PUSHLOG_URL`` (defaulting to the DSN's host when a DSN is set).
+* Durations like ``90s``, ``15m``, ``1h``, ``1d``, ``1w`` (or a bare number of seconds).
+* ``KEY=VALUE`` metadata options.
+* The hub's JSON error envelope turned into one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import os
+import re
+from dataclasses import dataclass
+from typing import Any, Final
+
+import httpx
+
+from .._dsn import DSN, ENV_VAR, DSNError, parse_dsn
+from ._errors import CLIError
+
+READ_KEY_ENV: Final = "PUSHLOG_READ_KEY"
+URL_ENV: Final = "PUSHLOG_URL"
+
+#: Exit code for a hub that could not be reached (after retries) — distinct from a refused request.
+EXIT_UNREACHABLE: Final = 3
+#: Exit code for a request the hub refused (bad key, bad event).
+EXIT_REFUSED: Final = 4
+#: Exit code for bad usage (argparse uses 2 as well).
+EXIT_USAGE: Final = 2
+
+_UNITS: Final[dict[str, int]] = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION_RE: Final = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
+
+
+def parse_duration(text: str) -> _dt.timedelta:
+    """Parse ``90s``, ``15m``, ``1h30m``, ``1d``, ``2w`` or a bare number of seconds.
+
+    Raises :class:`ValueError` (one line) for anything else, for zero and for negative values.
+    """
+    raw = text.strip().lower()
+    if not raw:
+        raise ValueError("empty duration")
+    seconds: float
+    if re.fullmatch(r"\d+(?:\.\d+)?", raw):
+        seconds = float(raw)
+    else:
+        pos = 0
+        seconds = 0.0
+        for match in _DURATION_RE.finditer(raw):
+            if match.start() != pos:
+                break
+            seconds += float(match.group(1)) * _UNITS[match.group(2)]
+            pos = match.end()
+        if pos != len(raw):
+            raise ValueError(f"bad duration {text!r}; use e.g. 90s, 15m, 1h, 1d, 1h30m")
+    if seconds <= 0:
+        raise ValueError(f"duration must be positive: {text!r}")
+    return _dt.timedelta(seconds=seconds)
+
+
+def duration_arg(text: str) -> _dt.timedelta:
+    """argparse ``type=`` for durations: a bad value becomes argparse's usual one-line error."""
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def format_duration(delta: _dt.timedelta | float) -> str:
+    """Human form of a duration: ``850ms``, ``4.2s``, ``3m05s``, ``2h10m``, ``1d3h``."""
+    seconds = delta.total_seconds() if isinstance(delta, _dt.timedelta) else float(delta)
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    whole = round(seconds)
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    if whole < 86400:
+        return f"{whole // 3600}h{(whole % 3600) // 60:02d}m"
+    return f"{whole // 86400}d{(whole % 86400) // 3600}h"
+
+
+def parse_metadata(pairs: list[str] | None) -> dict[str, str]:
+    """``["k=v", ...]`` to a dict; raises :class:`CLIError` naming the bad pair."""
+    out: dict[str, str] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise CLIError(f"bad metadata {pair!r}: use KEY=VALUE", exit_code=EXIT_USAGE)
+        out[key] = value
+    return out
+
+
+def split_tags(values: list[str] | None) -> list[str]:
+    """``-g a,b -g c`` to ``["a", "b", "c"]`` (blank items dropped, order kept, no duplicates)."""
+    tags: list[str] = []
+    for value in values or []:
+        for tag in value.split(","):
+            tag = tag.strip()
+            if tag and tag not in tags:
+                tags.append(tag)
+    return tags
+
+
+# -- where the hub is --------------------------------------------------------------------------------
+
+
+def add_dsn_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dsn",
+        metavar="DSN",
+        help=f"hub and publish key, http(s)://KEY@HOST[:PORT][/PREFIX] (default: ${ENV_VAR})",
+    )
+
+
+def resolve_dsn(value: str | None, environ: dict[str, str] | None = None) -> DSN:
+    """The DSN from ``--dsn`` or ``PUSHLOG_DSN``; a missing or malformed one is a one-line CLIError."""
+    env = os.environ if environ is None else environ
+    raw = (value or env.get(ENV_VAR, "")).strip()
+    if not raw:
+        raise CLIError(f"no DSN: set {ENV_VAR} or pass --dsn http(s)://KEY@HOST", exit_code=EXIT_USAGE)
+    try:
+        return parse_dsn(raw)
+    except DSNError as exc:
+        raise CLIError(str(exc), exit_code=EXIT_USAGE) from None
+
+
+def add_read_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--url",
+        metavar="URL",
+        help=f"the hub's base URL (default: ${URL_ENV}, else the host of $PUSHLOG_DSN)",
+    )
+    parser.add_argument(
+        "--key",
+        metavar="KEY",
+        help=f"a key with read scope (default: ${READ_KEY_ENV})",
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class HubAccess:
+    """Base URL (no trailing slash) and a bearer key for the hub's read API."""
+
+    base_url: str
+    key: str
+
+
+def resolve_read_access(url: str | None, key: str | None, environ: dict[str, str] | None = None) -> HubAccess:
+    """Where to read from and with which key; the publish key of the DSN is never used to read."""
+    env = os.environ if environ is None else environ
+    base = (url or env.get(URL_ENV, "")).strip()
+    if not base:
+        raw_dsn = env.get(ENV_VAR, "").strip()
+        if raw_dsn:
+            try:
+                base = parse_dsn(raw_dsn).base_url
+            except DSNError as exc:
+                raise CLIError(str(exc), exit_code=EXIT_USAGE) from None
+    if not base:
+        raise CLIError(f"no hub URL: pass --url or set {URL_ENV} (or {ENV_VAR})", exit_code=EXIT_USAGE)
+    if not base.startswith(("http://", "https://")):
+        raise CLIError(f"hub URL must start with http:// or https://: {base!r}", exit_code=EXIT_USAGE)
+    secret = (key or env.get(READ_KEY_ENV, "")).strip()
+    if not secret:
+        raise CLIError(
+            f"no read key: pass --key or set {READ_KEY_ENV} (a key with read scope, see 'pushlog keys')",
+            exit_code=EXIT_USAGE,
+        )
+    return HubAccess(base_url=base.rstrip("/"), key=secret)
+
+
+def user_agent() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"pushlog-cli/{version('pushlog')}"
+    except PackageNotFoundError:  # pragma: no cover - source tree without metadata
+        return "pushlog-cli/0"
+
+
+def hub_client(access: HubAccess, *, timeout: float = 10.0) -> httpx.Client:
+    """A synchronous client for the hub's API with the key and a bounded timeout."""
+    return httpx.Client(
+        base_url=access.base_url,
+        headers={"Authorization": f"Bearer {access.key}", "User-Agent": user_agent()},
+        timeout=timeout,
+    )
+
+
+def error_message(response: httpx.Response) -> str:
+    """One line for a failed hub response: the JSON envelope's message, or the status."""
+    detail = ""
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        err = body["error"]
+        detail = str(err.get("message") or err.get("code") or "")
+    if not detail:
+        detail = response.reason_phrase or "error"
+    detail = " ".join(detail.split())
+    return f"hub answered {response.status_code}: {detail}"
+
+
+def raise_for_hub(response: httpx.Response) -> None:
+    """Turn a non-2xx hub answer into a CLIError (refused: 4)."""
+    if response.is_success:
+        return
+    raise CLIError(error_message(response), exit_code=EXIT_REFUSED)
