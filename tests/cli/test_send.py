@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import socket
 
-from pushlog_cli import assert_one_line_error, run_cli
 from pytest_httpserver import HTTPServer
+from tests.cli.pushlog_cli import assert_one_line_error, run_cli
 from werkzeug import Request, Response
 
 from pushlog.cli._send import EPILOG

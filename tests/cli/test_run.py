@@ -1,0 +1,182 @@
+"""``pushlog run`` as a real subprocess: passthrough, exit codes, reports, signals, heartbeats."""
+
+from __future__ import annotations
+
+import json
+import selectors
+import signal
+import subprocess
+import sys
+import time
+
+from pytest_httpserver import HTTPServer
+from tests.cli.pushlog_cli import assert_one_line_error, cli_env, run_cli
+from werkzeug import Request, Response
+
+PY = sys.executable
+
+
+def _dsn(server: HTTPServer) -> str:
+    return f"http://pl_publish_k@{server.host}:{server.port}"
+
+
+def _accept(request: Request) -> Response:
+    n = len(request.get_json()["events"])
+    return Response(json.dumps({"accepted": n, "duplicates": 0}), 202, content_type="application/json")
+
+
+def _hub(server: HTTPServer) -> None:
+    server.expect_request("/v1/events", method="POST").respond_with_handler(_accept)
+    server.expect_request("/v1/heartbeats/nightly", method="POST").respond_with_json({"name": "nightly"})
+
+
+def _events(server: HTTPServer) -> list[dict[str, object]]:
+    return [e for req, _ in server.log if req.path == "/v1/events" for e in req.get_json()["events"]]
+
+
+def test_output_passes_through_unchanged_and_success_is_an_info_entry(httpserver: HTTPServer) -> None:
+    _hub(httpserver)
+    script = (
+        "import sys; sys.stdout.buffer.write(b'out \\x00\\xff line\\r\\nno newline');"
+        "sys.stderr.buffer.write(b'warn \\xfe\\n')"
+    )
+    result = subprocess.run(
+        [PY, "-m", "pushlog", "run", "--name", "job1", "--", PY, "-c", script],
+        env=cli_env({"PUSHLOG_DSN": _dsn(httpserver)}),
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b"out \x00\xff line\r\nno newline"
+    assert result.stderr == b"warn \xfe\n"
+    (event,) = _events(httpserver)
+    assert event["level"] == "info"
+    assert str(event["title"]).startswith("job1 succeeded in ")
+    assert event["metadata"]["exit_code"] == 0  # type: ignore[index]
+    assert event["metadata"]["job"] == "job1"  # type: ignore[index]
+
+
+def test_failure_pushes_error_with_exit_code_and_last_stderr_lines(httpserver: HTTPServer) -> None:
+    _hub(httpserver)
+    script = "import sys\nfor i in range(1, 31): print('line', i, file=sys.stderr)\nsys.exit(3)"
+    result = run_cli(
+        ["run", "-c", "cron", "-g", "db", "--", PY, "-c", script], env={"PUSHLOG_DSN": _dsn(httpserver)}
+    )
+    assert result.returncode == 3
+    assert result.stderr.splitlines() == [f"line {i}" for i in range(1, 31)]
+    (event,) = _events(httpserver)
+    assert event["level"] == "error"
+    assert "failed (exit 3)" in str(event["title"])
+    assert str(event["body"]).splitlines() == [f"line {i}" for i in range(11, 31)]
+    assert event["metadata"]["exit_code"] == 3  # type: ignore[index]
+    assert (event["channel"], event["tags"], event["push"]) == ("cron", ["db"], True)
+
+
+def test_critical_flag_and_quiet_success(httpserver: HTTPServer) -> None:
+    _hub(httpserver)
+    env = {"PUSHLOG_DSN": _dsn(httpserver)}
+    assert run_cli(["run", "--critical", "--", PY, "-c", "raise SystemExit(1)"], env=env).returncode == 1
+    assert run_cli(["run", "--quiet", "--", PY, "-c", "pass"], env=env).returncode == 0
+    (event,) = _events(httpserver)
+    assert event["level"] == "critical"
+
+
+def test_command_not_found_is_127_and_reported(httpserver: HTTPServer) -> None:
+    _hub(httpserver)
+    result = run_cli(["run", "--", "no-such-command-pushlog"], env={"PUSHLOG_DSN": _dsn(httpserver)})
+    assert result.returncode == 127
+    assert "command not found: no-such-command-pushlog" in result.stderr
+    (event,) = _events(httpserver)
+    assert event["title"] == "no-such-command-pushlog could not start"
+
+
+def test_without_dsn_the_command_still_runs() -> None:
+    result = run_cli(["run", "--", PY, "-c", "print('hi'); raise SystemExit(5)"])
+    assert result.returncode == 5
+    assert result.stdout == "hi\n"
+    assert "running without reporting" in result.stderr
+
+
+def test_unreachable_hub_keeps_the_commands_exit_code() -> None:
+    result = run_cli(
+        ["run", "--report-timeout", "0.5", "--", PY, "-c", "raise SystemExit(4)"],
+        env={"PUSHLOG_DSN": "http://k@127.0.0.1:9"},
+    )
+    assert result.returncode == 4
+    assert "could not report to the hub" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_usage_errors() -> None:
+    assert_one_line_error(run_cli(["run"]), "no command")
+    assert_one_line_error(run_cli(["run", "--grace", "1h", "--", "true"]), "--grace needs --every")
+    bad = run_cli(["run", "--every", "soon", "--", "true"])
+    assert bad.returncode == 2 and "bad duration" in bad.stderr
+
+
+def test_sigterm_is_forwarded_and_the_childs_code_returned(httpserver: HTTPServer) -> None:
+    _hub(httpserver)
+    script = (
+        "import signal, sys, threading\n"
+        "done = threading.Event()\n"
+        "def on_term(*a):\n"
+        "    print('child got TERM', flush=True); sys.exit(7)\n"
+        "signal.signal(signal.SIGTERM, on_term)\n"
+        "print('ready', flush=True)\n"
+        "done.wait()\n"
+    )
+    proc = subprocess.Popen(
+        [PY, "-m", "pushlog", "run", "--name", "sleeper", "--", PY, "-c", script],
+        env=cli_env({"PUSHLOG_DSN": _dsn(httpserver)}),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        sel = selectors.DefaultSelector()
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        deadline = time.monotonic() + 30
+        assert sel.select(timeout=max(0.0, deadline - time.monotonic())), "child never became ready"
+        assert proc.stdout.readline() == "ready\n"
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 7, err
+    assert out == "child got TERM\n"
+    (event,) = _events(httpserver)
+    assert event["metadata"]["exit_code"] == 7  # type: ignore[index]
+
+
+def test_killed_child_exits_128_plus_signal(httpserver: HTTPServer) -> None:
+    _hub(httpserver)
+    script = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
+    result = run_cli(["run", "--name", "k", "--", PY, "-c", script], env={"PUSHLOG_DSN": _dsn(httpserver)})
+    assert result.returncode == 128 + signal.SIGKILL
+    (event,) = _events(httpserver)
+    assert "killed by SIGKILL" in str(event["title"])
+    assert event["metadata"]["signal"] == "SIGKILL"  # type: ignore[index]
+
+
+def test_every_checks_in_at_start_and_end(httpserver: HTTPServer) -> None:
+    _hub(httpserver)
+    result = run_cli(
+        ["run", "--name", "nightly", "--every", "1d", "--grace", "1h", "--quiet", "--", PY, "-c", "pass"],
+        env={"PUSHLOG_DSN": _dsn(httpserver)},
+    )
+    assert result.returncode == 0, result.stderr
+    pings = [req.get_json() for req, _ in httpserver.log if req.path == "/v1/heartbeats/nightly"]
+    assert [p["status"] for p in pings] == ["start", "success"]
+    assert pings[0]["every_s"] == 86400 and pings[0]["grace_s"] == 3600
+    assert pings[1]["exit_code"] == 0
+    assert _events(httpserver) == []
+
+
+def test_help_has_examples() -> None:
+    result = run_cli(["run", "--help"])
+    assert result.returncode == 0
+    assert "pushlog run --name backup --every 1d --grace 1h -- ./backup.sh" in result.stdout
