@@ -1,0 +1,82 @@
+"""What a push service's answer means for the delivery (RFC 8030 §5, RFC 8292 §4).
+
+2xx (201 Created) accepted; 404/410 the subscription is gone (remove the device); 413 the body is too
+large (never retried: it will not shrink); 429 and 5xx are transient (retry, honouring ``Retry-After``,
+which is either delay-seconds or an HTTP date); 400 is a malformed request, 401/403 a rejected VAPID
+token: both permanent for this message, with a detail that says what to check.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from collections.abc import Callable, Mapping
+
+from .._base import Outcome, SendResult
+
+_DETAIL_CHARS = 200
+
+
+def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (delay-seconds or HTTP date); None if absent/bad."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    if text.isdigit():
+        return float(int(text))
+    try:
+        moment = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment is None:
+        return None
+    return max(0.0, moment.timestamp() - now())
+
+
+def _snippet(body: str) -> str:
+    text = " ".join(body.split())
+    return text[:_DETAIL_CHARS]
+
+
+def classify(
+    status: int,
+    headers: Mapping[str, str],
+    body: str,
+    *,
+    now: Callable[[], float] = time.time,
+) -> SendResult:
+    """Turn a push service's HTTP answer into a :class:`SendResult`."""
+    retry_after = parse_retry_after(headers.get("retry-after"), now=now)
+    said = _snippet(body)
+    suffix = f": {said}" if said else ""
+    if 200 <= status < 300:
+        return SendResult(outcome=Outcome.SENT, status=status)
+    if status in (404, 410):
+        return SendResult(outcome=Outcome.GONE, status=status, detail=f"subscription expired{suffix}")
+    if status == 413:
+        return SendResult(
+            outcome=Outcome.FAILED, status=status, detail=f"payload too large for the push service{suffix}"
+        )
+    if status == 429:
+        return SendResult(
+            outcome=Outcome.RETRY, status=status, retry_after=retry_after, detail=f"rate limited{suffix}"
+        )
+    if status >= 500:
+        return SendResult(
+            outcome=Outcome.RETRY,
+            status=status,
+            retry_after=retry_after,
+            detail=f"push service error {status}{suffix}",
+        )
+    if status in (401, 403):
+        return SendResult(
+            outcome=Outcome.FAILED,
+            status=status,
+            detail=f"VAPID authorization rejected ({status}); check the VAPID key and subject{suffix}",
+        )
+    if status == 400:
+        detail = f"push service rejected the request{suffix}"
+        return SendResult(outcome=Outcome.FAILED, status=status, detail=detail)
+    return SendResult(outcome=Outcome.FAILED, status=status, detail=f"unexpected status {status}{suffix}")
