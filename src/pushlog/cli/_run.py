@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 from .._dsn import DSN
 from .._event import MAX_BODY, MAX_METADATA_VALUE, Event, truncate
@@ -131,7 +131,7 @@ class Outcome:
 class _StderrTee(threading.Thread):
     """Copies the child's stderr to ours unchanged and keeps its last lines."""
 
-    def __init__(self, source: BinaryIO, keep: int) -> None:
+    def __init__(self, source: IO[bytes], keep: int) -> None:
         super().__init__(name="pushlog-run-stderr", daemon=True)
         self._source = source
         self._lines: collections.deque[bytes] = collections.deque(maxlen=max(keep, 0) or None)
@@ -191,7 +191,7 @@ def execute(
     clock: Callable[[], float] = time.monotonic,
 ) -> Outcome:
     """Run ``command`` with signal forwarding and stderr teeing; return how it ended."""
-    previous: dict[int, Any] = {}
+    previous: dict[signal.Signals, Any] = {}
     child: subprocess.Popen[bytes] | None = None
     pending: list[int] = []
 
@@ -203,8 +203,8 @@ def execute(
         elif child.poll() is None:
             child.send_signal(signum)
 
-    for signum in _FORWARDED:
-        previous[signum] = signal.signal(signum, forward)
+    for sig in _FORWARDED:
+        previous[sig] = signal.signal(sig, forward)
     started = clock()
     try:
         try:
@@ -218,16 +218,16 @@ def execute(
         assert child.stderr is not None
         tee = _StderrTee(child.stderr, tail_lines)
         tee.start()
-        for signum in pending:
-            child.send_signal(signum)
+        for early in pending:
+            child.send_signal(early)
         if on_started is not None:
             on_started()
         code = child.wait()
         duration = clock() - started
         tee.join(timeout=5.0)  # a grandchild may keep the pipe open: do not wait for it forever
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     signal_name: str | None = None
     if code < 0:
         signal_name = signal.Signals(-code).name
