@@ -1,0 +1,246 @@
+// The feed: filters, the newest-first list with "load older" (cursor pagination) and live updates
+// from the stream. One Feed lives as long as the user is signed in, so going to an event's detail and
+// back keeps the list, its scroll position and the live connection.
+
+import { filterParams, query } from "./api.js";
+import { h, levelName, relativeTime, replace, safeUrl, toast } from "./dom.js";
+import { LiveStream } from "./sse.js";
+
+const PAGE = 50;
+
+export class Feed {
+  constructor(api, { onLiveState = () => {} } = {}) {
+    this.api = api;
+    this.onLiveState = onLiveState;
+    this.filters = { level: "", channel: "", tag: "", meta: "", q: "" };
+    this.rows = new Map(); // event id -> {event, el}
+    this.maxSeq = null;
+    this.nextCursor = null;
+    this.stream = null;
+    this.generation = 0; // bumps on every reload so late answers of an old query are dropped
+    this.root = this.build();
+  }
+
+  build() {
+    const f = this.filters;
+    this.form = h(
+      "form",
+      { class: "filters", id: "filters", onsubmit: (e) => (e.preventDefault(), this.applyForm()) },
+      h(
+        "label",
+        { class: "field" },
+        h("span", { text: "Level" }),
+        h(
+          "select",
+          { name: "level", id: "filter-level", onchange: () => this.applyForm() },
+          h("option", { value: "", text: "all" }),
+          ["info", "warning", "error", "critical"].map((l) =>
+            h("option", { value: l, text: l === "info" ? "info +" : `${l} +`, selected: f.level === l }),
+          ),
+        ),
+      ),
+      h("label", { class: "field" }, h("span", { text: "Channel" }),
+        h("input", { name: "channel", id: "filter-channel", placeholder: "payments", autocomplete: "off" })),
+      h("label", { class: "field" }, h("span", { text: "Tag" }),
+        h("input", { name: "tag", id: "filter-tag", placeholder: "billing", autocomplete: "off" })),
+      h("label", { class: "field field-wide" }, h("span", { text: "Metadata" }),
+        h("input", { name: "meta", id: "filter-meta", placeholder: "user_id=42 plan=pro", autocomplete: "off" })),
+      h("label", { class: "field field-wide" }, h("span", { text: "Text" }),
+        h("input", { name: "q", id: "filter-q", type: "search", placeholder: "search titles and bodies" })),
+      h("div", { class: "filter-buttons" },
+        h("button", { type: "submit", class: "primary", id: "filter-apply", text: "Apply" }),
+        h("button", { type: "button", id: "filter-clear", text: "Clear", onclick: () => this.clearFilters() })),
+      (this.filterError = h("p", { class: "form-error", role: "alert", hidden: true })),
+    );
+    this.list = h("ol", { class: "events", id: "events", "aria-live": "polite" });
+    this.empty = h("p", { class: "empty", id: "feed-empty", hidden: true, text: "No events match." });
+    this.older = h("button", {
+      class: "older", id: "load-older", hidden: true, text: "Load older",
+      onclick: () => this.loadOlder(),
+    });
+    return h("section", { class: "view feed", id: "feed" }, this.form, this.list, this.empty, this.older);
+  }
+
+  mount(main) {
+    replace(main, this.root);
+    if (!this.started) {
+      this.started = true;
+      this.reload();
+    }
+  }
+
+  applyForm() {
+    const data = new FormData(this.form);
+    const next = Object.fromEntries(["level", "channel", "tag", "meta", "q"].map((k) => [k, String(data.get(k) || "")]));
+    try {
+      filterParams(next); // validates metadata pairs
+    } catch (err) {
+      this.filterError.textContent = err.message;
+      this.filterError.hidden = false;
+      return;
+    }
+    this.filterError.hidden = true;
+    this.filters = next;
+    this.reload();
+  }
+
+  clearFilters() {
+    this.form.reset();
+    this.applyForm();
+  }
+
+  stop() {
+    this.generation += 1;
+    if (this.stream) this.stream.stop();
+    this.stream = null;
+  }
+
+  /** Load the first page for the current filters, then follow the stream from its newest event. */
+  async reload() {
+    this.stop();
+    const generation = this.generation;
+    this.rows.clear();
+    this.list.replaceChildren();
+    this.maxSeq = null;
+    this.root.classList.add("loading");
+    let page;
+    try {
+      page = await this.api.listEvents(this.filters, null, PAGE);
+    } catch (err) {
+      if (generation !== this.generation) return;
+      this.root.classList.remove("loading");
+      toast(`Could not load the feed: ${err.message}`, "error");
+      return;
+    }
+    if (generation !== this.generation) return;
+    this.root.classList.remove("loading");
+    for (const event of page.events) this.add(event, "end");
+    this.nextCursor = page.next_cursor;
+    this.updateFooter();
+    this.stream = new LiveStream({
+      url: `/v1/stream${query(filterParams(this.filters))}`,
+      key: this.api.key,
+      lastEventId: this.maxSeq ?? 0,
+      onMessage: (type, data) => this.onStreamMessage(type, data),
+      onState: (state, detail) => this.onLiveState(state, detail),
+    }).start();
+  }
+
+  async loadOlder() {
+    if (!this.nextCursor) return;
+    const generation = this.generation;
+    this.older.disabled = true;
+    try {
+      const page = await this.api.listEvents(this.filters, this.nextCursor, PAGE);
+      if (generation !== this.generation) return;
+      for (const event of page.events) this.add(event, "end");
+      this.nextCursor = page.next_cursor;
+    } catch (err) {
+      toast(`Could not load older events: ${err.message}`, "error");
+    } finally {
+      this.older.disabled = false;
+      this.updateFooter();
+    }
+  }
+
+  onStreamMessage(type, data) {
+    if (type === "event" && data && typeof data === "object") {
+      this.add(data, "start");
+      this.updateFooter();
+    } else if (type === "ack" && data && data.id) {
+      const row = this.rows.get(data.id);
+      if (row) {
+        row.event.acknowledged_at = data.acknowledged_at;
+        this.refresh(row);
+      }
+    }
+  }
+
+  updateFooter() {
+    this.older.hidden = !this.nextCursor;
+    this.empty.hidden = this.rows.size > 0;
+  }
+
+  add(event, where) {
+    if (this.rows.has(event.id)) return;
+    if (typeof event.seq === "number" && (this.maxSeq === null || event.seq > this.maxSeq)) this.maxSeq = event.seq;
+    const row = { event, el: null };
+    row.el = this.render(row);
+    this.rows.set(event.id, row);
+    if (where === "start") {
+      row.el.classList.add("new");
+      this.list.prepend(row.el);
+    } else {
+      this.list.append(row.el);
+    }
+  }
+
+  refresh(row) {
+    const el = this.render(row);
+    row.el.replaceWith(el);
+    row.el = el;
+  }
+
+  /** Update an event shown in the list (after an acknowledgement elsewhere in the app). */
+  updateEvent(event) {
+    const row = this.rows.get(event.id);
+    if (row) {
+      row.event = { ...row.event, ...event };
+      this.refresh(row);
+    }
+  }
+
+  render(row) {
+    const e = row.event;
+    const level = levelName(e.level);
+    const count = Number(e.count) > 1 ? h("span", { class: "count", title: `${e.count} occurrences`, text: `×${e.count}` }) : null;
+    const link = safeUrl(e.link);
+    return h(
+      "li",
+      { class: `event level-${level}${e.acknowledged_at ? " acked" : ""}`, dataset: { id: e.id, seq: e.seq ?? "" } },
+      h(
+        "a",
+        { class: "event-main", href: `#/events/${encodeURIComponent(e.id)}` },
+        h("div", { class: "event-head" },
+          h("span", { class: `badge badge-${level}`, text: level }),
+          h("span", { class: "event-title", text: e.title }),
+          count),
+        e.body ? h("p", { class: "event-body", text: e.body }) : null,
+        h("div", { class: "event-meta" },
+          e.channel ? h("span", { class: "chip channel", text: `#${e.channel}` }) : null,
+          (e.tags || []).map((t) => h("span", { class: "chip tag", text: t })),
+          h("time", { datetime: e.ts, title: e.ts, text: relativeTime(e.ts) })),
+      ),
+      h("div", { class: "event-side" },
+        link ? h("a", { class: "ext", href: link, target: "_blank", rel: "noopener noreferrer", text: "link ↗" }) : null,
+        ackControl(e, () => this.acknowledge(row))),
+    );
+  }
+
+  async acknowledge(row) {
+    try {
+      const updated = await this.api.ack(row.event.id);
+      row.event = { ...row.event, ...(updated || {}), acknowledged_at: updated?.acknowledged_at || new Date().toISOString() };
+      this.refresh(row);
+      toast("Acknowledged: re-pushing stopped on every device.");
+    } catch (err) {
+      toast(`Could not acknowledge: ${err.message}`, "error");
+    }
+  }
+}
+
+/** The acknowledge button for unacknowledged CRITICAL events, a check mark once acknowledged. */
+export function ackControl(event, onAck) {
+  if (event.acknowledged_at) {
+    return h("span", { class: "acked-mark", title: `acknowledged ${event.acknowledged_at}`, text: "✓ acknowledged" });
+  }
+  if (levelName(event.level) !== "critical") return null;
+  return h("button", {
+    class: "ack danger", type: "button", text: "Acknowledge",
+    onclick: (ev) => {
+      ev.preventDefault();
+      ev.currentTarget.disabled = true;
+      onAck();
+    },
+  });
+}
