@@ -111,6 +111,34 @@ def verify_vapid(authorization: str | None, *, audience: str, now: float | None 
     return {"claims": claims, "header": header, "public_key": key_text}
 
 
+def check_request(
+    headers: dict[str, str], body: bytes, *, audience: str, now: float
+) -> tuple[int, str, dict[str, Any] | None]:
+    """Validate an RFC 8030 push request as a real push service does.
+
+    ``headers`` are lowercased. Returns ``(status, error, vapid)``: 201 when acceptable, otherwise
+    400 (TTL/Urgency/Topic/encoding), 401/403 (VAPID) or 413 (body over 4096 bytes).
+    """
+    ttl = headers.get("ttl")
+    if ttl is None or not ttl.isdigit():
+        return 400, f"TTL header missing or invalid: {ttl!r}", None
+    urgency = headers.get("urgency")
+    if urgency is not None and urgency not in URGENCIES:
+        return 400, f"invalid Urgency {urgency!r}", None
+    topic = headers.get("topic")
+    if topic is not None and not TOPIC.fullmatch(topic):
+        return 400, f"invalid Topic {topic!r}", None
+    try:
+        vapid = verify_vapid(headers.get("authorization"), audience=audience, now=now)
+    except VapidError as exc:
+        return exc.status, str(exc), None
+    if len(body) > MAX_BODY:
+        return 413, f"body is {len(body)} bytes, limit {MAX_BODY}", vapid
+    if body and headers.get("content-encoding") != "aes128gcm":
+        return 400, f"Content-Encoding must be aes128gcm, got {headers.get('content-encoding')!r}", vapid
+    return 201, "", vapid
+
+
 @dataclasses.dataclass
 class Subscriber:
     """A browser's side of a subscription: holds the private key, decrypts what it is sent."""
@@ -267,23 +295,9 @@ class PushService:
     def _check(
         self, sub_id: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, str, dict[str, Any] | None]:
-        ttl = headers.get("ttl")
-        if ttl is None or not ttl.isdigit():
-            return 400, f"TTL header missing or invalid: {ttl!r}", None
-        urgency = headers.get("urgency")
-        if urgency is not None and urgency not in URGENCIES:
-            return 400, f"invalid Urgency {urgency!r}", None
-        topic = headers.get("topic")
-        if topic is not None and not TOPIC.fullmatch(topic):
-            return 400, f"invalid Topic {topic!r}", None
-        try:
-            vapid = verify_vapid(headers.get("authorization"), audience=self.origin, now=self._clock())
-        except VapidError as exc:
-            return exc.status, str(exc), None
-        if len(body) > MAX_BODY:
-            return 413, f"body is {len(body)} bytes, limit {MAX_BODY}", vapid
-        if body and headers.get("content-encoding") != "aes128gcm":
-            return 400, f"Content-Encoding must be aes128gcm, got {headers.get('content-encoding')!r}", vapid
+        status, error, vapid = check_request(headers, body, audience=self.origin, now=self._clock())
+        if status != 201:
+            return status, error, vapid
         if sub_id in self._gone:
             return 410, "subscription expired", vapid
         if sub_id not in self._subscribers:
