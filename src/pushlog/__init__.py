@@ -1,0 +1,116 @@
+"""pushlog: your Python logs as a live feed and push notifications on your phone.
+
+    import logging, pushlog
+    logging.getLogger().addHandler(pushlog.PushHandler())   # reads PUSHLOG_DSN
+    pushlog.log("Deployed", body="commit abc in 41s", env="prod")   # feed only
+    pushlog.notify("€29 payment", user_id=42)                      # push
+    pushlog.critical("Payments failing", body="card gateway 502")   # urgent push
+    pushlog.flush(timeout=2.0)
+
+The three calls take the reserved keywords ``body``, ``channel``, ``tags``, ``link``, ``image``,
+``actions``, ``fingerprint``; every other keyword argument is metadata. They return the event id, or
+``None`` when pushlog is inert (no ``PUSHLOG_DSN``). They never raise and never block.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._client import Client, emit, get_default_client
+from ._event import Event
+from ._handler import PushHandler
+from ._levels import Level
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Client",
+    "Event",
+    "Level",
+    "PushHandler",
+    "__version__",
+    "critical",
+    "flush",
+    "log",
+    "notify",
+]
+
+
+def _fields(
+    body: object,
+    channel: object,
+    tags: object,
+    link: object,
+    image: object,
+    actions: object,
+    fingerprint: object,
+) -> dict[str, Any]:
+    return {
+        "body": body,
+        "channel": channel,
+        "tags": tags,
+        "link": link,
+        "image": image,
+        "actions": actions,
+        "fingerprint": fingerprint,
+    }
+
+
+def log(
+    title: str,
+    *,
+    body: str | None = None,
+    channel: str | None = None,
+    tags: list[str] | None = None,
+    link: str | None = None,
+    image: str | None = None,
+    actions: list[dict[str, str]] | None = None,
+    fingerprint: str | None = None,
+    **metadata: Any,
+) -> str | None:
+    """An INFO event: goes to the feed, not pushed. Returns the event id or ``None`` when inert."""
+    return emit(Level.INFO, title, _fields(body, channel, tags, link, image, actions, fingerprint), metadata)
+
+
+def notify(
+    title: str,
+    *,
+    body: str | None = None,
+    channel: str | None = None,
+    tags: list[str] | None = None,
+    link: str | None = None,
+    image: str | None = None,
+    actions: list[dict[str, str]] | None = None,
+    fingerprint: str | None = None,
+    **metadata: Any,
+) -> str | None:
+    """A WARNING event: feed and push. Returns the event id or ``None`` when inert."""
+    return emit(
+        Level.WARNING, title, _fields(body, channel, tags, link, image, actions, fingerprint), metadata
+    )
+
+
+def critical(
+    title: str,
+    *,
+    body: str | None = None,
+    channel: str | None = None,
+    tags: list[str] | None = None,
+    link: str | None = None,
+    image: str | None = None,
+    actions: list[dict[str, str]] | None = None,
+    fingerprint: str | None = None,
+    **metadata: Any,
+) -> str | None:
+    """A CRITICAL event: urgent push, re-pushed by the hub until acknowledged. Returns the id or ``None``."""
+    return emit(
+        Level.CRITICAL, title, _fields(body, channel, tags, link, image, actions, fingerprint), metadata
+    )
+
+
+def flush(timeout: float = 2.0) -> bool:
+    """Send what the default client (used by these calls and by ``PushHandler()``) has queued; bounded.
+
+    Returns whether everything went out. Use it before a serverless function returns.
+    """
+    return get_default_client().flush(timeout)

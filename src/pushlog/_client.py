@@ -1,0 +1,445 @@
+"""The engine behind :class:`~pushlog.PushHandler` and ``pushlog.log/notify/critical``.
+
+``Client.capture(event)`` runs on the caller's thread and never raises or blocks:
+
+    capture sink (pushlog.testing)?  -> redact, record, done
+    inert (no DSN)?                  -> done
+    dedup: a repeat within the window is only counted
+    rate limit: over the push budget the event is sent feed-only (push: false), counted
+    bounded queue (put_nowait)       -> lazily started daemon worker: redact, batch, POST /v1/events
+
+Lifecycle: ``flush(timeout)`` is bounded and says whether everything went out; ``close()`` is
+idempotent; an ``atexit`` hook flushes with ``flush_timeout``; after ``os.fork()`` the child starts over
+with an empty queue, no thread and a new HTTP client, so the parent's backlog is never sent twice.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextvars
+import functools
+import os
+import sys
+import threading
+import time
+import weakref
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from typing import Any, Final
+
+from ._dedup import Deduplicator, event_key, fingerprint_of
+from ._dsn import DSN, DSNError, dsn_from_env, parse_dsn
+from ._event import Event
+from ._levels import Level
+from ._ratelimit import PushLimiter
+from ._redact import Redactor
+from ._snapshot import add_trace_ids, coerce_reserved, host_name, safe_metadata, safe_str, split_message
+from ._transport import StderrNote
+from ._worker import Backlog, EventQueue, MemoryBacklog, Worker
+
+#: Set by :func:`pushlog.testing.capture_events`: events captured in this context go to the list
+#: instead of the hub (after redaction; no dedup, no rate limit, works without a DSN).
+CAPTURE: Final[contextvars.ContextVar[list[Event] | None]] = contextvars.ContextVar(
+    "pushlog_capture", default=None
+)
+
+_INERT_NOTED = threading.Event()
+_INERT_MESSAGE: Final = (
+    "PUSHLOG_DSN is not set; pushlog is inert and sends nothing "
+    "(set PUSHLOG_DSN=http(s)://<publish-key>@<host>[:port] to enable it)"
+)
+
+
+def _as_bool(value: object, name: str) -> bool:
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off", ""):
+            return False
+        raise ValueError(f"{name} must be true or false, not {value!r}")
+    return bool(value)
+
+
+def _as_number(value: object, name: str, *, minimum: float = 0.0) -> float:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, not {value!r}") from None
+    if number < minimum:
+        raise ValueError(f"{name} must be at least {minimum:g}, not {number:g}")
+    return number
+
+
+def _as_strings(value: object, name: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    if isinstance(value, Iterable):
+        return tuple(str(v) for v in value)
+    raise ValueError(f"{name} must be a list of strings or a comma-separated string")
+
+
+class Client:
+    """Sends events to a pushlog hub from any thread without blocking it.
+
+    ``dsn`` defaults to ``PUSHLOG_DSN``; without one the client is *inert* (says so once on stderr,
+    accepts everything, sends nothing). Every option is keyword-only and accepts plain strings and
+    numbers, so it can come from ``dictConfig``; see docs/client.md for what each does.
+    """
+
+    def __init__(
+        self,
+        dsn: str | DSN | None = None,
+        *,
+        queue_size: int | str = 10_000,
+        batch_size: int | str = 100,
+        linger: float | str = 0.5,
+        timeout: float | str = 5.0,
+        max_retries: int | str = 5,
+        flush_timeout: float | str = 2.0,
+        dedup_window: float | str = 60.0,
+        rate_limit: bool | str = True,
+        push_burst: int | str = 10,
+        push_per_minute: float | str = 6.0,
+        critical_burst: int | str = 5,
+        critical_per_minute: float | str = 2.0,
+        redact: bool | str = True,
+        redact_keys: Iterable[str] | str | None = None,
+        redact_patterns: Iterable[str] | str | None = None,
+        spool: str | os.PathLike[str] | None = None,
+        spool_max_events: int | str = 100_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._dsn = self._resolve_dsn(dsn)
+        self.queue_size = int(_as_number(queue_size, "queue_size", minimum=1))
+        self.batch_size = int(_as_number(batch_size, "batch_size", minimum=1))
+        self.linger = _as_number(linger, "linger")
+        self.timeout = _as_number(timeout, "timeout", minimum=0.01)
+        self.max_retries = int(_as_number(max_retries, "max_retries"))
+        self.flush_timeout = _as_number(flush_timeout, "flush_timeout")
+        self.dedup_window = _as_number(dedup_window, "dedup_window")
+        self.rate_limit = _as_bool(rate_limit, "rate_limit")
+        self._limits = {
+            "push_burst": int(_as_number(push_burst, "push_burst", minimum=1)),
+            "push_per_minute": _as_number(push_per_minute, "push_per_minute"),
+            "critical_burst": int(_as_number(critical_burst, "critical_burst", minimum=1)),
+            "critical_per_minute": _as_number(critical_per_minute, "critical_per_minute"),
+        }
+        self.redactor = Redactor(
+            enabled=_as_bool(redact, "redact"),
+            keys=_as_strings(redact_keys, "redact_keys"),
+            patterns=_as_strings(redact_patterns, "redact_patterns"),
+        )
+        self.spool_path = os.fspath(spool) if spool else None
+        self.spool_max_events = int(_as_number(spool_max_events, "spool_max_events", minimum=1))
+        self._clock = clock
+        self._closed = False
+        self._atexit_registered = False
+        self._fresh_state()
+        os.register_at_fork(after_in_child=functools.partial(_reset_in_child, weakref.ref(self)))
+
+    # ---- configuration ------------------------------------------------------------------------
+    @staticmethod
+    def _resolve_dsn(dsn: str | DSN | None) -> DSN | None:
+        if isinstance(dsn, DSN):
+            return dsn
+        if dsn is not None and str(dsn).strip():
+            return parse_dsn(str(dsn))  # an explicit bad DSN is a configuration error: raise
+        try:
+            found = dsn_from_env()
+        except DSNError as exc:
+            _note_once(f"{exc}; pushlog is inert and sends nothing")
+            return None
+        if found is None:
+            _note_once(_INERT_MESSAGE)
+        return found
+
+    def _fresh_state(self) -> None:
+        """(Re)create everything a process must not share with its parent."""
+        self._lock = threading.Lock()
+        self.queue = EventQueue(self.queue_size, batch_size=self.batch_size)
+        self._worker: Worker | None = None
+        self._dedup = Deduplicator(window=self.dedup_window, clock=self._clock)
+        self._limiter = PushLimiter(clock=self._clock, **self._limits) if self.rate_limit else None  # type: ignore[arg-type]
+        self._note = StderrNote(interval=60.0)
+        self._pid = os.getpid()
+
+    @property
+    def dsn(self) -> DSN | None:
+        return self._dsn
+
+    @property
+    def inert(self) -> bool:
+        """True when there is no hub to send to (no DSN)."""
+        return self._dsn is None
+
+    @property
+    def worker_ident(self) -> int | None:
+        """Thread id of the worker (records logged on it are never turned into events)."""
+        worker = self._worker
+        return worker.ident if worker is not None else None
+
+    # ---- the hot path -------------------------------------------------------------------------
+    def check_repeat(self, key: Hashable) -> tuple[bool, str | None]:
+        """Count one occurrence of ``key`` in the dedup window.
+
+        ``(True, first_id)`` means it is a repeat and was only counted; ``(False, None)`` means the
+        caller should build the event and pass it to :meth:`capture` with ``dedup_key=key``.
+        """
+        if self._dsn is None or CAPTURE.get() is not None:
+            return False, None
+        return self._dedup.seen(key)
+
+    def capture(self, event: Event, *, dedup_key: Hashable | None = None) -> str | None:
+        """Queue ``event`` for sending. Never raises, never blocks.
+
+        Returns the id of the event that stands for it (the first occurrence's id for a counted repeat),
+        or ``None`` when inert or closed. ``dedup_key`` means the caller already ran
+        :meth:`check_repeat` for this key.
+        """
+        try:
+            sink = CAPTURE.get()
+            if sink is not None:
+                sink.append(self.redactor.event(event))
+                return event.id
+            if self._dsn is None or self._closed:
+                return None
+            if dedup_key is None:
+                dedup_key = event_key(event)
+                repeat, first_id = self._dedup.seen(dedup_key)
+                if repeat:
+                    return first_id or event.id
+            if event.fingerprint is None:
+                event.fingerprint = fingerprint_of(dedup_key)
+            self._dedup.attach(dedup_key, event)
+            limiter = self._limiter
+            if limiter is not None and event.pushed:
+                if limiter.admit(event.level):
+                    held = limiter.take_summary()
+                    if held:
+                        self._enqueue(self._held_back_event(held))
+                else:
+                    event.push = False
+            self._enqueue(event)
+            return event.id
+        except Exception as exc:  # never let the app see our failure
+            self._note(f"could not queue an event: {exc!r}")
+            return None
+
+    def _enqueue(self, event: Event) -> None:
+        if self._worker is None or self._pid != os.getpid():
+            self._start_worker()
+        self.queue.put(event)
+
+    def _held_back_event(self, held: int) -> Event:
+        return Event(
+            title=f"{held} pushes held back",
+            level=Level.WARNING,
+            body="pushlog's push rate limit sent them to the feed only; see the feed for each one.",
+            push=True,
+            fingerprint="pushlog.rate_limit",
+            source={"logger": "pushlog", "module": "ratelimit", "host": host_name(), "pid": os.getpid()},
+        )
+
+    # ---- worker --------------------------------------------------------------------------------
+    def _start_worker(self) -> None:
+        with self._lock:
+            if self._worker is not None and self._pid == os.getpid():
+                return
+            if self._pid != os.getpid():  # forked without the at-fork hook (should not happen)
+                self._fresh_state()
+            assert self._dsn is not None
+            worker = Worker(
+                dsn=self._dsn,
+                queue=self.queue,
+                make_backlog=self._make_backlog,
+                redactor=self.redactor,
+                housekeeping=self._housekeeping,
+                note=self._note,
+                batch_size=self.batch_size,
+                linger=self.linger,
+                timeout=self.timeout,
+            )
+            worker.start()
+            self._worker = worker
+            if not self._atexit_registered:
+                atexit.register(self._atexit)
+                self._atexit_registered = True
+
+    def _make_backlog(self) -> Backlog:
+        if self.spool_path:
+            from ._spool import Spool
+
+            return Spool(self.spool_path, max_events=self.spool_max_events)
+        return MemoryBacklog(batch_size=self.batch_size, max_retries=self.max_retries)
+
+    def _housekeeping(self) -> None:
+        """Run by the worker about once a second: dedup reports and the held-back summary."""
+        for report in self._dedup.take_reports():
+            self.queue.put(report)
+        limiter = self._limiter
+        if limiter is not None and limiter.held:
+            held = limiter.take_summary()
+            if held:
+                self.queue.put(self._held_back_event(held))
+
+    # ---- lifecycle -----------------------------------------------------------------------------
+    def flush(self, timeout: float | None = None) -> bool:
+        """Send everything queued so far, waiting at most ``timeout`` seconds (default ``flush_timeout``).
+
+        Pending dedup counts are reported first. Returns True when everything queued before the call
+        reached the hub (or there was nothing to send), False on timeout, refusal or give-up.
+        Never raises; safe to call while logging's lock is held (every wait is bounded).
+        """
+        try:
+            if self._dsn is None:
+                return True
+            bound = self.flush_timeout if timeout is None else max(0.0, float(timeout))
+            for report in self._dedup.take_reports(everything=True):
+                self._enqueue(report)
+            worker = self._worker
+            if worker is None or self._pid != os.getpid():
+                return len(self.queue) == 0
+            if threading.get_ident() == worker.ident:
+                return False
+            target = self.queue.accepted
+            lost_before = worker.lost
+            deadline = time.monotonic() + bound
+            with worker.progress:
+                worker.flush_target = max(worker.flush_target, target)
+                self.queue.wake.set()
+                while not worker.drained(target):
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0 or not worker.is_alive():
+                        return False
+                    worker.progress.wait(remaining)
+            return worker.lost == lost_before and self.queue.dropped == 0
+        except Exception as exc:  # pragma: no cover - defensive
+            self._note(f"flush failed: {exc!r}")
+            return False
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Flush (bounded by ``timeout``, default ``flush_timeout``) and stop the worker. Idempotent;
+        later captures are ignored. Returns what the flush returned (True on repeated calls)."""
+        with self._lock:
+            if self._closed:
+                return True
+            self._closed = True
+        ok = self.flush(timeout)
+        worker = self._worker
+        if worker is not None and worker.is_alive() and worker.ident != threading.get_ident():
+            worker.stopping.set()
+            self.queue.wake.set()
+            worker.join(0.5 if ok else 0.05)
+        if self._atexit_registered:
+            atexit.unregister(self._atexit)
+            self._atexit_registered = False
+        return ok
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _atexit(self) -> None:
+        if not self._closed:
+            self.flush(self.flush_timeout)
+
+    def _after_fork_in_child(self) -> None:
+        self._fresh_state()
+
+    def __repr__(self) -> str:
+        state = "inert" if self._dsn is None else ("closed" if self._closed else "open")
+        return f"<pushlog.Client {state} {self._dsn!r}>"
+
+
+def _reset_in_child(ref: weakref.ref[Client]) -> None:
+    client = ref()
+    if client is not None:
+        client._after_fork_in_child()
+
+
+def _note_once(message: str) -> None:
+    if _INERT_NOTED.is_set():
+        return
+    _INERT_NOTED.set()
+    try:
+        if sys.stderr is not None:
+            sys.stderr.write(f"pushlog: {message}\n")
+    except Exception:
+        pass
+
+
+# ---- the default client and the module-level calls ------------------------------------------------
+class _DefaultSlot:
+    """Holds the lazily created default client (configured from ``PUSHLOG_DSN``)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.client: Client | None = None
+
+    def get(self) -> Client:
+        client = self.client
+        if client is None or client.closed:
+            with self.lock:
+                client = self.client
+                if client is None or client.closed:
+                    client = self.client = Client()
+        return client
+
+    def after_fork(self) -> None:
+        self.lock = threading.Lock()
+
+
+_DEFAULT: Final = _DefaultSlot()
+os.register_at_fork(after_in_child=_DEFAULT.after_fork)
+
+
+def get_default_client() -> Client:
+    """The process-wide client used by ``pushlog.log/notify/critical/flush`` and by a ``PushHandler``
+    built without a DSN or options. Created on first use from ``PUSHLOG_DSN``; fork-safe."""
+    return _DEFAULT.get()
+
+
+def make_event(
+    level: Level,
+    title: object,
+    fields: Mapping[str, Any],
+    metadata: Mapping[str, Any],
+    *,
+    depth: int = 2,
+) -> Event:
+    """Build an explicit event (``log``/``notify``/``critical``). Never raises for odd values."""
+    head, rest = split_message(safe_str(title))
+    event = Event(title=head, level=level)
+    for key, value in fields.items():
+        coerce_reserved(key, value, event)
+    if event.body is None and rest:
+        event.body = rest
+    meta = safe_metadata(metadata) if metadata else {}
+    add_trace_ids(meta)
+    event.metadata = meta
+    try:
+        frame = sys._getframe(depth)
+        module = str(frame.f_globals.get("__name__", "?"))
+        line = frame.f_lineno
+    except Exception:
+        module, line = "?", 0
+    event.source = {
+        "logger": module,
+        "module": f"{module.rsplit('.', 1)[-1]}:{line}",
+        "host": host_name(),
+        "pid": os.getpid(),
+    }
+    return event
+
+
+def emit(level: Level, title: object, fields: Mapping[str, Any], metadata: Mapping[str, Any]) -> str | None:
+    """Shared body of log/notify/critical (called from them, hence ``depth=3``)."""
+    try:
+        client = get_default_client()
+        if client.inert and CAPTURE.get() is None:
+            return None
+        return client.capture(make_event(level, title, fields, metadata, depth=3))
+    except Exception:
+        return None

@@ -1,0 +1,165 @@
+"""Fingerprints and the dedup window: a storm of identical events becomes one event plus a count.
+
+The first occurrence of a fingerprint goes out at once. Repeats within ``window`` seconds (default 60)
+are only counted, under one lock and before any formatting, so a repeat costs less than the first
+record. When the window ends (found by the worker's periodic sweep, by the next occurrence, or by a
+flush) the repeats are reported as one feed-only follow-up event: a copy of the first with a new id,
+``count`` = the number of repeats, the same ``fingerprint`` and ``push: false``. 1,000 identical errors
+are therefore one push (count 1) and one feed line with ``count`` 999, linked by the fingerprint, which
+is also the collapse key the hub gives push services.
+
+The clock is injected (a ``() -> float`` of seconds, monotonic), so tests are deterministic.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import threading
+import uuid
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from ._event import MAX_FINGERPRINT, Event, now_utc
+
+
+def fingerprint_of(key: Hashable) -> str:
+    """A stable 32-hex fingerprint for a dedup key (an explicit fingerprint string is kept as is)."""
+    if isinstance(key, tuple) and len(key) == 2 and key[0] == "fp":
+        return str(key[1])[:MAX_FINGERPRINT]
+    return hashlib.sha256(repr(key).encode("utf-8", "backslashreplace")).hexdigest()[:32]
+
+
+def event_key(event: Event) -> Hashable:
+    """The dedup key of an explicit event: its ``fingerprint``, or level, title, body, channel,
+    logger and metadata (so two payments for different customers are two events)."""
+    if event.fingerprint:
+        return ("fp", event.fingerprint)
+    meta = tuple(sorted((str(k), _frozen(v)) for k, v in event.metadata.items()))
+    return (
+        "event",
+        int(event.level),
+        event.title,
+        event.body,
+        event.channel,
+        event.source.get("logger"),
+        meta,
+    )
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(sorted((str(k), _frozen(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_frozen(v) for v in value)
+    try:
+        hash(value)
+    except TypeError:
+        return repr(value)
+    return value
+
+
+@dataclass(slots=True)
+class _Entry:
+    first_seen: float
+    first_id: str | None = None
+    event: Event | None = None
+    repeats: int = 0
+
+
+class Deduplicator:
+    """Counts repeats of fingerprints within a window. Thread-safe.
+
+    ``window <= 0`` disables dedup (every occurrence is new).
+    """
+
+    def __init__(
+        self, *, window: float = 60.0, clock: Callable[[], float], max_entries: int = 10_000
+    ) -> None:
+        self.window = float(window)
+        self._clock = clock
+        self._max_entries = max_entries
+        self._lock = threading.Lock()
+        self._entries: dict[Hashable, _Entry] = {}
+        self._ended: list[_Entry] = []
+
+    def seen(self, key: Hashable) -> tuple[bool, str | None]:
+        """Record one occurrence of ``key``.
+
+        Returns ``(True, first_id)`` for a repeat inside the window (counted; ``first_id`` is the id of
+        the event that stands for it, or ``None`` if that event is still being built), or
+        ``(False, None)`` for a first occurrence, which the caller must :meth:`attach` an event to.
+        """
+        if self.window <= 0:
+            return False, None
+        now = self._clock()
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                if now - entry.first_seen < self.window:
+                    entry.repeats += 1
+                    return True, entry.first_id
+                if entry.repeats:
+                    self._ended.append(entry)
+            elif len(self._entries) >= self._max_entries:
+                self._evict_locked(now)
+            self._entries[key] = _Entry(first_seen=now)
+            return False, None
+
+    def attach(self, key: Hashable, event: Event) -> None:
+        """Remember ``event`` as the one standing for ``key`` (used to build the repeat report)."""
+        if self.window <= 0:
+            return
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry.event is None:
+                entry.event = event
+                entry.first_id = event.id
+
+    def take_reports(self, *, everything: bool = False) -> list[Event]:
+        """Follow-up events for windows that ended (all pending repeats when ``everything``).
+
+        With ``everything`` (a flush), the counted repeats are reported and reset, but the window keeps
+        running, so a flush in the middle of a storm does not start a second push.
+        """
+        if self.window <= 0:
+            return []
+        now = self._clock()
+        with self._lock:
+            ended, self._ended = self._ended, []
+            for key, entry in list(self._entries.items()):
+                if now - entry.first_seen >= self.window:
+                    del self._entries[key]
+                    if entry.repeats:
+                        ended.append(entry)
+                elif everything and entry.repeats and entry.event is not None:
+                    ended.append(dataclasses.replace(entry))
+                    entry.repeats = 0
+        return [report for entry in ended if (report := _report(entry)) is not None]
+
+    def _evict_locked(self, now: float) -> None:
+        for key, entry in list(self._entries.items()):
+            if now - entry.first_seen >= self.window:
+                del self._entries[key]
+                if entry.repeats:
+                    self._ended.append(entry)
+        if len(self._entries) >= self._max_entries:  # all live: drop the oldest, reporting its repeats
+            key = next(iter(self._entries))
+            entry = self._entries.pop(key)
+            if entry.repeats:
+                self._ended.append(entry)
+
+
+def _report(entry: _Entry) -> Event | None:
+    if entry.event is None or entry.repeats <= 0:
+        return None
+    return dataclasses.replace(
+        entry.event,
+        id=str(uuid.uuid4()),
+        ts=now_utc(),
+        count=entry.repeats,
+        push=False,
+        metadata=dict(entry.event.metadata),
+        source=dict(entry.event.source),
+    )

@@ -1,0 +1,112 @@
+"""``pushlog.PushHandler``: a :class:`logging.Handler` that turns records into events.
+
+On the logging thread it only decides and snapshots: skip (own loggers, the worker thread, records a
+structlog processor already pushed), dedup check (before any formatting), then :func:`snapshot` and a
+non-blocking hand-off to the :class:`~pushlog.Client`. Everything slow happens on the client's worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Final
+
+from ._client import CAPTURE, Client, get_default_client
+from ._dedup import fingerprint_of
+from ._levels import parse_level
+from ._snapshot import RECORD_EVENT_ID, STRUCTLOG_MARKER, dedup_key, snapshot
+from ._transport import StderrNote
+
+#: Loggers whose records are never turned into events: pushlog itself and its HTTP stack. Without this
+#: a handler on the root logger at DEBUG would feed on its own requests.
+IGNORED_LOGGERS: Final = frozenset({"pushlog", "httpx", "httpcore", "h2", "hpack", "h11", "urllib3"})
+
+
+def _level_number(level: object) -> int:
+    if isinstance(level, int) and not isinstance(level, bool):
+        return level  # keep custom numeric levels exactly
+    return int(parse_level(level))
+
+
+class PushHandler(logging.Handler):
+    """Send log records to a pushlog hub: WARNING and up are pushed, INFO goes to the feed.
+
+    ``dsn`` defaults to ``PUSHLOG_DSN``; without it the handler is inert (one note on stderr).
+    ``client`` shares an existing :class:`~pushlog.Client` (the handler then never closes it); other
+    keyword arguments are :class:`~pushlog.Client` options (see docs/client.md). With no DSN, client or
+    options, the handler uses the process's default client, the one ``pushlog.flush()`` flushes.
+    Construction does no network I/O; ``emit`` never raises and never blocks.
+    """
+
+    def __init__(
+        self,
+        dsn: str | None = None,
+        *,
+        level: int | str = "INFO",
+        client: Client | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(level=_level_number(level))
+        if client is not None and (dsn is not None or options):
+            raise ValueError("pass either client= or dsn=/client options to PushHandler, not both")
+        if client is not None:
+            self.client, self._owns_client = client, False
+        elif dsn is None and not options:
+            self.client, self._owns_client = get_default_client(), False
+        else:
+            self.client, self._owns_client = Client(dsn, **options), True
+        self._note = StderrNote(interval=60.0)
+
+    # logging.Handler.handle takes the handler's lock around emit(); the client's queue is thread-safe,
+    # so skip it: one lock less on the hot path, and no lock to be stuck on when logging under a fork.
+    def handle(self, record: logging.LogRecord) -> Any:
+        rv = self.filter(record)
+        if rv:
+            if isinstance(rv, logging.LogRecord):
+                record = rv
+            self.emit(record)
+        return rv
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            client = self.client
+            name = record.name
+            if name.partition(".")[0] in IGNORED_LOGGERS:
+                return
+            if threading.get_ident() == client.worker_ident:
+                return
+            msg = record.msg
+            if (type(msg) is dict and msg.get(STRUCTLOG_MARKER)) or record.__dict__.get(STRUCTLOG_MARKER):
+                return
+            capturing = CAPTURE.get() is not None
+            if client.inert and not capturing:
+                return
+            key = dedup_key(record)
+            repeat, first_id = client.check_repeat(key)
+            if repeat:
+                if first_id is not None:
+                    setattr(record, RECORD_EVENT_ID, first_id)
+                return
+            explicit = record.__dict__.get("fingerprint")
+            event = snapshot(record, fingerprint=None if explicit is not None else fingerprint_of(key))
+            setattr(record, RECORD_EVENT_ID, event.id)
+            client.capture(event, dedup_key=key)
+        except Exception as exc:
+            self._note(f"PushHandler could not handle a record from {record.name!r}: {exc!r}")
+
+    def flush(self) -> None:
+        """Bounded: waits at most the client's ``flush_timeout`` (default 2 s)."""
+        self.client.flush()
+
+    def close(self) -> None:
+        """Flush (bounded) and, if the handler created its client, close it. Idempotent."""
+        try:
+            if self._owns_client:
+                self.client.close()
+            else:
+                self.client.flush()
+        finally:
+            super().close()
+
+    def __repr__(self) -> str:
+        return f"<PushHandler ({logging.getLevelName(self.level)}) {self.client!r}>"

@@ -1,0 +1,286 @@
+"""LogRecord -> Event, on the calling thread, without ever raising.
+
+What is taken from a record (see docs/client.md):
+
+* ``title``: the first line of ``record.getMessage()``; ``body``: the remaining lines, and/or the
+  exception's type, message and innermost frame. If ``%``-formatting fails, the raw template and the
+  arguments' reprs are used instead.
+* reserved ``extra=`` keys (``body``, ``channel``, ``tags``, ``link``, ``image``, ``actions``,
+  ``fingerprint``) become event fields; every other non-standard record attribute becomes metadata.
+* ``source``: logger, ``module:line``, host, pid; ``trace_id``/``span_id`` in metadata when an
+  OpenTelemetry span is current (or the record carries OpenTelemetry's ``otel*`` attributes).
+
+Values that do not serialise become safe strings (``repr``, and a placeholder if even that fails);
+every field is cut to the limits in :mod:`pushlog._event` with :data:`~pushlog._event.TRUNCATION_MARKER`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import socket
+from collections.abc import Hashable, Mapping
+from types import TracebackType
+from typing import Any, Final
+
+from . import _otel
+from ._event import (
+    MAX_ACTIONS,
+    MAX_BODY,
+    MAX_CHANNEL,
+    MAX_FINGERPRINT,
+    MAX_METADATA_KEYS,
+    MAX_METADATA_VALUE,
+    MAX_TAG,
+    MAX_TAGS,
+    MAX_TITLE,
+    MAX_URL,
+    RESERVED_KEYS,
+    TRUNCATION_MARKER,
+    Event,
+    truncate,
+)
+from ._levels import level_from_number
+
+#: Set to a true value in a structlog event dict (and so on ``record.msg`` or as a record attribute)
+#: by pushlog's structlog processor once it has pushed the event: PushHandler then skips the record.
+STRUCTLOG_MARKER: Final = "_pushlog_sent"
+#: Record attribute PushHandler sets to the id of the event a record became (or was counted in).
+RECORD_EVENT_ID: Final = "_pushlog_event_id"
+
+#: Attributes every LogRecord has; anything else on a record came from ``extra=`` (or a filter).
+STANDARD_ATTRS: Final[frozenset[str]] = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+
+_OTEL_ATTRS: Final = frozenset({"otelTraceID", "otelSpanID", "otelTraceSampled", "otelServiceName"})
+_MAX_ITEMS: Final = 50
+_MAX_DEPTH: Final = 4
+_HOST: Final = socket.gethostname()
+
+
+def host_name() -> str:
+    return _HOST
+
+
+def safe_repr(value: object) -> str:
+    """``repr(value)``, or a placeholder naming the type if repr itself fails."""
+    try:
+        text = repr(value)
+    except Exception:
+        try:
+            name = type(value).__name__
+        except Exception:
+            name = "object"
+        return f"<unrepresentable {name}>"
+    return text if isinstance(text, str) else "<unrepresentable>"
+
+
+def safe_str(value: object) -> str:
+    """``str(value)``, falling back to :func:`safe_repr`."""
+    try:
+        text = str(value)
+    except Exception:
+        return safe_repr(value)
+    return text if isinstance(text, str) else safe_repr(value)
+
+
+def safe_value(value: Any, depth: int = 0) -> Any:
+    """A JSON-serialisable copy of ``value`` (strings, numbers, bools, None, lists, dicts).
+
+    Anything else becomes its ``repr``. Containers keep at most 50 items and 4 levels; a value
+    whose JSON is longer than ``MAX_METADATA_VALUE`` becomes truncated text.
+    """
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if -(2**63) <= value < 2**63 else str(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, str):
+        return truncate(value, MAX_METADATA_VALUE)
+    if depth < _MAX_DEPTH:
+        try:
+            if isinstance(value, Mapping):
+                items = list(value.items())[:_MAX_ITEMS]
+                return _fit({truncate(safe_str(k), 128): safe_value(v, depth + 1) for k, v in items}, depth)
+            if isinstance(value, list | tuple | set | frozenset):
+                return _fit([safe_value(v, depth + 1) for v in list(value)[:_MAX_ITEMS]], depth)
+        except Exception:
+            pass
+    return truncate(safe_repr(value), MAX_METADATA_VALUE)
+
+
+def _fit(value: Any, depth: int) -> Any:
+    if depth:
+        return value
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return value if len(text) <= MAX_METADATA_VALUE else truncate(text, MAX_METADATA_VALUE)
+
+
+def safe_metadata(items: Mapping[str, Any]) -> dict[str, Any]:
+    """Metadata with safe values, at most ``MAX_METADATA_KEYS`` keys (the rest counted in ``…``)."""
+    out: dict[str, Any] = {}
+    extra = 0
+    for key, value in items.items():
+        if len(out) >= MAX_METADATA_KEYS - 1:
+            extra += 1
+            continue
+        out[truncate(safe_str(key), 128)] = safe_value(value)
+    if extra:
+        out["…"] = f"{extra} more keys dropped{TRUNCATION_MARKER}"
+    return out
+
+
+def split_message(message: str) -> tuple[str, str | None]:
+    """Title (the first non-empty line) and the rest (or ``None``)."""
+    text = message.strip("\n")
+    head, sep, rest = text.partition("\n")
+    title = head.strip() or "(no message)"
+    body = rest.strip("\n") if sep else ""
+    return truncate(title, MAX_TITLE), (body or None)
+
+
+def record_message(record: logging.LogRecord) -> str:
+    """``record.getMessage()``, or the template plus the arguments when formatting fails."""
+    try:
+        return record.getMessage()
+    except Exception:
+        args = safe_repr(record.args)
+        return f"{safe_str(record.msg)} (args: {args})"
+
+
+def innermost_frame(tb: TracebackType | None) -> tuple[str, int, str] | None:
+    """``(filename, line, function)`` of the innermost traceback frame."""
+    if tb is None:
+        return None
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    code = tb.tb_frame.f_code
+    return code.co_filename, tb.tb_lineno, code.co_name
+
+
+def exception_summary(exc_info: Any) -> str | None:
+    """``"Type: message\\n  at file:line in function"`` for a record's ``exc_info``."""
+    if not isinstance(exc_info, tuple) or len(exc_info) != 3 or exc_info[1] is None:
+        return None
+    etype, value, tb = exc_info
+    try:
+        name = etype.__qualname__
+        module = getattr(etype, "__module__", "builtins")
+        if module not in ("builtins", "__main__"):
+            name = f"{module}.{name}"
+    except Exception:
+        name = "Exception"
+    text = safe_str(value)
+    summary = f"{name}: {text}" if text else name
+    frame = innermost_frame(tb) if isinstance(tb, TracebackType) else None
+    if frame:
+        summary += f"\n  at {frame[0]}:{frame[1]} in {frame[2]}"
+    return summary
+
+
+def dedup_key(record: logging.LogRecord) -> Hashable:
+    """What makes two records "the same" (DESIGN/issue 2 point 5), computed without formatting:
+    logger, level, the message template before ``%`` formatting, and the exception's type and
+    innermost frame; or ``("fp", fingerprint)`` when ``extra={"fingerprint": ...}`` is given."""
+    explicit = record.__dict__.get("fingerprint")
+    if explicit is not None:
+        return ("fp", truncate(safe_str(explicit), MAX_FINGERPRINT))
+    msg = record.msg
+    if not isinstance(msg, str):
+        # a structlog event dict: its "event" is the template
+        msg = safe_str(msg.get("event", "")) if isinstance(msg, dict) else type(msg).__qualname__
+    exc = record.exc_info
+    if exc and isinstance(exc, tuple) and exc[0] is not None:
+        frame = innermost_frame(exc[2])
+        return (record.name, record.levelno, msg, exc[0].__qualname__, frame[:2] if frame else None)
+    return (record.name, record.levelno, msg)
+
+
+def coerce_reserved(key: str, value: Any, event: Event) -> None:
+    """Put a reserved keyword's value on ``event``, coerced to the field's type and limits."""
+    if value is None:
+        return
+    if key == "body":
+        event.body = truncate(safe_str(value), MAX_BODY)
+    elif key == "channel":
+        event.channel = truncate(safe_str(value), MAX_CHANNEL) or None
+    elif key == "tags":
+        tags = [value] if isinstance(value, str) else _as_list(value)
+        event.tags = [truncate(safe_str(t), MAX_TAG) for t in tags[:MAX_TAGS] if t is not None]
+    elif key == "link":
+        event.link = truncate(safe_str(value), MAX_URL)
+    elif key == "image":
+        event.image = truncate(safe_str(value), MAX_URL)
+    elif key == "actions":
+        actions = []
+        for item in _as_list(value)[:MAX_ACTIONS]:
+            if isinstance(item, Mapping):
+                actions.append(
+                    {truncate(safe_str(k), 64): truncate(safe_str(v), MAX_URL) for k, v in item.items()}
+                )
+        event.actions = actions
+    elif key == "fingerprint":
+        event.fingerprint = truncate(safe_str(value), MAX_FINGERPRINT)
+
+
+def _as_list(value: Any) -> list[Any]:
+    try:
+        return list(value)
+    except Exception:
+        return [value]
+
+
+def add_trace_ids(metadata: dict[str, Any], attrs: Mapping[str, Any] | None = None) -> None:
+    """Add ``trace_id``/``span_id`` from the current span (or from OpenTelemetry's record attributes)."""
+    if "trace_id" in metadata:
+        return
+    ids = _otel.current_ids()
+    if ids is None and attrs is not None:
+        ids = _otel.ids_from_record_attrs(dict(attrs))
+    if ids is not None:
+        metadata["trace_id"], metadata["span_id"] = ids
+
+
+def snapshot(record: logging.LogRecord, *, fingerprint: str | None = None) -> Event:
+    """Build the event for ``record``. Copies everything it keeps; never raises for odd input."""
+    title, body = split_message(record_message(record))
+    event = Event(title=title, level=level_from_number(record.levelno))
+    exc = exception_summary(record.exc_info)
+    if exc:
+        body = f"{body}\n\n{exc}" if body else exc
+    event.body = truncate(body, MAX_BODY) if body else None
+    extra: dict[str, Any] = {}
+    attrs = record.__dict__
+    for key, value in attrs.items():
+        if key in STANDARD_ATTRS or key.startswith("_pushlog") or key in _OTEL_ATTRS:
+            continue
+        if key in RESERVED_KEYS:
+            if key == "body":  # extra body joins the message's own body
+                text = truncate(safe_str(value), MAX_BODY) if value is not None else None
+                event.body = (
+                    truncate(f"{text}\n\n{event.body}", MAX_BODY)
+                    if event.body and text
+                    else (text or event.body)
+                )
+            else:
+                coerce_reserved(key, value, event)
+            continue
+        extra[key] = value
+    metadata = safe_metadata(extra) if extra else {}
+    add_trace_ids(metadata, attrs if "otelTraceID" in attrs else None)
+    event.metadata = metadata
+    if event.fingerprint is None:
+        event.fingerprint = fingerprint
+    event.source = {
+        "logger": record.name,
+        "module": f"{record.module}:{record.lineno}",
+        "host": _HOST,
+        "pid": record.process if record.process is not None else os.getpid(),
+    }
+    return event
