@@ -90,7 +90,7 @@ def test_refused_key_is_one_line_exit_4(httpserver: HTTPServer) -> None:
     )
     result = run_cli(["send", "-m", "hello", "--dsn", _dsn(httpserver, "pl_publish_bad")])
     assert result.returncode == 4
-    assert_one_line_error(result, "401", "unknown or revoked key")
+    assert_one_line_error(result, "refused", "401", "unknown or revoked key")
     assert len(httpserver.log) == 1, "a refused request is not retried"
 
 
@@ -100,7 +100,7 @@ def test_unreachable_hub_gives_up_with_exit_3() -> None:
         port = sock.getsockname()[1]
     result = run_cli(["send", "-m", "hello", "--timeout", "1", "--dsn", f"http://k@127.0.0.1:{port}"])
     assert result.returncode == 3
-    assert_one_line_error(result, "cannot reach the hub", "gave up")
+    assert_one_line_error(result, "unreachable", f"127.0.0.1:{port}")
 
 
 def test_no_dsn_is_one_line_exit_2() -> None:

@@ -1,8 +1,10 @@
-"""Synchronous publishing for the CLI: post events, retry briefly, fail with one line.
+"""Synchronous publishing for the CLI: post, retry briefly, fail with one line.
 
 The commands are short-lived processes, so they send in the foreground and wait for the hub's answer:
-``send`` must only exit 0 once the hub accepted. Retries cover connection errors, 429 and 5xx (honouring
-``Retry-After``) within a total time budget; any other 4xx is final.
+``send`` must only exit 0 once the hub accepted. Events go through the client's ``send_now`` (one
+retry policy for the whole package); :func:`post_json` does the same for other publish-scope endpoints
+(heartbeat check-ins). Retries cover connection errors, 429 and 5xx (honouring ``Retry-After``) within
+a total time budget; any other 4xx is final.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import httpx
 
 from .._dsn import DSN
 from .._event import Event
+from .._transport import SendError, send_now
 from ._common import EXIT_REFUSED, EXIT_UNREACHABLE, error_message, user_agent
 from ._errors import CLIError
 
@@ -96,26 +99,15 @@ def _describe(exc: httpx.TransportError) -> str:
     return text.splitlines()[-1] if text else type(exc).__name__
 
 
-def publish(
-    dsn: DSN,
-    events: Sequence[Event],
-    *,
-    timeout: float = 10.0,
-    transport: httpx.BaseTransport | None = None,
-) -> PublishResult:
-    """Publish events and return the hub's counts; see :func:`post_json` for errors."""
-    response = post_json(
-        dsn,
-        "/v1/events",
-        {"events": [e.to_wire() for e in events]},
-        timeout=timeout,
-        transport=transport,
-    )
+def publish(dsn: DSN, events: Sequence[Event], *, timeout: float = 10.0) -> PublishResult:
+    """Publish events through the client's synchronous sender (:func:`pushlog._transport.send_now`).
+
+    Raises :class:`CLIError`: exit code 4 when the hub refused the events, 3 when it could not be
+    reached (or kept answering 429/5xx) within ``timeout`` seconds.
+    """
     try:
-        body = response.json()
-    except ValueError:
-        body = {}
-    return PublishResult(
-        accepted=int(body.get("accepted", len(events))) if isinstance(body, dict) else len(events),
-        duplicates=int(body.get("duplicates", 0)) if isinstance(body, dict) else 0,
-    )
+        result = send_now(events, dsn=dsn, timeout=timeout, retries=6)
+    except SendError as exc:
+        refused = exc.status is not None and not exc.retryable
+        raise CLIError(str(exc), exit_code=EXIT_REFUSED if refused else EXIT_UNREACHABLE) from None
+    return PublishResult(accepted=result.accepted, duplicates=result.duplicates)
