@@ -1,0 +1,134 @@
+"""``pushlog serve``: run the hub (needs the ``pushlog[hub]`` extra).
+
+First start creates the data directory, the database, the VAPID key pair and the admin, publish and
+read keys; every start prints the URL, the ``PUSHLOG_DSN`` to export, the read key for the web app
+and a two-line Python example. Stops gracefully on Ctrl-C / SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from ._errors import CLIError
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the hub (feed, API, web app, Web Push)",
+        description="Run the pushlog hub. Data lives in --data-dir (default ./.pushlog, $PUSHLOG_DATA_DIR).",
+        epilog="example: pushlog serve --host 0.0.0.0 --port 8765 --public-url https://push.example.com",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    parser.add_argument("--data-dir", type=Path, default=None, help="data directory (default ./.pushlog)")
+    parser.add_argument(
+        "--db", default=None, metavar="URL", help="database URL (default: SQLite in the data dir)"
+    )
+    parser.add_argument(
+        "--public-url", default=None, help="URL phones use to reach the hub (links in pushes)"
+    )
+    parser.add_argument(
+        "--allow-private-endpoints",
+        action="store_true",
+        help="development only: accept push endpoints on loopback/private addresses and plain http",
+    )
+    parser.add_argument(
+        "--rate-limit", type=float, default=None, metavar="PER_SECOND", help="requests/s per key"
+    )
+    parser.add_argument("--rate-burst", type=int, default=None, help="burst size of the per-key rate limit")
+    parser.add_argument("--max-request-bytes", type=int, default=None, help="largest request body accepted")
+    parser.add_argument(
+        "--critical-repeat", type=float, default=None, metavar="SECONDS", help="CRITICAL re-push interval"
+    )
+    parser.add_argument(
+        "--critical-expiry", type=float, default=None, metavar="SECONDS", help="stop re-pushing after"
+    )
+    parser.add_argument("--vapid-subject", default=None, help="VAPID contact (mailto: or https: URL)")
+    parser.add_argument("--quiet", action="store_true", help="no access log")
+    parser.set_defaults(func=run)
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from pushlog.hub.config import HubConfig, default_data_dir
+
+    values: dict[str, Any] = {
+        "data_dir": args.data_dir if args.data_dir is not None else default_data_dir(),
+        "db_url": args.db,
+        "host": args.host,
+        "port": args.port,
+        "public_url": args.public_url,
+        "allow_private_endpoints": args.allow_private_endpoints,
+    }
+    optional = {
+        "rate_limit_per_second": args.rate_limit,
+        "rate_limit_burst": args.rate_burst,
+        "max_request_bytes": args.max_request_bytes,
+        "critical_repeat_interval": args.critical_repeat,
+        "critical_expiry": args.critical_expiry,
+        "vapid_subject": args.vapid_subject,
+    }
+    values.update({k: v for k, v in optional.items() if v is not None})
+    return HubConfig(**values)
+
+
+def banner(base_url: str, dsn: str, read_key: str, data_dir: Path) -> str:
+    return "\n".join(
+        [
+            f"pushlog hub listening on {base_url}",
+            f"  web app:   {base_url}/  (sign in with the read key below)",
+            f"  data:      {data_dir.resolve()}  (keys in credentials.json)",
+            "",
+            "Send events from your app:",
+            f"  export PUSHLOG_DSN={dsn}",
+            "",
+            f"Read key for the web app and 'pushlog tail': {read_key}",
+            "",
+            "Python:",
+            "  import logging, pushlog",
+            '  logging.getLogger().addHandler(pushlog.PushHandler()); logging.warning("Hello from pushlog")',
+            "",
+        ]
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        from pushlog.hub._bootstrap import bootstrap
+        from pushlog.hub._server import bind, build_server, with_bound_port
+    except ModuleNotFoundError as exc:
+        raise CLIError(
+            f"the hub needs extra packages ({exc.name} missing): pip install 'pushlog[hub]'"
+        ) from None
+    config = _config(args)
+    try:
+        sock = bind(config.host, config.port)
+    except OSError as exc:
+        raise CLIError(f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}") from None
+    try:
+        config = with_bound_port(config, sock)
+        try:
+            ready = bootstrap(config)
+        except Exception as exc:
+            raise CLIError(f"cannot open the hub's data ({config.database_url}): {exc}") from None
+        ready.engine.dispose()
+        print(
+            banner(
+                config.base_url,
+                ready.credentials.dsn(config.base_url),
+                ready.credentials.read,
+                config.data_dir,
+            ),
+            flush=True,
+        )
+        server, _app = build_server(config, access_log=not args.quiet)
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+    if not server.started:
+        print("pushlog: the hub failed to start (see the log above)", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,80 @@
+"""What request handlers share: config, engine, secrets, broker, limiter, delivery service, clock.
+
+One :class:`HubState` per app, on ``app.state.hub``. Database work runs in worker threads through
+:meth:`HubState.db` / :meth:`HubState.db_read` so the event loop never blocks on SQLite.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import anyio.to_thread
+import sqlalchemy as sa
+from starlette.requests import Request
+
+from ._bootstrap import Secrets
+from ._broker import Broker
+from ._clock import Clock
+from ._endpoints import Resolver
+from ._ratelimit import RateLimiter
+from .config import HubConfig
+from .store import READ_ONLY
+
+T = TypeVar("T")
+
+
+@dataclass(slots=True, kw_only=True)
+class HubState:
+    config: HubConfig
+    clock: Clock
+    broker: Broker
+    limiter: RateLimiter
+    resolver: Resolver
+    senders: Mapping[str, Any] | None = None
+    engine: sa.Engine | None = None
+    secrets: Secrets | None = None
+    delivery: Any = None
+    _touched: dict[str, float] = field(default_factory=dict)
+
+    def require_engine(self) -> sa.Engine:
+        if self.engine is None:
+            raise RuntimeError("hub is not started")
+        return self.engine
+
+    def require_secrets(self) -> Secrets:
+        if self.secrets is None:
+            raise RuntimeError("hub is not started")
+        return self.secrets
+
+    async def db(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run ``fn(conn, *args, **kwargs)`` in one write transaction, in a worker thread."""
+        engine = self.require_engine()
+
+        def run() -> T:
+            with engine.begin() as conn:
+                return fn(conn, *args, **kwargs)
+
+        return await anyio.to_thread.run_sync(run)
+
+    async def db_read(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Like :meth:`db` for pure reads (no write lock on SQLite)."""
+        engine = self.require_engine()
+
+        def run() -> T:
+            with engine.connect().execution_options(**READ_ONLY) as conn, conn.begin():
+                return fn(conn, *args, **kwargs)
+
+        return await anyio.to_thread.run_sync(functools.partial(run))
+
+    def wake_delivery(self) -> None:
+        if self.delivery is not None:
+            self.delivery.wake()
+
+
+def hub_state(request: Request) -> HubState:
+    state = request.app.state.hub
+    assert isinstance(state, HubState)
+    return state

@@ -1,0 +1,37 @@
+"""``POST /v1/deliveries/{id}/receipt``: "delivered" / "opened" reports from the service worker.
+
+No API key: the body's ``token`` (the HMAC the hub put in the push payload) proves the report comes
+from the push's recipient.
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .. import receipts
+from .._errors import ApiError
+from .._state import hub_state
+from .._validate import invalid, parse_json
+from ..store import deliveries as delivery_store
+
+
+async def receipt(request: Request) -> Response:
+    state = hub_state(request)
+    delivery_id = request.path_params["delivery_id"]
+    body = parse_json(await request.body())
+    if not isinstance(body, dict):
+        raise invalid("body", "must be an object {token, status}")
+    status = body.get("status")
+    if status not in ("delivered", "opened"):
+        raise invalid("status", "must be 'delivered' or 'opened'")
+    if not receipts.verify_token(state.require_secrets().receipt_secret, delivery_id, body.get("token")):
+        raise ApiError(401, "unauthorized", "receipt token does not match this delivery")
+    row = await state.db(delivery_store.record_receipt, delivery_id, status, now=state.clock())
+    if row is None:
+        raise ApiError(404, "not_found", f"no delivery with id {delivery_id}")
+    return JSONResponse(row)
+
+
+routes = [Route("/v1/deliveries/{delivery_id}/receipt", receipt, methods=["POST"])]

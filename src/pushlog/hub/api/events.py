@@ -1,0 +1,124 @@
+"""``/v1/events``: publish (ingest), list the feed, read one event, acknowledge, its deliveries."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .. import receipts
+from .._auth import authenticate, bearer_secret
+from .._errors import ApiError
+from .._state import hub_state
+from .._validate import invalid, parse_batch, parse_json
+from ..store import deliveries as delivery_store
+from ..store import events as event_store
+from ._filters import parse_filter, parse_limit
+
+
+async def publish(request: Request) -> Response:
+    """Store a batch of events (idempotent on id) and their round-0 deliveries; 202 when on disk."""
+    state = hub_state(request)
+    key = await authenticate(request, "publish")
+    now = state.clock()
+    batch = parse_batch(parse_json(await request.body()), now=now, max_events=state.config.max_batch_events)
+    repeat = event_store.Repeat(
+        interval=_dt.timedelta(seconds=state.config.critical_repeat_interval),
+        expiry=_dt.timedelta(seconds=state.config.critical_expiry),
+    )
+    result = await state.db(event_store.insert_events, batch, key_id=key.id, now=now, repeat=repeat)
+    if result.accepted:
+        await state.broker.changed()
+    if result.deliveries:
+        state.wake_delivery()
+    return JSONResponse({"accepted": result.accepted, "duplicates": result.duplicates}, status_code=202)
+
+
+async def list_events(request: Request) -> Response:
+    state = hub_state(request)
+    await authenticate(request, "read")
+    flt = parse_filter(request.query_params)
+    limit = parse_limit(request.query_params)
+    before = None
+    if request.query_params.get("cursor"):
+        try:
+            before = event_store.decode_cursor(request.query_params["cursor"])
+        except ValueError:
+            raise ApiError(
+                400, "invalid_query", "query parameter cursor: not a cursor this hub gave"
+            ) from None
+    page, next_cursor = await state.db_read(event_store.list_events, flt, limit=limit, before_seq=before)
+    return JSONResponse({"events": page, "next_cursor": next_cursor})
+
+
+async def get_event(request: Request) -> Response:
+    state = hub_state(request)
+    await authenticate(request, "read")
+    event_id = request.path_params["event_id"]
+
+    def read(conn: Any) -> dict[str, Any] | None:
+        found = event_store.get_event(conn, event_id)
+        if found is not None:
+            found["deliveries"] = delivery_store.deliveries_for_event(conn, event_id)
+        return found
+
+    found = await state.db_read(read)
+    if found is None:
+        raise ApiError(404, "not_found", f"no event with id {event_id}")
+    return JSONResponse(found)
+
+
+async def event_deliveries(request: Request) -> Response:
+    state = hub_state(request)
+    await authenticate(request, "read")
+    event_id = request.path_params["event_id"]
+
+    def read(conn: Any) -> list[dict[str, Any]] | None:
+        if event_store.get_event(conn, event_id) is None:
+            return None
+        return delivery_store.deliveries_for_event(conn, event_id)
+
+    rows = await state.db_read(read)
+    if rows is None:
+        raise ApiError(404, "not_found", f"no event with id {event_id}")
+    return JSONResponse({"deliveries": rows})
+
+
+async def acknowledge(request: Request) -> Response:
+    """Acknowledge with a read key, or with the receipt token of one of the event's deliveries."""
+    state = hub_state(request)
+    event_id = request.path_params["event_id"]
+    raw = await request.body()
+    body = parse_json(raw) if raw.strip() else {}
+    if not isinstance(body, dict):
+        raise invalid("body", "must be an object")
+    token = body.get("token")
+    if bearer_secret(request) is not None or token is None:
+        key = await authenticate(request, "read")
+        by = f"key:{key.name}"
+    else:
+        secret = state.require_secrets().receipt_secret
+        wanted = body.get("delivery_id")
+        ids = await state.db_read(delivery_store.delivery_ids_for_event, event_id)
+        candidates = [d for d in ids if wanted is None or d == wanted]
+        matched = next((d for d in candidates if receipts.verify_token(secret, d, token)), None)
+        if matched is None:
+            raise ApiError(401, "unauthorized", "receipt token does not match a delivery of this event")
+        by = f"device:{matched}"
+    found = await state.db(event_store.acknowledge, event_id, by=by, now=state.clock())
+    if found is None:
+        raise ApiError(404, "not_found", f"no event with id {event_id}")
+    await state.broker.acknowledged({"id": found["id"], "acknowledged_at": found["acknowledged_at"]})
+    return JSONResponse(found)
+
+
+routes = [
+    Route("/v1/events", publish, methods=["POST"]),
+    Route("/v1/events", list_events, methods=["GET"]),
+    Route("/v1/events/{event_id}", get_event, methods=["GET"]),
+    Route("/v1/events/{event_id}/ack", acknowledge, methods=["POST"]),
+    Route("/v1/events/{event_id}/deliveries", event_deliveries, methods=["GET"]),
+]

@@ -1,0 +1,82 @@
+"""``GET /v1/stream``: the feed as Server-Sent Events, with the list's filters.
+
+Each matching event is sent as ``event: event`` with ``id: <seq>`` and the StoredEvent as data;
+acknowledgements as ``event: ack`` (no id). A client that reconnects with ``Last-Event-ID`` (header,
+or ``last_event_id`` query parameter) gets every matching event after that ``seq`` first; without it
+the stream starts at the newest event. A ``: keepalive`` comment goes out when nothing happened for
+``keepalive_interval`` seconds.
+
+Correctness: the loop records the broker's generation, reads everything after the last sent ``seq``
+from the database, and only then waits for the generation to move (see :mod:`pushlog.hub._broker`),
+so an event committed during the read is picked up by the next read. It also re-reads after every
+keepalive, which covers writes from other processes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from .._auth import authenticate
+from .._errors import ApiError
+from .._state import hub_state
+from ..store import events as event_store
+from ._filters import parse_filter
+
+BATCH = 200
+
+
+def _sse(event: str, data: dict[str, Any], event_id: int | None = None) -> str:
+    lines = [f"id: {event_id}"] if event_id is not None else []
+    lines.append(f"event: {event}")
+    lines.append("data: " + json.dumps(data, separators=(",", ":")))
+    return "\n".join(lines) + "\n\n"
+
+
+def _last_event_id(request: Request) -> int | None:
+    raw = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
+    if raw is None or raw == "":
+        return None
+    if not raw.strip().isdigit():
+        raise ApiError(400, "invalid_query", "Last-Event-ID must be an event seq (a non-negative integer)")
+    return int(raw.strip())
+
+
+async def stream(request: Request) -> Response:
+    state = hub_state(request)
+    await authenticate(request, "read")
+    flt = parse_filter(request.query_params)
+    last = _last_event_id(request)
+    if last is None:
+        last = await state.db_read(event_store.max_seq)
+    broker = state.broker
+    keepalive = state.config.keepalive_interval
+
+    async def body() -> AsyncIterator[str]:
+        position = last
+        ack_position = broker.ack_position
+        yield "retry: 2000\n\n"
+        while not broker.closed:
+            seen = broker.generation
+            rows = await state.db_read(event_store.events_after, flt, after_seq=position, limit=BATCH)
+            for row in rows:
+                position = row["seq"]
+                yield _sse("event", row, row["seq"])
+            for acked_at, payload in broker.acks_after(ack_position):
+                ack_position = acked_at
+                yield _sse("ack", payload)
+            if len(rows) == BATCH:
+                continue
+            if not await broker.wait(seen, keepalive):
+                yield ": keepalive\n\n"
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(body(), media_type="text/event-stream", headers=headers)
+
+
+routes = [Route("/v1/stream", stream, methods=["GET"])]

@@ -1,0 +1,101 @@
+"""The hub's ASGI app: :func:`create_app` builds a Starlette app for a :class:`HubConfig`.
+
+The app's lifespan opens the database (creating and migrating it when needed), loads the hub secrets
+and the bootstrap keys, starts the delivery service (``pushlog.hub.delivery.start_delivery``) and
+stops it again on shutdown. Routes: the API modules in ``api/`` and the web app from ``static/``
+at ``/`` (``/sw.js`` at the root so the service worker's scope is the whole hub).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Mount
+from starlette.staticfiles import StaticFiles
+
+from ._bodylimit import BodyLimitMiddleware
+from ._bootstrap import bootstrap
+from ._broker import Broker
+from ._clock import Clock, system_clock
+from ._endpoints import Resolver, system_resolver
+from ._errors import ApiError, handle_api_error, handle_http_exception
+from ._ratelimit import RateLimiter
+from ._state import HubState
+from .api import deliveries, devices, events, keys, meta, stream
+from .config import HubConfig
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def api_routes() -> list[BaseRoute]:
+    """Every API route (the OpenAPI test checks each of these is documented)."""
+    return [
+        *meta.routes,
+        *events.routes,
+        *stream.routes,
+        *devices.routes,
+        *deliveries.routes,
+        *keys.routes,
+    ]
+
+
+def create_app(
+    config: HubConfig,
+    *,
+    senders: Mapping[str, Any] | None = None,
+    clock: Clock | None = None,
+    resolver: Resolver | None = None,
+) -> Starlette:
+    """Build the hub. ``senders`` replace the push senders (tests); ``clock`` replaces wall time;
+    ``resolver`` replaces DNS for endpoint validation (tests)."""
+    the_clock = clock or system_clock
+    state = HubState(
+        config=config,
+        clock=the_clock,
+        broker=Broker(),
+        limiter=RateLimiter(
+            rate=config.rate_limit_per_second, burst=config.rate_limit_burst, clock=the_clock
+        ),
+        resolver=resolver or system_resolver,
+        senders=senders,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        from .delivery import start_delivery
+
+        ready = await anyio.to_thread.run_sync(lambda: bootstrap(config, clock=the_clock))
+        state.engine = ready.engine
+        state.secrets = ready.secrets
+        try:
+            state.delivery = await start_delivery(
+                engine=ready.engine, config=config, clock=clock, senders=senders
+            )
+            try:
+                yield
+            finally:
+                await state.broker.close()
+                await state.delivery.aclose()
+        finally:
+            state.engine = None
+            ready.engine.dispose()
+
+    routes: list[BaseRoute] = [
+        *api_routes(),
+        Mount("/", app=StaticFiles(directory=STATIC_DIR, html=True, check_dir=False), name="webapp"),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(BodyLimitMiddleware, max_bytes=config.max_request_bytes)],
+        exception_handlers={ApiError: handle_api_error, HTTPException: handle_http_exception},
+        lifespan=lifespan,
+    )
+    app.state.hub = state
+    return app

@@ -1,0 +1,80 @@
+"""Hub configuration: one keyword-only dataclass, :class:`HubConfig`.
+
+Everything the hub needs to know at start lives here; nothing is read from the environment later.
+:func:`default_data_dir` is the one place that reads ``PUSHLOG_DATA_DIR``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final
+
+DATA_DIR_ENV: Final = "PUSHLOG_DATA_DIR"
+DEFAULT_DATA_DIR: Final = ".pushlog"
+DB_FILE: Final = "pushlog.db"
+CREDENTIALS_FILE: Final = "credentials.json"
+
+
+def default_data_dir(environ: dict[str, str] | None = None) -> Path:
+    """``$PUSHLOG_DATA_DIR`` when set, else ``./.pushlog``."""
+    env = os.environ if environ is None else environ
+    return Path(env.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HubConfig:
+    """How a hub runs. All fields have defaults suited to ``pushlog serve`` on a laptop.
+
+    ``db_url`` defaults to a SQLite file inside ``data_dir``. ``public_url`` is the address phones and
+    browsers use to reach the hub (links in pushes); it defaults to ``http://host:port``.
+    ``allow_private_endpoints`` is a development flag: it lets devices register push endpoints on
+    loopback/private addresses and over plain http (for local stand-in push services).
+    """
+
+    data_dir: Path = field(default_factory=default_data_dir)
+    db_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8765
+    public_url: str | None = None
+    allow_private_endpoints: bool = False
+    #: Token bucket per key: sustained requests per second and burst size.
+    rate_limit_per_second: float = 50.0
+    rate_limit_burst: int = 200
+    #: Largest accepted request body in bytes (the wire caps one batch well below this).
+    max_request_bytes: int = 1_048_576
+    #: Largest number of events in one POST.
+    max_batch_events: int = 500
+    #: CRITICAL events are re-pushed every this many seconds until acknowledged or expired.
+    critical_repeat_interval: float = 300.0
+    critical_expiry: float = 3600.0
+    #: TTL (seconds) of each push; always explicit.
+    push_ttl: int = 3600
+    #: SSE keepalive comment interval in seconds.
+    keepalive_interval: float = 15.0
+    #: Seconds uvicorn waits for in-flight requests on shutdown.
+    graceful_timeout: float = 10.0
+    #: VAPID ``sub`` claim (contact); a mailto: or https: URL.
+    vapid_subject: str = "mailto:admin@pushlog.invalid"
+
+    @property
+    def database_url(self) -> str:
+        """The SQLAlchemy URL in use: ``db_url`` or a SQLite file in ``data_dir``."""
+        if self.db_url:
+            return self.db_url
+        return f"sqlite:///{(Path(self.data_dir) / DB_FILE).resolve()}"
+
+    @property
+    def base_url(self) -> str:
+        """Public base URL without a trailing slash."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        if host in ("0.0.0.0", "[::]"):
+            host = "127.0.0.1"
+        return f"http://{host}:{self.port}"
+
+    @property
+    def credentials_path(self) -> Path:
+        return Path(self.data_dir) / CREDENTIALS_FILE

@@ -1,0 +1,30 @@
+"""Receipt tokens: proof that a request about a delivery comes from the device that got the push.
+
+The delivery side puts ``make_token(secret, delivery_id)`` in each push payload; the service worker
+sends it back with "delivered"/"opened" receipts and with "acknowledge" from a notification action.
+A token is HMAC-SHA256 over the delivery id, base64url without padding. The secret lives in the
+``settings`` table (:data:`pushlog.hub.store.settings.RECEIPT_SECRET`).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+
+def _key(secret: str | bytes) -> bytes:
+    return secret.encode() if isinstance(secret, str) else secret
+
+
+def make_token(secret: str | bytes, delivery_id: str) -> str:
+    """The receipt token for ``delivery_id``."""
+    digest = hmac.new(_key(secret), b"pushlog-receipt:" + delivery_id.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def verify_token(secret: str | bytes, delivery_id: str, token: object) -> bool:
+    """Whether ``token`` is the receipt token for ``delivery_id`` (constant-time compare)."""
+    if not isinstance(token, str) or not token:
+        return False
+    return hmac.compare_digest(make_token(secret, delivery_id), token)

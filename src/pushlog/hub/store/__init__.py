@@ -1,0 +1,10 @@
+"""The hub's store: SQLAlchemy Core tables, alembic migrations and one query module per resource.
+
+``_engine`` opens databases (SQLite durability settings, migrations); ``_tables`` defines the schema;
+``events``, ``keys``, ``devices``, ``deliveries`` and ``settings`` hold the API's queries; the delivery
+side keeps its outbox queries in ``outbox``.
+"""
+
+from ._engine import READ_ONLY, create_engine, migrate
+
+__all__ = ["READ_ONLY", "create_engine", "migrate"]

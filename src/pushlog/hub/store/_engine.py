@@ -1,0 +1,91 @@
+"""Opening the database: engine creation, SQLite durability settings, migrations.
+
+SQLite runs in WAL mode with ``synchronous=FULL``: a commit returns only after the WAL is fsynced, so
+an event answered 202 survives a crash of the process or the machine. Write transactions on SQLite
+start with ``BEGIN IMMEDIATE`` (taking the write lock up front) so that concurrent writers wait on
+``busy_timeout`` instead of failing with "database is locked" when a read transaction tries to become
+a write transaction. Pure readers can opt into a deferred ``BEGIN`` with :data:`READ_ONLY`, which lets
+them run beside a writer (WAL readers never block). Everything SQLite-specific sits behind a dialect
+check here; other backends get their driver's defaults.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Final
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+
+#: Execution option for connections that only read (deferred BEGIN on SQLite).
+READ_ONLY: Final = {"pushlog_read_only": True}
+
+MIGRATIONS_DIR: Final = Path(__file__).parent / "migrations"
+BUSY_TIMEOUT_MS: Final = 10_000
+
+
+def create_engine(url: str) -> sa.Engine:
+    """An engine for ``url`` with the hub's connection settings applied."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed)
+    return sa.create_engine(parsed, pool_pre_ping=True)
+
+
+def _sqlite_engine(url: sa.URL) -> sa.Engine:
+    database = url.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+        pool_size=8,
+        max_overflow=8,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take over transaction control from the sqlite3 module so BEGIN is ours to choose.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        read_only = conn.get_execution_options().get("pushlog_read_only", False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+def alembic_config() -> Config:
+    """An alembic :class:`Config` pointing at the migrations shipped inside the package."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return cfg
+
+
+def migrate(engine: sa.Engine) -> None:
+    """Bring the schema up to the newest migration (idempotent; safe on every start)."""
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def sqlite_pragma(engine: sa.Engine, name: str) -> str | None:
+    """Read a PRAGMA value (for tests and ``healthz`` details); ``None`` on other backends."""
+    if engine.dialect.name != "sqlite":
+        return None
+    with engine.connect() as conn:
+        value = conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+        conn.rollback()
+    return None if value is None else str(value)

@@ -1,0 +1,153 @@
+"""The hub's tables (SQLAlchemy Core), as docs/architecture.md pins them.
+
+Portable constructs only (no SQLite-specific types), so PostgreSQL is a later addition: the alembic
+migrations in ``migrations/`` create exactly these tables. Timestamps are timezone-aware UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+metadata = sa.MetaData()
+
+
+class UTCDateTime(TypeDecorator[_dt.datetime]):
+    """A timezone-aware UTC timestamp on every backend (SQLite drops tzinfo; this restores it)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: _dt.datetime | None, dialect: Dialect) -> _dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(_dt.UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> _dt.datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = _dt.datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=_dt.UTC)  # type: ignore[no-any-return]
+        return value.astimezone(_dt.UTC)  # type: ignore[no-any-return]
+
+
+keys = sa.Table(
+    "keys",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("scope", sa.String(16), nullable=False),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("revoked_at", UTCDateTime()),
+    sa.Column("last_used_at", UTCDateTime()),
+)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.String(64), nullable=False, unique=True),
+    sa.Column("ts", UTCDateTime(), nullable=False),
+    sa.Column("received_at", UTCDateTime(), nullable=False),
+    sa.Column("level", sa.Integer, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("body", sa.Text),
+    sa.Column("channel", sa.String(64)),
+    sa.Column("tags", sa.JSON, nullable=False),
+    sa.Column("link", sa.Text),
+    sa.Column("image", sa.Text),
+    sa.Column("actions", sa.JSON, nullable=False),
+    sa.Column("metadata", sa.JSON, nullable=False),
+    sa.Column("fingerprint", sa.String(128)),
+    sa.Column("count", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("push", sa.Boolean, nullable=False),
+    sa.Column("source", sa.JSON, nullable=False),
+    sa.Column("key_id", sa.String(40)),
+    sa.Column("acknowledged_at", UTCDateTime()),
+    sa.Column("acknowledged_by", sa.String(200)),
+    sa.Column("repeat_next_at", UTCDateTime()),
+    sa.Column("repeat_until", UTCDateTime()),
+    sa.Index("ix_events_level_seq", "level", "seq"),
+    sa.Index("ix_events_channel_seq", "channel", "seq"),
+    sa.Index("ix_events_ts", "ts"),
+    sa.Index("ix_events_repeat_next_at", "repeat_next_at"),
+)
+
+event_tags = sa.Table(
+    "event_tags",
+    metadata,
+    sa.Column("event_seq", sa.Integer, sa.ForeignKey("events.seq", ondelete="CASCADE"), nullable=False),
+    sa.Column("tag", sa.String(64), nullable=False),
+    sa.PrimaryKeyConstraint("event_seq", "tag"),
+    sa.Index("ix_event_tags_tag", "tag", "event_seq"),
+)
+
+event_meta = sa.Table(
+    "event_meta",
+    metadata,
+    sa.Column("event_seq", sa.Integer, sa.ForeignKey("events.seq", ondelete="CASCADE"), nullable=False),
+    sa.Column("key", sa.String(128), nullable=False),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.PrimaryKeyConstraint("event_seq", "key"),
+    sa.Index("ix_event_meta_key_value", "key", "value", "event_seq"),
+)
+
+devices = sa.Table(
+    "devices",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(200)),
+    sa.Column("endpoint", sa.Text, unique=True),
+    sa.Column("p256dh", sa.String(200)),
+    sa.Column("auth", sa.String(100)),
+    sa.Column("token", sa.Text),
+    sa.Column("min_level", sa.Integer, nullable=False, server_default="30"),
+    sa.Column("channels", sa.JSON),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("last_success_at", UTCDateTime()),
+    sa.Column("failure_count", sa.Integer, nullable=False, server_default="0"),
+)
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("event_seq", sa.Integer, sa.ForeignKey("events.seq", ondelete="CASCADE"), nullable=False),
+    sa.Column("event_id", sa.String(64), nullable=False),
+    sa.Column("device_id", sa.String(40), nullable=False),
+    sa.Column("round", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime()),
+    sa.Column("locked_until", UTCDateTime()),
+    sa.Column("last_status_code", sa.Integer),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("sent_at", UTCDateTime()),
+    sa.Column("delivered_at", UTCDateTime()),
+    sa.Column("opened_at", UTCDateTime()),
+    sa.UniqueConstraint("event_id", "device_id", "round", name="uq_deliveries_event_device_round"),
+    sa.Index("ix_deliveries_status_next", "status", "next_attempt_at"),
+    sa.Index("ix_deliveries_event_seq", "event_seq"),
+    sa.Index("ix_deliveries_device", "device_id"),
+)
+
+settings = sa.Table(
+    "settings",
+    metadata,
+    sa.Column("key", sa.String(100), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)

@@ -1,0 +1,107 @@
+"""Devices: Web Push subscriptions (FCM/APNs tokens later) with per-device preferences."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..._levels import Level
+from ._tables import deliveries, devices
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebPushRegistration:
+    name: str | None
+    endpoint: str
+    p256dh: str
+    auth: str
+    min_level: Level
+    channels: list[str] | None
+
+
+def _iso(moment: _dt.datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def device_json(row: sa.Row[Any]) -> dict[str, Any]:
+    """The API's Device (secrets of the subscription are not echoed)."""
+    level = row.min_level
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "name": row.name,
+        "endpoint": row.endpoint,
+        "preferences": {
+            "min_level": Level(level).wire_name if level in Level._value2member_map_ else level,
+            "channels": row.channels,
+        },
+        "created_at": _iso(row.created_at),
+        "updated_at": _iso(row.updated_at),
+        "last_success_at": _iso(row.last_success_at),
+        "failure_count": row.failure_count,
+    }
+
+
+def register_webpush(
+    conn: sa.Connection, reg: WebPushRegistration, *, now: _dt.datetime
+) -> tuple[dict[str, Any], bool]:
+    """Insert the subscription, or refresh the one with the same endpoint. Returns (device, created)."""
+    existing = conn.execute(sa.select(devices.c.id).where(devices.c.endpoint == reg.endpoint)).first()
+    values = {
+        "p256dh": reg.p256dh,
+        "auth": reg.auth,
+        "min_level": int(reg.min_level),
+        "channels": reg.channels,
+        "updated_at": now,
+        "failure_count": 0,
+    }
+    if reg.name is not None:
+        values["name"] = reg.name
+    if existing is not None:
+        conn.execute(devices.update().where(devices.c.id == existing.id).values(**values))
+        device_id, created = existing.id, False
+    else:
+        device_id, created = f"dev_{secrets.token_hex(8)}", True
+        conn.execute(
+            devices.insert().values(
+                id=device_id, kind="webpush", endpoint=reg.endpoint, created_at=now, name=reg.name, **values
+            )
+        )
+    device = get_device(conn, device_id)
+    assert device is not None
+    return device, created
+
+
+def get_device(conn: sa.Connection, device_id: str) -> dict[str, Any] | None:
+    row = conn.execute(sa.select(devices).where(devices.c.id == device_id)).first()
+    return None if row is None else device_json(row)
+
+
+def list_devices(conn: sa.Connection) -> list[dict[str, Any]]:
+    rows = conn.execute(sa.select(devices).order_by(devices.c.created_at, devices.c.id)).all()
+    return [device_json(row) for row in rows]
+
+
+def update_device(
+    conn: sa.Connection, device_id: str, changes: dict[str, Any], *, now: _dt.datetime
+) -> dict[str, Any] | None:
+    """Change ``name``, ``min_level`` (int) and/or ``channels``; ``None`` if no such device."""
+    if get_device(conn, device_id) is None:
+        return None
+    if changes:
+        conn.execute(devices.update().where(devices.c.id == device_id).values(updated_at=now, **changes))
+    return get_device(conn, device_id)
+
+
+def remove_device(conn: sa.Connection, device_id: str) -> bool:
+    """Delete a device and its deliveries that were still waiting to be sent."""
+    conn.execute(
+        deliveries.delete().where(deliveries.c.device_id == device_id, deliveries.c.status == "queued")
+    )
+    return conn.execute(devices.delete().where(devices.c.id == device_id)).rowcount > 0

@@ -1,0 +1,320 @@
+"""Events: ingest (event rows, filter side tables and round-0 deliveries in one transaction),
+the filtered feed with cursor pagination, single-event reads and acknowledgement.
+
+The feed is ordered by ``seq`` (assigned at insert), newest first. A cursor is the last ``seq`` a
+page showed; the next page is ``seq < cursor``, so events arriving meanwhile (higher ``seq``) never
+shift or duplicate a page.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as _dt
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..._levels import Level
+from ._tables import deliveries, devices, event_meta, event_tags, events
+
+#: Deliveries that acknowledgement turns into "acknowledged" (failed ones keep their failure).
+_ACKNOWLEDGEABLE = ("queued", "sent", "delivered", "opened")
+
+
+@dataclass(slots=True, kw_only=True)
+class NewEvent:
+    """A validated incoming event (see :mod:`pushlog.hub._validate`)."""
+
+    id: str
+    ts: _dt.datetime
+    level: Level
+    title: str
+    body: str | None = None
+    channel: str | None = None
+    tags: list[str] = field(default_factory=list)
+    link: str | None = None
+    image: str | None = None
+    actions: list[dict[str, str]] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    fingerprint: str | None = None
+    count: int = 1
+    push: bool = False
+    source: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    accepted: int
+    duplicates: int
+    deliveries: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Repeat:
+    """CRITICAL re-push schedule applied at ingest."""
+
+    interval: _dt.timedelta
+    expiry: _dt.timedelta
+
+
+def meta_text(value: Any) -> str | None:
+    """How a metadata value is indexed for ``meta.KEY=VALUE`` filters; ``None`` for non-scalars."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return json.dumps(value)
+    if value is None:
+        return "null"
+    return None
+
+
+def _device_matches(device: Any, event: NewEvent) -> bool:
+    if int(event.level) < int(device.min_level):
+        return False
+    channels = device.channels
+    return channels is None or event.channel in channels
+
+
+def insert_events(
+    conn: sa.Connection,
+    batch: Sequence[NewEvent],
+    *,
+    key_id: str | None,
+    now: _dt.datetime,
+    repeat: Repeat,
+) -> IngestResult:
+    """Store new events of ``batch`` with their tags, metadata and round-0 deliveries.
+
+    Events whose id is already stored (or repeated within the batch) count as duplicates and change
+    nothing. Must run inside the caller's transaction so that it all commits together.
+    """
+    unique: dict[str, NewEvent] = {}
+    for item in batch:
+        unique.setdefault(item.id, item)
+    duplicates = len(batch) - len(unique)
+    if unique:
+        known = set(conn.execute(sa.select(events.c.id).where(events.c.id.in_(list(unique)))).scalars().all())
+        duplicates += len(known)
+        for event_id in known:
+            del unique[event_id]
+    fresh = list(unique.values())
+    if not fresh:
+        return IngestResult(accepted=0, duplicates=duplicates, deliveries=0)
+
+    rows = []
+    for item in fresh:
+        critical = item.push and item.level >= Level.CRITICAL
+        rows.append(
+            {
+                "id": item.id,
+                "ts": item.ts,
+                "received_at": now,
+                "level": int(item.level),
+                "title": item.title,
+                "body": item.body,
+                "channel": item.channel,
+                "tags": item.tags,
+                "link": item.link,
+                "image": item.image,
+                "actions": item.actions,
+                "metadata": item.metadata,
+                "fingerprint": item.fingerprint,
+                "count": item.count,
+                "push": item.push,
+                "source": item.source,
+                "key_id": key_id,
+                "repeat_next_at": now + repeat.interval if critical else None,
+                "repeat_until": now + repeat.expiry if critical else None,
+            }
+        )
+    inserted = conn.execute(
+        events.insert().returning(events.c.seq, events.c.id, sort_by_parameter_order=True), rows
+    ).all()
+    seq_of = {row.id: row.seq for row in inserted}
+
+    tag_rows = [{"event_seq": seq_of[e.id], "tag": tag} for e in fresh for tag in dict.fromkeys(e.tags)]
+    if tag_rows:
+        conn.execute(event_tags.insert(), tag_rows)
+    meta_rows = []
+    for item in fresh:
+        for key, value in item.metadata.items():
+            text = meta_text(value)
+            if text is not None:
+                meta_rows.append({"event_seq": seq_of[item.id], "key": key, "value": text})
+    if meta_rows:
+        conn.execute(event_meta.insert(), meta_rows)
+
+    delivery_rows = []
+    pushed = [item for item in fresh if item.push]
+    if pushed:
+        targets = conn.execute(sa.select(devices.c.id, devices.c.min_level, devices.c.channels)).all()
+        for item in pushed:
+            for device in targets:
+                if _device_matches(device, item):
+                    delivery_rows.append(
+                        {
+                            "id": f"dl_{secrets.token_hex(10)}",
+                            "event_seq": seq_of[item.id],
+                            "event_id": item.id,
+                            "device_id": device.id,
+                            "round": 0,
+                            "status": "queued",
+                            "attempts": 0,
+                            "next_attempt_at": now,
+                            "created_at": now,
+                            "updated_at": now,
+                        }
+                    )
+    if delivery_rows:
+        conn.execute(deliveries.insert(), delivery_rows)
+    return IngestResult(accepted=len(fresh), duplicates=duplicates, deliveries=len(delivery_rows))
+
+
+# --------------------------------------------------------------------------------------------- feed
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventFilter:
+    """Feed filters; all given ones must match."""
+
+    min_level: Level | None = None
+    channels: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    meta: tuple[tuple[str, str], ...] = ()
+    text: str | None = None
+    since: _dt.datetime | None = None
+    until: _dt.datetime | None = None
+
+    def conditions(self) -> list[sa.ColumnElement[bool]]:
+        where: list[sa.ColumnElement[bool]] = []
+        if self.min_level is not None:
+            where.append(events.c.level >= int(self.min_level))
+        if self.channels:
+            where.append(events.c.channel.in_(self.channels))
+        for tag in self.tags:
+            where.append(sa.exists().where(event_tags.c.event_seq == events.c.seq, event_tags.c.tag == tag))
+        for key, value in self.meta:
+            where.append(
+                sa.exists().where(
+                    event_meta.c.event_seq == events.c.seq,
+                    event_meta.c.key == key,
+                    event_meta.c.value == value,
+                )
+            )
+        if self.text:
+            pattern = "%" + self.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            where.append(
+                sa.or_(
+                    events.c.title.ilike(pattern, escape="\\"),
+                    events.c.body.ilike(pattern, escape="\\"),
+                )
+            )
+        if self.since is not None:
+            where.append(events.c.ts >= self.since)
+        if self.until is not None:
+            where.append(events.c.ts < self.until)
+        return where
+
+
+def encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"s{seq}".encode()).rstrip(b"=").decode()
+
+
+def decode_cursor(cursor: str) -> int:
+    """The ``seq`` inside a cursor; :class:`ValueError` if it is not one of ours."""
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise ValueError("malformed cursor") from None
+    if not text.startswith("s") or not text[1:].isdigit():
+        raise ValueError("malformed cursor")
+    return int(text[1:])
+
+
+def list_events(
+    conn: sa.Connection, flt: EventFilter, *, limit: int, before_seq: int | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of the feed, newest first, and the cursor for the next page (``None`` at the end)."""
+    query = sa.select(events).where(*flt.conditions())
+    if before_seq is not None:
+        query = query.where(events.c.seq < before_seq)
+    rows = conn.execute(query.order_by(events.c.seq.desc()).limit(limit + 1)).all()
+    more = len(rows) > limit
+    page = [stored_event(row) for row in rows[:limit]]
+    next_cursor = encode_cursor(page[-1]["seq"]) if more and page else None
+    return page, next_cursor
+
+
+def events_after(
+    conn: sa.Connection, flt: EventFilter, *, after_seq: int, limit: int
+) -> list[dict[str, Any]]:
+    """Matching events with ``seq > after_seq``, oldest first (the live stream's catch-up read)."""
+    query = sa.select(events).where(events.c.seq > after_seq, *flt.conditions())
+    rows = conn.execute(query.order_by(events.c.seq).limit(limit)).all()
+    return [stored_event(row) for row in rows]
+
+
+def max_seq(conn: sa.Connection) -> int:
+    return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(events.c.seq), 0))).scalar_one())
+
+
+def _iso(moment: _dt.datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def stored_event(row: sa.Row[Any]) -> dict[str, Any]:
+    """The API's StoredEvent: the wire event plus ``seq``, ``received_at`` and acknowledgement."""
+    return {
+        "id": row.id,
+        "seq": row.seq,
+        "ts": _iso(row.ts),
+        "received_at": _iso(row.received_at),
+        "level": Level(row.level).wire_name if row.level in Level._value2member_map_ else str(row.level),
+        "title": row.title,
+        "body": row.body,
+        "channel": row.channel,
+        "tags": row.tags,
+        "link": row.link,
+        "image": row.image,
+        "actions": row.actions,
+        "metadata": row.metadata,
+        "fingerprint": row.fingerprint,
+        "count": row.count,
+        "push": row.push,
+        "source": row.source,
+        "acknowledged_at": _iso(row.acknowledged_at),
+        "acknowledged_by": row.acknowledged_by,
+    }
+
+
+def get_event(conn: sa.Connection, event_id: str) -> dict[str, Any] | None:
+    row = conn.execute(sa.select(events).where(events.c.id == event_id)).first()
+    return None if row is None else stored_event(row)
+
+
+def acknowledge(conn: sa.Connection, event_id: str, *, by: str, now: _dt.datetime) -> dict[str, Any] | None:
+    """Acknowledge an event (idempotent: the first acknowledgement wins).
+
+    Stops CRITICAL re-pushes (clears ``repeat_next_at``) and marks the event's open deliveries
+    "acknowledged" on every device, so queued re-pushes are not sent. ``None`` if no such event.
+    """
+    conn.execute(
+        events.update()
+        .where(events.c.id == event_id, events.c.acknowledged_at.is_(None))
+        .values(acknowledged_at=now, acknowledged_by=by, repeat_next_at=None)
+    )
+    conn.execute(
+        deliveries.update()
+        .where(deliveries.c.event_id == event_id, deliveries.c.status.in_(_ACKNOWLEDGEABLE))
+        .values(status="acknowledged", updated_at=now)
+    )
+    return get_event(conn, event_id)

@@ -1,0 +1,134 @@
+"""API keys: creation, lookup by secret, listing, revocation.
+
+A key is ``pl_<scope>_<32 url-safe chars>``. Only its SHA-256 (hex) and an 8-character prefix of the
+random part are stored; the secret is shown once at creation. Scopes are ordered
+``publish < read < admin``: a key may do what its scope and every lower scope may do.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any, Final
+
+import sqlalchemy as sa
+
+from ._tables import keys
+
+SCOPES: Final = ("publish", "read", "admin")
+_RANK: Final = {scope: rank for rank, scope in enumerate(SCOPES)}
+
+
+def scope_allows(have: str, need: str) -> bool:
+    """Whether a key of scope ``have`` may do what needs ``need``."""
+    return _RANK.get(have, -1) >= _RANK[need]
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KeyRecord:
+    id: str
+    name: str
+    scope: str
+    prefix: str
+    created_at: _dt.datetime
+    revoked_at: _dt.datetime | None
+    last_used_at: _dt.datetime | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "scope": self.scope,
+            "prefix": self.prefix,
+            "created_at": _iso(self.created_at),
+            "revoked_at": _iso(self.revoked_at),
+            "last_used_at": _iso(self.last_used_at),
+        }
+
+
+def _iso(moment: _dt.datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(_dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _record(row: sa.Row[Any]) -> KeyRecord:
+    return KeyRecord(
+        id=row.id,
+        name=row.name,
+        scope=row.scope,
+        prefix=row.prefix,
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+        last_used_at=row.last_used_at,
+    )
+
+
+def create_key(conn: sa.Connection, *, name: str, scope: str, now: _dt.datetime) -> tuple[KeyRecord, str]:
+    """Create a key; return its record and the secret (the only time the secret exists)."""
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}; use one of {', '.join(SCOPES)}")
+    random_part = secrets.token_urlsafe(24)  # 32 characters
+    secret = f"pl_{scope}_{random_part}"
+    record = KeyRecord(
+        id=f"key_{secrets.token_hex(8)}",
+        name=name,
+        scope=scope,
+        prefix=random_part[:8],
+        created_at=now,
+        revoked_at=None,
+        last_used_at=None,
+    )
+    conn.execute(
+        keys.insert().values(
+            id=record.id,
+            name=name,
+            scope=scope,
+            prefix=record.prefix,
+            hash=hash_secret(secret),
+            created_at=now,
+        )
+    )
+    return record, secret
+
+
+def find_by_secret(conn: sa.Connection, secret: str) -> KeyRecord | None:
+    """The key with this secret (revoked or not), or ``None``."""
+    row = conn.execute(sa.select(keys).where(keys.c.hash == hash_secret(secret))).first()
+    return None if row is None else _record(row)
+
+
+def list_keys(conn: sa.Connection) -> list[KeyRecord]:
+    rows = conn.execute(sa.select(keys).order_by(keys.c.created_at, keys.c.id)).all()
+    return [_record(row) for row in rows]
+
+
+def get_key(conn: sa.Connection, key_id: str) -> KeyRecord | None:
+    row = conn.execute(sa.select(keys).where(keys.c.id == key_id)).first()
+    return None if row is None else _record(row)
+
+
+def find_key(conn: sa.Connection, ident: str) -> KeyRecord | None:
+    """A key by id, by stored prefix, or by its full secret (for the CLI)."""
+    found = get_key(conn, ident)
+    if found is None and ident.startswith("pl_"):
+        found = find_by_secret(conn, ident)
+    if found is None:
+        rows = conn.execute(sa.select(keys).where(keys.c.prefix == ident)).all()
+        if len(rows) == 1:
+            found = _record(rows[0])
+    return found
+
+
+def revoke_key(conn: sa.Connection, key_id: str, *, now: _dt.datetime) -> KeyRecord | None:
+    """Revoke a key (idempotent); ``None`` if there is no such key."""
+    conn.execute(keys.update().where(keys.c.id == key_id, keys.c.revoked_at.is_(None)).values(revoked_at=now))
+    return get_key(conn, key_id)
+
+
+def touch_key(conn: sa.Connection, key_id: str, *, now: _dt.datetime) -> None:
+    conn.execute(keys.update().where(keys.c.id == key_id).values(last_used_at=now))

@@ -1,0 +1,292 @@
+"""Start the real hub for tests: under uvicorn on 127.0.0.1, a free port, a temp data directory.
+
+Two ways, same surface (:class:`RunningHub`: ``base_url``, ``admin_key``, ``publish_key``,
+``read_key``, ``dsn``, ``data_dir``, ``stop()``, ``client(key)``):
+
+- :func:`start_hub_thread` runs ``create_app`` in this process (a uvicorn server in a thread) and
+  accepts test doubles: ``senders=``, ``clock=``, ``resolver=`` and any ``HubConfig`` field.
+- :func:`start_hub_process` runs ``python -m pushlog serve`` in a subprocess, exactly as a user
+  does (needed for ``kill -9`` tests and the browser end-to-end). ``kill()`` sends SIGKILL.
+
+Both wait until ``/healthz`` answers (polling with a deadline, never sleeping blindly).
+
+Fixtures (use with ``pytest_plugins = ["tests.support.hub_server"]`` in the rootdir conftest, or
+import them into a test module): ``hub`` (thread, development mode: private/http push endpoints
+allowed, so local push stand-ins work), ``hub_factory`` (thread, any overrides), and
+``hub_process_factory`` (subprocess).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from pushlog.hub._server import HubServer, bind, build_server, with_bound_port
+from pushlog.hub.config import HubConfig
+
+START_TIMEOUT = 30.0
+
+
+def wait_until(predicate: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.02) -> None:
+    """Poll ``predicate`` until true; raise ``AssertionError`` naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        pause.wait(interval)
+
+
+def _healthy(base_url: str) -> bool:
+    try:
+        return httpx.get(f"{base_url}/healthz", timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _read_credentials(data_dir: Path) -> dict[str, str]:
+    return dict(json.loads((data_dir / "credentials.json").read_text()))
+
+
+@dataclass(kw_only=True)
+class RunningHub:
+    """A started hub. ``stop()`` is idempotent."""
+
+    base_url: str
+    data_dir: Path
+    admin_key: str
+    publish_key: str
+    read_key: str
+    _stop: Callable[[], None] = field(repr=False)
+    _stopped: bool = field(default=False, repr=False)
+
+    @property
+    def dsn(self) -> str:
+        scheme, _, rest = self.base_url.partition("://")
+        return f"{scheme}://{self.publish_key}@{rest}"
+
+    @property
+    def port(self) -> int:
+        return int(self.base_url.rsplit(":", 1)[1])
+
+    def client(self, key: str | None = None, **kwargs: Any) -> httpx.Client:
+        """An httpx client on ``base_url``, authenticated with ``key`` when given."""
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.Client(
+            base_url=self.base_url, headers=headers, timeout=kwargs.pop("timeout", 10.0), **kwargs
+        )
+
+    def stop(self) -> None:
+        if not self._stopped:
+            self._stopped = True
+            self._stop()
+
+
+@dataclass(kw_only=True)
+class ThreadHub(RunningHub):
+    server: HubServer
+    app: Any
+    thread: threading.Thread
+
+
+@dataclass(kw_only=True)
+class ProcessHub(RunningHub):
+    process: subprocess.Popen[str]
+    output: list[str]
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs."""
+        self._stopped = True
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def terminate(self, timeout: float = 15.0) -> int:
+        """SIGTERM (graceful shutdown) and wait; returns the exit code."""
+        self._stopped = True
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=timeout)
+
+
+def start_hub_thread(
+    data_dir: Path,
+    *,
+    senders: Mapping[str, Any] | None = None,
+    clock: Any = None,
+    resolver: Any = None,
+    **overrides: Any,
+) -> ThreadHub:
+    """Run the hub in this process. ``overrides`` are :class:`HubConfig` fields."""
+    sock = bind("127.0.0.1", 0)
+    config = with_bound_port(HubConfig(data_dir=data_dir, host="127.0.0.1", port=0, **overrides), sock)
+    extra = {"resolver": resolver} if resolver is not None else {}
+    server, app = build_server(
+        config, clock=clock, senders=senders, log_config=None, access_log=False, **extra
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="hub-uvicorn", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+        if thread.is_alive():
+            raise AssertionError("hub thread did not stop within 30 s")
+
+    try:
+        wait_until(
+            lambda: server.started or not thread.is_alive(), timeout=START_TIMEOUT, what="hub thread to start"
+        )
+        if not server.started:
+            raise AssertionError("hub thread exited during start (see captured log)")
+        wait_until(lambda: _healthy(config.base_url), timeout=START_TIMEOUT, what="/healthz")
+    except BaseException:
+        stop()
+        raise
+    creds = _read_credentials(data_dir)
+    return ThreadHub(
+        base_url=config.base_url,
+        data_dir=data_dir,
+        admin_key=creds["admin"],
+        publish_key=creds["publish"],
+        read_key=creds["read"],
+        server=server,
+        app=app,
+        thread=thread,
+        _stop=stop,
+    )
+
+
+_URL_LINE = re.compile(r"listening on (http://\S+)")
+
+
+def start_hub_process(
+    data_dir: Path,
+    *,
+    args: Sequence[str] = ("--allow-private-endpoints",),
+    env: Mapping[str, str] | None = None,
+    port: int = 0,
+) -> ProcessHub:
+    """Run ``python -m pushlog serve`` on 127.0.0.1 (``port=0``: a free port) with ``data_dir``."""
+    command = [
+        sys.executable,
+        "-m",
+        "pushlog",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        "--quiet",
+        *args,
+    ]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
+    )
+    output: list[str] = []
+    found: dict[str, str] = {}
+    seen_url = threading.Event()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.append(line.rstrip("\n"))
+            match = _URL_LINE.search(line)
+            if match and "url" not in found:
+                found["url"] = match.group(1)
+                seen_url.set()
+        seen_url.set()
+
+    threading.Thread(target=pump, name="hub-output", daemon=True).start()
+
+    def stop() -> None:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+    try:
+        if not seen_url.wait(START_TIMEOUT) or "url" not in found:
+            raise AssertionError("hub process did not print its URL:\n" + "\n".join(output))
+        base_url = found["url"]
+        wait_until(
+            lambda: process.poll() is not None or _healthy(base_url), timeout=START_TIMEOUT, what="/healthz"
+        )
+        if process.poll() is not None:
+            raise AssertionError("hub process exited:\n" + "\n".join(output))
+    except BaseException:
+        stop()
+        raise
+    creds = _read_credentials(data_dir)
+    return ProcessHub(
+        base_url=base_url,
+        data_dir=data_dir,
+        admin_key=creds["admin"],
+        publish_key=creds["publish"],
+        read_key=creds["read"],
+        process=process,
+        output=output,
+        _stop=stop,
+    )
+
+
+@pytest.fixture
+def hub_factory(tmp_path: Path) -> Iterator[Callable[..., ThreadHub]]:
+    """``hub_factory(**overrides)`` starts in-process hubs (each its own data dir unless given)."""
+    started: list[ThreadHub] = []
+
+    def make(*, data_dir: Path | None = None, **overrides: Any) -> ThreadHub:
+        directory = data_dir or tmp_path / f"hub{len(started)}"
+        running = start_hub_thread(directory, **overrides)
+        started.append(running)
+        return running
+
+    yield make
+    for running in reversed(started):
+        running.stop()
+
+
+@pytest.fixture
+def hub(hub_factory: Callable[..., ThreadHub]) -> ThreadHub:
+    """An in-process hub in development mode (private/http push endpoints allowed)."""
+    return hub_factory(allow_private_endpoints=True)
+
+
+@pytest.fixture
+def hub_process_factory(tmp_path: Path) -> Iterator[Callable[..., ProcessHub]]:
+    """``hub_process_factory(data_dir=None, args=(...))`` starts ``pushlog serve`` subprocesses."""
+    started: list[ProcessHub] = []
+
+    def make(*, data_dir: Path | None = None, **kwargs: Any) -> ProcessHub:
+        directory = data_dir or tmp_path / f"hubproc{len(started)}"
+        running = start_hub_process(directory, **kwargs)
+        started.append(running)
+        return running
+
+    yield make
+    for running in reversed(started):
+        running.stop()
