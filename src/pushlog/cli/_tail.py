@@ -1,0 +1,286 @@
+"""``pushlog tail``: the feed in a terminal.
+
+Interactive (stdout is a terminal): a Textual app, newest first (see ``_tail_app.py``). Otherwise, or
+with ``--plain``: one line per event like ``tail -f``; ``--json``: one StoredEvent JSON object per line.
+The line modes print the last ``-n`` events oldest first, then follow the live stream, resuming after
+the last event seen (``last_event_id``) whenever the connection drops, so nothing is printed twice or
+missed. Reading needs a key with *read* scope (``--key`` / ``PUSHLOG_READ_KEY``), never the DSN's
+publish key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import sys
+import textwrap
+import threading
+from collections.abc import Callable
+from typing import Any, TextIO
+
+import httpx
+
+from .._event import parse_ts
+from .._levels import Level, parse_level
+from ._common import (
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+    add_read_options,
+    parse_metadata,
+    resolve_read_access,
+)
+from ._errors import CLIError
+from ._feed import FeedFilter, HubFeed, StoredEvent, StreamItem
+
+EPILOG = textwrap.dedent(
+    """\
+    examples:
+      export PUSHLOG_URL=https://hub.example.com PUSHLOG_READ_KEY=pl_read_xxx
+      pushlog tail                          # interactive feed (press ? for keys)
+      pushlog tail --plain --level warning  # like tail -f, warnings and up
+      pushlog tail -n 100 --no-follow -c payments
+      pushlog tail --json -d user_id=42 | jq .title
+      pushlog tail --plain -q timeout -g db
+
+    Without a terminal (piped, in scripts) the output is --plain automatically.
+    """
+)
+
+LEVEL_COLOURS = {
+    "debug": "\x1b[2m",
+    "info": "\x1b[36m",
+    "warning": "\x1b[33m",
+    "error": "\x1b[31m",
+    "critical": "\x1b[1;97;41m",
+}
+_RESET = "\x1b[0m"
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "tail",
+        help="the live feed in the terminal (interactive, --plain or --json)",
+        description="Show the hub's feed: history, then live events as they arrive.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--plain", action="store_true", help="one line per event (default when piped)")
+    mode.add_argument("--json", action="store_true", help="one JSON object per event and line")
+    parser.add_argument(
+        "-n",
+        "--lines",
+        type=int,
+        default=10,
+        metavar="N",
+        help="history to show first, in line modes (default: 10; 0 for only new events)",
+    )
+    parser.add_argument("--no-follow", action="store_true", help="print the history and exit (line modes)")
+    parser.add_argument("--level", help="minimum level: debug, info, warning, error, critical")
+    parser.add_argument("-c", "--channel", help="only this channel")
+    parser.add_argument("-g", "--tag", help="only events with this tag")
+    parser.add_argument(
+        "-d", "--data", action="append", metavar="KEY=VALUE", help="metadata filter (repeatable)"
+    )
+    parser.add_argument("-q", "--query", metavar="TEXT", help="text search in title and body")
+    add_read_options(parser)
+    parser.set_defaults(func=run)
+
+
+def filter_from_args(args: argparse.Namespace) -> FeedFilter:
+    level: Level | None = None
+    if args.level:
+        try:
+            level = parse_level(args.level)
+        except ValueError as exc:
+            raise CLIError(str(exc), exit_code=EXIT_USAGE) from None
+    return FeedFilter(
+        level=level,
+        channel=args.channel or None,
+        tag=args.tag or None,
+        meta=parse_metadata(args.data),
+        text=args.query or None,
+    )
+
+
+def _first_line(text: str | None) -> str:
+    return (text or "").strip().split("\n", 1)[0].strip()
+
+
+def format_plain(event: StoredEvent, *, colour: bool = False) -> str:
+    """``2026-11-21T07:12:43Z ERROR    Title — body's first line  [channel] #tag key=value``."""
+    try:
+        ts = parse_ts(str(event.get("ts"))).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (ValueError, TypeError):
+        ts = str(event.get("ts", ""))
+    level = str(event.get("level") or "info").lower()
+    name = f"{level.upper():<8}"
+    if colour:
+        name = f"{LEVEL_COLOURS.get(level, '')}{name}{_RESET}"
+    parts = [ts, name, _first_line(str(event.get("title") or ""))]
+    body = _first_line(event.get("body"))
+    if body:
+        parts.append(f"— {body}")
+    if event.get("count", 1) and int(event.get("count", 1)) > 1:
+        parts.append(f"(x{event['count']})")
+    if event.get("channel"):
+        parts.append(f"[{event['channel']}]")
+    parts.extend(f"#{t}" for t in event.get("tags") or [])
+    parts.extend(f"{k}={_short(v)}" for k, v in (event.get("metadata") or {}).items())
+    if event.get("acknowledged_at"):
+        parts.append("(acknowledged)")
+    return " ".join(parts)
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    text = " ".join(str(text).split())
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
+class LinePrinter:
+    """Writes events (and acknowledgements of shown events) as plain lines or JSON lines."""
+
+    def __init__(self, out: TextIO, *, as_json: bool, colour: bool) -> None:
+        self.out = out
+        self.as_json = as_json
+        self.colour = colour
+        self._shown: collections.OrderedDict[str, None] = collections.OrderedDict()
+
+    def event(self, event: StoredEvent) -> None:
+        if self.as_json:
+            self.out.write(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n")
+        else:
+            self.out.write(format_plain(event, colour=self.colour) + "\n")
+        self.out.flush()
+        event_id = str(event.get("id"))
+        self._shown[event_id] = None
+        if len(self._shown) > 10_000:
+            self._shown.popitem(last=False)
+
+    def ack(self, data: dict[str, Any]) -> None:
+        event_id = str(data.get("id"))
+        if self.as_json or event_id not in self._shown:
+            return
+        self.out.write(f"{data.get('acknowledged_at', '')} ACK      {event_id} acknowledged\n")
+        self.out.flush()
+
+
+def _seq(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def follow_lines(
+    feed: HubFeed,
+    flt: FeedFilter,
+    printer: LinePrinter,
+    *,
+    lines: int,
+    follow: bool,
+    stop: threading.Event | None = None,
+    note: Callable[[str], None] | None = None,
+    max_backoff: float = 15.0,
+) -> int:
+    """History then the live stream; returns when ``stop`` is set (or after history without follow)."""
+    stop = stop or threading.Event()
+    say = note or (lambda text: print(f"pushlog: {text}", file=sys.stderr, flush=True))
+    last_seq: int | None = None
+    try:
+        if lines > 0:
+            page = feed.page(flt, limit=min(lines, 200))
+            events = page.events
+            cursor = page.next_cursor
+            while len(events) < lines and cursor:
+                more = feed.page(flt, limit=min(lines - len(events), 200), cursor=cursor)
+                events.extend(more.events)
+                cursor = more.next_cursor
+            for event in reversed(events[:lines]):
+                printer.event(event)
+            seqs = [s for s in (_seq(e.get("seq")) for e in events) if s is not None]
+            last_seq = max(seqs) if seqs else 0
+    except httpx.TransportError as exc:
+        raise CLIError(
+            f"cannot reach the hub at {feed.access.base_url}: {exc}", exit_code=EXIT_UNREACHABLE
+        ) from None
+    if not follow:
+        return 0
+    delay = 0.5
+    connected_once = False
+    announced = False
+    while not stop.is_set():
+        try:
+            for item in feed.stream(flt, last_id=None if last_seq is None else str(last_seq)):
+                connected_once = True
+                delay = 0.5
+                if announced:
+                    say("reconnected")
+                    announced = False
+                if stop.is_set():
+                    break
+                _handle(item, printer, last_seq, flt)
+                if item.kind == "event":
+                    seq = _seq(item.data.get("seq")) or _seq(item.seq)
+                    if seq is not None:
+                        last_seq = seq if last_seq is None else max(last_seq, seq)
+        except httpx.TransportError as exc:
+            if not connected_once and last_seq is None:
+                raise CLIError(
+                    f"cannot reach the hub at {feed.access.base_url}: {exc}", exit_code=EXIT_UNREACHABLE
+                ) from None
+            if not announced:
+                say(f"stream interrupted ({type(exc).__name__}); reconnecting")
+                announced = True
+        if stop.wait(delay):
+            break
+        delay = min(delay * 2, max_backoff)
+    return 0
+
+
+def _handle(item: StreamItem, printer: LinePrinter, last_seq: int | None, flt: FeedFilter) -> None:
+    if item.kind == "ack":
+        printer.ack(item.data)
+        return
+    seq = _seq(item.data.get("seq")) or _seq(item.seq)
+    if last_seq is not None and seq is not None and seq <= last_seq:
+        return  # replayed after a reconnect: already printed
+    if flt.matches(item.data):
+        printer.event(item.data)
+
+
+def _use_colour(out: TextIO) -> bool:
+    return out.isatty() and not os.environ.get("NO_COLOR")
+
+
+def run(args: argparse.Namespace) -> int:
+    flt = filter_from_args(args)
+    if args.lines < 0:
+        raise CLIError("-n/--lines must be 0 or more", exit_code=EXIT_USAGE)
+    access = resolve_read_access(args.url, args.key)
+    interactive = not (args.plain or args.json) and sys.stdout.isatty() and sys.stdin.isatty()
+    if interactive:
+        try:
+            from ._tail_app import run_app
+        except ImportError as exc:
+            if "textual" not in str(exc):
+                raise
+            raise CLIError(
+                "the interactive feed needs Textual: pip install 'pushlog[tui]' (or use --plain)",
+                exit_code=EXIT_USAGE,
+            ) from None
+        return int(run_app(access, flt))
+    printer = LinePrinter(sys.stdout, as_json=args.json, colour=_use_colour(sys.stdout))
+    feed = HubFeed(access)
+    try:
+        return follow_lines(feed, flt, printer, lines=args.lines, follow=not args.no_follow)
+    except BrokenPipeError:
+        # the reader went away (| head): stop quietly, and keep the interpreter from complaining at exit
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    finally:
+        feed.close()

@@ -1,0 +1,153 @@
+"""``pushlog tail --plain/--json`` as a subprocess against the real hub on loopback."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+from tests.cli.pushlog_cli import (
+    LineReader,
+    assert_one_line_error,
+    publish_events,
+    real_hub,
+    run_cli,
+    spawn_cli,
+    stop,
+)
+from tests.support.hub_server import ThreadHub
+
+__all__ = ["real_hub"]
+
+
+def _env(hub: ThreadHub, key: str | None = None) -> dict[str, str]:
+    return {"PUSHLOG_URL": hub.base_url, "PUSHLOG_READ_KEY": key or hub.read_key}
+
+
+def test_history_oldest_first_and_plain_when_piped(real_hub: ThreadHub) -> None:
+    publish_events(
+        real_hub.base_url,
+        real_hub.publish_key,
+        {"title": "first", "level": "info", "channel": "deploys"},
+        {"title": "second", "level": "warning", "body": "b1\nb2", "tags": ["db"], "metadata": {"k": "v"}},
+        {"title": "third", "level": "error"},
+    )
+    result = run_cli(["tail", "--no-follow"], env=_env(real_hub))  # stdout is a pipe: plain lines
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split()[2] for line in lines] == ["first", "second", "third"]
+    assert lines[0].split()[1] == "INFO" and "[deploys]" in lines[0]
+    assert "WARNING" in lines[1] and "— b1" in lines[1] and "b2" not in lines[1]
+    assert "#db" in lines[1] and "k=v" in lines[1]
+    assert "\x1b[" not in result.stdout, "no colours when not a terminal"
+
+
+def test_filters_and_count(real_hub: ThreadHub) -> None:
+    publish_events(
+        real_hub.base_url,
+        real_hub.publish_key,
+        *[{"title": f"info {i}", "level": "info"} for i in range(5)],
+        {"title": "disk full", "level": "error", "channel": "ops", "metadata": {"host": "db-1"}},
+        {"title": "disk slow", "level": "warning", "channel": "ops", "metadata": {"host": "db-2"}},
+    )
+    env = _env(real_hub)
+    two = run_cli(["tail", "--plain", "-n", "2", "--no-follow"], env=env)
+    assert [line.split()[2] for line in two.stdout.splitlines()] == ["disk", "disk"]
+    errors = run_cli(["tail", "--plain", "--no-follow", "--level", "error"], env=env)
+    assert len(errors.stdout.splitlines()) == 1 and "disk full" in errors.stdout
+    by_meta = run_cli(["tail", "--plain", "--no-follow", "-c", "ops", "-d", "host=db-2"], env=env)
+    assert by_meta.stdout.count("\n") == 1 and "disk slow" in by_meta.stdout
+    text = run_cli(["tail", "--plain", "--no-follow", "-q", "FULL"], env=env)
+    assert text.stdout.count("\n") == 1 and "disk full" in text.stdout
+    many = run_cli(["tail", "--plain", "--no-follow", "-n", "250"], env=env)
+    assert many.stdout.count("\n") == 7
+
+
+def test_json_lines_are_stored_events(real_hub: ThreadHub) -> None:
+    (sent,) = publish_events(
+        real_hub.base_url, real_hub.publish_key, {"title": "paid", "level": "warning", "metadata": {"n": 3}}
+    )
+    result = run_cli(["tail", "--json", "--no-follow"], env=_env(real_hub))
+    assert result.returncode == 0, result.stderr
+    (line,) = result.stdout.splitlines()
+    stored = json.loads(line)
+    assert stored["id"] == sent["id"]
+    assert stored["metadata"] == {"n": 3}
+    assert isinstance(stored["seq"], int)
+
+
+def test_follow_prints_live_events_and_acks(real_hub: ThreadHub) -> None:
+    publish_events(real_hub.base_url, real_hub.publish_key, {"title": "before", "level": "info"})
+    process = spawn_cli(["tail", "--plain", "-n", "1"], env=_env(real_hub))
+    try:
+        out = LineReader(process)
+        assert "before" in out.next()
+        # anything published after the history was read is streamed (resumes after its seq): no race
+        (crit,) = publish_events(
+            real_hub.base_url, real_hub.publish_key, {"title": "pay down", "level": "critical"}
+        )
+        assert "CRITICAL" in (line := out.next()) and "pay down" in line
+        publish_events(real_hub.base_url, real_hub.publish_key, {"title": "after", "level": "debug"})
+        assert "after" in out.next()
+        ack = httpx.post(
+            f"{real_hub.base_url}/v1/events/{crit['id']}/ack",
+            json={},
+            headers={"Authorization": f"Bearer {real_hub.read_key}"},
+        )
+        assert ack.status_code == 200, ack.text
+        line = out.next()
+        assert "ACK" in line and crit["id"] in line
+    finally:
+        _code, err = stop(process)
+    assert "Traceback" not in err
+
+
+def test_follow_json_with_a_filter(real_hub: ThreadHub) -> None:
+    publish_events(real_hub.base_url, real_hub.publish_key, {"title": "seed", "level": "error"})
+    process = spawn_cli(["tail", "--json", "-n", "1", "--level", "error"], env=_env(real_hub))
+    try:
+        out = LineReader(process)
+        assert json.loads(out.next())["title"] == "seed"
+        publish_events(
+            real_hub.base_url,
+            real_hub.publish_key,
+            {"title": "quiet", "level": "info"},
+            {"title": "loud", "level": "error"},
+        )
+        assert json.loads(out.next())["title"] == "loud"
+    finally:
+        stop(process)
+
+
+def test_errors_are_one_line(real_hub: ThreadHub) -> None:
+    no_key = run_cli(["tail", "--plain", "--url", real_hub.base_url])
+    assert no_key.returncode == 2
+    assert_one_line_error(no_key, "read key", "PUSHLOG_READ_KEY")
+    no_url = run_cli(["tail", "--plain", "--key", "x"])
+    assert no_url.returncode == 2
+    assert_one_line_error(no_url, "no hub URL")
+    publish_key = run_cli(["tail", "--plain", "--no-follow"], env=_env(real_hub, real_hub.publish_key))
+    assert publish_key.returncode == 4
+    assert_one_line_error(publish_key, "403")
+    bad_level = run_cli(["tail", "--plain", "--level", "loud"], env=_env(real_hub))
+    assert_one_line_error(bad_level, "unknown level")
+
+
+def test_unreachable_hub_is_exit_3() -> None:
+    result = run_cli(["tail", "--plain", "--url", "http://127.0.0.1:9", "--key", "k", "--no-follow"])
+    assert result.returncode == 3
+    assert_one_line_error(result, "cannot reach the hub")
+
+
+def test_url_defaults_to_the_dsn_host(real_hub: ThreadHub) -> None:
+    publish_events(real_hub.base_url, real_hub.publish_key, {"title": "via dsn", "level": "info"})
+    result = run_cli(
+        ["tail", "--no-follow"], env={"PUSHLOG_DSN": real_hub.dsn, "PUSHLOG_READ_KEY": real_hub.read_key}
+    )
+    assert result.returncode == 0, result.stderr
+    assert "via dsn" in result.stdout
+
+
+def test_help_has_examples() -> None:
+    result = run_cli(["tail", "--help"])
+    assert result.returncode == 0
+    assert "pushlog tail --json -d user_id=42 | jq .title" in result.stdout
