@@ -1,30 +1,70 @@
 """Delivery: the durable outbox dispatcher and the push senders.
 
-``start_delivery`` is the seam between the API (which writes outbox rows) and delivery (which sends
-them). This placeholder does nothing; the dispatcher replaces it.
+``start_delivery`` is the seam between the API (which writes outbox rows and calls ``wake()``) and
+delivery (which sends them): it reads the hub's VAPID key and receipt secret from the ``settings``
+table, builds the Web Push sender (unless ``senders`` are injected, as tests do), and starts a
+:class:`DeliveryService` on the running event loop.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import datetime as _dt
+from collections.abc import Callable, Mapping
 from typing import Any
 
+import sqlalchemy as sa
 
-class DeliveryService:
-    """Placeholder until the dispatcher lands: accepts wake-ups, sends nothing."""
+from ..store import settings as settings_store
+from ._backoff import RetryPolicy
+from ._dispatcher import DeliveryService, StepReport
+from .webpush import VapidSigner, WebPushSender
 
-    def wake(self) -> None:
-        return None
 
-    async def aclose(self) -> None:
-        return None
+def _system_clock() -> _dt.datetime:
+    return _dt.datetime.now(_dt.UTC)
+
+
+def _read_secrets(engine: sa.Engine) -> tuple[str, str]:
+    with engine.connect() as conn:
+        pem = settings_store.get_setting(conn, settings_store.VAPID_PRIVATE_KEY)
+        secret = settings_store.get_setting(conn, settings_store.RECEIPT_SECRET)
+        conn.rollback()
+    if not pem or not secret:
+        raise RuntimeError("the hub's VAPID key or receipt secret is missing from settings")
+    return pem, secret
 
 
 async def start_delivery(
     *,
     engine: Any,
     config: Any,
-    clock: Any = None,
+    clock: Callable[[], _dt.datetime] | None = None,
     senders: Mapping[str, Any] | None = None,
 ) -> DeliveryService:
-    return DeliveryService()
+    """Start the dispatcher for ``engine`` with the settings of ``config`` (a ``HubConfig``)."""
+    the_clock = clock or _system_clock
+    pem, secret = await asyncio.to_thread(_read_secrets, engine)
+    owned = senders is None
+    if senders is None:
+        signer = VapidSigner(
+            pem,
+            getattr(config, "vapid_subject", "mailto:admin@pushlog.invalid"),
+            clock=lambda: the_clock().timestamp(),
+        )
+        senders = {"webpush": WebPushSender(signer, clock=lambda: the_clock().timestamp())}
+    service = DeliveryService(
+        engine=engine,
+        senders=senders,
+        owned_senders=owned,
+        base_url=str(getattr(config, "base_url", "http://127.0.0.1:8765")),
+        receipt_secret=secret,
+        clock=the_clock,
+        ttl=int(getattr(config, "push_ttl", 3600)),
+        repeat_interval=float(getattr(config, "critical_repeat_interval", 300.0)),
+    )
+    service.start()
+    return service
+
+
+__all__ = ["DeliveryService", "RetryPolicy", "StepReport", "start_delivery"]

@@ -1,0 +1,223 @@
+"""The dispatcher: drains the durable outbox through the push senders.
+
+:meth:`DeliveryService.run_once` is one step, deterministic under an injected clock: create the due
+CRITICAL re-push rounds, lease a batch of due ``queued`` deliveries, send them concurrently through
+the sender for each device's kind, and record every outcome in one transaction:
+
+* SENT -> ``sent`` (device's ``last_success_at`` updated);
+* RETRY -> stays ``queued`` with ``next_attempt_at`` from :class:`RetryPolicy` (honouring
+  ``Retry-After``), or ``failed`` once the attempts are used up;
+* GONE -> ``failed``, and the device is deleted (its other queued deliveries fail with it);
+* FAILED -> ``failed`` with the sender's detail (413, 400, VAPID rejected, bad keys: never retried).
+
+:meth:`DeliveryService.start` runs steps in an asyncio task: straight on while batches come back
+full, otherwise waiting until the next row is due or :meth:`wake` is called (the API calls it after
+ingest). Leases make restarts safe: a claim that dies with its process expires and is taken again, and
+a result is only recorded by the claimer that still holds the lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as _dt
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..store import outbox
+from ..store.outbox import Claimed
+from ._backoff import RetryPolicy
+from ._base import Outcome, PushMessage, SendResult, WebPushTarget
+from ._payload import build_message
+
+log = logging.getLogger("pushlog.hub.delivery")
+
+Clock = Callable[[], _dt.datetime]
+
+
+@dataclass(slots=True)
+class StepReport:
+    """What one :meth:`DeliveryService.run_once` did."""
+
+    repeats_created: int = 0
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    gone: int = 0
+    lost: int = 0  # results not recorded: the lease had expired or the row was acknowledged meanwhile
+
+
+def target_for(device: Mapping[str, Any]) -> Any:
+    """What the device's sender takes; None for kinds without a target here yet."""
+    if device.get("kind") == "webpush":
+        return WebPushTarget(endpoint=device["endpoint"], p256dh=device["p256dh"], auth=device["auth"])
+    return None
+
+
+class DeliveryService:
+    """The outbox dispatcher; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        engine: sa.Engine,
+        senders: Mapping[str, Any],
+        base_url: str,
+        receipt_secret: str,
+        clock: Clock,
+        ttl: int = 3600,
+        repeat_interval: float = 300.0,
+        retry: RetryPolicy | None = None,
+        lease: float = 120.0,
+        batch_size: int = 256,
+        max_idle: float = 30.0,
+        owned_senders: bool = False,
+    ) -> None:
+        self._engine = engine
+        self._senders = dict(senders)
+        self._owned = owned_senders
+        self._base_url = base_url
+        self._secret = receipt_secret
+        self._clock = clock
+        self._ttl = ttl
+        self._interval = _dt.timedelta(seconds=repeat_interval)
+        self._retry = retry or RetryPolicy()
+        self._lease = _dt.timedelta(seconds=lease)
+        self._batch = batch_size
+        self._max_idle = max_idle
+        self._wakeup = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    # one step ------------------------------------------------------------------------------------
+    async def run_once(self) -> StepReport:
+        """Schedule due re-pushes, then lease, send and record one batch. Returns what happened."""
+        report = StepReport()
+        now = self._clock()
+        report.repeats_created = await self._db(outbox.schedule_repeats, now=now, interval=self._interval)
+        claims = await self._db(outbox.claim_due, now=now, lease=self._lease, limit=self._batch)
+        report.claimed = len(claims)
+        if not claims:
+            return report
+        results = await asyncio.gather(*(self._send(claim) for claim in claims))
+        await self._db(self._record_all, list(zip(claims, results, strict=True)), report)
+        return report
+
+    async def _send(self, claim: Claimed) -> SendResult:
+        kind = str(claim.device.get("kind"))
+        sender = self._senders.get(kind)
+        target = target_for(claim.device)
+        if sender is None or target is None:
+            return SendResult(outcome=Outcome.FAILED, detail=f"no sender for device kind {kind!r}")
+        try:
+            message: PushMessage = build_message(
+                claim, base_url=self._base_url, receipt_secret=self._secret, ttl=self._ttl
+            )
+            result: SendResult = await sender.send(target, message)
+        except Exception as exc:  # a sender bug must not stop the dispatcher; retry with backoff
+            log.exception("sender for %s raised on delivery %s", kind, claim.id)
+            return SendResult(outcome=Outcome.RETRY, detail=f"sender raised {type(exc).__name__}: {exc}")
+        return result
+
+    def _record_all(
+        self, conn: sa.Connection, outcomes: list[tuple[Claimed, SendResult]], report: StepReport
+    ) -> None:
+        now = self._clock()
+        for claim, result in outcomes:
+            detail = result.detail or result.outcome.value
+            if result.outcome is Outcome.SENT:
+                done = outbox.record_sent(conn, claim, now=now, status_code=result.status)
+                report.sent += done
+            elif result.outcome is Outcome.GONE:
+                done = outbox.record_gone(conn, claim, now=now, status_code=result.status, error=detail)
+                report.gone += done
+            elif result.outcome is Outcome.RETRY and not self._retry.exhausted(claim.attempts):
+                wait = self._retry.delay(claim.attempts, result.retry_after)
+                done = outbox.record_retry(
+                    conn,
+                    claim,
+                    now=now,
+                    next_attempt_at=now + _dt.timedelta(seconds=wait),
+                    status_code=result.status,
+                    error=detail,
+                )
+                report.retried += done
+            else:
+                if result.outcome is Outcome.RETRY:
+                    detail = f"gave up after {claim.attempts} attempts: {detail}"
+                done = outbox.record_failed(conn, claim, now=now, status_code=result.status, error=detail)
+                report.failed += done
+            if not done:
+                report.lost += 1
+
+    async def _db(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        def run() -> Any:
+            with self._engine.begin() as conn:
+                return fn(conn, *args, **kwargs)
+
+        return await asyncio.to_thread(run)
+
+    # the background loop -------------------------------------------------------------------------
+    def start(self) -> None:
+        """Run steps in a background task on the current event loop."""
+        if self._task is None:
+            self._loop = asyncio.get_running_loop()
+            self._task = self._loop.create_task(self._run(), name="pushlog-delivery")
+
+    def wake(self) -> None:
+        """New rows were queued: look now instead of at the next due time (thread-safe)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._wakeup.set()
+        else:
+            loop.call_soon_threadsafe(self._wakeup.set)
+
+    async def _idle_seconds(self) -> float:
+        due: _dt.datetime | None = await self._db(outbox.next_due)
+        if due is None:
+            return self._max_idle
+        return min(self._max_idle, max(0.0, (due - self._clock()).total_seconds()))
+
+    async def _run(self) -> None:
+        failures = 0
+        while not self._closing:
+            self._wakeup.clear()  # a wake() during the step below stays set and ends the wait at once
+            try:
+                report = await self.run_once()
+                failures = 0
+                if report.claimed >= self._batch:
+                    continue
+                idle = await self._idle_seconds()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                failures += 1
+                log.exception("delivery step failed (%d in a row)", failures)
+                idle = min(self._max_idle, 0.5 * 2 ** min(failures, 6))
+            if idle > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), timeout=idle)
+
+    async def aclose(self) -> None:
+        """Stop the loop (an in-flight step is cancelled; its leases expire) and close owned senders."""
+        self._closing = True
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._owned:
+            for sender in self._senders.values():
+                await sender.aclose()

@@ -1,0 +1,296 @@
+"""The delivery side's queries on the outbox (``deliveries``), ``devices`` and events' re-push columns.
+
+The dispatcher (:mod:`pushlog.hub.delivery`) is the only caller. Every function takes a connection
+inside the caller's transaction.
+
+Claiming uses a lease: a claimed row keeps ``status='queued'`` but gets ``locked_until`` (the lease's
+end, which doubles as the claim's fencing token) and one more ``attempts``. A claimer only records a
+result while it still holds the lease (``locked_until`` unchanged), and only on a row that is still
+queued, so a second claimer after an expired lease, or an acknowledgement that arrived meanwhile, is
+never overwritten. A process that dies mid-send leaves the lease to expire; the row is then claimed
+again (at-least-once: the push may have left before the crash, which Web Push's ``Topic`` collapses).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from ._tables import deliveries, devices, events
+
+QUEUED = "queued"
+SENT = "sent"
+FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Claimed:
+    """A claimed delivery with what is needed to send it."""
+
+    id: str
+    lease: _dt.datetime
+    attempts: int
+    round: int
+    device: dict[str, Any]
+    event: dict[str, Any]
+
+
+def _as_dict(row: Any) -> dict[str, Any]:
+    return dict(row._mapping)
+
+
+def claim_due(conn: sa.Connection, *, now: _dt.datetime, lease: _dt.timedelta, limit: int) -> list[Claimed]:
+    """Lease up to ``limit`` queued deliveries whose ``next_attempt_at`` has come, oldest first."""
+    free = sa.or_(deliveries.c.locked_until.is_(None), deliveries.c.locked_until <= now)
+    due = sa.and_(deliveries.c.status == QUEUED, deliveries.c.next_attempt_at <= now, free)
+    candidates = list(
+        conn.execute(
+            sa.select(deliveries.c.id)
+            .where(due)
+            .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
+            .limit(limit)
+        ).scalars()
+    )
+    if not candidates:
+        return []
+    until = now + lease
+    # Re-check the conditions in the UPDATE itself: only rows this statement changed are ours.
+    claimed = set(
+        conn.execute(
+            deliveries.update()
+            .where(deliveries.c.id.in_(candidates), due)
+            .values(locked_until=until, attempts=deliveries.c.attempts + 1, updated_at=now)
+            .returning(deliveries.c.id)
+        ).scalars()
+    )
+    if not claimed:
+        return []
+    rows = conn.execute(
+        sa.select(
+            deliveries.c.id,
+            deliveries.c.attempts,
+            deliveries.c.round,
+            deliveries.c.device_id,
+            deliveries.c.event_seq,
+        ).where(deliveries.c.id.in_(claimed))
+    ).all()
+    device_rows = {
+        r.id: _as_dict(r)
+        for r in conn.execute(sa.select(devices).where(devices.c.id.in_({r.device_id for r in rows})))
+    }
+    event_rows = {
+        r.seq: _as_dict(r)
+        for r in conn.execute(sa.select(events).where(events.c.seq.in_({r.event_seq for r in rows})))
+    }
+    result = []
+    orphans = []
+    for row in rows:
+        device = device_rows.get(row.device_id)
+        event = event_rows.get(row.event_seq)
+        if device is None or event is None:
+            orphans.append(row.id)
+            continue
+        result.append(
+            Claimed(
+                id=row.id, lease=until, attempts=row.attempts, round=row.round, device=device, event=event
+            )
+        )
+    if orphans:  # the device was removed between queueing and sending
+        conn.execute(
+            deliveries.update()
+            .where(deliveries.c.id.in_(orphans))
+            .values(status=FAILED, locked_until=None, last_error="device was removed", updated_at=now)
+        )
+    return result
+
+
+def _mine(delivery_id: str, lease: _dt.datetime) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        deliveries.c.id == delivery_id,
+        deliveries.c.status == QUEUED,
+        deliveries.c.locked_until == lease,
+    )
+
+
+def record_sent(conn: sa.Connection, claim: Claimed, *, now: _dt.datetime, status_code: int | None) -> bool:
+    """Mark a claimed delivery sent; the device had a success. False if the claim was lost."""
+    done = conn.execute(
+        deliveries.update()
+        .where(_mine(claim.id, claim.lease))
+        .values(
+            status=SENT,
+            sent_at=now,
+            locked_until=None,
+            next_attempt_at=None,
+            last_status_code=status_code,
+            last_error=None,
+            updated_at=now,
+        )
+    ).rowcount
+    conn.execute(
+        devices.update()
+        .where(devices.c.id == claim.device["id"])
+        .values(last_success_at=now, failure_count=0)
+    )
+    return bool(done)
+
+
+def record_retry(
+    conn: sa.Connection,
+    claim: Claimed,
+    *,
+    now: _dt.datetime,
+    next_attempt_at: _dt.datetime,
+    status_code: int | None,
+    error: str,
+) -> bool:
+    """Keep a claimed delivery queued for another attempt at ``next_attempt_at``; release the lease."""
+    done = conn.execute(
+        deliveries.update()
+        .where(_mine(claim.id, claim.lease))
+        .values(
+            locked_until=None,
+            next_attempt_at=next_attempt_at,
+            last_status_code=status_code,
+            last_error=error,
+            updated_at=now,
+        )
+    ).rowcount
+    conn.execute(
+        devices.update()
+        .where(devices.c.id == claim.device["id"])
+        .values(failure_count=devices.c.failure_count + 1)
+    )
+    return bool(done)
+
+
+def record_failed(
+    conn: sa.Connection, claim: Claimed, *, now: _dt.datetime, status_code: int | None, error: str
+) -> bool:
+    """Mark a claimed delivery failed for good."""
+    done = conn.execute(
+        deliveries.update()
+        .where(_mine(claim.id, claim.lease))
+        .values(
+            status=FAILED,
+            locked_until=None,
+            next_attempt_at=None,
+            last_status_code=status_code,
+            last_error=error,
+            updated_at=now,
+        )
+    ).rowcount
+    return bool(done)
+
+
+def record_gone(
+    conn: sa.Connection, claim: Claimed, *, now: _dt.datetime, status_code: int | None, error: str
+) -> bool:
+    """The subscription is dead: fail this delivery and the device's other queued ones, delete the device.
+
+    Delivery rows are kept (failed, with the reason) so the event's history stays complete.
+    """
+    done = record_failed(conn, claim, now=now, status_code=status_code, error=error)
+    device_id = claim.device["id"]
+    conn.execute(
+        deliveries.update()
+        .where(deliveries.c.device_id == device_id, deliveries.c.status == QUEUED)
+        .values(
+            status=FAILED,
+            locked_until=None,
+            next_attempt_at=None,
+            last_error=f"device removed: {error}",
+            updated_at=now,
+        )
+    )
+    conn.execute(devices.delete().where(devices.c.id == device_id))
+    return done
+
+
+def _matches(device: Any, level: int, channel: str | None) -> bool:
+    if level < int(device.min_level):
+        return False
+    return device.channels is None or channel in device.channels
+
+
+def schedule_repeats(conn: sa.Connection, *, now: _dt.datetime, interval: _dt.timedelta) -> int:
+    """Create the next re-push round for every unacknowledged CRITICAL event that is due.
+
+    One new ``queued`` row per device whose preferences match (devices registered since the first
+    push included). The event's ``repeat_next_at`` moves one ``interval`` on, or is cleared once that
+    passes ``repeat_until``. Returns the number of rows created.
+    """
+    due = conn.execute(
+        sa.select(events.c.seq, events.c.id, events.c.level, events.c.channel, events.c.repeat_until).where(
+            events.c.repeat_next_at.is_not(None),
+            events.c.repeat_next_at <= now,
+            events.c.acknowledged_at.is_(None),
+        )
+    ).all()
+    if not due:
+        return 0
+    targets = conn.execute(sa.select(devices.c.id, devices.c.min_level, devices.c.channels)).all()
+    created = 0
+    for event in due:
+        expired = event.repeat_until is not None and now >= event.repeat_until
+        if not expired:
+            last_round = conn.execute(
+                sa.select(sa.func.max(deliveries.c.round)).where(deliveries.c.event_id == event.id)
+            ).scalar()
+            next_round = (last_round or 0) + 1
+            rows = [
+                {
+                    "id": f"dl_{secrets.token_hex(10)}",
+                    "event_seq": event.seq,
+                    "event_id": event.id,
+                    "device_id": device.id,
+                    "round": next_round,
+                    "status": QUEUED,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for device in targets
+                if _matches(device, event.level, event.channel)
+            ]
+            if rows:
+                conn.execute(deliveries.insert(), rows)
+                created += len(rows)
+        following = now + interval
+        stop = expired or (event.repeat_until is not None and following >= event.repeat_until)
+        conn.execute(
+            events.update()
+            .where(events.c.seq == event.seq, events.c.acknowledged_at.is_(None))
+            .values(repeat_next_at=None if stop else following)
+        )
+    return created
+
+
+def next_due(conn: sa.Connection) -> _dt.datetime | None:
+    """When the dispatcher next has work: the earliest queued attempt (or lease end) or re-push."""
+    attempt = conn.execute(
+        sa.select(
+            sa.func.min(sa.func.coalesce(deliveries.c.locked_until, deliveries.c.next_attempt_at))
+        ).where(deliveries.c.status == QUEUED)
+    ).scalar()
+    repeat = conn.execute(
+        sa.select(sa.func.min(events.c.repeat_next_at)).where(
+            events.c.repeat_next_at.is_not(None), events.c.acknowledged_at.is_(None)
+        )
+    ).scalar()
+    moments = [_aware(m) for m in (attempt, repeat) if m is not None]
+    return min(moments) if moments else None
+
+
+def _aware(moment: Any) -> _dt.datetime:
+    """Aggregates bypass the column type on SQLite and come back as text or naive datetimes."""
+    if isinstance(moment, str):
+        moment = _dt.datetime.fromisoformat(moment)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=_dt.UTC)
+    return moment.astimezone(_dt.UTC)  # type: ignore[no-any-return]

@@ -1,0 +1,29 @@
+"""Fixtures for the delivery tests (helpers live in outbox_support.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.hub.delivery.outbox_support import Clock, Outbox
+
+from pushlog.hub.store import create_engine, migrate
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "hub.db"
+
+
+@pytest.fixture
+def outbox(db_path: Path, clock: Clock) -> Iterator[Outbox]:
+    engine = create_engine(f"sqlite:///{db_path}")
+    migrate(engine)
+    yield Outbox(engine=engine, clock=clock)
+    engine.dispose()

@@ -1,0 +1,330 @@
+"""The dispatcher driven step by step (run_once) on a real SQLite outbox with an injected clock."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+
+import pytest
+import sqlalchemy as sa
+from tests.hub.delivery.outbox_support import BASE_URL, SECRET, Clock, FakeSender, Outbox
+
+from pushlog._levels import Level
+from pushlog.hub import receipts
+from pushlog.hub.delivery._base import Outcome, SendResult, WebPushTarget
+from pushlog.hub.store import outbox as outbox_queries
+from pushlog.hub.store._tables import devices
+
+
+async def test_each_matching_device_gets_the_event_once(outbox: Outbox) -> None:
+    first, second = outbox.add_device(), outbox.add_device()
+    outbox.add_device(min_level=Level.ERROR)  # preference: not for a warning
+    event_id = outbox.ingest(Level.WARNING, fingerprint="pay:declined")
+    sender = FakeSender()
+    service = outbox.service(sender)
+
+    report = await service.run_once()
+    assert (report.claimed, report.sent) == (2, 2)
+    assert {t.endpoint for t, _ in sender.sent} == {
+        r.endpoint for r in _devices(outbox) if r.id in (first, second)
+    }
+    rows = outbox.rows(event_id)
+    assert [r.status for r in rows] == ["sent", "sent"]
+    assert all(r.sent_at == outbox.clock.now and r.attempts == 1 and r.locked_until is None for r in rows)
+
+    again = await service.run_once()
+    assert again.claimed == 0
+    assert len(sender.sent) == 2
+
+
+async def test_payload_urgency_ttl_and_collapse_key(outbox: Outbox) -> None:
+    outbox.add_device()
+    event_id = outbox.ingest(Level.WARNING, fingerprint="pay:declined")
+    sender = FakeSender()
+    await outbox.service(sender, ttl=1800).run_once()
+    [(target, message)] = sender.sent
+    assert isinstance(target, WebPushTarget)
+    [row] = outbox.rows(event_id)
+    assert message.delivery_id == row.id
+    assert message.ttl == 1800
+    assert message.urgency == "normal"
+    assert message.collapse_key == "pay:declined"
+    payload = message.payload
+    assert payload["event_id"] == event_id
+    assert payload["delivery_id"] == row.id
+    assert receipts.verify_token(SECRET, row.id, payload["receipt"])
+    assert payload["title"] == "Payment failed"
+    assert payload["body"] == "card declined"
+    assert payload["level"] == "warning"
+    assert payload["url"] == f"{BASE_URL}/#/events/{event_id}"
+    assert payload["tag"] == "pay:declined"
+    assert payload["require_interaction"] is False
+    assert [a["action"] for a in payload["actions"]] == ["open", "ack"]
+
+
+@pytest.mark.parametrize(
+    ("level", "urgency", "interaction"),
+    [(Level.WARNING, "normal", False), (Level.ERROR, "high", False), (Level.CRITICAL, "high", True)],
+)
+async def test_urgency_follows_the_level(
+    outbox: Outbox, level: Level, urgency: str, interaction: bool
+) -> None:
+    outbox.add_device(min_level=Level.WARNING)
+    event_id = outbox.ingest(level)
+    sender = FakeSender()
+    await outbox.service(sender).run_once()
+    [(_, message)] = sender.sent
+    assert message.urgency == urgency
+    assert message.payload["require_interaction"] is interaction
+    assert message.collapse_key == event_id  # no fingerprint: the event id
+
+
+async def test_retry_honours_retry_after_then_sends(outbox: Outbox, clock: Clock) -> None:
+    outbox.add_device()
+    event_id = outbox.ingest()
+    sender = FakeSender(script=[SendResult(outcome=Outcome.RETRY, status=429, retry_after=120.0)])
+    service = outbox.service(sender)
+
+    assert (await service.run_once()).retried == 1
+    [row] = outbox.rows(event_id)
+    assert row.status == "queued"
+    assert row.next_attempt_at == clock.now + _dt.timedelta(seconds=120)
+    assert row.last_status_code == 429
+
+    clock.advance(119)
+    assert (await service.run_once()).claimed == 0
+    clock.advance(1)
+    assert (await service.run_once()).sent == 1
+    [row] = outbox.rows(event_id)
+    assert (row.status, row.attempts, row.last_status_code) == ("sent", 2, 201)
+
+
+async def test_backoff_grows_exponentially_with_jitter(outbox: Outbox, clock: Clock) -> None:
+    outbox.add_device()
+    event_id = outbox.ingest()
+    retry = SendResult(outcome=Outcome.RETRY, status=503)
+    sender = FakeSender(script=[retry] * 4)
+    service = outbox.service(sender)
+    waits = []
+    for _ in range(4):
+        await service.run_once()
+        [row] = outbox.rows(event_id)
+        wait = (row.next_attempt_at - clock.now).total_seconds()
+        waits.append(wait)
+        clock.now = row.next_attempt_at
+    for attempt, wait in enumerate(waits, start=1):
+        full = 5.0 * 2 ** (attempt - 1)
+        assert full / 2 <= wait <= full, (attempt, wait)
+    assert waits[3] > waits[0]
+
+
+async def test_gives_up_after_max_attempts(outbox: Outbox, clock: Clock) -> None:
+    from pushlog.hub.delivery import RetryPolicy
+
+    outbox.add_device()
+    event_id = outbox.ingest()
+    sender = FakeSender(script=[SendResult(outcome=Outcome.RETRY, status=500, detail="boom")] * 3)
+    service = outbox.service(sender, retry=RetryPolicy(max_attempts=3))
+    for _ in range(3):
+        await service.run_once()
+        clock.advance(3600)
+    [row] = outbox.rows(event_id)
+    assert row.status == "failed"
+    assert row.attempts == 3
+    assert row.last_error == "gave up after 3 attempts: boom"
+    assert (await service.run_once()).claimed == 0
+
+
+async def test_gone_removes_the_device_and_fails_its_queue(outbox: Outbox) -> None:
+    dead, alive = outbox.add_device(), outbox.add_device()
+    first = outbox.ingest()
+    sender = FakeSender()
+
+    def answer_for(endpoint: str) -> SendResult:
+        dead_endpoint = next(r.endpoint for r in _devices(outbox) if r.id == dead)
+        if endpoint == dead_endpoint:
+            return SendResult(outcome=Outcome.GONE, status=410, detail="subscription expired")
+        return SendResult(outcome=Outcome.SENT, status=201)
+
+    class Gone(FakeSender):
+        async def send(self, target, message):  # type: ignore[no-untyped-def]
+            self.sent.append((target, message))
+            return answer_for(target.endpoint)
+
+    service = outbox.service(Gone())
+    report = await service.run_once()
+    assert (report.sent, report.gone) == (1, 1)
+    assert [r.id for r in _devices(outbox)] == [alive]
+    statuses = {r.device_id: (r.status, r.last_status_code, r.last_error) for r in outbox.rows(first)}
+    assert statuses[dead] == ("failed", 410, "subscription expired")
+    assert statuses[alive][0] == "sent"
+    # New events only go to the device that is left.
+    outbox.ingest()
+    assert (await outbox.service(sender).run_once()).sent == 1
+    assert sender.sent[0][1].delivery_id in {r.id for r in outbox.rows() if r.device_id == alive}
+
+
+async def test_413_fails_and_is_never_retried(outbox: Outbox, clock: Clock) -> None:
+    outbox.add_device()
+    event_id = outbox.ingest()
+    sender = FakeSender(script=[SendResult(outcome=Outcome.FAILED, status=413, detail="payload too large")])
+    service = outbox.service(sender)
+    assert (await service.run_once()).failed == 1
+    clock.advance(86400)
+    assert (await service.run_once()).claimed == 0
+    [row] = outbox.rows(event_id)
+    assert (row.status, row.last_status_code, row.last_error) == ("failed", 413, "payload too large")
+    assert len(sender.sent) == 1
+
+
+async def test_a_raising_sender_is_retried_not_fatal(outbox: Outbox) -> None:
+    outbox.add_device()
+    event_id = outbox.ingest()
+    sender = FakeSender(raise_next=RuntimeError("bug"))
+    assert (await outbox.service(sender).run_once()).retried == 1
+    [row] = outbox.rows(event_id)
+    assert row.status == "queued"
+    assert "RuntimeError: bug" in row.last_error
+
+
+async def test_device_kind_without_a_sender_fails_clearly(outbox: Outbox) -> None:
+    device_id = outbox.add_device()
+    with outbox.engine.begin() as conn:
+        conn.execute(devices.update().where(devices.c.id == device_id).values(kind="apns"))
+    event_id = outbox.ingest()
+    assert (await outbox.service(FakeSender()).run_once()).failed == 1
+    [row] = outbox.rows(event_id)
+    assert row.last_error == "no sender for device kind 'apns'"
+
+
+async def test_a_crashed_claimer_is_taken_over_after_its_lease(outbox: Outbox, clock: Clock) -> None:
+    outbox.add_device()
+    event_id = outbox.ingest()
+    with outbox.engine.begin() as conn:  # another process claims, then dies without recording
+        [stale] = outbox_queries.claim_due(conn, now=clock(), lease=_dt.timedelta(seconds=120), limit=10)
+    sender = FakeSender()
+    service = outbox.service(sender, lease=120)
+    assert (await service.run_once()).claimed == 0  # still leased
+    clock.advance(120)
+    assert (await service.run_once()).sent == 1
+    # The dead claimer coming back cannot record over the new claimer's result.
+    with outbox.engine.begin() as conn:
+        assert not outbox_queries.record_sent(conn, stale, now=clock(), status_code=201)
+        assert not outbox_queries.record_failed(conn, stale, now=clock(), status_code=500, error="late")
+    [row] = outbox.rows(event_id)
+    assert (row.status, row.attempts) == ("sent", 2)
+    assert len(sender.sent) == 1
+
+
+async def test_two_dispatchers_never_send_a_row_twice(outbox: Outbox) -> None:
+    for _ in range(5):
+        outbox.add_device()
+    for _ in range(20):
+        outbox.ingest()
+    first, second = FakeSender(), FakeSender()
+    a = outbox.service(first, batch_size=7)
+    b = outbox.service(second, batch_size=7)
+    while True:
+        ra, rb = await asyncio.gather(a.run_once(), b.run_once())
+        if ra.claimed == rb.claimed == 0:
+            break
+    ids = [m.delivery_id for _, m in first.sent + second.sent]
+    assert len(ids) == 100
+    assert len(set(ids)) == 100
+    assert first.sent and second.sent  # both took part
+    assert {r.status for r in outbox.rows()} == {"sent"}
+
+
+async def test_critical_is_repushed_until_acknowledged(outbox: Outbox, clock: Clock) -> None:
+    outbox.add_device()
+    outbox.add_device()
+    event_id = outbox.ingest(Level.CRITICAL, repeat_interval=300, expiry=3600)
+    sender = FakeSender()
+    service = outbox.service(sender, repeat_interval=300)
+    assert (await service.run_once()).sent == 2  # round 0
+
+    clock.advance(299)
+    assert (await service.run_once()).repeats_created == 0
+    clock.advance(1)
+    report = await service.run_once()
+    assert (report.repeats_created, report.sent) == (2, 2)
+    assert sorted({m.payload["round"] for _, m in sender.sent}) == [0, 1]
+
+    # Round 2 is created but its sends fail transiently, so it is still queued when the ack arrives.
+    clock.advance(300)
+    sender.script = [SendResult(outcome=Outcome.RETRY, status=503)] * 2
+    assert (await service.run_once()).retried == 2
+    outbox.acknowledge(event_id)
+    round2 = [r for r in outbox.rows(event_id) if r.round == 2]
+    assert [r.status for r in round2] == ["acknowledged", "acknowledged"]
+
+    sent_before = len(sender.sent)
+    for _ in range(12):
+        clock.advance(300)
+        report = await service.run_once()
+        assert (report.repeats_created, report.claimed) == (0, 0)
+    assert len(sender.sent) == sent_before
+    assert max(r.round for r in outbox.rows(event_id)) == 2
+
+
+async def test_critical_repush_stops_at_expiry(outbox: Outbox, clock: Clock) -> None:
+    outbox.add_device()
+    event_id = outbox.ingest(Level.CRITICAL, repeat_interval=300, expiry=3600)
+    sender = FakeSender()
+    service = outbox.service(sender, repeat_interval=300)
+    for _ in range(20):  # 20 x 300 s: well past the hour
+        await service.run_once()
+        clock.advance(300)
+    rounds = sorted(r.round for r in outbox.rows(event_id))
+    assert rounds == list(range(12))  # round 0 and re-pushes at 5, 10, ... 55 minutes
+    assert all(
+        r.created_at < outbox.rows(event_id)[0].created_at + _dt.timedelta(seconds=3600)
+        for r in outbox.rows(event_id)
+    )
+
+
+async def test_repush_reaches_devices_registered_after_the_event(outbox: Outbox, clock: Clock) -> None:
+    outbox.add_device()
+    event_id = outbox.ingest(Level.CRITICAL)
+    sender = FakeSender()
+    service = outbox.service(sender)
+    await service.run_once()
+    late = outbox.add_device()
+    clock.advance(300)
+    await service.run_once()
+    assert {r.device_id for r in outbox.rows(event_id) if r.round == 1} >= {late}
+
+
+async def test_non_critical_events_are_not_repushed(outbox: Outbox, clock: Clock) -> None:
+    outbox.add_device()
+    event_id = outbox.ingest(Level.ERROR)
+    service = outbox.service(FakeSender())
+    for _ in range(5):
+        await service.run_once()
+        clock.advance(300)
+    assert [r.round for r in outbox.rows(event_id)] == [0]
+
+
+def _devices(outbox: Outbox) -> list[sa.Row]:  # type: ignore[type-arg]
+    with outbox.engine.connect() as conn:
+        return list(conn.execute(sa.select(devices).order_by(devices.c.id)).all())
+
+
+async def test_a_lost_lease_cannot_record_over_the_new_claim(outbox: Outbox, clock: Clock) -> None:
+    outbox.add_device()
+    event_id = outbox.ingest()
+    lease = _dt.timedelta(seconds=60)
+    with outbox.engine.begin() as conn:
+        [old] = outbox_queries.claim_due(conn, now=clock(), lease=lease, limit=10)
+    clock.advance(60)
+    with outbox.engine.begin() as conn:
+        [new] = outbox_queries.claim_due(conn, now=clock(), lease=lease, limit=10)
+        # The old claimer finishes late while the new one is still sending: refused.
+        assert not outbox_queries.record_sent(conn, old, now=clock(), status_code=201)
+        assert outbox_queries.record_retry(
+            conn, new, now=clock(), next_attempt_at=clock(), status_code=503, error="busy"
+        )
+        # Queued again and unleased: the old claim still cannot record.
+        assert not outbox_queries.record_sent(conn, old, now=clock(), status_code=201)
+    [row] = outbox.rows(event_id)
+    assert (row.status, row.attempts, row.last_status_code) == ("queued", 2, 503)
