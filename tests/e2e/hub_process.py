@@ -98,7 +98,7 @@ class HubProcess:
             "--host", "127.0.0.1", "--port", str(self.port), "--data-dir", str(self.data_dir),
             *self.extra_args,
         ]  # fmt: skip
-        self.log_file = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(args, stdout=self.log_file, stderr=subprocess.STDOUT, env=env)
 
         def healthy() -> bool:

@@ -37,7 +37,7 @@ export async function showDetail(main, api, id, { onChange = () => {} } = {}) {
 function table(rows, cls) {
   if (!rows.length) return h("p", { class: "muted", text: "none" });
   return h("table", { class: `kv ${cls}` },
-    h("tbody", rows.map(([k, v]) => h("tr", {}, h("th", { scope: "row", text: k }), h("td", {}, v)))));
+    h("tbody", {}, rows.map(([k, v]) => h("tr", {}, h("th", { scope: "row", text: k }), h("td", {}, v)))));
 }
 
 function renderEvent(e, acknowledge) {
@@ -72,7 +72,7 @@ function renderEvent(e, acknowledge) {
     deliveries.length
       ? h("table", { class: "deliveries" },
           h("thead", {}, h("tr", {}, ["device", "round", "status", "attempts", "updated"].map((c) => h("th", { text: c })))),
-          h("tbody", deliveries.map((d) => h("tr", {},
+          h("tbody", {}, deliveries.map((d) => h("tr", {},
             h("td", { text: d.device_name || d.device_id || "" }),
             h("td", { text: d.round ?? 0 }),
             h("td", {}, h("span", { class: `status status-${d.status}`, text: d.status })),

@@ -58,7 +58,10 @@ export class Feed {
       class: "older", id: "load-older", hidden: true, text: "Load older",
       onclick: () => this.loadOlder(),
     });
-    return h("section", { class: "view feed", id: "feed" }, this.form, this.list, this.empty, this.older);
+    // On a phone the filters start folded so the feed is on the first screen; on wider screens open.
+    this.filterBox = h("details", { class: "filter-box", id: "filter-box", open: matchMedia("(min-width: 760px)").matches },
+      (this.filterSummary = h("summary", { text: "Filters" })), this.form);
+    return h("section", { class: "view feed", id: "feed" }, this.filterBox, this.list, this.empty, this.older);
   }
 
   mount(main) {
@@ -81,6 +84,8 @@ export class Feed {
     }
     this.filterError.hidden = true;
     this.filters = next;
+    const active = Object.values(next).filter(Boolean).length;
+    this.filterSummary.textContent = active ? `Filters (${active})` : "Filters";
     this.reload();
   }
 

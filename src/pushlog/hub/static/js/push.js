@@ -10,6 +10,12 @@ const DEVICE_STORAGE = "pushlog.deviceId";
 const SUBSCRIBE_TIMEOUT_MS = 15000;
 const SUBSCRIBE_ATTEMPTS = 3;
 
+/** How long one subscribe() may take; localStorage "pushlog.subscribeTimeoutMs" overrides (slow devices, tests). */
+function subscribeTimeout() {
+  const override = Number(localStorage.getItem("pushlog.subscribeTimeoutMs"));
+  return override > 0 ? override : SUBSCRIBE_TIMEOUT_MS;
+}
+
 export class TimeoutError extends Error {}
 
 /** Resolve with `promise`, or reject with TimeoutError(message) after `ms`. */
@@ -55,7 +61,7 @@ function deviceName() {
  * Register the service worker, subscribe with the hub's VAPID key and register the device.
  * Returns the hub's Device. Throws an Error whose message says what to do.
  */
-export async function enablePush(api, preferences, { onProgress = () => {}, timeoutMs = SUBSCRIBE_TIMEOUT_MS } = {}) {
+export async function enablePush(api, preferences, { onProgress = () => {}, timeoutMs = subscribeTimeout() } = {}) {
   const unsupported = pushSupport();
   if (unsupported) throw new Error(unsupported);
   onProgress("Asking for permission to show notifications…");

@@ -1,0 +1,632 @@
+"""The web app in a real Chromium against a real hub (``pushlog serve`` on 127.0.0.1).
+
+Covers sign-in (and refusing unknown and publish-only keys), the feed (newest first, repeat counts,
+filters, live updates over the stream, resuming after a dropped connection, "load older"), the detail
+view with metadata, acknowledging CRITICAL events, device preferences, the dashboard charts and a
+phone-sized screen. Screenshots for docs/webapp.md are written to docs/screenshots/.
+
+Chromium is Debian's (/usr/bin/chromium) driven by Playwright; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+from tests.e2e.hub_process import HubProcess, publish
+
+pytestmark = [pytest.mark.browser]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+PHONE = {"width": 360, "height": 760}
+
+if not os.path.exists(CHROMIUM):  # pragma: no cover - `make system-deps` installs it
+    pytest.fail(f"{CHROMIUM} is missing: run `make system-deps`", pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+    data = tmp_path_factory.mktemp("webapp-hub") / "data"
+    with HubProcess(data, extra_args=["--allow-private-endpoints"]) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    b = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    try:
+        yield b
+    finally:
+        b.close()
+
+
+@pytest.fixture
+def context(browser: Browser, hub: HubProcess) -> Iterator[BrowserContext]:
+    ctx = browser.new_context(base_url=hub.url, viewport={"width": 1180, "height": 820})
+    ctx.set_default_timeout(15_000)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    p = context.new_page()
+    errors: list[str] = []
+    p.on("pageerror", lambda exc: errors.append(str(exc)))
+    p.js_errors = errors  # type: ignore[attr-defined]
+    return p
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def sign_in(page: Page, key: str, path: str = "/") -> None:
+    page.goto(path)
+    page.fill("#key", key)
+    page.click("#sign-in-button")
+    expect(page.locator("#nav")).to_be_visible()
+
+
+def feed_titles(page: Page) -> list[str]:
+    return page.locator("#events .event-title").all_inner_texts()
+
+
+def filter_feed(page: Page, **values: str) -> None:
+    if page.locator("#filter-box:not([open])").count():
+        page.click("#filter-box > summary")  # folded on a phone
+    for name, value in values.items():
+        if name == "level":
+            page.select_option("#filter-level", value)
+        else:
+            page.fill(f"#filter-{name}", value)
+    page.click("#filter-apply")
+
+
+def api_get(hub: HubProcess, path: str, **params: Any) -> Any:
+    assert hub.keys is not None
+    with hub.client(hub.keys.read) as client:
+        response = client.get(path, params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+# --- sign-in -------------------------------------------------------------------------------------
+
+
+def test_sign_in_refuses_unknown_and_publish_keys_with_a_clear_message(page: Page, hub: HubProcess) -> None:
+    assert hub.keys is not None
+    page.goto("/")
+    page.fill("#key", "pl_read_" + "x" * 32)
+    page.click("#sign-in-button")
+    expect(page.locator("#sign-in-error")).to_contain_text("does not accept this key")
+
+    page.fill("#key", hub.keys.publish)
+    page.click("#sign-in-button")
+    expect(page.locator("#sign-in-error")).to_contain_text("cannot read the feed")
+    expect(page.locator("#nav")).to_be_hidden()
+    assert page.evaluate("localStorage.getItem('pushlog.key')") is None
+
+
+def test_sign_in_keeps_the_key_until_sign_out(page: Page, hub: HubProcess) -> None:
+    assert hub.keys is not None
+    title = unique("kept")
+    publish(hub, {"level": "info", "title": title})
+    sign_in(page, hub.keys.read)
+    expect(page.locator("#events .event-title", has_text=title)).to_be_visible()
+    assert page.evaluate("localStorage.getItem('pushlog.key')") == hub.keys.read
+
+    page.reload()  # still signed in: the key is in localStorage
+    expect(page.locator("#events .event-title", has_text=title)).to_be_visible()
+
+    page.click("#sign-out")
+    expect(page.locator("#sign-in")).to_be_visible()
+    assert page.evaluate("localStorage.getItem('pushlog.key')") is None
+    page.reload()
+    expect(page.locator("#sign-in")).to_be_visible()
+
+
+# --- the feed ------------------------------------------------------------------------------------
+
+
+def test_feed_lists_newest_first_with_counts_and_filters(page: Page, hub: HubProcess) -> None:
+    assert hub.keys is not None
+    run = unique("run")
+    now = dt.datetime.now(dt.UTC)
+    publish(
+        hub,
+        {
+            "level": "info",
+            "title": f"{run} deployed",
+            "channel": f"{run}-deploys",
+            "ts": iso(now - dt.timedelta(minutes=5)),
+            "metadata": {"env": "prod"},
+        },
+        {
+            "level": "warning",
+            "title": f"{run} payment retried",
+            "channel": f"{run}-payments",
+            "tags": ["billing"],
+            "count": 3,
+            "ts": iso(now - dt.timedelta(minutes=4)),
+            "metadata": {"plan": "pro"},
+        },
+        {
+            "level": "error",
+            "title": f"{run} payment failed",
+            "channel": f"{run}-payments",
+            "tags": ["billing", "card"],
+            "body": "card declined by issuer",
+            "ts": iso(now - dt.timedelta(minutes=3)),
+            "metadata": {"plan": "free"},
+        },
+        {
+            "level": "critical",
+            "title": f"{run} database down",
+            "channel": f"{run}-infra",
+            "ts": iso(now - dt.timedelta(minutes=2)),
+            "metadata": {"env": "prod"},
+        },
+    )
+    sign_in(page, hub.keys.read)
+    filter_feed(page, q=run)
+    expect(page.locator("#events .event")).to_have_count(4)
+    assert feed_titles(page) == [
+        f"{run} database down",
+        f"{run} payment failed",
+        f"{run} payment retried",
+        f"{run} deployed",
+    ]
+    retried = page.locator("#events .event", has_text=f"{run} payment retried")
+    expect(retried.locator(".count")).to_have_text("\u00d73")
+    expect(page.locator("#events .event", has_text=f"{run} deployed").locator(".count")).to_have_count(0)
+
+    filter_feed(page, level="error")
+    expect(page.locator("#events .event")).to_have_count(2)
+    assert feed_titles(page) == [f"{run} database down", f"{run} payment failed"]
+
+    filter_feed(page, level="", channel=f"{run}-payments")
+    expect(page.locator("#events .event")).to_have_count(2)
+    assert feed_titles(page) == [f"{run} payment failed", f"{run} payment retried"]
+
+    filter_feed(page, channel="", tag="card")
+    expect(page.locator("#events .event")).to_have_count(1)
+    expect(page.locator("#events .event-title")).to_have_text(f"{run} payment failed")
+
+    filter_feed(page, tag="", meta="env=prod")
+    expect(page.locator("#events .event")).to_have_count(2)
+    assert feed_titles(page) == [f"{run} database down", f"{run} deployed"]
+
+    filter_feed(page, meta="meta.plan=pro")
+    expect(page.locator("#events .event")).to_have_count(1)
+    expect(page.locator("#events .event-title")).to_have_text(f"{run} payment retried")
+
+    filter_feed(page, meta="", q=f"{run} declined")  # text search reaches the body too
+    filter_feed(page, q="card declined by issuer")
+    expect(page.locator("#events .event-title", has_text=f"{run} payment failed")).to_be_visible()
+
+    filter_feed(page, q="", meta="no-equals-sign")
+    expect(page.locator("#filters .form-error")).to_contain_text("key=value")
+    assert page.js_errors == []  # type: ignore[attr-defined]
+
+
+def test_live_event_arrives_through_the_stream_and_respects_filters(page: Page, hub: HubProcess) -> None:
+    assert hub.keys is not None
+    channel = unique("live")
+    sign_in(page, hub.keys.read)
+    filter_feed(page, channel=channel)
+    expect(page.locator("#live")).to_have_attribute("data-state", "live")
+    expect(page.locator("#feed-empty")).to_be_visible()
+
+    publish(hub, {"level": "warning", "title": "other channel", "channel": unique("elsewhere")})
+    publish(hub, {"level": "warning", "title": f"{channel} first", "channel": channel})
+    expect(page.locator("#events .event-title")).to_have_text([f"{channel} first"])
+    publish(hub, {"level": "error", "title": f"{channel} second", "channel": channel})
+    expect(page.locator("#events .event-title")).to_have_text([f"{channel} second", f"{channel} first"])
+    # Events on the stream arrive in order, so the non-matching one would have shown up by now.
+    expect(page.locator("#events .event-title", has_text="other channel")).to_have_count(0)
+
+
+def test_stream_reconnects_after_a_hub_restart_and_resumes_after_the_last_event_id(
+    browser: Browser, tmp_path: Path
+) -> None:
+    """The stream drops (hub restart); while the page cannot reconnect an event is published; once it
+    can, the event arrives: only a reconnect that sends Last-Event-ID gets it."""
+    with HubProcess(tmp_path / "data") as own_hub:
+        assert own_hub.keys is not None
+        ctx = browser.new_context(base_url=own_hub.url)
+        try:
+            page = ctx.new_page()
+            sign_in(page, own_hub.keys.read)
+            expect(page.locator("#live")).to_have_attribute("data-state", "live")
+            publish(own_hub, {"level": "info", "title": "before the restart"})
+            expect(page.locator("#events .event-title")).to_have_text(["before the restart"])
+
+            page.route("**/v1/stream*", lambda route: route.abort())
+            own_hub.stop()
+            expect(page.locator("#live")).not_to_have_attribute("data-state", "live")
+            own_hub.start()
+            publish(own_hub, {"level": "info", "title": "while the page was away"})
+            expect(page.locator("#live")).not_to_have_attribute("data-state", "live")
+            page.unroute("**/v1/stream*")
+
+            expect(page.locator("#events .event-title")).to_have_text(
+                ["while the page was away", "before the restart"], timeout=40_000
+            )
+            expect(page.locator("#live")).to_have_attribute("data-state", "live")
+        finally:
+            ctx.close()
+
+
+def test_load_older_pages_through_the_cursor_without_gaps_or_repeats(page: Page, hub: HubProcess) -> None:
+    assert hub.keys is not None
+    channel = unique("pages")
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    publish(
+        hub,
+        *[
+            {
+                "level": "info",
+                "title": f"{channel} #{i:03d}",
+                "channel": channel,
+                "ts": iso(start + dt.timedelta(seconds=i)),
+            }
+            for i in range(65)
+        ],
+    )
+    sign_in(page, hub.keys.read)
+    filter_feed(page, channel=channel)
+    expect(page.locator("#events .event")).to_have_count(50)
+    expect(page.locator("#load-older")).to_be_visible()
+    page.click("#load-older")
+    expect(page.locator("#events .event")).to_have_count(65)
+    expect(page.locator("#load-older")).to_be_hidden()
+    assert feed_titles(page) == [f"{channel} #{i:03d}" for i in reversed(range(65))]
+
+
+# --- detail and acknowledge ----------------------------------------------------------------------
+
+
+def test_detail_view_shows_metadata_and_acknowledges_critical(page: Page, hub: HubProcess) -> None:
+    assert hub.keys is not None
+    title = unique("Payments failing")
+    event_id = str(uuid.uuid4())
+    publish(
+        hub,
+        {
+            "id": event_id,
+            "level": "critical",
+            "title": title,
+            "body": "3 charges failed in 60 s\nissuer timeout",
+            "channel": "payments",
+            "tags": ["billing"],
+            "link": "https://status.example.com/incident/7",
+            "metadata": {"user_id": 42, "plan": "annual", "region": "eu-west-1"},
+            "count": 2,
+            "source": {"logger": "app.payments", "host": "web-1"},
+        },
+    )
+    sign_in(page, hub.keys.read)
+    filter_feed(page, q=title)
+    page.click(f"#events .event-title >> text={title}")
+    expect(page).to_have_url(f"{hub.url}/#/events/{event_id}")
+    expect(page.locator("#detail-title")).to_have_text(title)
+    expect(page.locator("#detail-body")).to_contain_text("issuer timeout")
+    metadata = page.locator("table.metadata")
+    expect(metadata.locator("tr", has_text="user_id")).to_contain_text("42")
+    expect(metadata.locator("tr", has_text="region")).to_contain_text("eu-west-1")
+    expect(page.locator("table.source")).to_contain_text("app.payments")
+    expect(page.locator(".event-detail a.ext")).to_have_attribute(
+        "href", "https://status.example.com/incident/7"
+    )
+
+    page.click("#detail-ack button.ack")
+    expect(page.locator("#detail-ack")).to_contain_text("acknowledged")
+    stored = api_get(hub, f"/v1/events/{event_id}")
+    assert stored["acknowledged_at"] is not None
+
+    page.click("a.back")  # the feed shows the acknowledgement too
+    expect(page.locator("#events .event", has_text=title).locator(".acked-mark")).to_be_visible()
+
+
+def test_acknowledge_from_the_feed_list(page: Page, hub: HubProcess) -> None:
+    assert hub.keys is not None
+    title = unique("Disk full")
+    event_id = str(uuid.uuid4())
+    publish(hub, {"id": event_id, "level": "critical", "title": title})
+    sign_in(page, hub.keys.read)
+    filter_feed(page, q=title)
+    row = page.locator("#events .event", has_text=title)
+    row.locator("button.ack").click()
+    expect(row.locator(".acked-mark")).to_be_visible()
+    assert api_get(hub, f"/v1/events/{event_id}")["acknowledged_at"] is not None
+
+
+def test_acknowledgement_made_elsewhere_reaches_the_open_feed(page: Page, hub: HubProcess) -> None:
+    assert hub.keys is not None
+    title = unique("Queue stuck")
+    event_id = str(uuid.uuid4())
+    publish(hub, {"id": event_id, "level": "critical", "title": title})
+    sign_in(page, hub.keys.read)
+    filter_feed(page, q=title)
+    row = page.locator("#events .event", has_text=title)
+    expect(row.locator("button.ack")).to_be_visible()
+    expect(page.locator("#live")).to_have_attribute("data-state", "live")
+    with hub.client(hub.keys.read) as client:
+        assert client.post(f"/v1/events/{event_id}/ack", json={}).status_code == 200
+    expect(row.locator(".acked-mark")).to_be_visible()
+
+
+# --- devices -------------------------------------------------------------------------------------
+
+
+def _register_device(hub: HubProcess, name: str) -> dict[str, Any]:
+    assert hub.keys is not None
+    subscription = _fake_subscription()
+    with hub.client(hub.keys.read) as client:
+        response = client.post(
+            "/v1/devices",
+            json={
+                "kind": "webpush",
+                "name": name,
+                "subscription": subscription,
+                "preferences": {"min_level": "warning", "channels": None},
+            },
+        )
+    assert response.status_code == 201, response.text
+    device: dict[str, Any] = response.json()
+    return device
+
+
+def _fake_subscription() -> dict[str, Any]:
+    """A well-formed Web Push subscription (a real P-256 key and auth secret) on an unused endpoint."""
+    import base64
+    import secrets
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    point = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    )
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    return {
+        "endpoint": f"http://127.0.0.1:9/push/{uuid.uuid4().hex}",
+        "keys": {"p256dh": b64(point), "auth": b64(secrets.token_bytes(16))},
+    }
+
+
+def test_device_preferences_are_saved_and_devices_removed(page: Page, hub: HubProcess) -> None:
+    assert hub.keys is not None
+    name = unique("Pixel")
+    device = _register_device(hub, name)
+    sign_in(page, hub.keys.read)
+    page.click("#nav-devices")
+    item = page.locator(f"#devices li.device[data-id='{device['id']}']")
+    expect(item).to_contain_text(name)
+    item.locator("select[name=min_level]").select_option("error")
+    item.locator("input[name=channels]").fill("payments, deploys")
+    item.locator("button[type=submit]").click()
+    expect(page.locator("#toasts")).to_contain_text("Preferences saved")
+
+    saved = next(d for d in api_get(hub, "/v1/devices")["devices"] if d["id"] == device["id"])
+    assert saved["preferences"] == {"min_level": "error", "channels": ["payments", "deploys"]}
+    item = page.locator(f"#devices li.device[data-id='{device['id']}']")
+    expect(item.locator("select[name=min_level]")).to_have_value("error")
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    item.locator("button.danger").click()
+    expect(page.locator(f"#devices li.device[data-id='{device['id']}']")).to_have_count(0)
+    assert all(d["id"] != device["id"] for d in api_get(hub, "/v1/devices")["devices"])
+
+
+def test_enable_push_without_a_reachable_push_service_says_so(
+    page: Page, context: BrowserContext, hub: HubProcess
+) -> None:
+    """Chromium's push service is Google's, unreachable here: the button must end in a clear message."""
+    assert hub.keys is not None
+    context.grant_permissions(["notifications"], origin=hub.url)
+    sign_in(page, hub.keys.read)
+    page.evaluate("localStorage.setItem('pushlog.subscribeTimeoutMs', '3000')")
+    page.click("#nav-devices")
+    expect(page.locator("#push-status")).to_contain_text("Push is off")
+    page.click("#enable-push")
+    status = page.locator("#push-status.push-error")
+    expect(status).to_be_visible(timeout=45_000)
+    text = status.inner_text()
+    assert "push service" in text or "refused the push subscription" in text, text
+    expect(page.locator("#enable-push")).to_be_enabled()
+    # The service worker did get registered at the root scope.
+    scope = page.evaluate("navigator.serviceWorker.getRegistration('/').then(r => r && r.scope)")
+    assert scope == f"{hub.url}/"
+
+
+# --- dashboard and phone -------------------------------------------------------------------------
+
+
+def test_dashboard_draws_events_per_hour_and_deliveries(page: Page, hub: HubProcess) -> None:
+    assert hub.keys is not None
+    now = dt.datetime.now(dt.UTC)
+    levels = ["info", "warning", "error", "critical"]
+    publish(
+        hub,
+        *[
+            {
+                "level": levels[i % 4],
+                "title": f"dashboard sample {i}",
+                "channel": "dashboard",
+                "ts": iso(now - dt.timedelta(minutes=37 * i + 3)),
+            }
+            for i in range(36)
+        ],
+    )
+    sign_in(page, hub.keys.read)
+    page.click("#nav-dashboard")
+    chart = page.locator("#chart-hourly svg")
+    expect(chart).to_be_visible()
+    assert chart.locator("rect.bar").count() >= 10
+    for level in levels:
+        assert chart.locator(f"rect.fill-{level}").count() >= 1, level
+    events_card = int(page.locator("#card-events .card-value").inner_text())
+    assert events_card >= 36
+    expect(page.locator("#chart-deliveries svg text.label")).to_have_count(6)
+    page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
+
+
+def test_feed_fits_a_phone_screen(browser: Browser, hub: HubProcess) -> None:
+    assert hub.keys is not None
+    run = unique("phone")
+    newest_first = [
+        {
+            "level": "critical",
+            "title": "Payments failing",
+            "body": "Stripe answered 502 for 3 charges in 60 s",
+            "channel": "payments",
+            "tags": ["billing"],
+            "count": 4,
+            "metadata": {"run": run},
+        },
+        {
+            "level": "error",
+            "title": "Signup webhook timed out",
+            "body": "POST /hooks/signup took 30 s",
+            "channel": "signups",
+            "metadata": {"run": run},
+        },
+        {
+            "level": "warning",
+            "title": "€29 payment",
+            "body": "Pro plan · annual",
+            "channel": "payments",
+            "metadata": {"run": run, "user_id": 1207},
+        },
+        {
+            "level": "info",
+            "title": "Deployed 4f2a9c1",
+            "body": "commit 4f2a9c1 in 212 s",
+            "channel": "deploys",
+            "tags": ["prod"],
+            "metadata": {"run": run},
+        },
+    ]
+    publish(hub, *reversed(newest_first))  # published oldest first: CRITICAL ends on top
+    ctx = browser.new_context(
+        base_url=hub.url, viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True
+    )
+    try:
+        page = ctx.new_page()
+        sign_in(page, hub.keys.read)
+        expect(page.locator("#filter-box")).not_to_have_attribute("open", "")  # folded on a phone
+        filter_feed(page, meta=f"run={run}")
+        expect(page.locator("#events .event")).to_have_count(4)
+        expect(page.locator("#filter-box > summary")).to_have_text("Filters (1)")
+        page.click("#filter-box > summary")  # fold the filters again, as a phone user would
+        expect(page.locator("#filter-box")).not_to_have_attribute("open", "")
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"the page scrolls sideways by {overflow}px at 360px"
+        for box in [
+            page.locator("#events .event").first.bounding_box(),
+            page.locator("#filters").bounding_box(),
+        ]:
+            assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"] + 0.5
+        expect(page.locator("#nav-devices")).to_be_visible()
+        page.screenshot(path=str(SCREENSHOTS / "feed-phone.png"))
+    finally:
+        ctx.close()
+
+
+def test_feed_screenshot_desktop(page: Page, hub: HubProcess) -> None:
+    assert hub.keys is not None
+    run = unique("desk")
+    now = dt.datetime.now(dt.UTC)
+    samples = [
+        ("info", "Deployed 4f2a9c1", "commit 4f2a9c1 in 212 s", "deploys", ["prod"], 1, {}),
+        ("warning", "€29 payment", "Pro plan · annual", "payments", ["billing"], 1, {"user_id": 1207}),
+        ("error", "Signup webhook timed out", "POST /hooks/signup took 30 s", "signups", [], 1, {}),
+        ("warning", "Slow query", "SELECT … FROM orders took 4.2 s", "db", ["perf"], 7, {}),
+        (
+            "critical",
+            "Payments failing",
+            "Stripe answered 502 for 3 charges in 60 s",
+            "payments",
+            ["billing"],
+            4,
+            {},
+        ),
+    ]
+    publish(
+        hub,
+        *[
+            {
+                "level": lvl,
+                "title": t,
+                "body": b,
+                "channel": c,
+                "tags": tags,
+                "count": n,
+                "metadata": {"run": run, **m},
+                "ts": iso(now - dt.timedelta(minutes=9 - 2 * i)),
+            }
+            for i, (lvl, t, b, c, tags, n, m) in enumerate(samples)
+        ],
+    )
+    sign_in(page, hub.keys.read)
+    filter_feed(page, meta=f"run={run}")
+    expect(page.locator("#events .event")).to_have_count(5)
+    page.fill("#filter-meta", "")
+    page.locator("#filter-meta").blur()
+    expect(page.locator("#live")).to_have_attribute("data-state", "live")
+    page.screenshot(path=str(SCREENSHOTS / "feed-desktop.png"))
+    page.locator("#events .event-title", has_text="Payments failing").click()
+    expect(page.locator("#detail-title")).to_have_text("Payments failing")
+    page.screenshot(path=str(SCREENSHOTS / "event-detail.png"), full_page=True)
+
+
+def test_static_files_are_served_with_the_right_types(hub: HubProcess) -> None:
+    with httpx.Client(base_url=hub.url) as client:
+        for path, kind in [
+            ("/", "text/html"),
+            ("/app.js", "javascript"),
+            ("/sw.js", "javascript"),
+            ("/style.css", "text/css"),
+            ("/icon.svg", "image/svg+xml"),
+        ]:
+            response = client.get(path)
+            assert response.status_code == 200, path
+            assert kind in response.headers["content-type"], (path, response.headers["content-type"])
