@@ -135,6 +135,7 @@ class Client:
         self.spool_max_events = int(_as_number(spool_max_events, "spool_max_events", minimum=1))
         self._clock = clock
         self._closed = False
+        self._stalled: tuple[int, int, int] | None = None
         self._atexit_registered = False
         self._fresh_state()
         os.register_at_fork(after_in_child=functools.partial(_reset_in_child, weakref.ref(self)))
@@ -199,6 +200,8 @@ class Client:
         :meth:`check_repeat` for this key.
         """
         try:
+            if not event.source:
+                event.source = {"host": host_name(), "pid": os.getpid()}
             sink = CAPTURE.get()
             if sink is not None:
                 sink.append(self.redactor.event(event))
@@ -215,11 +218,11 @@ class Client:
             self._dedup.attach(dedup_key, event)
             limiter = self._limiter
             if limiter is not None and event.pushed:
-                if limiter.admit(event.level):
+                if limiter.held:  # budget back? the summary of what was held back goes first
                     held = limiter.take_summary()
                     if held:
                         self._enqueue(self._held_back_event(held))
-                else:
+                if not limiter.admit(event.level):
                     event.push = False
             self._enqueue(event)
             return event.id
@@ -234,7 +237,7 @@ class Client:
 
     def _held_back_event(self, held: int) -> Event:
         return Event(
-            title=f"{held} pushes held back",
+            title=f"{held} push{'es' if held != 1 else ''} held back",
             level=Level.WARNING,
             body="pushlog's push rate limit sent them to the feed only; see the feed for each one.",
             push=True,
@@ -298,6 +301,8 @@ class Client:
             bound = self.flush_timeout if timeout is None else max(0.0, float(timeout))
             for report in self._dedup.take_reports(everything=True):
                 self._enqueue(report)
+            if self._worker is None and self.spool_path and os.path.exists(self.spool_path):
+                self._start_worker()  # an earlier process may have left events in the spool
             worker = self._worker
             if worker is None or self._pid != os.getpid():
                 return len(self.queue) == 0
@@ -312,6 +317,7 @@ class Client:
                 while not worker.drained(target):
                     remaining = deadline - time.monotonic()
                     if remaining <= 0 or not worker.is_alive():
+                        self._stalled = (worker.moved, worker.sent, worker.lost)
                         return False
                     worker.progress.wait(remaining)
             return worker.lost == lost_before and self.queue.dropped == 0
@@ -326,8 +332,10 @@ class Client:
             if self._closed:
                 return True
             self._closed = True
-        ok = self.flush(timeout)
         worker = self._worker
+        if worker is not None and self._stalled == (worker.moved, worker.sent, worker.lost):
+            timeout = 0.0  # the last flush timed out and nothing moved since: do not wait twice
+        ok = self.flush(timeout)
         if worker is not None and worker.is_alive() and worker.ident != threading.get_ident():
             worker.stopping.set()
             self.queue.wake.set()

@@ -150,8 +150,8 @@ def record_message(record: logging.LogRecord) -> str:
     try:
         return record.getMessage()
     except Exception:
-        args = safe_repr(record.args)
-        return f"{safe_str(record.msg)} (args: {args})"
+        template = safe_str(record.msg)
+        return f"{template} (args: {safe_repr(record.args)})" if record.args else template
 
 
 def innermost_frame(tb: TracebackType | None) -> tuple[str, int, str] | None:

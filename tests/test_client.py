@@ -1,0 +1,200 @@
+"""Client lifecycle and the module API: flush/close bounds, exit, fork, dictConfig re-run, inert mode."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+
+import pytest
+from tests.conftest import StandInHub
+
+import pushlog
+from pushlog import Client
+from pushlog._client import _DEFAULT
+from pushlog._event import Event
+from pushlog._levels import Level
+
+
+def run_python(code: str, *, dsn: str | None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "PUSHLOG_DSN"}
+    if dsn is not None:
+        env["PUSHLOG_DSN"] = dsn
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@pytest.fixture
+def default_client(hub: StandInHub, monkeypatch: pytest.MonkeyPatch) -> Iterator[Client]:
+    monkeypatch.setenv("PUSHLOG_DSN", hub.dsn)
+    monkeypatch.setattr(_DEFAULT, "client", None)
+    client = _DEFAULT.get()
+    yield client
+    client.close()
+
+
+def test_log_notify_critical_levels_fields_and_ids(hub: StandInHub, default_client: Client) -> None:
+    ids = [
+        pushlog.log("Deployed", body="commit abc in 41s", env="prod", tags=["deploy"]),
+        pushlog.notify("€29 payment", body="Pro plan · annual", user_id=42, channel="billing"),
+        pushlog.critical("Payments failing", body="gateway 502", link="https://status.example.com"),
+    ]
+    assert pushlog.flush(timeout=5) is True
+    events = sorted(hub.accepted_events(), key=lambda e: e["ts"])
+    assert [e["id"] for e in events] == ids
+    assert [(e["level"], e["push"]) for e in events] == [
+        ("info", False),
+        ("warning", True),
+        ("critical", True),
+    ]
+    assert events[0]["metadata"] == {"env": "prod"} and events[0]["tags"] == ["deploy"]
+    assert events[1]["metadata"] == {"user_id": 42} and events[1]["channel"] == "billing"
+    assert events[2]["link"] == "https://status.example.com" and events[2]["body"] == "gateway 502"
+    assert events[0]["source"]["logger"] == __name__
+    assert events[0]["source"]["module"].startswith("test_client:")
+
+
+def test_explicit_calls_dedup_only_identical_events(hub: StandInHub, default_client: Client) -> None:
+    a = pushlog.notify("€29 payment", user_id=1)
+    b = pushlog.notify("€29 payment", user_id=2)
+    c = pushlog.notify("€29 payment", user_id=1)  # identical to a: counted, returns a's id
+    assert a != b and c == a
+    assert pushlog.flush(5)
+    assert sorted((e["metadata"]["user_id"], e["count"]) for e in hub.accepted_events()) == [
+        (1, 1),
+        (1, 1),
+        (2, 1),
+    ]
+
+
+def test_flush_is_bounded_and_close_idempotent(hub: StandInHub) -> None:
+    hub.script.append(hub.hang)
+    client = Client(hub.dsn, linger=0.0, timeout=60, flush_timeout=0.2)
+    client.capture(Event(title="stuck", level=Level.ERROR))
+    assert client.flush() is False
+    assert client.close() is False
+    assert client.close() is True  # second close: no-op
+    assert client.capture(Event(title="after close", level=Level.ERROR)) is None
+    hub.release.set()
+
+
+def test_flush_without_anything_queued_is_true(hub: StandInHub) -> None:
+    client = Client(hub.dsn)
+    assert client.flush(1) is True
+    assert client.worker_ident is None  # nothing to send: no thread started
+    client.close()
+
+
+def test_process_that_logs_and_exits_delivers(hub: StandInHub) -> None:
+    result = run_python(
+        """
+        import logging, pushlog
+        logging.basicConfig(level=logging.INFO, handlers=[pushlog.PushHandler(linger=60)])
+        logging.getLogger("job").info("nightly job done")
+        logging.getLogger("job").error("one failure")
+        """,
+        dsn=hub.dsn,
+    )
+    assert result.returncode == 0, result.stderr
+    assert sorted(e["title"] for e in hub.accepted_events()) == ["nightly job done", "one failure"]
+
+
+def test_fork_child_gets_fresh_state_and_nothing_twice(hub: StandInHub) -> None:
+    result = run_python(
+        """
+        import os, pushlog
+        from pushlog import Client, Event
+        client = Client(linger=60)
+        client.capture(Event(title="parent before fork"))
+        assert client.flush(10)
+        client.capture(Event(title="parent backlog"))   # queued, lingering, not yet sent
+        pid = os.fork()
+        if pid == 0:
+            client.capture(Event(title="from child"))
+            ok = client.flush(10)
+            os._exit(0 if ok else 3)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, status
+        assert client.flush(10)
+        print(os.getpid(), pid)
+        """,
+        dsn=hub.dsn,
+    )
+    assert result.returncode == 0, result.stderr
+    parent_pid, child_pid = map(int, result.stdout.split())
+    events = hub.accepted_events()
+    titles = sorted((e["title"], e["source"]["pid"]) for e in events)
+    assert titles == [
+        ("from child", child_pid),
+        ("parent backlog", parent_pid),
+        ("parent before fork", parent_pid),
+    ]
+    assert len({e["id"] for e in events}) == 3
+
+
+def test_second_dictconfig_while_hub_hangs_returns_within_flush_bound(hub: StandInHub) -> None:
+    hub.script.append(hub.hang)
+    result = run_python(
+        """
+        import logging, logging.config, time
+        config = {
+            "version": 1,
+            "handlers": {"push": {"class": "pushlog.PushHandler", "level": "INFO",
+                                  "flush_timeout": "0.5", "timeout": "60", "linger": "0"}},
+            "root": {"handlers": ["push"], "level": "DEBUG"},
+        }
+        logging.config.dictConfig(config)
+        logging.getLogger("app").error("hub will hang on this")
+        logging.getLogger("app").info("and this stays queued")
+        start = time.monotonic()
+        logging.config.dictConfig(config)
+        print(round(time.monotonic() - start, 3))
+        """,
+        dsn=hub.dsn,
+    )
+    hub.release.set()
+    assert result.returncode == 0, result.stderr
+    # flush (0.5 s) and close run under logging's lock; close must not wait a second time
+    assert float(result.stdout) < 0.5 + 0.4
+
+
+def test_inert_without_dsn_says_so_once() -> None:
+    result = run_python(
+        """
+        import logging, pushlog
+        h1 = pushlog.PushHandler(); h2 = pushlog.PushHandler(level="ERROR", dedup_window=1)
+        logging.getLogger().addHandler(h1); logging.getLogger().addHandler(h2)
+        logging.getLogger("app").error("nobody hears this")
+        print(pushlog.notify("nor this"), pushlog.flush(), h1.client.worker_ident)
+        """,
+        dsn=None,
+    )
+    assert result.returncode == 0
+    assert result.stdout.split() == ["None", "True", "None"]
+    notes = [line for line in result.stderr.splitlines() if line.startswith("pushlog:")]
+    assert notes == [
+        "pushlog: PUSHLOG_DSN is not set; pushlog is inert and sends nothing "
+        "(set PUSHLOG_DSN=http(s)://<publish-key>@<host>[:port] to enable it)"
+    ]
+
+
+def test_malformed_env_dsn_is_inert_with_a_note() -> None:
+    result = run_python(
+        """
+        import logging, pushlog
+        logging.getLogger().addHandler(pushlog.PushHandler())
+        logging.getLogger("app").error("still fine")
+        print("ok")
+        """,
+        dsn="ftp://nope",
+    )
+    assert result.returncode == 0 and result.stdout.strip() == "ok"
+    assert "pushlog: PUSHLOG_DSN must start with http:// or https://; pushlog is inert" in result.stderr

@@ -1,0 +1,82 @@
+"""The sending policy: Retry-After, jittered backoff, and send_now against a stand-in hub."""
+
+from __future__ import annotations
+
+import email.utils
+import socket
+
+import pytest
+from tests.conftest import StandInHub
+
+from pushlog._event import Event
+from pushlog._levels import Level
+from pushlog._transport import SendError, backoff_delay, parse_retry_after, send_now
+
+
+def test_retry_after_seconds_and_http_date() -> None:
+    assert parse_retry_after("7") == 7.0
+    now = 1_800_000_000.0
+    assert parse_retry_after(email.utils.formatdate(now + 30, usegmt=True), now=now) == 30.0
+    assert parse_retry_after(email.utils.formatdate(now - 30, usegmt=True), now=now) == 0.0
+    assert parse_retry_after("99999999") == 3600.0
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("soon") is None
+
+
+def test_backoff_grows_with_jitter_and_cap() -> None:
+    assert [backoff_delay(n, rng=lambda: 1.0) for n in range(4)] == [0.5, 1.0, 2.0, 4.0]
+    assert [backoff_delay(n, rng=lambda: 0.0) for n in range(4)] == [0.25, 0.5, 1.0, 2.0]
+    assert backoff_delay(50, rng=lambda: 1.0) == 30.0
+
+
+def _events() -> list[Event]:
+    return [Event(title="deploy done", level=Level.INFO), Event(title="disk", level=Level.WARNING)]
+
+
+def test_send_now_retries_503_and_500_then_succeeds(hub: StandInHub) -> None:
+    hub.script += [hub.status(503, {"Retry-After": "2"}), hub.status(500)]
+    waits: list[float] = []
+    result = send_now(_events(), dsn=hub.dsn, timeout=30, retries=3, sleep=waits.append)
+    assert (result.accepted, result.duplicates, result.status, result.attempts) == (2, 0, 202, 3)
+    assert waits[0] == 2.0 and 0.5 <= waits[1] <= 1.0
+    bodies = [r["json"]["events"] for r in hub.requests]
+    assert len(bodies) == 3 and bodies[0] == bodies[1] == bodies[2]  # same ids: idempotent retries
+
+
+def test_send_now_does_not_retry_other_4xx(hub: StandInHub) -> None:
+    hub.script.append(hub.status(401))
+    with pytest.raises(
+        SendError, match=r"hub refused the events \(401 status_401: stand-in says 401\)"
+    ) as info:
+        send_now(_events(), dsn=hub.dsn, sleep=lambda s: None)
+    assert info.value.status == 401 and not info.value.retryable
+    assert len(hub.requests) == 1
+
+
+def test_send_now_gives_up_after_retries(hub: StandInHub) -> None:
+    hub.script += [hub.status(502)] * 3
+    with pytest.raises(SendError, match="hub answered 502") as info:
+        send_now(_events(), dsn=hub.dsn, retries=2, sleep=lambda s: None)
+    assert info.value.retryable and info.value.status == 502
+    assert len(hub.requests) == 3
+
+
+def test_send_now_stops_when_retry_after_exceeds_budget(hub: StandInHub) -> None:
+    hub.script.append(hub.status(429, {"Retry-After": "120"}))
+    with pytest.raises(SendError, match="429"):
+        send_now(_events(), dsn=hub.dsn, timeout=5, sleep=lambda s: pytest.fail("must not wait"))
+    assert len(hub.requests) == 1
+
+
+def test_send_now_unreachable_and_unconfigured(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(SendError, match=r"hub unreachable at http://127\.0\.0\.1") as info:
+        send_now(_events(), dsn=f"http://k@127.0.0.1:{port}", retries=1, sleep=lambda s: None)
+    assert info.value.retryable and info.value.status is None
+    monkeypatch.delenv("PUSHLOG_DSN", raising=False)
+    with pytest.raises(SendError, match="no hub configured"):
+        send_now(_events())
+    with pytest.raises(SendError, match="must start with http"):
+        send_now(_events(), dsn="ftp://k@x")
