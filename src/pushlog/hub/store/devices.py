@@ -70,7 +70,7 @@ def register_webpush(
         device_id, created = f"dev_{secrets.token_hex(8)}", True
         conn.execute(
             devices.insert().values(
-                id=device_id, kind="webpush", endpoint=reg.endpoint, created_at=now, name=reg.name, **values
+                id=device_id, kind="webpush", endpoint=reg.endpoint, created_at=now, **values
             )
         )
     device = get_device(conn, device_id)
