@@ -134,7 +134,8 @@ class Page:
 
 @dataclass(frozen=True, slots=True)
 class StreamItem:
-    """A live item: ``kind`` is ``"event"`` (``data`` a StoredEvent) or ``"ack"``."""
+    """A live item: ``kind`` is ``"event"`` (``data`` a StoredEvent), ``"ack"`` (``{"id",
+    "acknowledged_at"}``) or ``"open"`` (first item of every connection: the hub accepted the stream)."""
 
     kind: str
     data: dict[str, Any]
@@ -206,6 +207,7 @@ class HubFeed:
             if not response.is_success:
                 response.read()
                 _check(response)
+            yield StreamItem(kind="open", data={}, seq=None)
             parser = SSEParser()
             for line in response.iter_lines():
                 item = _item_from(parser, line)
@@ -245,6 +247,7 @@ class AsyncHubFeed:
             if not response.is_success:
                 await response.aread()
                 _check(response)
+            yield StreamItem(kind="open", data={}, seq=None)
             parser = SSEParser()
             async for line in response.aiter_lines():
                 item = _item_from(parser, line)

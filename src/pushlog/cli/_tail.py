@@ -245,6 +245,8 @@ def _handle(item: StreamItem, printer: LinePrinter, last_seq: int | None, flt: F
     if item.kind == "ack":
         printer.ack(item.data)
         return
+    if item.kind != "event":
+        return
     seq = _seq(item.data.get("seq")) or _seq(item.seq)
     if last_seq is not None and seq is not None and seq <= last_seq:
         return  # replayed after a reconnect: already printed

@@ -1,0 +1,515 @@
+"""The interactive ``pushlog tail``: a Textual app over the hub's feed.
+
+Newest first. The first page comes from ``GET /v1/events``; after that the app listens to
+``GET /v1/stream`` from the newest ``seq`` it holds, so nothing that happens between the two is lost,
+and reconnects (with backoff) from the last ``seq`` seen when the stream drops. Moving the cursor onto
+the last row (or pressing ``n``) loads the next older page through the list's cursor.
+
+Keys: ``/`` filter, ``l`` cycle the minimum level, ``enter`` details, ``a`` acknowledge a CRITICAL,
+``n`` older page, ``r`` reload, ``?`` help, ``q`` quit. The filter bar reads
+``level:error channel:payments tag:db user_id=42 free text`` (see :func:`pushlog.cli._feed.parse_filter`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as _dt
+import json
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar, Protocol
+
+import httpx
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Footer, Header, Input, Static
+
+from .._event import parse_ts
+from .._levels import Level, parse_level
+from ._common import HubAccess
+from ._errors import CLIError
+from ._feed import AsyncHubFeed, FeedFilter, Page, StoredEvent, StreamItem, parse_filter
+
+LEVEL_STYLES: dict[str, str] = {
+    "debug": "dim",
+    "info": "cyan",
+    "warning": "yellow",
+    "error": "bold red",
+    "critical": "bold white on red",
+}
+
+#: ``l`` cycles the minimum level through these.
+LEVEL_CYCLE: tuple[Level | None, ...] = (None, Level.WARNING, Level.ERROR, Level.CRITICAL)
+
+HELP_TEXT = """\
+[b]pushlog tail[/b] — the hub's feed, newest first, live.
+
+  [b]↑ ↓ PgUp PgDn[/b]  move; reaching the last row loads older events
+  [b]n[/b]              load the next older page now
+  [b]enter[/b]          details: every field and all metadata
+  [b]a[/b]              acknowledge the CRITICAL event under the cursor
+                   (stops its re-pushes on every device)
+  [b]/[/b]              filter, e.g.  level:error channel:payments tag:db user_id=42 timeout
+                   (level: l:, channel: c:, tag: t:, KEY=VALUE for metadata, other words: text)
+  [b]l[/b]              cycle the minimum level: all, warning, error, critical
+  [b]r[/b]              reload from the hub
+  [b]?[/b]              this help      [b]escape[/b] close      [b]q[/b] quit
+
+Colours: [cyan]info[/] [yellow]warning[/] [bold red]error[/] [bold white on red]critical[/]; ✓ acknowledged.
+"""
+
+
+class FeedSource(Protocol):
+    """What the app needs from the hub (``AsyncHubFeed`` over HTTP)."""
+
+    async def page(self, flt: FeedFilter, *, limit: int = 50, cursor: str | None = None) -> Page: ...
+
+    def stream(self, flt: FeedFilter, *, last_id: str | None = None) -> AsyncIterator[StreamItem]: ...
+
+    async def ack(self, event_id: str) -> StoredEvent: ...
+
+    async def aclose(self) -> None: ...
+
+
+def _seq(event: StoredEvent) -> int:
+    try:
+        return int(event.get("seq") or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _level_name(event: StoredEvent) -> str:
+    try:
+        return parse_level(event.get("level", "info")).wire_name
+    except ValueError:
+        return "info"
+
+
+def _when(event: StoredEvent, today: _dt.date | None = None) -> str:
+    try:
+        moment = parse_ts(str(event.get("ts"))).astimezone()
+    except (TypeError, ValueError):
+        return str(event.get("ts", ""))
+    if moment.date() == (today or _dt.datetime.now().astimezone().date()):
+        return moment.strftime("%H:%M:%S")
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def level_cell(event: StoredEvent) -> Text:
+    name = _level_name(event)
+    return Text(name.upper(), style=LEVEL_STYLES.get(name, ""))
+
+
+def is_critical(event: StoredEvent) -> bool:
+    return _level_name(event) == "critical"
+
+
+class DetailScreen(ModalScreen[None]):
+    """Every field of one event, metadata included."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,enter", "dismiss", "close"),
+        Binding("a", "ack", "acknowledge"),
+    ]
+    DEFAULT_CSS = """
+    DetailScreen { align: center middle; }
+    DetailScreen > VerticalScroll { width: 90%; height: 90%; border: round $accent; background: $surface;
+        padding: 0 1; }
+    """
+
+    def __init__(self, event: StoredEvent) -> None:
+        super().__init__()
+        self.event = event
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(self.render_event(), id="detail")
+
+    def render_event(self) -> Text:
+        event = self.event
+        text = Text()
+        text.append(f"{event.get('title', '')}\n", style="bold")
+        text.append_text(level_cell(event))
+        text.append(f"   {event.get('ts', '')}   seq {event.get('seq', '')}   id {event.get('id', '')}\n\n")
+        if event.get("body"):
+            text.append(f"{event['body']}\n\n")
+        rows: list[tuple[str, Any]] = [
+            ("channel", event.get("channel")),
+            ("tags", ", ".join(event.get("tags") or []) or None),
+            ("link", event.get("link")),
+            ("image", event.get("image")),
+            ("count", event.get("count")),
+            ("fingerprint", event.get("fingerprint")),
+            ("received", event.get("received_at")),
+            ("acknowledged", event.get("acknowledged_at")),
+            ("acknowledged by", event.get("acknowledged_by")),
+        ]
+        for name, value in rows:
+            if value not in (None, ""):
+                text.append(f"{name:>16}  ", style="dim")
+                text.append(f"{value}\n")
+        metadata = event.get("metadata") or {}
+        if metadata:
+            text.append("\nmetadata\n", style="bold")
+            for key, value in metadata.items():
+                shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+                text.append(f"{key:>16}  ", style="dim")
+                text.append(f"{shown}\n")
+        source = event.get("source") or {}
+        if source:
+            text.append("\nsource\n", style="bold")
+            for key, value in source.items():
+                text.append(f"{key:>16}  ", style="dim")
+                text.append(f"{value}\n")
+        for action in event.get("actions") or []:
+            text.append(f"\naction  {action.get('title', '')} {action.get('url', '')}")
+        return text
+
+    def action_ack(self) -> None:
+        app = self.app
+        if isinstance(app, TailApp):
+            app.acknowledge(self.event)
+
+    def refresh_event(self, event: StoredEvent) -> None:
+        self.event = event
+        self.query_one("#detail", Static).update(self.render_event())
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "dismiss", "close")]
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > Static { width: auto; max-width: 100; border: round $accent; background: $surface;
+        padding: 1 2; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static(HELP_TEXT, id="help")
+
+
+class TailApp(App[int]):
+    """The live feed. ``feed`` is the hub (``AsyncHubFeed``); ``flt`` the initial filter."""
+
+    TITLE = "pushlog tail"
+    CSS = """
+    #filter { dock: top; }
+    #status { dock: bottom; height: 1; padding: 0 1; background: $panel; }
+    DataTable { height: 1fr; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "quit"),
+        Binding("slash", "focus_filter", "filter"),
+        Binding("l", "cycle_level", "level"),
+        Binding("a", "ack", "acknowledge"),
+        Binding("n", "older", "older"),
+        Binding("r", "reload", "reload"),
+        Binding("question_mark", "help", "help"),
+    ]
+
+    def __init__(
+        self,
+        feed: FeedSource,
+        flt: FeedFilter | None = None,
+        *,
+        page_size: int = 50,
+        max_backoff: float = 15.0,
+    ) -> None:
+        super().__init__()
+        self.feed = feed
+        self.filter = flt or FeedFilter()
+        self.page_size = page_size
+        self.max_backoff = max_backoff
+        self.events: list[StoredEvent] = []  # newest first
+        self.next_cursor: str | None = None
+        self.last_seq = 0
+        self.live = False
+        self.loading_older = False
+        self.problem: str | None = None
+
+    # -- layout --------------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Input(
+            value=self.filter.describe(),
+            placeholder="filter: level:error channel:NAME tag:NAME KEY=VALUE text   (press / to edit)",
+            id="filter",
+        )
+        table: DataTable[Any] = DataTable(id="feed", cursor_type="row", zebra_stripes=True)
+        yield table
+        yield Static("", id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#feed", DataTable)
+        table.add_column("time", key="time", width=16)
+        table.add_column("level", key="level", width=8)
+        table.add_column("title", key="title")
+        table.add_column("channel", key="channel")
+        table.add_column("tags", key="tags")
+        table.add_column("", key="ack", width=2)
+        table.focus()
+        self.reload()
+
+    async def on_unmount(self) -> None:
+        await self.feed.aclose()
+
+    # -- loading -------------------------------------------------------------------------------------
+
+    @work(exclusive=True, group="feed")
+    async def reload(self) -> None:
+        """Load the newest page for the current filter, then follow the stream (until cancelled)."""
+        self.live = False
+        self.problem = None
+        self._render_status()
+        try:
+            page = await self.feed.page(self.filter, limit=self.page_size)
+        except CLIError as exc:
+            self._fail(str(exc))
+            return
+        except httpx.HTTPError as exc:
+            self._fail(f"cannot reach the hub: {exc}")
+            return
+        self.events = sorted(page.events, key=_seq, reverse=True)
+        self.next_cursor = page.next_cursor
+        self.last_seq = max((_seq(e) for e in self.events), default=0)
+        self._render_table(keep_cursor=False)
+        await self._follow()
+
+    async def _follow(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                async for item in self.feed.stream(self.filter, last_id=str(self.last_seq)):
+                    if not self.live:
+                        self.live = True
+                        self.problem = None
+                        delay = 0.5
+                        self._render_status()
+                    self.apply(item)
+            except CLIError as exc:
+                self._fail(str(exc))
+                return
+            except httpx.HTTPError as exc:
+                self.problem = f"stream interrupted ({type(exc).__name__}), reconnecting"
+            self.live = False
+            self._render_status()
+            await asyncio.sleep(delay)  # reconnect backoff, not synchronisation
+            delay = min(delay * 2, self.max_backoff)
+
+    def _fail(self, message: str) -> None:
+        self.problem = message
+        self.live = False
+        self._render_status()
+        self.notify(message, severity="error", timeout=10)
+
+    def apply(self, item: StreamItem) -> None:
+        """Merge one live item (a new event or an acknowledgement) into the list."""
+        if item.kind == "open":
+            return
+        if item.kind == "ack":
+            event_id = str(item.data.get("id"))
+            for event in self.events:
+                if str(event.get("id")) == event_id:
+                    event["acknowledged_at"] = item.data.get("acknowledged_at")
+                    self._update_row(event)
+                    break
+            return
+        event = item.data
+        seq = _seq(event)
+        if seq <= self.last_seq:
+            return  # replayed after a reconnect
+        self.last_seq = seq
+        if not self.filter.matches(event):
+            return
+        self.events.insert(0, event)
+        self._render_table(keep_cursor=True)
+
+    @work(exclusive=True, group="older")
+    async def load_older(self) -> None:
+        if not self.next_cursor or self.loading_older:
+            return
+        self.loading_older = True
+        self._render_status()
+        try:
+            page = await self.feed.page(self.filter, limit=self.page_size, cursor=self.next_cursor)
+        except (CLIError, httpx.HTTPError) as exc:
+            self.notify(f"could not load older events: {exc}", severity="error")
+            return
+        finally:
+            self.loading_older = False
+        known = {str(e.get("id")) for e in self.events}
+        self.events.extend(e for e in page.events if str(e.get("id")) not in known)
+        self.next_cursor = page.next_cursor
+        self._render_table(keep_cursor=True)
+
+    # -- rendering -----------------------------------------------------------------------------------
+
+    def _row(self, event: StoredEvent) -> tuple[Any, ...]:
+        title = Text(str(event.get("title") or ""))
+        if is_critical(event) and not event.get("acknowledged_at"):
+            title.stylize("bold")
+        count = int(event.get("count") or 1)
+        if count > 1:
+            title.append(f"  x{count}", style="dim")
+        acked = Text("✓", style="green") if event.get("acknowledged_at") else Text("")
+        return (
+            _when(event),
+            level_cell(event),
+            title,
+            str(event.get("channel") or ""),
+            " ".join(f"#{t}" for t in event.get("tags") or []),
+            acked,
+        )
+
+    def _render_table(self, *, keep_cursor: bool) -> None:
+        table = self.query_one("#feed", DataTable)
+        current = self.current_event() if keep_cursor else None
+        table.clear()
+        for event in self.events:
+            table.add_row(*self._row(event), key=str(event.get("id")))
+        if current is not None:
+            try:
+                table.move_cursor(row=table.get_row_index(str(current.get("id"))), animate=False)
+            except Exception:  # the event left the list
+                table.move_cursor(row=0)
+        self._render_status()
+
+    def _update_row(self, event: StoredEvent) -> None:
+        table = self.query_one("#feed", DataTable)
+        key = str(event.get("id"))
+        try:
+            for column, value in zip(
+                ("time", "level", "title", "channel", "tags", "ack"), self._row(event), strict=True
+            ):
+                table.update_cell(key, column, value)
+        except Exception:  # not displayed (filtered out)
+            pass
+        for screen in self.screen_stack:
+            if isinstance(screen, DetailScreen) and str(screen.event.get("id")) == key:
+                screen.refresh_event(event)
+        self._render_status()
+
+    def status_text(self) -> str:
+        parts = [
+            "● live" if self.live else ("○ " + self.problem if self.problem else "○ connecting"),
+            f"{len(self.events)} events",
+        ]
+        if self.filter.describe():
+            parts.append(f"filter: {self.filter.describe()}")
+        if self.loading_older:
+            parts.append("loading older…")
+        elif self.next_cursor:
+            parts.append("older: n")
+        else:
+            parts.append("all loaded")
+        unacked = sum(1 for e in self.events if is_critical(e) and not e.get("acknowledged_at"))
+        if unacked:
+            parts.append(f"{unacked} critical unacknowledged")
+        return "  ·  ".join(parts)
+
+    def _render_status(self) -> None:
+        with contextlib.suppress(Exception):  # not mounted yet / shutting down
+            self.query_one("#status", Static).update(self.status_text())
+
+    # -- interaction ---------------------------------------------------------------------------------
+
+    def current_event(self) -> StoredEvent | None:
+        table = self.query_one("#feed", DataTable)
+        if table.row_count == 0:
+            return None
+        row = table.cursor_row
+        if 0 <= row < len(self.events):
+            return self.events[row]
+        return None
+
+    @on(DataTable.RowHighlighted, "#feed")
+    def _maybe_load_older(self, message: DataTable.RowHighlighted) -> None:
+        if message.cursor_row >= message.data_table.row_count - 1 and self.next_cursor:
+            self.load_older()
+
+    @on(DataTable.RowSelected, "#feed")
+    def _open_detail(self, message: DataTable.RowSelected) -> None:
+        event = self.current_event()
+        if event is not None:
+            self.push_screen(DetailScreen(event))
+
+    @on(Input.Submitted, "#filter")
+    def _apply_filter(self, message: Input.Submitted) -> None:
+        try:
+            self.filter = parse_filter(message.value)
+        except ValueError as exc:
+            self.notify(str(exc), severity="error")
+            return
+        self.query_one("#feed", DataTable).focus()
+        self.reload()
+
+    def on_key(self, event: Any) -> None:
+        if event.key == "escape" and isinstance(self.focused, Input):
+            self.query_one("#feed", DataTable).focus()
+            event.stop()
+
+    def action_focus_filter(self) -> None:
+        self.query_one("#filter", Input).focus()
+
+    def action_cycle_level(self) -> None:
+        current = self.filter.level if self.filter.level in LEVEL_CYCLE else None
+        following = LEVEL_CYCLE[(LEVEL_CYCLE.index(current) + 1) % len(LEVEL_CYCLE)]
+        self.filter = FeedFilter(
+            level=following,
+            channel=self.filter.channel,
+            tag=self.filter.tag,
+            meta=dict(self.filter.meta),
+            text=self.filter.text,
+        )
+        self.query_one("#filter", Input).value = self.filter.describe()
+        self.reload()
+
+    def action_older(self) -> None:
+        if self.next_cursor:
+            self.load_older()
+        else:
+            self.notify("no older events")
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_ack(self) -> None:
+        event = self.current_event()
+        if event is not None:
+            self.acknowledge(event)
+
+    def acknowledge(self, event: StoredEvent) -> None:
+        if not is_critical(event):
+            self.notify("only CRITICAL events wait for acknowledgement", severity="warning")
+            return
+        if event.get("acknowledged_at"):
+            self.notify("already acknowledged")
+            return
+        self._ack(event)
+
+    @work(group="ack")
+    async def _ack(self, event: StoredEvent) -> None:
+        try:
+            stored = await self.feed.ack(str(event["id"]))
+        except (CLIError, httpx.HTTPError) as exc:
+            self.notify(f"could not acknowledge: {exc}", severity="error")
+            return
+        event["acknowledged_at"] = stored.get("acknowledged_at") or event.get("acknowledged_at")
+        event["acknowledged_by"] = stored.get("acknowledged_by")
+        self._update_row(event)
+        self.notify("acknowledged")
+
+
+def run_app(access: HubAccess, flt: FeedFilter) -> int:
+    """Run the app in this terminal; returns the exit code."""
+    app = TailApp(AsyncHubFeed(access), flt)
+    result = app.run()
+    return int(result or 0)

@@ -1,0 +1,227 @@
+"""The interactive ``pushlog tail`` (Textual), driven by Textual's pilot against the real hub."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import httpx
+from rich.text import Text
+from tests.cli.pushlog_cli import publish_events, real_hub
+from tests.support.hub_server import ThreadHub
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Input, Static
+
+from pushlog.cli._common import HubAccess
+from pushlog.cli._feed import AsyncHubFeed, FeedFilter
+from pushlog.cli._tail_app import DetailScreen, HelpScreen, TailApp
+
+__all__ = ["real_hub"]
+
+
+def _app(hub: ThreadHub, **kwargs: object) -> TailApp:
+    return TailApp(AsyncHubFeed(HubAccess(hub.base_url, hub.read_key)), **kwargs)  # type: ignore[arg-type]
+
+
+async def until(
+    pilot: Pilot[object], predicate: Callable[[], bool], what: str, timeout: float = 15.0
+) -> None:
+    """Let the app run until ``predicate`` holds; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.02)
+
+
+def titles(app: TailApp) -> list[str]:
+    table = app.query_one("#feed", DataTable)
+    return [str(table.get_row_at(i)[2]).split("  x")[0] for i in range(table.row_count)]
+
+
+def status(app: TailApp) -> str:
+    return str(app.query_one("#status", Static).render())
+
+
+async def test_newest_first_then_live(real_hub: ThreadHub) -> None:
+    publish_events(
+        real_hub.base_url,
+        real_hub.publish_key,
+        {"title": "one", "level": "info"},
+        {"title": "two", "level": "warning"},
+    )
+    app = _app(real_hub)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, lambda: titles(app) == ["two", "one"] and app.live, "history and live stream")
+        publish_events(real_hub.base_url, real_hub.publish_key, {"title": "three", "level": "error"})
+        await until(pilot, lambda: titles(app) == ["three", "two", "one"], "the live event on top")
+        assert "● live" in status(app) and "3 events" in status(app)
+
+
+async def test_colours_by_level(real_hub: ThreadHub) -> None:
+    publish_events(
+        real_hub.base_url,
+        real_hub.publish_key,
+        *[{"title": lvl, "level": lvl} for lvl in ("info", "warning", "error", "critical")],
+    )
+    app = _app(real_hub)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, lambda: len(titles(app)) == 4, "four rows")
+        table = app.query_one("#feed", DataTable)
+        styles = {}
+        for i in range(4):
+            cell = table.get_row_at(i)[1]
+            assert isinstance(cell, Text)
+            styles[cell.plain] = str(cell.style)
+        assert styles == {
+            "CRITICAL": "bold white on red",
+            "ERROR": "bold red",
+            "WARNING": "yellow",
+            "INFO": "cyan",
+        }
+
+
+async def test_filter_bar_and_level_cycle(real_hub: ThreadHub) -> None:
+    publish_events(
+        real_hub.base_url,
+        real_hub.publish_key,
+        {"title": "signup", "level": "info", "channel": "users", "metadata": {"plan": "pro"}},
+        {"title": "payment failed", "level": "error", "channel": "pay", "tags": ["card"]},
+        {"title": "refund", "level": "warning", "channel": "pay", "metadata": {"plan": "pro"}},
+    )
+    app = _app(real_hub)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, lambda: len(titles(app)) == 3, "three rows")
+        await pilot.press("slash")
+        assert isinstance(app.focused, Input)
+        await pilot.press(*"c:pay plan=pro", "enter")
+        await until(pilot, lambda: titles(app) == ["refund"], "channel+metadata filter")
+        assert isinstance(app.focused, DataTable)
+        app.query_one("#filter", Input).value = ""
+        await pilot.press("slash", "enter")
+        await until(pilot, lambda: len(titles(app)) == 3, "filter cleared")
+        await pilot.press("l")  # all -> warning and up
+        await until(pilot, lambda: titles(app) == ["refund", "payment failed"], "level: warning")
+        await pilot.press("l")  # -> error and up
+        await until(pilot, lambda: titles(app) == ["payment failed"], "level: error")
+        assert app.query_one("#filter", Input).value == "level:error"
+        # live events that do not pass the filter stay out
+        publish_events(
+            real_hub.base_url,
+            real_hub.publish_key,
+            {"title": "noise", "level": "info"},
+            {"title": "outage", "level": "critical"},
+        )
+        await until(pilot, lambda: titles(app) == ["outage", "payment failed"], "filtered live event")
+        await pilot.press("slash", *" failed", "enter")  # text search on top of level:error
+        await until(pilot, lambda: titles(app) == ["payment failed"], "text filter")
+
+
+async def test_paging_back_through_history(real_hub: ThreadHub) -> None:
+    publish_events(
+        real_hub.base_url, real_hub.publish_key, *[{"title": f"e{i}", "level": "info"} for i in range(7)]
+    )
+    app = _app(real_hub, page_size=3)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, lambda: titles(app) == ["e6", "e5", "e4"], "first page")
+        assert "older: n" in status(app)
+        await pilot.press("n")
+        await until(pilot, lambda: len(titles(app)) == 6, "second page")
+        # moving the cursor onto the last row loads the next page by itself
+        await pilot.press("pagedown")
+        await until(pilot, lambda: len(titles(app)) == 7, "third page")
+        assert titles(app) == [f"e{i}" for i in range(6, -1, -1)]
+        await until(pilot, lambda: "all loaded" in status(app), "end of history")
+
+
+async def test_detail_view_shows_all_metadata(real_hub: ThreadHub) -> None:
+    publish_events(
+        real_hub.base_url,
+        real_hub.publish_key,
+        {
+            "title": "payment failed",
+            "level": "error",
+            "body": "card declined by issuer",
+            "channel": "pay",
+            "tags": ["card", "eu"],
+            "link": "https://example.com/p/1",
+            "metadata": {"user_id": 42, "amount": "29.00", "nested": {"a": [1, 2]}},
+        },
+    )
+    app = _app(real_hub)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: len(titles(app)) == 1, "one row")
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen), "detail screen")
+        text = str(app.screen.query_one("#detail", Static).render())
+        for needle in (
+            "payment failed",
+            "card declined by issuer",
+            "pay",
+            "card, eu",
+            "https://example.com/p/1",
+            "user_id",
+            "42",
+            "29.00",
+            '{"a": [1, 2]}',
+        ):
+            assert needle in text, needle
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, DetailScreen), "detail closed")
+
+
+async def test_acknowledge_a_critical(real_hub: ThreadHub) -> None:
+    (crit,) = publish_events(
+        real_hub.base_url, real_hub.publish_key, {"title": "payments down", "level": "critical"}
+    )
+    publish_events(real_hub.base_url, real_hub.publish_key, {"title": "just info", "level": "info"})
+    app = _app(real_hub)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, lambda: titles(app) == ["just info", "payments down"], "two rows")
+        assert "1 critical unacknowledged" in status(app)
+        await pilot.press("a")  # on the INFO row: refused with a notice, nothing sent
+        await until(pilot, lambda: any("only CRITICAL" in n.message for n in app._notifications), "notice")
+        await pilot.press("down", "a")
+        table = app.query_one("#feed", DataTable)
+        await until(pilot, lambda: str(table.get_row_at(1)[5]) == "✓", "the ✓ mark")
+        stored = httpx.get(
+            f"{real_hub.base_url}/v1/events/{crit['id']}",
+            headers={"Authorization": f"Bearer {real_hub.read_key}"},
+        ).json()
+        assert stored["acknowledged_at"] is not None
+        assert "critical unacknowledged" not in status(app)
+
+
+async def test_ack_from_elsewhere_arrives_live(real_hub: ThreadHub) -> None:
+    (crit,) = publish_events(
+        real_hub.base_url, real_hub.publish_key, {"title": "db down", "level": "critical"}
+    )
+    app = _app(real_hub)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, lambda: titles(app) == ["db down"] and app.live, "row and live stream")
+        response = httpx.post(
+            f"{real_hub.base_url}/v1/events/{crit['id']}/ack",
+            json={},
+            headers={"Authorization": f"Bearer {real_hub.read_key}"},
+        )
+        assert response.status_code == 200
+        table = app.query_one("#feed", DataTable)
+        await until(pilot, lambda: str(table.get_row_at(0)[5]) == "✓", "the ack via the stream")
+
+
+async def test_help_screen(real_hub: ThreadHub) -> None:
+    app = _app(real_hub)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen), "help screen")
+        text = str(app.screen.query_one("#help", Static).render())
+        assert "acknowledge" in text and "filter" in text and "older" in text
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, HelpScreen), "help closed")
+
+
+async def test_bad_key_shows_the_error(real_hub: ThreadHub) -> None:
+    app = TailApp(AsyncHubFeed(HubAccess(real_hub.base_url, real_hub.publish_key)), FeedFilter())
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, lambda: "403" in status(app), "the refusal in the status line")
+        assert not app.live
