@@ -104,7 +104,7 @@ async function onClick(event) {
   event.notification.close();
   if (event.action === "ack") {
     if (data.event_id && data.receipt) {
-      const ok = await post(`/v1/events/${encodeURIComponent(data.event_id)}/ack`, { token: data.receipt });
+      const ok = await post(`/v1/events/${encodeURIComponent(data.event_id)}/ack`, { token: data.receipt, delivery_id: data.delivery_id });
       if (ok) await tellPages({ type: "pushlog:acked", event_id: data.event_id });
     }
     return;

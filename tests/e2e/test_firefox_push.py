@@ -1,0 +1,237 @@
+"""Issue 3, point 11: Web Push end to end in a real Firefox, offline.
+
+The real hub runs as ``pushlog serve --allow-private-endpoints`` (a subprocess); Firefox ESR runs
+headless with its push service pointed at :class:`MozPushServer`, a stand-in that speaks Mozilla's
+push WebSocket protocol. Marionette drives the hub's own web app: sign in with the read key, open
+Devices, click "Enable push on this device" (service worker, ``pushManager.subscribe`` with the hub's
+VAPID key, ``POST /v1/devices``). Then a separate Python process logs through ``PushHandler``:
+
+* WARNING: the hub encrypts and sends the push, the stand-in forwards it, Firefox decrypts it (ack
+  code 100), the service worker shows the notification and reports it delivered to the hub.
+* CRITICAL: the same, then re-pushed every ``--critical-repeat`` seconds; acknowledging it through the
+  web app stops the re-push.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from marionette_driver.marionette import Marionette
+from tests.e2e.firefox import Firefox
+from tests.e2e.hub_process import HubProcess, wait_until
+from tests.support.mozpush import ACK_DELIVERED, MozPushServer
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
+
+REPEAT_SECONDS = 2.0
+
+if shutil.which("firefox-esr") is None:  # pragma: no cover - `make system-deps` installs it
+    pytest.fail("firefox-esr is missing: run `make system-deps`", pytrace=False)
+
+
+@pytest.fixture
+def push() -> Iterator[MozPushServer]:
+    with MozPushServer() as server:
+        yield server
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> Iterator[HubProcess]:
+    args = ["--allow-private-endpoints", "--critical-repeat", str(REPEAT_SECONDS), "--critical-expiry", "600"]
+    with HubProcess(tmp_path / "hub-data", extra_args=args) as running:
+        yield running
+
+
+@pytest.fixture
+def firefox(tmp_path: Path, push: MozPushServer) -> Iterator[Firefox]:
+    with Firefox(tmp_path, push_server_url=push.ws_url) as browser:
+        yield browser
+
+
+def js(driver: Marionette, script: str, *args: Any) -> Any:
+    return driver.execute_script(script, script_args=list(args), sandbox=None)
+
+
+def js_async(driver: Marionette, body: str) -> Any:
+    """Run ``body`` (an async function body, may ``await``) in the page and return its result."""
+    return driver.execute_async_script(
+        f"const done = arguments[arguments.length - 1];"
+        f"(async () => {{ {body} }})().then(done, (e) => done({{error: String(e)}}));",
+        sandbox=None,
+        script_timeout=30_000,
+    )
+
+
+def wait_js(driver: Marionette, expression: str, *, timeout: float, what: str) -> Any:
+    return wait_until(lambda: js(driver, f"return ({expression});"), timeout=timeout, interval=0.2, what=what)
+
+
+def log_in_separate_process(hub: HubProcess, level: str, title: str, body: str) -> None:
+    """An app process: PushHandler on the root logger, one record, flush, exit."""
+    script = textwrap.dedent(
+        f"""
+        import logging, sys
+        import pushlog
+        logging.getLogger().addHandler(pushlog.PushHandler())
+        logging.getLogger("app.jobs").{level}({title!r}, extra={{"body": {body!r}, "job": "nightly"}})
+        sys.exit(0 if pushlog.flush(timeout=20.0) is not False else 3)
+        """
+    )
+    env = {"PUSHLOG_DSN": hub.dsn, "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def event_by_title(hub: HubProcess, title: str) -> dict[str, Any]:
+    assert hub.keys is not None
+
+    def find() -> dict[str, Any] | None:
+        with hub.client(hub.keys.read) as client:  # type: ignore[union-attr]
+            events = client.get("/v1/events", params={"q": title}).json()["events"]
+        return next((e for e in events if e["title"] == title), None)
+
+    return wait_until(find, timeout=30, interval=0.1, what=f"event {title!r} in the hub")
+
+
+def deliveries(hub: HubProcess, event_id: str) -> list[dict[str, Any]]:
+    assert hub.keys is not None
+    with hub.client(hub.keys.read) as client:
+        rows: list[dict[str, Any]] = client.get(f"/v1/events/{event_id}/deliveries").json()["deliveries"]
+    return rows
+
+
+def shown_notifications(driver: Marionette) -> list[dict[str, Any]]:
+    found = js_async(
+        driver,
+        "const r = await navigator.serviceWorker.ready;"
+        "const list = await r.getNotifications();"
+        "return list.map(n => ({title: n.title, body: n.body, tag: n.tag,"
+        " requireInteraction: n.requireInteraction, data: n.data}));",
+    )
+    assert isinstance(found, list), found
+    return found
+
+
+def enable_push_through_the_ui(driver: Marionette, hub: HubProcess) -> None:
+    assert hub.keys is not None
+    driver.navigate(f"{hub.url}/")
+    wait_js(driver, "document.querySelector('#key') !== null", timeout=30, what="the sign-in form")
+    driver.find_element("css selector", "#key").send_keys(hub.keys.read)
+    driver.find_element("css selector", "#sign-in-button").click()
+    wait_js(driver, "!document.querySelector('#nav').hidden", timeout=30, what="signing in")
+    driver.find_element("css selector", "#nav-devices").click()
+    wait_js(driver, "document.querySelector('#enable-push') !== null", timeout=30, what="the Devices view")
+    wait_js(
+        driver,
+        "/Push is (on|off)/.test(document.querySelector('#push-status').textContent)",
+        timeout=30,
+        what="the push status",
+    )
+    driver.find_element("css selector", "#enable-push").click()
+    status = wait_js(
+        driver,
+        "(() => { const s = document.querySelector('#push-status');"
+        " return /push-(ok|error)/.test(s.className) ? s.className + ': ' + s.textContent : null; })()",
+        timeout=120,
+        what="enabling push",
+    )
+    assert "push-ok" in status, status
+
+
+def test_warning_and_critical_reach_firefox_and_acknowledge_stops_the_repush(
+    hub: HubProcess, push: MozPushServer, firefox: Firefox
+) -> None:
+    driver = firefox.driver
+    assert driver is not None and hub.keys is not None
+
+    # 1. Enable push through the real UI; Firefox registers with the stand-in, the hub gets the device.
+    enable_push_through_the_ui(driver, hub)
+    registration = push.wait_for_registration(timeout=30)
+    with hub.client(hub.keys.read) as client:
+        devices = client.get("/v1/devices").json()["devices"]
+    assert len(devices) == 1 and devices[0]["kind"] == "webpush", devices
+    assert devices[0].get("endpoint", registration.endpoint) == registration.endpoint
+
+    # 2. WARNING from another process: decrypted by Firefox, shown, reported delivered.
+    log_in_separate_process(hub, "warning", "Disk almost full", "/var at 93%")
+    ack = push.wait_for_ack(timeout=60, count=1)
+    assert ack.code == ACK_DELIVERED, ack
+    warning = event_by_title(hub, "Disk almost full")
+    shown = wait_until(
+        lambda: [n for n in shown_notifications(driver) if n["title"] == "Disk almost full"],
+        timeout=30,
+        interval=0.2,
+        what="the WARNING notification",
+    )
+    assert shown[0]["body"].endswith("/var at 93%"), shown
+    assert shown[0]["data"]["event_id"] == warning["id"]
+    assert shown[0]["requireInteraction"] is False
+    wait_js(
+        driver,
+        "[...document.querySelectorAll('#notification-log li')]"
+        ".some(li => li.textContent === 'Disk almost full')",
+        timeout=30,
+        what="the service worker telling the page",
+    )
+    delivered = wait_until(
+        lambda: [d for d in deliveries(hub, warning["id"]) if d["status"] == "delivered"],
+        timeout=30,
+        interval=0.1,
+        what="the hub to record the WARNING as delivered",
+    )
+    assert len(delivered) == 1
+
+    # 3. CRITICAL: delivered, shown with requireInteraction, then re-pushed until acknowledged.
+    acks_before = len(push.received_acks())
+    log_in_separate_process(hub, "critical", "Payments failing", "3 charges failed in 60 s")
+    first = push.wait_for_ack(timeout=60, count=acks_before + 1)
+    assert first.code == ACK_DELIVERED, first
+    critical = event_by_title(hub, "Payments failing")
+    repush = push.wait_for_ack(timeout=30 + 5 * REPEAT_SECONDS, count=acks_before + 2)
+    assert repush.code == ACK_DELIVERED, repush
+    assert repush.version != first.version
+    notes = wait_until(
+        lambda: [n for n in shown_notifications(driver) if n["title"] == "Payments failing"],
+        timeout=30,
+        interval=0.2,
+        what="the CRITICAL notification",
+    )
+    assert notes[0]["requireInteraction"] is True
+    assert len(notes) == 1, "a re-push replaces the notification (same tag), it does not pile up"
+    wait_until(
+        lambda: any(d["status"] == "delivered" for d in deliveries(hub, critical["id"])),
+        timeout=30,
+        interval=0.1,
+        what="the hub to record the CRITICAL as delivered",
+    )
+
+    # 4. Acknowledge through the web app's detail view; the hub stops re-pushing.
+    driver.navigate(f"{hub.url}/#/events/{critical['id']}")
+    wait_js(driver, "document.querySelector('#detail-ack button.ack') !== null", timeout=30, what="detail")
+    driver.find_element("css selector", "#detail-ack button.ack").click()
+    wait_js(
+        driver,
+        "/acknowledged/.test(document.querySelector('#detail-ack').textContent)",
+        timeout=30,
+        what="the acknowledgement",
+    )
+    with hub.client(hub.keys.read) as client:
+        assert client.get(f"/v1/events/{critical['id']}").json()["acknowledged_at"] is not None
+
+    # A push already in flight when the ack landed may still arrive (at most one); after that, nothing:
+    # wait three more re-push intervals on the stand-in's condition for a second one (which must not come).
+    at_ack = len(push.forwarded)
+    with push._cond:
+        grew = push._cond.wait_for(lambda: len(push.forwarded) > at_ack + 1, timeout=3 * REPEAT_SECONDS + 2)
+    assert not grew, (
+        f"re-pushes went on after the acknowledgement: {[f.version for f in push.forwarded[at_ack:]]}"
+    )
