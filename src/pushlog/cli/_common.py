@@ -13,13 +13,13 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import os
-import re
 from dataclasses import dataclass
 from typing import Any, Final
 
 import httpx
 
 from .._dsn import DSN, ENV_VAR, DSNError, parse_dsn
+from .._duration import parse_duration as _parse_duration
 from ._errors import CLIError
 
 READ_KEY_ENV: Final = "PUSHLOG_READ_KEY"
@@ -32,34 +32,11 @@ EXIT_REFUSED: Final = 4
 #: Exit code for bad usage (argparse uses 2 as well).
 EXIT_USAGE: Final = 2
 
-_UNITS: Final[dict[str, int]] = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_DURATION_RE: Final = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
-
 
 def parse_duration(text: str) -> _dt.timedelta:
-    """Parse ``90s``, ``15m``, ``1h30m``, ``1d``, ``2w`` or a bare number of seconds.
-
-    Raises :class:`ValueError` (one line) for anything else, for zero and for negative values.
-    """
-    raw = text.strip().lower()
-    if not raw:
-        raise ValueError("empty duration")
-    seconds: float
-    if re.fullmatch(r"\d+(?:\.\d+)?", raw):
-        seconds = float(raw)
-    else:
-        pos = 0
-        seconds = 0.0
-        for match in _DURATION_RE.finditer(raw):
-            if match.start() != pos:
-                break
-            seconds += float(match.group(1)) * _UNITS[match.group(2)]
-            pos = match.end()
-        if pos != len(raw):
-            raise ValueError(f"bad duration {text!r}; use e.g. 90s, 15m, 1h, 1d, 1h30m")
-    if seconds <= 0:
-        raise ValueError(f"duration must be positive: {text!r}")
-    return _dt.timedelta(seconds=seconds)
+    """Parse ``90s``, ``15m``, ``1h30m``, ``1d``, ``2w`` or a bare number of seconds (see
+    :mod:`pushlog._duration`); raises :class:`ValueError` with a one-line message."""
+    return _parse_duration(text)
 
 
 def duration_arg(text: str) -> _dt.timedelta:
