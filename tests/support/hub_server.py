@@ -19,6 +19,7 @@ allowed, so local push stand-ins work), ``hub_factory`` (thread, any overrides),
 from __future__ import annotations
 
 import contextlib
+import datetime as _dt
 import json
 import os
 import re
@@ -49,6 +50,22 @@ def wait_until(predicate: Callable[[], bool], *, timeout: float, what: str, inte
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         pause.wait(interval)
+
+
+class ManualClock:
+    """An injectable hub clock (aware UTC datetimes) that only moves when a test says so."""
+
+    def __init__(self, start: _dt.datetime | None = None) -> None:
+        self._now = start or _dt.datetime(2026, 1, 1, 12, 0, tzinfo=_dt.UTC)
+        self._lock = threading.Lock()
+
+    def __call__(self) -> _dt.datetime:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._now += _dt.timedelta(seconds=seconds)
 
 
 def _healthy(base_url: str) -> bool:

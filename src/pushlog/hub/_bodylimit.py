@@ -39,12 +39,14 @@ class BodyLimitMiddleware:
 
         seen = 0
         started = False
+        body_done = False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, body_done
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
+                body_done = not message.get("more_body", False)
                 if seen > self.max_bytes:
                     raise _TooLarge
             return message
@@ -60,14 +62,21 @@ class BodyLimitMiddleware:
         except _TooLarge:
             if started:
                 raise
-            await self._reject(scope, receive, send, already=seen, declared=None)
+            await self._reject(scope, receive, send, already=seen, declared=None, body_done=body_done)
 
     async def _reject(
-        self, scope: Scope, receive: Receive, send: Send, *, already: int, declared: int | None
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        *,
+        already: int,
+        declared: int | None,
+        body_done: bool = False,
     ) -> None:
         drained = already
         if declared is None or declared <= self.drain_limit:
-            more = True
+            more = not body_done
             while more and drained <= self.drain_limit:
                 message = await receive()
                 if message["type"] != "http.request":

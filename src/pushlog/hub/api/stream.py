@@ -15,7 +15,7 @@ keepalive, which covers writes from other processes.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -23,6 +23,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from .._auth import authenticate
+from .._broker import Broker
 from .._errors import ApiError
 from .._state import hub_state
 from ..store import events as event_store
@@ -47,6 +48,33 @@ def _last_event_id(request: Request) -> int | None:
     return int(raw.strip())
 
 
+async def follow(
+    read: Callable[[int], Awaitable[list[dict[str, Any]]]],
+    broker: Broker,
+    *,
+    position: int,
+    keepalive: float,
+    batch: int = BATCH,
+) -> AsyncIterator[str]:
+    """The SSE text of a stream: events after ``position`` as ``read(after_seq)`` returns them, acks,
+    and keepalives, until the broker closes. See the module docstring for why nothing is missed."""
+    ack_position = broker.ack_position
+    yield "retry: 2000\n\n"
+    while not broker.closed:
+        seen = broker.generation  # before the read: a commit during the read changes it
+        rows = await read(position)
+        for row in rows:
+            position = row["seq"]
+            yield _sse("event", row, row["seq"])
+        for acked, payload in broker.acks_after(ack_position):
+            ack_position = acked
+            yield _sse("ack", payload)
+        if len(rows) >= batch:
+            continue
+        if not await broker.wait(seen, keepalive):
+            yield ": keepalive\n\n"
+
+
 async def stream(request: Request) -> Response:
     state = hub_state(request)
     await authenticate(request, "read")
@@ -54,29 +82,13 @@ async def stream(request: Request) -> Response:
     last = _last_event_id(request)
     if last is None:
         last = await state.db_read(event_store.max_seq)
-    broker = state.broker
-    keepalive = state.config.keepalive_interval
 
-    async def body() -> AsyncIterator[str]:
-        position = last
-        ack_position = broker.ack_position
-        yield "retry: 2000\n\n"
-        while not broker.closed:
-            seen = broker.generation
-            rows = await state.db_read(event_store.events_after, flt, after_seq=position, limit=BATCH)
-            for row in rows:
-                position = row["seq"]
-                yield _sse("event", row, row["seq"])
-            for acked_at, payload in broker.acks_after(ack_position):
-                ack_position = acked_at
-                yield _sse("ack", payload)
-            if len(rows) == BATCH:
-                continue
-            if not await broker.wait(seen, keepalive):
-                yield ": keepalive\n\n"
+    async def read(after: int) -> list[dict[str, Any]]:
+        return await state.db_read(event_store.events_after, flt, after_seq=after, limit=BATCH)
 
+    body = follow(read, state.broker, position=last, keepalive=state.config.keepalive_interval)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(body(), media_type="text/event-stream", headers=headers)
+    return StreamingResponse(body, media_type="text/event-stream", headers=headers)
 
 
 routes = [Route("/v1/stream", stream, methods=["GET"])]
