@@ -10,7 +10,9 @@ format has no dedicated fields, and metadata makes them filterable in the feed.
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -35,3 +37,32 @@ def ids_from_record_attrs(attrs: dict[str, Any]) -> tuple[str, str] | None:
     if isinstance(trace_id, str) and isinstance(span_id, str) and trace_id.strip("0"):
         return trace_id, span_id
     return None
+
+
+def current_metadata() -> dict[str, Any] | None:
+    """Ids plus the SDK span's attributes and resource ``service.name`` (see
+    :func:`pushlog.integrations.opentelemetry.span_metadata`), or ``None`` without a valid span."""
+    if "opentelemetry.trace" not in sys.modules:
+        return None
+    from .integrations.opentelemetry import span_metadata
+
+    return span_metadata()
+
+
+@contextlib.contextmanager
+def suppressed() -> Iterator[None]:
+    """Run the block with OpenTelemetry instrumentation suppressed (pushlog's own HTTP requests must not
+    be traced). Free when ``opentelemetry.context`` was never imported."""
+    context: Any = sys.modules.get("opentelemetry.context")
+    token = None
+    if context is not None:
+        try:
+            token = context.attach(context.set_value(context._SUPPRESS_INSTRUMENTATION_KEY, True))
+        except Exception:
+            token = None
+    try:
+        yield
+    finally:
+        if token is not None:
+            with contextlib.suppress(Exception):
+                context.detach(token)

@@ -240,15 +240,27 @@ def add_trace_ids(metadata: dict[str, Any], attrs: Mapping[str, Any] | None = No
     """Add ``trace_id``/``span_id`` from the current span (or from OpenTelemetry's record attributes)."""
     if "trace_id" in metadata:
         return
-    ids = _otel.current_ids()
-    if ids is None and attrs is not None:
-        ids = _otel.ids_from_record_attrs(dict(attrs))
+    found = _otel.current_metadata()  # ids, span attributes, service.name; user metadata wins
+    if found is not None:
+        for key, value in found.items():
+            if len(metadata) >= MAX_METADATA_KEYS - 1:
+                break
+            metadata.setdefault(key, value)
+        return
+    ids = _otel.ids_from_record_attrs(dict(attrs)) if attrs is not None else None
     if ids is not None:
         metadata["trace_id"], metadata["span_id"] = ids
+        service = attrs.get("otelServiceName") if attrs is not None else None
+        if isinstance(service, str) and service:
+            metadata.setdefault("service.name", service)
 
 
 def snapshot(record: logging.LogRecord, *, fingerprint: str | None = None) -> Event:
     """Build the event for ``record``. Copies everything it keeps; never raises for odd input."""
+    if type(record.msg) is dict:  # structlog's wrap_for_formatter: title from the dict's "event"
+        from .integrations._eventdict import event_from_record
+
+        return event_from_record(record, marker=STRUCTLOG_MARKER, fingerprint=fingerprint)
     title, body = split_message(record_message(record))
     event = Event(title=title, level=level_from_number(record.levelno))
     exc = exception_summary(record.exc_info)

@@ -26,6 +26,7 @@ import httpx
 
 from ._dsn import DSN
 from ._event import Event
+from ._otel import suppressed
 from ._redact import Redactor
 from ._transport import (
     Outcome,
@@ -294,7 +295,8 @@ class Worker(threading.Thread):
                 events = events[: len(events) // 2]
                 body = build_payload(events, dropped=dropped)
             ids = [event.id for event in events]
-            result = post_batch(http, self._dsn, body)
+            with suppressed():  # an instrumented httpx must not trace (or log) our own requests
+                result = post_batch(http, self._dsn, body)
             if result.outcome is Outcome.SENT:
                 backlog.remove(ids)
                 self.sent += len(ids)
