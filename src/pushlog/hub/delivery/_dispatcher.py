@@ -129,12 +129,20 @@ class DeliveryService:
         self, conn: sa.Connection, outcomes: list[tuple[Claimed, SendResult]], report: StepReport
     ) -> None:
         now = self._clock()
+        # Plain successes (the bulk of any fan-out) are recorded a few statements at a time.
+        sent_by_status: dict[int | None, list[Claimed]] = {}
+        for claim, result in outcomes:
+            if result.outcome is Outcome.SENT:
+                sent_by_status.setdefault(result.status, []).append(claim)
+        for status, claims in sent_by_status.items():
+            done_many = outbox.record_sent_many(conn, claims, now=now, status_code=status)
+            report.sent += done_many
+            report.lost += len(claims) - done_many
         for claim, result in outcomes:
             detail = result.detail or result.outcome.value
             if result.outcome is Outcome.SENT:
-                done = outbox.record_sent(conn, claim, now=now, status_code=result.status)
-                report.sent += done
-            elif result.outcome is Outcome.GONE:
+                continue
+            if result.outcome is Outcome.GONE:
                 done = outbox.record_gone(conn, claim, now=now, status_code=result.status, error=detail)
                 report.gone += done
             elif result.outcome is Outcome.RETRY and not self._retry.exhausted(claim.attempts):

@@ -6,9 +6,12 @@ chose from the level (DESIGN §2), a ``Topic`` derived from the collapse key whe
 VAPID ``Authorization`` (cached per push-service origin) and an aes128gcm body of at most 4096 bytes.
 
 One ``httpx.AsyncClient`` is shared by all sends (connection reuse, keep-alive), with explicit
-timeouts and a semaphore bounding how many requests are in flight at once. The sender never raises for
-a delivery problem: every outcome, including transport errors and bad subscription keys, comes back as
-a :class:`~pushlog.hub.delivery._base.SendResult`.
+timeouts and a semaphore bounding how many requests are in flight at once. Its transport is
+:class:`~._transport.LeanTransport` (HTTP/1.1, pooled per origin), several times faster than httpx's
+default transport for this traffic; ``http2=True`` selects httpx's own transport with HTTP/2 instead.
+
+The sender never raises for a delivery problem: every outcome, including transport errors and bad
+subscription keys, comes back as a :class:`~pushlog.hub.delivery._base.SendResult`.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from .._base import Outcome, PushMessage, SendResult, WebPushTarget
 from ._encrypt import SubscriptionKeyError, encrypt, fit_payload
 from ._status import classify
 from ._topic import topic_for
+from ._transport import LeanTransport
 from ._vapid import VapidSigner
 
 URGENCIES = frozenset({"very-low", "low", "normal", "high"})
@@ -52,12 +56,16 @@ class WebPushSender:
         self._signer = signer
         self._clock = clock
         self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(
-            timeout=timeout,
-            http2=http2,
-            limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency),
-            follow_redirects=False,
-        )
+        if client is None:
+            if http2:
+                limits = httpx.Limits(
+                    max_connections=max_concurrency, max_keepalive_connections=max_concurrency
+                )
+                client = httpx.AsyncClient(timeout=timeout, http2=True, limits=limits, follow_redirects=False)
+            else:
+                transport = LeanTransport(max_per_origin=max_concurrency)
+                client = httpx.AsyncClient(timeout=timeout, transport=transport, follow_redirects=False)
+        self._client = client
         self._slots = asyncio.Semaphore(max_concurrency)
 
     @property
