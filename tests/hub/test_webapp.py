@@ -19,7 +19,15 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    ViewportSize,
+    expect,
+    sync_playwright,
+)
 from tests.e2e.hub_process import HubProcess, publish
 
 pytestmark = [pytest.mark.browser]
@@ -35,7 +43,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-PHONE = {"width": 360, "height": 760}
+PHONE: ViewportSize = {"width": 360, "height": 760}
 
 if not os.path.exists(CHROMIUM):  # pragma: no cover - `make system-deps` installs it
     pytest.fail(f"{CHROMIUM} is missing: run `make system-deps`", pytrace=False)
@@ -155,6 +163,19 @@ def test_sign_in_keeps_the_key_until_sign_out(page: Page, hub: HubProcess) -> No
     expect(page.locator("#sign-in")).to_be_visible()
 
 
+def test_a_revoked_key_signs_the_user_out_with_a_message(page: Page, hub: HubProcess) -> None:
+    assert hub.keys is not None
+    with hub.client(hub.keys.admin) as admin:
+        created = admin.post("/v1/keys", json={"name": unique("laptop"), "scope": "read"}).json()
+    sign_in(page, created["secret"])
+    expect(page.locator("#live")).to_have_attribute("data-state", "live")
+    with hub.client(hub.keys.admin) as admin:
+        assert admin.delete(f"/v1/keys/{created['id']}").status_code == 200
+    page.click("#nav-dashboard")  # the next request is refused
+    expect(page.locator("#sign-in-error")).to_contain_text("no longer accepted")
+    assert page.evaluate("localStorage.getItem('pushlog.key')") is None
+
+
 # --- the feed ------------------------------------------------------------------------------------
 
 
@@ -237,6 +258,31 @@ def test_feed_lists_newest_first_with_counts_and_filters(page: Page, hub: HubPro
     filter_feed(page, q="", meta="no-equals-sign")
     expect(page.locator("#filters .form-error")).to_contain_text("key=value")
     assert page.js_errors == []  # type: ignore[attr-defined]
+
+
+def test_event_content_is_shown_as_text_never_run(page: Page, hub: HubProcess) -> None:
+    assert hub.keys is not None
+    marker = unique("xss")
+    event_id = str(uuid.uuid4())
+    publish(
+        hub,
+        {
+            "id": event_id,
+            "level": "warning",
+            "title": f'{marker} <img src=x onerror="window.__pwned=1">',
+            "body": "<script>window.__pwned=2</script>",
+            "metadata": {"html": "<b onmouseover=alert(1)>x</b>"},
+        },
+    )
+    sign_in(page, hub.keys.read)
+    filter_feed(page, q=marker)
+    row = page.locator("#events .event", has_text=marker)
+    expect(row.locator(".event-title")).to_have_text(f'{marker} <img src=x onerror="window.__pwned=1">')
+    assert row.locator("img, script").count() == 0
+    row.locator(".event-title").click()
+    expect(page.locator("table.metadata")).to_contain_text("<b onmouseover=alert(1)>x</b>")
+    assert page.locator("#detail img, #detail script, #detail b").count() == 0
+    assert page.evaluate("window.__pwned") is None
 
 
 def test_live_event_arrives_through_the_stream_and_respects_filters(page: Page, hub: HubProcess) -> None:
@@ -478,39 +524,99 @@ def test_enable_push_without_a_reachable_push_service_says_so(
 # --- dashboard and phone -------------------------------------------------------------------------
 
 
-def test_dashboard_draws_events_per_hour_and_deliveries(page: Page, hub: HubProcess) -> None:
-    assert hub.keys is not None
+def test_dashboard_charts_events_per_hour_and_real_delivery_statuses(
+    browser: Browser, tmp_path: Path
+) -> None:
+    """A hub of its own with one phone on the RFC 8030 stand-in: the dispatcher really sends, the
+    "phone" reports some pushes delivered and opened, and the dashboard's numbers match."""
+    from tests.support.push_service import PushService
+
     now = dt.datetime.now(dt.UTC)
-    levels = ["info", "warning", "error", "critical"]
-    publish(
-        hub,
-        *[
-            {
-                "level": levels[i % 4],
-                "title": f"dashboard sample {i}",
-                "channel": "dashboard",
-                "ts": iso(now - dt.timedelta(minutes=37 * i + 3)),
-            }
-            for i in range(36)
-        ],
+    # 24 h of a small app: (hours ago, level, title); 24 feed-only, 12 + 5 + 3 pushed. At most 22 h
+    # (+ 49 min) ago, so every event falls in the chart's 24 hourly bins whatever the minute is now.
+    plan = (
+        [(h, "info", f"Deployed build {h}") for h in range(0, 24, 1) if h % 4 != 3]
+        + [(h, "info", "Nightly report sent") for h in (2, 5, 9, 13, 17, 20)]
+        + [(h, "warning", "Slow query on orders") for h in (1, 2, 3, 6, 7, 8, 11, 12, 15, 18, 19, 22)]
+        + [(h, "error", "Signup webhook timed out") for h in (2, 6, 7, 14, 21)]
+        + [(h, "critical", "Payments failing") for h in (6, 7, 19)]
     )
-    sign_in(page, hub.keys.read)
-    page.click("#nav-dashboard")
-    chart = page.locator("#chart-hourly svg")
-    expect(chart).to_be_visible()
-    assert chart.locator("rect.bar").count() >= 10
-    for level in levels:
-        assert chart.locator(f"rect.fill-{level}").count() >= 1, level
-    events_card = int(page.locator("#card-events .card-value").inner_text())
-    assert events_card >= 36
-    expect(page.locator("#chart-deliveries svg text.label")).to_have_count(6)
-    page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
+    with (
+        PushService() as service,
+        HubProcess(tmp_path / "data", extra_args=["--allow-private-endpoints"]) as own,
+    ):
+        assert own.keys is not None
+        phone = service.subscribe()
+        with own.client(own.keys.read) as client:
+            answer = client.post(
+                "/v1/devices",
+                json={"kind": "webpush", "name": "Pixel 8", "subscription": phone.subscription()},
+            )
+            assert answer.status_code == 201, answer.text
+        publish(
+            own,
+            *[
+                {
+                    "level": level,
+                    "title": title,
+                    "ts": iso(now - dt.timedelta(hours=ago, minutes=7 * (k % 8))),
+                }
+                for k, (ago, level, title) in enumerate(plan)
+            ],
+        )
+        pushes = service.wait_for(20, timeout=60)
+        for push_number, received in enumerate(pushes[:8]):
+            payload = received.payload
+            status = "opened" if push_number < 3 else "delivered"
+            answer = httpx.post(
+                f"{own.url}/v1/deliveries/{payload['delivery_id']}/receipt",
+                json={"token": payload["receipt"], "status": status},
+            )
+            assert answer.status_code == 200, answer.text
+
+        ctx = browser.new_context(base_url=own.url, viewport={"width": 1180, "height": 820})
+        try:
+            page = ctx.new_page()
+            sign_in(page, own.keys.read)
+            page.click("#nav-dashboard")
+            expect(page.locator("#card-events .card-value")).to_have_text(str(len(plan)))
+            expect(page.locator("#card-pushed .card-value")).to_have_text("20")
+            expect(page.locator("#card-critical .card-value")).to_have_text("3")
+            expect(page.locator("#card-devices .card-value")).to_have_text("1")
+
+            chart = page.locator("#chart-hourly svg")
+            tips = chart.locator("rect.bar title").all_text_contents()
+            per_level: dict[str, int] = {}
+            for tip in tips:  # "14:00 · 2 warning"
+                count, level = tip.split(" · ")[1].split(" ")
+                per_level[level] = per_level.get(level, 0) + int(count)
+            assert per_level == {"info": 24, "warning": 12, "error": 5, "critical": 3}
+
+            values = dict(
+                zip(
+                    chart_labels := page.locator("#chart-deliveries svg text.label").all_text_contents(),
+                    [int(v) for v in page.locator("#chart-deliveries svg text.value").all_text_contents()],
+                    strict=True,
+                )
+            )
+            assert chart_labels == ["queued", "sent", "failed", "delivered", "opened", "acknowledged"]
+            assert values == {
+                "queued": 0,
+                "sent": 12,
+                "failed": 0,
+                "delivered": 5,
+                "opened": 3,
+                "acknowledged": 0,
+            }
+            page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
+        finally:
+            ctx.close()
 
 
 def test_feed_fits_a_phone_screen(browser: Browser, hub: HubProcess) -> None:
     assert hub.keys is not None
     run = unique("phone")
-    newest_first = [
+    newest_first: list[dict[str, Any]] = [
         {
             "level": "critical",
             "title": "Payments failing",

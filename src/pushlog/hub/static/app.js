@@ -84,7 +84,11 @@ function signOut(message = "") {
   showSignIn(message);
 }
 
-function setLiveState(state, detail = "") {
+function setLiveState(state, detail = "", status = 0) {
+  if (state === "denied" && status === 401) {
+    signOut("Your key is no longer accepted (revoked?). Sign in again.");
+    return;
+  }
   live.dataset.state = state;
   live.title = detail || state;
   live.querySelector(".live-text").textContent = { live: "live", connecting: "connecting", reconnecting: "offline", denied: "denied" }[state] || state;

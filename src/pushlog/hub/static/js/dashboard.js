@@ -34,11 +34,13 @@ export function statusCounts(deliveries) {
   return counts;
 }
 
-function niceMax(value) {
-  if (value <= 5) return 5;
-  const magnitude = 10 ** Math.floor(Math.log10(value));
-  for (const step of [1, 2, 2.5, 5, 10]) if (step * magnitude >= value) return step * magnitude;
-  return 10 * magnitude;
+/** A round axis maximum whose half is a whole number too: 2, 4, 6, 8, 10, 20, 40, … */
+export function niceMax(value) {
+  let magnitude = 1;
+  for (;;) {
+    for (const step of [2, 4, 6, 8, 10]) if (step * magnitude >= value) return step * magnitude;
+    magnitude *= 10;
+  }
 }
 
 export function hourlyChart(bins) {

@@ -127,7 +127,7 @@ export class Feed {
       key: this.api.key,
       lastEventId: this.maxSeq ?? 0,
       onMessage: (type, data) => this.onStreamMessage(type, data),
-      onState: (state, detail) => this.onLiveState(state, detail),
+      onState: (state, detail, status) => this.onLiveState(state, detail, status),
     }).start();
   }
 

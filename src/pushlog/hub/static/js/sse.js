@@ -58,7 +58,7 @@ export class LiveStream {
    * @param {string} o.key        read key
    * @param {string|null} o.lastEventId  resume after this id (the newest seq the page already shows)
    * @param {(type: string, data: any, id: string|null) => void} o.onMessage
-   * @param {(state: "connecting"|"live"|"reconnecting"|"denied", detail?: string) => void} o.onState
+   * @param {(state: "connecting"|"live"|"reconnecting"|"denied", detail?: string, status?: number) => void} o.onState
    */
   constructor({ url, key, lastEventId = null, onMessage, onState = () => {} }) {
     this.url = url;
@@ -89,7 +89,7 @@ export class LiveStream {
       } catch (err) {
         if (this.stopped) return;
         if (err && err.fatal) {
-          this.onState("denied", err.message);
+          this.onState("denied", err.message, err.status);
           return;
         }
       }
@@ -117,6 +117,7 @@ export class LiveStream {
       }
       const err = new Error(message);
       err.fatal = true;
+      err.status = response.status;
       throw err;
     }
     if (!response.ok || !response.body) return null;

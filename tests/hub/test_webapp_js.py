@@ -1,0 +1,187 @@
+"""The web app's pure JavaScript pieces, run as ES modules in a real Chromium, served by the real hub.
+
+The event-stream parser (chunk boundaries, CRLF split across chunks, comments, multi-line data, ids),
+the metadata filter syntax, the dashboard's hourly binning with an injected "now", level names, link
+sanitising, the subscribe timeout race and base64url decoding.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, sync_playwright
+from tests.e2e.hub_process import HubProcess
+from tests.hub.test_webapp import CHROMIUM, CHROMIUM_ARGS
+
+pytestmark = [pytest.mark.browser]
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
+    data: Path = tmp_path_factory.mktemp("webapp-js") / "data"
+    with HubProcess(data) as hub, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            pg = browser.new_page()
+            pg.goto(f"{hub.url}/")
+            yield pg
+        finally:
+            browser.close()
+
+
+def run(page: Page, module: str, body: str) -> Any:
+    """Import ``/js/<module>`` as ``m`` and evaluate ``body`` (an async function body) with it."""
+    return page.evaluate(f"async () => {{ const m = await import('/js/{module}'); {body} }}")
+
+
+SSE_TEXT = 'id: 5\nevent: event\ndata: {"a": 1}\n\n: keepalive\n\ndata: line one\ndata: line two\n\n'
+
+
+def test_event_stream_parser_gives_the_same_events_whatever_the_chunking(page: Page) -> None:
+    results = run(
+        page,
+        "sse.js",
+        f"""
+        const text = {SSE_TEXT!r};
+        const outcomes = [];
+        for (let cut = 0; cut <= text.length; cut++) {{
+          const got = [];
+          const p = new m.EventStreamParser((e) => got.push(e));
+          p.feed(text.slice(0, cut));
+          p.feed(text.slice(cut));
+          outcomes.push(JSON.stringify(got));
+        }}
+        return [...new Set(outcomes)];
+        """,
+    )
+    assert len(results) == 1, results
+    events = json.loads(results[0])
+    assert events == [
+        {"type": "event", "data": '{"a": 1}', "id": "5"},
+        {"type": "message", "data": "line one\nline two", "id": "5"},
+    ]
+
+
+def test_event_stream_parser_handles_crlf_split_between_chunks_and_retry(page: Page) -> None:
+    got = run(
+        page,
+        "sse.js",
+        """
+        const got = [];
+        const p = new m.EventStreamParser((e) => got.push(e));
+        const chunks = ["retry: 2500\\r\\nid: 7\\r", "\\ndata: x\\r", "\\n\\r", "\\n", "data:nospace\\r\\r"];
+        for (const chunk of chunks) p.feed(chunk);
+        const held = got.length;  // the last "\\r" may be half of "\\r\\n": held until more arrives
+        p.feed(": keepalive\\n");
+        return {held, got, retry: p.retry, last: p.lastEventId};
+        """,
+    )
+    assert got == {
+        "held": 1,
+        "got": [
+            {"type": "message", "data": "x", "id": "7"},
+            {"type": "message", "data": "nospace", "id": "7"},
+        ],
+        "retry": 2500,
+        "last": "7",
+    }
+
+
+def test_metadata_filters_parse_and_reject_pairs_without_equals(page: Page) -> None:
+    got = run(
+        page,
+        "api.js",
+        """
+        const ok = m.parseMeta("user_id=42  meta.plan=pro, q=a=b");
+        let error = null;
+        try { m.parseMeta("user_id=42 oops"); } catch (e) { error = e.message; }
+        const params = m.filterParams({level: "error", channel: " pay ", tag: "", q: "x", meta: "env=prod"});
+        const query = m.query({a: "1", b: "", c: null, d: ["x", "y"]});
+        return {ok, error, params, query};
+        """,
+    )
+    assert got["ok"] == [["user_id", "42"], ["plan", "pro"], ["q", "a=b"]]
+    assert "oops" in got["error"] and "key=value" in got["error"]
+    assert got["params"] == {"level": "error", "channel": "pay", "q": "x", "meta.env": "prod"}
+    assert got["query"] == "?a=1&d=x&d=y"
+
+
+def test_hourly_bins_use_the_injected_now_and_weigh_by_count(page: Page) -> None:
+    got = run(
+        page,
+        "dashboard.js",
+        """
+        const now = Date.parse("2026-11-21T12:30:00Z");
+        const events = [
+          {ts: "2026-11-21T12:29:59Z", level: "warning", count: 3},   // current hour
+          {ts: "2026-11-21T12:00:00Z", level: "critical"},             // current hour, first second
+          {ts: "2026-11-20T13:00:00Z", level: "info"},                 // oldest bin
+          {ts: "2026-11-20T12:59:59Z", level: "error"},                // just outside
+          {ts: "2026-11-21T13:00:00Z", level: "error"},                // the future: outside
+          {ts: "2026-11-21T01:15:00Z", level: 40},                     // numeric level
+          {ts: "not a time", level: "error"},
+        ];
+        const bins = m.hourlyBins(events, now);
+        return {n: bins.length, first: new Date(bins[0].start).toISOString(),
+                last: bins[23].counts, oldest: bins[0].counts, one: bins[12].counts,
+                max: [m.niceMax(0), m.niceMax(3), m.niceMax(9), m.niceMax(11), m.niceMax(61)]};
+        """,
+    )
+    assert got["n"] == 24
+    assert got["first"] == "2026-11-20T13:00:00.000Z"
+    assert got["last"] == {"info": 0, "warning": 3, "error": 0, "critical": 1}
+    assert got["oldest"] == {"info": 1, "warning": 0, "error": 0, "critical": 0}
+    assert got["one"] == {"info": 0, "warning": 0, "error": 1, "critical": 0}
+    assert got["max"] == [2, 4, 10, 20, 80]
+
+
+def test_levels_links_and_relative_times(page: Page) -> None:
+    got = run(
+        page,
+        "dom.js",
+        """
+        return {
+          levels: ["WARN", "fatal", 35, 5, 99, "45", "critical", null].map(m.levelName),
+          links: ["javascript:alert(1)", "https://example.com/a?b=1", "data:text/html,x", 42].map(m.safeUrl),
+          times: [m.relativeTime("2026-11-21T12:00:00Z", Date.parse("2026-11-21T12:00:30Z")),
+                  m.relativeTime("2026-11-21T12:00:00Z", Date.parse("2026-11-21T12:20:00Z")),
+                  m.relativeTime("2026-11-21T12:00:00Z", Date.parse("2026-11-21T15:00:00Z"))],
+        };
+        """,
+    )
+    assert got["levels"] == [
+        "warning",
+        "critical",
+        "warning",
+        "debug",
+        "critical",
+        "error",
+        "critical",
+        "info",
+    ]
+    assert got["links"] == [None, "https://example.com/a?b=1", None, None]
+    assert got["times"] == ["just now", "20 min ago", "3 h ago"]
+
+
+def test_subscribe_timeout_race_and_vapid_key_decoding(page: Page) -> None:
+    got = run(
+        page,
+        "push.js",
+        """
+        let timedOut = null;
+        try { await m.withTimeout(new Promise(() => {}), 50, "push service did not answer"); }
+        catch (e) { timedOut = {timeout: e instanceof m.TimeoutError, message: e.message}; }
+        const quick = await m.withTimeout(Promise.resolve(7), 5000, "never");
+        const bytes = Array.from(m.base64UrlToBytes("-_8"));
+        return {timedOut, quick, bytes};
+        """,
+    )
+    assert got == {
+        "timedOut": {"timeout": True, "message": "push service did not answer"},
+        "quick": 7,
+        "bytes": [251, 255],
+    }
