@@ -53,7 +53,7 @@ function showSignIn(message = "") {
     }
   } },
   h("h2", { text: "Sign in" }),
-  h("p", { class: "muted", text: "Paste a read key (pushlog keys create --scope read). It stays in this browser until you sign out." }),
+  h("p", { class: "muted", text: "Paste a read key (pushlog keys create --name NAME --scope read). It stays in this browser until you sign out." }),
   h("label", { class: "field field-wide" }, h("span", { text: "Read key" }), input),
   h("button", { type: "submit", class: "primary", id: "sign-in-button", text: "Sign in" }),
   error);
