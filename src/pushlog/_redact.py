@@ -50,7 +50,7 @@ _PAIR = (
     r"(?i)\b(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|authorization)"
     r"(?P<sep>\s*[=:]\s*)(?P<q>[\"']?)[^\s\"'&,;]{3,}"
 )
-_CARD = r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])"
+_CARD = r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])"  # not inside hex ids (trace, Sentry event ids)
 
 _CARD_RE: Final = re.compile(_CARD)
 _PAIR_RE: Final = re.compile(_PAIR)
