@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .api import heartbeats
+
 _STR = {"type": "string"}
 _NSTR = {"type": ["string", "null"]}
 _TIME = {"type": "string", "format": "date-time"}
@@ -395,6 +397,7 @@ def openapi_spec(*, server_url: str) -> dict[str, Any]:
             )
         },
     }
+    paths.update(heartbeats.openapi_paths())
     responses = {
         f"E{code}": {"description": text, "content": {"application/json": {"schema": _ref("Error")}}}
         for code, text in (
@@ -413,7 +416,7 @@ def openapi_spec(*, server_url: str) -> dict[str, Any]:
         "servers": [{"url": server_url}],
         "paths": paths,
         "components": {
-            "schemas": _SCHEMAS,
+            "schemas": {**_SCHEMAS, **heartbeats.OPENAPI_SCHEMAS},
             "responses": responses,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },

@@ -28,7 +28,7 @@ from ._endpoints import Resolver, system_resolver
 from ._errors import ApiError, handle_api_error, handle_http_exception
 from ._ratelimit import RateLimiter
 from ._state import HubState
-from .api import deliveries, devices, events, keys, meta, stream
+from .api import deliveries, devices, events, heartbeats, keys, meta, stream
 from .config import HubConfig
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -43,6 +43,7 @@ def api_routes() -> list[BaseRoute]:
         *devices.routes,
         *deliveries.routes,
         *keys.routes,
+        *heartbeats.routes,
     ]
 
 
@@ -70,6 +71,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         from .delivery import start_delivery
+        from .heartbeats import start_monitor
 
         ready = await anyio.to_thread.run_sync(lambda: bootstrap(config, clock=the_clock))
         state.engine = ready.engine
@@ -78,9 +80,11 @@ def create_app(
             state.delivery = await start_delivery(
                 engine=ready.engine, config=config, clock=clock, senders=senders
             )
+            app.state.heartbeat_monitor = start_monitor(state)
             try:
                 yield
             finally:
+                await app.state.heartbeat_monitor.aclose()
                 await state.broker.close()
                 await state.delivery.aclose()
         finally:
