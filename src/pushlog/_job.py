@@ -1,0 +1,224 @@
+"""``pushlog.job(...)``: report a unit of work (a cron job, a backup, a batch) and watch its schedule.
+
+::
+
+    with pushlog.job("backup", every="1d", grace="1h"):
+        run_backup()
+
+* On entry it checks in with the hub (``POST /v1/heartbeats/backup``, status ``start``).
+* On success: a ``success`` check-in and an INFO feed entry ``backup succeeded in 4.2s``
+  (``quiet=True`` leaves the entry out).
+* On an exception: a ``failure`` check-in and an ERROR event (CRITICAL with ``critical=True``) whose
+  body is the traceback; the exception then propagates unchanged.
+* With ``every`` the hub treats the job as a dead man's switch: no successful check-in within
+  ``every + grace`` and it pushes an ERROR; the next success pushes an INFO "recovered".
+
+It also works as a decorator (``@pushlog.job("sync", every="15m")``). Reporting never raises and is
+bounded by ``timeout`` seconds per call: without a DSN, or with the hub down, the job runs as usual and
+one line on stderr says why nothing was reported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import os
+import socket
+import sys
+import time
+import traceback
+import urllib.parse
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from ._dsn import DSN, DSNError, dsn_from_env, parse_dsn
+from ._duration import parse_seconds
+from ._event import MAX_BODY, Event, truncate
+from ._levels import Level
+from ._transport import USER_AGENT, SendError, send_now
+
+
+def _seconds(value: str | float | _dt.timedelta | None, what: str) -> float | None:
+    """``"1d"``, ``"90s"``, ``"1h30m"``, a number of seconds or a timedelta, to seconds."""
+    return None if value is None else parse_seconds(value, what)
+
+
+def _took(seconds: float) -> str:
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    whole = round(seconds)
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{(whole % 3600) // 60:02d}m"
+
+
+class job(contextlib.ContextDecorator):
+    """Report a job's start, success (INFO) and failure (ERROR, with the exception) to the hub."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        every: str | float | _dt.timedelta | None = None,
+        grace: str | float | _dt.timedelta | None = None,
+        dsn: str | None = None,
+        channel: str | None = None,
+        tags: list[str] | None = None,
+        critical: bool = False,
+        quiet: bool = False,
+        timeout: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if not name or not name.strip():
+            raise ValueError("a job needs a name")
+        self.name = name.strip()
+        self.every = _seconds(every, "every")
+        self.grace = _seconds(grace, "grace")
+        if self.grace is not None and self.every is None:
+            raise ValueError("grace needs every")
+        self.channel = channel
+        self.tags = list(tags or [])
+        self.critical = critical
+        self.quiet = quiet
+        self.timeout = timeout
+        self._clock = clock
+        self._transport = transport
+        self._dsn_value = dsn
+        self._started: float | None = None
+        self._resolved: DSN | None = None
+        #: How the last run ended: ``None`` while running, then ``"success"`` or ``"failure"``.
+        self.outcome: str | None = None
+        self.duration: float | None = None
+
+    # -- the context manager -------------------------------------------------------------------------
+
+    def __enter__(self) -> job:
+        self.outcome = None
+        self.duration = None
+        self._started = self._clock()
+        self._resolved = self._dsn()
+        if self._resolved is None and self._dsn_value is None:
+            _note(f"job {self.name!r} not reported: set PUSHLOG_DSN or pass dsn=")
+        self._checkin("start")
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        started = self._started if self._started is not None else self._clock()
+        self.duration = max(0.0, self._clock() - started)
+        failed = exc is not None and not (isinstance(exc, SystemExit) and exc.code in (0, None))
+        self.outcome = "failure" if failed else "success"
+        self._checkin(self.outcome, error=None if exc is None else _one_line(exc))
+        if failed:
+            assert exc is not None
+            self._send(self._failure_event(exc))
+        elif not self.quiet:
+            self._send(self._success_event())
+        return None  # never swallow the exception
+
+    # -- events --------------------------------------------------------------------------------------
+
+    def _metadata(self) -> dict[str, Any]:
+        return {"job": self.name, "duration_s": round(self.duration or 0.0, 3)}
+
+    def _source(self) -> dict[str, Any]:
+        return {"logger": "pushlog.job", "host": socket.gethostname(), "pid": os.getpid()}
+
+    def _success_event(self) -> Event:
+        return Event(
+            title=f"{self.name} succeeded in {_took(self.duration or 0.0)}",
+            level=Level.INFO,
+            channel=self.channel,
+            tags=list(self.tags),
+            metadata=self._metadata(),
+            source=self._source(),
+        )
+
+    def _failure_event(self, exc: BaseException) -> Event:
+        text = "".join(traceback.format_exception(exc))
+        if len(text) > MAX_BODY:  # keep the end: the exception and the innermost frames
+            text = "…" + text[-(MAX_BODY - 1) :]
+        metadata = self._metadata()
+        metadata["exception"] = type(exc).__qualname__
+        return Event(
+            title=truncate(f"{self.name} failed: {_one_line(exc)}", 256),
+            body=text,
+            level=Level.CRITICAL if self.critical else Level.ERROR,
+            channel=self.channel,
+            tags=list(self.tags),
+            metadata=metadata,
+            fingerprint=f"pushlog-job:{self.name}",
+            source=self._source(),
+        )
+
+    # -- I/O (bounded, never raises) -----------------------------------------------------------------
+
+    def _dsn(self) -> DSN | None:
+        try:
+            return parse_dsn(self._dsn_value) if self._dsn_value else dsn_from_env()
+        except DSNError as exc:
+            _note(f"job {self.name!r} not reported: {exc}")
+            return None
+
+    def _send(self, event: Event) -> None:
+        dsn = self._resolved
+        if dsn is None:
+            return
+        try:
+            send_now([event], dsn=dsn, timeout=self.timeout, retries=2)
+        except SendError as exc:
+            _note(f"job {self.name!r}: could not report to the hub: {exc}")
+
+    def _checkin(self, status: str, *, error: str | None = None) -> None:
+        dsn = self._resolved
+        if dsn is None:
+            return
+        payload: dict[str, Any] = {"status": status}
+        if self.every is not None:
+            payload["every_s"] = self.every
+        if self.grace is not None:
+            payload["grace_s"] = self.grace
+        if self.duration is not None and status != "start":
+            payload["duration_s"] = round(self.duration, 3)
+        if error:
+            payload["message"] = truncate(error, 1024)
+        url = f"{dsn.base_url}/v1/heartbeats/{urllib.parse.quote(self.name, safe='')}"
+        headers = {"Authorization": f"Bearer {dsn.key}", "User-Agent": USER_AGENT}
+        try:
+            with httpx.Client(timeout=self.timeout, transport=self._transport) as http:
+                response = http.post(url, json=payload, headers=headers)
+        except httpx.HTTPError as exc:
+            _note(f"job {self.name!r}: heartbeat {status} not delivered: {type(exc).__name__}: {exc}")
+            return
+        if not response.is_success:
+            _note(
+                f"job {self.name!r}: heartbeat {status} refused: {response.status_code} {_detail(response)}"
+            )
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+        return str(body["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return response.reason_phrase
+
+
+def _note(message: str) -> None:
+    with contextlib.suppress(Exception):
+        print(f"pushlog: {message}", file=sys.stderr, flush=True)
