@@ -1,0 +1,74 @@
+"""``pushlog keys create|list|revoke`` on the local data directory, beside a running hub."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.support.hub_server import ThreadHub, start_hub_thread
+
+from pushlog.cli import main
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Any:
+    hub = start_hub_thread(tmp_path / "data")
+    yield hub
+    hub.stop()
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_create_list_and_revoke_take_effect_on_the_running_hub(
+    running: ThreadHub, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = str(running.data_dir)
+    code, out, _ = cli(
+        capsys, "keys", "create", "--name", "billing", "--scope", "publish", "--data-dir", data
+    )
+    assert code == 0
+    secret = out.strip().splitlines()[-1]
+    assert secret.startswith("pl_publish_")
+    key_id = out.split("key ", 1)[1].split(" ", 1)[0]
+
+    with running.client(secret) as client:
+        assert client.post("/v1/events", json={"events": [{"title": "t"}]}).status_code == 202
+
+    code, out, _ = cli(capsys, "keys", "list", "--data-dir", data)
+    assert code == 0
+    assert key_id in out and "billing" in out and secret not in out
+
+    code, out, _ = cli(capsys, "keys", "revoke", key_id, "--data-dir", data)
+    assert code == 0 and "revoked" in out
+    with running.client(secret) as client:
+        assert client.post("/v1/events", json={"events": [{"title": "t"}]}).status_code == 401
+
+    code, out, _ = cli(capsys, "keys", "list", "--data-dir", data)
+    assert key_id not in out
+    code, out, _ = cli(capsys, "keys", "list", "--all", "--data-dir", data)
+    assert "billing (revoked)" in out
+
+
+def test_revoke_by_prefix(running: ThreadHub, capsys: pytest.CaptureFixture[str]) -> None:
+    data = str(running.data_dir)
+    code, out, _ = cli(capsys, "keys", "create", "--name", "ci", "--data-dir", data)
+    prefix = out.strip().splitlines()[-1][len("pl_publish_") :][:8]
+    code, out, _ = cli(capsys, "keys", "revoke", prefix, "--data-dir", data)
+    assert code == 0 and "ci" in out
+
+
+def test_errors_are_one_line(tmp_path: Path, running: ThreadHub, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = cli(capsys, "keys", "list", "--data-dir", str(tmp_path / "empty"))
+    assert code == 1
+    assert err.startswith("pushlog: no hub database in") and err.count("\n") == 1
+    code, _, err = cli(capsys, "keys", "revoke", "key_nope", "--data-dir", str(running.data_dir))
+    assert code == 1
+    assert err.startswith("pushlog: no key matches 'key_nope'") and err.count("\n") == 1
+    with pytest.raises(SystemExit) as exit_info:
+        main(["keys", "create", "--name", "x", "--scope", "root", "--data-dir", str(running.data_dir)])
+    assert exit_info.value.code == 2
