@@ -66,7 +66,9 @@ def _pref_line(name: str, value: Any) -> str:
 class Firefox:
     """Start with :meth:`start` (or ``with``); :attr:`driver` is a Marionette session."""
 
-    def __init__(self, workdir: Path, *, push_server_url: str) -> None:
+    def __init__(self, workdir: Path, *, push_server_url: str, system_access: bool = False) -> None:
+        """``system_access`` lets Marionette switch to the chrome context (to act as the user on
+        Firefox's own UI, e.g. a notification's action button)."""
         self.profile = workdir / "firefox-profile"
         self.profile.mkdir(parents=True, exist_ok=True)
         self.log_path = workdir / "firefox.log"
@@ -75,12 +77,21 @@ class Firefox:
         (self.profile / "user.js").write_text("\n".join(_pref_line(k, v) for k, v in prefs.items()) + "\n")
         self.proc: subprocess.Popen[bytes] | None = None
         self.driver: Marionette | None = None
+        self.system_access = system_access
 
     def start(self, timeout: float = 90.0) -> Firefox:
         env = dict(os.environ, MOZ_HEADLESS="1", MOZ_CRASHREPORTER_DISABLE="1", HOME=str(self.profile.parent))
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [FIREFOX, "-headless", "-no-remote", "-marionette", "-profile", str(self.profile)],
+            [
+                FIREFOX,
+                "-headless",
+                "-no-remote",
+                "-marionette",
+                "-profile",
+                str(self.profile),
+                *(["-remote-allow-system-access"] if self.system_access else []),
+            ],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env=env,

@@ -7,7 +7,8 @@ Devices, click "Enable push on this device" (service worker, ``pushManager.subsc
 VAPID key, ``POST /v1/devices``). Then a separate Python process logs through ``PushHandler``:
 
 * WARNING: the hub encrypts and sends the push, the stand-in forwards it, Firefox decrypts it (ack
-  code 100), the service worker shows the notification and reports it delivered to the hub.
+  code 100), the service worker shows the notification and reports it delivered to the hub; clicking
+  Firefox's notification window opens the event in the web app and reports it opened.
 * CRITICAL: the same, then re-pushed every ``--critical-repeat`` seconds; acknowledging it through the
   web app stops the re-push.
 """
@@ -51,7 +52,7 @@ def hub(tmp_path: Path) -> Iterator[HubProcess]:
 
 @pytest.fixture
 def firefox(tmp_path: Path, push: MozPushServer) -> Iterator[Firefox]:
-    with Firefox(tmp_path, push_server_url=push.ws_url) as browser:
+    with Firefox(tmp_path, push_server_url=push.ws_url, system_access=True) as browser:
         yield browser
 
 
@@ -119,6 +120,31 @@ def shown_notifications(driver: Marionette) -> list[dict[str, Any]]:
     )
     assert isinstance(found, list), found
     return found
+
+
+CLICK_ALERT = """
+const [title] = arguments;
+for (const w of Services.wm.getEnumerator("alert:alert")) {
+  const label = w.document.getElementById("alertTitleLabel");
+  if (label && label.getAttribute("value") === title) {
+    w.document.getElementById("alertTextLabel").click();
+    return true;
+  }
+}
+return false;
+"""
+
+
+def click_notification(driver: Marionette, title: str) -> None:
+    """Click Firefox's own notification window (the XUL alert, as ``alerts.useSystemBackend=false``
+    shows it), as a user would: Firefox then fires ``notificationclick`` in the service worker."""
+    with driver.using_context("chrome"):
+        wait_until(
+            lambda: driver.execute_script(CLICK_ALERT, script_args=[title]),
+            timeout=30,
+            interval=0.2,
+            what=f"Firefox's notification window {title!r}",
+        )
 
 
 def enable_push_through_the_ui(driver: Marionette, hub: HubProcess) -> None:
@@ -189,6 +215,22 @@ def test_warning_and_critical_reach_firefox_and_acknowledge_stops_the_repush(
         what="the hub to record the WARNING as delivered",
     )
     assert len(delivered) == 1
+
+    # Clicking the notification opens the event in the web app and reports "opened" to the hub.
+    click_notification(driver, "Disk almost full")
+    wait_until(
+        lambda: [d for d in deliveries(hub, warning["id"]) if d["status"] == "opened"],
+        timeout=30,
+        interval=0.1,
+        what="the hub to record the WARNING as opened",
+    )
+    wait_js(
+        driver,
+        "(document.querySelector('#detail-title') || {}).textContent === 'Disk almost full'",
+        timeout=30,
+        what="the web app showing the clicked event",
+    )
+    assert js(driver, "return location.hash;") == f"#/events/{warning['id']}"
 
     # 3. CRITICAL: delivered, shown with requireInteraction, then re-pushed until acknowledged.
     acks_before = len(push.received_acks())
