@@ -8,6 +8,7 @@ first 32 characters), which keeps equal keys equal.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 
@@ -16,6 +17,7 @@ from ._vapid import b64url
 _TOPIC = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
+@functools.lru_cache(maxsize=1024)
 def topic_for(collapse_key: str | None) -> str | None:
     """A valid Topic for ``collapse_key``, or None when there is none."""
     if not collapse_key:

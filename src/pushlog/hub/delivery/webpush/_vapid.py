@@ -14,6 +14,7 @@ and ``exp`` into the caller's dict, so a shared dict keeps the first service's `
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -68,9 +69,16 @@ def public_key_b64(private_pem: str) -> str:
 
 def origin_of(endpoint: str) -> str:
     """``scheme://host[:port]`` of a push endpoint (the JWT's ``aud``); default ports are dropped."""
-    parts = urlsplit(endpoint)
+    cut = endpoint.find("/", endpoint.find("//") + 2) if "//" in endpoint else -1
+    return _origin(endpoint if cut < 0 else endpoint[:cut])
+
+
+@functools.lru_cache(maxsize=1024)
+def _origin(prefix: str) -> str:
+    # Cached per scheme://netloc: a fan-out goes to thousands of endpoints on a handful of services.
+    parts = urlsplit(prefix)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"not an http(s) push endpoint: {endpoint!r}")
+        raise ValueError(f"not an http(s) push endpoint: {prefix!r}")
     host = parts.hostname
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"
