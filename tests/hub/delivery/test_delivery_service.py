@@ -123,3 +123,32 @@ async def test_real_web_push_end_to_end_through_the_outbox(
         assert (row.status, row.last_status_code) == ("failed", 410)
     finally:
         await service.aclose()
+
+
+class BlockingSender(FakeSender):
+    """Holds every send until ``release`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def send(self, target, message):  # type: ignore[no-untyped-def]
+        result = await super().send(target, message)
+        await self.release.wait()
+        return result
+
+
+async def test_aclose_lets_the_step_in_flight_finish(outbox: Outbox, tmp_path: Path) -> None:
+    load_secrets(outbox.engine)
+    outbox.clock.now = _dt.datetime.now(_dt.UTC)
+    sender = BlockingSender()
+    service = await start_delivery(engine=outbox.engine, config=config(tmp_path), senders={"webpush": sender})
+    outbox.add_device()
+    event_id = outbox.ingest()
+    service.wake()
+    await asyncio.wait_for(sender.called.wait(), timeout=10)
+    closing = asyncio.create_task(service.aclose())
+    sender.release.set()
+    await asyncio.wait_for(closing, timeout=10)
+    [row] = outbox.rows(event_id)
+    assert (row.status, row.locked_until) == ("sent", None)

@@ -76,6 +76,7 @@ class DeliveryService:
         lease: float = 120.0,
         batch_size: int = 256,
         max_idle: float = 30.0,
+        shutdown_grace: float = 5.0,
         owned_senders: bool = False,
     ) -> None:
         self._engine = engine
@@ -90,6 +91,7 @@ class DeliveryService:
         self._lease = _dt.timedelta(seconds=lease)
         self._batch = batch_size
         self._max_idle = max_idle
+        self._grace = shutdown_grace
         self._wakeup = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -219,11 +221,18 @@ class DeliveryService:
                     await asyncio.wait_for(self._wakeup.wait(), timeout=idle)
 
     async def aclose(self) -> None:
-        """Stop the loop (an in-flight step is cancelled; its leases expire) and close owned senders."""
+        """Stop the loop and close owned senders.
+
+        A step in flight gets ``shutdown_grace`` seconds to finish sending and record its results (so a
+        graceful restart sends nothing twice); after that it is cancelled and its leases simply expire.
+        """
         self._closing = True
+        self._wakeup.set()
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
+            done, _ = await asyncio.wait({task}, timeout=self._grace)
+            if not done:
+                task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if self._owned:
