@@ -609,6 +609,14 @@ def test_dashboard_charts_events_per_hour_and_real_delivery_statuses(
                 "acknowledged": 0,
             }
             page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
+
+            # The detail view of a pushed event lists its delivery with the device's name and status.
+            opened = pushes[0].payload
+            page.goto(f"/#/events/{opened['event_id']}")
+            row = page.locator("table.deliveries tbody tr")
+            expect(row).to_have_count(1)
+            expect(row.locator("td").nth(0)).to_have_text("Pixel 8")
+            expect(row.locator(".status")).to_have_text("opened")
         finally:
             ctx.close()
 

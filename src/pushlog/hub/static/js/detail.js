@@ -9,15 +9,18 @@ export async function showDetail(main, api, id, { onChange = () => {} } = {}) {
     h("p", { class: "muted", text: "Loading…" }));
   replace(main, view);
   let event;
+  let deviceNames = new Map();
   try {
-    event = await api.getEvent(id);
+    const [found, devices] = await Promise.all([api.getEvent(id), api.get("/v1/devices").catch(() => ({ devices: [] }))]);
+    event = found;
+    deviceNames = new Map((devices.devices || []).map((d) => [d.id, d.name || d.kind]));
   } catch (err) {
     replace(view, h("a", { href: "#/", class: "back", text: "← Feed" }),
       h("p", { class: "form-error", role: "alert", text: err.status === 404 ? "No such event." : `Could not load the event: ${err.message}` }));
     return;
   }
   const render = () => {
-    replace(view, h("a", { href: "#/", class: "back", text: "← Feed" }), renderEvent(event, acknowledge));
+    replace(view, h("a", { href: "#/", class: "back", text: "← Feed" }), renderEvent(event, acknowledge, deviceNames));
   };
   const acknowledge = async () => {
     try {
@@ -40,7 +43,7 @@ function table(rows, cls) {
     h("tbody", {}, rows.map(([k, v]) => h("tr", {}, h("th", { scope: "row", text: k }), h("td", {}, v)))));
 }
 
-function renderEvent(e, acknowledge) {
+function renderEvent(e, acknowledge, deviceNames) {
   const level = levelName(e.level);
   const link = safeUrl(e.link);
   const metadata = Object.entries(e.metadata || {}).map(([k, v]) => [k, formatValue(v)]);
@@ -73,9 +76,11 @@ function renderEvent(e, acknowledge) {
       ? h("table", { class: "deliveries" },
           h("thead", {}, h("tr", {}, ["device", "round", "status", "attempts", "updated"].map((c) => h("th", { text: c })))),
           h("tbody", {}, deliveries.map((d) => h("tr", {},
-            h("td", { text: d.device_name || d.device_id || "" }),
+            h("td", { text: deviceNames.get(d.device_id) || d.device_name || d.device_id || "(removed device)" }),
             h("td", { text: d.round ?? 0 }),
-            h("td", {}, h("span", { class: `status status-${d.status}`, text: d.status })),
+            h("td", { title: d.last_error || "" },
+              h("span", { class: `status status-${d.status}`, text: d.status }),
+              d.last_status_code ? h("span", { class: "muted small", text: ` (${d.last_status_code})` }) : null),
             h("td", { text: d.attempts ?? "" }),
             h("td", { text: fullTime(d.updated_at || d.created_at) })))))
       : h("p", { class: "muted", text: e.push === false ? "Feed only: not pushed." : "No deliveries (no device wanted it)." }),
