@@ -151,3 +151,20 @@ def test_help_has_examples() -> None:
     result = run_cli(["tail", "--help"])
     assert result.returncode == 0
     assert "pushlog tail --json -d user_id=42 | jq .title" in result.stdout
+
+
+def test_heartbeats_table_and_json(real_hub: ThreadHub) -> None:
+    env = _env(real_hub)
+    empty = run_cli(["tail", "--heartbeats"], env=env)
+    assert empty.returncode == 0 and "no heartbeats yet" in empty.stdout
+    headers = {"Authorization": f"Bearer {real_hub.publish_key}"}
+    for name, body in (("zeta", {"every": "1d", "grace": "1h"}), ("adhoc", {"status": "failure"})):
+        response = httpx.post(f"{real_hub.base_url}/v1/heartbeats/{name}", json=body, headers=headers)
+        assert response.status_code == 200
+    table = run_cli(["tail", "--heartbeats"], env=env)
+    assert table.returncode == 0, table.stderr
+    header, *rows = table.stdout.splitlines()
+    assert header.split()[:4] == ["NAME", "STATUS", "EVERY", "GRACE"]
+    assert [r.split()[:4] for r in rows] == [["zeta", "up", "1d", "1h"], ["adhoc", "unmonitored", "-", "-"]]
+    as_json = run_cli(["tail", "--heartbeats", "--json"], env=env)
+    assert sorted(json.loads(line)["name"] for line in as_json.stdout.splitlines()) == ["adhoc", "zeta"]

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Input, Static
 
 from pushlog.cli._common import HubAccess
 from pushlog.cli._feed import AsyncHubFeed, FeedFilter
-from pushlog.cli._tail_app import DetailScreen, HelpScreen, TailApp
+from pushlog.cli._tail_app import DetailScreen, HeartbeatsScreen, HelpScreen, TailApp
 
 __all__ = ["real_hub"]
 
@@ -225,3 +225,21 @@ async def test_bad_key_shows_the_error(real_hub: ThreadHub) -> None:
     async with app.run_test(size=(120, 30)) as pilot:
         await until(pilot, lambda: "403" in status(app), "the refusal in the status line")
         assert not app.live
+
+
+async def test_heartbeats_screen(real_hub: ThreadHub) -> None:
+    headers = {"Authorization": f"Bearer {real_hub.publish_key}"}
+    response = httpx.post(f"{real_hub.base_url}/v1/heartbeats/backup?every=1d", headers=headers)
+    assert response.status_code == 200
+    app = _app(real_hub)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press("h")
+        await until(
+            pilot, lambda: isinstance(app.screen, HeartbeatsScreen) and app.screen.loaded, "heartbeats"
+        )
+        table = app.screen.query_one("#heartbeats", DataTable)
+        name, status_cell, every, *_ = table.get_row_at(0)
+        assert (name, str(status_cell), every) == ("backup", "up", "1d")
+        assert isinstance(status_cell, Text) and str(status_cell.style) == "green"
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, HeartbeatsScreen), "heartbeats closed")

@@ -198,6 +198,11 @@ class HubFeed:
     def page(self, flt: FeedFilter, *, limit: int = 50, cursor: str | None = None) -> Page:
         return _page_from(self._client.get("/v1/events", params=_page_params(flt, limit, cursor)))
 
+    def heartbeats(self) -> list[dict[str, Any]]:
+        response = self._client.get("/v1/heartbeats")
+        _check(response)
+        return list(response.json().get("heartbeats") or [])
+
     def stream(self, flt: FeedFilter, *, last_id: str | None = None) -> Iterator[StreamItem]:
         """Yield live items until the server closes the stream (raises CLIError when refused)."""
         timeout = httpx.Timeout(10.0, read=60.0)  # keepalives come every 15 s
@@ -238,6 +243,11 @@ class AsyncHubFeed:
         response = await self._client.post(f"/v1/events/{event_id}/ack", json={})
         _check(response)
         return dict(response.json())
+
+    async def heartbeats(self) -> list[dict[str, Any]]:
+        response = await self._client.get("/v1/heartbeats")
+        _check(response)
+        return list(response.json().get("heartbeats") or [])
 
     async def stream(self, flt: FeedFilter, *, last_id: str | None = None) -> AsyncIterator[StreamItem]:
         timeout = httpx.Timeout(10.0, read=60.0)

@@ -22,6 +22,7 @@ from typing import Any, TextIO
 
 import httpx
 
+from .._duration import format_seconds
 from .._event import parse_ts
 from .._levels import Level, parse_level
 from ._common import (
@@ -43,6 +44,7 @@ EPILOG = textwrap.dedent(
       pushlog tail -n 100 --no-follow -c payments
       pushlog tail --json -d user_id=42 | jq .title
       pushlog tail --plain -q timeout -g db
+      pushlog tail --heartbeats             # jobs that check in, overdue ones first
 
     Without a terminal (piped, in scripts) the output is --plain automatically.
     """
@@ -78,6 +80,11 @@ def register(subparsers: Any) -> None:
         help="history to show first, in line modes (default: 10; 0 for only new events)",
     )
     parser.add_argument("--no-follow", action="store_true", help="print the history and exit (line modes)")
+    parser.add_argument(
+        "--heartbeats",
+        action="store_true",
+        help="list the heartbeats (jobs checking in) with their state and exit",
+    )
     parser.add_argument("--level", help="minimum level: debug, info, warning, error, critical")
     parser.add_argument("-c", "--channel", help="only this channel")
     parser.add_argument("-g", "--tag", help="only events with this tag")
@@ -254,6 +261,64 @@ def _handle(item: StreamItem, printer: LinePrinter, last_seq: int | None, flt: F
         printer.event(item.data)
 
 
+HEARTBEAT_COLOURS = {"overdue": "\x1b[1;31m", "up": "\x1b[32m", "unmonitored": "\x1b[2m"}
+
+
+def heartbeat_rows(beats: list[dict[str, Any]]) -> list[list[str]]:
+    """Rows (header first) for the heartbeat table; overdue first, then by name."""
+    order = {"overdue": 0, "up": 1}
+    rows = [["NAME", "STATUS", "EVERY", "GRACE", "LAST SUCCESS", "LAST FAILURE", "DUE"]]
+    for beat in sorted(beats, key=lambda b: (order.get(str(b.get("status")), 2), str(b.get("name")))):
+        rows.append(
+            [
+                str(beat.get("name")),
+                str(beat.get("status")),
+                format_seconds(beat["every_s"]) if beat.get("every_s") else "-",
+                format_seconds(beat["grace_s"]) if beat.get("grace_s") else "-",
+                _short_ts(beat.get("last_success_at")),
+                _short_ts(beat.get("last_failure_at")),
+                _short_ts(beat.get("due_at")),
+            ]
+        )
+    return rows
+
+
+def _short_ts(value: Any) -> str:
+    if not value:
+        return "-"
+    try:
+        return parse_ts(str(value)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return str(value)
+
+
+def print_heartbeats(feed: HubFeed, out: TextIO, *, as_json: bool, colour: bool) -> int:
+    """Print the hub's heartbeats as an aligned table (or JSON lines); exit code 0."""
+    try:
+        beats = feed.heartbeats()
+    except httpx.TransportError as exc:
+        raise CLIError(
+            f"cannot reach the hub at {feed.access.base_url}: {exc}", exit_code=EXIT_UNREACHABLE
+        ) from None
+    if as_json:
+        for beat in beats:
+            out.write(json.dumps(beat, separators=(",", ":")) + "\n")
+        out.flush()
+        return 0
+    if not beats:
+        out.write("no heartbeats yet: jobs appear here after their first check-in\n")
+        return 0
+    rows = heartbeat_rows(beats)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for n, row in enumerate(rows):
+        cells = [cell.ljust(widths[i]) for i, cell in enumerate(row)]
+        if colour and n > 0:
+            cells[1] = f"{HEARTBEAT_COLOURS.get(row[1], '')}{cells[1]}{_RESET}"
+        out.write("  ".join(cells).rstrip() + "\n")
+    out.flush()
+    return 0
+
+
 def _use_colour(out: TextIO) -> bool:
     return out.isatty() and not os.environ.get("NO_COLOR")
 
@@ -263,7 +328,9 @@ def run(args: argparse.Namespace) -> int:
     if args.lines < 0:
         raise CLIError("-n/--lines must be 0 or more", exit_code=EXIT_USAGE)
     access = resolve_read_access(args.url, args.key)
-    interactive = not (args.plain or args.json) and sys.stdout.isatty() and sys.stdin.isatty()
+    interactive = (
+        not (args.plain or args.json or args.heartbeats) and sys.stdout.isatty() and sys.stdin.isatty()
+    )
     if interactive:
         try:
             from ._tail_app import run_app
@@ -278,6 +345,8 @@ def run(args: argparse.Namespace) -> int:
     printer = LinePrinter(sys.stdout, as_json=args.json, colour=_use_colour(sys.stdout))
     feed = HubFeed(access)
     try:
+        if args.heartbeats:
+            return print_heartbeats(feed, sys.stdout, as_json=args.json, colour=_use_colour(sys.stdout))
         return follow_lines(feed, flt, printer, lines=args.lines, follow=not args.no_follow)
     except BrokenPipeError:
         # the reader went away (| head): stop quietly, and keep the interpreter from complaining at exit

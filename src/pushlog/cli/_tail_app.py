@@ -6,7 +6,7 @@ and reconnects (with backoff) from the last ``seq`` seen when the stream drops. 
 the last row (or pressing ``n``) loads the next older page through the list's cursor.
 
 Keys: ``/`` filter, ``l`` cycle the minimum level, ``enter`` details, ``a`` acknowledge a CRITICAL,
-``n`` older page, ``r`` reload, ``?`` help, ``q`` quit. The filter bar reads
+``n`` older page, ``r`` reload, ``h`` heartbeats, ``?`` help, ``q`` quit. The filter bar reads
 ``level:error channel:payments tag:db user_id=42 free text`` (see :func:`pushlog.cli._feed.parse_filter`).
 """
 
@@ -33,6 +33,7 @@ from .._levels import Level, parse_level
 from ._common import HubAccess
 from ._errors import CLIError
 from ._feed import AsyncHubFeed, FeedFilter, Page, StoredEvent, StreamItem, parse_filter
+from ._tail import heartbeat_rows
 
 LEVEL_STYLES: dict[str, str] = {
     "debug": "dim",
@@ -57,6 +58,7 @@ HELP_TEXT = """\
                    (level: l:, channel: c:, tag: t:, KEY=VALUE for metadata, other words: text)
   [b]l[/b]              cycle the minimum level: all, warning, error, critical
   [b]r[/b]              reload from the hub
+  [b]h[/b]              heartbeats: jobs that check in, overdue first
   [b]?[/b]              this help      [b]escape[/b] close      [b]q[/b] quit
 
 Colours: [cyan]info[/] [yellow]warning[/] [bold red]error[/] [bold white on red]critical[/]; ✓ acknowledged.
@@ -71,6 +73,8 @@ class FeedSource(Protocol):
     def stream(self, flt: FeedFilter, *, last_id: str | None = None) -> AsyncIterator[StreamItem]: ...
 
     async def ack(self, event_id: str) -> StoredEvent: ...
+
+    async def heartbeats(self) -> list[dict[str, Any]]: ...
 
     async def aclose(self) -> None: ...
 
@@ -191,6 +195,55 @@ class HelpScreen(ModalScreen[None]):
         yield Static(HELP_TEXT, id="help")
 
 
+HEARTBEAT_STYLES: dict[str, str] = {"overdue": "bold white on red", "up": "green", "unmonitored": "dim"}
+
+
+class HeartbeatsScreen(ModalScreen[None]):
+    """The hub's heartbeats (jobs that check in), overdue first; ``r`` refreshes."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,h", "dismiss", "close"),
+        Binding("r", "refresh_list", "refresh"),
+    ]
+    DEFAULT_CSS = """
+    HeartbeatsScreen { align: center middle; }
+    HeartbeatsScreen > DataTable { width: 95%; height: 80%; border: round $accent; }
+    """
+
+    def __init__(self, feed: FeedSource) -> None:
+        super().__init__()
+        self.feed = feed
+        self.loaded = False
+
+    def compose(self) -> ComposeResult:
+        table: DataTable[Any] = DataTable(id="heartbeats", cursor_type="row")
+        table.border_title = "heartbeats"
+        yield table
+
+    def on_mount(self) -> None:
+        table = self.query_one("#heartbeats", DataTable)
+        for label in heartbeat_rows([])[0]:
+            table.add_column(label.lower(), key=label.lower())
+        self.action_refresh_list()
+
+    @work(exclusive=True, group="heartbeats")
+    async def action_refresh_list(self) -> None:
+        try:
+            beats = await self.feed.heartbeats()
+        except (CLIError, httpx.HTTPError) as exc:
+            self.notify(f"could not list heartbeats: {exc}", severity="error")
+            return
+        table = self.query_one("#heartbeats", DataTable)
+        table.clear()
+        for row in heartbeat_rows(beats)[1:]:
+            cells: list[Any] = list(row)
+            cells[1] = Text(row[1], style=HEARTBEAT_STYLES.get(row[1], ""))
+            table.add_row(*cells, key=row[0])
+        if not beats:
+            table.border_subtitle = "none yet: jobs appear after their first check-in"
+        self.loaded = True
+
+
 class TailApp(App[int]):
     """The live feed. ``feed`` is the hub (``AsyncHubFeed``); ``flt`` the initial filter."""
 
@@ -207,6 +260,7 @@ class TailApp(App[int]):
         Binding("a", "ack", "acknowledge"),
         Binding("n", "older", "older"),
         Binding("r", "reload", "reload"),
+        Binding("h", "heartbeats", "heartbeats"),
         Binding("question_mark", "help", "help"),
     ]
 
@@ -480,6 +534,9 @@ class TailApp(App[int]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    def action_heartbeats(self) -> None:
+        self.push_screen(HeartbeatsScreen(self.feed))
 
     def action_ack(self) -> None:
         event = self.current_event()
