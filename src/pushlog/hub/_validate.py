@@ -80,6 +80,17 @@ def opt_url(data: dict[str, Any], key: str, where: str) -> str | None:
     return value
 
 
+def _json_length(value: Any) -> int:
+    """Length of ``value`` as JSON, without serialising the common cases (short strings, scalars)."""
+    if value is None or isinstance(value, bool):
+        return 5
+    if isinstance(value, int | float):
+        return len(repr(value))
+    if isinstance(value, str) and len(value) <= MAX_METADATA_VALUE // 6:
+        return len(value) + 2  # even if every character needed a \uXXXX escape it would fit
+    return len(json.dumps(value, ensure_ascii=False))
+
+
 def _metadata(value: Any, where: str) -> dict[str, Any]:
     if value is None:
         return {}
@@ -90,7 +101,7 @@ def _metadata(value: Any, where: str) -> dict[str, Any]:
     for key, item in value.items():
         if len(key) > 128 or not key:
             raise invalid(where, f"key {key[:40]!r} must be 1 to 128 characters")
-        if len(json.dumps(item, ensure_ascii=False)) > MAX_METADATA_VALUE:
+        if _json_length(item) > MAX_METADATA_VALUE:
             raise invalid(f"{where}.{key}", f"value longer than {MAX_METADATA_VALUE} characters as JSON")
     return dict(value)
 

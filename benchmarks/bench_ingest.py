@@ -1,0 +1,217 @@
+"""Ingest: events per second the hub accepts in batches, beside raw SQLite ``executemany``.
+
+Contenders, interleaved round by round in the same run (the machine is shared; the best round of
+each is kept):
+
+* ``hub``      - ``POST /v1/events`` to a real hub (``pushlog serve`` in a subprocess, SQLite in WAL
+                 mode with ``synchronous=FULL``), batches of BATCH events, from CLIENTS concurrent
+                 keep-alive connections. Every 202 means the batch is committed to disk.
+* ``raw``      - the same rows into the same ``events`` table with ``sqlite3`` ``executemany``, one
+                 transaction (one fsync) per batch, same pragmas: the floor a hub cannot beat.
+
+The printed ratio hub/raw says what the HTTP layer, validation, JSON, idempotency check, tag/metadata
+side tables and delivery matching cost on top of the bare insert.
+Usage: ``python benchmarks/bench_ingest.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+QUICK = "--quick" in sys.argv
+BATCH = 100
+BATCHES = 20 if QUICK else 60
+ROUNDS = 2 if QUICK else 4
+CLIENTS = 4
+
+
+def make_batch(round_no: int, batch_no: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": str(uuid.uuid4()),
+            "ts": "2026-01-01T12:00:00.000000Z",
+            "level": "info" if i % 4 else "warning",
+            "title": f"order {round_no}-{batch_no}-{i} paid",
+            "body": "Pro plan · annual · card ending 4242",
+            "channel": "payments",
+            "tags": ["billing", "stripe"],
+            "metadata": {"user_id": i, "plan": "pro", "amount": 29.0},
+            "fingerprint": f"fp-{i % 10}",
+            "count": 1,
+            "source": {"logger": "app.pay", "host": "web-1", "pid": 1234},
+        }
+        for i in range(BATCH)
+    ]
+
+
+def start_hub(data_dir: Path) -> tuple[subprocess.Popen[str], str, str]:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pushlog",
+            "serve",
+            "--port",
+            "0",
+            "--data-dir",
+            str(data_dir),
+            "--quiet",
+            "--rate-limit",
+            "1000000",
+            "--rate-burst",
+            "1000000",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stdout is not None
+    url = None
+    for line in process.stdout:
+        match = re.search(r"listening on (http://\S+)", line)
+        if match:
+            url = match.group(1)
+            break
+    if url is None:
+        raise SystemExit("hub did not start")
+    threading.Thread(target=lambda: [None for _ in process.stdout or ()], daemon=True).start()
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz").status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit("hub did not answer /healthz")
+        threading.Event().wait(0.05)
+    key = json.loads((data_dir / "credentials.json").read_text())["publish"]
+    return process, url, key
+
+
+def run_hub(url: str, key: str, batches: list[list[dict[str, Any]]]) -> float:
+    clients = [httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}) for _ in range(CLIENTS)]
+    try:
+        for client in clients:  # open the connections outside the timed region
+            client.get("/healthz")
+
+        def send(index: int) -> None:
+            answer = clients[index % CLIENTS].post("/v1/events", json={"events": batches[index]})
+            if answer.status_code != 202:
+                raise SystemExit(f"hub answered {answer.status_code}: {answer.text}")
+
+        start = time.perf_counter()
+        with concurrent.futures.ThreadPoolExecutor(CLIENTS) as pool:
+            list(pool.map(send, range(len(batches))))
+        elapsed = time.perf_counter() - start
+    finally:
+        for client in clients:
+            client.close()
+    return len(batches) * BATCH / elapsed
+
+
+RAW_COLUMNS = (
+    "id",
+    "ts",
+    "received_at",
+    "level",
+    "title",
+    "body",
+    "channel",
+    "tags",
+    "link",
+    "image",
+    "actions",
+    "metadata",
+    "fingerprint",
+    "count",
+    "push",
+    "source",
+    "key_id",
+)
+
+
+def run_raw(db_path: Path, batches: list[list[dict[str, Any]]]) -> float:
+    levels = {"info": 20, "warning": 30}
+    rows_per_batch = [
+        [
+            (
+                e["id"],
+                e["ts"],
+                e["ts"],
+                levels[e["level"]],
+                e["title"],
+                e["body"],
+                e["channel"],
+                json.dumps(e["tags"]),
+                None,
+                None,
+                "[]",
+                json.dumps(e["metadata"]),
+                e["fingerprint"],
+                1,
+                e["level"] == "warning",
+                json.dumps(e["source"]),
+                "key",
+            )
+            for e in batch
+        ]
+        for batch in batches
+    ]
+    connection = sqlite3.connect(db_path, isolation_level=None)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=FULL")
+    sql = f"INSERT INTO events ({', '.join(RAW_COLUMNS)}) VALUES ({', '.join('?' * len(RAW_COLUMNS))})"
+    start = time.perf_counter()
+    for rows in rows_per_batch:
+        connection.execute("BEGIN IMMEDIATE")
+        connection.executemany(sql, rows)
+        connection.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    connection.close()
+    return len(batches) * BATCH / elapsed
+
+
+def main() -> None:
+    from pushlog.hub.store import create_engine, migrate
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        raw_db = root / "raw.db"
+        engine = create_engine(f"sqlite:///{raw_db}")
+        migrate(engine)  # the hub's own schema and indexes
+        engine.dispose()
+        process, url, key = start_hub(root / "hub")
+        best = {"hub": 0.0, "raw": 0.0}
+        try:
+            for round_no in range(ROUNDS):
+                batches = [make_batch(round_no, b) for b in range(BATCHES)]
+                best["hub"] = max(best["hub"], run_hub(url, key, batches))
+                best["raw"] = max(best["raw"], run_raw(raw_db, batches))
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+    print(f"ingest: {BATCHES} batches x {BATCH} events per round, {ROUNDS} rounds, best round kept")
+    print(f"  hub  POST /v1/events ({CLIENTS} clients, 202 = on disk): {best['hub']:>10,.0f} events/s")
+    print(f"  raw  sqlite3 executemany, one commit per batch:      {best['raw']:>10,.0f} events/s")
+    print(f"  ratio hub/raw: {best['hub'] / best['raw']:.2f}")
+
+
+if __name__ == "__main__":
+    main()
