@@ -9,8 +9,12 @@ import subprocess
 import sys
 import time
 
+import httpx
 from pytest_httpserver import HTTPServer
-from tests.cli.pushlog_cli import assert_one_line_error, cli_env, run_cli
+from tests.cli.pushlog_cli import assert_one_line_error, cli_env, real_hub, run_cli
+from tests.support.hub_server import ThreadHub
+
+__all__ = ["real_hub"]
 from werkzeug import Request, Response
 
 PY = sys.executable
@@ -180,3 +184,20 @@ def test_help_has_examples() -> None:
     result = run_cli(["run", "--help"])
     assert result.returncode == 0
     assert "pushlog run --name backup --every 1d --grace 1h -- ./backup.sh" in result.stdout
+
+
+# -- against the real hub -------------------------------------------------------------------------
+
+
+def test_real_hub_gets_the_failure_report(real_hub: ThreadHub) -> None:
+    script = "import sys; print('working'); print('boom: no space left', file=sys.stderr); sys.exit(2)"
+    result = run_cli(["run", "--name", "backup", "--", PY, "-c", script], env={"PUSHLOG_DSN": real_hub.dsn})
+    assert result.returncode == 2
+    assert result.stdout == "working\n" and result.stderr == "boom: no space left\n"
+    response = httpx.get(
+        f"{real_hub.base_url}/v1/events", headers={"Authorization": f"Bearer {real_hub.read_key}"}
+    )
+    (stored,) = response.json()["events"]
+    assert stored["level"] == "error" and stored["title"].startswith("backup failed (exit 2)")
+    assert stored["body"] == "boom: no space left"
+    assert stored["metadata"]["exit_code"] == 2 and stored["push"] is True

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import json
 import socket
+from typing import Any
 
+import httpx
 from pytest_httpserver import HTTPServer
-from tests.cli.pushlog_cli import assert_one_line_error, run_cli
+from tests.cli.pushlog_cli import assert_one_line_error, real_hub, run_cli
+from tests.support.hub_server import ThreadHub
+
+__all__ = ["real_hub"]
 from werkzeug import Request, Response
 
 from pushlog.cli._send import EPILOG
@@ -130,3 +135,32 @@ def test_help_has_examples() -> None:
     assert "examples:" in result.stdout
     assert 'pushlog send -m "Deploy finished"' in result.stdout
     assert EPILOG.splitlines()[0] in result.stdout
+
+
+# -- against the real hub -------------------------------------------------------------------------
+
+
+def _feed(hub: ThreadHub) -> list[dict[str, Any]]:
+    response = httpx.get(f"{hub.base_url}/v1/events", headers={"Authorization": f"Bearer {hub.read_key}"})
+    return list(response.json()["events"])
+
+
+def test_real_hub_stores_what_send_sent(real_hub: ThreadHub) -> None:
+    result = run_cli(
+        ["send", "-m", "-", "-c", "deploys", "-g", "prod", "-d", "sha=abc", "--level", "error"],
+        env={"PUSHLOG_DSN": real_hub.dsn},
+        input="Deploy failed\nstep 3 of 5\n",
+    )
+    assert result.returncode == 0, result.stderr
+    (stored,) = _feed(real_hub)
+    assert (stored["title"], stored["body"], stored["level"]) == ("Deploy failed", "step 3 of 5", "error")
+    assert (stored["channel"], stored["tags"], stored["metadata"]) == ("deploys", ["prod"], {"sha": "abc"})
+    assert stored["push"] is True
+
+
+def test_real_hub_refuses_an_unknown_key(real_hub: ThreadHub) -> None:
+    dsn = real_hub.dsn.replace(real_hub.publish_key, "pl_publish_" + "x" * 32)
+    result = run_cli(["send", "-m", "hello"], env={"PUSHLOG_DSN": dsn})
+    assert result.returncode == 4
+    assert_one_line_error(result, "401", "unknown API key")
+    assert _feed(real_hub) == []
