@@ -1,0 +1,112 @@
+"""The service worker (sw.js) in Chromium, fed a real push payload from the hub.
+
+Chromium cannot subscribe offline (its push service is Google's), but DevTools can hand a push message
+to a registered service worker (``ServiceWorker.deliverPushMessage``), the same way Chromium does once
+its push service delivered one. The payload is the genuine article: the hub's dispatcher encrypts a
+CRITICAL event for a subscription on the RFC 8030 stand-in, which decrypts it. The worker must show
+the notification (title, body, tag, requireInteraction, the open and acknowledge actions, the data it
+needs for clicks), tell the open page, and report the delivery to the hub with the receipt token.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+from tests.e2e.hub_process import HubProcess, publish, wait_until
+from tests.hub.test_webapp import CHROMIUM, CHROMIUM_ARGS, sign_in
+from tests.support.push_service import PushService
+
+pytestmark = [pytest.mark.browser]
+
+
+def notifications(page: Page) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = page.evaluate(
+        """navigator.serviceWorker.ready.then(r => r.getNotifications()).then(list => list.map(n => ({
+             title: n.title, body: n.body, tag: n.tag, requireInteraction: n.requireInteraction,
+             actions: n.actions.map(a => a.action), data: n.data})))"""
+    )
+    return found
+
+
+def test_service_worker_shows_the_hubs_push_and_reports_it_delivered(tmp_path: Path) -> None:
+    with (
+        PushService() as service,
+        HubProcess(tmp_path / "data", extra_args=["--allow-private-endpoints"]) as hub,
+        sync_playwright() as p,
+    ):
+        assert hub.keys is not None
+        phone = service.subscribe()
+        with hub.client(hub.keys.read) as client:
+            answer = client.post(
+                "/v1/devices", json={"kind": "webpush", "subscription": phone.subscription()}
+            )
+            assert answer.status_code == 201, answer.text
+        publish(
+            hub, {"level": "critical", "title": "Payments failing", "body": "3 charges failed", "count": 2}
+        )
+        [received] = service.wait_for(1, timeout=30)
+        payload = received.payload
+        assert payload["level"] == "critical"
+
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            context = browser.new_context(base_url=hub.url)
+            context.grant_permissions(["notifications"], origin=hub.url)
+            page = context.new_page()
+            sign_in(page, hub.keys.read)
+            devtools = context.new_cdp_session(page)
+            registrations: list[dict[str, Any]] = []
+            devtools.on(
+                "ServiceWorker.workerRegistrationUpdated", lambda e: registrations.extend(e["registrations"])
+            )
+            devtools.send("ServiceWorker.enable")
+            scope = page.evaluate(
+                "navigator.serviceWorker.register('/sw.js', {scope: '/'})"
+                ".then(() => navigator.serviceWorker.ready).then(r => r.scope)"
+            )
+            assert scope == f"{hub.url}/"
+            # Wait for the page to be controlled, so the worker's message reaches it.
+            page.wait_for_function("navigator.serviceWorker.controller !== null")
+            registration = wait_until(
+                lambda: (
+                    page.evaluate("0") == 0  # lets Playwright deliver pending DevTools events
+                    and next(
+                        (r for r in registrations if r["scopeURL"] == scope and not r["isDeleted"]), None
+                    )
+                ),
+                timeout=15,
+                what="the DevTools registration id",
+            )
+            devtools.send(
+                "ServiceWorker.deliverPushMessage",
+                {
+                    "origin": hub.url,
+                    "registrationId": registration["registrationId"],
+                    "data": json.dumps(payload),
+                },
+            )
+
+            shown = wait_until(lambda: notifications(page), timeout=15, what="the notification")
+            assert len(shown) == 1
+            note = shown[0]
+            assert note["title"] == "Payments failing"
+            assert note["body"] == "\u00d72 \u00b7 3 charges failed"
+            assert note["tag"] == payload["tag"]
+            assert note["requireInteraction"] is True
+            assert note["actions"] == ["open", "ack"]
+            assert note["data"]["event_id"] == payload["event_id"]
+            assert note["data"]["url"].endswith(f"/#/events/{payload['event_id']}")
+            expect(page.locator("#notification-log li")).to_have_text(["Payments failing"])
+
+            def delivered() -> bool:
+                with hub.client(hub.keys.read) as client:  # type: ignore[union-attr]
+                    rows = client.get(f"/v1/events/{payload['event_id']}/deliveries").json()["deliveries"]
+                return any(r["id"] == payload["delivery_id"] and r["status"] == "delivered" for r in rows)
+
+            wait_until(delivered, timeout=15, what="the hub to record the delivery as delivered")
+        finally:
+            browser.close()
