@@ -617,6 +617,13 @@ def test_dashboard_charts_events_per_hour_and_real_delivery_statuses(
             expect(row).to_have_count(1)
             expect(row.locator("td").nth(0)).to_have_text("Pixel 8")
             expect(row.locator(".status")).to_have_text("opened")
+
+            page.click("#nav-devices")
+            expect(page.locator("#devices li.device")).to_have_count(1)
+            expect(page.locator("#devices li.device")).to_contain_text("Pixel 8")
+            expect(page.locator("#push-status")).to_contain_text("Push is off")
+            page.set_viewport_size(PHONE)
+            page.screenshot(path=str(SCREENSHOTS / "devices-phone.png"), full_page=True)
         finally:
             ctx.close()
 
