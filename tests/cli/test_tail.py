@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import socket
+from pathlib import Path
 
 import httpx
 from tests.cli.pushlog_cli import (
@@ -14,7 +16,7 @@ from tests.cli.pushlog_cli import (
     spawn_cli,
     stop,
 )
-from tests.support.hub_server import ThreadHub
+from tests.support.hub_server import ThreadHub, start_hub_process
 
 __all__ = ["real_hub"]
 
@@ -168,3 +170,33 @@ def test_heartbeats_table_and_json(real_hub: ThreadHub) -> None:
     assert [r.split()[:4] for r in rows] == [["zeta", "up", "1d", "1h"], ["adhoc", "unmonitored", "-", "-"]]
     as_json = run_cli(["tail", "--heartbeats", "--json"], env=env)
     assert sorted(json.loads(line)["name"] for line in as_json.stdout.splitlines()) == ["adhoc", "zeta"]
+
+
+def test_follow_survives_a_hub_restart_without_losing_or_doubling(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    data = tmp_path / "hub"
+    first = start_hub_process(data, port=port)
+    process = None
+    try:
+        publish_events(first.base_url, first.publish_key, {"title": "before restart", "level": "info"})
+        env = {"PUSHLOG_URL": first.base_url, "PUSHLOG_READ_KEY": first.read_key}
+        process = spawn_cli(["tail", "--plain", "-n", "1"], env=env)
+        out = LineReader(process)
+        assert "before restart" in out.next()
+        first.terminate()
+        second = start_hub_process(data, port=port)
+        try:
+            # published at once: the tail is most likely still waiting to reconnect; it must catch up
+            publish_events(second.base_url, second.publish_key, {"title": "while away", "level": "info"})
+            assert "while away" in out.next(timeout=30)
+            publish_events(second.base_url, second.publish_key, {"title": "after", "level": "info"})
+            assert "after" in out.next(timeout=30)
+        finally:
+            second.stop()
+    finally:
+        first.stop()
+        if process is not None:
+            _code, err = stop(process)
+            assert "Traceback" not in err, err
