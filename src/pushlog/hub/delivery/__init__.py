@@ -47,12 +47,10 @@ async def start_delivery(
     pem, secret = await asyncio.to_thread(_read_secrets, engine)
     owned = senders is None
     if senders is None:
-        signer = VapidSigner(
-            pem,
-            getattr(config, "vapid_subject", "mailto:admin@pushlog.invalid"),
-            clock=lambda: the_clock().timestamp(),
-        )
-        senders = {"webpush": WebPushSender(signer, clock=lambda: the_clock().timestamp())}
+        # VAPID expiry and Retry-After dates are judged by the push service's clock, so the sender
+        # keeps wall time even when the hub runs on an injected clock.
+        signer = VapidSigner(pem, getattr(config, "vapid_subject", "mailto:admin@pushlog.invalid"))
+        senders = {"webpush": WebPushSender(signer)}
     service = DeliveryService(
         engine=engine,
         senders=senders,
