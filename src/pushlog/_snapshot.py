@@ -257,7 +257,8 @@ def add_trace_ids(metadata: dict[str, Any], attrs: Mapping[str, Any] | None = No
 
 def snapshot(record: logging.LogRecord, *, fingerprint: str | None = None) -> Event:
     """Build the event for ``record``. Copies everything it keeps; never raises for odd input."""
-    if type(record.msg) is dict:  # structlog's wrap_for_formatter: title from the dict's "event"
+    msg = record.msg
+    if type(msg) is dict and "event" in msg:  # structlog's wrap_for_formatter: title from "event"
         from .integrations._eventdict import event_from_record
 
         return event_from_record(record, marker=STRUCTLOG_MARKER, fingerprint=fingerprint)

@@ -269,3 +269,14 @@ def test_render_to_log_kwargs_handler_alone(
         "42 jobs waiting",
         {"queue": "mail"},
     )
+
+
+def test_plain_dict_without_event_key_keeps_the_stdlib_rendering(
+    hub: StandInHub, stdlib_logger: tuple[logging.Logger, io.StringIO, PushHandler]
+) -> None:
+    logger, _out, push = stdlib_logger
+    logger.handlers[0].setFormatter(logging.Formatter("%(message)s"))
+    logger.warning({"order": 7})  # not structlog's: no "event" key
+    assert push.client.flush(5)
+    (event,) = hub.accepted_events()
+    assert event["title"] == "{'order': 7}"
