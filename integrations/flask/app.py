@@ -8,7 +8,7 @@ events and ``pushlog.notify()`` for pushes.
 
 import logging
 
-from flask import Flask, jsonify, request
+from flask import Flask, Response, jsonify, request
 
 import pushlog
 
@@ -18,12 +18,12 @@ app = Flask(__name__)
 
 
 @app.post("/signup")
-def signup():  # type: ignore[no-untyped-def]
+def signup() -> Response:
     plan = request.args.get("plan", "free")
     pushlog.notify("New signup", body=f"plan {plan}", channel="signups", plan=plan)
     return jsonify(ok=True)
 
 
 @app.get("/checkout")
-def checkout():  # type: ignore[no-untyped-def]
+def checkout() -> Response:
     raise RuntimeError("payment gateway timed out")

@@ -2,6 +2,8 @@
 
 import logging
 import os
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import pushlog
 
@@ -13,7 +15,7 @@ log.addHandler(pushlog.PushHandler())  # reads PUSHLOG_DSN
 pushlog.log("App loaded", pid=os.getpid())
 
 
-def app(environ, start_response):  # type: ignore[no-untyped-def]
+def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
     path = environ.get("PATH_INFO", "/")
     if path == "/checkout":
         log.error("Checkout failed in worker %s", os.getpid(), extra={"worker_pid": os.getpid()})

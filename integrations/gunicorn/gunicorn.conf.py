@@ -14,11 +14,11 @@ workers = 2
 preload_app = True
 
 
-def post_worker_init(worker) -> None:  # type: ignore[no-untyped-def]
+def post_worker_init(worker: object) -> None:
     logging.getLogger("web").info("Worker %s ready", os.getpid(), extra={"worker_pid": os.getpid()})
 
 
-def worker_exit(server, worker) -> None:  # type: ignore[no-untyped-def]
+def worker_exit(server: object, worker: object) -> None:
     import pushlog
 
     pushlog.flush(timeout=2.0)  # bounded: a hub that is down never delays the worker's exit more
