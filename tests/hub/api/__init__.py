@@ -1,0 +1,1 @@
+"""Tests of pushlog.hub.api (a package so their basenames do not clash with tests/cli)."""
