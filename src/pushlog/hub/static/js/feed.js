@@ -173,8 +173,11 @@ export class Feed {
     row.el = this.render(row);
     this.rows.set(event.id, row);
     if (where === "start") {
+      // Live events are newest, except ones replayed after a reconnect: keep the list in seq order.
       row.el.classList.add("new");
-      this.list.prepend(row.el);
+      const seq = Number(event.seq);
+      const before = [...this.list.children].find((li) => Number(li.dataset.seq) < seq);
+      this.list.insertBefore(row.el, Number.isFinite(seq) ? before || null : this.list.firstChild);
     } else {
       this.list.append(row.el);
     }
