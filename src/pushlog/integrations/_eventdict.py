@@ -162,14 +162,23 @@ def build_event(
 def dedup_key(parts: EventDictParts, level: Level | int, logger: str) -> Hashable:
     """Same shape as :func:`pushlog._snapshot.dedup_key`: logger, level, the ``event`` text and the
     exception's type and innermost frame; or ``("fp", fingerprint)``."""
-    explicit = parts.reserved.get("fingerprint")
+    return _key(parts.reserved.get("fingerprint"), parts.message, parts.exc_info, level, logger)
+
+
+def dedup_key_of(event_dict: Mapping[str, Any], level: Level | int, logger: str) -> Hashable:
+    """:func:`dedup_key` straight from the dict, without splitting it (the cheap path for repeats)."""
+    message = event_dict.get("event")
+    text = "" if message is None else message if isinstance(message, str) else safe_str(message)
+    return _key(event_dict.get("fingerprint"), text, as_exc_info(event_dict.get("exc_info")), level, logger)
+
+
+def _key(explicit: object, message: str, exc: ExcInfo | None, level: Level | int, logger: str) -> Hashable:
     if explicit is not None:
         return ("fp", truncate(safe_str(explicit), MAX_FINGERPRINT))
-    exc = parts.exc_info
     if exc is not None:
         frame = innermost_frame(exc[2])
-        return (logger, int(level), parts.message, exc[0].__qualname__, frame[:2] if frame else None)
-    return (logger, int(level), parts.message)
+        return (logger, int(level), message, exc[0].__qualname__, frame[:2] if frame else None)
+    return (logger, int(level), message)
 
 
 def event_from_record(record: logging.LogRecord, *, marker: str, fingerprint: str | None = None) -> Event:

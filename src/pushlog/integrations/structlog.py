@@ -37,17 +37,18 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from .._client import CAPTURE, Client, get_default_client
-from .._levels import Level, parse_level
-from .._snapshot import STRUCTLOG_MARKER, host_name
+from .._levels import LEVEL_NAMES, Level, parse_level
+from .._snapshot import STRUCTLOG_MARKER, host_name, safe_str
 from .._transport import StderrNote
-from ._eventdict import EventDictParts, build_event, dedup_key, split_event_dict
+from ._eventdict import build_event, dedup_key_of, split_event_dict
 
 __all__ = ["STRUCTLOG_MARKER", "PushProcessor", "drop_marker"]
 
 
-def _logger_name(logger: object, parts: EventDictParts) -> str:
-    if parts.logger:
-        return parts.logger
+def _logger_name(logger: object, event_dict: MutableMapping[str, Any]) -> str:
+    given = event_dict.get("logger") or event_dict.get("logger_name")
+    if given:
+        return given if isinstance(given, str) else safe_str(given)
     name = getattr(logger, "name", None)
     return name if isinstance(name, str) and name else "structlog"
 
@@ -94,6 +95,9 @@ class PushProcessor:
         self._note = StderrNote(interval=60.0)
 
     def _level(self, method_name: str, event_dict: MutableMapping[str, Any]) -> Level:
+        known = LEVEL_NAMES.get(method_name)
+        if known is not None:
+            return known
         try:
             return parse_level(method_name)
         except ValueError:
@@ -116,11 +120,11 @@ class PushProcessor:
             if client.inert and CAPTURE.get() is None:
                 event_dict[STRUCTLOG_MARKER] = True
                 return event_dict
-            parts = split_event_dict(event_dict, marker=STRUCTLOG_MARKER)
-            name = _logger_name(logger, parts)
-            key = dedup_key(parts, level, name)
-            repeat, _first_id = client.check_repeat(key)
+            name = _logger_name(logger, event_dict)
+            key = dedup_key_of(event_dict, level, name)
+            repeat, _first_id = client.check_repeat(key)  # a repeat is only counted: nothing else to do
             if not repeat:
+                parts = split_event_dict(event_dict, marker=STRUCTLOG_MARKER)
                 source = {
                     "logger": name,
                     "module": _module(event_dict),
