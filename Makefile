@@ -19,11 +19,13 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
-# Debian packages the tests need: Firefox ESR receives Web Push offline, Chromium renders the web app.
+# Debian packages the tests need: Firefox ESR receives Web Push offline, Chromium renders the web app,
+# PostgreSQL proves the hub's store is portable (tests/hub/store).
 system-deps:
 	@missing=""; \
 	command -v firefox-esr >/dev/null || missing="$$missing firefox-esr"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	    echo "installing Debian packages:$$missing"; \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null) \
