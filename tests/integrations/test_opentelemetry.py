@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+import logging.config
 import logging.handlers
 import queue
 import re
@@ -179,3 +180,40 @@ def test_pushlogs_own_requests_are_not_traced(
     get = next(s for s in exporter.get_finished_spans() if s.name == "GET")
     url = get.attributes.get("url.full") or get.attributes.get("http.url") if get.attributes else None
     assert "not-pushlog" in str(url)
+
+
+def test_trace_link_filter_from_dictconfig(hub: StandInHub, provider: TracerProvider) -> None:
+    name = f"app.otel.dictconfig.{uuid.uuid4().hex[:8]}"
+    logging.config.dictConfig(
+        {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "filters": {
+                "trace_link": {
+                    "()": "pushlog.integrations.opentelemetry.TraceLinkFilter",
+                    "template": "https://jaeger.example/trace/{trace_id}",
+                }
+            },
+            "handlers": {
+                "push": {
+                    "class": "pushlog.PushHandler",
+                    "dsn": hub.dsn,
+                    "linger": "0.05",
+                    "filters": ["trace_link"],
+                }
+            },
+            "loggers": {name: {"handlers": ["push"], "level": "INFO", "propagate": False}},
+        }
+    )
+    log = logging.getLogger(name)
+    (handler,) = log.handlers
+    assert isinstance(handler, PushHandler)
+    try:
+        with provider.get_tracer("tests").start_as_current_span("configured") as span:
+            log.warning("from dictConfig")
+        assert handler.client.flush(5)
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+    (event,) = hub.accepted_events()
+    assert event["link"] == f"https://jaeger.example/trace/{span.get_span_context().trace_id:032x}"
