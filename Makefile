@@ -25,6 +25,8 @@ system-deps:
 	@missing=""; \
 	command -v firefox-esr >/dev/null || missing="$$missing firefox-esr"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
+	command -v curl >/dev/null || missing="$$missing curl"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	    echo "installing Debian packages:$$missing"; \
