@@ -747,6 +747,9 @@ def test_static_files_are_served_with_the_right_types(hub: HubProcess) -> None:
             ("/sw.js", "javascript"),
             ("/style.css", "text/css"),
             ("/icon.svg", "image/svg+xml"),
+            ("/icon-192.png", "image/png"),
+            ("/badge-96.png", "image/png"),
+            ("/manifest.webmanifest", "application/manifest+json"),
         ]:
             response = client.get(path)
             assert response.status_code == 200, path

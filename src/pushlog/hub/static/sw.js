@@ -7,7 +7,8 @@
 // receipt token (stops a CRITICAL re-push on every device); anything else opens or focuses the event in
 // the web app and reports "opened". Open pages are told what was shown ("pushlog:shown").
 
-const ICON = "/icon.svg";
+const ICON = "/icon-192.png";
+const BADGE = "/badge-96.png"; // monochrome: Android draws it in the status bar
 
 self.addEventListener("install", () => self.skipWaiting());
 self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
@@ -63,7 +64,7 @@ async function onPush(event) {
     tag: tag || undefined,
     renotify: Boolean(tag), // a CRITICAL re-push with the same tag alerts again
     icon: ICON,
-    badge: ICON,
+    badge: BADGE,
     timestamp: Date.parse(p.ts) || Date.now(),
     requireInteraction: Boolean(p.require_interaction ?? critical),
     data: { event_id: p.event_id, delivery_id: p.delivery_id, receipt: p.receipt, url: p.url || "/", link: p.link || null, level: p.level },
