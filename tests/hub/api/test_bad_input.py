@@ -54,6 +54,13 @@ def test_undecodable_bodies_are_400(hub: ThreadHub, body: bytes, code: str, ment
         ({"events": [{"title": "t", "ts": 12345}]}, "events[0].ts"),
         ({"events": [{"title": "t", "link": "javascript:alert(1)"}]}, "events[0].link"),
         ({"events": [{"title": "t" * 300}]}, "events[0].title: longer than"),
+        ({"events": [{"title": "t", "metadata": {"blob": "x" * 2000}}]}, "events[0].metadata.blob"),
+        (
+            {"events": [{"title": "t", "metadata": {"nested": {"a": ["y" * 600, "z" * 600]}}}]},
+            "metadata.nested",
+        ),
+        ({"events": [{"title": "t", "id": 7}]}, "events[0].id"),
+        ({"events": [{"title": "t", "push": "yes"}]}, "events[0].push"),
         ({"events": {"title": "t"}}, "events: must be an array"),
         ({"title": "no envelope"}, "events: required"),
         ([1, 2, 3], "body: must be an object"),

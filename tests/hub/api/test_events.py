@@ -250,3 +250,30 @@ def test_acknowledge_with_read_key_is_idempotent(hub: ThreadHub) -> None:
         second = client.post(f"/v1/events/{sent['id']}/ack")
         assert second.json()["acknowledged_at"] == acked_at
         assert client.post("/v1/events/missing/ack").status_code == 404
+
+
+def test_concurrent_publishers_all_get_202_and_every_event_is_stored(hub: ThreadHub) -> None:
+    """Writers queue on SQLite's write lock (BEGIN IMMEDIATE) instead of failing with "locked"."""
+    import concurrent.futures
+
+    def one_client(n: int) -> list[int]:
+        with hub.client(hub.publish_key) as client:
+            return [
+                client.post(
+                    "/v1/events", json={"events": [event(f"c{n} #{i}"), event(f"c{n} #{i}b")]}
+                ).status_code
+                for i in range(10)
+            ]
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        codes = [code for codes in pool.map(one_client, range(8)) for code in codes]
+    assert codes == [202] * 80
+    seen = 0
+    params: dict[str, Any] = {"limit": 200}
+    while True:
+        page = feed(hub, **params)
+        seen += len(page["events"])
+        if not page["next_cursor"]:
+            break
+        params["cursor"] = page["next_cursor"]
+    assert seen == 160
