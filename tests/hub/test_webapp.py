@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -227,6 +228,16 @@ def test_feed_lists_newest_first_with_counts_and_filters(page: Page, hub: HubPro
         f"{run} payment retried",
         f"{run} deployed",
     ]
+    # Time labels age while the page is open (refreshTimes with a "now" 2 hours ahead).
+    expect(page.locator("#events .event", has_text=f"{run} deployed").locator("time")).to_have_text(
+        "5 min ago"
+    )
+    page.evaluate("""async () => {
+        const { Feed } = await import('/js/feed.js');
+        const list = document.querySelector('#events');
+        Feed.prototype.refreshTimes.call({ list }, Date.now() + 2 * 3600 * 1000);
+    }""")
+    expect(page.locator("#events .event", has_text=f"{run} deployed").locator("time")).to_have_text("2 h ago")
     retried = page.locator("#events .event", has_text=f"{run} payment retried")
     expect(retried.locator(".count")).to_have_text("\u00d73")
     expect(page.locator("#events .event", has_text=f"{run} deployed").locator(".count")).to_have_count(0)

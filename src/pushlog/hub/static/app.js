@@ -77,7 +77,7 @@ function startSession(key) {
 }
 
 function signOut(message = "") {
-  if (session) session.feed.stop();
+  if (session) session.feed.close();
   session = null;
   forgetKey();
   if (location.hash && location.hash !== "#/") history.replaceState(null, "", "#/");

@@ -19,6 +19,20 @@ export class Feed {
     this.stream = null;
     this.generation = 0; // bumps on every reload so late answers of an old query are dropped
     this.root = this.build();
+    // "3 min ago" labels age: refresh them twice a minute while signed in.
+    this.clock = setInterval(() => this.refreshTimes(), 30000);
+  }
+
+  refreshTimes(now = Date.now()) {
+    for (const time of this.list.querySelectorAll("time[datetime]")) {
+      time.textContent = relativeTime(time.getAttribute("datetime"), now);
+    }
+  }
+
+  /** Sign-out: stop the stream and the label clock for good. */
+  close() {
+    this.stop();
+    clearInterval(this.clock);
   }
 
   build() {

@@ -66,8 +66,11 @@ export async function enablePush(api, preferences, { onProgress = () => {}, time
   if (unsupported) throw new Error(unsupported);
   onProgress("Asking for permission to show notifications…");
   const permission = await withTimeout(Notification.requestPermission(), 60000, "The permission prompt was not answered.");
-  if (permission !== "granted") {
+  if (permission === "denied") {
     throw new Error("Notifications are blocked for this site: allow them in the browser's site settings, then try again.");
+  }
+  if (permission !== "granted") {
+    throw new Error("Notifications were not allowed: press the button again and choose Allow.");
   }
   onProgress("Starting the service worker…");
   await navigator.serviceWorker.register("/sw.js", { scope: "/" });
