@@ -133,6 +133,14 @@ def test_no_event_is_missed_between_catch_up_and_live(hub_factory: Any) -> None:
     assert got == published
 
 
+def test_a_last_event_id_beyond_the_newest_event_does_not_silence_the_stream(hub: ThreadHub) -> None:
+    publish(hub, "old", level="warning")
+    with open_stream(hub, headers={"Last-Event-ID": "999999"}) as reader:
+        publish(hub, "new", level="warning")
+        message = reader.next()
+    assert message.data is not None and message.data["title"] == "new"
+
+
 def test_ack_is_streamed_to_listeners(hub: ThreadHub) -> None:
     [event_id] = publish(hub, "page me", level="critical")
     with open_stream(hub) as reader:

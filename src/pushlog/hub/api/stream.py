@@ -3,8 +3,8 @@
 Each matching event is sent as ``event: event`` with ``id: <seq>`` and the StoredEvent as data;
 acknowledgements as ``event: ack`` (no id). A client that reconnects with ``Last-Event-ID`` (header,
 or ``last_event_id`` query parameter) gets every matching event after that ``seq`` first; without it
-the stream starts at the newest event. A ``: keepalive`` comment goes out when nothing happened for
-``keepalive_interval`` seconds.
+the stream starts at the newest event (also when ``Last-Event-ID`` is beyond it). A ``: keepalive``
+comment goes out when nothing happened for ``keepalive_interval`` seconds.
 
 Correctness: the loop records the broker's generation, reads everything after the last sent ``seq``
 from the database, and only then waits for the generation to move (see :mod:`pushlog.hub._broker`),
@@ -79,9 +79,11 @@ async def stream(request: Request) -> Response:
     state = hub_state(request)
     await authenticate(request, "read")
     flt = parse_filter(request.query_params)
-    last = _last_event_id(request)
-    if last is None:
-        last = await state.db_read(event_store.max_seq)
+    requested = _last_event_id(request)
+    newest = await state.db_read(event_store.max_seq)
+    # Without Last-Event-ID: only new events. An id beyond the newest (a hub whose database was
+    # replaced) would silence the stream until seq caught up, so it resumes from the newest instead.
+    last = newest if requested is None else min(requested, newest)
 
     async def read(after: int) -> list[dict[str, Any]]:
         return await state.db_read(event_store.events_after, flt, after_seq=after, limit=BATCH)
