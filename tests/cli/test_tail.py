@@ -200,3 +200,16 @@ def test_follow_survives_a_hub_restart_without_losing_or_doubling(tmp_path: Path
         if process is not None:
             _code, err = stop(process)
             assert "Traceback" not in err, err
+
+
+def test_a_reader_that_goes_away_ends_tail_quietly(real_hub: ThreadHub) -> None:
+    big = [{"title": f"event {i}", "body": "x" * 4000} for i in range(150)]  # ~600 kB: more than a pipe holds
+    publish_events(real_hub.base_url, real_hub.publish_key, *big)
+    process = spawn_cli(["tail", "--json", "-n", "150", "--no-follow"], env=_env(real_hub))
+    assert process.stdout is not None
+    assert json.loads(process.stdout.readline())["title"] == "event 0"
+    process.stdout.close()  # like `| head -1`: the rest of the output hits a closed pipe
+    code = process.wait(timeout=30)
+    err = process.stderr.read() if process.stderr else ""
+    assert code == 0, err
+    assert err == ""
