@@ -10,6 +10,7 @@ import sys
 import time
 
 import httpx
+import pytest
 from pytest_httpserver import HTTPServer
 from tests.cli.pushlog_cli import assert_one_line_error, cli_env, real_hub, run_cli
 from tests.support.hub_server import ThreadHub
@@ -119,20 +120,27 @@ def test_usage_errors() -> None:
     assert bad.returncode == 2 and "bad duration" in bad.stderr
 
 
-def test_sigterm_is_forwarded_and_the_childs_code_returned(httpserver: HTTPServer) -> None:
+_TRAP = (
+    "import signal, sys, threading\n"
+    "done = threading.Event()\n"
+    "def on_signal(signum, frame):\n"
+    "    print('child got', signal.Signals(signum).name, flush=True); sys.exit(7)\n"
+    "signal.signal(signal.SIGTERM, on_signal)\n"
+    "signal.signal(signal.SIGINT, on_signal)\n"
+    "print('ready', flush=True)\n"
+    "done.wait()\n"
+)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signals_are_forwarded_and_the_childs_code_returned(
+    httpserver: HTTPServer, sig: signal.Signals
+) -> None:
     _hub(httpserver)
-    script = (
-        "import signal, sys, threading\n"
-        "done = threading.Event()\n"
-        "def on_term(*a):\n"
-        "    print('child got TERM', flush=True); sys.exit(7)\n"
-        "signal.signal(signal.SIGTERM, on_term)\n"
-        "print('ready', flush=True)\n"
-        "done.wait()\n"
-    )
     proc = subprocess.Popen(
-        [PY, "-m", "pushlog", "run", "--name", "sleeper", "--", PY, "-c", script],
+        [PY, "-m", "pushlog", "run", "--name", "sleeper", "--", PY, "-c", _TRAP],
         env=cli_env({"PUSHLOG_DSN": _dsn(httpserver)}),
+        stdin=subprocess.DEVNULL,  # not a terminal: a SIGINT can only reach the child through pushlog
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -144,14 +152,14 @@ def test_sigterm_is_forwarded_and_the_childs_code_returned(httpserver: HTTPServe
         deadline = time.monotonic() + 30
         assert sel.select(timeout=max(0.0, deadline - time.monotonic())), "child never became ready"
         assert proc.stdout.readline() == "ready\n"
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     assert proc.returncode == 7, err
-    assert out == "child got TERM\n"
+    assert out == f"child got {sig.name}\n"
     (event,) = _events(httpserver)
     assert event["metadata"]["exit_code"] == 7  # type: ignore[index]
 
