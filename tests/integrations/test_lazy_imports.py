@@ -12,7 +12,7 @@ def test_adapters_do_not_import_their_libraries() -> None:
         "import sys, logging, pushlog\n"
         "import pushlog.integrations.structlog, pushlog.integrations.sentry\n"
         "import pushlog.integrations.opentelemetry\n"
-        "logging.getLogger('x').addHandler(pushlog.PushHandler('http://k@127.0.0.1:9'))\n"
+        "logging.getLogger('x').addHandler(pushlog.PushHandler('http://k@127.0.0.1:9', flush_timeout=0))\n"
         "logging.getLogger('x').error('an event while nothing is installed')\n"
         "libs = ('structlog', 'sentry_sdk', 'opentelemetry')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in libs))\n"
