@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from tests.support.hub_server import start_hub_process
+
+SUBSCRIPTION = {
+    "endpoint": "http://127.0.0.1:9/push/phone",
+    "keys": {
+        "p256dh": "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4",
+        "auth": "BTBZMqHH6r4Tts7J_aSIgg",
+    },
+}
 
 
 def test_kill_9_right_after_202_loses_no_event(tmp_path: Path) -> None:
@@ -14,6 +24,8 @@ def test_kill_9_right_after_202_loses_no_event(tmp_path: Path) -> None:
     first = start_hub_process(data_dir)
     accepted: list[str] = []
     try:
+        with first.client(first.read_key) as c:  # one phone, so every event also gets an outbox row
+            device = c.post("/v1/devices", json={"subscription": SUBSCRIPTION}).json()
         with first.client(first.publish_key) as c:
             for batch in range(10):
                 events = [
@@ -42,3 +54,53 @@ def test_kill_9_right_after_202_loses_no_event(tmp_path: Path) -> None:
     finally:
         second.stop()
     assert sorted(e["id"] for e in stored) == sorted(accepted)
+    with sqlite3.connect(data_dir / "pushlog.db") as db:
+        rows = db.execute("SELECT event_id, device_id, round FROM deliveries").fetchall()
+    assert sorted(r[0] for r in rows) == sorted(accepted)  # the outbox rows committed with their events
+    assert {(r[1], r[2]) for r in rows} == {(device["id"], 0)}
+
+
+def test_the_outbox_cannot_hold_the_same_delivery_twice(tmp_path: Path) -> None:
+    import datetime as _dt
+
+    import sqlalchemy as sa
+
+    from pushlog.hub.store import create_engine, migrate
+    from pushlog.hub.store._tables import deliveries, events
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'o.db'}")
+    migrate(engine)
+    now = _dt.datetime.now(_dt.UTC)
+    row = {
+        "event_seq": 1,
+        "event_id": "e1",
+        "device_id": "d1",
+        "round": 0,
+        "status": "queued",
+        "created_at": now,
+        "updated_at": now,
+    }
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                events.insert().values(
+                    seq=1,
+                    id="e1",
+                    ts=now,
+                    received_at=now,
+                    level=30,
+                    title="t",
+                    tags=[],
+                    actions=[],
+                    metadata={},
+                    push=True,
+                    source={},
+                )
+            )
+            conn.execute(deliveries.insert().values(id="dl_1", **row))
+        with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+            conn.execute(deliveries.insert().values(id="dl_2", **row))
+        with engine.begin() as conn:  # the next CRITICAL round is a different row
+            conn.execute(deliveries.insert().values(id="dl_3", **{**row, "round": 1}))
+    finally:
+        engine.dispose()
