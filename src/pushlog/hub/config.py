@@ -45,7 +45,7 @@ class HubConfig:
     #: Largest accepted request body in bytes (the wire caps one batch well below this).
     max_request_bytes: int = 1_048_576
     #: Largest number of events in one POST.
-    max_batch_events: int = 500
+    max_batch_events: int = 1000
     #: CRITICAL events are re-pushed every this many seconds until acknowledged or expired.
     critical_repeat_interval: float = 300.0
     critical_expiry: float = 3600.0
