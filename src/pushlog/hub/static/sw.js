@@ -7,8 +7,8 @@
 // receipt token (stops a CRITICAL re-push on every device); anything else opens or focuses the event in
 // the web app and reports "opened". Open pages are told what was shown ("pushlog:shown").
 
-const ICON = "/icon-192.png";
-const BADGE = "/badge-96.png"; // monochrome: Android draws it in the status bar
+const ICON = "icon-192.png";
+const BADGE = "badge-96.png"; // monochrome: Android draws it in the status bar
 
 self.addEventListener("install", () => self.skipWaiting());
 self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
@@ -26,7 +26,8 @@ function readPayload(event) {
 
 async function post(path, body) {
   try {
-    const response = await fetch(new URL(path, self.location.origin), {
+    // Relative to the worker's scope: the hub may sit under a path prefix behind a proxy.
+    const response = await fetch(new URL(path.replace(/^\//, ""), self.registration.scope), {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify(body),
@@ -67,7 +68,7 @@ async function onPush(event) {
     badge: BADGE,
     timestamp: Date.parse(p.ts) || Date.now(),
     requireInteraction: Boolean(p.require_interaction ?? critical),
-    data: { event_id: p.event_id, delivery_id: p.delivery_id, receipt: p.receipt, url: p.url || "/", link: p.link || null, level: p.level },
+    data: { event_id: p.event_id, delivery_id: p.delivery_id, receipt: p.receipt, url: p.url || "./", link: p.link || null, level: p.level },
     actions: actions.slice(0, maxActions).map((a) => ({ action: String(a.action), title: String(a.title) })),
   };
   try {
@@ -83,7 +84,7 @@ async function onPush(event) {
 }
 
 async function focusOrOpen(url) {
-  const target = new URL(url, self.location.origin);
+  const target = new URL(url, self.registration.scope);
   const pages = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
   for (const page of pages) {
     if (new URL(page.url).origin === target.origin && "focus" in page) {
@@ -110,7 +111,7 @@ async function onClick(event) {
     }
     return;
   }
-  await Promise.all([focusOrOpen(data.url || "/"), receipt(data, "opened")]);
+  await Promise.all([focusOrOpen(data.url || "./"), receipt(data, "opened")]);
 }
 
 self.addEventListener("push", (event) => event.waitUntil(onPush(event)));

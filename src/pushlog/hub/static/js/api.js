@@ -3,6 +3,14 @@
 
 const KEY_STORAGE = "pushlog.key";
 
+/**
+ * API paths are written from the hub's root ("/v1/events"); requests go relative to the page, so a hub
+ * served under a path prefix behind a reverse proxy (https://example.com/pushlog/) works unchanged.
+ */
+export function apiUrl(path) {
+  return path.startsWith("/") ? `.${path}` : path;
+}
+
 export class ApiError extends Error {
   constructor(status, code, message) {
     super(message);
@@ -49,7 +57,7 @@ export class Api {
   async request(method, path, body = undefined, { signal } = {}) {
     let response;
     try {
-      response = await fetch(path, {
+      response = await fetch(apiUrl(path), {
         method,
         headers: this.headers(body === undefined ? {} : { "Content-Type": "application/json" }),
         body: body === undefined ? undefined : JSON.stringify(body),

@@ -2,7 +2,7 @@
 // from the stream. One Feed lives as long as the user is signed in, so going to an event's detail and
 // back keeps the list, its scroll position and the live connection.
 
-import { filterParams, query } from "./api.js";
+import { apiUrl, filterParams, query } from "./api.js";
 import { h, levelName, relativeTime, replace, safeUrl, toast } from "./dom.js";
 import { LiveStream } from "./sse.js";
 
@@ -137,7 +137,7 @@ export class Feed {
     this.nextCursor = page.next_cursor;
     this.updateFooter();
     this.stream = new LiveStream({
-      url: `/v1/stream${query(filterParams(this.filters))}`,
+      url: apiUrl(`/v1/stream${query(filterParams(this.filters))}`),
       key: this.api.key,
       lastEventId: this.maxSeq ?? 0,
       onMessage: (type, data) => this.onStreamMessage(type, data),

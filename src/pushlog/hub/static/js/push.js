@@ -73,7 +73,7 @@ export async function enablePush(api, preferences, { onProgress = () => {}, time
     throw new Error("Notifications were not allowed: press the button again and choose Allow.");
   }
   onProgress("Starting the service worker…");
-  await navigator.serviceWorker.register("/sw.js", { scope: "/" });
+  await navigator.serviceWorker.register("sw.js", { scope: "./" });
   const registration = await withTimeout(navigator.serviceWorker.ready, timeoutMs, "The service worker did not start.");
   const { public_key: publicKey } = await api.get("/v1/webpush/vapid-public-key");
   let subscription = await registration.pushManager.getSubscription();
@@ -191,7 +191,7 @@ export async function showDevices(main, api) {
   } else if (Notification.permission === "denied") {
     setStatus("Notifications are blocked for this site: allow them in the browser's site settings.", "error");
   } else {
-    const registration = await navigator.serviceWorker.getRegistration("/");
+    const registration = await navigator.serviceWorker.getRegistration();
     const subscription = registration ? await registration.pushManager.getSubscription().catch(() => null) : null;
     setStatus(subscription ? "Push is on for this device." : "Push is off for this device.", subscription ? "ok" : "info");
   }
