@@ -6,7 +6,6 @@ One :class:`HubState` per app, on ``app.state.hub``. Database work runs in worke
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -67,7 +66,7 @@ class HubState:
             with engine.connect().execution_options(**READ_ONLY) as conn, conn.begin():
                 return fn(conn, *args, **kwargs)
 
-        return await anyio.to_thread.run_sync(functools.partial(run))
+        return await anyio.to_thread.run_sync(run)
 
     def wake_delivery(self) -> None:
         if self.delivery is not None:
