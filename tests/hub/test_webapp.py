@@ -765,3 +765,63 @@ def test_static_files_are_served_with_the_right_types(hub: HubProcess) -> None:
             response = client.get(path)
             assert response.status_code == 200, path
             assert kind in response.headers["content-type"], (path, response.headers["content-type"])
+
+
+def test_the_web_app_works_under_a_path_prefix(browser: Browser, tmp_path: Path) -> None:
+    """Behind a reverse proxy at /pushlog/ (here: the real hub app mounted under that path)."""
+    import contextlib
+    import json
+    import threading
+    from collections.abc import AsyncIterator
+
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+    from tests.e2e.hub_process import free_port, wait_until
+
+    from pushlog.hub.app import create_app
+    from pushlog.hub.config import HubConfig
+
+    port = free_port()
+    config = HubConfig(data_dir=tmp_path / "data", port=port, public_url=f"http://127.0.0.1:{port}/pushlog")
+    hub_app = create_app(config)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with hub_app.router.lifespan_context(hub_app):
+            yield
+
+    outer = Starlette(routes=[Mount("/pushlog", app=hub_app)], lifespan=lifespan)
+    server = uvicorn.Server(uvicorn.Config(outer, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}/pushlog"
+    try:
+        wait_until(
+            lambda: httpx.get(f"{base}/healthz").status_code == 200, timeout=30, what="the mounted hub"
+        )
+        creds = json.loads((tmp_path / "data" / "credentials.json").read_text())
+        ctx = browser.new_context()
+        try:
+            page = ctx.new_page()
+            page.goto(f"{base}/")
+            page.fill("#key", creds["read"])
+            page.click("#sign-in-button")
+            expect(page.locator("#live")).to_have_attribute("data-state", "live")
+            answer = httpx.post(
+                f"{base}/v1/events",
+                headers={"Authorization": f"Bearer {creds['publish']}"},
+                json={"events": [{"id": str(uuid.uuid4()), "ts": iso(dt.datetime.now(dt.UTC)),
+                                  "level": "warning", "title": "under a prefix"}]},
+            )  # fmt: skip
+            assert answer.status_code == 202, answer.text
+            expect(page.locator("#events .event-title")).to_have_text(["under a prefix"])
+            scope = page.evaluate(
+                "navigator.serviceWorker.register('sw.js', {scope: './'}).then(r => r.scope)"
+            )
+            assert scope == f"{base}/"
+        finally:
+            ctx.close()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
