@@ -73,9 +73,9 @@ def _timeout(request: httpx.Request, name: str) -> float | None:
 
 
 async def _with_timeout(awaitable: Any, seconds: float | None) -> Any:
-    if seconds is None:
+    # asyncio.timeout (3.11+) runs the awaitable in the current task; wait_for would start a new one.
+    async with asyncio.timeout(seconds):
         return await awaitable
-    return await asyncio.wait_for(awaitable, seconds)
 
 
 class LeanTransport(httpx.AsyncBaseTransport):
