@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import selectors
 import signal
 import subprocess
 import sys
+import termios
 import time
 
 import httpx
@@ -209,3 +212,41 @@ def test_real_hub_gets_the_failure_report(real_hub: ThreadHub) -> None:
     assert stored["level"] == "error" and stored["title"].startswith("backup failed (exit 2)")
     assert stored["body"] == "boom: no space left"
     assert stored["metadata"]["exit_code"] == 2 and stored["push"] is True
+
+
+_FOREGROUND = "from pushlog.cli._run import _in_terminal_foreground as f; print(f())"
+
+
+def test_terminal_foreground_detection_decides_sigint_forwarding() -> None:
+    """In a terminal's foreground group the terminal already sent Ctrl-C to the child: not forwarded."""
+    leader, follower = os.openpty()
+    try:
+
+        def take_terminal() -> None:  # runs in the child after setsid(): make the pty its terminal
+            fcntl.ioctl(follower, termios.TIOCSCTTY, 0)
+
+        in_terminal = subprocess.run(
+            [PY, "-c", _FOREGROUND],
+            env=cli_env(),
+            stdin=follower,
+            stdout=subprocess.PIPE,
+            stderr=follower,
+            start_new_session=True,
+            preexec_fn=take_terminal,
+            timeout=30,
+            check=True,
+            text=True,
+        )
+        assert in_terminal.stdout == "True\n"
+    finally:
+        os.close(leader)
+        os.close(follower)
+    piped = subprocess.run(
+        [PY, "-c", _FOREGROUND],
+        env=cli_env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert piped.stdout == "False\n"
