@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import select
+import struct
+import subprocess
+import sys
+import termios
 import time
 from collections.abc import Callable
 
 import httpx
 from rich.text import Text
-from tests.cli.pushlog_cli import publish_events, real_hub
+from tests.cli.pushlog_cli import cli_env, publish_events, real_hub
 from tests.support.hub_server import ThreadHub
 from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
@@ -243,3 +250,49 @@ async def test_heartbeats_screen(real_hub: ThreadHub) -> None:
         assert isinstance(status_cell, Text) and str(status_cell.style) == "green"
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, HeartbeatsScreen), "heartbeats closed")
+
+
+def test_the_cli_opens_the_interactive_feed_on_a_terminal(real_hub: ThreadHub) -> None:
+    """``pushlog tail`` with a terminal (a real pty as controlling terminal) runs the Textual app."""
+    publish_events(real_hub.base_url, real_hub.publish_key, {"title": "hello from the hub", "level": "error"})
+    leader, follower = os.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))
+    env = cli_env({"PUSHLOG_URL": real_hub.base_url, "PUSHLOG_READ_KEY": real_hub.read_key, "TERM": "xterm"})
+
+    def take_terminal() -> None:  # in the child, after setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pushlog", "tail"],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env=env,
+        start_new_session=True,
+        preexec_fn=take_terminal,
+    )
+    os.close(follower)
+    screen = b""
+
+    def read_until(done: Callable[[], bool], timeout: float = 30.0) -> None:
+        nonlocal screen
+        deadline = time.monotonic() + timeout
+        while not done() and time.monotonic() < deadline:
+            ready, _, _ = select.select([leader], [], [], 0.2)
+            if ready:
+                try:
+                    screen += os.read(leader, 65536)
+                except OSError:  # the terminal closed: the app exited
+                    return
+
+    try:
+        read_until(lambda: b"hello from the hub" in screen)
+        assert b"hello from the hub" in screen, screen[-2000:]
+        os.write(leader, b"q")
+        read_until(lambda: process.poll() is not None)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(leader)
