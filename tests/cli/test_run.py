@@ -250,3 +250,17 @@ def test_terminal_foreground_detection_decides_sigint_forwarding() -> None:
         check=True,
     )
     assert piped.stdout == "False\n"
+
+
+def test_stdin_is_the_commands_own() -> None:
+    script = "import sys; data = sys.stdin.buffer.read(); sys.stdout.buffer.write(data[::-1])"
+    result = subprocess.run(
+        [PY, "-m", "pushlog", "run", "--", PY, "-c", script],
+        env=cli_env(),
+        input=b"abc\x00\n",
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0
+    assert result.stdout == b"\n\x00cba"
