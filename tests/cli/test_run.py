@@ -165,6 +165,10 @@ def test_signals_are_forwarded_and_the_childs_code_returned(
     assert out == f"child got {sig.name}\n"
     (event,) = _events(httpserver)
     assert event["metadata"]["exit_code"] == 7  # type: ignore[index]
+    # stopped by someone, not failing by itself: a WARNING, not an ERROR
+    assert event["level"] == "warning"
+    assert str(event["title"]).startswith(f"sleeper interrupted by {sig.name} after ")
+    assert event["metadata"]["interrupted_by"] == sig.name  # type: ignore[index]
 
 
 def test_killed_child_exits_128_plus_signal(httpserver: HTTPServer) -> None:

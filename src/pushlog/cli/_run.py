@@ -122,6 +122,8 @@ class Outcome:
     stderr_tail: list[str]
     signal_name: str | None = None
     start_error: str | None = None
+    #: The first SIGINT/SIGTERM pushlog itself received while the command ran (then forwarded).
+    interrupted_by: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -194,8 +196,10 @@ def execute(
     previous: dict[signal.Signals, Any] = {}
     child: subprocess.Popen[bytes] | None = None
     pending: list[int] = []
+    received: list[int] = []
 
     def forward(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
         if signum == signal.SIGINT and _in_terminal_foreground():
             return  # the terminal delivered it to the child already
         if child is None:
@@ -232,7 +236,8 @@ def execute(
     if code < 0:
         signal_name = signal.Signals(-code).name
         code = 128 - code
-    return Outcome(code, duration, tee.tail(), signal_name=signal_name)
+    interrupted = signal.Signals(received[0]).name if received else None
+    return Outcome(code, duration, tee.tail(), signal_name=signal_name, interrupted_by=interrupted)
 
 
 def _job_name(args: argparse.Namespace, command: list[str]) -> str:
@@ -248,7 +253,8 @@ def build_report(
     channel: str | None = None,
     tags: list[str] | None = None,
 ) -> Event:
-    """The event that reports ``outcome``: ERROR/CRITICAL on failure, INFO on success."""
+    """The event that reports ``outcome``: ERROR/CRITICAL on failure, INFO on success, WARNING when it
+    ended badly after pushlog was sent SIGINT/SIGTERM (stopped by someone, not failing by itself)."""
     metadata: dict[str, Any] = {
         "job": name,
         "command": truncate(shlex.join(command), MAX_METADATA_VALUE),
@@ -257,6 +263,8 @@ def build_report(
     }
     if outcome.signal_name:
         metadata["signal"] = outcome.signal_name
+    if outcome.interrupted_by:
+        metadata["interrupted_by"] = outcome.interrupted_by
     took = format_duration(outcome.duration)
     source = {"logger": "pushlog.run", "host": socket.gethostname(), "pid": os.getpid()}
     if outcome.ok:
@@ -268,9 +276,14 @@ def build_report(
             metadata=metadata,
             source=source,
         )
+    level = Level.CRITICAL if critical else Level.ERROR
     if outcome.start_error:
         title = f"{name} could not start"
         body = outcome.start_error
+    elif outcome.interrupted_by:
+        level = Level.WARNING
+        title = f"{name} interrupted by {outcome.interrupted_by} after {took} (exit {outcome.exit_code})"
+        body = "\n".join(outcome.stderr_tail) or "(no output on stderr)"
     else:
         how = f"killed by {outcome.signal_name}" if outcome.signal_name else f"exit {outcome.exit_code}"
         title = f"{name} failed ({how}) after {took}"
@@ -278,7 +291,7 @@ def build_report(
     return Event(
         title=title,
         body=truncate(body, MAX_BODY),
-        level=Level.CRITICAL if critical else Level.ERROR,
+        level=level,
         channel=channel,
         tags=list(tags or []),
         metadata=metadata,
