@@ -133,7 +133,7 @@ def bootstrap(config: HubConfig, *, clock: Clock = system_clock) -> Bootstrapped
     """Everything a start needs, created when missing. The caller disposes ``engine``."""
     data_dir = Path(config.data_dir)
     ensure_data_dir(data_dir)
-    engine = create_engine(config.database_url)
+    engine = create_engine(config.database_url, busy_timeout=config.busy_timeout)
     try:
         migrate(engine)
         hub_secrets = load_secrets(engine)

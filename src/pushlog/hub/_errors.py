@@ -49,3 +49,14 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = _HTTP_CODES.get(exc.status_code, "error")
     return error_response(exc.status_code, code, str(exc.detail))
+
+
+async def handle_database_unavailable(request: Request, exc: Exception) -> Response:
+    """The database could not be reached or stayed locked past the busy timeout: 503, retry soon.
+
+    Nothing was committed (the transaction rolled back), so a client may safely send the same events
+    again; their ids make the retry idempotent.
+    """
+    return error_response(
+        503, "unavailable", "the database is busy or unavailable; retry shortly", retry_after=1
+    )

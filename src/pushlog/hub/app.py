@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
+import sqlalchemy as sa
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -25,7 +26,7 @@ from ._bootstrap import bootstrap
 from ._broker import Broker
 from ._clock import Clock, system_clock
 from ._endpoints import Resolver, system_resolver
-from ._errors import ApiError, handle_api_error, handle_http_exception
+from ._errors import ApiError, handle_api_error, handle_database_unavailable, handle_http_exception
 from ._ratelimit import RateLimiter
 from ._state import HubState
 from .api import deliveries, devices, events, heartbeats, keys, meta, stream
@@ -98,7 +99,11 @@ def create_app(
     app = Starlette(
         routes=routes,
         middleware=[Middleware(BodyLimitMiddleware, max_bytes=config.max_request_bytes)],
-        exception_handlers={ApiError: handle_api_error, HTTPException: handle_http_exception},
+        exception_handlers={
+            ApiError: handle_api_error,
+            HTTPException: handle_http_exception,
+            sa.exc.OperationalError: handle_database_unavailable,
+        },
         lifespan=lifespan,
     )
     app.state.hub = state

@@ -53,6 +53,8 @@ class HubConfig:
     push_ttl: int = 3600
     #: SSE keepalive comment interval in seconds.
     keepalive_interval: float = 15.0
+    #: Seconds a write waits for SQLite's write lock before the request fails with 503.
+    busy_timeout: float = 10.0
     #: Seconds uvicorn waits for in-flight requests on shutdown.
     graceful_timeout: float = 10.0
     #: VAPID ``sub`` claim (contact); a mailto: or https: URL.

@@ -277,3 +277,25 @@ def test_concurrent_publishers_all_get_202_and_every_event_is_stored(hub: Thread
             break
         params["cursor"] = page["next_cursor"]
     assert seen == 160
+
+
+def test_a_database_locked_past_the_busy_timeout_is_503_with_retry_after(hub_factory: Any) -> None:
+    import sqlite3
+
+    running = hub_factory(busy_timeout=0.2)
+    body = {"events": [event("while locked")]}
+    with running.client(running.publish_key) as client:
+        assert client.post("/v1/events", json={"events": [event("warm-up")]}).status_code == 202
+        blocker = sqlite3.connect(running.data_dir / "pushlog.db", isolation_level=None)
+        try:
+            blocker.execute("BEGIN EXCLUSIVE")  # e.g. a long maintenance job holding the write lock
+            locked = client.post("/v1/events", json=body)
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        assert locked.status_code == 503
+        assert locked.headers["Retry-After"] == "1"
+        assert locked.json()["error"]["code"] == "unavailable"
+        retried = client.post("/v1/events", json=body)
+        assert retried.status_code == 202
+        assert retried.json() == {"accepted": 1, "duplicates": 0}  # nothing was half-written

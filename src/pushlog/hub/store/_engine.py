@@ -26,21 +26,24 @@ MIGRATIONS_DIR: Final = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS: Final = 10_000
 
 
-def create_engine(url: str) -> sa.Engine:
-    """An engine for ``url`` with the hub's connection settings applied."""
+def create_engine(url: str, *, busy_timeout: float = BUSY_TIMEOUT_MS / 1000) -> sa.Engine:
+    """An engine for ``url`` with the hub's connection settings applied.
+
+    ``busy_timeout`` (seconds, SQLite only) is how long a transaction waits for the write lock.
+    """
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed)
+        return _sqlite_engine(parsed, busy_ms=int(busy_timeout * 1000))
     return sa.create_engine(parsed, pool_pre_ping=True)
 
 
-def _sqlite_engine(url: sa.URL) -> sa.Engine:
+def _sqlite_engine(url: sa.URL, *, busy_ms: int) -> sa.Engine:
     database = url.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(
         url,
-        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+        connect_args={"check_same_thread": False, "timeout": busy_ms / 1000},
         pool_size=8,
         max_overflow=8,
     )
@@ -54,7 +57,7 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
         finally:
             cursor.close()
 
