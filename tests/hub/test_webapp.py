@@ -629,6 +629,42 @@ def test_dashboard_charts_events_per_hour_and_real_delivery_statuses(
             expect(row.locator("td").nth(0)).to_have_text("Pixel 8")
             expect(row.locator(".status")).to_have_text("opened")
 
+            # A fully loaded CRITICAL event for the detail view's screenshot, pushed and delivered.
+            rich_id = str(uuid.uuid4())
+            publish(
+                own,
+                {
+                    "id": rich_id,
+                    "level": "critical",
+                    "title": "Payments failing",
+                    "body": "Stripe answered 502 for 3 charges in 60 s\nlast error: upstream connect timeout",
+                    "channel": "payments",
+                    "tags": ["billing", "stripe"],
+                    "link": "https://status.example.com/incidents/42",
+                    "count": 3,
+                    "fingerprint": "payments-failing",
+                    "metadata": {
+                        "customer_id": 1207,
+                        "plan": "pro-annual",
+                        "region": "eu-west-1",
+                        "attempts": 3,
+                    },
+                    "source": {"logger": "app.billing", "module": "charge:88", "host": "web-2", "pid": 4121},
+                },
+            )
+            rich = next(
+                r for r in service.wait_for(21, timeout=30) if r.payload["event_id"] == rich_id
+            ).payload
+            httpx.post(
+                f"{own.url}/v1/deliveries/{rich['delivery_id']}/receipt",
+                json={"token": rich["receipt"], "status": "delivered"},
+            ).raise_for_status()
+            page.goto(f"/#/events/{rich_id}")
+            expect(page.locator("table.deliveries .status")).to_have_text(["delivered"])
+            expect(page.locator("table.metadata")).to_contain_text("eu-west-1")
+            page.mouse.move(600, 700)  # no hover highlight in the picture
+            page.screenshot(path=str(SCREENSHOTS / "event-detail.png"), full_page=True)
+
             page.click("#nav-devices")
             expect(page.locator("#devices li.device")).to_have_count(1)
             expect(page.locator("#devices li.device")).to_contain_text("Pixel 8")
@@ -745,9 +781,6 @@ def test_feed_screenshot_desktop(page: Page, hub: HubProcess) -> None:
     page.locator("#filter-meta").blur()
     expect(page.locator("#live")).to_have_attribute("data-state", "live")
     page.screenshot(path=str(SCREENSHOTS / "feed-desktop.png"))
-    page.locator("#events .event-title", has_text="Payments failing").click()
-    expect(page.locator("#detail-title")).to_have_text("Payments failing")
-    page.screenshot(path=str(SCREENSHOTS / "event-detail.png"), full_page=True)
 
 
 def test_static_files_are_served_with_the_right_types(hub: HubProcess) -> None:

@@ -73,7 +73,7 @@ function renderEvent(e, acknowledge, deviceNames) {
     source.length ? [h("h3", { text: "Source" }), table(source, "source")] : null,
     h("h3", { text: "Deliveries" }),
     deliveries.length
-      ? h("table", { class: "deliveries" },
+      ? h("div", { class: "scroll-x" }, h("table", { class: "deliveries" },
           h("thead", {}, h("tr", {}, ["device", "round", "status", "attempts", "updated"].map((c) => h("th", { text: c })))),
           h("tbody", {}, deliveries.map((d) => h("tr", {},
             h("td", { text: deviceNames.get(d.device_id) || d.device_name || d.device_id || "(removed device)" }),
@@ -82,7 +82,7 @@ function renderEvent(e, acknowledge, deviceNames) {
               h("span", { class: `status status-${d.status}`, text: d.status }),
               d.last_status_code ? h("span", { class: "muted small", text: ` (${d.last_status_code})` }) : null),
             h("td", { text: d.attempts ?? "" }),
-            h("td", { text: fullTime(d.updated_at || d.created_at) })))))
+            h("td", { text: fullTime(d.updated_at || d.created_at) }))))))
       : h("p", { class: "muted", text: e.push === false ? "Feed only: not pushed." : "No deliveries (no device wanted it)." }),
   );
 }
