@@ -60,3 +60,8 @@ async def handle_database_unavailable(request: Request, exc: Exception) -> Respo
     return error_response(
         503, "unavailable", "the database is busy or unavailable; retry shortly", retry_after=1
     )
+
+
+async def handle_internal_error(request: Request, exc: Exception) -> Response:
+    """A bug: a JSON 500 for the client; the traceback still goes to the server log."""
+    return error_response(500, "internal_error", "the hub failed to handle this request; see its log")

@@ -26,7 +26,13 @@ from ._bootstrap import bootstrap
 from ._broker import Broker
 from ._clock import Clock, system_clock
 from ._endpoints import Resolver, system_resolver
-from ._errors import ApiError, handle_api_error, handle_database_unavailable, handle_http_exception
+from ._errors import (
+    ApiError,
+    handle_api_error,
+    handle_database_unavailable,
+    handle_http_exception,
+    handle_internal_error,
+)
 from ._ratelimit import RateLimiter
 from ._state import HubState
 from .api import deliveries, devices, events, heartbeats, keys, meta, stream
@@ -103,6 +109,7 @@ def create_app(
             ApiError: handle_api_error,
             HTTPException: handle_http_exception,
             sa.exc.OperationalError: handle_database_unavailable,
+            Exception: handle_internal_error,
         },
         lifespan=lifespan,
     )

@@ -150,3 +150,20 @@ def test_unknown_route_and_wrong_method_are_json_errors(hub: ThreadHub) -> None:
     with hub.client(hub.read_key) as client:
         assert_error(client.get("/v1/nothing-here"), 404, "not_found")
         assert_error(client.put("/v1/events"), 405, "method_not_allowed")
+
+
+def test_an_internal_error_is_a_json_500_and_the_hub_keeps_serving(hub_factory: Any) -> None:
+    def broken_dns(host: str, port: int) -> list[str]:
+        raise RuntimeError("resolver bug")
+
+    running = hub_factory(resolver=broken_dns)
+    body = {
+        "subscription": {
+            "endpoint": "https://push.example.com/w/1",
+            "keys": {"p256dh": P256DH, "auth": "BTBZMqHH6r4Tts7J_aSIgg"},
+        }
+    }
+    with running.client(running.read_key) as client:
+        answer = client.post("/v1/devices", json=body)
+    assert_error(answer, 500, "internal_error")
+    assert_still_serving(running)
