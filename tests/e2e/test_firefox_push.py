@@ -11,6 +11,7 @@ VAPID key, ``POST /v1/devices``). Then a separate Python process logs through ``
   Firefox's notification window opens the event in the web app and reports it opened.
 * CRITICAL: the same, then re-pushed every ``--critical-repeat`` seconds; acknowledging it through the
   web app stops the re-push.
+* Devices: the view recognises this browser's device; removing it there also unsubscribes the browser.
 """
 
 from __future__ import annotations
@@ -276,4 +277,31 @@ def test_warning_and_critical_reach_firefox_and_acknowledge_stops_the_repush(
         grew = push._cond.wait_for(lambda: len(push.forwarded) > at_ack + 1, timeout=3 * REPEAT_SECONDS + 2)
     assert not grew, (
         f"re-pushes went on after the acknowledgement: {[f.version for f in push.forwarded[at_ack:]]}"
+    )
+
+    # 5. The Devices view recognises this browser's device; removing it there unsubscribes the browser.
+    driver.navigate(f"{hub.url}/#/devices")
+    wait_js(
+        driver,
+        "document.querySelectorAll('#devices li.this-device').length === 1",
+        timeout=30,
+        what="this device",
+    )
+    assert "Push is on" in js(driver, "return document.querySelector('#push-status').textContent;")
+    driver.find_element("css selector", "#devices li.this-device button.danger").click()
+    wait_until(lambda: driver.switch_to_alert(), timeout=10, interval=0.1, what="the confirmation").accept()
+    wait_js(
+        driver,
+        "/Push is off for this device/.test(document.querySelector('#push-status').textContent)",
+        timeout=30,
+        what="push to be off after removing this device",
+    )
+    with hub.client(hub.keys.read) as client:
+        assert client.get("/v1/devices").json()["devices"] == []
+    assert (
+        js_async(
+            driver,
+            "const r = await navigator.serviceWorker.ready; return await r.pushManager.getSubscription();",
+        )
+        is None
     )

@@ -6,7 +6,6 @@
 
 import { h, LEVELS, levelName, replace, toast, fullTime } from "./dom.js";
 
-const DEVICE_STORAGE = "pushlog.deviceId";
 const SUBSCRIBE_TIMEOUT_MS = 15000;
 const SUBSCRIBE_ATTEMPTS = 3;
 
@@ -107,7 +106,6 @@ export async function enablePush(api, preferences, { onProgress = () => {}, time
     subscription: subscription.toJSON(),
     preferences,
   });
-  localStorage.setItem(DEVICE_STORAGE, device.id);
   return device;
 }
 
@@ -156,6 +154,16 @@ export async function showDevices(main, api) {
     status.className = `push-status push-${kind}`;
   };
 
+  // This browser's subscription endpoint (null when not subscribed): "this device" is the hub's device
+  // with the same endpoint, whatever localStorage remembers.
+  const currentEndpoint = async () => {
+    if (pushSupport()) return null;
+    const registration = await navigator.serviceWorker.getRegistration();
+    const subscription = registration ? await registration.pushManager.getSubscription().catch(() => null) : null;
+    return subscription ? subscription.endpoint : null;
+  };
+
+  /** Redraw the list; returns this browser's device as the hub knows it (or null). */
   const refreshList = async () => {
     let devices;
     try {
@@ -163,11 +171,14 @@ export async function showDevices(main, api) {
       devices = Array.isArray(answer) ? answer : answer.devices || [];
     } catch (err) {
       replace(list, h("li", { class: "form-error", text: `Could not load devices: ${err.message}` }));
-      return;
+      return null;
     }
-    const mine = localStorage.getItem(DEVICE_STORAGE);
-    replace(list, devices.length ? devices.map((d) => deviceItem(api, d, d.id === mine, refreshList))
+    const endpoint = await currentEndpoint();
+    const mine = devices.find((d) => endpoint && d.endpoint === endpoint) || null;
+    const changed = { saved: refreshList, removed: () => showDevices(main, api) };
+    replace(list, devices.length ? devices.map((d) => deviceItem(api, d, d === mine, changed))
       : h("li", { class: "muted", text: "No devices yet. Enable push on a phone or laptop to get notifications." }));
+    return mine;
   };
 
   thisForm.addEventListener("submit", async () => {
@@ -185,20 +196,23 @@ export async function showDevices(main, api) {
     }
   });
 
+  const mine = await refreshList();
   const unsupported = pushSupport();
   if (unsupported) {
     setStatus(unsupported, "error");
   } else if (Notification.permission === "denied") {
     setStatus("Notifications are blocked for this site: allow them in the browser's site settings.", "error");
+  } else if (mine) {
+    setStatus(`Push is on for this device (${mine.name || mine.id}).`, "ok");
+  } else if (await currentEndpoint()) {
+    // Subscribed, but the hub dropped the device (removed, or its push service said it is gone).
+    setStatus("Push is off: the hub no longer knows this device. Enable push to register it again.", "info");
   } else {
-    const registration = await navigator.serviceWorker.getRegistration();
-    const subscription = registration ? await registration.pushManager.getSubscription().catch(() => null) : null;
-    setStatus(subscription ? "Push is on for this device." : "Push is off for this device.", subscription ? "ok" : "info");
+    setStatus("Push is off for this device.", "info");
   }
-  await refreshList();
 }
 
-function deviceItem(api, device, isThis, refresh) {
+function deviceItem(api, device, isThis, changed) {
   const prefs = devicePrefs(device);
   const idPrefix = `device-${device.id}`;
   const form = h("form", { class: "prefs", onsubmit: async (e) => {
@@ -206,7 +220,7 @@ function deviceItem(api, device, isThis, refresh) {
     try {
       await api.patch(`/v1/devices/${encodeURIComponent(device.id)}`, { preferences: readPrefs(form) });
       toast("Preferences saved.");
-      await refresh();
+      await changed.saved();
     } catch (err) {
       toast(`Could not save: ${err.message}`, "error");
     }
@@ -218,8 +232,13 @@ function deviceItem(api, device, isThis, refresh) {
       if (!confirm(`Remove ${device.name || "this device"}? It will get no more pushes.`)) return;
       try {
         await api.delete(`/v1/devices/${encodeURIComponent(device.id)}`);
-        if (isThis) localStorage.removeItem("pushlog.deviceId");
-        await refresh();
+        if (isThis) {
+          // This browser: drop its subscription too, so "Enable push" starts clean.
+          const registration = await navigator.serviceWorker.getRegistration();
+          const subscription = registration ? await registration.pushManager.getSubscription() : null;
+          if (subscription) await withTimeout(subscription.unsubscribe(), 10000, "unsubscribe timed out").catch(() => false);
+        }
+        await changed.removed();
       } catch (err) {
         toast(`Could not remove: ${err.message}`, "error");
       }
