@@ -213,3 +213,21 @@ async def test_connections_are_reused_and_concurrency_is_bounded(service: PushSe
     received = service.wait_for(30)
     assert len({p.client_port for p in received}) <= 3  # at most 3 connections, each reused
     assert sender.signer.tokens_signed == 1  # one VAPID token for the one origin
+
+
+@pytest.mark.parametrize("use_client", [True, False])
+async def test_httpx_client_path_sends_the_same_request(
+    service: PushService, pem: str, use_client: bool
+) -> None:
+    """``http2=True`` / an injected client go through httpx.AsyncClient; the request is the same."""
+    phone = service.subscribe()
+    signer = VapidSigner(pem, "mailto:ops@example.com")
+    async with httpx.AsyncClient(timeout=5) as client:
+        sender = WebPushSender(signer, client=client) if use_client else WebPushSender(signer, http2=True)
+        result = await sender.send(target(phone), message())
+        await sender.aclose()
+        assert not client.is_closed  # an injected client belongs to the caller
+    assert result.outcome is Outcome.SENT
+    [push] = service.received
+    assert push.payload["title"] == "Payment failed"
+    assert (push.headers["ttl"], push.headers["urgency"]) == ("3600", "high")

@@ -5,10 +5,10 @@
 chose from the level (DESIGN §2), a ``Topic`` derived from the collapse key when there is one, the
 VAPID ``Authorization`` (cached per push-service origin) and an aes128gcm body of at most 4096 bytes.
 
-One ``httpx.AsyncClient`` is shared by all sends (connection reuse, keep-alive), with explicit
-timeouts and a semaphore bounding how many requests are in flight at once. Its transport is
-:class:`~._transport.LeanTransport` (HTTP/1.1, pooled per origin), several times faster than httpx's
-default transport for this traffic; ``http2=True`` selects httpx's own transport with HTTP/2 instead.
+All sends share one httpx transport, :class:`~._transport.LeanTransport` (HTTP/1.1 keep-alive,
+pooled per origin; several times cheaper than httpx's default transport for this traffic), called
+with ``httpx.Request`` objects carrying explicit timeouts; a semaphore bounds how many requests are
+in flight. ``http2=True`` (or an injected ``client``) sends through an ``httpx.AsyncClient`` instead.
 
 The sender never raises for a delivery problem: every outcome, including transport errors and bad
 subscription keys, comes back as a :class:`~pushlog.hub.delivery._base.SendResult`.
@@ -37,8 +37,9 @@ DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=10.0, write=10.0, pool=30.0)
 class WebPushSender:
     """Send :class:`PushMessage` objects to Web Push subscriptions.
 
-    ``client`` may be passed in (tests, or to share one); otherwise the sender owns one built with
-    ``timeout`` and connection limits matching ``max_concurrency``, and closes it in :meth:`aclose`.
+    ``client`` may be passed in (tests, or to share one; the caller closes it). Otherwise the sender
+    owns its transport (``max_concurrency`` connections per origin, ``timeout`` on every request)
+    and closes it in :meth:`aclose`.
     """
 
     def __init__(
@@ -56,16 +57,19 @@ class WebPushSender:
         self._signer = signer
         self._clock = clock
         self._owns_client = client is None
-        if client is None:
-            if http2:
-                limits = httpx.Limits(
-                    max_connections=max_concurrency, max_keepalive_connections=max_concurrency
-                )
-                client = httpx.AsyncClient(timeout=timeout, http2=True, limits=limits, follow_redirects=False)
-            else:
-                transport = LeanTransport(max_per_origin=max_concurrency)
-                client = httpx.AsyncClient(timeout=timeout, transport=transport, follow_redirects=False)
-        self._client = client
+        # The hot path: one shared LeanTransport called directly with httpx Request objects. Going
+        # through AsyncClient.send as well (cookie jar, auth and redirect flow, hooks) cost as much
+        # CPU per push as the whole transport, measured in benchmarks/bench_fanout.py.
+        self._transport: LeanTransport | None = None
+        self._client: httpx.AsyncClient | None = client
+        if client is None and http2:
+            limits = httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency)
+            self._client = httpx.AsyncClient(
+                timeout=timeout, http2=True, limits=limits, follow_redirects=False
+            )
+        elif client is None:
+            self._transport = LeanTransport(max_per_origin=max_concurrency)
+        self._extensions = {"timeout": timeout.as_dict()}
         self._slots = asyncio.Semaphore(max_concurrency)
 
     @property
@@ -104,7 +108,14 @@ class WebPushSender:
             return SendResult(outcome=Outcome.FAILED, detail=str(exc))
         async with self._slots:
             try:
-                response = await self._client.post(target.endpoint, content=body, headers=headers)
+                if self._transport is not None:
+                    request = httpx.Request(
+                        "POST", target.endpoint, headers=headers, content=body, extensions=self._extensions
+                    )
+                    response = await self._transport.handle_async_request(request)
+                else:
+                    assert self._client is not None
+                    response = await self._client.post(target.endpoint, content=body, headers=headers)
             except httpx.TimeoutException as exc:
                 return SendResult(outcome=Outcome.RETRY, detail=f"timed out: {type(exc).__name__}")
             except httpx.HTTPError as exc:
@@ -113,5 +124,7 @@ class WebPushSender:
         return classify(response.status_code, response.headers, response.text, now=self._clock)
 
     async def aclose(self) -> None:
-        if self._owns_client:
+        if self._transport is not None:
+            await self._transport.aclose()
+        elif self._owns_client and self._client is not None:
             await self._client.aclose()
