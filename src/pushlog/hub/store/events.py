@@ -134,12 +134,10 @@ def insert_events(
                 "repeat_until": now + repeat.expiry if critical else None,
             }
         )
-    # A plain executemany, then one read of the new seqs: RETURNING in parameter order makes SQLite
-    # insert row by row, several times slower for a batch.
-    conn.execute(events.insert(), rows)
-    new_ids = [r["id"] for r in rows]
-    found = conn.execute(sa.select(events.c.id, events.c.seq).where(events.c.id.in_(new_ids)))
-    seq_of = {row.id: row.seq for row in found}
+    inserted = conn.execute(
+        events.insert().returning(events.c.seq, events.c.id, sort_by_parameter_order=True), rows
+    ).all()
+    seq_of = {row.id: row.seq for row in inserted}
 
     tag_rows = [{"event_seq": seq_of[e.id], "tag": tag} for e in fresh for tag in dict.fromkeys(e.tags)]
     if tag_rows:
