@@ -231,7 +231,7 @@ class Client:
             return None
 
     def _enqueue(self, event: Event) -> None:
-        if self._worker is None or self._pid != os.getpid():
+        if self._worker is None:  # a forked child gets None again from the at-fork hook
             self._start_worker()
         self.queue.put(event)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Hashable
 from typing import Any, Final
 
 from ._client import CAPTURE, Client, get_default_client
@@ -56,6 +57,8 @@ class PushHandler(logging.Handler):
         else:
             self.client, self._owns_client = Client(dsn, **options), True
         self._note = StderrNote(interval=60.0)
+        self._fingerprints: dict[Hashable, str] = {}  # per call site: hashing once is enough
+        self._ignored: dict[str, bool] = {}  # logger name -> one of IGNORED_LOGGERS or below
 
     # logging.Handler.handle takes the handler's lock around emit(); the client's queue is thread-safe,
     # so skip it: one lock less on the hot path, and no lock to be stuck on when logging under a fork.
@@ -70,8 +73,12 @@ class PushHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             client = self.client
-            name = record.name
-            if name.partition(".")[0] in IGNORED_LOGGERS:
+            ignored = self._ignored.get(record.name)
+            if ignored is None:
+                if len(self._ignored) > 4096:
+                    self._ignored.clear()
+                ignored = self._ignored[record.name] = record.name.partition(".")[0] in IGNORED_LOGGERS
+            if ignored:
                 return
             if threading.get_ident() == client.worker_ident:
                 return
@@ -87,8 +94,14 @@ class PushHandler(logging.Handler):
                 if first_id is not None:
                     setattr(record, RECORD_EVENT_ID, first_id)
                 return
-            explicit = record.__dict__.get("fingerprint")
-            event = snapshot(record, fingerprint=None if explicit is not None else fingerprint_of(key))
+            fingerprint = None
+            if record.__dict__.get("fingerprint") is None:
+                fingerprint = self._fingerprints.get(key)
+                if fingerprint is None:
+                    if len(self._fingerprints) >= 4096:
+                        self._fingerprints.clear()
+                    fingerprint = self._fingerprints[key] = fingerprint_of(key)
+            event = snapshot(record, fingerprint=fingerprint)
             setattr(record, RECORD_EVENT_ID, event.id)
             client.capture(event, dedup_key=key)
         except Exception as exc:

@@ -114,11 +114,17 @@ LEVEL_NAMES: Final[dict[str, Level]] = {
 }
 
 
+_EXACT: Final[dict[int, Level]] = {int(level): level for level in Level}
+
+
 def level_from_number(number: int) -> Level:
     """Map any numeric level to the nearest standard level at or below it.
 
     Numbers below DEBUG (including NOTSET) count as DEBUG; numbers above CRITICAL as CRITICAL.
     """
+    exact = _EXACT.get(number)
+    if exact is not None:
+        return exact
     for level in reversed(Level):
         if number >= level:
             return level
@@ -144,9 +150,7 @@ def parse_level(value: object) -> Level:
             return LEVEL_NAMES[text]
         if text.lstrip("-").isdigit():
             return level_from_number(int(text))
-    raise ValueError(
-        f"unknown level {value!r}; use one of debug, info, warning, error, critical or a number"
-    )
+    raise ValueError(f"unknown level {value!r}; use one of debug, info, warning, error, critical or a number")
 
 
 def policy_for(level: object) -> Policy:

@@ -16,6 +16,7 @@ every field is cut to the limits in :mod:`pushlog._event` with :data:`~pushlog._
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import logging
 import math
@@ -40,6 +41,7 @@ from ._event import (
     RESERVED_KEYS,
     TRUNCATION_MARKER,
     Event,
+    now_utc,
     truncate,
 )
 from ._levels import level_from_number
@@ -130,14 +132,24 @@ def safe_metadata(items: Mapping[str, Any]) -> dict[str, Any]:
         if len(out) >= MAX_METADATA_KEYS - 1:
             extra += 1
             continue
-        out[truncate(safe_str(key), 128)] = safe_value(value)
+        if type(key) is not str or len(key) > 128:
+            key = truncate(safe_str(key), 128)
+        kind = type(value)  # fast path for the usual scalars; exact types only (no subclasses)
+        if kind is int or kind is bool or value is None:
+            out[key] = value if kind is not int or -(2**63) <= value < 2**63 else str(value)
+        elif kind is str and len(value) <= MAX_METADATA_VALUE:
+            out[key] = value
+        else:
+            out[key] = safe_value(value)
     if extra:
         out["…"] = f"{extra} more keys dropped{TRUNCATION_MARKER}"
     return out
 
 
 def split_message(message: str) -> tuple[str, str | None]:
-    """Title (the first non-empty line) and the rest (or ``None``)."""
+    """Title (the first line) and the rest (or ``None``)."""
+    if "\n" not in message and 0 < len(message) <= MAX_TITLE and not message[0].isspace():
+        return message.rstrip() or "(no message)", None  # the common one-line message
     text = message.strip("\n")
     head, sep, rest = text.partition("\n")
     title = head.strip() or "(no message)"
@@ -255,6 +267,10 @@ def add_trace_ids(metadata: dict[str, Any], attrs: Mapping[str, Any] | None = No
             metadata.setdefault("service.name", service)
 
 
+_BASE_COUNT: Final = len(vars(logging.LogRecord("", 0, "", 0, "", None, None)))
+_SKIP_ATTRS: Final = STANDARD_ATTRS | _OTEL_ATTRS | {RECORD_EVENT_ID, STRUCTLOG_MARKER}
+
+
 def snapshot(record: logging.LogRecord, *, fingerprint: str | None = None) -> Event:
     """Build the event for ``record``. Copies everything it keeps; never raises for odd input."""
     msg = record.msg
@@ -263,29 +279,38 @@ def snapshot(record: logging.LogRecord, *, fingerprint: str | None = None) -> Ev
 
         return event_from_record(record, marker=STRUCTLOG_MARKER, fingerprint=fingerprint)
     title, body = split_message(record_message(record))
-    event = Event(title=title, level=level_from_number(record.levelno))
-    exc = exception_summary(record.exc_info)
-    if exc:
-        body = f"{body}\n\n{exc}" if body else exc
+    try:
+        ts = _dt.datetime.fromtimestamp(record.created, _dt.UTC)
+    except Exception:
+        ts = now_utc()
+    event = Event(title=title, level=level_from_number(record.levelno), ts=ts)
+    if record.exc_info:
+        exc = exception_summary(record.exc_info)
+        if exc:
+            body = f"{body}\n\n{exc}" if body else exc
     event.body = truncate(body, MAX_BODY) if body else None
-    extra: dict[str, Any] = {}
     attrs = record.__dict__
-    for key, value in attrs.items():
-        if key in STANDARD_ATTRS or key.startswith("_pushlog") or key in _OTEL_ATTRS:
-            continue
-        if key in RESERVED_KEYS:
+    extra: dict[str, Any] = {}
+    if len(attrs) > _BASE_COUNT:
+        # LogRecord.__init__ sets its attributes first, so extra= keys (and anything a filter or a
+        # formatter added) come after them: look only at that tail.
+        for key in list(attrs)[_BASE_COUNT:]:
+            if key not in _SKIP_ATTRS:
+                extra[key] = attrs[key]
+    metadata: dict[str, Any] = {}
+    if extra:
+        for key in RESERVED_KEYS & extra.keys():
+            value = extra.pop(key)
             if key == "body":  # extra body joins the message's own body
                 text = truncate(safe_str(value), MAX_BODY) if value is not None else None
-                event.body = (
-                    truncate(f"{text}\n\n{event.body}", MAX_BODY)
-                    if event.body and text
-                    else (text or event.body)
-                )
+                joined = f"{text}\n\n{event.body}" if event.body and text else (text or event.body)
+                event.body = truncate(joined, MAX_BODY) if joined else None
             else:
                 coerce_reserved(key, value, event)
-            continue
-        extra[key] = value
-    metadata = safe_metadata(extra) if extra else {}
+        for key in [k for k in extra if k.startswith("_pushlog")]:
+            del extra[key]
+        if extra:
+            metadata = safe_metadata(extra)
     add_trace_ids(metadata, attrs if "otelTraceID" in attrs else None)
     event.metadata = metadata
     if event.fingerprint is None:

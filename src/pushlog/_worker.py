@@ -64,9 +64,10 @@ class EventQueue:
     def put(self, event: Event) -> bool:
         """Add ``event`` without blocking; ``False`` if it was dropped because the queue is full."""
         wake = False
+        pushed = event.push if event.push is not None else event.level >= 30
         with self._lock:
             full = len(self._pushed) + len(self._feed) >= self.maxsize
-            if event.pushed:
+            if pushed:
                 if full:
                     if not self._feed:
                         self.dropped += 1
@@ -88,7 +89,7 @@ class EventQueue:
                 elif n >= self.batch_size:
                     wake = True
             self.accepted += 1
-        if wake:
+        if wake and not self.wake.is_set():
             self.wake.set()
         return True
 
@@ -231,7 +232,7 @@ class Worker(threading.Thread):
         last_housekeeping = 0.0
         try:
             while True:
-                self._wait()
+                self._wait(backlog)
                 self.queue.wake.clear()
                 now = time.monotonic()
                 if now - last_housekeeping >= self._tick:
@@ -252,14 +253,20 @@ class Worker(threading.Thread):
             if self._http is not None:
                 self._http.close()
 
-    def _wait(self) -> None:
+    def _wait(self, backlog: Backlog) -> None:
         if self.stopping.is_set():
             return
         now = time.monotonic()
+        if not backlog.room():
+            # A batch waits for its retry: new events cannot move, so do not wake for them either.
+            timeout = min(self._tick, max(0.0, self._retry_at - now))
+            if timeout > 0:
+                self.stopping.wait(timeout)
+            return
         flushing = self.queue.left < self.flush_target
         due = self.queue.due_in(0.0 if flushing else self._linger, now=now)
         timeout = self._tick if due is None else min(self._tick, due)
-        if self.backlog_size:
+        if len(backlog):
             timeout = min(timeout, max(0.0, self._retry_at - now))
         if timeout > 0:
             self.queue.wake.wait(timeout)
