@@ -3,6 +3,7 @@ library (ProcessorFormatter.wrap_for_formatter and render_to_log_kwargs), and wi
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import logging
@@ -15,6 +16,7 @@ import structlog
 from tests.conftest import StandInHub
 
 from pushlog import Client, PushHandler
+from pushlog._event import format_ts
 from pushlog._snapshot import STRUCTLOG_MARKER
 from pushlog.integrations.structlog import PushProcessor, drop_marker
 
@@ -280,3 +282,16 @@ def test_plain_dict_without_event_key_keeps_the_stdlib_rendering(
     assert push.client.flush(5)
     (event,) = hub.accepted_events()
     assert event["title"] == "{'order': 7}"
+
+
+def test_wrap_for_formatter_event_time_is_the_records(
+    hub: StandInHub, stdlib_logger: tuple[logging.Logger, io.StringIO, PushHandler]
+) -> None:
+    logger, _out, push = stdlib_logger
+    seen: list[logging.LogRecord] = []
+    push.addFilter(lambda record: seen.append(record) or True)
+    log = _wrapped(logger, structlog.stdlib.ProcessorFormatter.wrap_for_formatter)
+    log.warning("timed")
+    assert push.client.flush(5)
+    (event,) = hub.accepted_events()
+    assert event["ts"] == format_ts(dt.datetime.fromtimestamp(seen[0].created, dt.UTC))

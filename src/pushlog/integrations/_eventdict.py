@@ -16,6 +16,8 @@ the standard library with ``ProcessorFormatter.wrap_for_formatter``):
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import logging
 import os
 import sys
@@ -202,6 +204,9 @@ def event_from_record(record: logging.LogRecord, *, marker: str, fingerprint: st
         "pid": record.process if record.process is not None else os.getpid(),
     }
     otel = attrs if "otelTraceID" in attrs else None
-    return build_event(
+    event = build_event(
         parts, level_from_number(record.levelno), source=source, fingerprint=fingerprint, otel_attrs=otel
     )
+    with contextlib.suppress(Exception):  # the record's own time, like any other record's snapshot
+        event.ts = datetime.datetime.fromtimestamp(record.created, datetime.UTC)
+    return event
