@@ -225,9 +225,13 @@ def main() -> None:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=30)
     print(f"ingest: {BATCHES} batches x {BATCH} events per round, {ROUNDS} rounds, best round kept")
-    print(f"  hub       POST /v1/events, {CLIENTS} clients (202 = on disk): {best['hub']:>7,.0f} events/s")
-    print(f"  raw       sqlite3 executemany, events only:          {best['raw']:>10,.0f} events/s")
-    print(f"  raw+side  sqlite3 executemany, events+tags+meta:     {best['raw+side']:>10,.0f} events/s")
+    labels = {
+        "hub": f"hub       POST /v1/events, {CLIENTS} clients (202 = on disk)",
+        "raw": "raw       sqlite3 executemany, events only",
+        "raw+side": "raw+side  sqlite3 executemany, events + tags + metadata",
+    }
+    for name, label in labels.items():
+        print(f"  {label:<58} {best[name]:>8,.0f} events/s")
     hub = best["hub"]
     print(f"  ratio hub/raw: {hub / best['raw']:.2f}   hub/raw+side: {hub / best['raw+side']:.2f}")
 
