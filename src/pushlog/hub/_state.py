@@ -6,6 +6,7 @@ One :class:`HubState` per app, on ``app.state.hub``. Database work runs in worke
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -37,6 +38,19 @@ class HubState:
     secrets: Secrets | None = None
     delivery: Any = None
     _touched: dict[str, float] = field(default_factory=dict)
+    _ingest_lock: asyncio.Lock | None = None
+
+    @property
+    def ingest_lock(self) -> asyncio.Lock:
+        """Serialises event inserts in this process, so ``seq`` values commit in increasing order.
+
+        SQLite serialises writers anyway; on PostgreSQL, concurrent transactions could otherwise
+        commit a lower ``seq`` after a higher one was read, and a stream or a cursor walk that had
+        already passed it would never see it.
+        """
+        if self._ingest_lock is None:
+            self._ingest_lock = asyncio.Lock()
+        return self._ingest_lock
 
     def require_engine(self) -> sa.Engine:
         if self.engine is None:

@@ -29,7 +29,8 @@ async def publish(request: Request) -> Response:
         interval=_dt.timedelta(seconds=state.config.critical_repeat_interval),
         expiry=_dt.timedelta(seconds=state.config.critical_expiry),
     )
-    result = await state.db(event_store.insert_events, batch, key_id=key.id, now=now, repeat=repeat)
+    async with state.ingest_lock:
+        result = await state.db(event_store.insert_events, batch, key_id=key.id, now=now, repeat=repeat)
     if result.accepted:
         await state.broker.changed()
     if result.deliveries:
