@@ -188,7 +188,7 @@ class Client:
         ``(True, first_id)`` means it is a repeat and was only counted; ``(False, None)`` means the
         caller should build the event and pass it to :meth:`capture` with ``dedup_key=key``.
         """
-        if self._dsn is None or CAPTURE.get() is not None:
+        if self._dsn is None or CAPTURE.get() is not None:  # capture_events() sees every occurrence
             return False, None
         return self._dedup.seen(key)
 

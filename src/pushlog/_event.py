@@ -28,6 +28,8 @@ The envelope may carry ``"client": {"dropped": n, "sdk": "pushlog/x.y"}`` so dro
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
+import os
 from dataclasses import dataclass, field
 from random import getrandbits as _getrandbits
 from typing import Any, Final
@@ -54,15 +56,29 @@ MAX_FINGERPRINT: Final = 128
 TRUNCATION_MARKER: Final = "…[truncated]"
 
 
-def new_event_id() -> str:
-    """A random (version 4) UUID string. ``random.getrandbits`` is reseeded after fork by Python and is
-    several times cheaper than :func:`uuid.uuid4`; ids need uniqueness, not secrecy."""
-    h = "%032x" % (_getrandbits(128) & _CLEAR | _SET)
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+class _EventIds:
+    """Version 4 UUID strings made cheaply: 70 random bits per process (re-drawn after ``fork``) and a
+    48-bit counter. Unique within a process by construction and across processes with overwhelming
+    probability; ids need uniqueness, not secrecy. About a quarter of the cost of :func:`uuid.uuid4`."""
+
+    def __init__(self) -> None:
+        self.reseed()
+        os.register_at_fork(after_in_child=self.reseed)
+
+    def reseed(self) -> None:
+        h = "%032x" % (_getrandbits(128) & _CLEAR | _SET)
+        self._prefix = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-"
+        self._counter = itertools.count(_getrandbits(40))  # next() is atomic under the GIL
+
+    def __call__(self) -> str:
+        return f"{self._prefix}{next(self._counter) & 0xFFFFFFFFFFFF:012x}"
 
 
 _CLEAR: Final = ~((0xF000 << 64) | (0xC000 << 48))  # version nibble and variant bits
 _SET: Final = (0x4000 << 64) | (0x8000 << 48)  # version 4, RFC 4122 variant
+
+#: ``new_event_id() -> str``: a fresh event id (a UUID string), the hub's idempotency key.
+new_event_id: Final = _EventIds()
 
 
 def now_utc() -> _dt.datetime:

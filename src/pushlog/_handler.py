@@ -63,7 +63,7 @@ class PushHandler(logging.Handler):
     # logging.Handler.handle takes the handler's lock around emit(); the client's queue is thread-safe,
     # so skip it: one lock less on the hot path, and no lock to be stuck on when logging under a fork.
     def handle(self, record: logging.LogRecord) -> Any:
-        rv = self.filter(record)
+        rv = self.filter(record) if self.filters else True
         if rv:
             if isinstance(rv, logging.LogRecord):
                 record = rv
@@ -89,11 +89,12 @@ class PushHandler(logging.Handler):
             if client.inert and not capturing:
                 return
             key = dedup_key(record)
-            repeat, first_id = client.check_repeat(key)
-            if repeat:
-                if first_id is not None:
-                    setattr(record, RECORD_EVENT_ID, first_id)
-                return
+            if not capturing:  # capture_events() sees every record: no dedup there
+                repeat, first_id = client.check_repeat(key)
+                if repeat:
+                    if first_id is not None:
+                        setattr(record, RECORD_EVENT_ID, first_id)
+                    return
             fingerprint = None
             if record.__dict__.get("fingerprint") is None:
                 fingerprint = self._fingerprints.get(key)

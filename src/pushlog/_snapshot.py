@@ -315,10 +315,21 @@ def snapshot(record: logging.LogRecord, *, fingerprint: str | None = None) -> Ev
     event.metadata = metadata
     if event.fingerprint is None:
         event.fingerprint = fingerprint
-    event.source = {
-        "logger": record.name,
-        "module": f"{record.module}:{record.lineno}",
-        "host": _HOST,
-        "pid": record.process if record.process is not None else os.getpid(),
-    }
+    site = (record.name, record.module, record.lineno, record.process)
+    source = _SOURCES.get(site)
+    if source is None:
+        if len(_SOURCES) >= 4096:
+            _SOURCES.clear()
+        source = _SOURCES[site] = {
+            "logger": record.name,
+            "module": f"{record.module}:{record.lineno}",
+            "host": _HOST,
+            "pid": record.process if record.process is not None else os.getpid(),
+        }
+    event.source = source.copy()
     return event
+
+
+#: Source dicts per call site (logger, module, line, pid): built once, copied per event. A bounded
+#: cache, not a registry: losing it costs nothing but the rebuild.
+_SOURCES: Final[dict[tuple[Any, ...], dict[str, Any]]] = {}
