@@ -120,3 +120,21 @@ def test_large_batches_are_split(hub: StandInHub) -> None:
         client.close()
     assert len(hub.accepted_events()) == 100
     assert len(hub.requests) > 1
+
+
+def test_transport_timeout_is_retried_and_the_retry_is_a_duplicate_not_a_second_event(
+    hub: StandInHub,
+) -> None:
+    hub.script.append(hub.hang)  # the first attempt gets no answer in time: a read timeout
+    client = Client(hub.dsn, linger=0.0, timeout=0.3)
+    try:
+        event_id = client.capture(_pushed("timed out once"))
+        hub.wait_for(lambda: client.worker_ident is not None)
+        assert client.flush(1.0) is False  # still retrying behind the hung request
+        hub.release.set()
+        assert client.flush(10) is True
+    finally:
+        client.close()
+    assert [r["json"]["events"][0]["id"] for r in hub.requests][:2] == [event_id, event_id]
+    assert [e["id"] for e in hub.accepted_events()].count(event_id) >= 2
+    assert len(hub.seen_ids) == 1  # the hub saw one event; the retry counted as a duplicate
