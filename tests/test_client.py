@@ -107,6 +107,27 @@ def test_process_that_logs_and_exits_delivers(hub: StandInHub) -> None:
     assert sorted(e["title"] for e in hub.accepted_events()) == ["nightly job done", "one failure"]
 
 
+def test_exit_while_hub_hangs_is_bounded_by_flush_timeout(hub: StandInHub) -> None:
+    hub.script.append(hub.hang)
+    result = run_python(
+        """
+        import atexit, time
+        t = {}
+        # registered before logging is imported, so it runs after pushlog's hook and logging.shutdown
+        atexit.register(lambda: print(round(time.monotonic() - t["start"], 3)))
+        import logging, pushlog
+        t["start"] = time.monotonic()
+        logging.getLogger().addHandler(pushlog.PushHandler(flush_timeout="0.5", timeout=60, linger=0))
+        logging.getLogger("job").error("the hub never answers this")
+        """,
+        dsn=hub.dsn,
+    )
+    hub.release.set()
+    assert result.returncode == 0, result.stderr
+    # the atexit flush gave up after its bound; logging.shutdown's flush and close did not wait again
+    assert float(result.stdout) < 0.5 + 0.4
+
+
 def test_fork_child_gets_fresh_state_and_nothing_twice(hub: StandInHub) -> None:
     result = run_python(
         """

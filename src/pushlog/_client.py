@@ -332,10 +332,10 @@ class Client:
             if self._closed:
                 return True
             self._closed = True
-        worker = self._worker
-        if worker is not None and self._stalled == (worker.moved, worker.sent, worker.lost):
+        if self.stalled:
             timeout = 0.0  # the last flush timed out and nothing moved since: do not wait twice
         ok = self.flush(timeout)
+        worker = self._worker
         if worker is not None and worker.is_alive() and worker.ident != threading.get_ident():
             worker.stopping.set()
             self.queue.wake.set()
@@ -344,6 +344,13 @@ class Client:
             atexit.unregister(self._atexit)
             self._atexit_registered = False
         return ok
+
+    @property
+    def stalled(self) -> bool:
+        """True when the last flush timed out and the worker has made no progress since (the hub
+        hangs): shutdown paths then skip waiting again."""
+        worker = self._worker
+        return worker is not None and self._stalled == (worker.moved, worker.sent, worker.lost)
 
     @property
     def closed(self) -> bool:

@@ -109,8 +109,10 @@ class PushHandler(logging.Handler):
             self._note(f"PushHandler could not handle a record from {record.name!r}: {exc!r}")
 
     def flush(self) -> None:
-        """Bounded: waits at most the client's ``flush_timeout`` (default 2 s)."""
-        self.client.flush()
+        """Bounded: waits at most the client's ``flush_timeout`` (default 2 s), and not at all when the
+        previous flush timed out without progress since (logging.shutdown and dictConfig call flush and
+        then close on every handler, while holding logging's lock)."""
+        self.client.flush(0.0 if self.client.stalled else None)
 
     def close(self) -> None:
         """Flush (bounded) and, if the handler created its client, close it. Idempotent."""
@@ -118,7 +120,7 @@ class PushHandler(logging.Handler):
             if self._owns_client:
                 self.client.close()
             else:
-                self.client.flush()
+                self.client.flush(0.0 if self.client.stalled else None)
         finally:
             super().close()
 
