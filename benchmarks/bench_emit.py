@@ -112,6 +112,11 @@ def measure(
     setups: dict[str, Setup], names: list[str], rounds: int, batch: int
 ) -> dict[str, dict[str, float]]:
     results: dict[str, dict[str, float]] = {}
+    for _ in range(5):  # warm every path and the allocator first, so the first scenario is not penalised
+        for scenario, call in SCENARIOS.items():
+            for name in names:
+                if name != "none" or scenario == "DEBUG below level":
+                    time_batch(setups[name], call, batch, 0)
     for scenario, call in SCENARIOS.items():
         # a logger without handlers would print WARNINGs through logging's last resort: DEBUG only
         names_here = [n for n in names if n != "none" or scenario == "DEBUG below level"]

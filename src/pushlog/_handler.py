@@ -59,6 +59,7 @@ class PushHandler(logging.Handler):
         self._note = StderrNote(interval=60.0)
         self._fingerprints: dict[Hashable, str] = {}  # per call site: hashing once is enough
         self._ignored: dict[str, bool] = {}  # logger name -> one of IGNORED_LOGGERS or below
+        self._sources: dict[tuple[Any, ...], dict[str, Any]] = {}  # call site -> event source
 
     # logging.Handler.handle takes the handler's lock around emit(); the client's queue is thread-safe,
     # so skip it: one lock less on the hot path, and no lock to be stuck on when logging under a fork.
@@ -102,7 +103,7 @@ class PushHandler(logging.Handler):
                     if len(self._fingerprints) >= 4096:
                         self._fingerprints.clear()
                     fingerprint = self._fingerprints[key] = fingerprint_of(key)
-            event = snapshot(record, fingerprint=fingerprint)
+            event = snapshot(record, fingerprint=fingerprint, sources=self._sources)
             setattr(record, RECORD_EVENT_ID, event.id)
             client.capture(event, dedup_key=key)
         except Exception as exc:

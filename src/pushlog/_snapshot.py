@@ -271,8 +271,27 @@ _BASE_COUNT: Final = len(vars(logging.LogRecord("", 0, "", 0, "", None, None)))
 _SKIP_ATTRS: Final = STANDARD_ATTRS | _OTEL_ATTRS | {RECORD_EVENT_ID, STRUCTLOG_MARKER}
 
 
-def snapshot(record: logging.LogRecord, *, fingerprint: str | None = None) -> Event:
-    """Build the event for ``record``. Copies everything it keeps; never raises for odd input."""
+def record_source(record: logging.LogRecord) -> dict[str, Any]:
+    """``{"logger", "module": "module:line", "host", "pid"}`` for a record."""
+    return {
+        "logger": record.name,
+        "module": f"{record.module}:{record.lineno}",
+        "host": _HOST,
+        "pid": record.process if record.process is not None else os.getpid(),
+    }
+
+
+def snapshot(
+    record: logging.LogRecord,
+    *,
+    fingerprint: str | None = None,
+    sources: dict[tuple[Any, ...], dict[str, Any]] | None = None,
+) -> Event:
+    """Build the event for ``record``. Copies everything it keeps; never raises for odd input.
+
+    ``sources`` is an optional cache of source dicts per call site, owned by the caller (PushHandler
+    keeps one): the dict is built once per site and copied per event.
+    """
     msg = record.msg
     if type(msg) is dict and "event" in msg:  # structlog's wrap_for_formatter: title from "event"
         from .integrations._eventdict import event_from_record
@@ -283,12 +302,28 @@ def snapshot(record: logging.LogRecord, *, fingerprint: str | None = None) -> Ev
         ts = _dt.datetime.fromtimestamp(record.created, _dt.UTC)
     except Exception:
         ts = now_utc()
-    event = Event(title=title, level=level_from_number(record.levelno), ts=ts)
     if record.exc_info:
         exc = exception_summary(record.exc_info)
         if exc:
             body = f"{body}\n\n{exc}" if body else exc
-    event.body = truncate(body, MAX_BODY) if body else None
+    if sources is None:
+        source = record_source(record)
+    else:
+        site = (record.name, record.module, record.lineno, record.process)
+        cached = sources.get(site)
+        if cached is None:
+            if len(sources) >= 4096:
+                sources.clear()
+            cached = sources[site] = record_source(record)
+        source = cached.copy()
+    event = Event(
+        title=title,
+        level=level_from_number(record.levelno),
+        ts=ts,
+        body=truncate(body, MAX_BODY) if body else None,
+        fingerprint=fingerprint,
+        source=source,
+    )
     attrs = record.__dict__
     extra: dict[str, Any] = {}
     if len(attrs) > _BASE_COUNT:
@@ -306,30 +341,11 @@ def snapshot(record: logging.LogRecord, *, fingerprint: str | None = None) -> Ev
                 joined = f"{text}\n\n{event.body}" if event.body and text else (text or event.body)
                 event.body = truncate(joined, MAX_BODY) if joined else None
             else:
-                coerce_reserved(key, value, event)
+                coerce_reserved(key, value, event)  # an explicit fingerprint replaces the computed one
         for key in [k for k in extra if k.startswith("_pushlog")]:
             del extra[key]
         if extra:
             metadata = safe_metadata(extra)
     add_trace_ids(metadata, attrs if "otelTraceID" in attrs else None)
     event.metadata = metadata
-    if event.fingerprint is None:
-        event.fingerprint = fingerprint
-    site = (record.name, record.module, record.lineno, record.process)
-    source = _SOURCES.get(site)
-    if source is None:
-        if len(_SOURCES) >= 4096:
-            _SOURCES.clear()
-        source = _SOURCES[site] = {
-            "logger": record.name,
-            "module": f"{record.module}:{record.lineno}",
-            "host": _HOST,
-            "pid": record.process if record.process is not None else os.getpid(),
-        }
-    event.source = source.copy()
     return event
-
-
-#: Source dicts per call site (logger, module, line, pid): built once, copied per event. A bounded
-#: cache, not a registry: losing it costs nothing but the rebuild.
-_SOURCES: Final[dict[tuple[Any, ...], dict[str, Any]]] = {}
