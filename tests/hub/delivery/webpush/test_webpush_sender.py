@@ -1,16 +1,38 @@
-"""WebPushSender against a real HTTP push-service stand-in: headers, real bytes, every status code."""
+"""WebPushSender against real HTTP servers on 127.0.0.1.
+
+The RFC 8030 stand-in checks headers, VAPID and the real encrypted bytes for every status code; small
+Starlette apps and raw sockets show what the HTTP layer (one shared aiohttp session) must do: reuse
+keep-alive connections, bound concurrency, turn timeouts, refused and dropped connections into RETRY,
+never follow redirects, and verify TLS certificates.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as _dt
+import ipaddress
+import json
 import socket
+import ssl
+import threading
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
+import aiohttp
 import httpx
 import pytest
-from tests.support.push_service import PushService, Subscriber
+import uvicorn
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+from tests.support.push_service import PushService, ServerThread, Subscriber
 
-from pushlog.hub.delivery._base import Outcome, PushMessage, WebPushTarget
+from pushlog.hub.delivery._base import Outcome, PushMessage, SendResult, WebPushTarget
 from pushlog.hub.delivery.webpush import VapidSigner, WebPushSender, generate_vapid_keys, public_key_b64
 
 
@@ -157,32 +179,6 @@ async def test_a_real_vapid_rejection_is_a_clear_failure(service: PushService) -
     assert "aud" in response.text
 
 
-async def test_connection_refused_is_retried(sender: WebPushSender) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # closed again when the block ends: nothing listens there
-    phone = Subscriber(endpoint=f"http://127.0.0.1:{port}/push/x")
-    result = await sender.send(target(phone), message())
-    assert result.outcome is Outcome.RETRY
-    assert "transport error" in result.detail
-
-
-async def test_timeout_is_retried(pem: str) -> None:
-    with socket.socket() as listener:  # accepts connections, never answers
-        listener.bind(("127.0.0.1", 0))
-        listener.listen()
-        port = listener.getsockname()[1]
-        timeout = httpx.Timeout(connect=1.0, read=0.2, write=1.0, pool=1.0)
-        sender = WebPushSender(VapidSigner(pem, "mailto:a@b.c"), timeout=timeout)
-        try:
-            phone = Subscriber(endpoint=f"http://127.0.0.1:{port}/push/x")
-            result = await sender.send(target(phone), message())
-        finally:
-            await sender.aclose()
-    assert result.outcome is Outcome.RETRY
-    assert "timed out" in result.detail
-
-
 async def test_bad_subscription_keys_fail_without_a_request(
     service: PushService, sender: WebPushSender
 ) -> None:
@@ -202,6 +198,16 @@ async def test_invalid_urgency_fails_without_a_request(service: PushService, sen
     assert service.received == []
 
 
+# ------------------------------------------------------------------------------- the HTTP connection
+async def test_sequential_sends_reuse_one_keep_alive_connection(
+    service: PushService, sender: WebPushSender
+) -> None:
+    phone = service.subscribe()
+    for _ in range(5):
+        assert (await sender.send(target(phone), message())).outcome is Outcome.SENT
+    assert len({p.client_port for p in service.wait_for(5)}) == 1  # one TCP connection at the service
+
+
 async def test_connections_are_reused_and_concurrency_is_bounded(service: PushService, pem: str) -> None:
     sender = WebPushSender(VapidSigner(pem, "mailto:a@b.c"), max_concurrency=3)
     try:
@@ -215,19 +221,285 @@ async def test_connections_are_reused_and_concurrency_is_bounded(service: PushSe
     assert sender.signer.tokens_signed == 1  # one VAPID token for the one origin
 
 
-@pytest.mark.parametrize("use_client", [True, False])
-async def test_httpx_client_path_sends_the_same_request(
-    service: PushService, pem: str, use_client: bool
+async def test_connection_refused_is_retried(sender: WebPushSender) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again when the block ends: nothing listens there
+    phone = Subscriber(endpoint=f"http://127.0.0.1:{port}/push/x")
+    result = await sender.send(target(phone), message())
+    assert result.outcome is Outcome.RETRY
+    assert "transport error" in result.detail
+
+
+async def test_timeout_is_retried(pem: str) -> None:
+    with socket.socket() as listener:  # accepts connections, never answers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        timeout = aiohttp.ClientTimeout(total=5, sock_connect=1, sock_read=0.2)
+        sender = WebPushSender(VapidSigner(pem, "mailto:a@b.c"), timeout=timeout)
+        try:
+            phone = Subscriber(endpoint=f"http://127.0.0.1:{port}/push/x")
+            result = await sender.send(target(phone), message())
+        finally:
+            await sender.aclose()
+    assert result.outcome is Outcome.RETRY
+    assert "timed out" in result.detail
+
+
+class Recorder:
+    """A small push-service-like app: ``/push/*`` answers 201, plus slow, chunked and redirecting routes."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, int | None, bytes, dict[str, str]]] = []
+        self.slow_entered = threading.Event()
+
+    def app(self) -> Starlette:
+        async def push(request: Request) -> Response:
+            body = await request.body()
+            port = request.client.port if request.client else None
+            self.requests.append((request.url.path, port, body, dict(request.headers)))
+            return Response(b"", status_code=201)
+
+        async def chunked(request: Request) -> Response:
+            await request.body()
+            self.requests.append((request.url.path, None, b"", dict(request.headers)))
+
+            async def parts() -> AsyncIterator[bytes]:
+                for piece in (b"one,", b"two,", b"three"):
+                    yield piece
+
+            return StreamingResponse(parts(), status_code=429, headers={"Retry-After": "3"})
+
+        async def moved(request: Request) -> Response:
+            await request.body()
+            self.requests.append((request.url.path, None, b"", dict(request.headers)))
+            return Response(b"", status_code=307, headers={"Location": "/push/elsewhere"})
+
+        async def slow(request: Request) -> Response:
+            self.slow_entered.set()
+            await asyncio.sleep(2.0)  # a push service that answers too late is what this route simulates
+            return Response(b"late", status_code=201)
+
+        return Starlette(
+            routes=[
+                Route("/push/{x}", push, methods=["POST"]),
+                Route("/chunked", chunked, methods=["POST"]),
+                Route("/moved", moved, methods=["POST"]),
+                Route("/slow", slow, methods=["POST"]),
+            ]
+        )
+
+
+@pytest.fixture
+def recorder() -> Iterator[tuple[Recorder, str]]:
+    rec = Recorder()
+    server = ServerThread(rec.app())
+    server.start()
+    yield rec, f"http://127.0.0.1:{server.port}"
+    server.stop()
+
+
+async def test_read_timeout_is_retried_and_the_next_send_goes_through(
+    recorder: tuple[Recorder, str], pem: str
 ) -> None:
-    """``http2=True`` / an injected client go through httpx.AsyncClient; the request is the same."""
+    rec, origin = recorder
+    timeout = aiohttp.ClientTimeout(total=5, sock_connect=1, sock_read=0.2)
+    sender = WebPushSender(VapidSigner(pem, "mailto:a@b.c"), timeout=timeout, max_concurrency=1)
+    try:
+        late = await sender.send(target(Subscriber(endpoint=f"{origin}/slow")), message())
+        ok = await sender.send(target(Subscriber(endpoint=f"{origin}/push/1")), message())
+    finally:
+        await sender.aclose()
+    assert rec.slow_entered.is_set()
+    assert late.outcome is Outcome.RETRY
+    assert "timed out" in late.detail
+    assert (ok.outcome, ok.status) == (Outcome.SENT, 201)  # the timed-out connection was not reused
+
+
+async def test_chunked_answer_with_retry_after(recorder: tuple[Recorder, str], sender: WebPushSender) -> None:
+    _, origin = recorder
+    result = await sender.send(target(Subscriber(endpoint=f"{origin}/chunked")), message())
+    assert (result.outcome, result.status, result.retry_after) == (Outcome.RETRY, 429, 3.0)
+    assert "one,two,three" in result.detail
+
+
+async def test_redirects_are_not_followed(recorder: tuple[Recorder, str], sender: WebPushSender) -> None:
+    rec, origin = recorder
+    result = await sender.send(target(Subscriber(endpoint=f"{origin}/moved")), message())
+    assert (result.outcome, result.status) == (Outcome.FAILED, 307)
+    assert [path for path, *_ in rec.requests] == ["/moved"]  # /push/elsewhere was never asked
+
+
+def _server_that_closes_after_each_answer() -> tuple[
+    socket.socket, threading.Thread, list[bytes], threading.Event
+]:
+    """A raw HTTP/1.1 server: two connections, one full request and one answer on each, then it hangs up."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    bodies: list[bytes] = []
+    first_closed = threading.Event()
+
+    def serve() -> None:
+        for _ in range(2):
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    data += chunk
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = next(
+                    int(line.split(b":", 1)[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
+                while len(body) < length:
+                    body += conn.recv(65536)
+                bodies.append(body)
+                # Keep-alive is implied (HTTP/1.1, no Connection: close), then the server hangs up anyway.
+                conn.sendall(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
+            first_closed.set()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return listener, thread, bodies, first_closed
+
+
+async def test_a_connection_the_server_closed_is_replaced(sender: WebPushSender) -> None:
+    listener, thread, bodies, first_closed = _server_that_closes_after_each_answer()
+    port = listener.getsockname()[1]
+    phone = Subscriber(endpoint=f"http://127.0.0.1:{port}/push/1")
+    try:
+        first = await sender.send(target(phone), message())
+        assert await asyncio.to_thread(first_closed.wait, 5)  # the kept-alive connection is now closed
+        second = await sender.send(target(phone), message())
+        await asyncio.to_thread(thread.join, 5)
+    finally:
+        listener.close()
+    assert (first.outcome, second.outcome) == (Outcome.SENT, Outcome.SENT)
+    assert len(bodies) == 2  # two connections, each carried one full push
+    assert [json.loads(phone.decrypt(b))["title"] for b in bodies] == ["Payment failed"] * 2
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = _dt.datetime.now(_dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - _dt.timedelta(minutes=5))
+        .not_valid_after(now + _dt.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
+
+
+async def test_https_certificates_are_verified(tmp_path: Path, pem: str) -> None:
+    cert_path, key_path = _self_signed(tmp_path)
+    rec = Recorder()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        rec.app(), log_level="warning", lifespan="off", ssl_certfile=str(cert_path), ssl_keyfile=str(key_path)
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    signer = VapidSigner(pem, "mailto:a@b.c")
+    phone = Subscriber(endpoint=f"https://localhost:{port}/push/1")
+    try:
+        deadline = asyncio.get_running_loop().time() + 10
+        while not server.started:
+            assert asyncio.get_running_loop().time() < deadline, "TLS server did not start"
+            await asyncio.sleep(0.01)
+        # With the default CA bundle the self-signed certificate is refused: nothing is sent.
+        default = WebPushSender(signer)
+        try:
+            refused = await default.send(target(phone), message())
+        finally:
+            await default.aclose()
+        assert refused.outcome is Outcome.RETRY
+        assert "certificate" in refused.detail.lower()
+        assert rec.requests == []
+        # Trusting that certificate as a CA, the same push goes through, encrypted end to end.
+        trusted = ssl.create_default_context(cafile=str(cert_path))
+        trusting = WebPushSender(signer, ssl_context=trusted)
+        try:
+            accepted = await trusting.send(target(phone), message())
+        finally:
+            await trusting.aclose()
+        assert (accepted.outcome, accepted.status) == (Outcome.SENT, 201)
+        [(_, _, body, headers)] = rec.requests
+        assert json.loads(phone.decrypt(body))["title"] == "Payment failed"
+        assert headers["ttl"] == "3600"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+# ---------------------------------------------------------------------------------- session lifecycle
+async def test_an_injected_session_is_used_and_left_open(service: PushService, pem: str) -> None:
     phone = service.subscribe()
-    signer = VapidSigner(pem, "mailto:ops@example.com")
-    async with httpx.AsyncClient(timeout=5) as client:
-        sender = WebPushSender(signer, client=client) if use_client else WebPushSender(signer, http2=True)
+    started: list[str] = []
+
+    async def on_request_start(
+        session: aiohttp.ClientSession, context: object, params: aiohttp.TraceRequestStartParams
+    ) -> None:
+        started.append(str(params.url))
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(on_request_start)
+    async with aiohttp.ClientSession(trace_configs=[trace]) as session:
+        sender = WebPushSender(VapidSigner(pem, "mailto:ops@example.com"), session=session)
         result = await sender.send(target(phone), message())
         await sender.aclose()
-        assert not client.is_closed  # an injected client belongs to the caller
+        assert not session.closed  # an injected session belongs to the caller
     assert result.outcome is Outcome.SENT
+    assert started == [phone.endpoint]
     [push] = service.received
     assert push.payload["title"] == "Payment failed"
     assert (push.headers["ttl"], push.headers["urgency"]) == ("3600", "high")
+
+
+def test_the_session_is_made_lazily_in_the_running_loop(service: PushService, pem: str) -> None:
+    sender = WebPushSender(VapidSigner(pem, "mailto:ops@example.com"))  # no event loop here
+    phone = service.subscribe()
+
+    async def use() -> tuple[SendResult, SendResult]:
+        sent = await sender.send(target(phone), message())
+        await sender.aclose()
+        after = await sender.send(target(phone), message())
+        return sent, after
+
+    sent, after = asyncio.run(use())
+    assert sent.outcome is Outcome.SENT
+    assert after.outcome is Outcome.RETRY  # closed: reported, never raised
+    assert "closed" in after.detail
+    assert len(service.received) == 1

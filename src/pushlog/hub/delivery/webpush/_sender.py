@@ -1,76 +1,86 @@
-"""The Web Push sender: one encrypted, VAPID-signed POST per message over a shared HTTP client.
+"""The Web Push sender: one encrypted, VAPID-signed POST per message over a shared aiohttp session.
 
 :class:`WebPushSender` implements the :class:`~pushlog.hub.delivery._base.Sender` protocol for
 ``kind="webpush"`` devices. Every request carries an explicit ``TTL``, the ``Urgency`` the dispatcher
 chose from the level (DESIGN §2), a ``Topic`` derived from the collapse key when there is one, the
 VAPID ``Authorization`` (cached per push-service origin) and an aes128gcm body of at most 4096 bytes.
 
-All sends share one httpx transport, :class:`~._transport.LeanTransport` (HTTP/1.1 keep-alive,
-pooled per origin; several times cheaper than httpx's default transport for this traffic), called
-with ``httpx.Request`` objects carrying explicit timeouts; a semaphore bounds how many requests are
-in flight. ``http2=True`` (or an injected ``client``) sends through an ``httpx.AsyncClient`` instead.
+HTTP: all sends share one :class:`aiohttp.ClientSession` (the client pywebpush itself uses for async
+sending) whose :class:`aiohttp.TCPConnector` keeps HTTP/1.1 keep-alive connections per push-service
+origin, at most ``max_concurrency`` in all and per origin. The session is created lazily, inside the
+running event loop, on the first send, and closed by :meth:`aclose`. TLS certificates are verified
+against certifi's CA bundle (or the ``ssl_context`` given); redirects are never followed (a push
+service does not redirect; a 3xx is reported as a failure). A semaphore of ``max_concurrency`` admits
+requests before they reach aiohttp, so a fan-out of thousands queues in the sender and every request's
+``timeout`` (connect, socket read, total) starts only when it really goes out.
 
-The sender never raises for a delivery problem: every outcome, including transport errors and bad
-subscription keys, comes back as a :class:`~pushlog.hub.delivery._base.SendResult`.
+The sender never raises for a delivery problem: every outcome, including timeouts, refused or dropped
+connections, TLS failures and bad subscription keys, comes back as a
+:class:`~pushlog.hub.delivery._base.SendResult`. Timeouts and connection errors are ``RETRY`` (the
+dispatcher backs off and resends, also when a request raced the server closing an idle connection).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections.abc import Callable
 from typing import Any
 
-import httpx
+import aiohttp
+import certifi
 
 from .._base import Outcome, PushMessage, SendResult, WebPushTarget
 from ._encrypt import SubscriptionKeyError, encrypt, fit_payload
 from ._status import classify
 from ._topic import topic_for
-from ._transport import LeanTransport
 from ._vapid import VapidSigner
 
 URGENCIES = frozenset({"very-low", "low", "normal", "high"})
-DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=10.0, write=10.0, pool=30.0)
+# connect: a connection for the request (pool wait + TCP/TLS set-up; the semaphore keeps the pool wait
+# short); sock_connect: the TCP/TLS set-up alone; sock_read: silence between bytes of the answer;
+# total: the whole request.
+DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=30.0, connect=10.0, sock_connect=5.0, sock_read=10.0)
+# Idle keep-alive connections are dropped after this, before push services usually close them.
+KEEPALIVE_SECONDS = 15.0
+
+
+def default_ssl_context() -> ssl.SSLContext:
+    """Certificate-verifying TLS with certifi's CA bundle (what the rest of pushlog uses via httpx)."""
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 class WebPushSender:
     """Send :class:`PushMessage` objects to Web Push subscriptions.
 
-    ``client`` may be passed in (tests, or to share one; the caller closes it). Otherwise the sender
-    owns its transport (``max_concurrency`` connections per origin, ``timeout`` on every request)
-    and closes it in :meth:`aclose`.
+    ``session`` may be passed in (tests, or to share one; the caller closes it, and its connector's
+    limits and TLS settings apply). Otherwise the sender owns a session with ``max_concurrency``
+    connections (in all and per origin) verifying TLS with ``ssl_context`` (default: certifi's CA
+    bundle), and closes it in :meth:`aclose`. ``timeout`` applies to every request either way.
     """
 
     def __init__(
         self,
         signer: VapidSigner,
         *,
-        client: httpx.AsyncClient | None = None,
-        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        session: aiohttp.ClientSession | None = None,
+        timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
         max_concurrency: int = 32,
-        http2: bool = False,
+        ssl_context: ssl.SSLContext | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
         self._signer = signer
         self._clock = clock
-        self._owns_client = client is None
-        # The hot path: one shared LeanTransport called directly with httpx Request objects. Going
-        # through AsyncClient.send as well (cookie jar, auth and redirect flow, hooks) cost as much
-        # CPU per push as the whole transport, measured in benchmarks/bench_fanout.py.
-        self._transport: LeanTransport | None = None
-        self._client: httpx.AsyncClient | None = client
-        if client is None and http2:
-            limits = httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency)
-            self._client = httpx.AsyncClient(
-                timeout=timeout, http2=True, limits=limits, follow_redirects=False
-            )
-        elif client is None:
-            self._transport = LeanTransport(max_per_origin=max_concurrency)
-        self._extensions = {"timeout": timeout.as_dict()}
-        self._slots = asyncio.Semaphore(max_concurrency)
+        self._timeout = timeout
+        self._max = max_concurrency
+        self._ssl = ssl_context
+        self._session = session
+        self._owns_session = session is None
+        self._slots: asyncio.Semaphore | None = None
+        self._closed = False
 
     @property
     def signer(self) -> VapidSigner:
@@ -96,6 +106,26 @@ class WebPushSender:
             headers["Topic"] = topic
         return headers, body
 
+    def _open(self) -> tuple[aiohttp.ClientSession, asyncio.Semaphore]:
+        """The shared session and the admission semaphore, created on first use in the running loop."""
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self._max)
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                limit=self._max,
+                limit_per_host=self._max,
+                ssl=self._ssl or default_ssl_context(),
+                keepalive_timeout=KEEPALIVE_SECONDS,
+            )
+            # No cookies (push services set none worth keeping); the body is never compressed.
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=self._timeout,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,
+            )
+        return self._session, self._slots
+
     async def send(self, target: Any, message: PushMessage) -> SendResult:
         if not isinstance(target, WebPushTarget):
             kind = type(target).__name__
@@ -106,25 +136,31 @@ class WebPushSender:
             return SendResult(outcome=Outcome.FAILED, detail=f"bad subscription keys: {exc}")
         except ValueError as exc:
             return SendResult(outcome=Outcome.FAILED, detail=str(exc))
-        async with self._slots:
+        if self._closed:
+            return SendResult(outcome=Outcome.RETRY, detail="transport error: the sender is closed")
+        session, slots = self._open()
+        async with slots:
             try:
-                if self._transport is not None:
-                    request = httpx.Request(
-                        "POST", target.endpoint, headers=headers, content=body, extensions=self._extensions
-                    )
-                    response = await self._transport.handle_async_request(request)
-                else:
-                    assert self._client is not None
-                    response = await self._client.post(target.endpoint, content=body, headers=headers)
-            except httpx.TimeoutException as exc:
+                async with session.post(
+                    target.endpoint,
+                    data=body,
+                    headers=headers,
+                    timeout=self._timeout,
+                    allow_redirects=False,
+                ) as response:
+                    raw = await response.read()
+                    status, answer_headers = response.status, response.headers
+            except TimeoutError as exc:  # aiohttp's timeouts all derive from it (asyncio.TimeoutError)
                 return SendResult(outcome=Outcome.RETRY, detail=f"timed out: {type(exc).__name__}")
-            except httpx.HTTPError as exc:
+            except aiohttp.ClientError as exc:
                 detail = f"transport error: {type(exc).__name__}: {exc}"
                 return SendResult(outcome=Outcome.RETRY, detail=detail)
-        return classify(response.status_code, response.headers, response.text, now=self._clock)
+        text = raw.decode("utf-8", errors="replace")
+        return classify(status, answer_headers, text, now=self._clock)
 
     async def aclose(self) -> None:
-        if self._transport is not None:
-            await self._transport.aclose()
-        elif self._owns_client and self._client is not None:
-            await self._client.aclose()
+        """Close the owned session (an injected one belongs to the caller); later sends answer RETRY."""
+        self._closed = True
+        if self._owns_session and self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
