@@ -11,7 +11,7 @@ import httpx
 import pytest
 from tests.support.hub_server import ThreadHub, start_hub_thread
 
-from pushlog._job import job
+from pushlog import job
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from typing import Any
 from ._client import Client, emit, get_default_client
 from ._event import Event
 from ._handler import PushHandler
+from ._job import job
 from ._levels import Level
 
 __version__ = "0.1.0"
@@ -31,6 +32,7 @@ __all__ = [
     "__version__",
     "critical",
     "flush",
+    "job",
     "log",
     "notify",
 ]

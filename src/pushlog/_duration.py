@@ -56,3 +56,18 @@ def format_seconds(seconds: float) -> str:
             parts.append(f"{whole // size}{unit}")
             whole %= size
     return "".join(parts) or f"{seconds:g}s"
+
+
+def format_duration(delta: _dt.timedelta | float) -> str:
+    """Human form of a duration: ``850ms``, ``4.2s``, ``3m05s``, ``2h10m``, ``1d3h``."""
+    seconds = delta.total_seconds() if isinstance(delta, _dt.timedelta) else float(delta)
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    whole = round(seconds)
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    if whole < 86400:
+        return f"{whole // 3600}h{(whole % 3600) // 60:02d}m"
+    return f"{whole // 86400}d{(whole % 86400) // 3600}h"

@@ -35,7 +35,7 @@ from typing import Any
 import httpx
 
 from ._dsn import DSN, DSNError, dsn_from_env, parse_dsn
-from ._duration import parse_seconds
+from ._duration import format_duration, parse_seconds
 from ._event import MAX_BODY, Event, truncate
 from ._levels import Level
 from ._transport import USER_AGENT, SendError, send_now
@@ -44,17 +44,6 @@ from ._transport import USER_AGENT, SendError, send_now
 def _seconds(value: str | float | _dt.timedelta | None, what: str) -> float | None:
     """``"1d"``, ``"90s"``, ``"1h30m"``, a number of seconds or a timedelta, to seconds."""
     return None if value is None else parse_seconds(value, what)
-
-
-def _took(seconds: float) -> str:
-    if seconds < 1:
-        return f"{seconds * 1000:.0f}ms"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    whole = round(seconds)
-    if whole < 3600:
-        return f"{whole // 60}m{whole % 60:02d}s"
-    return f"{whole // 3600}h{(whole % 3600) // 60:02d}m"
 
 
 class job(contextlib.ContextDecorator):
@@ -136,7 +125,7 @@ class job(contextlib.ContextDecorator):
 
     def _success_event(self) -> Event:
         return Event(
-            title=f"{self.name} succeeded in {_took(self.duration or 0.0)}",
+            title=f"{self.name} succeeded in {format_duration(self.duration or 0.0)}",
             level=Level.INFO,
             channel=self.channel,
             tags=list(self.tags),

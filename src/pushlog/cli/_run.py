@@ -33,13 +33,13 @@ from types import FrameType
 from typing import IO, Any
 
 from .._dsn import DSN
+from .._duration import format_duration
 from .._event import MAX_BODY, MAX_METADATA_VALUE, Event, truncate
 from .._levels import Level
 from ._common import (
     EXIT_USAGE,
     add_dsn_option,
     duration_arg,
-    format_duration,
     resolve_dsn,
     split_tags,
 )
