@@ -10,15 +10,16 @@ from tests.conftest import StandInHub
 
 from pushlog._event import Event
 from pushlog._levels import Level
-from pushlog._transport import SendError, backoff_delay, parse_retry_after, send_now
+from pushlog._retry_after import parse_retry_after
+from pushlog._transport import MAX_RETRY_AFTER, SendError, backoff_delay, send_now
 
 
 def test_retry_after_seconds_and_http_date() -> None:
     assert parse_retry_after("7") == 7.0
     now = 1_800_000_000.0
-    assert parse_retry_after(email.utils.formatdate(now + 30, usegmt=True), now=now) == 30.0
-    assert parse_retry_after(email.utils.formatdate(now - 30, usegmt=True), now=now) == 0.0
-    assert parse_retry_after("99999999") == 3600.0
+    assert parse_retry_after(email.utils.formatdate(now + 30, usegmt=True), now=lambda: now) == 30.0
+    assert parse_retry_after(email.utils.formatdate(now - 30, usegmt=True), now=lambda: now) == 0.0
+    assert parse_retry_after("99999999", cap=MAX_RETRY_AFTER) == 3600.0
     assert parse_retry_after(None) is None
     assert parse_retry_after("soon") is None
 

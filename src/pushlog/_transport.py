@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import email.utils
 import enum
 import json
 import random
@@ -25,6 +24,7 @@ import httpx
 
 from ._dsn import DSN, DSNError, dsn_from_env, parse_dsn
 from ._event import Event
+from ._retry_after import parse_retry_after
 
 SDK: Final = "pushlog/0.1.0"
 USER_AGENT: Final = f"{SDK} httpx/{httpx.__version__}"
@@ -77,22 +77,8 @@ def build_payload(events: Iterable[Event], *, dropped: int = 0) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8")
 
 
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date); ``None`` if absent
-    or unreadable. Never negative; capped at one hour."""
-    if not value:
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return min(float(text), 3600.0)
-    try:
-        moment = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if moment is None:
-        return None
-    current = time.time() if now is None else now
-    return min(max(0.0, moment.timestamp() - current), 3600.0)
+#: Longest Retry-After the client honours (seconds); a hub asking for more is waited on for this long.
+MAX_RETRY_AFTER: Final = 3600.0
 
 
 def backoff_delay(
@@ -152,7 +138,7 @@ def post_batch(http: httpx.Client, dsn: DSN, body: bytes, *, timeout: float | No
         return Attempt(Outcome.SENT, status=status, accepted=accepted, duplicates=duplicates)
     detail = _error_detail(response)
     if status in (429, 503) or status >= 500:
-        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        retry_after = parse_retry_after(response.headers.get("retry-after"), cap=MAX_RETRY_AFTER)
         return Attempt(Outcome.RETRY, status=status, retry_after=retry_after, detail=detail)
     return Attempt(Outcome.REJECTED, status=status, detail=detail)
 

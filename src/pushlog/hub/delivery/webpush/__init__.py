@@ -5,9 +5,10 @@ The hub core uses :func:`generate_vapid_keys` once to create the hub's key (PEM,
 sends through :class:`WebPushSender`.
 """
 
+from ...._retry_after import parse_retry_after
 from ._encrypt import MAX_PLAINTEXT, SubscriptionKeyError, encrypt, fit_payload, parse_keys
 from ._sender import WebPushSender
-from ._status import classify, parse_retry_after
+from ._status import classify
 from ._topic import topic_for
 from ._vapid import VapidSigner, generate_vapid_keys, origin_of, public_key_b64
 

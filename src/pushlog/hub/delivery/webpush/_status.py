@@ -8,31 +8,13 @@ token: both permanent for this message, with a detail that says what to check.
 
 from __future__ import annotations
 
-import email.utils
 import time
 from collections.abc import Callable, Mapping
 
+from ...._retry_after import parse_retry_after
 from .._base import Outcome, SendResult
 
 _DETAIL_CHARS = 200
-
-
-def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value (delay-seconds or HTTP date); None if absent/bad."""
-    if value is None:
-        return None
-    text = value.strip()
-    if not text:
-        return None
-    if text.isdigit():
-        return float(int(text))
-    try:
-        moment = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if moment is None:
-        return None
-    return max(0.0, moment.timestamp() - now())
 
 
 def _snippet(body: str) -> str:
