@@ -4,13 +4,24 @@
 name the real one). :class:`HubServer` is a ``uvicorn.Server`` whose shutdown first closes the
 broker: Server-Sent-Event streams end at once, while ordinary in-flight requests get up to
 ``HubConfig.graceful_timeout`` seconds to finish.
+
+SIGTERM and SIGINT (Ctrl-C) mean "shut down gracefully", and a graceful shutdown exits 0. uvicorn
+itself, once its shutdown is done, restores the signal handlers it found and raises the captured
+signal again, so with Python's defaults a finished graceful shutdown still died by SIGTERM (exit
+-15) or a ``KeyboardInterrupt`` traceback. :meth:`HubServer.run` (main thread only) installs handlers
+of its own first, which only ask the server to exit: uvicorn's re-raise lands there and is a no-op,
+and a signal that arrives before uvicorn took over (still starting) also ends in a graceful exit.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import signal
 import socket
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -52,6 +63,26 @@ class HubServer(uvicorn.Server):
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         await self.hub_state.broker.close()
         await super().shutdown(sockets)
+
+    def run(self, sockets: list[socket.socket] | None = None) -> None:
+        """Serve until told to stop; a SIGTERM/SIGINT shutdown returns normally (see module doc)."""
+        with self._graceful_signals():
+            super().run(sockets=sockets)
+
+    def _ask_to_exit(self, signum: int, frame: FrameType | None) -> None:
+        self.should_exit = True
+
+    @contextlib.contextmanager
+    def _graceful_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield  # a hub in a test thread: the test stops it with should_exit
+            return
+        previous = {sig: signal.signal(sig, self._ask_to_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def build_server(
