@@ -69,7 +69,8 @@ def test_window_counts_repeats_and_reports_when_it_ends(clock: FakeClock) -> Non
     clock.advance(0.1)
     (report,) = dedup.take_reports()
     assert (report.title, report.count, report.push, report.fingerprint) == ("boom", 5, False, "f")
-    assert report.id != first.id
+    assert report.id != first.id and report.repeat_of == first.id
+    assert report.to_wire()["repeat_of"] == first.id and "repeat_of" not in first.to_wire()
     assert dedup.seen("k") == (False, None)  # a new window: the next one goes out again
 
 
@@ -81,8 +82,11 @@ def test_flush_reports_pending_repeats_but_keeps_the_window(clock: FakeClock) ->
     dedup.seen("k")
     dedup.seen("k")
     (report,) = dedup.take_reports(everything=True)
-    assert report.count == 2
+    assert (report.count, report.repeat_of) == (2, first.id)
     assert dedup.take_reports(everything=True) == []
+    dedup.seen("k")
+    (later,) = dedup.take_reports(everything=True)  # only the repeats since the last report: exact totals
+    assert (later.count, later.repeat_of) == (1, first.id) and later.id != report.id
     assert dedup.seen("k") == (True, first.id)  # still inside the window: no second push
 
 
@@ -102,7 +106,8 @@ def test_window_zero_disables(clock: FakeClock) -> None:
     assert [dedup.seen("k") for _ in range(3)] == [(False, None)] * 3
 
 
-def test_thousand_identical_errors_are_one_push_and_one_counted_line(hub: StandInHub) -> None:
+def test_thousand_identical_errors_are_one_push_and_one_follow_up_naming_it(hub: StandInHub) -> None:
+    """What goes on the wire; tests/hub/api/test_event_repeats.py shows the hub folding it into one line."""
     client = Client(hub.dsn, linger=0.0)
     handler = PushHandler(client=client)
     logger = logging.getLogger("app.storm")
@@ -121,4 +126,5 @@ def test_thousand_identical_errors_are_one_push_and_one_counted_line(hub: StandI
     events = hub.accepted_events()
     assert [(e["count"], e["push"]) for e in events] == [(1, True), (999, False)]
     assert events[0]["fingerprint"] == events[1]["fingerprint"]
+    assert events[1]["repeat_of"] == events[0]["id"] and "repeat_of" not in events[0]
     assert sum(e["count"] for e in events) == 1000

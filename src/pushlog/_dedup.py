@@ -4,9 +4,12 @@ The first occurrence of a fingerprint goes out at once. Repeats within ``window`
 are only counted, under one lock and before any formatting, so a repeat costs less than the first
 record. When the window ends (found by the worker's periodic sweep, by the next occurrence, or by a
 flush) the repeats are reported as one feed-only follow-up event: a copy of the first with a new id,
-``count`` = the number of repeats, the same ``fingerprint`` and ``push: false``. 1,000 identical errors
-are therefore one push (count 1) and one feed line with ``count`` 999, linked by the fingerprint, which
-is also the collapse key the hub gives push services.
+``repeat_of`` = the first event's id, ``count`` = the number of repeats, the same ``fingerprint`` and
+``push: false``. The hub folds the follow-up into the first event's line (its count grows by the
+follow-up's), so 1,000 identical errors are one push and one feed line showing "x1000". Every report
+carries only the repeats counted since the previous one, and each report has its own id (the hub's
+idempotency key), so a retried report is a duplicate and the total is exact. The fingerprint is also
+the collapse key the hub gives push services.
 
 The clock is injected (a ``() -> float`` of seconds, monotonic), so tests are deterministic.
 """
@@ -160,6 +163,7 @@ def _report(entry: _Entry) -> Event | None:
         ts=now_utc(),
         count=entry.repeats,
         push=False,
+        repeat_of=entry.event.id,
         metadata=dict(entry.event.metadata),
         source=dict(entry.event.source),
     )

@@ -17,12 +17,20 @@ Wire form (JSON, one object per event inside ``{"events": [...]}``)::
       "fingerprint": "9f2c…" | null,  # dedup key; also the hub's collapse key
       "count": 1,                     # occurrences this event stands for after dedup
       "push": true,                   # false: feed only (level below WARNING, or rate-limited)
-      "source": {"logger": "app.pay", "module": "pay:42", "host": "web-1", "pid": 123}
+      "source": {"logger": "app.pay", "module": "pay:42", "host": "web-1", "pid": 123},
+      "repeat_of": "<id of the first event>"   # only on dedup follow-ups (absent otherwise)
     }
 
 ``push`` is pushlog's addition to the DESIGN §4 field list: the client's rate limiter downgrades an
 event to feed-only without lying about its level. When absent it follows the level (WARNING and up).
 The envelope may carry ``"client": {"dropped": n, "sdk": "pushlog/x.y"}`` so drops reach the hub.
+
+``repeat_of`` marks a dedup follow-up (see :mod:`pushlog._dedup`): it names the id of the first
+occurrence, ``count`` is the number of repeats it reports (not counting the first), ``push`` is false
+and its own ``id`` is a fresh idempotency key. The hub adds ``count`` to the first event's count in
+the same transaction that stores the follow-up, so a storm is one feed line with ``count`` N; a retried
+follow-up is a duplicate by its id and adds nothing. When the hub does not know the first event
+(rejected, dropped, or not yet arrived) the follow-up is stored as an ordinary feed line.
 """
 
 from __future__ import annotations
@@ -123,6 +131,7 @@ class Event:
     count: int = 1
     push: bool | None = None
     source: dict[str, Any] = field(default_factory=dict)
+    repeat_of: str | None = None
     id: str = field(default_factory=new_event_id)
     ts: _dt.datetime = field(default_factory=now_utc)
 
@@ -134,7 +143,7 @@ class Event:
         return self.level >= Level.WARNING
 
     def to_wire(self) -> dict[str, Any]:
-        return {
+        wire: dict[str, Any] = {
             "id": self.id,
             "ts": format_ts(self.ts),
             "level": self.level.wire_name,
@@ -151,6 +160,9 @@ class Event:
             "push": self.pushed,
             "source": dict(self.source),
         }
+        if self.repeat_of is not None:
+            wire["repeat_of"] = self.repeat_of
+        return wire
 
     @classmethod
     def from_wire(cls, data: dict[str, Any]) -> Event:
@@ -171,4 +183,5 @@ class Event:
             count=int(data.get("count", 1)),
             push=data.get("push"),
             source=dict(data.get("source") or {}),
+            repeat_of=data.get("repeat_of"),
         )

@@ -120,6 +120,31 @@ def test_follow_json_with_a_filter(real_hub: ThreadHub) -> None:
         stop(process)
 
 
+def test_follow_reports_a_grown_count_as_an_update_line(real_hub: ThreadHub) -> None:
+    (first,) = publish_events(real_hub.base_url, real_hub.publish_key, {"title": "db down", "level": "error"})
+    as_json = spawn_cli(["tail", "--json", "-n", "1"], env=_env(real_hub))
+    plain = spawn_cli(["tail", "--plain", "-n", "1"], env=_env(real_hub))
+    try:
+        json_out, plain_out = LineReader(as_json), LineReader(plain)
+        assert json.loads(json_out.next())["id"] == first["id"]
+        assert "db down" in plain_out.next()
+        publish_events(
+            real_hub.base_url,
+            real_hub.publish_key,
+            {"title": "db down", "level": "error", "count": 999, "push": False, "repeat_of": first["id"]},
+        )
+        update = json.loads(json_out.next())
+        assert (update["type"], update["id"], update["count"]) == ("update", first["id"], 1000)
+        line = plain_out.next()
+        assert "REPEAT" in line and first["id"] in line and line.endswith("now x1000")
+        publish_events(real_hub.base_url, real_hub.publish_key, {"title": "marker", "level": "info"})
+        assert json.loads(json_out.next())["title"] == "marker"  # no extra line for the hidden follow-up
+        assert "marker" in plain_out.next()
+    finally:
+        stop(as_json)
+        stop(plain)
+
+
 def test_errors_are_one_line(real_hub: ThreadHub) -> None:
     no_key = run_cli(["tail", "--plain", "--url", real_hub.base_url])
     assert no_key.returncode == 2

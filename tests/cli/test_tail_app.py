@@ -216,6 +216,21 @@ async def test_ack_from_elsewhere_arrives_live(real_hub: ThreadHub) -> None:
         await until(pilot, lambda: str(table.get_row_at(0)[5]) == "✓", "the ack via the stream")
 
 
+async def test_a_grown_count_updates_the_row_in_place(real_hub: ThreadHub) -> None:
+    (first,) = publish_events(real_hub.base_url, real_hub.publish_key, {"title": "db down", "level": "error"})
+    app = _app(real_hub)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, lambda: titles(app) == ["db down"] and app.live, "row and live stream")
+        publish_events(
+            real_hub.base_url,
+            real_hub.publish_key,
+            {"title": "db down", "level": "error", "count": 999, "push": False, "repeat_of": first["id"]},
+        )
+        table = app.query_one("#feed", DataTable)
+        await until(pilot, lambda: str(table.get_row_at(0)[2]).endswith("x1000"), "the count via the stream")
+        assert titles(app) == ["db down"]  # the same row, no second line
+
+
 async def test_help_screen(real_hub: ThreadHub) -> None:
     app = _app(real_hub)
     async with app.run_test(size=(120, 40)) as pilot:

@@ -443,6 +443,35 @@ def test_acknowledgement_made_elsewhere_reaches_the_open_feed(page: Page, hub: H
     expect(row.locator(".acked-mark")).to_be_visible()
 
 
+def test_a_storm_of_1000_errors_is_one_line_whose_count_grows_live(page: Page, hub: HubProcess) -> None:
+    import logging
+
+    from pushlog import Client, PushHandler
+
+    assert hub.keys is not None
+    title = unique("Storm")
+    sign_in(page, hub.keys.read)
+    filter_feed(page, q=title)
+    expect(page.locator("#live")).to_have_attribute("data-state", "live")
+    client = Client(hub.dsn, linger=0.0)
+    logger = logging.getLogger(f"webapp.{title}")
+    logger.propagate = False
+    logger.addHandler(PushHandler(client=client))
+    try:
+        logger.error(title)
+        assert client.flush(10)
+        row = page.locator("#events .event", has_text=title)
+        expect(row).to_have_count(1)
+        expect(row.locator(".count")).to_have_count(0)  # the first occurrence alone: no count yet
+        for _ in range(999):
+            logger.error(title)
+        assert client.flush(10)
+        expect(row.locator(".count")).to_have_text("\u00d71000")  # the same line, updated in place
+        expect(page.locator("#events .event")).to_have_count(1)
+    finally:
+        client.close()
+
+
 # --- devices -------------------------------------------------------------------------------------
 
 

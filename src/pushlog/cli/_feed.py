@@ -134,8 +134,10 @@ class Page:
 
 @dataclass(frozen=True, slots=True)
 class StreamItem:
-    """A live item: ``kind`` is ``"event"`` (``data`` a StoredEvent), ``"ack"`` (``{"id",
-    "acknowledged_at"}``) or ``"open"`` (first item of every connection: the hub accepted the stream)."""
+    """A live item: ``kind`` is ``"event"`` (``data`` a StoredEvent), ``"update"`` (``data`` the
+    StoredEvent of a line whose ``count`` grew: a dedup follow-up was folded into it; ``seq`` is the
+    follow-up's position, not the line's), ``"ack"`` (``{"id", "acknowledged_at"}``) or ``"open"``
+    (first item of every connection: the hub accepted the stream). ``seq`` is the SSE ``id:``."""
 
     kind: str
     data: dict[str, Any]
@@ -167,7 +169,7 @@ def _page_from(response: httpx.Response) -> Page:
 
 def _item_from(parser: SSEParser, line: str) -> StreamItem | None:
     message = parser.feed(line)
-    if message is None or message.event not in ("event", "ack"):
+    if message is None or message.event not in ("event", "update", "ack"):
         return None
     try:
         data = json.loads(message.data)

@@ -2,6 +2,9 @@
 
 Interactive (stdout is a terminal): a Textual app, newest first (see ``_tail_app.py``). Otherwise, or
 with ``--plain``: one line per event like ``tail -f``; ``--json``: one StoredEvent JSON object per line.
+When a dedup follow-up grows a line's count (the stream's ``update``), ``--json`` writes the line's
+StoredEvent again with ``"type": "update"`` added (match it to the earlier line by ``id``), and the
+plain mode writes ``<time> REPEAT   <id> now xN`` for a line it has shown (nothing otherwise).
 The line modes print the last ``-n`` events oldest first, then follow the live stream, resuming after
 the last event seen (``last_event_id``) whenever the connection drops, so nothing is printed twice or
 missed. Reading needs a key with *read* scope (``--key`` / ``PUSHLOG_READ_KEY``), never the DSN's
@@ -167,6 +170,20 @@ class LinePrinter:
         if len(self._shown) > 10_000:
             self._shown.popitem(last=False)
 
+    def update(self, event: StoredEvent) -> None:
+        """A line's count grew: JSON mode re-emits it marked ``"type": "update"``; plain mode notes the
+        new count of a line it has shown."""
+        event_id = str(event.get("id"))
+        if self.as_json:
+            line = json.dumps({**event, "type": "update"}, ensure_ascii=False, separators=(",", ":"))
+            self.out.write(line + "\n")
+        elif event_id in self._shown:
+            when = event.get("last_seen_at") or event.get("ts") or ""
+            self.out.write(f"{when} REPEAT   {event_id} now x{event.get('count')}\n")
+        else:
+            return
+        self.out.flush()
+
     def ack(self, data: dict[str, Any]) -> None:
         event_id = str(data.get("id"))
         if self.as_json or event_id not in self._shown:
@@ -230,8 +247,8 @@ def follow_lines(
                 if stop.is_set():
                     break
                 _handle(item, printer, last_seq, flt)
-                if item.kind == "event":
-                    seq = _seq(item.data.get("seq")) or _seq(item.seq)
+                if item.kind in ("event", "update"):
+                    seq = _position(item)
                     if seq is not None:
                         last_seq = seq if last_seq is None else max(last_seq, seq)
         except httpx.TransportError as exc:
@@ -252,13 +269,24 @@ def _handle(item: StreamItem, printer: LinePrinter, last_seq: int | None, flt: F
     if item.kind == "ack":
         printer.ack(item.data)
         return
-    if item.kind != "event":
+    if item.kind not in ("event", "update"):
         return
-    seq = _seq(item.data.get("seq")) or _seq(item.seq)
+    seq = _position(item)
     if last_seq is not None and seq is not None and seq <= last_seq:
         return  # replayed after a reconnect: already printed
-    if flt.matches(item.data):
+    if not flt.matches(item.data):
+        return
+    if item.kind == "update":
+        printer.update(item.data)
+    else:
         printer.event(item.data)
+
+
+def _position(item: StreamItem) -> int | None:
+    """Where ``item`` sits in the stream: an event's seq; an update's own SSE id (the follow-up's seq)."""
+    if item.kind == "update":
+        return _seq(item.seq)
+    return _seq(item.data.get("seq")) or _seq(item.seq)
 
 
 HEARTBEAT_COLOURS = {"overdue": "\x1b[1;31m", "up": "\x1b[32m", "unmonitored": "\x1b[2m"}

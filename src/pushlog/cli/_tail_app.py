@@ -362,7 +362,7 @@ class TailApp(App[int]):
         self.notify(message, severity="error", timeout=10)
 
     def apply(self, item: StreamItem) -> None:
-        """Merge one live item (a new event or an acknowledgement) into the list."""
+        """Merge one live item (a new event, a grown count or an acknowledgement) into the list."""
         if item.kind == "open":
             return
         if item.kind == "ack":
@@ -373,6 +373,9 @@ class TailApp(App[int]):
                     self._update_row(event)
                     break
             return
+        if item.kind == "update":
+            self._apply_update(item)
+            return
         event = item.data
         seq = _seq(event)
         if seq <= self.last_seq:
@@ -382,6 +385,20 @@ class TailApp(App[int]):
             return
         self.events.insert(0, event)
         self._render_table(keep_cursor=True)
+
+    def _apply_update(self, item: StreamItem) -> None:
+        """A shown line's count grew (a dedup follow-up was folded into it): update its row in place."""
+        position = int(item.seq) if item.seq is not None and item.seq.isdigit() else None
+        if position is not None:
+            if position <= self.last_seq:
+                return  # replayed after a reconnect
+            self.last_seq = position
+        event_id = str(item.data.get("id"))
+        for event in self.events:
+            if str(event.get("id")) == event_id:
+                event.update(item.data)
+                self._update_row(event)
+                break
 
     @work(exclusive=True, group="older")
     async def load_older(self) -> None:

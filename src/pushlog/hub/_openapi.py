@@ -87,6 +87,11 @@ _EVENT_PROPS: dict[str, Any] = {
     "count": {"type": "integer", "minimum": 1},
     "push": {"type": ["boolean", "null"]},
     "source": {"type": "object"},
+    "repeat_of": {
+        "type": ["string", "null"],
+        "maxLength": 64,
+        "description": "dedup follow-up: id of the first event; count is added to that event's line",
+    },
 }
 
 _SCHEMAS: dict[str, Any] = {
@@ -110,6 +115,7 @@ _SCHEMAS: dict[str, Any] = {
             "received_at": _TIME,
             "acknowledged_at": _NTIME,
             "acknowledged_by": _NSTR,
+            "last_seen_at": {**_NTIME, "description": "ts of the newest follow-up folded into this line"},
             "deliveries": {"type": "array", "items": _ref("Delivery")},
         },
     },
@@ -266,7 +272,8 @@ def openapi_spec(*, server_url: str) -> dict[str, Any]:
                 "Live feed (Server-Sent Events)",
                 {
                     "200": {
-                        "description": "event: event (id = seq) / event: ack",
+                        "description": "event: event (id = seq) / event: update (a line's count grew; "
+                        "id = the follow-up's seq, data = the line's StoredEvent) / event: ack",
                         "content": {"text/event-stream": {}},
                     }
                 },

@@ -186,6 +186,13 @@ def parse_event(data: Any, where: str, *, now: _dt.datetime) -> NewEvent:
     if push_raw is not None and not isinstance(push_raw, bool):
         raise invalid(f"{where}.push", f"must be true, false or null, not {_type_name(push_raw)}")
     push = push_raw if push_raw is not None else level >= Level.WARNING
+    repeat_of = data.get("repeat_of")
+    if repeat_of is not None:
+        if not isinstance(repeat_of, str) or not repeat_of or len(repeat_of) > MAX_ID:
+            raise invalid(f"{where}.repeat_of", f"must be an event id (a string of 1 to {MAX_ID} characters)")
+        if repeat_of == event_id:
+            raise invalid(f"{where}.repeat_of", "must name another event, not the event's own id")
+        push = False  # a follow-up reports repeats of something already pushed: never pushed itself
     source = data.get("source") or {}
     if not isinstance(source, dict):
         raise invalid(f"{where}.source", f"must be an object, not {_type_name(source)}")
@@ -207,6 +214,7 @@ def parse_event(data: Any, where: str, *, now: _dt.datetime) -> NewEvent:
         count=count,
         push=push and level >= Level.WARNING,
         source=dict(source),
+        repeat_of=repeat_of,
     )
 
 

@@ -1,7 +1,10 @@
 """``GET /v1/stream``: the feed as Server-Sent Events, with the list's filters.
 
 Each matching event is sent as ``event: event`` with ``id: <seq>`` and the StoredEvent as data;
-acknowledgements as ``event: ack`` (no id). A client that reconnects with ``Last-Event-ID`` (header,
+acknowledgements as ``event: ack`` (no id). When a dedup follow-up is folded into a line the stream
+sends ``event: update`` with ``id: <the follow-up's seq>`` and the line's StoredEvent as it is now
+(its ``count`` grown), so live views replace the line's count in place; resuming with ``Last-Event-ID``
+replays those updates too. A client that reconnects with ``Last-Event-ID`` (header,
 or ``last_event_id`` query parameter) gets every matching event after that ``seq`` first; without it
 the stream starts at the newest event (also when ``Last-Event-ID`` is beyond it). A ``: keepalive``
 comment goes out when nothing happened for ``keepalive_interval`` seconds.
@@ -15,7 +18,7 @@ keepalive, which covers writes from other processes.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 from starlette.requests import Request
@@ -49,7 +52,7 @@ def _last_event_id(request: Request) -> int | None:
 
 
 async def follow(
-    read: Callable[[int], Awaitable[list[dict[str, Any]]]],
+    read: Callable[[int], Awaitable[Sequence[dict[str, Any] | event_store.Update]]],
     broker: Broker,
     *,
     position: int,
@@ -64,8 +67,12 @@ async def follow(
         seen = broker.generation  # before the read: a commit during the read changes it
         rows = await read(position)
         for row in rows:
-            position = row["seq"]
-            yield _sse("event", row, row["seq"])
+            if isinstance(row, event_store.Update):
+                position = row.position
+                yield _sse("update", row.event, row.position)
+            else:
+                position = row["seq"]
+                yield _sse("event", row, row["seq"])
         for acked, payload in broker.acks_after(ack_position):
             ack_position = acked
             yield _sse("ack", payload)
@@ -85,7 +92,7 @@ async def stream(request: Request) -> Response:
     # replaced) would silence the stream until seq caught up, so it resumes from the newest instead.
     last = newest if requested is None else min(requested, newest)
 
-    async def read(after: int) -> list[dict[str, Any]]:
+    async def read(after: int) -> list[dict[str, Any] | event_store.Update]:
         return await state.db_read(event_store.events_after, flt, after_seq=after, limit=BATCH)
 
     body = follow(read, state.broker, position=last, keepalive=state.config.keepalive_interval)

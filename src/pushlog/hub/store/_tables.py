@@ -77,10 +77,17 @@ events = sa.Table(
     sa.Column("acknowledged_by", sa.String(200)),
     sa.Column("repeat_next_at", UTCDateTime()),
     sa.Column("repeat_until", UTCDateTime()),
+    # Dedup follow-ups (wire ``repeat_of``): the first event's id as sent; ``merged_into`` is the seq of
+    # the line the follow-up's count was added to (NULL: a visible line of its own). ``last_seen_at`` is
+    # the newest merged follow-up's ts on the line that absorbed it.
+    sa.Column("repeat_of", sa.String(64)),
+    sa.Column("merged_into", sa.Integer),
+    sa.Column("last_seen_at", UTCDateTime()),
     sa.Index("ix_events_level_seq", "level", "seq"),
     sa.Index("ix_events_channel_seq", "channel", "seq"),
     sa.Index("ix_events_ts", "ts"),
     sa.Index("ix_events_repeat_next_at", "repeat_next_at"),
+    sa.Index("ix_events_merged_into", "merged_into"),
 )
 
 event_tags = sa.Table(

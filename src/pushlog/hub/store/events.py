@@ -15,12 +15,12 @@ import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import sqlalchemy as sa
 
 from ..._levels import Level
-from ._tables import deliveries, devices, event_meta, event_tags, events
+from ._tables import UTCDateTime, deliveries, devices, event_meta, event_tags, events
 
 #: Deliveries that acknowledgement turns into "acknowledged" (failed ones keep their failure).
 _ACKNOWLEDGEABLE = ("queued", "sent", "delivered", "opened")
@@ -45,6 +45,7 @@ class NewEvent:
     count: int = 1
     push: bool = False
     source: dict[str, Any] = field(default_factory=dict)
+    repeat_of: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +94,11 @@ def insert_events(
     """Store new events of ``batch`` with their tags, metadata and round-0 deliveries.
 
     Events whose id is already stored (or repeated within the batch) count as duplicates and change
-    nothing. Must run inside the caller's transaction so that it all commits together.
+    nothing. A dedup follow-up (``repeat_of``) whose first event is stored (or comes earlier in the same
+    request) is stored hidden, folded into that event's line: the line's ``count`` grows by the
+    follow-up's and its ``last_seen_at`` moves to the follow-up's ``ts``. An unknown ``repeat_of``
+    leaves the follow-up a visible line of its own. Follow-ups never get deliveries. Must run inside
+    the caller's transaction so that it all commits together.
     """
     unique: dict[str, NewEvent] = {}
     for item in batch:
@@ -108,42 +113,17 @@ def insert_events(
     if not fresh:
         return IngestResult(accepted=0, duplicates=duplicates, deliveries=0)
 
-    rows = []
-    for item in fresh:
-        critical = item.push and item.level >= Level.CRITICAL
-        rows.append(
-            {
-                "id": item.id,
-                "ts": item.ts,
-                "received_at": now,
-                "level": int(item.level),
-                "title": item.title,
-                "body": item.body,
-                "channel": item.channel,
-                "tags": item.tags,
-                "link": item.link,
-                "image": item.image,
-                "actions": item.actions,
-                "metadata": item.metadata,
-                "fingerprint": item.fingerprint,
-                "count": item.count,
-                "push": item.push,
-                "source": item.source,
-                "key_id": key_id,
-                "repeat_next_at": now + repeat.interval if critical else None,
-                "repeat_until": now + repeat.expiry if critical else None,
-            }
-        )
-    inserted = conn.execute(
-        events.insert().returning(events.c.seq, events.c.id, sort_by_parameter_order=True), rows
-    ).all()
-    seq_of = {row.id: row.seq for row in inserted}
+    targets = _merge_targets(conn, fresh)
+    visible = [item for item in fresh if item.id not in targets]
+    seq_of = _insert_rows(conn, visible, key_id=key_id, now=now, repeat=repeat)
+    if targets:
+        _merge_follow_ups(conn, [item for item in fresh if item.id in targets], targets, seq_of, key_id, now)
 
-    tag_rows = [{"event_seq": seq_of[e.id], "tag": tag} for e in fresh for tag in dict.fromkeys(e.tags)]
+    tag_rows = [{"event_seq": seq_of[e.id], "tag": tag} for e in visible for tag in dict.fromkeys(e.tags)]
     if tag_rows:
         conn.execute(event_tags.insert(), tag_rows)
     meta_rows = []
-    for item in fresh:
+    for item in visible:
         for key, value in item.metadata.items():
             text = meta_text(value)
             if text is not None:
@@ -152,11 +132,11 @@ def insert_events(
         conn.execute(event_meta.insert(), meta_rows)
 
     delivery_rows = []
-    pushed = [item for item in fresh if item.push]
+    pushed = [item for item in visible if item.push and item.repeat_of is None]
     if pushed:
-        targets = conn.execute(sa.select(devices.c.id, devices.c.min_level, devices.c.channels)).all()
+        devices_now = conn.execute(sa.select(devices.c.id, devices.c.min_level, devices.c.channels)).all()
         for item in pushed:
-            for device in targets:
+            for device in devices_now:
                 if _device_matches(device, item):
                     delivery_rows.append(
                         {
@@ -175,6 +155,129 @@ def insert_events(
     if delivery_rows:
         conn.execute(deliveries.insert(), delivery_rows)
     return IngestResult(accepted=len(fresh), duplicates=duplicates, deliveries=len(delivery_rows))
+
+
+def _row(item: NewEvent, *, key_id: str | None, now: _dt.datetime, repeat: Repeat) -> dict[str, Any]:
+    critical = item.push and item.level >= Level.CRITICAL
+    return {
+        "id": item.id,
+        "ts": item.ts,
+        "received_at": now,
+        "level": int(item.level),
+        "title": item.title,
+        "body": item.body,
+        "channel": item.channel,
+        "tags": item.tags,
+        "link": item.link,
+        "image": item.image,
+        "actions": item.actions,
+        "metadata": item.metadata,
+        "fingerprint": item.fingerprint,
+        "count": item.count,
+        "push": item.push,
+        "source": item.source,
+        "key_id": key_id,
+        "repeat_next_at": now + repeat.interval if critical else None,
+        "repeat_until": now + repeat.expiry if critical else None,
+        "repeat_of": item.repeat_of,
+        "merged_into": None,
+    }
+
+
+def _insert_rows(
+    conn: sa.Connection, items: Sequence[NewEvent], *, key_id: str | None, now: _dt.datetime, repeat: Repeat
+) -> dict[str, int]:
+    """Insert visible events in batch order; their ``seq`` by id."""
+    if not items:
+        return {}
+    rows = [_row(item, key_id=key_id, now=now, repeat=repeat) for item in items]
+    inserted = conn.execute(
+        events.insert().returning(events.c.seq, events.c.id, sort_by_parameter_order=True), rows
+    ).all()
+    return {row.id: row.seq for row in inserted}
+
+
+#: Where a merged follow-up goes: the seq of a stored line, or the id of a visible event of this batch.
+_Target = tuple[str, int | str]
+
+
+def _merge_targets(conn: sa.Connection, fresh: Sequence[NewEvent]) -> dict[str, _Target]:
+    """For each follow-up of ``fresh`` that can be folded into a line: where its count goes.
+
+    A ``repeat_of`` naming a hidden follow-up resolves to the line that follow-up was merged into; one
+    naming an event of this batch resolves through that event (cycles stay visible).
+    """
+    wanted = {item.repeat_of for item in fresh if item.repeat_of is not None}
+    if not wanted:
+        return {}
+    stored = {
+        row.id: (row.merged_into if row.merged_into is not None else row.seq)
+        for row in conn.execute(
+            sa.select(events.c.id, events.c.seq, events.c.merged_into).where(events.c.id.in_(list(wanted)))
+        )
+    }
+    in_batch = {item.id: item for item in fresh}
+    targets: dict[str, _Target] = {}
+
+    def resolve(item: NewEvent, trail: frozenset[str]) -> _Target | None:
+        original = item.repeat_of
+        if original is None or original in trail:
+            return None
+        if original in stored:
+            return ("seq", stored[original])
+        parent = in_batch.get(original)
+        if parent is None:
+            return None
+        return resolve(parent, trail | {item.id}) or ("id", parent.id)
+
+    for item in fresh:
+        target = resolve(item, frozenset())
+        if target is not None:
+            targets[item.id] = target
+    return targets
+
+
+def _merge_follow_ups(
+    conn: sa.Connection,
+    items: Sequence[NewEvent],
+    targets: dict[str, _Target],
+    seq_of: dict[str, int],
+    key_id: str | None,
+    now: _dt.datetime,
+) -> None:
+    """Store follow-ups hidden and add their counts to their lines (one UPDATE per line)."""
+    growth: dict[int, tuple[int, _dt.datetime]] = {}
+    rows = []
+    for item in items:
+        kind, where = targets[item.id]
+        line = where if kind == "seq" else seq_of[str(where)]
+        assert isinstance(line, int)
+        row = _row(item, key_id=key_id, now=now, repeat=_NO_REPEAT)
+        row["merged_into"] = line
+        rows.append(row)
+        added, last = growth.get(line, (0, item.ts))
+        growth[line] = (added + item.count, max(last, item.ts))
+    conn.execute(events.insert(), rows)
+    conn.execute(
+        _GROW_LINE,
+        [{"b_seq": line, "b_add": added, "b_last": last} for line, (added, last) in growth.items()],
+    )
+
+
+_NO_REPEAT: Final = Repeat(interval=_dt.timedelta(0), expiry=_dt.timedelta(0))
+
+_B_LAST = sa.bindparam("b_last", type_=UTCDateTime())
+_GROW_LINE: Final = (
+    events.update()
+    .where(events.c.seq == sa.bindparam("b_seq"))
+    .values(
+        count=events.c.count + sa.bindparam("b_add"),
+        last_seen_at=sa.case(
+            (sa.or_(events.c.last_seen_at.is_(None), events.c.last_seen_at < _B_LAST), _B_LAST),
+            else_=events.c.last_seen_at,
+        ),
+    )
+)
 
 
 # --------------------------------------------------------------------------------------------- feed
@@ -242,7 +345,7 @@ def list_events(
     conn: sa.Connection, flt: EventFilter, *, limit: int, before_seq: int | None = None
 ) -> tuple[list[dict[str, Any]], str | None]:
     """A page of the feed, newest first, and the cursor for the next page (``None`` at the end)."""
-    query = sa.select(events).where(*flt.conditions())
+    query = sa.select(events).where(VISIBLE, *flt.conditions())
     if before_seq is not None:
         query = query.where(events.c.seq < before_seq)
     rows = conn.execute(query.order_by(events.c.seq.desc()).limit(limit + 1)).all()
@@ -252,13 +355,54 @@ def list_events(
     return page, next_cursor
 
 
+@dataclass(frozen=True, slots=True)
+class Update:
+    """A line of the feed changed after it was first sent: ``event`` is its StoredEvent now.
+
+    ``position`` is the seq of the hidden follow-up that changed it (the stream's ``id:``)."""
+
+    position: int
+    event: dict[str, Any]
+
+
+#: Lines of the feed: events that were not folded into another event's line.
+VISIBLE: Final = events.c.merged_into.is_(None)
+
+
 def events_after(
     conn: sa.Connection, flt: EventFilter, *, after_seq: int, limit: int
-) -> list[dict[str, Any]]:
-    """Matching events with ``seq > after_seq``, oldest first (the live stream's catch-up read)."""
-    query = sa.select(events).where(events.c.seq > after_seq, *flt.conditions())
-    rows = conn.execute(query.order_by(events.c.seq).limit(limit)).all()
-    return [stored_event(row) for row in rows]
+) -> list[dict[str, Any] | Update]:
+    """What the live stream sends after ``after_seq``, oldest first, at most ``limit`` items.
+
+    Matching visible events come as StoredEvents; a hidden follow-up comes as an :class:`Update` of
+    the line it was folded into (when that line matches ``flt``), with the line's state now. Several
+    follow-ups of one line within the result are sent once, at the position of the last of them.
+    """
+    conditions = flt.conditions()
+    rows = conn.execute(
+        sa.select(events)
+        .where(events.c.seq > after_seq, VISIBLE, *conditions)
+        .order_by(events.c.seq)
+        .limit(limit)
+    ).all()
+    follow_up = events.alias("follow_up")
+    changed = conn.execute(
+        sa.select(events, follow_up.c.seq.label("update_seq"))
+        .join(follow_up, follow_up.c.merged_into == events.c.seq)
+        .where(follow_up.c.seq > after_seq, *conditions)
+        .order_by(follow_up.c.seq)
+        .limit(limit)
+    ).all()
+    if not changed:
+        return [stored_event(row) for row in rows]
+    items: list[tuple[int, dict[str, Any] | Update]] = [(row.seq, stored_event(row)) for row in rows]
+    items.extend((row.update_seq, Update(row.update_seq, stored_event(row))) for row in changed)
+    items.sort(key=lambda pair: pair[0])
+    del items[limit:]
+    last_update = {item.event["seq"]: pos for pos, item in items if isinstance(item, Update)}
+    return [
+        item for pos, item in items if not isinstance(item, Update) or last_update[item.event["seq"]] == pos
+    ]
 
 
 def max_seq(conn: sa.Connection) -> int:
@@ -293,6 +437,8 @@ def stored_event(row: sa.Row[Any]) -> dict[str, Any]:
         "source": row.source,
         "acknowledged_at": _iso(row.acknowledged_at),
         "acknowledged_by": row.acknowledged_by,
+        "repeat_of": row.repeat_of,
+        "last_seen_at": _iso(row.last_seen_at),
     }
 
 

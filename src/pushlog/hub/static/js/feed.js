@@ -166,6 +166,9 @@ export class Feed {
     if (type === "event" && data && typeof data === "object") {
       this.add(data, "start");
       this.updateFooter();
+    } else if (type === "update" && data && typeof data === "object" && data.id) {
+      // A dedup follow-up was folded into this line: the hub sends the line as it is now (its ×N grew).
+      this.updateEvent(data);
     } else if (type === "ack" && data && data.id) {
       const row = this.rows.get(data.id);
       if (row) {
@@ -203,7 +206,7 @@ export class Feed {
     row.el = el;
   }
 
-  /** Update an event shown in the list (after an acknowledgement elsewhere in the app). */
+  /** Update an event shown in the list (an acknowledgement elsewhere in the app, a stream `update`). */
   updateEvent(event) {
     const row = this.rows.get(event.id);
     if (row) {
@@ -215,7 +218,8 @@ export class Feed {
   render(row) {
     const e = row.event;
     const level = levelName(e.level);
-    const count = Number(e.count) > 1 ? h("span", { class: "count", title: `${e.count} occurrences`, text: `×${e.count}` }) : null;
+    const seen = e.last_seen_at ? `, last reported ${e.last_seen_at}` : "";
+    const count = Number(e.count) > 1 ? h("span", { class: "count", title: `${e.count} occurrences${seen}`, text: `×${e.count}` }) : null;
     const link = safeUrl(e.link);
     return h(
       "li",
