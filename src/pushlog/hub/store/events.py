@@ -12,6 +12,7 @@ import base64
 import binascii
 import datetime as _dt
 import json
+import math
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 
 from ..._levels import Level
+from ._bulk import BulkInsert
 from ._tables import UTCDateTime, deliveries, devices, event_meta, event_tags, events
 
 #: Deliveries that acknowledgement turns into "acknowledged" (failed ones keep their failure).
@@ -69,8 +71,10 @@ def meta_text(value: Any) -> str | None:
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, int | float):
-        return json.dumps(value)
+    if isinstance(value, int):
+        return str(value)  # what json.dumps gives, without its call overhead
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else json.dumps(value)
     if value is None:
         return "null"
     return None
@@ -119,17 +123,15 @@ def insert_events(
     if targets:
         _merge_follow_ups(conn, [item for item in fresh if item.id in targets], targets, seq_of, key_id, now)
 
-    tag_rows = [{"event_seq": seq_of[e.id], "tag": tag} for e in visible for tag in dict.fromkeys(e.tags)]
-    if tag_rows:
-        conn.execute(event_tags.insert(), tag_rows)
+    _INSERT_TAGS.execute(conn, [(seq_of[e.id], tag) for e in visible for tag in dict.fromkeys(e.tags)])
     meta_rows = []
     for item in visible:
+        seq = seq_of[item.id]
         for key, value in item.metadata.items():
             text = meta_text(value)
             if text is not None:
-                meta_rows.append({"event_seq": seq_of[item.id], "key": key, "value": text})
-    if meta_rows:
-        conn.execute(event_meta.insert(), meta_rows)
+                meta_rows.append((seq, key, text))
+    _INSERT_META.execute(conn, meta_rows)
 
     delivery_rows = []
     pushed = [item for item in visible if item.push and item.repeat_of is None]
@@ -157,44 +159,80 @@ def insert_events(
     return IngestResult(accepted=len(fresh), duplicates=duplicates, deliveries=len(delivery_rows))
 
 
-def _row(item: NewEvent, *, key_id: str | None, now: _dt.datetime, repeat: Repeat) -> dict[str, Any]:
+#: Column order of the tuples :func:`_row` builds.
+_EVENT_COLUMNS: Final = (
+    "id",
+    "ts",
+    "received_at",
+    "level",
+    "title",
+    "body",
+    "channel",
+    "tags",
+    "link",
+    "image",
+    "actions",
+    "metadata",
+    "fingerprint",
+    "count",
+    "push",
+    "source",
+    "key_id",
+    "repeat_next_at",
+    "repeat_until",
+    "repeat_of",
+    "merged_into",
+)
+_INSERT_EVENTS: Final = BulkInsert(events, _EVENT_COLUMNS)
+_INSERT_TAGS: Final = BulkInsert(event_tags, ("event_seq", "tag"))
+_INSERT_META: Final = BulkInsert(event_meta, ("event_seq", "key", "value"))
+
+
+def _row(
+    item: NewEvent,
+    *,
+    key_id: str | None,
+    now: _dt.datetime,
+    repeat: Repeat,
+    merged_into: int | None = None,
+) -> tuple[Any, ...]:
     critical = item.push and item.level >= Level.CRITICAL
-    return {
-        "id": item.id,
-        "ts": item.ts,
-        "received_at": now,
-        "level": int(item.level),
-        "title": item.title,
-        "body": item.body,
-        "channel": item.channel,
-        "tags": item.tags,
-        "link": item.link,
-        "image": item.image,
-        "actions": item.actions,
-        "metadata": item.metadata,
-        "fingerprint": item.fingerprint,
-        "count": item.count,
-        "push": item.push,
-        "source": item.source,
-        "key_id": key_id,
-        "repeat_next_at": now + repeat.interval if critical else None,
-        "repeat_until": now + repeat.expiry if critical else None,
-        "repeat_of": item.repeat_of,
-        "merged_into": None,
-    }
+    return (
+        item.id,
+        item.ts,
+        now,
+        int(item.level),
+        item.title,
+        item.body,
+        item.channel,
+        item.tags,
+        item.link,
+        item.image,
+        item.actions,
+        item.metadata,
+        item.fingerprint,
+        item.count,
+        item.push,
+        item.source,
+        key_id,
+        now + repeat.interval if critical else None,
+        now + repeat.expiry if critical else None,
+        item.repeat_of,
+        merged_into,
+    )
 
 
 def _insert_rows(
     conn: sa.Connection, items: Sequence[NewEvent], *, key_id: str | None, now: _dt.datetime, repeat: Repeat
 ) -> dict[str, int]:
-    """Insert visible events in batch order; their ``seq`` by id."""
+    """Insert visible events in batch order (one ``executemany``); their ``seq`` by id (one SELECT)."""
     if not items:
         return {}
-    rows = [_row(item, key_id=key_id, now=now, repeat=repeat) for item in items]
-    inserted = conn.execute(
-        events.insert().returning(events.c.seq, events.c.id, sort_by_parameter_order=True), rows
-    ).all()
-    return {row.id: row.seq for row in inserted}
+    _INSERT_EVENTS.execute(conn, [_row(item, key_id=key_id, now=now, repeat=repeat) for item in items])
+    found = conn.execute(
+        sa.select(events.c.id, events.c.seq).where(events.c.id.in_([item.id for item in items]))
+    )
+    return {row.id: row.seq for row in found}
 
 
 #: Where a merged follow-up goes: the seq of a stored line, or the id of a visible event of this batch.
@@ -252,12 +290,10 @@ def _merge_follow_ups(
         kind, where = targets[item.id]
         line = where if kind == "seq" else seq_of[str(where)]
         assert isinstance(line, int)
-        row = _row(item, key_id=key_id, now=now, repeat=_NO_REPEAT)
-        row["merged_into"] = line
-        rows.append(row)
+        rows.append(_row(item, key_id=key_id, now=now, repeat=_NO_REPEAT, merged_into=line))
         added, last = growth.get(line, (0, item.ts))
         growth[line] = (added + item.count, max(last, item.ts))
-    conn.execute(events.insert(), rows)
+    _INSERT_EVENTS.execute(conn, rows)
     conn.execute(
         _GROW_LINE,
         [{"b_seq": line, "b_add": added, "b_last": last} for line, (added, last) in growth.items()],

@@ -1,0 +1,92 @@
+"""Bulk inserts for the ingest path: one driver-level ``executemany`` per table and batch.
+
+``conn.execute(table.insert(), rows)`` is convenient but spends most of its time in SQLAlchemy's
+per-row work (building parameter dicts, running every column's bind processor through generic
+machinery, and on SQLite with ``RETURNING`` even one statement per row). A :class:`BulkInsert`
+compiles its Core ``INSERT`` once per connection (for that connection's dialect, so SQLite and
+PostgreSQL each get their own SQL and parameter style), looks up each column's bind processor once,
+and then hands the driver plain tuples (or dicts, for named parameter styles) through
+``Connection.exec_driver_sql``. Values go through the same bind processors SQLAlchemy would use
+(``UTCDateTime``, ``JSON``, ``Boolean``), so what is stored is byte for byte what a Core insert
+stores. Everything runs inside the caller's transaction; nothing about durability changes.
+
+The compiled form is kept in the pooled connection's ``info`` dict, not in module state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+_UNSET: Any = object()
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    sql: str
+    positional: bool
+    order: tuple[int, ...]  # for positional styles: column index of each placeholder
+    names: tuple[str, ...]
+    # (column index, bind processor, whether it maps None to None and can be skipped for it)
+    processors: tuple[tuple[int, Callable[[Any], Any], bool], ...]
+
+
+class BulkInsert:
+    """``INSERT INTO table (columns...)`` for many rows; rows are tuples in ``columns`` order."""
+
+    def __init__(self, table: sa.Table, columns: Sequence[str]) -> None:
+        self.table = table
+        self.columns = tuple(columns)
+        self._key = ("pushlog.bulk", table.name, self.columns)
+
+    def _prepare(self, conn: sa.Connection) -> _Prepared:
+        info = conn.info
+        prepared = info.get(self._key)
+        if prepared is None:
+            dialect = conn.dialect
+            statement = self.table.insert().values({name: sa.bindparam(name) for name in self.columns})
+            compiled = statement.compile(dialect=dialect)
+            index = {name: i for i, name in enumerate(self.columns)}
+            order = tuple(index[name] for name in compiled.positiontup or ()) if compiled.positional else ()
+            processors = []
+            for i, name in enumerate(self.columns):
+                processor = self.table.c[name].type._cached_bind_processor(dialect)
+                if processor is not None:
+                    processors.append((i, processor, processor(None) is None))
+            prepared = _Prepared(compiled.string, compiled.positional, order, self.columns, tuple(processors))
+            info[self._key] = prepared
+        assert isinstance(prepared, _Prepared)
+        return prepared
+
+    def execute(self, conn: sa.Connection, rows: Iterable[Sequence[Any]]) -> None:
+        """Insert ``rows`` with one ``executemany`` (nothing happens for no rows)."""
+        prepared = self._prepare(conn)
+        processors = prepared.processors
+        # The same object in a column of consecutive rows (the batch's receive time, key id) is
+        # processed once: remember the last input and output per column.
+        last_in: list[Any] = [_UNSET] * len(self.columns)
+        last_out: list[Any] = [None] * len(self.columns)
+        params: list[Any] = []
+        for row in rows:
+            if processors:
+                values = list(row)
+                for i, process, none_is_none in processors:
+                    value = values[i]
+                    if value is None and none_is_none:
+                        continue
+                    if value is last_in[i]:
+                        values[i] = last_out[i]
+                    else:
+                        values[i] = last_out[i] = process(value)
+                        last_in[i] = value
+            else:
+                values = row  # type: ignore[assignment]
+            if prepared.positional:
+                params.append(tuple(values[i] for i in prepared.order))
+            else:
+                params.append(dict(zip(prepared.names, values, strict=True)))
+        if params:
+            conn.exec_driver_sql(prepared.sql, params)

@@ -1,0 +1,126 @@
+"""The event store on SQLite and PostgreSQL: bulk inserts store what Core inserts store, and dedup
+follow-ups fold into their line (count, last_seen_at, hidden row, stream updates)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import uuid
+
+import sqlalchemy as sa
+from tests.hub.store.test_portability import NOW, REPEAT, engine, new_event, pg_url
+
+from pushlog._levels import Level
+from pushlog.hub.store import events as event_store
+from pushlog.hub.store._tables import event_meta, event_tags, events
+
+__all__ = ["engine", "pg_url"]
+
+EVERYTHING = event_store.EventFilter()
+
+
+def raw_rows(conn: sa.Connection, table: sa.Table, order: str) -> list[tuple[object, ...]]:
+    """Rows as the driver returns them (JSON and timestamps as stored, no SQLAlchemy processing)."""
+    return list(conn.exec_driver_sql(f"SELECT * FROM {table.name} ORDER BY {order}").fetchall())
+
+
+def test_bulk_ingest_stores_exactly_what_a_core_insert_stores(engine: sa.Engine) -> None:
+    item = new_event(
+        "disk 90% full",
+        level=Level.CRITICAL,
+        push=True,
+        body='ü — ✓ "quoted"',
+        channel="ops",
+        tags=["disk", "db"],
+        actions=[{"action": "open", "title": "Open", "url": "https://x.example/a"}],
+        metadata={"host": "db-1", "pct": 90, "ratio": 0.5, "ok": False, "none": None, "nested": {"a": [1]}},
+        fingerprint="fp",
+        source={"logger": "app", "pid": 1},
+    )
+    with engine.begin() as conn:
+        event_store.insert_events(conn, [item], key_id="k1", now=NOW, repeat=REPEAT)
+        seq = conn.execute(sa.select(events.c.seq).where(events.c.id == item.id)).scalar_one()
+        core = {
+            c: v
+            for c, v in zip(
+                event_store._EVENT_COLUMNS,
+                event_store._row(item, key_id="k1", now=NOW, repeat=REPEAT),
+                strict=True,
+            )
+        }
+        core["id"] = "core-" + item.id
+        conn.execute(events.insert().values(seq=seq + 1, **core))
+        conn.execute(event_tags.insert(), [{"event_seq": seq + 1, "tag": t} for t in item.tags])
+        conn.execute(
+            event_meta.insert(),
+            [
+                {"event_seq": seq + 1, "key": k, "value": event_store.meta_text(v)}
+                for k, v in item.metadata.items()
+                if event_store.meta_text(v) is not None
+            ],
+        )
+        bulk, via_core = raw_rows(conn, events, "seq")
+        assert bulk[2:] == via_core[2:]  # everything after seq and id, as stored
+        tags = raw_rows(conn, event_tags, "event_seq, tag")
+        assert [t[1:] for t in tags if t[0] == seq] == [t[1:] for t in tags if t[0] == seq + 1]
+        meta = raw_rows(conn, event_meta, "event_seq, key")
+        assert [m[1:] for m in meta if m[0] == seq] == [m[1:] for m in meta if m[0] == seq + 1]
+        assert {m[1]: m[2] for m in meta if m[0] == seq} == {
+            "host": "db-1",
+            "pct": "90",
+            "ratio": "0.5",
+            "ok": "false",
+            "none": "null",
+        }
+        stored = event_store.get_event(conn, item.id)
+    assert stored is not None
+    assert (stored["metadata"], stored["tags"], stored["ts"]) == (
+        item.metadata,
+        item.tags,
+        "2026-01-01T12:00:00.000000Z",
+    )
+
+
+def follow_up(first: event_store.NewEvent, count: int, *, minutes: int) -> event_store.NewEvent:
+    return new_event(
+        first.title,
+        id=str(uuid.uuid4()),
+        count=count,
+        repeat_of=first.id,
+        ts=NOW + _dt.timedelta(minutes=minutes),
+        tags=first.tags,
+    )
+
+
+def test_follow_ups_fold_into_their_line_on_both_dialects(engine: sa.Engine) -> None:
+    first = new_event("db down", level=Level.ERROR, tags=["db"])
+    with engine.begin() as conn:
+        start = event_store.max_seq(conn)
+        one = event_store.insert_events(
+            conn, [first, follow_up(first, 10, minutes=1)], key_id=None, now=NOW, repeat=REPEAT
+        )
+        assert (one.accepted, one.duplicates, one.deliveries) == (2, 0, 0)
+    later = follow_up(first, 5, minutes=3)
+    with engine.begin() as conn:
+        event_store.insert_events(
+            conn, [later, follow_up(first, 1, minutes=2)], key_id=None, now=NOW, repeat=REPEAT
+        )
+        again = event_store.insert_events(conn, [later], key_id=None, now=NOW, repeat=REPEAT)
+        assert (again.accepted, again.duplicates) == (0, 1)
+    with engine.connect() as conn:
+        page, _ = event_store.list_events(conn, event_store.EventFilter(tags=("db",)), limit=10)
+        assert [(e["id"], e["count"], e["last_seen_at"]) for e in page] == [
+            (first.id, 17, "2026-01-01T12:03:00.000000Z")
+        ]
+        streamed = event_store.events_after(conn, EVERYTHING, after_seq=start, limit=10)
+        assert len(streamed) == 2 and isinstance(streamed[1], event_store.Update)
+        assert streamed[0] == page[0] and streamed[1].event == page[0]
+        assert streamed[1].position == event_store.max_seq(conn)  # one update, at the last follow-up
+        assert (
+            event_store.events_after(
+                conn, event_store.EventFilter(min_level=Level.CRITICAL), after_seq=start, limit=10
+            )
+            == []
+        )
+        first_two = event_store.events_after(conn, EVERYTHING, after_seq=start, limit=2)
+        assert [type(item).__name__ for item in first_two] == ["dict", "Update"]
+        assert isinstance(first_two[1], event_store.Update) and first_two[1].position == start + 2
