@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .api import heartbeats
+from .api import heartbeats, stats
 
 _STR = {"type": "string"}
 _NSTR = {"type": ["string", "null"]}
@@ -405,6 +405,7 @@ def openapi_spec(*, server_url: str) -> dict[str, Any]:
         },
     }
     paths.update(heartbeats.openapi_paths())
+    paths.update(stats.openapi_paths())
     responses = {
         f"E{code}": {"description": text, "content": {"application/json": {"schema": _ref("Error")}}}
         for code, text in (
@@ -423,7 +424,7 @@ def openapi_spec(*, server_url: str) -> dict[str, Any]:
         "servers": [{"url": server_url}],
         "paths": paths,
         "components": {
-            "schemas": {**_SCHEMAS, **heartbeats.OPENAPI_SCHEMAS},
+            "schemas": {**_SCHEMAS, **heartbeats.OPENAPI_SCHEMAS, **stats.OPENAPI_SCHEMAS},
             "responses": responses,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },

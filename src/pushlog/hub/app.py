@@ -35,7 +35,7 @@ from ._errors import (
 )
 from ._ratelimit import RateLimiter
 from ._state import HubState
-from .api import deliveries, devices, events, heartbeats, keys, meta, stream
+from .api import deliveries, devices, events, heartbeats, keys, meta, stats, stream
 from .config import HubConfig
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -51,6 +51,7 @@ def api_routes() -> list[BaseRoute]:
         *deliveries.routes,
         *keys.routes,
         *heartbeats.routes,
+        *stats.routes,
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 from typing import Any
 
 from starlette.requests import Request
@@ -16,7 +17,9 @@ from .._state import hub_state
 from .._validate import invalid, parse_batch, parse_json
 from ..store import deliveries as delivery_store
 from ..store import events as event_store
+from ..store import stats as stats_store
 from ._filters import parse_filter, parse_limit
+from .stats import client_dropped
 
 
 async def publish(request: Request) -> Response:
@@ -24,13 +27,18 @@ async def publish(request: Request) -> Response:
     state = hub_state(request)
     key = await authenticate(request, "publish")
     now = state.clock()
-    batch = parse_batch(parse_json(await request.body()), now=now, max_events=state.config.max_batch_events)
+    body = parse_json(await request.body())
+    batch = parse_batch(body, now=now, max_events=state.config.max_batch_events)
+    dropped, sdk = client_dropped(body)
     repeat = event_store.Repeat(
         interval=_dt.timedelta(seconds=state.config.critical_repeat_interval),
         expiry=_dt.timedelta(seconds=state.config.critical_expiry),
     )
-    async with state.ingest_lock:
-        result = await state.db(event_store.insert_events, batch, key_id=key.id, now=now, repeat=repeat)
+    result = await state.ingest(
+        functools.partial(event_store.insert_events, batch=batch, key_id=key.id, now=now, repeat=repeat)
+    )
+    if dropped and result.accepted:  # a retried batch (all duplicates) was counted the first time
+        await state.db(stats_store.record_client_report, dropped=dropped, key_id=key.id, sdk=sdk, now=now)
     if result.accepted:
         await state.broker.changed()
     if result.deliveries:

@@ -1,0 +1,279 @@
+"""Statistics for ``GET /v1/stats``: exact counts over a time window, and the clients' drop reports.
+
+Everything is aggregated in the database with portable Core (``count``, ``sum(case ...)``,
+``group by``); the only dialect-specific piece is how a timestamp is cut to its hour or day
+(:class:`TimeBucket`, compiled for SQLite and PostgreSQL), which both render as the same text.
+
+* Events are counted by their ``ts`` (the same clock the feed's ``since``/``until`` filter on) as
+  the feed shows them: visible lines per bucket and level (a dedup follow-up folded into its first
+  event, ``merged_into`` set, is not a line of its own), and ``occurrences``, the sum of the lines'
+  ``count`` (which includes what was folded in, counted in the first event's bucket).
+* Deliveries are counted by ``created_at`` (a CRITICAL re-push round counts when it is created):
+  by status, by device, and as push milestones (sent / delivered / opened from their timestamps,
+  failed / acknowledged from the status; a delivered row counts as sent too). The median
+  sent -> delivered latency comes from the window's rows that have both timestamps.
+* Client drop reports (``"client": {"dropped": n}`` in a publish envelope: events a client's queue
+  could not keep) live in ``client_reports``, one row per report, counted by ``received_at``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import statistics
+from dataclasses import dataclass
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+
+from ..._levels import Level
+from ._tables import UTCDateTime, deliveries, devices, events, keys, metadata
+
+#: Bucket sizes the API accepts, with their length.
+BUCKETS: Final = {"hour": _dt.timedelta(hours=1), "day": _dt.timedelta(days=1)}
+#: Delivery statuses in their order of progress (failed sits beside sent).
+STATUSES: Final = ("queued", "sent", "failed", "delivered", "opened", "acknowledged")
+_LEVEL_NAMES: Final = {int(level): level.name.lower() for level in Level}
+
+client_reports = sa.Table(
+    "client_reports",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("received_at", UTCDateTime(), nullable=False),
+    sa.Column("key_id", sa.String(40)),
+    sa.Column("dropped", sa.Integer, nullable=False),
+    sa.Column("sdk", sa.String(64)),
+    sa.Index("ix_client_reports_received_at", "received_at"),
+)
+
+
+class TimeBucket(FunctionElement[str]):
+    """``column`` cut to the start of its hour (:class:`HourBucket`) or day (:class:`DayBucket`), as
+    ``YYYY-MM-DD HH:00:00`` text (UTC). One class per unit, so SQLAlchemy's statement cache (keyed on
+    the class) never reuses one unit's SQL for the other."""
+
+    type = sa.String()
+    inherit_cache = True
+    name = "time_bucket"
+    unit: str = ""
+
+
+class HourBucket(TimeBucket):
+    inherit_cache = True
+    unit = "hour"
+
+
+class DayBucket(TimeBucket):
+    inherit_cache = True
+    unit = "day"
+
+
+def time_bucket(column: ColumnElement[Any], unit: str) -> TimeBucket:
+    if unit == "hour":
+        return HourBucket(column)
+    if unit == "day":
+        return DayBucket(column)
+    raise ValueError(f"unknown bucket {unit!r}")
+
+
+@compiles(TimeBucket, "sqlite")
+def _bucket_sqlite(element: TimeBucket, compiler: SQLCompiler, **kw: Any) -> str:
+    # UTCDateTime is stored as 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC) on SQLite.
+    fmt = "%Y-%m-%d %H:00:00" if element.unit == "hour" else "%Y-%m-%d 00:00:00"
+    return f"strftime('{fmt}', {compiler.process(element.clauses, **kw)})"
+
+
+@compiles(TimeBucket, "postgresql")
+def _bucket_postgresql(element: TimeBucket, compiler: SQLCompiler, **kw: Any) -> str:
+    column = compiler.process(element.clauses, **kw)
+    return f"to_char(date_trunc('{element.unit}', {column} AT TIME ZONE 'UTC'), 'YYYY-MM-DD HH24:00:00')"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Window:
+    """``since <= t < until``, cut into buckets of ``unit`` (aligned to UTC hours or days)."""
+
+    since: _dt.datetime
+    until: _dt.datetime
+    unit: str = "hour"
+    #: ``False`` when the caller gave no ``until``: rows stamped after ``until`` (a client whose clock
+    #: runs ahead) still count, in buckets of their own, so the window's totals match the feed's.
+    bounded: bool = True
+
+    def contains(self, column: Any) -> ColumnElement[bool]:
+        if self.bounded:
+            return sa.and_(column >= self.since, column < self.until)
+        return sa.and_(column >= self.since)
+
+    def starts(self) -> list[_dt.datetime]:
+        """The start of every bucket that overlaps the window (open-ended: up to now's), oldest first."""
+        step = BUCKETS[self.unit]
+        first = self.since.astimezone(_dt.UTC).replace(minute=0, second=0, microsecond=0)
+        if self.unit == "day":
+            first = first.replace(hour=0)
+        out = []
+        moment = first
+        while moment < self.until or (not self.bounded and moment <= self.until):
+            out.append(moment)
+            moment += step
+        return out
+
+
+def record_client_report(
+    conn: sa.Connection, *, dropped: int, key_id: str | None, sdk: str | None, now: _dt.datetime
+) -> None:
+    """Remember that a client reported ``dropped`` events it could not keep."""
+    conn.execute(
+        client_reports.insert().values(
+            received_at=now, key_id=key_id, dropped=dropped, sdk=(sdk or None) and sdk[:64]
+        )
+    )
+
+
+def _iso(moment: _dt.datetime) -> str:
+    return moment.astimezone(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _bucket_start(text: str) -> _dt.datetime:
+    return _dt.datetime.fromisoformat(text).replace(tzinfo=_dt.UTC)
+
+
+def _level_name(level: int) -> str:
+    """The standard level a stored level counts under (custom levels: the nearest one below)."""
+    best = min(_LEVEL_NAMES)
+    for value in sorted(_LEVEL_NAMES):
+        if value <= level:
+            best = value
+    return _LEVEL_NAMES[best]
+
+
+def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+
+def _events(conn: sa.Connection, window: Window, starts: list[_dt.datetime]) -> dict[str, Any]:
+    bucket = time_bucket(events.c.ts, window.unit).label("bucket")
+    rows = conn.execute(
+        sa.select(bucket, events.c.level, sa.func.count(), sa.func.coalesce(sa.func.sum(events.c.count), 0))
+        .where(window.contains(events.c.ts), events.c.merged_into.is_(None))
+        .group_by(bucket, events.c.level)
+    ).all()
+    names = list(dict.fromkeys(_LEVEL_NAMES.values()))
+    per_bucket = {start: dict.fromkeys(names, 0) for start in starts}
+    by_level = dict.fromkeys(names, 0)
+    total = occurrences = 0
+    for text, level, n, occ in rows:
+        name = _level_name(int(level))
+        per_bucket.setdefault(_bucket_start(text), dict.fromkeys(names, 0))[name] += int(n)
+        by_level[name] += int(n)
+        total += int(n)
+        occurrences += int(occ)
+    return {
+        "total": total,
+        "occurrences": occurrences,
+        "by_level": by_level,
+        "buckets": [{"start": _iso(start), **counts} for start, counts in sorted(per_bucket.items())],
+    }
+
+
+def _deliveries(conn: sa.Connection, window: Window) -> tuple[dict[str, Any], dict[str, Any]]:
+    in_window = window.contains(deliveries.c.created_at)
+    rows = conn.execute(
+        sa.select(
+            deliveries.c.device_id, devices.c.name, devices.c.kind, deliveries.c.status, sa.func.count()
+        )
+        .select_from(deliveries.outerjoin(devices, devices.c.id == deliveries.c.device_id))
+        .where(in_window)
+        .group_by(deliveries.c.device_id, devices.c.name, devices.c.kind, deliveries.c.status)
+    ).all()
+    by_status = dict.fromkeys(STATUSES, 0)
+    per_device: dict[str, dict[str, Any]] = {}
+    for device_id, name, kind, status, n in rows:
+        by_status[status] = by_status.get(status, 0) + int(n)
+        device = per_device.setdefault(
+            device_id,
+            {
+                "device_id": device_id,
+                "name": name,
+                "kind": kind,
+                "removed": kind is None,
+                "total": 0,
+                "by_status": dict.fromkeys(STATUSES, 0),
+            },
+        )
+        device["by_status"][status] = device["by_status"].get(status, 0) + int(n)
+        device["total"] += int(n)
+    milestones = conn.execute(
+        sa.select(
+            # A delivery receipt proves the push went out even when it beat the sender's own record.
+            _count(sa.or_(deliveries.c.sent_at.is_not(None), deliveries.c.delivered_at.is_not(None))),
+            _count(deliveries.c.status == "failed"),
+            sa.func.count(deliveries.c.delivered_at),
+            sa.func.count(deliveries.c.opened_at),
+            _count(deliveries.c.status == "acknowledged"),
+        ).where(in_window)
+    ).one()
+    latencies = [
+        (delivered - sent).total_seconds()
+        for sent, delivered in conn.execute(
+            sa.select(deliveries.c.sent_at, deliveries.c.delivered_at).where(
+                in_window, deliveries.c.sent_at.is_not(None), deliveries.c.delivered_at.is_not(None)
+            )
+        )
+        if delivered >= sent
+    ]
+    sent, failed, delivered, opened, acknowledged = (int(v) for v in milestones)
+    pushes = {
+        "sent": sent,
+        "failed": failed,
+        "delivered": delivered,
+        "opened": opened,
+        "acknowledged": acknowledged,
+        "median_delivery_latency_s": round(statistics.median(latencies), 3) if latencies else None,
+    }
+    devices_out = sorted(per_device.values(), key=lambda d: (-d["total"], d["name"] or "", d["device_id"]))
+    return {"total": sum(by_status.values()), "by_status": by_status, "by_device": devices_out}, pushes
+
+
+def _clients(conn: sa.Connection, window: Window, starts: list[_dt.datetime]) -> dict[str, Any]:
+    in_window = window.contains(client_reports.c.received_at)
+    dropped = sa.func.sum(client_reports.c.dropped)
+    by_key = conn.execute(
+        sa.select(client_reports.c.key_id, keys.c.name, dropped, sa.func.count())
+        .select_from(client_reports.outerjoin(keys, keys.c.id == client_reports.c.key_id))
+        .where(in_window)
+        .group_by(client_reports.c.key_id, keys.c.name)
+    ).all()
+    bucket = time_bucket(client_reports.c.received_at, window.unit).label("bucket")
+    per_bucket = dict.fromkeys(starts, 0)
+    for text, n in conn.execute(sa.select(bucket, dropped).where(in_window).group_by(bucket)):
+        per_bucket[_bucket_start(text)] = per_bucket.get(_bucket_start(text), 0) + int(n)
+    keys_out = sorted(
+        (
+            {"key_id": key_id, "key_name": name, "dropped": int(n), "reports": int(reports)}
+            for key_id, name, n, reports in by_key
+        ),
+        key=lambda k: (-k["dropped"], k["key_name"] or ""),
+    )
+    return {
+        "dropped": sum(k["dropped"] for k in keys_out),
+        "by_key": keys_out,
+        "buckets": [{"start": _iso(start), "dropped": n} for start, n in sorted(per_bucket.items())],
+    }
+
+
+def stats(conn: sa.Connection, window: Window) -> dict[str, Any]:
+    """Every count of ``GET /v1/stats`` for ``window`` (see the module docstring)."""
+    starts = window.starts()
+    delivery_stats, pushes = _deliveries(conn, window)
+    return {
+        "since": _iso(window.since),
+        "until": _iso(window.until),
+        "bucket": window.unit,
+        "events": _events(conn, window, starts),
+        "deliveries": delivery_stats,
+        "pushes": pushes,
+        "clients": _clients(conn, window, starts),
+    }
