@@ -198,6 +198,14 @@ class _Scripted:
     body: str
 
 
+#: How long the stand-ins keep an idle keep-alive connection open. Real push services keep them for
+#: minutes; it must stay above the hub sender's pool idle time (``webpush._sender.KEEPALIVE_SECONDS``),
+#: or a send that reuses a connection just as the server closes it (uvicorn's default is 5 s, easily
+#: the gap between two steps of a test on a loaded machine) fails with "Server disconnected" and is
+#: retried only after a backoff on the hub's clock, which a test's manual clock never reaches.
+IDLE_KEEPALIVE_SECONDS = 120
+
+
 class ServerThread:
     """Run an ASGI app under a real uvicorn server on 127.0.0.1 in a background thread."""
 
@@ -207,7 +215,13 @@ class ServerThread:
         self._sock.bind((host, 0))
         self.host = host
         self.port: int = self._sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", ws_ping_interval=None)
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            lifespan="off",
+            ws_ping_interval=None,
+            timeout_keep_alive=IDLE_KEEPALIVE_SECONDS,
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True

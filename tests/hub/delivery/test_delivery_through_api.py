@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 from tests.support.hub_server import ManualClock, ThreadHub, wait_until
-from tests.support.push_service import PushService, ReceivedPush, Subscriber
+from tests.support.push_service import IDLE_KEEPALIVE_SECONDS, PushService, ReceivedPush, Subscriber
+
+from pushlog.hub.delivery.webpush._sender import KEEPALIVE_SECONDS
 
 
 @pytest.fixture
@@ -143,3 +145,10 @@ def test_gone_subscription_removes_the_device(
 
     wait_until(lambda: devices() == [alive_id], timeout=10, what="the dead device to be removed")
     assert dead_id not in devices()
+
+
+def test_the_stand_in_keeps_idle_connections_longer_than_the_sender() -> None:
+    # The cause of a once-flaky run above: the stand-in (uvicorn, 5 s by default) closed an idle
+    # keep-alive connection just as the sender reused it; the send became a RETRY due on the hub's
+    # manual clock, which the test never advanced that far, so the push never came.
+    assert IDLE_KEEPALIVE_SECONDS > KEEPALIVE_SECONDS
