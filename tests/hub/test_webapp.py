@@ -3,7 +3,8 @@
 Covers sign-in (and refusing unknown and publish-only keys), the feed (newest first, repeat counts,
 filters, live updates over the stream, resuming after a dropped connection, "load older"), the detail
 view with metadata, acknowledging CRITICAL events, device preferences, the dashboard charts and a
-phone-sized screen. Screenshots for docs/webapp.md are written to docs/screenshots/.
+phone-sized screen, the heartbeats view. Screenshots go to pytest's tmp dir; with
+``PUSHLOG_UPDATE_SCREENSHOTS=1`` they replace the ones docs/webapp.md shows in docs/screenshots/.
 
 Chromium is Debian's (/usr/bin/chromium) driven by Playwright; nothing is downloaded.
 """
@@ -29,7 +30,7 @@ from playwright.sync_api import (
     expect,
     sync_playwright,
 )
-from tests.e2e.hub_process import HubProcess, publish
+from tests.e2e.hub_process import HubProcess, publish, wait_until
 
 pytestmark = [pytest.mark.browser]
 
@@ -43,7 +44,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+DOC_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PHONE: ViewportSize = {"width": 360, "height": 760}
 
 if not os.path.exists(CHROMIUM):  # pragma: no cover - `make system-deps` installs it
@@ -55,6 +56,15 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
     data = tmp_path_factory.mktemp("webapp-hub") / "data"
     with HubProcess(data, extra_args=["--allow-private-endpoints"]) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where screenshots go: a tmp dir, or docs/screenshots/ with ``PUSHLOG_UPDATE_SCREENSHOTS=1``
+    (so an ordinary test run never rewrites the documentation's pictures)."""
+    if os.environ.get("PUSHLOG_UPDATE_SCREENSHOTS") == "1":
+        return DOC_SCREENSHOTS
+    return tmp_path_factory.mktemp("screenshots")
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +114,16 @@ def sign_in(page: Page, key: str, path: str = "/") -> None:
     page.fill("#key", key)
     page.click("#sign-in-button")
     expect(page.locator("#nav")).to_be_visible()
+
+
+def assert_no_sideways_scroll(page: Page) -> None:
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    wide = page.evaluate(
+        "() => [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right >"
+        " document.documentElement.clientWidth + 0.5).slice(0, 5).map((e) => e.tagName + '#' + e.id + '.'"
+        " + e.className)"
+    )
+    assert overflow <= 0, f"the page scrolls sideways by {overflow}px at {page.viewport_size}: {wide}"
 
 
 def feed_titles(page: Page) -> list[str]:
@@ -565,7 +585,7 @@ def test_enable_push_without_a_reachable_push_service_says_so(
 
 
 def test_dashboard_charts_events_per_hour_and_real_delivery_statuses(
-    browser: Browser, tmp_path: Path
+    browser: Browser, tmp_path: Path, screenshots: Path
 ) -> None:
     """A hub of its own with one phone on the RFC 8030 stand-in: the dispatcher really sends, the
     "phone" reports some pushes delivered and opened, and the dashboard's numbers match."""
@@ -613,16 +633,52 @@ def test_dashboard_charts_events_per_hour_and_real_delivery_statuses(
                 json={"token": payload["receipt"], "status": status},
             )
             assert answer.status_code == 200, answer.text
+        # A worker whose queue overflowed during an outage reports what it dropped with its next batch.
+        with own.client(own.keys.publish) as client:
+            answer = client.post(
+                "/v1/events",
+                json={
+                    "events": [
+                        {"id": str(uuid.uuid4()), "ts": iso(now), "level": "info", "title": "Queue drained"}
+                    ],
+                    "client": {"dropped": 37, "sdk": "pushlog/0.1"},
+                },
+            )
+            assert answer.status_code == 202, answer.text
+        # The dispatcher records a batch once all its sends are answered: wait for that, not a guess.
+        wait_until(
+            lambda: api_get(own, "/v1/stats")["deliveries"]["by_status"]["queued"] == 0,
+            timeout=30,
+            what="every delivery recorded",
+        )
 
         ctx = browser.new_context(base_url=own.url, viewport={"width": 1180, "height": 820})
         try:
             page = ctx.new_page()
             sign_in(page, own.keys.read)
             page.click("#nav-dashboard")
-            expect(page.locator("#card-events .card-value")).to_have_text(str(len(plan)))
+            expect(page.locator("#card-events .card-value")).to_have_text(str(len(plan) + 1))
             expect(page.locator("#card-pushed .card-value")).to_have_text("20")
             expect(page.locator("#card-critical .card-value")).to_have_text("3")
             expect(page.locator("#card-devices .card-value")).to_have_text("1")
+            expect(page.locator("#card-dropped .card-value")).to_have_text("37")
+            expect(page.locator("#dropped")).to_contain_text("Clients dropped 37 events")
+            expect(page.locator("#dropped li")).to_have_text(["bootstrap publish 37 in 1 report"])
+            pushes_shown = {
+                stat: page.locator(f"#pushes [data-stat={stat}] dd").inner_text()
+                for stat in ("sent", "delivered", "opened", "acknowledged", "failed")
+            }
+            assert pushes_shown == {
+                "sent": "20",
+                "delivered": "8",
+                "opened": "3",
+                "acknowledged": "0",
+                "failed": "0",
+            }
+            expect(page.locator("#latency")).not_to_have_text("\u2013")  # 8 delivered: a median exists
+            device_row = page.locator("#per-device tbody tr")
+            expect(device_row).to_have_count(1)
+            expect(device_row.locator("td")).to_have_text(["Pixel 8", "20", "8", "0"])
 
             chart = page.locator("#chart-hourly svg")
             tips = chart.locator("rect.bar title").all_text_contents()
@@ -630,7 +686,7 @@ def test_dashboard_charts_events_per_hour_and_real_delivery_statuses(
             for tip in tips:  # "14:00 · 2 warning"
                 count, level = tip.split(" · ")[1].split(" ")
                 per_level[level] = per_level.get(level, 0) + int(count)
-            assert per_level == {"info": 24, "warning": 12, "error": 5, "critical": 3}
+            assert per_level == {"info": 25, "warning": 12, "error": 5, "critical": 3}
 
             values = dict(
                 zip(
@@ -648,7 +704,17 @@ def test_dashboard_charts_events_per_hour_and_real_delivery_statuses(
                 "opened": 3,
                 "acknowledged": 0,
             }
-            page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
+            page.screenshot(path=str(screenshots / "dashboard.png"), full_page=True)
+            page.set_viewport_size(PHONE)
+            page.click("#nav-feed")  # back and forth: drawn again for the phone's width
+            expect(page.locator("#live")).to_have_attribute("data-state", "live")
+            page.click("#nav-dashboard")
+            expect(page.locator("#card-dropped .card-value")).to_have_text("37")
+            view_box = page.locator("#chart-hourly svg").get_attribute("viewBox") or ""
+            assert 280 <= int(view_box.split()[2]) <= PHONE["width"]  # text at its real size
+            assert_no_sideways_scroll(page)
+            page.screenshot(path=str(screenshots / "dashboard-phone.png"), full_page=True)
+            page.set_viewport_size({"width": 1180, "height": 820})
 
             # The detail view of a pushed event lists its delivery with the device's name and status.
             opened = pushes[0].payload
@@ -692,19 +758,19 @@ def test_dashboard_charts_events_per_hour_and_real_delivery_statuses(
             expect(page.locator("table.deliveries .status")).to_have_text(["delivered"])
             expect(page.locator("table.metadata")).to_contain_text("eu-west-1")
             page.mouse.move(600, 700)  # no hover highlight in the picture
-            page.screenshot(path=str(SCREENSHOTS / "event-detail.png"), full_page=True)
+            page.screenshot(path=str(screenshots / "event-detail.png"), full_page=True)
 
             page.click("#nav-devices")
             expect(page.locator("#devices li.device")).to_have_count(1)
             expect(page.locator("#devices li.device")).to_contain_text("Pixel 8")
             expect(page.locator("#push-status")).to_contain_text("Push is off")
             page.set_viewport_size(PHONE)
-            page.screenshot(path=str(SCREENSHOTS / "devices-phone.png"), full_page=True)
+            page.screenshot(path=str(screenshots / "devices-phone.png"), full_page=True)
         finally:
             ctx.close()
 
 
-def test_feed_fits_a_phone_screen(browser: Browser, hub: HubProcess) -> None:
+def test_feed_fits_a_phone_screen(browser: Browser, hub: HubProcess, screenshots: Path) -> None:
     assert hub.keys is not None
     run = unique("phone")
     newest_first: list[dict[str, Any]] = [
@@ -763,12 +829,12 @@ def test_feed_fits_a_phone_screen(browser: Browser, hub: HubProcess) -> None:
         ]:
             assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"] + 0.5
         expect(page.locator("#nav-devices")).to_be_visible()
-        page.screenshot(path=str(SCREENSHOTS / "feed-phone.png"))
+        page.screenshot(path=str(screenshots / "feed-phone.png"))
     finally:
         ctx.close()
 
 
-def test_feed_screenshot_desktop(page: Page, hub: HubProcess) -> None:
+def test_feed_screenshot_desktop(page: Page, hub: HubProcess, screenshots: Path) -> None:
     assert hub.keys is not None
     run = unique("desk")
     now = dt.datetime.now(dt.UTC)
@@ -809,7 +875,7 @@ def test_feed_screenshot_desktop(page: Page, hub: HubProcess) -> None:
     page.fill("#filter-meta", "")
     page.locator("#filter-meta").blur()
     expect(page.locator("#live")).to_have_attribute("data-state", "live")
-    page.screenshot(path=str(SCREENSHOTS / "feed-desktop.png"))
+    page.screenshot(path=str(screenshots / "feed-desktop.png"))
 
 
 def test_static_files_are_served_with_the_right_types(hub: HubProcess) -> None:
@@ -887,3 +953,112 @@ def test_the_web_app_works_under_a_path_prefix(browser: Browser, tmp_path: Path)
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+# --- heartbeats ----------------------------------------------------------------------------------
+
+
+def test_heartbeats_view_lists_status_last_check_in_period_grace_and_deadline(
+    browser: Browser, tmp_path: Path, screenshots: Path
+) -> None:
+    """A hub on a manual clock: check-ins over the last day, then the monitor turns the nightly backup
+    overdue; the view (at 360 px) shows each heartbeat as the API describes it, overdue first."""
+    from tests.support.hub_server import ManualClock, start_hub_thread
+    from tests.support.hub_server import wait_until as wait_for
+
+    real_now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    clock = ManualClock(real_now - dt.timedelta(hours=26))
+    own = start_hub_thread(tmp_path / "data", clock=clock)
+
+    def at(moment: dt.datetime) -> None:
+        clock.advance((moment - clock()).total_seconds())
+
+    def check_in(name: str, **body: Any) -> None:
+        with own.client(own.publish_key) as client:
+            answer = client.post(f"/v1/heartbeats/{name}", json=body)
+        assert answer.status_code == 200, answer.text
+
+    try:
+        check_in("nightly-backup", every="1d", grace="1h")  # due 1 h before now: goes overdue
+        at(real_now - dt.timedelta(hours=5))
+        check_in("report-mailer", every="6h", grace="30m")
+        at(real_now - dt.timedelta(hours=3))
+        check_in("deploy-hook")  # no period: a record of runs only
+        at(real_now - dt.timedelta(minutes=20))
+        check_in("db-vacuum", every="1h", grace="10m")
+        at(real_now - dt.timedelta(minutes=10))
+        check_in("report-mailer", status="failure", exit_code=2, message="SMTP timeout after 30 s")
+        at(real_now - dt.timedelta(minutes=4))
+        check_in("invoice-sync", every="15m", grace="5m")
+        at(real_now)
+        monitor = own.app.state.heartbeat_monitor
+        monitor.request_check()
+        with own.client(own.read_key) as client:
+            wait_for(
+                lambda: client.get("/v1/heartbeats/nightly-backup").json()["status"] == "overdue",
+                timeout=10,
+                what="the monitor to mark nightly-backup overdue",
+            )
+
+        ctx = browser.new_context(
+            base_url=own.base_url, viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True
+        )
+        ctx.clock.set_fixed_time(real_now)  # the browser's "now" is the hub's: relative times are exact
+        try:
+            page = ctx.new_page()
+            sign_in(page, own.read_key)
+            page.click("#nav-heartbeats")
+            items = page.locator("#heartbeat-list li.heartbeat")
+            expect(items).to_have_count(5)
+            assert [items.nth(i).get_attribute("data-name") for i in range(5)] == [
+                "nightly-backup",
+                "db-vacuum",
+                "invoice-sync",
+                "report-mailer",
+                "deploy-hook",
+            ]
+            expect(page.locator("#heartbeats-summary")).to_have_text("5 heartbeats, 1 overdue.")
+            expect(items.locator(".hb-status")).to_have_text(["overdue", "ok", "ok", "ok", "unmonitored"])
+
+            def facts(name: str) -> dict[str, str]:
+                item = page.locator(f'li.heartbeat[data-name="{name}"]')
+                labels = item.locator(".heartbeat-facts dt").all_inner_texts()
+                values = item.locator(".heartbeat-facts dd").all_inner_texts()
+                return dict(zip([label.lower() for label in labels], values, strict=True))
+
+            nightly = facts("nightly-backup")
+            assert (nightly["period"], nightly["grace"]) == ("1d", "1h")
+            assert nightly["last check-in"] == page.evaluate(
+                "(t) => new Date(t).toLocaleString()", iso(real_now - dt.timedelta(hours=26))
+            )  # older than a day: the date itself
+            assert nightly["next deadline"] == "60 min late"
+            sync = facts("invoice-sync")
+            assert sync == {
+                "last check-in": "4 min ago",
+                "period": "15m",
+                "grace": "5m",
+                "next deadline": "in 16 min",
+            }
+            mailer = facts("report-mailer")
+            assert (mailer["period"], mailer["grace"], mailer["last check-in"]) == ("6h", "30m", "10 min ago")
+            mailer_item = page.locator('li.heartbeat[data-name="report-mailer"]')
+            expect(mailer_item).to_contain_text("failed (exit 2)")
+            expect(mailer_item.locator(".heartbeat-message")).to_have_text("SMTP timeout after 30 s")
+            hook = facts("deploy-hook")
+            assert (hook["period"], hook["grace"], hook["next deadline"]) == ("\u2013", "\u2013", "\u2013")
+            assert_no_sideways_scroll(page)
+            page.screenshot(path=str(screenshots / "heartbeats-phone.png"), full_page=True)
+        finally:
+            ctx.close()
+    finally:
+        own.stop()
+
+
+def test_heartbeats_view_without_heartbeats_says_how_to_add_one(page: Page, hub: HubProcess) -> None:
+    assert hub.keys is not None
+    if api_get(hub, "/v1/heartbeats")["heartbeats"]:  # pragma: no cover - the module hub has none
+        pytest.fail("the shared hub unexpectedly has heartbeats")
+    sign_in(page, hub.keys.read)
+    page.click("#nav-heartbeats")
+    expect(page.locator("#nav-heartbeats")).to_have_class(re.compile(r"\bactive\b"))
+    expect(page.locator("#heartbeats-empty")).to_contain_text("pushlog run --name NAME --every 1h")

@@ -1,8 +1,8 @@
 """The web app's pure JavaScript pieces, run as ES modules in a real Chromium, served by the real hub.
 
 The event-stream parser (chunk boundaries, CRLF split across chunks, comments, multi-line data, ids),
-the metadata filter syntax, the dashboard's hourly binning with an injected "now", level names, link
-sanitising, the subscribe timeout race and base64url decoding.
+the metadata filter syntax, the dashboard's bins from /v1/stats, heartbeat periods and deadlines, level
+names, link sanitising, the subscribe timeout race and base64url decoding.
 """
 
 from __future__ import annotations
@@ -110,33 +110,61 @@ def test_metadata_filters_parse_and_reject_pairs_without_equals(page: Page) -> N
     assert got["query"] == "?a=1&d=x&d=y"
 
 
-def test_hourly_bins_use_the_injected_now_and_weigh_by_count(page: Page) -> None:
+def test_dashboard_bins_come_from_the_stats_buckets(page: Page) -> None:
     got = run(
         page,
         "dashboard.js",
         """
-        const now = Date.parse("2026-11-21T12:30:00Z");
-        const events = [
-          {ts: "2026-11-21T12:29:59Z", level: "warning", count: 3},   // current hour
-          {ts: "2026-11-21T12:00:00Z", level: "critical"},             // current hour, first second
-          {ts: "2026-11-20T13:00:00Z", level: "info"},                 // oldest bin
-          {ts: "2026-11-20T12:59:59Z", level: "error"},                // just outside
-          {ts: "2026-11-21T13:00:00Z", level: "error"},                // the future: outside
-          {ts: "2026-11-21T01:15:00Z", level: 40},                     // numeric level
-          {ts: "not a time", level: "error"},
+        const buckets = [
+          {start: "2026-11-20T13:00:00Z", debug: 2, info: 1, warning: 0, error: 0, critical: 0},
+          {start: "2026-11-20T14:00:00Z", debug: 0, info: 0, warning: 3, error: 1, critical: 1},
         ];
-        const bins = m.hourlyBins(events, now);
-        return {n: bins.length, first: new Date(bins[0].start).toISOString(),
-                last: bins[23].counts, oldest: bins[0].counts, one: bins[12].counts,
+        const bins = m.binsFromStats(buckets);
+        return {since: m.chartSince(Date.parse("2026-11-21T12:30:00Z")),
+                first: new Date(bins[0].start).toISOString(), counts: bins.map((b) => b.counts),
+                status: m.statusCounts({sent: 2, delivered: 1, later: 4}),
+                latency: [null, 0.25, 3.04, 4.2, 600].map(m.formatLatency),
                 max: [m.niceMax(0), m.niceMax(3), m.niceMax(9), m.niceMax(11), m.niceMax(61)]};
         """,
     )
-    assert got["n"] == 24
+    assert got["since"] == "2026-11-20T13:00:00.000Z"  # 24 whole hours, the current one last
     assert got["first"] == "2026-11-20T13:00:00.000Z"
-    assert got["last"] == {"info": 0, "warning": 3, "error": 0, "critical": 1}
-    assert got["oldest"] == {"info": 1, "warning": 0, "error": 0, "critical": 0}
-    assert got["one"] == {"info": 0, "warning": 0, "error": 1, "critical": 0}
+    assert got["counts"] == [
+        {"info": 1, "warning": 0, "error": 0, "critical": 0},  # debug is not charted
+        {"info": 0, "warning": 3, "error": 1, "critical": 1},
+    ]
+    assert got["status"] == {
+        "queued": 0,
+        "sent": 2,
+        "failed": 0,
+        "delivered": 1,
+        "opened": 0,
+        "acknowledged": 0,
+        "later": 4,
+    }
+    assert got["latency"] == ["\u2013", "250 ms", "3 s", "4.2 s", "10 min"]
     assert got["max"] == [2, 4, 10, 20, 80]
+
+
+def test_heartbeat_periods_deadlines_and_order(page: Page) -> None:
+    got = run(
+        page,
+        "heartbeats.js",
+        """
+        const now = Date.parse("2026-11-21T12:00:00Z");
+        return {
+          periods: [86400, 5400, 90, 3600 * 25 + 61, 0, null].map(m.formatPeriod),
+          deadlines: ["2026-11-21T12:05:00Z", "2026-11-21T11:48:00Z", "2026-11-21T12:00:30Z",
+                      "2026-11-23T12:00:00Z", null].map((t) => m.deadlineText(t, now)),
+          order: m.sortHeartbeats([{name: "b", status: "up"}, {name: "z", status: "unmonitored"},
+                                   {name: "c", status: "overdue"}, {name: "a", status: "up"}])
+                  .map((b) => b.name),
+        };
+        """,
+    )
+    assert got["periods"] == ["1d", "1h30m", "1m30s", "1d1h", "0s", "\u2013"]
+    assert got["deadlines"] == ["in 5 min", "12 min late", "in 30 s", "in 2 d", "\u2013"]
+    assert got["order"] == ["c", "a", "b", "z"]
 
 
 def test_levels_links_and_relative_times(page: Page) -> None:

@@ -1,5 +1,5 @@
 // The web app's entry point: sign-in with a read key, the hash router (#/, #/events/ID, #/devices,
-// #/dashboard), the live-connection indicator and messages from the service worker.
+// #/dashboard, #/heartbeats), the live-connection indicator and messages from the service worker.
 
 import { Api, ApiError, forgetKey, storedKey, storeKey } from "./js/api.js";
 import { showDashboard } from "./js/dashboard.js";
@@ -7,6 +7,7 @@ import { showDetail } from "./js/detail.js";
 import { h, replace, toast } from "./js/dom.js";
 import { Feed } from "./js/feed.js";
 import { showDevices } from "./js/push.js";
+import { showHeartbeats } from "./js/heartbeats.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
@@ -109,6 +110,8 @@ function route() {
     showDevices(main, session.api);
   } else if (hash.startsWith("/dashboard")) {
     showDashboard(main, session.api);
+  } else if (hash.startsWith("/heartbeats")) {
+    showHeartbeats(main, session.api);
   } else {
     session.feed.mount(main);
   }

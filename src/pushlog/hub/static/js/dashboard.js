@@ -1,36 +1,31 @@
-// The dashboard: events per hour by level over the last 24 hours (stacked bars) and deliveries by
-// status, drawn as inline SVG. Both are computed in the browser from the API's lists.
+// The dashboard: exact counts for the last 24 hours from the hub's GET /v1/stats (events per hour
+// by level as stacked bars, deliveries by status, pushes, per device, events clients dropped), drawn
+// as inline SVG.
 
-import { h, levelName, replace, svg, toast } from "./dom.js";
+import { h, replace, svg, toast } from "./dom.js";
 
 const HOUR = 3600 * 1000;
 const CHART_LEVELS = ["info", "warning", "error", "critical"];
 export const STATUSES = ["queued", "sent", "failed", "delivered", "opened", "acknowledged"];
-const MAX_EVENTS = 5000;
-const DELIVERY_SAMPLE = 40;
+const MAX_OPEN_CRITICAL = 1000;
 
-/** 24 hourly bins ending with the current hour: [{start: ms, counts: {level: n}}], oldest first. */
-export function hourlyBins(events, now = Date.now()) {
-  const currentHour = Math.floor(now / HOUR) * HOUR;
-  const first = currentHour - 23 * HOUR;
-  const bins = Array.from({ length: 24 }, (_, i) => ({
-    start: first + i * HOUR,
-    counts: Object.fromEntries(CHART_LEVELS.map((l) => [l, 0])),
-  }));
-  for (const e of events) {
-    const t = Date.parse(e.ts);
-    if (Number.isNaN(t) || t < first || t >= currentHour + HOUR) continue;
-    const level = levelName(e.level);
-    if (!(level in bins[0].counts)) continue;
-    bins[Math.floor((t - first) / HOUR)].counts[level] += Number(e.count) > 0 ? Number(e.count) : 1;
-  }
-  return bins;
+/** The stats window for the chart: the 24 whole hours ending with the current one. */
+export function chartSince(now = Date.now()) {
+  return new Date(Math.floor(now / HOUR) * HOUR - 23 * HOUR).toISOString();
 }
 
-/** Count deliveries by status (unknown statuses are kept under their own name). */
-export function statusCounts(deliveries) {
+/** The API's hourly buckets as chart bins [{start: ms, counts: {level: n}}] (debug left out). */
+export function binsFromStats(buckets) {
+  return buckets.map((b) => ({
+    start: Date.parse(b.start),
+    counts: Object.fromEntries(CHART_LEVELS.map((l) => [l, Number(b[l]) || 0])),
+  }));
+}
+
+/** Delivery counts in chart order; statuses the chart does not know are kept under their own name. */
+export function statusCounts(byStatus) {
   const counts = Object.fromEntries(STATUSES.map((s) => [s, 0]));
-  for (const d of deliveries) counts[d.status] = (counts[d.status] || 0) + 1;
+  for (const [status, n] of Object.entries(byStatus)) counts[status] = Number(n) || 0;
   return counts;
 }
 
@@ -43,8 +38,13 @@ export function niceMax(value) {
   }
 }
 
-export function hourlyChart(bins) {
-  const W = 720, H = 260, left = 36, bottom = 24, top = 10, right = 8;
+/** The charts' drawing width: the space they get, so their text is drawn at its real size on a phone. */
+export function chartWidth(available) {
+  return Math.round(Math.min(720, Math.max(280, Number(available) || 720)));
+}
+
+export function hourlyChart(bins, W = 720) {
+  const H = W < 500 ? 200 : 260, left = 36, bottom = 24, top = 10, right = 8;
   const totals = bins.map((b) => CHART_LEVELS.reduce((s, l) => s + b.counts[l], 0));
   const max = niceMax(Math.max(0, ...totals));
   const plotH = H - top - bottom;
@@ -67,7 +67,7 @@ export function hourlyChart(bins) {
         svg("title", { text: `${new Date(b.start).getHours()}:00 · ${n} ${level}` })));
       acc += n;
     }
-    if (i % 6 === 0 || i === bins.length - 1) {
+    if (i % (W < 500 ? 8 : 6) === 0 || i === bins.length - 1) {
       parts.push(svg("text", { x: x + bar / 2, y: H - 6, "text-anchor": "middle", class: "axis", text: `${String(new Date(b.start).getHours()).padStart(2, "0")}h` }));
     }
   });
@@ -77,9 +77,9 @@ export function hourlyChart(bins) {
       h("span", { class: "legend" }, CHART_LEVELS.map((l) => h("span", { class: "legend-item" }, h("i", { class: `swatch fill-${l}` }), l)))));
 }
 
-export function statusChart(counts, caption) {
+export function statusChart(counts, caption, W = 720) {
   const entries = Object.entries(counts);
-  const W = 720, rowH = 30, left = 110, right = 50;
+  const rowH = 30, left = 110, right = 50;
   const H = entries.length * rowH + 8;
   const max = Math.max(1, ...entries.map(([, n]) => n));
   const parts = entries.flatMap(([status, n], i) => {
@@ -96,63 +96,95 @@ export function statusChart(counts, caption) {
     h("figcaption", { text: caption }));
 }
 
-async function eventsSince(api, sinceIso) {
-  const events = [];
-  let cursor = null;
+async function openCriticalCount(api, since) {
+  let open = 0, seen = 0, cursor = null;
   do {
-    const page = await api.listEvents({}, cursor, 200, { since: sinceIso });
-    events.push(...page.events);
+    const page = await api.listEvents({ level: "critical" }, cursor, 200, { since });
+    open += page.events.filter((e) => !e.acknowledged_at).length;
+    seen += page.events.length;
     cursor = page.next_cursor;
-  } while (cursor && events.length < MAX_EVENTS);
-  return events;
+  } while (cursor && seen < MAX_OPEN_CRITICAL);
+  return open;
 }
 
-async function deliveriesOf(api, events) {
-  const pushed = events.filter((e) => e.push !== false && ["warning", "error", "critical"].includes(levelName(e.level))).slice(0, DELIVERY_SAMPLE);
-  const all = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < pushed.length) {
-      const e = pushed[next++];
-      const answer = await api.get(`/v1/events/${encodeURIComponent(e.id)}/deliveries`);
-      all.push(...(Array.isArray(answer) ? answer : answer.deliveries || []));
-    }
-  };
-  await Promise.all([worker(), worker(), worker()]);
-  return { deliveries: all, sampled: pushed.length };
+function card(label, value, id, extra = {}) {
+  return h("div", { class: "card", id, ...extra }, h("span", { class: "card-value", text: String(value) }), h("span", { class: "card-label", text: label }));
 }
 
-function card(label, value, id) {
-  return h("div", { class: "card", id }, h("span", { class: "card-value", text: String(value) }), h("span", { class: "card-label", text: label }));
+/** "850 ms", "4.2 s", "3 min": the median delivery latency, or "–" when nothing was delivered. */
+export function formatLatency(seconds) {
+  if (seconds === null || seconds === undefined) return "–";
+  if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
+  if (seconds < 60) return `${Number(seconds.toFixed(1))} s`;
+  return `${Math.round(seconds / 60)} min`;
+}
+
+function pushesPanel(pushes) {
+  const items = [["sent", pushes.sent], ["delivered", pushes.delivered], ["opened", pushes.opened],
+    ["acknowledged", pushes.acknowledged], ["failed", pushes.failed]];
+  return h("section", { class: "panel pushes", id: "pushes" },
+    h("h3", { text: "Pushes" }),
+    h("dl", { class: "stat-list" }, items.map(([label, n]) => h("div", { class: "stat", dataset: { stat: label } },
+      h("dt", { text: label }), h("dd", { text: String(n) }))),
+    h("div", { class: "stat", dataset: { stat: "latency" } },
+      h("dt", { text: "median sent → delivered" }), h("dd", { id: "latency", text: formatLatency(pushes.median_delivery_latency_s) }))));
+}
+
+function devicesPanel(byDevice) {
+  if (!byDevice.length) return null;
+  const rows = byDevice.map((d) => {
+    const s = d.by_status;
+    const name = d.name || (d.removed ? "removed device" : d.kind || d.device_id);
+    return h("tr", { dataset: { deviceId: d.device_id } },
+      h("td", { class: d.removed ? "muted" : "", text: name }),
+      h("td", { class: "num", text: String(d.total) }),
+      h("td", { class: "num", text: String(s.delivered + s.opened + s.acknowledged) }),
+      h("td", { class: "num", text: String(s.failed) }));
+  });
+  return h("section", { class: "panel", id: "per-device" },
+    h("h3", { text: "Per device" }),
+    h("table", { class: "per-device" },
+      h("thead", {}, h("tr", {}, h("th", { text: "device" }), h("th", { class: "num", text: "pushes" }),
+        h("th", { class: "num", text: "reached" }), h("th", { class: "num", text: "failed" }))),
+      h("tbody", {}, rows)));
+}
+
+function droppedPanel(clients) {
+  if (!clients.dropped) return null;
+  return h("section", { class: "panel warn", id: "dropped" },
+    h("h3", { text: `Clients dropped ${clients.dropped} event${clients.dropped === 1 ? "" : "s"}` }),
+    h("p", { class: "muted", text: "Events a client's queue could not keep (full, or the hub unreachable for too long); the client reported them with its next batch." }),
+    h("ul", { class: "plain" }, clients.by_key.map((k) => h("li", { dataset: { keyId: k.key_id || "" } },
+      h("strong", { text: k.key_name || "unknown key" }), ` ${k.dropped} in ${k.reports} report${k.reports === 1 ? "" : "s"}`))));
 }
 
 export async function showDashboard(main, api, now = Date.now()) {
   const view = h("section", { class: "view dashboard", id: "dashboard" }, h("p", { class: "muted", text: "Loading…" }));
   replace(main, view);
   try {
-    const events = await eventsSince(api, new Date(now - 24 * HOUR).toISOString());
-    const [{ deliveries, sampled }, devicesAnswer] = await Promise.all([
-      deliveriesOf(api, events),
+    const since = chartSince(now);
+    const [stats, devicesAnswer, openCritical] = await Promise.all([
+      api.get(`/v1/stats?${new URLSearchParams({ since, bucket: "hour" })}`),
       api.get("/v1/devices").catch(() => []),
+      openCriticalCount(api, since),
     ]);
     const devices = Array.isArray(devicesAnswer) ? devicesAnswer : devicesAnswer.devices || [];
-    const pushed = events.filter((e) => levelRankAtLeast(e.level, "warning")).length;
-    const open = events.filter((e) => levelName(e.level) === "critical" && !e.acknowledged_at).length;
+    const width = chartWidth(view.clientWidth - 26); // the figure's padding and border
+    const byLevel = stats.events.by_level;
+    const pushed = byLevel.warning + byLevel.error + byLevel.critical;
     replace(view,
       h("div", { class: "cards" },
-        card("events, 24 h", events.length, "card-events"),
+        card("events, 24 h", stats.events.total, "card-events"),
         card("pushed", pushed, "card-pushed"),
-        card("critical open", open, "card-critical"),
-        card("devices", devices.length, "card-devices")),
-      hourlyChart(hourlyBins(events, now)),
-      statusChart(statusCounts(deliveries), sampled ? `Deliveries by status (latest ${sampled} pushed events)` : "Deliveries by status (nothing pushed in 24 h)"));
+        card("critical open", openCritical, "card-critical"),
+        card("devices", devices.length, "card-devices"),
+        card("dropped by clients", stats.clients.dropped, "card-dropped", stats.clients.dropped ? { "data-alert": "" } : {})),
+      hourlyChart(binsFromStats(stats.events.buckets), width),
+      statusChart(statusCounts(stats.deliveries.by_status), "Deliveries by status, last 24 h", width),
+      h("div", { class: "panels" }, pushesPanel(stats.pushes), devicesPanel(stats.deliveries.by_device)),
+      droppedPanel(stats.clients));
   } catch (err) {
     replace(view, h("p", { class: "form-error", role: "alert", text: `Could not load the dashboard: ${err.message}` }));
     toast(err.message, "error");
   }
-}
-
-function levelRankAtLeast(level, min) {
-  const order = ["debug", "info", "warning", "error", "critical"];
-  return order.indexOf(levelName(level)) >= order.indexOf(min);
 }
