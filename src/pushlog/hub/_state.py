@@ -19,6 +19,7 @@ from ._bootstrap import Secrets
 from ._broker import Broker
 from ._clock import Clock
 from ._endpoints import Resolver
+from ._group_commit import GroupCommit
 from ._ratelimit import RateLimiter
 from .config import HubConfig
 from .store import READ_ONLY
@@ -39,6 +40,7 @@ class HubState:
     delivery: Any = None
     _touched: dict[str, float] = field(default_factory=dict)
     _ingest_lock: asyncio.Lock | None = None
+    _group_commit: GroupCommit | None = None
 
     @property
     def ingest_lock(self) -> asyncio.Lock:
@@ -51,6 +53,14 @@ class HubState:
         if self._ingest_lock is None:
             self._ingest_lock = asyncio.Lock()
         return self._ingest_lock
+
+    async def ingest(self, job: Callable[[sa.Connection], T]) -> T:
+        """Run the ingest ``job(conn)`` in a write transaction shared with concurrent ingests (group
+        commit, :mod:`pushlog.hub._group_commit`), under :attr:`ingest_lock`; its result once committed."""
+        if self._group_commit is None:
+            self._group_commit = GroupCommit(self.db, lock=self.ingest_lock)
+        result: T = await self._group_commit.submit(job)
+        return result
 
     def require_engine(self) -> sa.Engine:
         if self.engine is None:

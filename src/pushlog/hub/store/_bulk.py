@@ -29,6 +29,7 @@ class _Prepared:
     sql: str
     positional: bool
     order: tuple[int, ...]  # for positional styles: column index of each placeholder
+    in_order: bool  # positional with placeholders in column order: rows go to the driver as they are
     names: tuple[str, ...]
     # (column index, bind processor, whether it maps None to None and can be skipped for it)
     processors: tuple[tuple[int, Callable[[Any], Any], bool], ...]
@@ -56,7 +57,10 @@ class BulkInsert:
                 processor = self.table.c[name].type._cached_bind_processor(dialect)
                 if processor is not None:
                     processors.append((i, processor, processor(None) is None))
-            prepared = _Prepared(compiled.string, compiled.positional, order, self.columns, tuple(processors))
+            in_order = compiled.positional and order == tuple(range(len(self.columns)))
+            prepared = _Prepared(
+                compiled.string, compiled.positional, order, in_order, self.columns, tuple(processors)
+            )
             info[self._key] = prepared
         assert isinstance(prepared, _Prepared)
         return prepared
@@ -84,7 +88,9 @@ class BulkInsert:
                         last_in[i] = value
             else:
                 values = row  # type: ignore[assignment]
-            if prepared.positional:
+            if prepared.in_order:
+                params.append(tuple(values))
+            elif prepared.positional:
                 params.append(tuple(values[i] for i in prepared.order))
             else:
                 params.append(dict(zip(prepared.names, values, strict=True)))
