@@ -41,3 +41,28 @@ def test_process_hub_serves_and_terminates_cleanly(tmp_path: Path) -> None:
     # uvicorn re-raises SIGTERM after its graceful shutdown, so the exit status is "killed by SIGTERM".
     assert code in (0, -signal.SIGTERM), "\n".join(running.output)
     assert any("Application shutdown complete" in line for line in running.output)
+
+
+async def test_accepted_connections_have_tcp_nodelay() -> None:
+    """Responses go out without waiting for the client's delayed ACK (Nagle) on keep-alive connections:
+    asyncio only sets TCP_NODELAY when the listening socket says IPPROTO_TCP."""
+    import asyncio
+    import socket
+
+    from pushlog.hub._server import bind
+
+    sock = bind("127.0.0.1", 0)
+    nodelay: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    async def accepted(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nodelay.set_result(writer.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        writer.close()
+
+    server = await asyncio.start_server(accepted, sock=sock)
+    try:
+        _reader, writer = await asyncio.open_connection("127.0.0.1", sock.getsockname()[1])
+        assert await asyncio.wait_for(nodelay, 10) != 0
+        writer.close()
+    finally:
+        server.close()
+        await server.wait_closed()
