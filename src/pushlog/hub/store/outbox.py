@@ -118,25 +118,7 @@ def _mine(delivery_id: str, lease: _dt.datetime) -> sa.ColumnElement[bool]:
 
 def record_sent(conn: sa.Connection, claim: Claimed, *, now: _dt.datetime, status_code: int | None) -> bool:
     """Mark a claimed delivery sent; the device had a success. False if the claim was lost."""
-    done = conn.execute(
-        deliveries.update()
-        .where(_mine(claim.id, claim.lease))
-        .values(
-            status=SENT,
-            sent_at=now,
-            locked_until=None,
-            next_attempt_at=None,
-            last_status_code=status_code,
-            last_error=None,
-            updated_at=now,
-        )
-    ).rowcount
-    conn.execute(
-        devices.update()
-        .where(devices.c.id == claim.device["id"])
-        .values(last_success_at=now, failure_count=0)
-    )
-    return bool(done)
+    return record_sent_many(conn, [claim], now=now, status_code=status_code) == 1
 
 
 def record_sent_many(
