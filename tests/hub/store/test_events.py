@@ -7,13 +7,11 @@ import datetime as _dt
 import uuid
 
 import sqlalchemy as sa
-from tests.hub.store.test_portability import NOW, REPEAT, engine, new_event, pg_url
+from tests.hub.store.test_portability import NOW, REPEAT, new_event
 
 from pushlog._levels import Level
 from pushlog.hub.store import events as event_store
 from pushlog.hub.store._tables import event_meta, event_tags, events
-
-__all__ = ["engine", "pg_url"]
 
 EVERYTHING = event_store.EventFilter()
 

@@ -7,47 +7,21 @@ keep the store honest about it: no SQLite-only SQL outside the dialect check in 
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
-from tests.hub.store.postgres import postgres_server
 from tests.support.hub_server import start_hub_thread
 
 from pushlog._levels import Level
-from pushlog.hub.store import create_engine, migrate
 from pushlog.hub.store import devices as device_store
 from pushlog.hub.store import events as event_store
 from pushlog.hub.store import keys as key_store
+from pushlog.hub.store import migrate
 
 NOW = _dt.datetime(2026, 1, 1, 12, 0, tzinfo=_dt.UTC)
 REPEAT = event_store.Repeat(interval=_dt.timedelta(minutes=5), expiry=_dt.timedelta(hours=1))
 P256DH = "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4"
-
-
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    with postgres_server() as url:
-        yield url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.db'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-    made = create_engine(url)
-    if request.param == "postgresql":
-        with made.begin() as conn:  # a clean schema per test
-            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
-            conn.execute(sa.text("CREATE SCHEMA public"))
-    migrate(made)
-    migrate(made)  # idempotent
-    yield made
-    made.dispose()
 
 
 def new_event(title: str, **fields: Any) -> event_store.NewEvent:
@@ -122,6 +96,17 @@ def test_ingest_filters_pagination_and_ack(engine: sa.Engine) -> None:
         ).scalar_one()
     assert status == "acknowledged" and repeat_next is None
     assert device["preferences"] == {"min_level": "warning", "channels": ["ops"]}
+
+
+def test_migrating_again_keeps_the_data_and_the_revision(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        event_store.insert_events(conn, [new_event("kept")], key_id=None, now=NOW, repeat=REPEAT)
+        revision = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one()
+    migrate(engine)  # every hub start does this
+    with engine.begin() as conn:
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == revision
+        titles = [e["title"] for e in event_store.list_events(conn, event_store.EventFilter(), limit=10)[0]]
+    assert titles == ["kept"]
 
 
 def test_keys(engine: sa.Engine) -> None:

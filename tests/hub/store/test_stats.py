@@ -9,16 +9,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
-from tests.hub.store.postgres import postgres_server
 
 from pushlog._levels import Level
-from pushlog.hub.store import create_engine, migrate
 from pushlog.hub.store import devices as device_store
 from pushlog.hub.store import events as event_store
 from pushlog.hub.store import stats as stats_store
@@ -27,28 +22,6 @@ from pushlog.hub.store._tables import deliveries
 NOW = _dt.datetime(2026, 1, 1, 12, 0, tzinfo=_dt.UTC)
 REPEAT = event_store.Repeat(interval=_dt.timedelta(minutes=5), expiry=_dt.timedelta(hours=1))
 P256DH = "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4"
-
-
-@pytest.fixture(scope="module")
-def pg_url() -> Iterator[str]:
-    with postgres_server() as url:
-        yield url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.db'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-    made = create_engine(url)
-    if request.param == "postgresql":
-        with made.begin() as conn:
-            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
-            conn.execute(sa.text("CREATE SCHEMA public"))
-    migrate(made)
-    yield made
-    made.dispose()
 
 
 def at(hour: int, minute: int = 0, second: int = 0, micro: int = 0) -> _dt.datetime:
