@@ -114,12 +114,3 @@ def hub(httpserver: HTTPServer) -> Iterator[StandInHub]:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, interval: float = 0.01) -> None:
-    """Poll ``predicate`` until true or fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        threading.Event().wait(interval)

@@ -24,15 +24,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from marionette_driver.errors import MarionetteException
 from marionette_driver.marionette import Marionette
-from tests.e2e.firefox import Firefox
-from tests.e2e.hub_process import HubProcess, wait_until
+from tests.support.firefox import Firefox
+from tests.support.hub_server import ProcessHub, start_hub_process, wait_until
 from tests.support.mozpush import ACK_DELIVERED, MozPushServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 
 REPEAT_SECONDS = 2.0
+# What a poll may meet before its condition holds: the page still navigating or a dialog not yet
+# open (Marionette), the hub busy (HTTP); anything else fails the test at once.
+NOT_YET = (MarionetteException, httpx.HTTPError)
 
 if shutil.which("firefox-esr") is None:  # pragma: no cover - `make system-deps` installs it
     pytest.fail("firefox-esr is missing: run `make system-deps`", pytrace=False)
@@ -45,15 +50,17 @@ def push() -> Iterator[MozPushServer]:
 
 
 @pytest.fixture
-def hub(tmp_path: Path) -> Iterator[HubProcess]:
+def hub(tmp_path: Path) -> Iterator[ProcessHub]:
     args = ["--allow-private-endpoints", "--critical-repeat", str(REPEAT_SECONDS), "--critical-expiry", "600"]
-    with HubProcess(tmp_path / "hub-data", extra_args=args) as running:
+    with start_hub_process(tmp_path / "hub-data", args=args, quiet=False, timeout=60) as running:
         yield running
 
 
 @pytest.fixture
 def firefox(tmp_path: Path, push: MozPushServer) -> Iterator[Firefox]:
-    with Firefox(tmp_path, push_server_url=push.ws_url, system_access=True) as browser:
+    with Firefox(
+        push_server_url=push.ws_url, marionette=True, system_access=True, workdir=tmp_path
+    ) as browser:
         yield browser
 
 
@@ -72,10 +79,16 @@ def js_async(driver: Marionette, body: str) -> Any:
 
 
 def wait_js(driver: Marionette, expression: str, *, timeout: float, what: str) -> Any:
-    return wait_until(lambda: js(driver, f"return ({expression});"), timeout=timeout, interval=0.2, what=what)
+    return wait_until(
+        lambda: js(driver, f"return ({expression});"),
+        timeout=timeout,
+        interval=0.2,
+        retry_on=NOT_YET,
+        what=what,
+    )
 
 
-def log_in_separate_process(hub: HubProcess, level: str, title: str, body: str) -> None:
+def log_in_separate_process(hub: ProcessHub, level: str, title: str, body: str) -> None:
     """An app process: PushHandler on the root logger, one record, flush, exit."""
     script = textwrap.dedent(
         f"""
@@ -93,20 +106,17 @@ def log_in_separate_process(hub: HubProcess, level: str, title: str, body: str) 
     assert result.returncode == 0, result.stderr
 
 
-def event_by_title(hub: HubProcess, title: str) -> dict[str, Any]:
-    assert hub.keys is not None
-
+def event_by_title(hub: ProcessHub, title: str) -> dict[str, Any]:
     def find() -> dict[str, Any] | None:
-        with hub.client(hub.keys.read) as client:  # type: ignore[union-attr]
+        with hub.client(hub.read_key) as client:
             events = client.get("/v1/events", params={"q": title}).json()["events"]
         return next((e for e in events if e["title"] == title), None)
 
-    return wait_until(find, timeout=30, interval=0.1, what=f"event {title!r} in the hub")
+    return wait_until(find, timeout=30, interval=0.1, retry_on=NOT_YET, what=f"event {title!r} in the hub")
 
 
-def deliveries(hub: HubProcess, event_id: str) -> list[dict[str, Any]]:
-    assert hub.keys is not None
-    with hub.client(hub.keys.read) as client:
+def deliveries(hub: ProcessHub, event_id: str) -> list[dict[str, Any]]:
+    with hub.client(hub.read_key) as client:
         rows: list[dict[str, Any]] = client.get(f"/v1/events/{event_id}/deliveries").json()["deliveries"]
     return rows
 
@@ -144,15 +154,15 @@ def click_notification(driver: Marionette, title: str) -> None:
             lambda: driver.execute_script(CLICK_ALERT, script_args=[title]),
             timeout=30,
             interval=0.2,
+            retry_on=NOT_YET,
             what=f"Firefox's notification window {title!r}",
         )
 
 
-def enable_push_through_the_ui(driver: Marionette, hub: HubProcess) -> None:
-    assert hub.keys is not None
-    driver.navigate(f"{hub.url}/")
+def enable_push_through_the_ui(driver: Marionette, hub: ProcessHub) -> None:
+    driver.navigate(f"{hub.base_url}/")
     wait_js(driver, "document.querySelector('#key') !== null", timeout=30, what="the sign-in form")
-    driver.find_element("css selector", "#key").send_keys(hub.keys.read)
+    driver.find_element("css selector", "#key").send_keys(hub.read_key)
     driver.find_element("css selector", "#sign-in-button").click()
     wait_js(driver, "!document.querySelector('#nav').hidden", timeout=30, what="signing in")
     driver.find_element("css selector", "#nav-devices").click()
@@ -175,15 +185,15 @@ def enable_push_through_the_ui(driver: Marionette, hub: HubProcess) -> None:
 
 
 def test_warning_and_critical_reach_firefox_and_acknowledge_stops_the_repush(
-    hub: HubProcess, push: MozPushServer, firefox: Firefox
+    hub: ProcessHub, push: MozPushServer, firefox: Firefox
 ) -> None:
     driver = firefox.driver
-    assert driver is not None and hub.keys is not None
+    assert driver is not None
 
     # 1. Enable push through the real UI; Firefox registers with the stand-in, the hub gets the device.
     enable_push_through_the_ui(driver, hub)
     registration = push.wait_for_registration(timeout=30)
-    with hub.client(hub.keys.read) as client:
+    with hub.client(hub.read_key) as client:
         devices = client.get("/v1/devices").json()["devices"]
     assert len(devices) == 1 and devices[0]["kind"] == "webpush", devices
     assert devices[0].get("endpoint", registration.endpoint) == registration.endpoint
@@ -197,6 +207,7 @@ def test_warning_and_critical_reach_firefox_and_acknowledge_stops_the_repush(
         lambda: [n for n in shown_notifications(driver) if n["title"] == "Disk almost full"],
         timeout=30,
         interval=0.2,
+        retry_on=NOT_YET,
         what="the WARNING notification",
     )
     assert shown[0]["body"].endswith("/var at 93%"), shown
@@ -213,6 +224,7 @@ def test_warning_and_critical_reach_firefox_and_acknowledge_stops_the_repush(
         lambda: [d for d in deliveries(hub, warning["id"]) if d["status"] == "delivered"],
         timeout=30,
         interval=0.1,
+        retry_on=NOT_YET,
         what="the hub to record the WARNING as delivered",
     )
     assert len(delivered) == 1
@@ -223,6 +235,7 @@ def test_warning_and_critical_reach_firefox_and_acknowledge_stops_the_repush(
         lambda: [d for d in deliveries(hub, warning["id"]) if d["status"] == "opened"],
         timeout=30,
         interval=0.1,
+        retry_on=NOT_YET,
         what="the hub to record the WARNING as opened",
     )
     wait_js(
@@ -246,6 +259,7 @@ def test_warning_and_critical_reach_firefox_and_acknowledge_stops_the_repush(
         lambda: [n for n in shown_notifications(driver) if n["title"] == "Payments failing"],
         timeout=30,
         interval=0.2,
+        retry_on=NOT_YET,
         what="the CRITICAL notification",
     )
     assert notes[0]["requireInteraction"] is True
@@ -254,11 +268,12 @@ def test_warning_and_critical_reach_firefox_and_acknowledge_stops_the_repush(
         lambda: any(d["status"] == "delivered" for d in deliveries(hub, critical["id"])),
         timeout=30,
         interval=0.1,
+        retry_on=NOT_YET,
         what="the hub to record the CRITICAL as delivered",
     )
 
     # 4. Acknowledge through the web app's detail view; the hub stops re-pushing.
-    driver.navigate(f"{hub.url}/#/events/{critical['id']}")
+    driver.navigate(f"{hub.base_url}/#/events/{critical['id']}")
     wait_js(driver, "document.querySelector('#detail-ack button.ack') !== null", timeout=30, what="detail")
     driver.find_element("css selector", "#detail-ack button.ack").click()
     wait_js(
@@ -267,7 +282,7 @@ def test_warning_and_critical_reach_firefox_and_acknowledge_stops_the_repush(
         timeout=30,
         what="the acknowledgement",
     )
-    with hub.client(hub.keys.read) as client:
+    with hub.client(hub.read_key) as client:
         assert client.get(f"/v1/events/{critical['id']}").json()["acknowledged_at"] is not None
 
     # A push already in flight when the ack landed may still arrive (at most one); after that, nothing:
@@ -280,7 +295,7 @@ def test_warning_and_critical_reach_firefox_and_acknowledge_stops_the_repush(
     )
 
     # 5. The Devices view recognises this browser's device; removing it there unsubscribes the browser.
-    driver.navigate(f"{hub.url}/#/devices")
+    driver.navigate(f"{hub.base_url}/#/devices")
     wait_js(
         driver,
         "document.querySelectorAll('#devices li.this-device').length === 1",
@@ -289,14 +304,16 @@ def test_warning_and_critical_reach_firefox_and_acknowledge_stops_the_repush(
     )
     assert "Push is on" in js(driver, "return document.querySelector('#push-status').textContent;")
     driver.find_element("css selector", "#devices li.this-device button.danger").click()
-    wait_until(lambda: driver.switch_to_alert(), timeout=10, interval=0.1, what="the confirmation").accept()
+    wait_until(
+        lambda: driver.switch_to_alert(), timeout=10, interval=0.1, retry_on=NOT_YET, what="the confirmation"
+    ).accept()
     wait_js(
         driver,
         "/Push is off for this device/.test(document.querySelector('#push-status').textContent)",
         timeout=30,
         what="push to be off after removing this device",
     )
-    with hub.client(hub.keys.read) as client:
+    with hub.client(hub.read_key) as client:
         assert client.get("/v1/devices").json()["devices"] == []
     assert (
         js_async(

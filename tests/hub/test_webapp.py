@@ -30,7 +30,7 @@ from playwright.sync_api import (
     expect,
     sync_playwright,
 )
-from tests.e2e.hub_process import HubProcess, publish, wait_until
+from tests.support.hub_server import ProcessHub, publish, start_hub_process, wait_until
 
 pytestmark = [pytest.mark.browser]
 
@@ -52,9 +52,9 @@ if not os.path.exists(CHROMIUM):  # pragma: no cover - `make system-deps` instal
 
 
 @pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProcessHub]:
     data = tmp_path_factory.mktemp("webapp-hub") / "data"
-    with HubProcess(data, extra_args=["--allow-private-endpoints"]) as running:
+    with start_hub_process(data) as running:
         yield running
 
 
@@ -83,8 +83,8 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
 
 
 @pytest.fixture
-def context(browser: Browser, hub: HubProcess) -> Iterator[BrowserContext]:
-    ctx = browser.new_context(base_url=hub.url, viewport={"width": 1180, "height": 820})
+def context(browser: Browser, hub: ProcessHub) -> Iterator[BrowserContext]:
+    ctx = browser.new_context(base_url=hub.base_url, viewport={"width": 1180, "height": 820})
     ctx.set_default_timeout(15_000)
     try:
         yield ctx
@@ -141,9 +141,8 @@ def filter_feed(page: Page, **values: str) -> None:
     page.click("#filter-apply")
 
 
-def api_get(hub: HubProcess, path: str, **params: Any) -> Any:
-    assert hub.keys is not None
-    with hub.client(hub.keys.read) as client:
+def api_get(hub: ProcessHub, path: str, **params: Any) -> Any:
+    with hub.client(hub.read_key) as client:
         response = client.get(path, params=params)
     assert response.status_code == 200, response.text
     return response.json()
@@ -152,27 +151,25 @@ def api_get(hub: HubProcess, path: str, **params: Any) -> Any:
 # --- sign-in -------------------------------------------------------------------------------------
 
 
-def test_sign_in_refuses_unknown_and_publish_keys_with_a_clear_message(page: Page, hub: HubProcess) -> None:
-    assert hub.keys is not None
+def test_sign_in_refuses_unknown_and_publish_keys_with_a_clear_message(page: Page, hub: ProcessHub) -> None:
     page.goto("/")
     page.fill("#key", "pl_read_" + "x" * 32)
     page.click("#sign-in-button")
     expect(page.locator("#sign-in-error")).to_contain_text("does not accept this key")
 
-    page.fill("#key", hub.keys.publish)
+    page.fill("#key", hub.publish_key)
     page.click("#sign-in-button")
     expect(page.locator("#sign-in-error")).to_contain_text("cannot read the feed")
     expect(page.locator("#nav")).to_be_hidden()
     assert page.evaluate("localStorage.getItem('pushlog.key')") is None
 
 
-def test_sign_in_keeps_the_key_until_sign_out(page: Page, hub: HubProcess) -> None:
-    assert hub.keys is not None
+def test_sign_in_keeps_the_key_until_sign_out(page: Page, hub: ProcessHub) -> None:
     title = unique("kept")
     publish(hub, {"level": "info", "title": title})
-    sign_in(page, hub.keys.read)
+    sign_in(page, hub.read_key)
     expect(page.locator("#events .event-title", has_text=title)).to_be_visible()
-    assert page.evaluate("localStorage.getItem('pushlog.key')") == hub.keys.read
+    assert page.evaluate("localStorage.getItem('pushlog.key')") == hub.read_key
 
     page.reload()  # still signed in: the key is in localStorage
     expect(page.locator("#events .event-title", has_text=title)).to_be_visible()
@@ -184,13 +181,12 @@ def test_sign_in_keeps_the_key_until_sign_out(page: Page, hub: HubProcess) -> No
     expect(page.locator("#sign-in")).to_be_visible()
 
 
-def test_a_revoked_key_signs_the_user_out_with_a_message(page: Page, hub: HubProcess) -> None:
-    assert hub.keys is not None
-    with hub.client(hub.keys.admin) as admin:
+def test_a_revoked_key_signs_the_user_out_with_a_message(page: Page, hub: ProcessHub) -> None:
+    with hub.client(hub.admin_key) as admin:
         created = admin.post("/v1/keys", json={"name": unique("laptop"), "scope": "read"}).json()
     sign_in(page, created["secret"])
     expect(page.locator("#live")).to_have_attribute("data-state", "live")
-    with hub.client(hub.keys.admin) as admin:
+    with hub.client(hub.admin_key) as admin:
         assert admin.delete(f"/v1/keys/{created['id']}").status_code == 200
     page.click("#nav-dashboard")  # the next request is refused
     expect(page.locator("#sign-in-error")).to_contain_text("no longer accepted")
@@ -200,8 +196,7 @@ def test_a_revoked_key_signs_the_user_out_with_a_message(page: Page, hub: HubPro
 # --- the feed ------------------------------------------------------------------------------------
 
 
-def test_feed_lists_newest_first_with_counts_and_filters(page: Page, hub: HubProcess) -> None:
-    assert hub.keys is not None
+def test_feed_lists_newest_first_with_counts_and_filters(page: Page, hub: ProcessHub) -> None:
     run = unique("run")
     now = dt.datetime.now(dt.UTC)
     publish(
@@ -239,7 +234,7 @@ def test_feed_lists_newest_first_with_counts_and_filters(page: Page, hub: HubPro
             "metadata": {"env": "prod"},
         },
     )
-    sign_in(page, hub.keys.read)
+    sign_in(page, hub.read_key)
     filter_feed(page, q=run)
     expect(page.locator("#events .event")).to_have_count(4)
     assert feed_titles(page) == [
@@ -291,8 +286,7 @@ def test_feed_lists_newest_first_with_counts_and_filters(page: Page, hub: HubPro
     assert page.js_errors == []  # type: ignore[attr-defined]
 
 
-def test_event_content_is_shown_as_text_never_run(page: Page, hub: HubProcess) -> None:
-    assert hub.keys is not None
+def test_event_content_is_shown_as_text_never_run(page: Page, hub: ProcessHub) -> None:
     marker = unique("xss")
     event_id = str(uuid.uuid4())
     publish(
@@ -305,7 +299,7 @@ def test_event_content_is_shown_as_text_never_run(page: Page, hub: HubProcess) -
             "metadata": {"html": "<b onmouseover=alert(1)>x</b>"},
         },
     )
-    sign_in(page, hub.keys.read)
+    sign_in(page, hub.read_key)
     filter_feed(page, q=marker)
     row = page.locator("#events .event", has_text=marker)
     expect(row.locator(".event-title")).to_have_text(f'{marker} <img src=x onerror="window.__pwned=1">')
@@ -316,10 +310,9 @@ def test_event_content_is_shown_as_text_never_run(page: Page, hub: HubProcess) -
     assert page.evaluate("window.__pwned") is None
 
 
-def test_live_event_arrives_through_the_stream_and_respects_filters(page: Page, hub: HubProcess) -> None:
-    assert hub.keys is not None
+def test_live_event_arrives_through_the_stream_and_respects_filters(page: Page, hub: ProcessHub) -> None:
     channel = unique("live")
-    sign_in(page, hub.keys.read)
+    sign_in(page, hub.read_key)
     filter_feed(page, channel=channel)
     expect(page.locator("#live")).to_have_attribute("data-state", "live")
     expect(page.locator("#feed-empty")).to_be_visible()
@@ -338,34 +331,36 @@ def test_stream_reconnects_after_a_hub_restart_and_resumes_after_the_last_event_
 ) -> None:
     """The stream drops (hub restart); while the page cannot reconnect an event is published; once it
     can, the event arrives: only a reconnect that sends Last-Event-ID gets it."""
-    with HubProcess(tmp_path / "data") as own_hub:
-        assert own_hub.keys is not None
-        ctx = browser.new_context(base_url=own_hub.url)
-        try:
-            page = ctx.new_page()
-            sign_in(page, own_hub.keys.read)
-            expect(page.locator("#live")).to_have_attribute("data-state", "live")
-            publish(own_hub, {"level": "info", "title": "before the restart"})
-            expect(page.locator("#events .event-title")).to_have_text(["before the restart"])
+    first = start_hub_process(tmp_path / "data", args=())
+    restarted: ProcessHub | None = None
+    ctx = browser.new_context(base_url=first.base_url)
+    try:
+        page = ctx.new_page()
+        sign_in(page, first.read_key)
+        expect(page.locator("#live")).to_have_attribute("data-state", "live")
+        publish(first, {"level": "info", "title": "before the restart"})
+        expect(page.locator("#events .event-title")).to_have_text(["before the restart"])
 
-            page.route("**/v1/stream*", lambda route: route.abort())
-            own_hub.stop()
-            expect(page.locator("#live")).not_to_have_attribute("data-state", "live")
-            own_hub.start()
-            publish(own_hub, {"level": "info", "title": "while the page was away"})
-            expect(page.locator("#live")).not_to_have_attribute("data-state", "live")
-            page.unroute("**/v1/stream*")
+        page.route("**/v1/stream*", lambda route: route.abort())
+        first.stop()
+        expect(page.locator("#live")).not_to_have_attribute("data-state", "live")
+        restarted = start_hub_process(tmp_path / "data", args=(), port=first.port)
+        publish(restarted, {"level": "info", "title": "while the page was away"})
+        expect(page.locator("#live")).not_to_have_attribute("data-state", "live")
+        page.unroute("**/v1/stream*")
 
-            expect(page.locator("#events .event-title")).to_have_text(
-                ["while the page was away", "before the restart"], timeout=40_000
-            )
-            expect(page.locator("#live")).to_have_attribute("data-state", "live")
-        finally:
-            ctx.close()
+        expect(page.locator("#events .event-title")).to_have_text(
+            ["while the page was away", "before the restart"], timeout=40_000
+        )
+        expect(page.locator("#live")).to_have_attribute("data-state", "live")
+    finally:
+        ctx.close()
+        first.stop()
+        if restarted is not None:
+            restarted.stop()
 
 
-def test_load_older_pages_through_the_cursor_without_gaps_or_repeats(page: Page, hub: HubProcess) -> None:
-    assert hub.keys is not None
+def test_load_older_pages_through_the_cursor_without_gaps_or_repeats(page: Page, hub: ProcessHub) -> None:
     channel = unique("pages")
     start = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
     publish(
@@ -380,7 +375,7 @@ def test_load_older_pages_through_the_cursor_without_gaps_or_repeats(page: Page,
             for i in range(65)
         ],
     )
-    sign_in(page, hub.keys.read)
+    sign_in(page, hub.read_key)
     filter_feed(page, channel=channel)
     expect(page.locator("#events .event")).to_have_count(50)
     expect(page.locator("#load-older")).to_be_visible()
@@ -393,8 +388,7 @@ def test_load_older_pages_through_the_cursor_without_gaps_or_repeats(page: Page,
 # --- detail and acknowledge ----------------------------------------------------------------------
 
 
-def test_detail_view_shows_metadata_and_acknowledges_critical(page: Page, hub: HubProcess) -> None:
-    assert hub.keys is not None
+def test_detail_view_shows_metadata_and_acknowledges_critical(page: Page, hub: ProcessHub) -> None:
     title = unique("Payments failing")
     event_id = str(uuid.uuid4())
     publish(
@@ -412,10 +406,10 @@ def test_detail_view_shows_metadata_and_acknowledges_critical(page: Page, hub: H
             "source": {"logger": "app.payments", "host": "web-1"},
         },
     )
-    sign_in(page, hub.keys.read)
+    sign_in(page, hub.read_key)
     filter_feed(page, q=title)
     page.click(f"#events .event-title >> text={title}")
-    expect(page).to_have_url(f"{hub.url}/#/events/{event_id}")
+    expect(page).to_have_url(f"{hub.base_url}/#/events/{event_id}")
     expect(page.locator("#detail-title")).to_have_text(title)
     expect(page.locator("#detail-body")).to_contain_text("issuer timeout")
     metadata = page.locator("table.metadata")
@@ -435,12 +429,11 @@ def test_detail_view_shows_metadata_and_acknowledges_critical(page: Page, hub: H
     expect(page.locator("#events .event", has_text=title).locator(".acked-mark")).to_be_visible()
 
 
-def test_acknowledge_from_the_feed_list(page: Page, hub: HubProcess) -> None:
-    assert hub.keys is not None
+def test_acknowledge_from_the_feed_list(page: Page, hub: ProcessHub) -> None:
     title = unique("Disk full")
     event_id = str(uuid.uuid4())
     publish(hub, {"id": event_id, "level": "critical", "title": title})
-    sign_in(page, hub.keys.read)
+    sign_in(page, hub.read_key)
     filter_feed(page, q=title)
     row = page.locator("#events .event", has_text=title)
     row.locator("button.ack").click()
@@ -448,29 +441,27 @@ def test_acknowledge_from_the_feed_list(page: Page, hub: HubProcess) -> None:
     assert api_get(hub, f"/v1/events/{event_id}")["acknowledged_at"] is not None
 
 
-def test_acknowledgement_made_elsewhere_reaches_the_open_feed(page: Page, hub: HubProcess) -> None:
-    assert hub.keys is not None
+def test_acknowledgement_made_elsewhere_reaches_the_open_feed(page: Page, hub: ProcessHub) -> None:
     title = unique("Queue stuck")
     event_id = str(uuid.uuid4())
     publish(hub, {"id": event_id, "level": "critical", "title": title})
-    sign_in(page, hub.keys.read)
+    sign_in(page, hub.read_key)
     filter_feed(page, q=title)
     row = page.locator("#events .event", has_text=title)
     expect(row.locator("button.ack")).to_be_visible()
     expect(page.locator("#live")).to_have_attribute("data-state", "live")
-    with hub.client(hub.keys.read) as client:
+    with hub.client(hub.read_key) as client:
         assert client.post(f"/v1/events/{event_id}/ack", json={}).status_code == 200
     expect(row.locator(".acked-mark")).to_be_visible()
 
 
-def test_a_storm_of_1000_errors_is_one_line_whose_count_grows_live(page: Page, hub: HubProcess) -> None:
+def test_a_storm_of_1000_errors_is_one_line_whose_count_grows_live(page: Page, hub: ProcessHub) -> None:
     import logging
 
     from pushlog import Client, PushHandler
 
-    assert hub.keys is not None
     title = unique("Storm")
-    sign_in(page, hub.keys.read)
+    sign_in(page, hub.read_key)
     filter_feed(page, q=title)
     expect(page.locator("#live")).to_have_attribute("data-state", "live")
     client = Client(hub.dsn, linger=0.0)
@@ -495,10 +486,9 @@ def test_a_storm_of_1000_errors_is_one_line_whose_count_grows_live(page: Page, h
 # --- devices -------------------------------------------------------------------------------------
 
 
-def _register_device(hub: HubProcess, name: str) -> dict[str, Any]:
-    assert hub.keys is not None
+def _register_device(hub: ProcessHub, name: str) -> dict[str, Any]:
     subscription = _fake_subscription()
-    with hub.client(hub.keys.read) as client:
+    with hub.client(hub.read_key) as client:
         response = client.post(
             "/v1/devices",
             json={
@@ -536,11 +526,10 @@ def _fake_subscription() -> dict[str, Any]:
     }
 
 
-def test_device_preferences_are_saved_and_devices_removed(page: Page, hub: HubProcess) -> None:
-    assert hub.keys is not None
+def test_device_preferences_are_saved_and_devices_removed(page: Page, hub: ProcessHub) -> None:
     name = unique("Pixel")
     device = _register_device(hub, name)
-    sign_in(page, hub.keys.read)
+    sign_in(page, hub.read_key)
     page.click("#nav-devices")
     item = page.locator(f"#devices li.device[data-id='{device['id']}']")
     expect(item).to_contain_text(name)
@@ -561,12 +550,11 @@ def test_device_preferences_are_saved_and_devices_removed(page: Page, hub: HubPr
 
 
 def test_enable_push_without_a_reachable_push_service_says_so(
-    page: Page, context: BrowserContext, hub: HubProcess
+    page: Page, context: BrowserContext, hub: ProcessHub
 ) -> None:
     """Chromium's push service is Google's, unreachable here: the button must end in a clear message."""
-    assert hub.keys is not None
-    context.grant_permissions(["notifications"], origin=hub.url)
-    sign_in(page, hub.keys.read)
+    context.grant_permissions(["notifications"], origin=hub.base_url)
+    sign_in(page, hub.read_key)
     page.evaluate("localStorage.setItem('pushlog.subscribeTimeoutMs', '3000')")
     page.click("#nav-devices")
     expect(page.locator("#push-status")).to_contain_text("Push is off")
@@ -578,7 +566,7 @@ def test_enable_push_without_a_reachable_push_service_says_so(
     expect(page.locator("#enable-push")).to_be_enabled()
     # The service worker did get registered at the root scope.
     scope = page.evaluate("navigator.serviceWorker.getRegistration('/').then(r => r && r.scope)")
-    assert scope == f"{hub.url}/"
+    assert scope == f"{hub.base_url}/"
 
 
 # --- dashboard and phone -------------------------------------------------------------------------
@@ -603,11 +591,10 @@ def test_dashboard_charts_events_per_hour_and_real_delivery_statuses(
     )
     with (
         PushService() as service,
-        HubProcess(tmp_path / "data", extra_args=["--allow-private-endpoints"]) as own,
+        start_hub_process(tmp_path / "data") as own,
     ):
-        assert own.keys is not None
         phone = service.subscribe()
-        with own.client(own.keys.read) as client:
+        with own.client(own.read_key) as client:
             answer = client.post(
                 "/v1/devices",
                 json={"kind": "webpush", "name": "Pixel 8", "subscription": phone.subscription()},
@@ -629,12 +616,12 @@ def test_dashboard_charts_events_per_hour_and_real_delivery_statuses(
             payload = received.payload
             status = "opened" if push_number < 3 else "delivered"
             answer = httpx.post(
-                f"{own.url}/v1/deliveries/{payload['delivery_id']}/receipt",
+                f"{own.base_url}/v1/deliveries/{payload['delivery_id']}/receipt",
                 json={"token": payload["receipt"], "status": status},
             )
             assert answer.status_code == 200, answer.text
         # A worker whose queue overflowed during an outage reports what it dropped with its next batch.
-        with own.client(own.keys.publish) as client:
+        with own.client(own.publish_key) as client:
             answer = client.post(
                 "/v1/events",
                 json={
@@ -652,10 +639,10 @@ def test_dashboard_charts_events_per_hour_and_real_delivery_statuses(
             what="every delivery recorded",
         )
 
-        ctx = browser.new_context(base_url=own.url, viewport={"width": 1180, "height": 820})
+        ctx = browser.new_context(base_url=own.base_url, viewport={"width": 1180, "height": 820})
         try:
             page = ctx.new_page()
-            sign_in(page, own.keys.read)
+            sign_in(page, own.read_key)
             page.click("#nav-dashboard")
             expect(page.locator("#card-events .card-value")).to_have_text(str(len(plan) + 1))
             expect(page.locator("#card-pushed .card-value")).to_have_text("20")
@@ -751,7 +738,7 @@ def test_dashboard_charts_events_per_hour_and_real_delivery_statuses(
                 r for r in service.wait_for(21, timeout=30) if r.payload["event_id"] == rich_id
             ).payload
             httpx.post(
-                f"{own.url}/v1/deliveries/{rich['delivery_id']}/receipt",
+                f"{own.base_url}/v1/deliveries/{rich['delivery_id']}/receipt",
                 json={"token": rich["receipt"], "status": "delivered"},
             ).raise_for_status()
             page.goto(f"/#/events/{rich_id}")
@@ -770,8 +757,7 @@ def test_dashboard_charts_events_per_hour_and_real_delivery_statuses(
             ctx.close()
 
 
-def test_feed_fits_a_phone_screen(browser: Browser, hub: HubProcess, screenshots: Path) -> None:
-    assert hub.keys is not None
+def test_feed_fits_a_phone_screen(browser: Browser, hub: ProcessHub, screenshots: Path) -> None:
     run = unique("phone")
     newest_first: list[dict[str, Any]] = [
         {
@@ -808,11 +794,11 @@ def test_feed_fits_a_phone_screen(browser: Browser, hub: HubProcess, screenshots
     ]
     publish(hub, *reversed(newest_first))  # published oldest first: CRITICAL ends on top
     ctx = browser.new_context(
-        base_url=hub.url, viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True
+        base_url=hub.base_url, viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True
     )
     try:
         page = ctx.new_page()
-        sign_in(page, hub.keys.read)
+        sign_in(page, hub.read_key)
         expect(page.locator("#filter-box")).not_to_have_attribute("open", "")  # folded on a phone
         filter_feed(page, meta=f"run={run}")
         expect(page.locator("#events .event")).to_have_count(4)
@@ -834,8 +820,7 @@ def test_feed_fits_a_phone_screen(browser: Browser, hub: HubProcess, screenshots
         ctx.close()
 
 
-def test_feed_screenshot_desktop(page: Page, hub: HubProcess, screenshots: Path) -> None:
-    assert hub.keys is not None
+def test_feed_screenshot_desktop(page: Page, hub: ProcessHub, screenshots: Path) -> None:
     run = unique("desk")
     now = dt.datetime.now(dt.UTC)
     samples = [
@@ -869,7 +854,7 @@ def test_feed_screenshot_desktop(page: Page, hub: HubProcess, screenshots: Path)
             for i, (lvl, t, b, c, tags, n, m) in enumerate(samples)
         ],
     )
-    sign_in(page, hub.keys.read)
+    sign_in(page, hub.read_key)
     filter_feed(page, meta=f"run={run}")
     expect(page.locator("#events .event")).to_have_count(5)
     page.fill("#filter-meta", "")
@@ -878,8 +863,8 @@ def test_feed_screenshot_desktop(page: Page, hub: HubProcess, screenshots: Path)
     page.screenshot(path=str(screenshots / "feed-desktop.png"))
 
 
-def test_static_files_are_served_with_the_right_types(hub: HubProcess) -> None:
-    with httpx.Client(base_url=hub.url) as client:
+def test_static_files_are_served_with_the_right_types(hub: ProcessHub) -> None:
+    with httpx.Client(base_url=hub.base_url) as client:
         for path, kind in [
             ("/", "text/html"),
             ("/app.js", "javascript"),
@@ -905,7 +890,7 @@ def test_the_web_app_works_under_a_path_prefix(browser: Browser, tmp_path: Path)
     import uvicorn
     from starlette.applications import Starlette
     from starlette.routing import Mount
-    from tests.e2e.hub_process import free_port, wait_until
+    from tests.support.hub_server import free_port, wait_until
 
     from pushlog.hub.app import create_app
     from pushlog.hub.config import HubConfig
@@ -926,7 +911,10 @@ def test_the_web_app_works_under_a_path_prefix(browser: Browser, tmp_path: Path)
     base = f"http://127.0.0.1:{port}/pushlog"
     try:
         wait_until(
-            lambda: httpx.get(f"{base}/healthz").status_code == 200, timeout=30, what="the mounted hub"
+            lambda: httpx.get(f"{base}/healthz").status_code == 200,
+            timeout=30,
+            what="the mounted hub",
+            retry_on=(httpx.TransportError,),  # uvicorn not listening yet
         )
         creds = json.loads((tmp_path / "data" / "credentials.json").read_text())
         ctx = browser.new_context()
@@ -1054,11 +1042,10 @@ def test_heartbeats_view_lists_status_last_check_in_period_grace_and_deadline(
         own.stop()
 
 
-def test_heartbeats_view_without_heartbeats_says_how_to_add_one(page: Page, hub: HubProcess) -> None:
-    assert hub.keys is not None
+def test_heartbeats_view_without_heartbeats_says_how_to_add_one(page: Page, hub: ProcessHub) -> None:
     if api_get(hub, "/v1/heartbeats")["heartbeats"]:  # pragma: no cover - the module hub has none
         pytest.fail("the shared hub unexpectedly has heartbeats")
-    sign_in(page, hub.keys.read)
+    sign_in(page, hub.read_key)
     page.click("#nav-heartbeats")
     expect(page.locator("#nav-heartbeats")).to_have_class(re.compile(r"\bactive\b"))
     expect(page.locator("#heartbeats-empty")).to_contain_text("pushlog run --name NAME --every 1h")

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Page, sync_playwright
-from tests.e2e.hub_process import HubProcess
 from tests.hub.test_webapp import CHROMIUM, CHROMIUM_ARGS
+from tests.support.hub_server import start_hub_process
 
 pytestmark = [pytest.mark.browser]
 
@@ -23,11 +23,11 @@ pytestmark = [pytest.mark.browser]
 @pytest.fixture(scope="module")
 def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
     data: Path = tmp_path_factory.mktemp("webapp-js") / "data"
-    with HubProcess(data) as hub, sync_playwright() as p:
+    with start_hub_process(data, args=()) as hub, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             pg = browser.new_page()
-            pg.goto(f"{hub.url}/")
+            pg.goto(f"{hub.base_url}/")
             yield pg
         finally:
             browser.close()

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
-from tests.e2e.hub_process import HubProcess, publish, wait_until
 from tests.hub.test_webapp import CHROMIUM, CHROMIUM_ARGS, sign_in
+from tests.support.hub_server import publish, start_hub_process, wait_until
 from tests.support.push_service import PushService
 
 pytestmark = [pytest.mark.browser]
@@ -35,12 +35,11 @@ def notifications(page: Page) -> list[dict[str, Any]]:
 def test_service_worker_shows_the_hubs_push_and_reports_it_delivered(tmp_path: Path) -> None:
     with (
         PushService() as service,
-        HubProcess(tmp_path / "data", extra_args=["--allow-private-endpoints"]) as hub,
+        start_hub_process(tmp_path / "data") as hub,
         sync_playwright() as p,
     ):
-        assert hub.keys is not None
         phone = service.subscribe()
-        with hub.client(hub.keys.read) as client:
+        with hub.client(hub.read_key) as client:
             answer = client.post(
                 "/v1/devices", json={"kind": "webpush", "subscription": phone.subscription()}
             )
@@ -54,10 +53,10 @@ def test_service_worker_shows_the_hubs_push_and_reports_it_delivered(tmp_path: P
 
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(base_url=hub.url)
-            context.grant_permissions(["notifications"], origin=hub.url)
+            context = browser.new_context(base_url=hub.base_url)
+            context.grant_permissions(["notifications"], origin=hub.base_url)
             page = context.new_page()
-            sign_in(page, hub.keys.read)
+            sign_in(page, hub.read_key)
             devtools = context.new_cdp_session(page)
             registrations: list[dict[str, Any]] = []
             devtools.on(
@@ -68,7 +67,7 @@ def test_service_worker_shows_the_hubs_push_and_reports_it_delivered(tmp_path: P
                 "navigator.serviceWorker.register('/sw.js', {scope: '/'})"
                 ".then(() => navigator.serviceWorker.ready).then(r => r.scope)"
             )
-            assert scope == f"{hub.url}/"
+            assert scope == f"{hub.base_url}/"
             # Wait for the page to be controlled, so the worker's message reaches it.
             page.wait_for_function("navigator.serviceWorker.controller !== null")
             registration = wait_until(
@@ -84,7 +83,7 @@ def test_service_worker_shows_the_hubs_push_and_reports_it_delivered(tmp_path: P
             devtools.send(
                 "ServiceWorker.deliverPushMessage",
                 {
-                    "origin": hub.url,
+                    "origin": hub.base_url,
                     "registrationId": registration["registrationId"],
                     "data": json.dumps(payload),
                 },
@@ -103,7 +102,7 @@ def test_service_worker_shows_the_hubs_push_and_reports_it_delivered(tmp_path: P
             expect(page.locator("#notification-log li")).to_have_text(["Payments failing"])
 
             def delivered() -> bool:
-                with hub.client(hub.keys.read) as client:  # type: ignore[union-attr]
+                with hub.client(hub.read_key) as client:
                     rows = client.get(f"/v1/events/{payload['event_id']}/deliveries").json()["deliveries"]
                 return any(r["id"] == payload["delivery_id"] and r["status"] == "delivered" for r in rows)
 

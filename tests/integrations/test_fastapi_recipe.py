@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 from tests.conftest import StandInHub
-from tests.integrations.recipes import RECIPES, free_port, recipe_env
+from tests.integrations.recipes import RECIPES, recipe_env
+from tests.support.hub_server import free_port
 
 
 @pytest.fixture

@@ -8,7 +8,11 @@ Two ways, same surface (:class:`RunningHub`: ``base_url``, ``admin_key``, ``publ
 - :func:`start_hub_process` runs ``python -m pushlog serve`` in a subprocess, exactly as a user
   does (needed for ``kill -9`` tests and the browser end-to-end). ``kill()`` sends SIGKILL.
 
-Both wait until ``/healthz`` answers (polling with a deadline, never sleeping blindly).
+Both wait until ``/healthz`` answers (polling with a deadline, never sleeping blindly). Both are
+context managers (``with start_hub_process(...) as hub:`` stops it on exit).
+
+Also the one polling helper of the test tree, :func:`wait_until`, plus :func:`free_port` and
+:func:`publish` (POST events with the publish key).
 
 Fixtures (use with ``pytest_plugins = ["tests.support.hub_server"]`` in the rootdir conftest, or
 import them into a test module): ``hub`` (thread, development mode: private/http push endpoints
@@ -24,14 +28,16 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self, TypeVar
 
 import httpx
 import pytest
@@ -41,15 +47,47 @@ from pushlog.hub.config import HubConfig
 
 START_TIMEOUT = 30.0
 
+T = TypeVar("T")
 
-def wait_until(predicate: Callable[[], bool], *, timeout: float, what: str, interval: float = 0.02) -> None:
-    """Poll ``predicate`` until true; raise ``AssertionError`` naming ``what`` after ``timeout`` s."""
+
+def wait_until(
+    probe: Callable[[], T | None],
+    *,
+    timeout: float,
+    what: str,
+    interval: float = 0.02,
+    retry_on: tuple[type[Exception], ...] = (),
+) -> T:
+    """Poll ``probe`` until it returns something truthy and return that value; raise
+    ``AssertionError`` naming ``what`` after ``timeout`` seconds.
+
+    Exceptions of the types in ``retry_on`` count as "not yet" (e.g. a browser page still
+    navigating; the last one is named in the timeout message); any other exception propagates at
+    once. Between attempts it waits on an Event nobody sets: a bounded poll interval, not a sleep
+    standing in for synchronisation.
+    """
     deadline = time.monotonic() + timeout
     pause = threading.Event()
-    while not predicate():
+    last_error: Exception | None = None
+    while True:
+        try:
+            value = probe()
+            if value:
+                return value
+        except retry_on as exc:
+            last_error = exc
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            detail = f" (last error: {last_error!r})" if last_error is not None else ""
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}{detail}")
         pause.wait(interval)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (for programs that need a fixed port)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 class ManualClock:
@@ -112,6 +150,12 @@ class RunningHub:
             self._stopped = True
             self._stop()
 
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
 
 @dataclass(kw_only=True)
 class ThreadHub(RunningHub):
@@ -124,6 +168,10 @@ class ThreadHub(RunningHub):
 class ProcessHub(RunningHub):
     process: subprocess.Popen[str]
     output: list[str]
+
+    def log(self, lines: int = 80) -> str:
+        """The last ``lines`` lines the process printed (stdout and stderr), for failure messages."""
+        return "\n".join(self.output[-lines:])
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs."""
@@ -198,8 +246,17 @@ def start_hub_process(
     args: Sequence[str] = ("--allow-private-endpoints",),
     env: Mapping[str, str] | None = None,
     port: int = 0,
+    quiet: bool = True,
+    timeout: float = START_TIMEOUT,
 ) -> ProcessHub:
-    """Run ``python -m pushlog serve`` on 127.0.0.1 (``port=0``: a free port) with ``data_dir``."""
+    """Run ``python -m pushlog serve`` on 127.0.0.1 (``port=0``: a free port) with ``data_dir``.
+
+    ``args`` are further ``serve`` flags (the default allows private/http push endpoints so local
+    stand-ins work; pass e.g. ``("--critical-repeat", "2")`` or ``()`` for production defaults).
+    ``PUSHLOG_*`` variables of this process are not inherited (a developer's ``PUSHLOG_DSN`` must
+    not leak into the hub); ``env`` adds variables. ``quiet=False`` keeps the access log in
+    :meth:`ProcessHub.log`.
+    """
     command = [
         sys.executable,
         "-m",
@@ -211,15 +268,16 @@ def start_hub_process(
         str(port),
         "--data-dir",
         str(data_dir),
-        "--quiet",
+        *(["--quiet"] if quiet else []),
         *args,
     ]
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("PUSHLOG_")}
     process = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"},
+        env={**inherited, **(env or {}), "PYTHONUNBUFFERED": "1"},
     )
     output: list[str] = []
     found: dict[str, str] = {}
@@ -247,12 +305,10 @@ def start_hub_process(
                 process.wait(timeout=10)
 
     try:
-        if not seen_url.wait(START_TIMEOUT) or "url" not in found:
+        if not seen_url.wait(timeout) or "url" not in found:
             raise AssertionError("hub process did not print its URL:\n" + "\n".join(output))
         base_url = found["url"]
-        wait_until(
-            lambda: process.poll() is not None or _healthy(base_url), timeout=START_TIMEOUT, what="/healthz"
-        )
+        wait_until(lambda: process.poll() is not None or _healthy(base_url), timeout=timeout, what="/healthz")
         if process.poll() is not None:
             raise AssertionError("hub process exited:\n" + "\n".join(output))
     except BaseException:
@@ -269,6 +325,21 @@ def start_hub_process(
         output=output,
         _stop=stop,
     )
+
+
+def publish(hub: RunningHub, *events: dict[str, Any]) -> dict[str, Any]:
+    """POST ``events`` to ``/v1/events`` with the publish key (``id`` and ``ts`` filled in when
+    missing); asserts the 202 and returns the answer."""
+    body = {"events": [{"id": str(uuid.uuid4()), "ts": _now_iso(), **event} for event in events]}
+    with hub.client(hub.publish_key) as client:
+        response = client.post("/v1/events", json=body)
+    assert response.status_code == 202, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def _now_iso() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 @pytest.fixture

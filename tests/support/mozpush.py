@@ -1,4 +1,4 @@
-"""A stand-in for Mozilla's push server that a real Firefox connects to, plus a headless Firefox.
+"""A stand-in for Mozilla's push server that a real Firefox connects to.
 
 Firefox reaches its push service through a WebSocket (``dom.push.serverURL``, subprotocol
 ``push-notification``). :class:`MozPushServer` speaks that protocol on ``ws_url``:
@@ -18,7 +18,7 @@ a unique ``version``; if Firefox is not connected it is queued until the next ``
 API for tests::
 
     with MozPushServer() as push:
-        with HeadlessFirefox(url, push_server_url=push.ws_url):
+        with Firefox(push_server_url=push.ws_url, url=page_url):  # tests.support.firefox
             registration = push.wait_for_registration(timeout=60)
             ... send a Web Push to registration.endpoint ...
             ack = push.wait_for_ack(timeout=30)
@@ -28,19 +28,12 @@ API for tests::
 from __future__ import annotations
 
 import base64
-import contextlib
 import dataclasses
 import json
-import os
-import shutil
-import signal
-import subprocess
-import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -288,106 +281,12 @@ def _normalise_key(key: str) -> str:
     return key.rstrip("=").replace("+", "-").replace("/", "_")
 
 
-FIREFOX_PREFS: Mapping[str, object] = {
-    "dom.push.testing.allowInsecureServerURL": True,
-    "dom.push.connection.enabled": True,
-    "dom.push.enabled": True,
-    "permissions.default.desktop-notification": 1,
-    "alerts.useSystemBackend": False,
-    "browser.shell.checkDefaultBrowser": False,
-    "browser.startup.homepage_override.mstone": "ignore",
-    "browser.aboutwelcome.enabled": False,
-    "datareporting.policy.dataSubmissionEnabled": False,
-    "toolkit.telemetry.reportingpolicy.firstRun": False,
-    "app.update.disabledForTesting": True,
-    "network.captive-portal-service.enabled": False,
-    "network.connectivity-service.enabled": False,
-    "browser.safebrowsing.update.enabled": False,
-    "extensions.update.enabled": False,
-}
-
-
-def write_user_js(profile: Path, push_server_url: str, extra: Mapping[str, object] | None = None) -> None:
-    """Write ``user.js`` pointing Firefox's push service at ``push_server_url``."""
-    prefs = {"dom.push.serverURL": push_server_url, **FIREFOX_PREFS, **(extra or {})}
-    lines = [f"user_pref({json.dumps(name)}, {json.dumps(value)});" for name, value in prefs.items()]
-    (profile / "user.js").write_text("\n".join(lines) + "\n")
-
-
-class HeadlessFirefox:
-    """``firefox-esr -headless -no-remote -profile <tmp>`` opening ``url``; killed on exit.
-
-    The profile is a throwaway directory with the prefs from :func:`write_user_js`. Firefox runs in
-    its own process group so that stopping it also stops its content processes.
-    """
-
-    def __init__(
-        self,
-        url: str,
-        *,
-        push_server_url: str,
-        binary: str | None = None,
-        prefs: Mapping[str, object] | None = None,
-    ) -> None:
-        found = binary or shutil.which("firefox-esr") or shutil.which("firefox")
-        if not found:
-            raise RuntimeError("firefox-esr is not installed; run `make system-deps`")
-        self.binary = found
-        self.url = url
-        self._push_server_url = push_server_url
-        self._prefs = prefs
-        self._profile = tempfile.TemporaryDirectory(prefix="pushlog-firefox-")
-        self.process: subprocess.Popen[bytes] | None = None
-        self.log_path = Path(self._profile.name) / "firefox.log"
-
-    def start(self) -> HeadlessFirefox:
-        profile = Path(self._profile.name) / "profile"
-        profile.mkdir()
-        write_user_js(profile, self._push_server_url, self._prefs)
-        env = {**os.environ, "MOZ_HEADLESS": "1", "MOZ_CRASHREPORTER_DISABLE": "1"}
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                [self.binary, "-headless", "-no-remote", "-profile", str(profile), self.url],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,
-            )
-        return self
-
-    def log(self) -> str:
-        with contextlib.suppress(OSError):
-            return self.log_path.read_text(errors="replace")[-4000:]
-        return ""
-
-    def stop(self) -> None:
-        process = self.process
-        if process is not None and process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
-        self._profile.cleanup()
-
-    def __enter__(self) -> HeadlessFirefox:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
 __all__ = [
     "ACK_DECRYPT_FAILED",
     "ACK_DELIVERED",
     "ACK_NOT_DELIVERED",
     "Ack",
     "Forwarded",
-    "HeadlessFirefox",
     "MozPushServer",
     "Registration",
-    "write_user_js",
 ]

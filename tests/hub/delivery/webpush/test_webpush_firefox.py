@@ -19,7 +19,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
-from tests.support.mozpush import ACK_DELIVERED, HeadlessFirefox, MozPushServer
+from tests.support.firefox import Firefox
+from tests.support.mozpush import ACK_DELIVERED, MozPushServer
 from tests.support.push_service import ServerThread
 
 from pushlog.hub.delivery._base import Outcome, PushMessage, WebPushTarget
@@ -127,7 +128,7 @@ async def test_firefox_receives_and_decrypts_our_push(mozpush: MozPushServer) ->
     page = ProbePage(public_key_b64(pem))
     page.server.start()
     sender = WebPushSender(VapidSigner(pem, "mailto:ops@example.com"))
-    firefox = HeadlessFirefox(page.url, push_server_url=mozpush.ws_url)
+    firefox = Firefox(push_server_url=mozpush.ws_url, url=page.url)
     try:
         firefox.start()
         try:
