@@ -4,6 +4,11 @@ A Web Push endpoint must be ``https://`` and its host must resolve only to publi
 loopback, private (RFC 1918, ULA), link-local, multicast, unspecified, reserved and shared/CGNAT
 addresses are refused, including IPv4-mapped IPv6 forms. ``allow_private`` (the hub's development
 flag) lifts both rules so local stand-in push services can be used.
+
+The same rules hold at send time: :func:`check_url` (everything but DNS) runs before every Web Push
+request, and the sender's connector resolves through a guard that keeps only addresses for which
+:func:`address_problem` finds nothing, so a host that re-resolves to a private address later (DNS
+rebinding) is never connected to.
 """
 
 from __future__ import annotations
@@ -47,8 +52,20 @@ def address_problem(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> s
     return None
 
 
-def validate_endpoint(url: str, *, allow_private: bool, resolver: Resolver = system_resolver) -> str:
-    """Return ``url`` if it is an acceptable push endpoint; raise :class:`EndpointError` otherwise."""
+def parse_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """``text`` as an IP address (an IPv6 zone ``%eth0`` is dropped), or ``None`` for a host name."""
+    try:
+        return ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return None
+
+
+def check_url(url: str, *, allow_private: bool) -> tuple[str, int]:
+    """The checks that need no DNS: scheme, shape, port, and a literal or ``localhost`` host.
+
+    Returns the host and port still to be resolved; raises :class:`EndpointError` otherwise. The
+    hub runs this at registration (before resolving) and again before every Web Push send.
+    """
     if len(url) > 2048:
         raise EndpointError("endpoint is longer than 2048 characters")
     parts = urllib.parse.urlsplit(url)
@@ -65,24 +82,30 @@ def validate_endpoint(url: str, *, allow_private: bool, resolver: Resolver = sys
     except ValueError:
         raise EndpointError("endpoint has an invalid port") from None
     if allow_private:
+        return host, port
+    literal = parse_address(host)
+    if literal is not None:
+        problem = address_problem(literal)
+        if problem:
+            raise EndpointError(f"endpoint host {host} is a {problem} address ({literal})")
+    elif host.rstrip(".").lower() == "localhost" or host.rstrip(".").lower().endswith(".localhost"):
+        raise EndpointError(f"endpoint host {host} is a loopback address")
+    return host, port
+
+
+def validate_endpoint(url: str, *, allow_private: bool, resolver: Resolver = system_resolver) -> str:
+    """Return ``url`` if it is an acceptable push endpoint; raise :class:`EndpointError` otherwise."""
+    host, port = check_url(url, allow_private=allow_private)
+    if allow_private or parse_address(host) is not None:
         return url
     try:
-        literal: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host)
-    except ValueError:
-        literal = None
-    if literal is not None:
-        addresses = [literal]
-    else:
-        if host.rstrip(".").lower() == "localhost" or host.rstrip(".").lower().endswith(".localhost"):
-            raise EndpointError(f"endpoint host {host} is a loopback address")
-        try:
-            resolved = list(resolver(host, port))
-        except OSError as exc:
-            raise EndpointError(f"endpoint host {host} does not resolve ({exc})") from None
-        if not resolved:
-            raise EndpointError(f"endpoint host {host} does not resolve")
-        addresses = [ipaddress.ip_address(a.split("%", 1)[0]) for a in resolved]
-    for address in addresses:
+        resolved = list(resolver(host, port))
+    except OSError as exc:
+        raise EndpointError(f"endpoint host {host} does not resolve ({exc})") from None
+    if not resolved:
+        raise EndpointError(f"endpoint host {host} does not resolve")
+    for text in resolved:
+        address = ipaddress.ip_address(text.split("%", 1)[0])
         problem = address_problem(address)
         if problem:
             raise EndpointError(f"endpoint host {host} is a {problem} address ({address})")

@@ -2,8 +2,9 @@
 
 ``start_delivery`` is the seam between the API (which writes outbox rows and calls ``wake()``) and
 delivery (which sends them): it reads the hub's VAPID key and receipt secret from the ``settings``
-table, builds the Web Push sender (unless ``senders`` are injected, as tests do), and starts a
-:class:`DeliveryService` on the running event loop.
+table, builds the Web Push sender with the hub's ``allow_private_endpoints`` flag (its SSRF guard;
+unless ``senders`` are injected, as tests do), and starts a :class:`DeliveryService` on the running
+event loop.
 """
 
 from __future__ import annotations
@@ -50,7 +51,9 @@ async def start_delivery(
         # VAPID expiry and Retry-After dates are judged by the push service's clock, so the sender
         # keeps wall time even when the hub runs on an injected clock.
         signer = VapidSigner(pem, getattr(config, "vapid_subject", "mailto:admin@pushlog.invalid"))
-        senders = {"webpush": WebPushSender(signer)}
+        # The SSRF guard follows the hub's development flag: the same rule as at device registration.
+        allow_private = bool(getattr(config, "allow_private_endpoints", False))
+        senders = {"webpush": WebPushSender(signer, allow_private_endpoints=allow_private)}
     service = DeliveryService(
         engine=engine,
         senders=senders,

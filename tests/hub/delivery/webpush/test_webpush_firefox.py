@@ -127,7 +127,7 @@ async def test_firefox_receives_and_decrypts_our_push(mozpush: MozPushServer) ->
     pem = generate_vapid_keys()
     page = ProbePage(public_key_b64(pem))
     page.server.start()
-    sender = WebPushSender(VapidSigner(pem, "mailto:ops@example.com"))
+    sender = WebPushSender(VapidSigner(pem, "mailto:ops@example.com"), allow_private_endpoints=True)
     firefox = Firefox(push_server_url=mozpush.ws_url, url=page.url)
     try:
         firefox.start()

@@ -9,8 +9,6 @@ never follow redirects, and verify TLS certificates.
 from __future__ import annotations
 
 import asyncio
-import datetime as _dt
-import ipaddress
 import json
 import socket
 import ssl
@@ -22,15 +20,12 @@ import aiohttp
 import httpx
 import pytest
 import uvicorn
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from tests.support.push_service import PushService, ServerThread, Subscriber
+from tests.support.tls import self_signed
 
 from pushlog.hub.delivery._base import Outcome, PushMessage, SendResult, WebPushTarget
 from pushlog.hub.delivery.webpush import VapidSigner, WebPushSender, generate_vapid_keys, public_key_b64
@@ -49,7 +44,9 @@ def pem() -> str:
 
 @pytest.fixture
 async def sender(pem: str) -> AsyncIterator[WebPushSender]:
-    s = WebPushSender(VapidSigner(pem, "mailto:ops@example.com"), max_concurrency=4)
+    s = WebPushSender(
+        VapidSigner(pem, "mailto:ops@example.com"), max_concurrency=4, allow_private_endpoints=True
+    )
     yield s
     await s.aclose()
 
@@ -209,7 +206,7 @@ async def test_sequential_sends_reuse_one_keep_alive_connection(
 
 
 async def test_connections_are_reused_and_concurrency_is_bounded(service: PushService, pem: str) -> None:
-    sender = WebPushSender(VapidSigner(pem, "mailto:a@b.c"), max_concurrency=3)
+    sender = WebPushSender(VapidSigner(pem, "mailto:a@b.c"), max_concurrency=3, allow_private_endpoints=True)
     try:
         phones = [service.subscribe() for _ in range(30)]
         results = await asyncio.gather(*(sender.send(target(p), message()) for p in phones))
@@ -237,7 +234,9 @@ async def test_timeout_is_retried(pem: str) -> None:
         listener.listen()
         port = listener.getsockname()[1]
         timeout = aiohttp.ClientTimeout(total=5, sock_connect=1, sock_read=0.2)
-        sender = WebPushSender(VapidSigner(pem, "mailto:a@b.c"), timeout=timeout)
+        sender = WebPushSender(
+            VapidSigner(pem, "mailto:a@b.c"), timeout=timeout, allow_private_endpoints=True
+        )
         try:
             phone = Subscriber(endpoint=f"http://127.0.0.1:{port}/push/x")
             result = await sender.send(target(phone), message())
@@ -305,7 +304,9 @@ async def test_read_timeout_is_retried_and_the_next_send_goes_through(
 ) -> None:
     rec, origin = recorder
     timeout = aiohttp.ClientTimeout(total=5, sock_connect=1, sock_read=0.2)
-    sender = WebPushSender(VapidSigner(pem, "mailto:a@b.c"), timeout=timeout, max_concurrency=1)
+    sender = WebPushSender(
+        VapidSigner(pem, "mailto:a@b.c"), timeout=timeout, max_concurrency=1, allow_private_endpoints=True
+    )
     try:
         late = await sender.send(target(Subscriber(endpoint=f"{origin}/slow")), message())
         ok = await sender.send(target(Subscriber(endpoint=f"{origin}/push/1")), message())
@@ -388,39 +389,8 @@ async def test_a_connection_the_server_closed_is_replaced(sender: WebPushSender)
     assert [json.loads(phone.decrypt(b))["title"] for b in bodies] == ["Payment failed"] * 2
 
 
-def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = _dt.datetime.now(_dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - _dt.timedelta(minutes=5))
-        .not_valid_after(now + _dt.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return cert_path, key_path
-
-
 async def test_https_certificates_are_verified(tmp_path: Path, pem: str) -> None:
-    cert_path, key_path = _self_signed(tmp_path)
+    cert_path, key_path = self_signed(tmp_path)
     rec = Recorder()
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -439,7 +409,7 @@ async def test_https_certificates_are_verified(tmp_path: Path, pem: str) -> None
             assert asyncio.get_running_loop().time() < deadline, "TLS server did not start"
             await asyncio.sleep(0.01)
         # With the default CA bundle the self-signed certificate is refused: nothing is sent.
-        default = WebPushSender(signer)
+        default = WebPushSender(signer, allow_private_endpoints=True)
         try:
             refused = await default.send(target(phone), message())
         finally:
@@ -449,7 +419,7 @@ async def test_https_certificates_are_verified(tmp_path: Path, pem: str) -> None
         assert rec.requests == []
         # Trusting that certificate as a CA, the same push goes through, encrypted end to end.
         trusted = ssl.create_default_context(cafile=str(cert_path))
-        trusting = WebPushSender(signer, ssl_context=trusted)
+        trusting = WebPushSender(signer, ssl_context=trusted, allow_private_endpoints=True)
         try:
             accepted = await trusting.send(target(phone), message())
         finally:
@@ -477,7 +447,9 @@ async def test_an_injected_session_is_used_and_left_open(service: PushService, p
     trace = aiohttp.TraceConfig()
     trace.on_request_start.append(on_request_start)
     async with aiohttp.ClientSession(trace_configs=[trace]) as session:
-        sender = WebPushSender(VapidSigner(pem, "mailto:ops@example.com"), session=session)
+        sender = WebPushSender(
+            VapidSigner(pem, "mailto:ops@example.com"), session=session, allow_private_endpoints=True
+        )
         result = await sender.send(target(phone), message())
         await sender.aclose()
         assert not session.closed  # an injected session belongs to the caller
@@ -489,7 +461,9 @@ async def test_an_injected_session_is_used_and_left_open(service: PushService, p
 
 
 def test_the_session_is_made_lazily_in_the_running_loop(service: PushService, pem: str) -> None:
-    sender = WebPushSender(VapidSigner(pem, "mailto:ops@example.com"))  # no event loop here
+    sender = WebPushSender(
+        VapidSigner(pem, "mailto:ops@example.com"), allow_private_endpoints=True
+    )  # no event loop here
     phone = service.subscribe()
 
     async def use() -> tuple[SendResult, SendResult]:

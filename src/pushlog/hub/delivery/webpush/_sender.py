@@ -18,6 +18,17 @@ The sender never raises for a delivery problem: every outcome, including timeout
 connections, TLS failures and bad subscription keys, comes back as a
 :class:`~pushlog.hub.delivery._base.SendResult`. Timeouts and connection errors are ``RETRY`` (the
 dispatcher backs off and resends, also when a request raced the server closing an idle connection).
+
+SSRF: unless ``allow_private_endpoints`` (the hub's development flag), every send re-checks the
+endpoint with :func:`~pushlog.hub._endpoints.check_url` (https only, no private IP-literal or
+``localhost`` host: aiohttp skips its resolver for IP literals) and the owned connector resolves
+through :class:`~._guard.PublicOnlyResolver`, which drops every non-public address, so a host that
+re-resolves to 127.0.0.1, 10.x or 169.254.169.254 after registration (DNS rebinding) is never
+connected to. A refused target is ``FAILED`` with a ``refused endpoint: ...`` detail and the device is
+kept: registration accepted it, so the cause is DNS changing since, which may be a transient or
+split-horizon answer for a real push service; removing devices on it would let one bad DNS answer
+unsubscribe every user of that service. An injected ``session`` keeps its own connector: give it a
+``PublicOnlyResolver`` if it may reach untrusted endpoints.
 """
 
 from __future__ import annotations
@@ -30,9 +41,12 @@ from typing import Any
 
 import aiohttp
 import certifi
+from aiohttp.abc import AbstractResolver
 
+from ..._endpoints import EndpointError, check_url
 from .._base import Outcome, PushMessage, SendResult, WebPushTarget
 from ._encrypt import SubscriptionKeyError, encrypt, fit_payload
+from ._guard import PublicOnlyResolver, RefusedAddress
 from ._status import classify
 from ._topic import topic_for
 from ._vapid import VapidSigner
@@ -58,6 +72,9 @@ class WebPushSender:
     limits and TLS settings apply). Otherwise the sender owns a session with ``max_concurrency``
     connections (in all and per origin) verifying TLS with ``ssl_context`` (default: certifi's CA
     bundle), and closes it in :meth:`aclose`. ``timeout`` applies to every request either way.
+
+    ``allow_private_endpoints`` (default off) lifts the SSRF guard for local stand-in push services;
+    ``resolver`` is the DNS resolver the guard wraps (default: aiohttp's), a seam for tests.
     """
 
     def __init__(
@@ -69,6 +86,8 @@ class WebPushSender:
         max_concurrency: int = 32,
         ssl_context: ssl.SSLContext | None = None,
         clock: Callable[[], float] = time.time,
+        allow_private_endpoints: bool = False,
+        resolver: AbstractResolver | None = None,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
@@ -81,6 +100,8 @@ class WebPushSender:
         self._owns_session = session is None
         self._slots: asyncio.Semaphore | None = None
         self._closed = False
+        self._allow_private = allow_private_endpoints
+        self._resolver = resolver
 
     @property
     def signer(self) -> VapidSigner:
@@ -116,6 +137,7 @@ class WebPushSender:
                 limit_per_host=self._max,
                 ssl=self._ssl or default_ssl_context(),
                 keepalive_timeout=KEEPALIVE_SECONDS,
+                resolver=self._resolver if self._allow_private else PublicOnlyResolver(self._resolver),
             )
             # No cookies (push services set none worth keeping); the body is never compressed.
             self._session = aiohttp.ClientSession(
@@ -130,6 +152,10 @@ class WebPushSender:
         if not isinstance(target, WebPushTarget):
             kind = type(target).__name__
             return SendResult(outcome=Outcome.FAILED, detail=f"not a Web Push target: {kind}")
+        try:
+            check_url(target.endpoint, allow_private=self._allow_private)
+        except EndpointError as exc:
+            return SendResult(outcome=Outcome.FAILED, detail=f"refused endpoint: {exc}")
         try:
             headers, body = self.build_request(target, message)
         except SubscriptionKeyError as exc:
@@ -152,6 +178,11 @@ class WebPushSender:
                     status, answer_headers = response.status, response.headers
             except TimeoutError as exc:  # aiohttp's timeouts all derive from it (asyncio.TimeoutError)
                 return SendResult(outcome=Outcome.RETRY, detail=f"timed out: {type(exc).__name__}")
+            except aiohttp.ClientConnectorDNSError as exc:
+                if isinstance(exc.os_error, RefusedAddress):
+                    return SendResult(outcome=Outcome.FAILED, detail=str(exc.os_error))
+                detail = f"transport error: {type(exc).__name__}: {exc}"
+                return SendResult(outcome=Outcome.RETRY, detail=detail)
             except aiohttp.ClientError as exc:
                 detail = f"transport error: {type(exc).__name__}: {exc}"
                 return SendResult(outcome=Outcome.RETRY, detail=detail)
