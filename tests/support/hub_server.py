@@ -16,8 +16,8 @@ Also the one polling helper of the test tree, :func:`wait_until`, plus :func:`fr
 
 Fixtures (use with ``pytest_plugins = ["tests.support.hub_server"]`` in the rootdir conftest, or
 import them into a test module): ``hub`` (thread, development mode: private/http push endpoints
-allowed, so local push stand-ins work), ``hub_factory`` (thread, any overrides), and
-``hub_process_factory`` (subprocess).
+allowed, so local push stand-ins work) and ``hub_factory`` (thread, any overrides). Subprocess hubs
+(for kill -9, signals and the browser end-to-end test) come from :func:`start_hub_process`.
 """
 
 from __future__ import annotations
@@ -362,19 +362,3 @@ def hub_factory(tmp_path: Path) -> Iterator[Callable[..., ThreadHub]]:
 def hub(hub_factory: Callable[..., ThreadHub]) -> ThreadHub:
     """An in-process hub in development mode (private/http push endpoints allowed)."""
     return hub_factory(allow_private_endpoints=True)
-
-
-@pytest.fixture
-def hub_process_factory(tmp_path: Path) -> Iterator[Callable[..., ProcessHub]]:
-    """``hub_process_factory(data_dir=None, args=(...))`` starts ``pushlog serve`` subprocesses."""
-    started: list[ProcessHub] = []
-
-    def make(*, data_dir: Path | None = None, **kwargs: Any) -> ProcessHub:
-        directory = data_dir or tmp_path / f"hubproc{len(started)}"
-        running = start_hub_process(directory, **kwargs)
-        started.append(running)
-        return running
-
-    yield make
-    for running in reversed(started):
-        running.stop()
