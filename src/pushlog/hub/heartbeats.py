@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from .._duration import format_seconds
 from .._levels import Level
 from ._clock import Clock
-from .store._tables import UTCDateTime, metadata
+from .store._tables import heartbeats
 from .store.events import NewEvent, Repeat, insert_events
 
 if TYPE_CHECKING:
@@ -43,28 +43,6 @@ MIN_GRACE_SECONDS: Final = 60.0
 #: The monitor's default period between checks (seconds).
 CHECK_INTERVAL: Final = 30.0
 CHANNEL: Final = "heartbeats"
-
-heartbeats = sa.Table(
-    "heartbeats",
-    metadata,
-    sa.Column("name", sa.String(128), primary_key=True),
-    sa.Column("every_s", sa.Float),
-    sa.Column("grace_s", sa.Float),
-    sa.Column("state", sa.String(16), nullable=False),
-    sa.Column("due_at", UTCDateTime()),
-    sa.Column("created_at", UTCDateTime(), nullable=False),
-    sa.Column("updated_at", UTCDateTime(), nullable=False),
-    sa.Column("last_ping_at", UTCDateTime()),
-    sa.Column("last_start_at", UTCDateTime()),
-    sa.Column("last_success_at", UTCDateTime()),
-    sa.Column("last_failure_at", UTCDateTime()),
-    sa.Column("last_exit_code", sa.Integer),
-    sa.Column("last_duration_s", sa.Float),
-    sa.Column("last_message", sa.Text),
-    sa.Column("overdue_since", UTCDateTime()),
-    sa.Column("key_id", sa.String(40)),
-    sa.Index("ix_heartbeats_state_due", "state", "due_at"),
-)
 
 
 def default_grace(every_s: float) -> float:

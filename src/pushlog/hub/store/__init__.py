@@ -1,6 +1,6 @@
 """The hub's store: SQLAlchemy Core tables, alembic migrations and one query module per resource.
 
-``_engine`` opens databases (SQLite durability settings, migrations); ``_tables`` defines the schema;
+``_engine`` opens databases (SQLite durability settings, migrations); ``_tables`` defines every table;
 ``events``, ``keys``, ``devices``, ``deliveries`` and ``settings`` hold the API's queries; the delivery
 side keeps its outbox queries in ``outbox``.
 """

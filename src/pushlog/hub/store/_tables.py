@@ -1,5 +1,7 @@
-"""The hub's tables (SQLAlchemy Core), as docs/architecture.md pins them.
+"""Every table of the hub (SQLAlchemy Core), as docs/architecture.md pins them.
 
+The one place the schema is declared: query modules import their tables from here, and alembic's
+``target_metadata`` (``migrations/env.py``) is this module's :data:`metadata`, so it sees every table.
 Portable constructs only (no SQLite-specific types), so PostgreSQL is a later addition: the alembic
 migrations in ``migrations/`` create exactly these tables. Timestamps are timezone-aware UTC.
 """
@@ -157,4 +159,39 @@ settings = sa.Table(
     metadata,
     sa.Column("key", sa.String(100), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
+)
+
+#: Dead man's switch state (``store/heartbeats.py``); ``state`` is up | overdue | unmonitored.
+heartbeats = sa.Table(
+    "heartbeats",
+    metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("every_s", sa.Float),
+    sa.Column("grace_s", sa.Float),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("due_at", UTCDateTime()),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("last_ping_at", UTCDateTime()),
+    sa.Column("last_start_at", UTCDateTime()),
+    sa.Column("last_success_at", UTCDateTime()),
+    sa.Column("last_failure_at", UTCDateTime()),
+    sa.Column("last_exit_code", sa.Integer),
+    sa.Column("last_duration_s", sa.Float),
+    sa.Column("last_message", sa.Text),
+    sa.Column("overdue_since", UTCDateTime()),
+    sa.Column("key_id", sa.String(40)),
+    sa.Index("ix_heartbeats_state_due", "state", "due_at"),
+)
+
+#: One row per accepted publish batch whose envelope reported ``"client": {"dropped": n}``, n > 0.
+client_reports = sa.Table(
+    "client_reports",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("received_at", UTCDateTime(), nullable=False),
+    sa.Column("key_id", sa.String(40)),
+    sa.Column("dropped", sa.Integer, nullable=False),
+    sa.Column("sdk", sa.String(64)),
+    sa.Index("ix_client_reports_received_at", "received_at"),
 )

@@ -29,24 +29,13 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
 from ..._levels import Level
-from ._tables import UTCDateTime, deliveries, devices, events, keys, metadata
+from ._tables import client_reports, deliveries, devices, events, keys
 
 #: Bucket sizes the API accepts, with their length.
 BUCKETS: Final = {"hour": _dt.timedelta(hours=1), "day": _dt.timedelta(days=1)}
 #: Delivery statuses in their order of progress (failed sits beside sent).
 STATUSES: Final = ("queued", "sent", "failed", "delivered", "opened", "acknowledged")
 _LEVEL_NAMES: Final = {int(level): level.name.lower() for level in Level}
-
-client_reports = sa.Table(
-    "client_reports",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("received_at", UTCDateTime(), nullable=False),
-    sa.Column("key_id", sa.String(40)),
-    sa.Column("dropped", sa.Integer, nullable=False),
-    sa.Column("sdk", sa.String(64)),
-    sa.Index("ix_client_reports_received_at", "received_at"),
-)
 
 
 class TimeBucket(FunctionElement[str]):
