@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from .api import heartbeats, stats
+from .store.outbox import RECEIPT_STATUSES, DeliveryStatus
 
 _STR = {"type": "string"}
 _NSTR = {"type": ["string", "null"]}
@@ -128,7 +129,7 @@ _SCHEMAS: dict[str, Any] = {
             "round": {"type": "integer"},
             "status": {
                 "type": "string",
-                "enum": ["queued", "sent", "failed", "delivered", "opened", "acknowledged"],
+                "enum": [s.value for s in DeliveryStatus],
             },
             "attempts": {"type": "integer"},
             "last_status_code": {"type": ["integer", "null"]},
@@ -356,7 +357,7 @@ def openapi_spec(*, server_url: str) -> dict[str, Any]:
                         "required": ["token", "status"],
                         "properties": {
                             "token": _STR,
-                            "status": {"type": "string", "enum": ["delivered", "opened"]},
+                            "status": {"type": "string", "enum": [s.value for s in RECEIPT_STATUSES]},
                         },
                     }
                 ),

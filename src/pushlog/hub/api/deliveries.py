@@ -15,6 +15,7 @@ from .._errors import ApiError
 from .._state import hub_state
 from .._validate import invalid, parse_json
 from ..store import deliveries as delivery_store
+from ..store.outbox import RECEIPT_STATUSES, DeliveryStatus
 
 
 async def receipt(request: Request) -> Response:
@@ -23,9 +24,9 @@ async def receipt(request: Request) -> Response:
     body = parse_json(await request.body())
     if not isinstance(body, dict):
         raise invalid("body", "must be an object {token, status}")
-    status = body.get("status")
-    if status not in ("delivered", "opened"):
-        raise invalid("status", "must be 'delivered' or 'opened'")
+    if body.get("status") not in RECEIPT_STATUSES:
+        raise invalid("status", "must be " + " or ".join(f"'{s}'" for s in RECEIPT_STATUSES))
+    status = DeliveryStatus(body["status"])
     if not receipts.verify_token(state.require_secrets().receipt_secret, delivery_id, body.get("token")):
         raise ApiError(401, "unauthorized", "receipt token does not match this delivery")
     row = await state.db(delivery_store.record_receipt, delivery_id, status, now=state.clock())

@@ -29,6 +29,7 @@ from .._errors import ApiError
 from .._state import hub_state
 from .._validate import invalid
 from ..store import stats as stats_store
+from ..store.outbox import DeliveryStatus
 
 DEFAULT_SINCE: Final = _dt.timedelta(hours=24)
 MAX_BUCKETS: Final = 24 * 62
@@ -101,7 +102,7 @@ routes = [Route("/v1/stats", get_stats, methods=["GET"])]
 
 _INT = {"type": "integer"}
 _TIME = {"type": "string", "format": "date-time"}
-_STATUS_COUNTS = {"type": "object", "properties": {s: _INT for s in stats_store.STATUSES}}
+_STATUS_COUNTS = {"type": "object", "properties": {s.value: _INT for s in DeliveryStatus}}
 _LEVEL_COUNTS = {
     "type": "object",
     "properties": {name: _INT for name in ("debug", "info", "warning", "error", "critical")},

@@ -11,9 +11,17 @@ from typing import Any, Final
 import sqlalchemy as sa
 
 from ._tables import deliveries
+from .outbox import DeliveryStatus
 
 #: How far along a delivery is; a receipt never moves a delivery backwards.
-_PROGRESS: Final = {"queued": 0, "failed": 1, "sent": 1, "delivered": 2, "opened": 3, "acknowledged": 4}
+_PROGRESS: Final = {
+    DeliveryStatus.QUEUED: 0,
+    DeliveryStatus.FAILED: 1,
+    DeliveryStatus.SENT: 1,
+    DeliveryStatus.DELIVERED: 2,
+    DeliveryStatus.OPENED: 3,
+    DeliveryStatus.ACKNOWLEDGED: 4,
+}
 
 
 def _iso(moment: _dt.datetime | None) -> str | None:
@@ -25,12 +33,12 @@ def _iso(moment: _dt.datetime | None) -> str | None:
 def delivery_json(row: sa.Row[Any]) -> dict[str, Any]:
     """One delivery; ``history`` lists the status changes known from its timestamps, in order."""
     history = [
-        {"status": status, "at": _iso(moment)}
+        {"status": status.value, "at": _iso(moment)}
         for status, moment in (
-            ("queued", row.created_at),
-            ("sent", row.sent_at),
-            ("delivered", row.delivered_at),
-            ("opened", row.opened_at),
+            (DeliveryStatus.QUEUED, row.created_at),
+            (DeliveryStatus.SENT, row.sent_at),
+            (DeliveryStatus.DELIVERED, row.delivered_at),
+            (DeliveryStatus.OPENED, row.opened_at),
         )
         if moment is not None
     ]
@@ -72,7 +80,7 @@ def get_delivery(conn: sa.Connection, delivery_id: str) -> dict[str, Any] | None
 
 
 def record_receipt(
-    conn: sa.Connection, delivery_id: str, status: str, *, now: _dt.datetime
+    conn: sa.Connection, delivery_id: str, status: DeliveryStatus, *, now: _dt.datetime
 ) -> dict[str, Any] | None:
     """Record "delivered" or "opened" for a delivery; ``None`` if there is no such delivery.
 
@@ -82,10 +90,10 @@ def record_receipt(
     if row is None:
         return None
     values: dict[str, Any] = {"updated_at": now}
-    column = "delivered_at" if status == "delivered" else "opened_at"
+    column = "delivered_at" if status == DeliveryStatus.DELIVERED else "opened_at"
     if getattr(row, column) is None:
         values[column] = now
-    if status == "opened" and row.delivered_at is None:
+    if status == DeliveryStatus.OPENED and row.delivered_at is None:
         values["delivered_at"] = now
     if _PROGRESS[status] > _PROGRESS.get(row.status, 0):
         values["status"] = status

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from ..._levels import Level
 from ._tables import deliveries, devices
+from .outbox import DeliveryStatus
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -102,6 +103,8 @@ def update_device(
 def remove_device(conn: sa.Connection, device_id: str) -> bool:
     """Delete a device and its deliveries that were still waiting to be sent."""
     conn.execute(
-        deliveries.delete().where(deliveries.c.device_id == device_id, deliveries.c.status == "queued")
+        deliveries.delete().where(
+            deliveries.c.device_id == device_id, deliveries.c.status == DeliveryStatus.QUEUED
+        )
     )
     return conn.execute(devices.delete().where(devices.c.id == device_id)).rowcount > 0

@@ -23,9 +23,15 @@ import sqlalchemy as sa
 from ..._levels import Level
 from ._bulk import BulkInsert
 from ._tables import UTCDateTime, deliveries, devices, event_meta, event_tags, events
+from .outbox import DeliveryStatus
 
 #: Deliveries that acknowledgement turns into "acknowledged" (failed ones keep their failure).
-_ACKNOWLEDGEABLE = ("queued", "sent", "delivered", "opened")
+_ACKNOWLEDGEABLE: Final = (
+    DeliveryStatus.QUEUED,
+    DeliveryStatus.SENT,
+    DeliveryStatus.DELIVERED,
+    DeliveryStatus.OPENED,
+)
 
 
 @dataclass(slots=True, kw_only=True)
@@ -147,7 +153,7 @@ def insert_events(
                             "event_id": item.id,
                             "device_id": device.id,
                             "round": 0,
-                            "status": "queued",
+                            "status": DeliveryStatus.QUEUED,
                             "attempts": 0,
                             "next_attempt_at": now,
                             "created_at": now,
@@ -497,6 +503,6 @@ def acknowledge(conn: sa.Connection, event_id: str, *, by: str, now: _dt.datetim
     conn.execute(
         deliveries.update()
         .where(deliveries.c.event_id == event_id, deliveries.c.status.in_(_ACKNOWLEDGEABLE))
-        .values(status="acknowledged", updated_at=now)
+        .values(status=DeliveryStatus.ACKNOWLEDGED, updated_at=now)
     )
     return get_event(conn, event_id)

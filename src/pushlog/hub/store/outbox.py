@@ -14,17 +14,29 @@ again (at-least-once: the push may have left before the crash, which Web Push's 
 from __future__ import annotations
 
 import datetime as _dt
+import enum
 import secrets
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import sqlalchemy as sa
 
 from ._tables import deliveries, devices, events
 
-QUEUED = "queued"
-SENT = "sent"
-FAILED = "failed"
+
+class DeliveryStatus(enum.StrEnum):
+    """Where a delivery stands (``deliveries.status``), in order of progress (failed sits beside sent)."""
+
+    QUEUED = "queued"  # waiting to be sent (or leased by a dispatcher that is sending it)
+    SENT = "sent"  # the push service accepted it
+    FAILED = "failed"  # given up: permanent error, attempts used up, device gone or removed
+    DELIVERED = "delivered"  # the service worker reported it arrived
+    OPENED = "opened"  # the notification was clicked
+    ACKNOWLEDGED = "acknowledged"  # the event was acknowledged (on any device) before this one finished
+
+
+#: What a service worker may report with a receipt token.
+RECEIPT_STATUSES: Final = (DeliveryStatus.DELIVERED, DeliveryStatus.OPENED)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,7 +58,7 @@ def _as_dict(row: Any) -> dict[str, Any]:
 def claim_due(conn: sa.Connection, *, now: _dt.datetime, lease: _dt.timedelta, limit: int) -> list[Claimed]:
     """Lease up to ``limit`` queued deliveries whose ``next_attempt_at`` has come, oldest first."""
     free = sa.or_(deliveries.c.locked_until.is_(None), deliveries.c.locked_until <= now)
-    due = sa.and_(deliveries.c.status == QUEUED, deliveries.c.next_attempt_at <= now, free)
+    due = sa.and_(deliveries.c.status == DeliveryStatus.QUEUED, deliveries.c.next_attempt_at <= now, free)
     candidates = list(
         conn.execute(
             sa.select(deliveries.c.id)
@@ -103,7 +115,12 @@ def claim_due(conn: sa.Connection, *, now: _dt.datetime, lease: _dt.timedelta, l
         conn.execute(
             deliveries.update()
             .where(deliveries.c.id.in_(orphans))
-            .values(status=FAILED, locked_until=None, last_error="device was removed", updated_at=now)
+            .values(
+                status=DeliveryStatus.FAILED,
+                locked_until=None,
+                last_error="device was removed",
+                updated_at=now,
+            )
         )
     return result
 
@@ -111,7 +128,7 @@ def claim_due(conn: sa.Connection, *, now: _dt.datetime, lease: _dt.timedelta, l
 def _mine(delivery_id: str, lease: _dt.datetime) -> sa.ColumnElement[bool]:
     return sa.and_(
         deliveries.c.id == delivery_id,
-        deliveries.c.status == QUEUED,
+        deliveries.c.status == DeliveryStatus.QUEUED,
         deliveries.c.locked_until == lease,
     )
 
@@ -134,10 +151,12 @@ def record_sent_many(
         done += conn.execute(
             deliveries.update()
             .where(
-                deliveries.c.id.in_(ids), deliveries.c.status == QUEUED, deliveries.c.locked_until == lease
+                deliveries.c.id.in_(ids),
+                deliveries.c.status == DeliveryStatus.QUEUED,
+                deliveries.c.locked_until == lease,
             )
             .values(
-                status=SENT,
+                status=DeliveryStatus.SENT,
                 sent_at=now,
                 locked_until=None,
                 next_attempt_at=None,
@@ -191,7 +210,7 @@ def record_failed(
         deliveries.update()
         .where(_mine(claim.id, claim.lease))
         .values(
-            status=FAILED,
+            status=DeliveryStatus.FAILED,
             locked_until=None,
             next_attempt_at=None,
             last_status_code=status_code,
@@ -213,9 +232,9 @@ def record_gone(
     device_id = claim.device["id"]
     conn.execute(
         deliveries.update()
-        .where(deliveries.c.device_id == device_id, deliveries.c.status == QUEUED)
+        .where(deliveries.c.device_id == device_id, deliveries.c.status == DeliveryStatus.QUEUED)
         .values(
-            status=FAILED,
+            status=DeliveryStatus.FAILED,
             locked_until=None,
             next_attempt_at=None,
             last_error=f"device removed: {error}",
@@ -264,7 +283,7 @@ def schedule_repeats(conn: sa.Connection, *, now: _dt.datetime, interval: _dt.ti
                     "event_id": event.id,
                     "device_id": device.id,
                     "round": next_round,
-                    "status": QUEUED,
+                    "status": DeliveryStatus.QUEUED,
                     "attempts": 0,
                     "next_attempt_at": now,
                     "created_at": now,
@@ -291,7 +310,7 @@ def next_due(conn: sa.Connection) -> _dt.datetime | None:
     attempt = conn.execute(
         sa.select(
             sa.func.min(sa.func.coalesce(deliveries.c.locked_until, deliveries.c.next_attempt_at))
-        ).where(deliveries.c.status == QUEUED)
+        ).where(deliveries.c.status == DeliveryStatus.QUEUED)
     ).scalar()
     repeat = conn.execute(
         sa.select(sa.func.min(events.c.repeat_next_at)).where(

@@ -30,11 +30,10 @@ from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
 from ..._levels import Level
 from ._tables import client_reports, deliveries, devices, events, keys
+from .outbox import DeliveryStatus
 
 #: Bucket sizes the API accepts, with their length.
 BUCKETS: Final = {"hour": _dt.timedelta(hours=1), "day": _dt.timedelta(days=1)}
-#: Delivery statuses in their order of progress (failed sits beside sent).
-STATUSES: Final = ("queued", "sent", "failed", "delivered", "opened", "acknowledged")
 _LEVEL_NAMES: Final = {int(level): level.name.lower() for level in Level}
 
 
@@ -167,6 +166,10 @@ def _events(conn: sa.Connection, window: Window, starts: list[_dt.datetime]) -> 
     }
 
 
+def _zero_by_status() -> dict[str, int]:
+    return {status.value: 0 for status in DeliveryStatus}
+
+
 def _deliveries(conn: sa.Connection, window: Window) -> tuple[dict[str, Any], dict[str, Any]]:
     in_window = window.contains(deliveries.c.created_at)
     rows = conn.execute(
@@ -177,7 +180,7 @@ def _deliveries(conn: sa.Connection, window: Window) -> tuple[dict[str, Any], di
         .where(in_window)
         .group_by(deliveries.c.device_id, devices.c.name, devices.c.kind, deliveries.c.status)
     ).all()
-    by_status = dict.fromkeys(STATUSES, 0)
+    by_status = _zero_by_status()
     per_device: dict[str, dict[str, Any]] = {}
     for device_id, name, kind, status, n in rows:
         by_status[status] = by_status.get(status, 0) + int(n)
@@ -189,7 +192,7 @@ def _deliveries(conn: sa.Connection, window: Window) -> tuple[dict[str, Any], di
                 "kind": kind,
                 "removed": kind is None,
                 "total": 0,
-                "by_status": dict.fromkeys(STATUSES, 0),
+                "by_status": _zero_by_status(),
             },
         )
         device["by_status"][status] = device["by_status"].get(status, 0) + int(n)
@@ -198,10 +201,10 @@ def _deliveries(conn: sa.Connection, window: Window) -> tuple[dict[str, Any], di
         sa.select(
             # A delivery receipt proves the push went out even when it beat the sender's own record.
             _count(sa.or_(deliveries.c.sent_at.is_not(None), deliveries.c.delivered_at.is_not(None))),
-            _count(deliveries.c.status == "failed"),
+            _count(deliveries.c.status == DeliveryStatus.FAILED),
             sa.func.count(deliveries.c.delivered_at),
             sa.func.count(deliveries.c.opened_at),
-            _count(deliveries.c.status == "acknowledged"),
+            _count(deliveries.c.status == DeliveryStatus.ACKNOWLEDGED),
         ).where(in_window)
     ).one()
     latencies = [
