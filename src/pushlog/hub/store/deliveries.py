@@ -1,27 +1,18 @@
-"""Delivery rows as the API shows them, and receipts reported by the service worker.
+"""Delivery rows as the API shows them.
 
-The outbox itself (claiming, sending, retrying) is the delivery side's (``store/outbox.py``).
+Every write to ``deliveries`` (queueing, claiming, sending, receipts) is ``store/outbox.py``'s.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any, Final
+from typing import Any
 
 import sqlalchemy as sa
 
+from . import outbox
 from ._tables import deliveries
 from .outbox import DeliveryStatus
-
-#: How far along a delivery is; a receipt never moves a delivery backwards.
-_PROGRESS: Final = {
-    DeliveryStatus.QUEUED: 0,
-    DeliveryStatus.FAILED: 1,
-    DeliveryStatus.SENT: 1,
-    DeliveryStatus.DELIVERED: 2,
-    DeliveryStatus.OPENED: 3,
-    DeliveryStatus.ACKNOWLEDGED: 4,
-}
 
 
 def _iso(moment: _dt.datetime | None) -> str | None:
@@ -82,20 +73,8 @@ def get_delivery(conn: sa.Connection, delivery_id: str) -> dict[str, Any] | None
 def record_receipt(
     conn: sa.Connection, delivery_id: str, status: DeliveryStatus, *, now: _dt.datetime
 ) -> dict[str, Any] | None:
-    """Record "delivered" or "opened" for a delivery; ``None`` if there is no such delivery.
-
-    The timestamp is set once (first receipt wins); the status only moves forward.
-    """
-    row = conn.execute(sa.select(deliveries).where(deliveries.c.id == delivery_id)).first()
-    if row is None:
+    """Record a service worker's receipt (:func:`outbox.record_receipt`); the delivery afterwards, or
+    ``None`` if there is no such delivery."""
+    if not outbox.record_receipt(conn, delivery_id, status, now=now):
         return None
-    values: dict[str, Any] = {"updated_at": now}
-    column = "delivered_at" if status == DeliveryStatus.DELIVERED else "opened_at"
-    if getattr(row, column) is None:
-        values[column] = now
-    if status == DeliveryStatus.OPENED and row.delivered_at is None:
-        values["delivered_at"] = now
-    if _PROGRESS[status] > _PROGRESS.get(row.status, 0):
-        values["status"] = status
-    conn.execute(deliveries.update().where(deliveries.c.id == delivery_id).values(**values))
     return get_delivery(conn, delivery_id)

@@ -10,8 +10,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..._levels import Level
-from ._tables import deliveries, devices
-from .outbox import DeliveryStatus
+from . import outbox
+from ._tables import devices
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -102,9 +102,5 @@ def update_device(
 
 def remove_device(conn: sa.Connection, device_id: str) -> bool:
     """Delete a device and its deliveries that were still waiting to be sent."""
-    conn.execute(
-        deliveries.delete().where(
-            deliveries.c.device_id == device_id, deliveries.c.status == DeliveryStatus.QUEUED
-        )
-    )
+    outbox.drop_queued(conn, device_id)
     return conn.execute(devices.delete().where(devices.c.id == device_id)).rowcount > 0

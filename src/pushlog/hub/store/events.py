@@ -13,7 +13,6 @@ import binascii
 import datetime as _dt
 import json
 import math
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -21,17 +20,9 @@ from typing import Any, Final
 import sqlalchemy as sa
 
 from ..._levels import Level
+from . import outbox
 from ._bulk import BulkInsert
-from ._tables import UTCDateTime, deliveries, devices, event_meta, event_tags, events
-from .outbox import DeliveryStatus
-
-#: Deliveries that acknowledgement turns into "acknowledged" (failed ones keep their failure).
-_ACKNOWLEDGEABLE: Final = (
-    DeliveryStatus.QUEUED,
-    DeliveryStatus.SENT,
-    DeliveryStatus.DELIVERED,
-    DeliveryStatus.OPENED,
-)
+from ._tables import UTCDateTime, event_meta, event_tags, events
 
 
 @dataclass(slots=True, kw_only=True)
@@ -86,13 +77,6 @@ def meta_text(value: Any) -> str | None:
     return None
 
 
-def _device_matches(device: Any, event: NewEvent) -> bool:
-    if int(event.level) < int(device.min_level):
-        return False
-    channels = device.channels
-    return channels is None or event.channel in channels
-
-
 def insert_events(
     conn: sa.Connection,
     batch: Sequence[NewEvent],
@@ -139,30 +123,13 @@ def insert_events(
                 meta_rows.append((seq, key, text))
     _INSERT_META.execute(conn, meta_rows)
 
-    delivery_rows = []
-    pushed = [item for item in visible if item.push and item.repeat_of is None]
-    if pushed:
-        devices_now = conn.execute(sa.select(devices.c.id, devices.c.min_level, devices.c.channels)).all()
-        for item in pushed:
-            for device in devices_now:
-                if _device_matches(device, item):
-                    delivery_rows.append(
-                        {
-                            "id": f"dl_{secrets.token_hex(10)}",
-                            "event_seq": seq_of[item.id],
-                            "event_id": item.id,
-                            "device_id": device.id,
-                            "round": 0,
-                            "status": DeliveryStatus.QUEUED,
-                            "attempts": 0,
-                            "next_attempt_at": now,
-                            "created_at": now,
-                            "updated_at": now,
-                        }
-                    )
-    if delivery_rows:
-        conn.execute(deliveries.insert(), delivery_rows)
-    return IngestResult(accepted=len(fresh), duplicates=duplicates, deliveries=len(delivery_rows))
+    pushes = [
+        outbox.Push(seq_of[item.id], item.id, int(item.level), item.channel)
+        for item in visible
+        if item.push and item.repeat_of is None
+    ]
+    queued = outbox.enqueue(conn, pushes, now=now)
+    return IngestResult(accepted=len(fresh), duplicates=duplicates, deliveries=queued)
 
 
 #: Column order of the tuples :func:`_row` builds.
@@ -500,9 +467,5 @@ def acknowledge(conn: sa.Connection, event_id: str, *, by: str, now: _dt.datetim
         .where(events.c.id == event_id, events.c.acknowledged_at.is_(None))
         .values(acknowledged_at=now, acknowledged_by=by, repeat_next_at=None)
     )
-    conn.execute(
-        deliveries.update()
-        .where(deliveries.c.event_id == event_id, deliveries.c.status.in_(_ACKNOWLEDGEABLE))
-        .values(status=DeliveryStatus.ACKNOWLEDGED, updated_at=now)
-    )
+    outbox.acknowledge_deliveries(conn, event_id, now=now)
     return get_event(conn, event_id)

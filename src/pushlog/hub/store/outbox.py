@@ -1,6 +1,15 @@
-"""The delivery side's queries on the outbox (``deliveries``), ``devices`` and events' re-push columns.
+"""The outbox: the one module that writes the ``deliveries`` table.
 
-The dispatcher (:mod:`pushlog.hub.delivery`) is the only caller. Every function takes a connection
+* :func:`enqueue` creates delivery rows: one per (event, device whose preferences take it, see
+  :func:`device_matches`). Ingest calls it for round 0 of pushed events, :func:`schedule_repeats`
+  for CRITICAL re-push rounds; anything that creates deliveries later calls it too.
+* The dispatcher (:mod:`pushlog.hub.delivery`) leases due rows (:func:`claim_due`) and records what
+  the senders said (``record_*``); it also reads ``devices`` and moves events' re-push columns.
+* The API side moves rows on for receipts (:func:`record_receipt`), acknowledgement
+  (:func:`acknowledge_deliveries`) and device removal (:func:`drop_queued`); reading rows for the API
+  is ``store/deliveries.py``'s.
+
+:class:`DeliveryStatus` names the states a row goes through. Every function takes a connection
 inside the caller's transaction.
 
 Claiming uses a lease: a claimed row keeps ``status='queued'`` but gets ``locked_until`` (the lease's
@@ -16,11 +25,13 @@ from __future__ import annotations
 import datetime as _dt
 import enum
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 import sqlalchemy as sa
 
+from ._bulk import BulkInsert
 from ._tables import deliveries, devices, events
 
 
@@ -37,6 +48,86 @@ class DeliveryStatus(enum.StrEnum):
 
 #: What a service worker may report with a receipt token.
 RECEIPT_STATUSES: Final = (DeliveryStatus.DELIVERED, DeliveryStatus.OPENED)
+
+#: How far along a delivery is; a receipt never moves a delivery backwards.
+_PROGRESS: Final = {
+    DeliveryStatus.QUEUED: 0,
+    DeliveryStatus.FAILED: 1,
+    DeliveryStatus.SENT: 1,
+    DeliveryStatus.DELIVERED: 2,
+    DeliveryStatus.OPENED: 3,
+    DeliveryStatus.ACKNOWLEDGED: 4,
+}
+
+#: Deliveries that acknowledgement turns into "acknowledged" (failed ones keep their failure).
+_ACKNOWLEDGEABLE: Final = (
+    DeliveryStatus.QUEUED,
+    DeliveryStatus.SENT,
+    DeliveryStatus.DELIVERED,
+    DeliveryStatus.OPENED,
+)
+
+
+# ------------------------------------------------------------------------------------------ enqueue
+
+
+def device_matches(device: Any, level: int, channel: str | None) -> bool:
+    """Whether a device's preferences take an event: ``level >= min_level`` and its channel allowed
+    (``channels`` null = all). ``device`` is a row with ``min_level`` and ``channels``."""
+    if level < int(device.min_level):
+        return False
+    channels = device.channels
+    return channels is None or channel in channels
+
+
+@dataclass(frozen=True, slots=True)
+class Push:
+    """An event to push in ``round`` (0 = first push, 1.. = CRITICAL re-pushes)."""
+
+    seq: int
+    id: str
+    level: int
+    channel: str | None
+    round: int = 0
+
+
+_DELIVERY_COLUMNS: Final = (
+    "id",
+    "event_seq",
+    "event_id",
+    "device_id",
+    "round",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+    "updated_at",
+)
+_INSERT_DELIVERIES: Final = BulkInsert(deliveries, _DELIVERY_COLUMNS)
+
+
+def enqueue(conn: sa.Connection, pushes: Sequence[Push], *, now: _dt.datetime) -> int:
+    """Queue every push for each device that matches it now, due at ``now``; returns rows created.
+
+    One ``executemany`` for all rows; the devices are read once.
+    """
+    if not pushes:
+        return 0
+    targets = conn.execute(sa.select(devices.c.id, devices.c.min_level, devices.c.channels)).all()
+    if not targets:
+        return 0
+    queued = DeliveryStatus.QUEUED.value
+    rows = [
+        (f"dl_{secrets.token_hex(10)}", push.seq, push.id, device.id, push.round, queued, 0, now, now, now)
+        for push in pushes
+        for device in targets
+        if device_matches(device, push.level, push.channel)
+    ]
+    _INSERT_DELIVERIES.execute(conn, rows)
+    return len(rows)
+
+
+# ------------------------------------------------------------------------------------ the dispatcher
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -245,10 +336,51 @@ def record_gone(
     return done
 
 
-def _matches(device: Any, level: int, channel: str | None) -> bool:
-    if level < int(device.min_level):
+# ------------------------------------------------------------- receipts, acknowledgement, removal
+
+
+def record_receipt(
+    conn: sa.Connection, delivery_id: str, status: DeliveryStatus, *, now: _dt.datetime
+) -> bool:
+    """Record "delivered" or "opened" for a delivery; ``False`` if there is no such delivery.
+
+    The timestamp is set once (first receipt wins); the status only moves forward.
+    """
+    row = conn.execute(sa.select(deliveries).where(deliveries.c.id == delivery_id)).first()
+    if row is None:
         return False
-    return device.channels is None or channel in device.channels
+    values: dict[str, Any] = {"updated_at": now}
+    column = "delivered_at" if status == DeliveryStatus.DELIVERED else "opened_at"
+    if getattr(row, column) is None:
+        values[column] = now
+    if status == DeliveryStatus.OPENED and row.delivered_at is None:
+        values["delivered_at"] = now
+    if _PROGRESS[status] > _PROGRESS.get(row.status, 0):
+        values["status"] = status
+    conn.execute(deliveries.update().where(deliveries.c.id == delivery_id).values(**values))
+    return True
+
+
+def acknowledge_deliveries(conn: sa.Connection, event_id: str, *, now: _dt.datetime) -> None:
+    """The event was acknowledged: its open deliveries on every device become "acknowledged", so
+    queued re-pushes are not sent (failed ones keep their failure)."""
+    conn.execute(
+        deliveries.update()
+        .where(deliveries.c.event_id == event_id, deliveries.c.status.in_(_ACKNOWLEDGEABLE))
+        .values(status=DeliveryStatus.ACKNOWLEDGED, updated_at=now)
+    )
+
+
+def drop_queued(conn: sa.Connection, device_id: str) -> None:
+    """Delete the deliveries of a device that were still waiting to be sent (the device is removed)."""
+    conn.execute(
+        deliveries.delete().where(
+            deliveries.c.device_id == device_id, deliveries.c.status == DeliveryStatus.QUEUED
+        )
+    )
+
+
+# -------------------------------------------------------------------------------- CRITICAL re-pushes
 
 
 def schedule_repeats(conn: sa.Connection, *, now: _dt.datetime, interval: _dt.timedelta) -> int:
@@ -267,34 +399,14 @@ def schedule_repeats(conn: sa.Connection, *, now: _dt.datetime, interval: _dt.ti
     ).all()
     if not due:
         return 0
-    targets = conn.execute(sa.select(devices.c.id, devices.c.min_level, devices.c.channels)).all()
-    created = 0
+    pushes = []
     for event in due:
         expired = event.repeat_until is not None and now >= event.repeat_until
         if not expired:
             last_round = conn.execute(
                 sa.select(sa.func.max(deliveries.c.round)).where(deliveries.c.event_id == event.id)
             ).scalar()
-            next_round = (last_round or 0) + 1
-            rows = [
-                {
-                    "id": f"dl_{secrets.token_hex(10)}",
-                    "event_seq": event.seq,
-                    "event_id": event.id,
-                    "device_id": device.id,
-                    "round": next_round,
-                    "status": DeliveryStatus.QUEUED,
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for device in targets
-                if _matches(device, event.level, event.channel)
-            ]
-            if rows:
-                conn.execute(deliveries.insert(), rows)
-                created += len(rows)
+            pushes.append(Push(event.seq, event.id, event.level, event.channel, round=(last_round or 0) + 1))
         following = now + interval
         stop = expired or (event.repeat_until is not None and following >= event.repeat_until)
         conn.execute(
@@ -302,7 +414,7 @@ def schedule_repeats(conn: sa.Connection, *, now: _dt.datetime, interval: _dt.ti
             .where(events.c.seq == event.seq, events.c.acknowledged_at.is_(None))
             .values(repeat_next_at=None if stop else following)
         )
-    return created
+    return enqueue(conn, pushes, now=now)
 
 
 def next_due(conn: sa.Connection) -> _dt.datetime | None:

@@ -1,0 +1,138 @@
+"""The outbox's writes (``store/outbox.py``) on SQLite and on a real PostgreSQL server: queueing by
+device preferences, receipts that only move forward, acknowledgement and device removal."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import uuid
+from types import SimpleNamespace
+
+import pytest
+import sqlalchemy as sa
+
+from pushlog._levels import Level
+from pushlog.hub.store import devices as device_store
+from pushlog.hub.store import events as event_store
+from pushlog.hub.store import outbox
+from pushlog.hub.store._tables import deliveries
+from pushlog.hub.store.outbox import DeliveryStatus
+
+NOW = _dt.datetime(2026, 1, 1, 12, 0, tzinfo=_dt.UTC)
+LATER = NOW + _dt.timedelta(seconds=3)
+REPEAT = event_store.Repeat(interval=_dt.timedelta(minutes=5), expiry=_dt.timedelta(hours=1))
+P256DH = "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4"
+
+
+@pytest.mark.parametrize(
+    ("min_level", "channels", "level", "channel", "expected"),
+    [
+        (Level.WARNING, None, Level.WARNING, None, True),  # exactly min_level
+        (Level.WARNING, None, Level.INFO, "ops", False),  # below min_level
+        (Level.INFO, ["ops"], Level.ERROR, "ops", True),
+        (Level.INFO, ["ops"], Level.ERROR, "billing", False),  # channel not allowed
+        (Level.INFO, ["ops"], Level.ERROR, None, False),  # no channel is not an allowed channel
+        (Level.INFO, [], Level.CRITICAL, "ops", False),  # an empty list allows nothing
+    ],
+)
+def test_device_matches(
+    min_level: Level, channels: list[str] | None, level: Level, channel: str | None, expected: bool
+) -> None:
+    device = SimpleNamespace(min_level=int(min_level), channels=channels)
+    assert outbox.device_matches(device, int(level), channel) is expected
+
+
+def _device(conn: sa.Connection, n: int, min_level: Level, channels: list[str] | None) -> str:
+    device, _ = device_store.register_webpush(
+        conn,
+        device_store.WebPushRegistration(
+            name=f"d{n}",
+            endpoint=f"https://push.example/{n}",
+            p256dh=P256DH,
+            auth="BTBZMqHH6r4Tts7J_aSIgg",
+            min_level=min_level,
+            channels=channels,
+        ),
+        now=NOW,
+    )
+    return str(device["id"])
+
+
+def _event(conn: sa.Connection, level: Level, channel: str | None) -> outbox.Push:
+    """A stored event that ingest did not push (so the test queues it itself)."""
+    item = event_store.NewEvent(id=str(uuid.uuid4()), ts=NOW, level=level, title="t", channel=channel)
+    event_store.insert_events(conn, [item], key_id=None, now=NOW, repeat=REPEAT)
+    stored = event_store.get_event(conn, item.id)
+    assert stored is not None
+    return outbox.Push(stored["seq"], item.id, int(level), channel)
+
+
+def _rows(conn: sa.Connection) -> set[tuple[str, str, int, str]]:
+    found = conn.execute(
+        sa.select(deliveries.c.event_id, deliveries.c.device_id, deliveries.c.round, deliveries.c.status)
+    )
+    return {(r.event_id, r.device_id, r.round, r.status) for r in found}
+
+
+def test_enqueue_queues_one_row_per_matching_device(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        everything = _device(conn, 1, Level.WARNING, None)
+        ops_errors = _device(conn, 2, Level.ERROR, ["ops"])
+        _device(conn, 3, Level.INFO, ["billing"])
+        warning = _event(conn, Level.WARNING, "ops")
+        error = _event(conn, Level.ERROR, "ops")
+        critical = _event(conn, Level.CRITICAL, None)
+        repeat = outbox.Push(critical.seq, critical.id, critical.level, critical.channel, round=2)
+
+        created = outbox.enqueue(conn, [warning, error, repeat], now=NOW)
+
+        queued = DeliveryStatus.QUEUED
+        assert _rows(conn) == {
+            (warning.id, everything, 0, queued),
+            (error.id, everything, 0, queued),
+            (error.id, ops_errors, 0, queued),
+            (critical.id, everything, 2, queued),
+        }
+        assert created == 4
+        due = conn.execute(sa.select(deliveries.c.next_attempt_at, deliveries.c.attempts)).all()
+        assert {(r.next_attempt_at, r.attempts) for r in due} == {(NOW, 0)}
+        assert outbox.enqueue(conn, [], now=NOW) == 0
+
+
+def test_ingest_queues_round_zero_through_enqueue(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        phone = _device(conn, 1, Level.WARNING, None)
+        pushed = event_store.NewEvent(id="e-pushed", ts=NOW, level=Level.ERROR, title="t", push=True)
+        quiet = event_store.NewEvent(id="e-quiet", ts=NOW, level=Level.ERROR, title="t", push=False)
+        low = event_store.NewEvent(id="e-low", ts=NOW, level=Level.INFO, title="t", push=True)
+        result = event_store.insert_events(conn, [pushed, quiet, low], key_id=None, now=NOW, repeat=REPEAT)
+        assert result.deliveries == 1
+        assert _rows(conn) == {("e-pushed", phone, 0, DeliveryStatus.QUEUED)}
+
+
+def test_receipts_only_move_forward_and_acknowledgement_and_removal(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        phone = _device(conn, 1, Level.WARNING, None)
+        tablet = _device(conn, 2, Level.WARNING, None)
+        event = _event(conn, Level.ERROR, None)
+        assert outbox.enqueue(conn, [event], now=NOW) == 2
+        ids = {r.device_id: r.id for r in conn.execute(sa.select(deliveries.c.device_id, deliveries.c.id))}
+
+        assert outbox.record_receipt(conn, ids[phone], DeliveryStatus.OPENED, now=NOW)
+        assert outbox.record_receipt(conn, ids[phone], DeliveryStatus.DELIVERED, now=LATER)
+        assert not outbox.record_receipt(conn, "dl_missing", DeliveryStatus.DELIVERED, now=NOW)
+        row = conn.execute(sa.select(deliveries).where(deliveries.c.id == ids[phone])).one()
+        # "opened" implies delivered; the later "delivered" receipt neither moves it back nor restamps it
+        assert (row.status, row.delivered_at, row.opened_at) == (DeliveryStatus.OPENED, NOW, NOW)
+
+        outbox.acknowledge_deliveries(conn, event.id, now=LATER)
+        assert _rows(conn) == {
+            (event.id, phone, 0, DeliveryStatus.ACKNOWLEDGED),
+            (event.id, tablet, 0, DeliveryStatus.ACKNOWLEDGED),
+        }
+
+        again = _event(conn, Level.ERROR, None)
+        outbox.enqueue(conn, [again], now=LATER)
+        outbox.drop_queued(conn, tablet)
+        left = {(r[0], r[1]) for r in _rows(conn)}
+        assert (again.id, tablet) not in left  # the queued one is gone
+        assert {(event.id, tablet), (again.id, phone)} <= left  # the rest stay
