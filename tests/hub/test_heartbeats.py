@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from pushlog.hub.heartbeats import CheckIn, HeartbeatMonitor, default_grace, get_heartbeat, record_checkin
+from pushlog.hub.heartbeats import HeartbeatMonitor
 from pushlog.hub.store import create_engine, migrate
 from pushlog.hub.store._tables import deliveries, devices, events
+from pushlog.hub.store.heartbeats import CheckIn, default_grace, get_heartbeat, record_checkin
 
 T0 = _dt.datetime(2026, 11, 21, 6, 0, tzinfo=_dt.UTC)
 HOUR = _dt.timedelta(hours=1)

@@ -23,7 +23,14 @@ from .._auth import authenticate
 from .._errors import ApiError
 from .._state import hub_state
 from .._validate import invalid, parse_json
-from ..heartbeats import STATUSES, CheckIn, delete_heartbeat, get_heartbeat, list_heartbeats, record_checkin
+from ..store.heartbeats import (
+    STATUSES,
+    CheckIn,
+    delete_heartbeat,
+    get_heartbeat,
+    list_heartbeats,
+    record_checkin,
+)
 
 NAME_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+ -]{0,127}")
 MAX_MESSAGE: Final = 1024
