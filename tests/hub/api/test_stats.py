@@ -109,8 +109,8 @@ def test_events_deliveries_and_pushes_in_the_window(
 
     got = stats(hub)
     assert (got["since"], got["until"], got["bucket"]) == (
-        "2025-12-31T12:00:04Z",
-        "2026-01-01T12:00:04Z",
+        "2025-12-31T12:00:04.000000Z",
+        "2026-01-01T12:00:04.000000Z",
         "hour",
     )
     assert got["events"]["total"] == 6
@@ -120,11 +120,14 @@ def test_events_deliveries_and_pushes_in_the_window(
         b["start"]: {k: v for k, v in b.items() if k != "start" and v} for b in got["events"]["buckets"]
     }
     assert len(buckets) == 25  # 2025-12-31T12:00 ... 2026-01-01T12:00, every hour present
-    assert next(iter(buckets)) == "2025-12-31T12:00:00Z" and list(buckets)[-1] == "2026-01-01T12:00:00Z"
+    assert (
+        next(iter(buckets)) == "2025-12-31T12:00:00.000000Z"
+        and list(buckets)[-1] == "2026-01-01T12:00:00.000000Z"
+    )
     assert {start: counts for start, counts in buckets.items() if counts} == {
-        "2026-01-01T09:00:00Z": {"info": 3},
-        "2026-01-01T11:00:00Z": {"warning": 1, "error": 1},
-        "2026-01-01T12:00:00Z": {"info": 1},
+        "2026-01-01T09:00:00.000000Z": {"info": 3},
+        "2026-01-01T11:00:00.000000Z": {"warning": 1, "error": 1},
+        "2026-01-01T12:00:00.000000Z": {"info": 1},
     }
 
     assert got["deliveries"]["total"] == 4
@@ -157,8 +160,8 @@ def test_events_deliveries_and_pushes_in_the_window(
     # Day buckets over two days see yesterday's event too.
     days = stats(hub, since="2025-12-31T00:00:00Z", until="2026-01-02T00:00:00Z", bucket="day")
     assert [(b["start"], b["info"]) for b in days["events"]["buckets"]] == [
-        ("2025-12-31T00:00:00Z", 1),
-        ("2026-01-01T00:00:00Z", 4),
+        ("2025-12-31T00:00:00.000000Z", 1),
+        ("2026-01-01T00:00:00.000000Z", 4),
     ]
     # A relative since counts back from the hub's clock.
     assert stats(hub, since="3h")["events"]["by_level"] == {**ZERO, "info": 4, "warning": 1, "error": 1}
@@ -182,8 +185,8 @@ def test_client_drop_reports_are_counted_once_per_batch(hub_factory: Callable[..
         ("bootstrap publish", 10, 2)
     ]
     assert [(b["start"], b["dropped"]) for b in got["clients"]["buckets"] if b["dropped"]] == [
-        ("2026-01-01T12:00:00Z", 7),
-        ("2026-01-01T13:00:00Z", 3),
+        ("2026-01-01T12:00:00.000000Z", 7),
+        ("2026-01-01T13:00:00.000000Z", 3),
     ]
     # Reports outside the window are not counted.
     assert stats(hub, since="2026-01-01T12:30:00Z")["clients"]["dropped"] == 3

@@ -75,9 +75,9 @@ def test_the_same_counts_on_both_databases(engine: sa.Engine) -> None:
         got = stats_store.stats(conn, window)
 
     assert [(b["start"], b["info"], b["warning"], b["error"]) for b in got["events"]["buckets"]] == [
-        ("2026-01-01T09:00:00Z", 1, 0, 0),
-        ("2026-01-01T10:00:00Z", 1, 1, 0),
-        ("2026-01-01T11:00:00Z", 0, 0, 1),
+        ("2026-01-01T09:00:00.000000Z", 1, 0, 0),
+        ("2026-01-01T10:00:00.000000Z", 1, 1, 0),
+        ("2026-01-01T11:00:00.000000Z", 0, 0, 1),
     ]
     assert (got["events"]["total"], got["events"]["occurrences"]) == (4, 13)  # 1 + (4 + 6) + 1 + 1
     # Deliveries are windowed by created_at (all at NOW = 12:00, the exclusive end): none.
@@ -89,7 +89,9 @@ def test_the_same_counts_on_both_databases(engine: sa.Engine) -> None:
         day = stats_store.stats(
             conn, stats_store.Window(since=at(0), until=at(0) + _dt.timedelta(days=1), unit="day")
         )
-    assert [(b["start"], b["warning"]) for b in day["events"]["buckets"]] == [("2026-01-01T00:00:00Z", 2)]
+    assert [(b["start"], b["warning"]) for b in day["events"]["buckets"]] == [
+        ("2026-01-01T00:00:00.000000Z", 2)
+    ]
     assert day["deliveries"]["total"] == 3
     assert day["deliveries"]["by_status"]["queued"] == 1
     assert day["deliveries"]["by_device"][0]["device_id"] == device["id"]

@@ -8,12 +8,11 @@ which the Web Push sender keeps even when it has to shorten the body.
 
 from __future__ import annotations
 
-import datetime as _dt
 from typing import Any
 
-from ..._event import format_ts
 from ..._levels import POLICIES, Level, level_from_number
 from .. import receipts
+from .._clock import format_time
 from ..store.outbox import Claimed
 from ._base import PushMessage
 
@@ -23,12 +22,6 @@ ACTIONS = ({"action": "open", "title": "Open"}, {"action": "ack", "title": "Ackn
 def collapse_key(event: dict[str, Any]) -> str:
     """Repeats of one event (same fingerprint) replace each other; else the event id itself."""
     return str(event.get("fingerprint") or event["id"])
-
-
-def _ts(value: Any) -> str | None:
-    if isinstance(value, _dt.datetime):
-        return format_ts(value)
-    return None if value is None else str(value)
 
 
 def build_message(claim: Claimed, *, base_url: str, receipt_secret: str, ttl: int) -> PushMessage:
@@ -46,7 +39,7 @@ def build_message(claim: Claimed, *, base_url: str, receipt_secret: str, ttl: in
         "title": event["title"],
         "body": event.get("body") or "",
         "level": level.wire_name,
-        "ts": _ts(event.get("ts")),
+        "ts": format_time(event.get("ts")),
         "count": int(event.get("count") or 1),
         "url": f"{base_url.rstrip('/')}/#/events/{event['id']}",
         "link": event.get("link"),

@@ -10,21 +10,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from .._clock import format_time
 from . import outbox
 from ._tables import deliveries
 from .outbox import DeliveryStatus
 
 
-def _iso(moment: _dt.datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.astimezone(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def delivery_json(row: sa.Row[Any]) -> dict[str, Any]:
     """One delivery; ``history`` lists the status changes known from its timestamps, in order."""
     history = [
-        {"status": status.value, "at": _iso(moment)}
+        {"status": status.value, "at": format_time(moment)}
         for status, moment in (
             (DeliveryStatus.QUEUED, row.created_at),
             (DeliveryStatus.SENT, row.sent_at),
@@ -42,12 +37,12 @@ def delivery_json(row: sa.Row[Any]) -> dict[str, Any]:
         "attempts": row.attempts,
         "last_status_code": row.last_status_code,
         "last_error": row.last_error,
-        "next_attempt_at": _iso(row.next_attempt_at),
-        "created_at": _iso(row.created_at),
-        "updated_at": _iso(row.updated_at),
-        "sent_at": _iso(row.sent_at),
-        "delivered_at": _iso(row.delivered_at),
-        "opened_at": _iso(row.opened_at),
+        "next_attempt_at": format_time(row.next_attempt_at),
+        "created_at": format_time(row.created_at),
+        "updated_at": format_time(row.updated_at),
+        "sent_at": format_time(row.sent_at),
+        "delivered_at": format_time(row.delivered_at),
+        "opened_at": format_time(row.opened_at),
         "history": history,
     }
 

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..._levels import Level
+from .._clock import format_time
 from . import outbox
 from ._tables import devices
 
@@ -24,12 +25,6 @@ class WebPushRegistration:
     channels: list[str] | None
 
 
-def _iso(moment: _dt.datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.astimezone(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def device_json(row: sa.Row[Any]) -> dict[str, Any]:
     """The API's Device (secrets of the subscription are not echoed)."""
     level = row.min_level
@@ -42,9 +37,9 @@ def device_json(row: sa.Row[Any]) -> dict[str, Any]:
             "min_level": Level(level).wire_name if level in Level._value2member_map_ else level,
             "channels": row.channels,
         },
-        "created_at": _iso(row.created_at),
-        "updated_at": _iso(row.updated_at),
-        "last_success_at": _iso(row.last_success_at),
+        "created_at": format_time(row.created_at),
+        "updated_at": format_time(row.updated_at),
+        "last_success_at": format_time(row.last_success_at),
         "failure_count": row.failure_count,
     }
 

@@ -20,6 +20,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 
 from ..._levels import Level
+from .._clock import format_time
 from . import outbox
 from ._bulk import BulkInsert
 from ._tables import UTCDateTime, event_meta, event_tags, events
@@ -418,19 +419,13 @@ def max_seq(conn: sa.Connection) -> int:
     return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(events.c.seq), 0))).scalar_one())
 
 
-def _iso(moment: _dt.datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.astimezone(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def stored_event(row: sa.Row[Any]) -> dict[str, Any]:
     """The API's StoredEvent: the wire event plus ``seq``, ``received_at`` and acknowledgement."""
     return {
         "id": row.id,
         "seq": row.seq,
-        "ts": _iso(row.ts),
-        "received_at": _iso(row.received_at),
+        "ts": format_time(row.ts),
+        "received_at": format_time(row.received_at),
         "level": Level(row.level).wire_name if row.level in Level._value2member_map_ else str(row.level),
         "title": row.title,
         "body": row.body,
@@ -444,10 +439,10 @@ def stored_event(row: sa.Row[Any]) -> dict[str, Any]:
         "count": row.count,
         "push": row.push,
         "source": row.source,
-        "acknowledged_at": _iso(row.acknowledged_at),
+        "acknowledged_at": format_time(row.acknowledged_at),
         "acknowledged_by": row.acknowledged_by,
         "repeat_of": row.repeat_of,
-        "last_seen_at": _iso(row.last_seen_at),
+        "last_seen_at": format_time(row.last_seen_at),
     }
 
 

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 
 from ..._duration import format_seconds
 from ..._levels import Level
+from .._clock import format_time
 from ._tables import heartbeats
 from .events import NewEvent, Repeat, insert_events
 
@@ -54,12 +55,6 @@ class CheckIn:
     message: str | None = None
 
 
-def _iso(moment: _dt.datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.astimezone(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def as_dict(row: Any) -> dict[str, Any]:
     """The API form of a heartbeat row."""
     return {
@@ -67,16 +62,16 @@ def as_dict(row: Any) -> dict[str, Any]:
         "status": row.state,
         "every_s": row.every_s,
         "grace_s": row.grace_s,
-        "due_at": _iso(row.due_at),
-        "created_at": _iso(row.created_at),
-        "last_ping_at": _iso(row.last_ping_at),
-        "last_start_at": _iso(row.last_start_at),
-        "last_success_at": _iso(row.last_success_at),
-        "last_failure_at": _iso(row.last_failure_at),
+        "due_at": format_time(row.due_at),
+        "created_at": format_time(row.created_at),
+        "last_ping_at": format_time(row.last_ping_at),
+        "last_start_at": format_time(row.last_start_at),
+        "last_success_at": format_time(row.last_success_at),
+        "last_failure_at": format_time(row.last_failure_at),
         "last_exit_code": row.last_exit_code,
         "last_duration_s": row.last_duration_s,
         "last_message": row.last_message,
-        "overdue_since": _iso(row.overdue_since),
+        "overdue_since": format_time(row.overdue_since),
     }
 
 
@@ -236,12 +231,12 @@ def check_due(conn: sa.Connection, *, now: _dt.datetime) -> Overdue:
             continue
         period = format_seconds(row.every_s or 0)
         grace = format_seconds(row.grace_s or 0)
-        last = _iso(row.last_success_at) or "never"
+        last = format_time(row.last_success_at) or "never"
         body = f"expected every {period} (+{grace} grace); last success: {last}"
         if row.last_failure_at is not None and (
             row.last_success_at is None or row.last_failure_at > row.last_success_at
         ):
-            body += f"; last failure: {_iso(row.last_failure_at)}"
+            body += f"; last failure: {format_time(row.last_failure_at)}"
             if row.last_message:
                 body += f" ({row.last_message})"
         event = _event(
@@ -250,7 +245,7 @@ def check_due(conn: sa.Connection, *, now: _dt.datetime) -> Overdue:
             title=f"{row.name} is overdue",
             body=body,
             now=now,
-            extra={"status": "overdue", "every_s": row.every_s, "due_at": _iso(row.due_at)},
+            extra={"status": "overdue", "every_s": row.every_s, "due_at": format_time(row.due_at)},
         )
         result = insert_events(conn, [event], key_id=None, now=now, repeat=_NO_REPEAT)
         deliveries += result.deliveries

@@ -15,6 +15,7 @@ from typing import Any, Final
 
 import sqlalchemy as sa
 
+from .._clock import format_time
 from ._tables import keys
 
 SCOPES: Final = ("publish", "read", "admin")
@@ -46,14 +47,10 @@ class KeyRecord:
             "name": self.name,
             "scope": self.scope,
             "prefix": self.prefix,
-            "created_at": _iso(self.created_at),
-            "revoked_at": _iso(self.revoked_at),
-            "last_used_at": _iso(self.last_used_at),
+            "created_at": format_time(self.created_at),
+            "revoked_at": format_time(self.revoked_at),
+            "last_used_at": format_time(self.last_used_at),
         }
-
-
-def _iso(moment: _dt.datetime | None) -> str | None:
-    return None if moment is None else moment.astimezone(_dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def _record(row: sa.Row[Any]) -> KeyRecord:

@@ -29,6 +29,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
 from ..._levels import Level
+from .._clock import format_time
 from ._tables import client_reports, deliveries, devices, events, keys
 from .outbox import DeliveryStatus
 
@@ -120,10 +121,6 @@ def record_client_report(
     )
 
 
-def _iso(moment: _dt.datetime) -> str:
-    return moment.astimezone(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _bucket_start(text: str) -> _dt.datetime:
     return _dt.datetime.fromisoformat(text).replace(tzinfo=_dt.UTC)
 
@@ -162,7 +159,7 @@ def _events(conn: sa.Connection, window: Window, starts: list[_dt.datetime]) -> 
         "total": total,
         "occurrences": occurrences,
         "by_level": by_level,
-        "buckets": [{"start": _iso(start), **counts} for start, counts in sorted(per_bucket.items())],
+        "buckets": [{"start": format_time(start), **counts} for start, counts in sorted(per_bucket.items())],
     }
 
 
@@ -252,7 +249,7 @@ def _clients(conn: sa.Connection, window: Window, starts: list[_dt.datetime]) ->
     return {
         "dropped": sum(k["dropped"] for k in keys_out),
         "by_key": keys_out,
-        "buckets": [{"start": _iso(start), "dropped": n} for start, n in sorted(per_bucket.items())],
+        "buckets": [{"start": format_time(start), "dropped": n} for start, n in sorted(per_bucket.items())],
     }
 
 
@@ -261,8 +258,8 @@ def stats(conn: sa.Connection, window: Window) -> dict[str, Any]:
     starts = window.starts()
     delivery_stats, pushes = _deliveries(conn, window)
     return {
-        "since": _iso(window.since),
-        "until": _iso(window.until),
+        "since": format_time(window.since),
+        "until": format_time(window.until),
         "bucket": window.unit,
         "events": _events(conn, window, starts),
         "deliveries": delivery_stats,
