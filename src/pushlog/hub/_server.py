@@ -22,7 +22,7 @@ import socket
 import threading
 from collections.abc import Iterator, Mapping
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -31,6 +31,9 @@ from ._clock import Clock
 from ._state import HubState
 from .app import create_app
 from .config import HubConfig
+
+if TYPE_CHECKING:
+    from .delivery import Sender
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -92,7 +95,7 @@ def build_server(
     config: HubConfig,
     *,
     clock: Clock | None = None,
-    senders: Mapping[str, Any] | None = None,
+    senders: Mapping[str, Sender] | None = None,
     log_config: dict[str, Any] | str | None = uvicorn.config.LOGGING_CONFIG,
     access_log: bool = True,
     **create_kwargs: Any,

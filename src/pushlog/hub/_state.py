@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio.to_thread
 import sqlalchemy as sa
@@ -24,6 +24,9 @@ from ._ratelimit import RateLimiter
 from .config import HubConfig
 from .store import READ_ONLY
 
+if TYPE_CHECKING:  # delivery imports aiohttp; the app loads it only when the hub starts
+    from .delivery import DeliveryService, Sender
+
 T = TypeVar("T")
 
 
@@ -34,10 +37,10 @@ class HubState:
     broker: Broker
     limiter: RateLimiter
     resolver: Resolver
-    senders: Mapping[str, Any] | None = None
+    senders: Mapping[str, Sender] | None = None
     engine: sa.Engine | None = None
     secrets: Secrets | None = None
-    delivery: Any = None
+    delivery: DeliveryService | None = None
     _touched: dict[str, float] = field(default_factory=dict)
     _ingest_lock: asyncio.Lock | None = None
     _group_commit: GroupCommit | None = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import anyio.to_thread
 import sqlalchemy as sa
@@ -38,6 +38,9 @@ from ._state import HubState
 from .api import deliveries, devices, events, heartbeats, keys, meta, stats, stream
 from .config import HubConfig
 
+if TYPE_CHECKING:  # delivery imports aiohttp: loaded when the hub starts (lifespan)
+    from .delivery import Sender
+
 STATIC_DIR = Path(__file__).parent / "static"
 
 
@@ -58,7 +61,7 @@ def api_routes() -> list[BaseRoute]:
 def create_app(
     config: HubConfig,
     *,
-    senders: Mapping[str, Any] | None = None,
+    senders: Mapping[str, Sender] | None = None,
     clock: Clock | None = None,
     resolver: Resolver | None = None,
 ) -> Starlette:

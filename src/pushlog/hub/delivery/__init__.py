@@ -10,20 +10,17 @@ event loop.
 from __future__ import annotations
 
 import asyncio
-import datetime as _dt
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Mapping
 
 import sqlalchemy as sa
 
+from .._clock import Clock, system_clock
+from ..config import HubConfig
 from ..store import settings as settings_store
 from ._backoff import RetryPolicy
+from ._base import Sender
 from ._dispatcher import DeliveryService, StepReport
 from .webpush import VapidSigner, WebPushSender
-
-
-def _system_clock() -> _dt.datetime:
-    return _dt.datetime.now(_dt.UTC)
 
 
 def _read_secrets(engine: sa.Engine) -> tuple[str, str]:
@@ -38,34 +35,34 @@ def _read_secrets(engine: sa.Engine) -> tuple[str, str]:
 
 async def start_delivery(
     *,
-    engine: Any,
-    config: Any,
-    clock: Callable[[], _dt.datetime] | None = None,
-    senders: Mapping[str, Any] | None = None,
+    engine: sa.Engine,
+    config: HubConfig,
+    clock: Clock | None = None,
+    senders: Mapping[str, Sender] | None = None,
 ) -> DeliveryService:
-    """Start the dispatcher for ``engine`` with the settings of ``config`` (a ``HubConfig``)."""
-    the_clock = clock or _system_clock
+    """Start the dispatcher for ``engine`` with the settings of ``config``."""
+    the_clock = clock or system_clock
     pem, secret = await asyncio.to_thread(_read_secrets, engine)
     owned = senders is None
     if senders is None:
         # VAPID expiry and Retry-After dates are judged by the push service's clock, so the sender
         # keeps wall time even when the hub runs on an injected clock.
-        signer = VapidSigner(pem, getattr(config, "vapid_subject", "mailto:admin@pushlog.invalid"))
+        signer = VapidSigner(pem, config.vapid_subject)
         # The SSRF guard follows the hub's development flag: the same rule as at device registration.
-        allow_private = bool(getattr(config, "allow_private_endpoints", False))
-        senders = {"webpush": WebPushSender(signer, allow_private_endpoints=allow_private)}
+        webpush = WebPushSender(signer, allow_private_endpoints=config.allow_private_endpoints)
+        senders = {"webpush": webpush}
     service = DeliveryService(
         engine=engine,
         senders=senders,
         owned_senders=owned,
-        base_url=str(getattr(config, "base_url", "http://127.0.0.1:8765")),
+        base_url=config.base_url,
         receipt_secret=secret,
         clock=the_clock,
-        ttl=int(getattr(config, "push_ttl", 3600)),
-        repeat_interval=float(getattr(config, "critical_repeat_interval", 300.0)),
+        ttl=config.push_ttl,
+        repeat_interval=config.critical_repeat_interval,
     )
     service.start()
     return service
 
 
-__all__ = ["DeliveryService", "RetryPolicy", "StepReport", "start_delivery"]
+__all__ = ["DeliveryService", "RetryPolicy", "Sender", "StepReport", "start_delivery"]

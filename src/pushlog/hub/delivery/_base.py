@@ -50,7 +50,17 @@ class WebPushTarget:
     auth: str
 
 
-class Sender(Protocol):
-    async def send(self, target: Any, message: PushMessage) -> SendResult: ...
+#: What a sender is given to reach one device (FCM and APNs targets join this union when they come).
+Target = WebPushTarget
 
-    async def aclose(self) -> None: ...
+
+class Sender(Protocol):
+    """A push sender for one device kind (the dispatcher holds one per kind, ``{"webpush": ...}``)."""
+
+    async def send(self, target: Target, message: PushMessage) -> SendResult:
+        """Send ``message`` to ``target``; never raises for what the push service answered."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections (called once the dispatcher stops, for senders it owns)."""
+        ...

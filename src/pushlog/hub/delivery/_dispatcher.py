@@ -28,15 +28,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from .._clock import Clock
 from ..store import outbox
 from ..store.outbox import Claimed
 from ._backoff import RetryPolicy
-from ._base import Outcome, PushMessage, SendResult, WebPushTarget
+from ._base import Outcome, PushMessage, Sender, SendResult, Target, WebPushTarget
 from ._payload import build_message
 
 log = logging.getLogger("pushlog.hub.delivery")
-
-Clock = Callable[[], _dt.datetime]
 
 
 @dataclass(slots=True)
@@ -52,7 +51,7 @@ class StepReport:
     lost: int = 0  # results not recorded: the lease had expired or the row was acknowledged meanwhile
 
 
-def target_for(device: Mapping[str, Any]) -> Any:
+def target_for(device: Mapping[str, Any]) -> Target | None:
     """What the device's sender takes; None for kinds without a target here yet."""
     if device.get("kind") == "webpush":
         return WebPushTarget(endpoint=device["endpoint"], p256dh=device["p256dh"], auth=device["auth"])
@@ -66,7 +65,7 @@ class DeliveryService:
         self,
         *,
         engine: sa.Engine,
-        senders: Mapping[str, Any],
+        senders: Mapping[str, Sender],
         base_url: str,
         receipt_secret: str,
         clock: Clock,

@@ -37,14 +37,13 @@ import asyncio
 import ssl
 import time
 from collections.abc import Callable
-from typing import Any
 
 import aiohttp
 import certifi
 from aiohttp.abc import AbstractResolver
 
 from ..._endpoints import EndpointError, check_url
-from .._base import Outcome, PushMessage, SendResult, WebPushTarget
+from .._base import Outcome, PushMessage, SendResult, Target, WebPushTarget
 from ._encrypt import SubscriptionKeyError, encrypt, fit_payload
 from ._guard import PublicOnlyResolver, RefusedAddress
 from ._status import classify
@@ -148,7 +147,7 @@ class WebPushSender:
             )
         return self._session, self._slots
 
-    async def send(self, target: Any, message: PushMessage) -> SendResult:
+    async def send(self, target: Target, message: PushMessage) -> SendResult:
         if not isinstance(target, WebPushTarget):
             kind = type(target).__name__
             return SendResult(outcome=Outcome.FAILED, detail=f"not a Web Push target: {kind}")
