@@ -274,40 +274,47 @@ def record_retry(
     error: str,
 ) -> bool:
     """Keep a claimed delivery queued for another attempt at ``next_attempt_at``; release the lease."""
-    done = conn.execute(
-        deliveries.update()
-        .where(_mine(claim.id, claim.lease))
-        .values(
-            locked_until=None,
-            next_attempt_at=next_attempt_at,
-            last_status_code=status_code,
-            last_error=error,
-            updated_at=now,
-        )
-    ).rowcount
+    done = _release(
+        conn, claim, now=now, status_code=status_code, error=error, next_attempt_at=next_attempt_at
+    )
     conn.execute(
         devices.update()
         .where(devices.c.id == claim.device["id"])
         .values(failure_count=devices.c.failure_count + 1)
     )
-    return bool(done)
+    return done
 
 
 def record_failed(
     conn: sa.Connection, claim: Claimed, *, now: _dt.datetime, status_code: int | None, error: str
 ) -> bool:
     """Mark a claimed delivery failed for good."""
+    return _release(
+        conn,
+        claim,
+        now=now,
+        status_code=status_code,
+        error=error,
+        status=DeliveryStatus.FAILED,
+        next_attempt_at=None,
+    )
+
+
+def _release(
+    conn: sa.Connection,
+    claim: Claimed,
+    *,
+    now: _dt.datetime,
+    status_code: int | None,
+    error: str,
+    **values: Any,
+) -> bool:
+    """Record an attempt's result on a row this claim still holds and release its lease; ``values`` is
+    what else changes (the next attempt, or the final status). False if the claim was lost."""
     done = conn.execute(
         deliveries.update()
         .where(_mine(claim.id, claim.lease))
-        .values(
-            status=DeliveryStatus.FAILED,
-            locked_until=None,
-            next_attempt_at=None,
-            last_status_code=status_code,
-            last_error=error,
-            updated_at=now,
-        )
+        .values(locked_until=None, last_status_code=status_code, last_error=error, updated_at=now, **values)
     ).rowcount
     return bool(done)
 
