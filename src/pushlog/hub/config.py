@@ -15,6 +15,9 @@ DATA_DIR_ENV: Final = "PUSHLOG_DATA_DIR"
 DEFAULT_DATA_DIR: Final = ".pushlog"
 DB_FILE: Final = "pushlog.db"
 CREDENTIALS_FILE: Final = "credentials.json"
+#: Defaults the delivery service shares with :class:`HubConfig` (seconds).
+PUSH_TTL: Final = 3600
+CRITICAL_REPEAT_INTERVAL: Final = 300.0
 
 
 def default_data_dir(environ: dict[str, str] | None = None) -> Path:
@@ -47,10 +50,10 @@ class HubConfig:
     #: Largest number of events in one POST.
     max_batch_events: int = 1000
     #: CRITICAL events are re-pushed every this many seconds until acknowledged or expired.
-    critical_repeat_interval: float = 300.0
+    critical_repeat_interval: float = CRITICAL_REPEAT_INTERVAL
     critical_expiry: float = 3600.0
     #: TTL (seconds) of each push; always explicit.
-    push_ttl: int = 3600
+    push_ttl: int = PUSH_TTL
     #: SSE keepalive comment interval in seconds.
     keepalive_interval: float = 15.0
     #: Seconds a write waits for SQLite's write lock before the request fails with 503.

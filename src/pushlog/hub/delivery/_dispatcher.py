@@ -29,6 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from .._clock import Clock
+from ..config import CRITICAL_REPEAT_INTERVAL, PUSH_TTL
 from ..store import outbox
 from ..store.outbox import Claimed
 from ._backoff import RetryPolicy
@@ -69,8 +70,8 @@ class DeliveryService:
         base_url: str,
         receipt_secret: str,
         clock: Clock,
-        ttl: int = 3600,
-        repeat_interval: float = 300.0,
+        ttl: int = PUSH_TTL,
+        repeat_interval: float = CRITICAL_REPEAT_INTERVAL,
         retry: RetryPolicy | None = None,
         lease: float = 120.0,
         batch_size: int = 256,

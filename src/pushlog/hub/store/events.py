@@ -264,7 +264,7 @@ def _merge_follow_ups(
         kind, where = targets[item.id]
         line = where if kind == "seq" else seq_of[str(where)]
         assert isinstance(line, int)
-        rows.append(_row(item, key_id=key_id, now=now, repeat=_NO_REPEAT, merged_into=line))
+        rows.append(_row(item, key_id=key_id, now=now, repeat=NO_REPEAT, merged_into=line))
         added, last = growth.get(line, (0, item.ts))
         growth[line] = (added + item.count, max(last, item.ts))
     _INSERT_EVENTS.execute(conn, rows)
@@ -274,7 +274,8 @@ def _merge_follow_ups(
     )
 
 
-_NO_REPEAT: Final = Repeat(interval=_dt.timedelta(0), expiry=_dt.timedelta(0))
+#: The schedule for events that are never CRITICAL pushes (merged follow-ups, the hub's own alerts).
+NO_REPEAT: Final = Repeat(interval=_dt.timedelta(0), expiry=_dt.timedelta(0))
 
 _B_LAST = sa.bindparam("b_last", type_=UTCDateTime())
 _GROW_LINE: Final = (

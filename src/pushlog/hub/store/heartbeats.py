@@ -30,7 +30,7 @@ from ..._duration import format_seconds
 from ..._levels import Level
 from .._clock import format_time
 from ._tables import heartbeats
-from .events import NewEvent, Repeat, insert_events
+from .events import NO_REPEAT, NewEvent, insert_events
 
 STATUSES: Final = ("start", "success", "failure")
 MIN_GRACE_SECONDS: Final = 60.0
@@ -109,10 +109,6 @@ def _event(
         push=level >= Level.WARNING,
         source={"logger": "pushlog.hub.heartbeats"},
     )
-
-
-#: Alerts are never CRITICAL, so the re-push schedule is irrelevant; insert_events still needs one.
-_NO_REPEAT: Final = Repeat(interval=_dt.timedelta(minutes=5), expiry=_dt.timedelta(hours=1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +194,7 @@ def record_checkin(
             now=now,
             extra={"status": "recovered"},
         )
-        result = insert_events(conn, [event], key_id=None, now=now, repeat=_NO_REPEAT)
+        result = insert_events(conn, [event], key_id=None, now=now, repeat=NO_REPEAT)
         events, deliveries = result.accepted, result.deliveries
     return Recorded(heartbeat=as_dict(_get(conn, checkin.name)), events=events, deliveries=deliveries)
 
@@ -247,7 +243,7 @@ def check_due(conn: sa.Connection, *, now: _dt.datetime) -> Overdue:
             now=now,
             extra={"status": "overdue", "every_s": row.every_s, "due_at": format_time(row.due_at)},
         )
-        result = insert_events(conn, [event], key_id=None, now=now, repeat=_NO_REPEAT)
+        result = insert_events(conn, [event], key_id=None, now=now, repeat=NO_REPEAT)
         deliveries += result.deliveries
         names.append(row.name)
     return Overdue(names=names, deliveries=deliveries)
