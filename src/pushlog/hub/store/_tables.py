@@ -18,6 +18,16 @@ from sqlalchemy.types import TypeDecorator
 metadata = sa.MetaData()
 
 
+def as_utc(value: _dt.datetime | str) -> _dt.datetime:
+    """A stored timestamp as an aware UTC datetime: SQLite gives text or naive datetimes (also for
+    aggregates such as ``min()``, which bypass the column type)."""
+    if isinstance(value, str):
+        value = _dt.datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=_dt.UTC)
+    return value.astimezone(_dt.UTC)
+
+
 class UTCDateTime(TypeDecorator[_dt.datetime]):
     """A timezone-aware UTC timestamp on every backend (SQLite drops tzinfo; this restores it)."""
 
@@ -32,13 +42,7 @@ class UTCDateTime(TypeDecorator[_dt.datetime]):
         return value.astimezone(_dt.UTC)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> _dt.datetime | None:
-        if value is None:
-            return None
-        if isinstance(value, str):
-            value = _dt.datetime.fromisoformat(value)
-        if value.tzinfo is None:
-            return value.replace(tzinfo=_dt.UTC)  # type: ignore[no-any-return]
-        return value.astimezone(_dt.UTC)  # type: ignore[no-any-return]
+        return None if value is None else as_utc(value)
 
 
 keys = sa.Table(

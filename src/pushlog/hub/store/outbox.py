@@ -32,7 +32,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 
 from ._bulk import BulkInsert
-from ._tables import deliveries, devices, events
+from ._tables import as_utc, deliveries, devices, events
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -436,14 +436,5 @@ def next_due(conn: sa.Connection) -> _dt.datetime | None:
             events.c.repeat_next_at.is_not(None), events.c.acknowledged_at.is_(None)
         )
     ).scalar()
-    moments = [_aware(m) for m in (attempt, repeat) if m is not None]
+    moments = [as_utc(m) for m in (attempt, repeat) if m is not None]
     return min(moments) if moments else None
-
-
-def _aware(moment: Any) -> _dt.datetime:
-    """Aggregates bypass the column type on SQLite and come back as text or naive datetimes."""
-    if isinstance(moment, str):
-        moment = _dt.datetime.fromisoformat(moment)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=_dt.UTC)
-    return moment.astimezone(_dt.UTC)  # type: ignore[no-any-return]
