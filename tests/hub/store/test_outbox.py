@@ -4,7 +4,9 @@ device preferences, receipts that only move forward, acknowledgement and device 
 from __future__ import annotations
 
 import datetime as _dt
+import re
 import uuid
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -136,3 +138,17 @@ def test_receipts_only_move_forward_and_acknowledgement_and_removal(engine: sa.E
         left = {(r[0], r[1]) for r in _rows(conn)}
         assert (again.id, tablet) not in left  # the queued one is gone
         assert {(event.id, tablet), (again.id, phone)} <= left  # the rest stay
+
+
+def test_only_the_outbox_writes_deliveries() -> None:
+    """The outbox has one owner: no other module of the hub inserts, updates or deletes delivery rows."""
+    hub = Path(outbox.__file__).parents[1]
+    writers = {
+        str(path.relative_to(hub))
+        for path in hub.rglob("*.py")
+        if "migrations" not in path.parts and _WRITES_DELIVERIES.search(path.read_text(encoding="utf-8"))
+    }
+    assert writers == {"store/outbox.py"}
+
+
+_WRITES_DELIVERIES = re.compile(r"\bdeliveries\.(insert|update|delete)\(")
