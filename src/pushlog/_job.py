@@ -38,6 +38,7 @@ from ._dsn import DSN, DSNError, dsn_from_env, parse_dsn
 from ._duration import format_duration, parse_seconds
 from ._event import MAX_BODY, Event, truncate
 from ._levels import Level
+from ._redact import redact_event, redact_text
 from ._transport import USER_AGENT, SendError, send_now
 
 
@@ -164,7 +165,7 @@ class job(contextlib.ContextDecorator):
         if dsn is None:
             return
         try:
-            send_now([event], dsn=dsn, timeout=self.timeout, retries=2)
+            send_now([redact_event(event)], dsn=dsn, timeout=self.timeout, retries=2)
         except SendError as exc:
             _note(f"job {self.name!r}: could not report to the hub: {exc}")
 
@@ -180,7 +181,7 @@ class job(contextlib.ContextDecorator):
         if self.duration is not None and status != "start":
             payload["duration_s"] = round(self.duration, 3)
         if error:
-            payload["message"] = truncate(error, 1024)
+            payload["message"] = truncate(redact_text(error), 1024)
         url = f"{dsn.base_url}/v1/heartbeats/{urllib.parse.quote(self.name, safe='')}"
         headers = {"Authorization": f"Bearer {dsn.key}", "User-Agent": USER_AGENT}
         try:

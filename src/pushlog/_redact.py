@@ -1,59 +1,92 @@
-"""Secret masking, applied before an event leaves the process (to the hub, the spool or a capture).
+"""Secret masking, applied to every event before it leaves the process (hub, spool, CLI or a capture).
 
-Two rules, both on by default:
+Rules (the data lives in :mod:`pushlog._redact_rules`; docs/client.md "What redaction covers"):
 
-* **keys**: a metadata key (at any depth) whose normalised name contains one of the sensitive words
-  (``password``, ``secret``, ``token``, ``authorization``, ``cookie``, ``api_key`` …) has its value
-  replaced by :data:`MASK`.
-* **values**: text that looks like a bearer token, a JWT, a ``key=value`` credential pair or a payment
-  card number (13-19 digits passing the Luhn check) is masked wherever it appears: title, body,
-  metadata values, link.
+* **key names**: a metadata key, at any depth, whose name says it holds a secret (``password``,
+  ``privateKey``, ``X-Api-Key``, ``accessKeyId``, ``pin``, ``cvv``...) has its value replaced by
+  :data:`MASK`. Keys are split at camelCase, ``_``, ``-``, ``.`` and spaces before matching.
+* **the same names inside text**: ``password=...``, ``password: ...``, ``'password': '...'`` and
+  ``"password": "..."`` (what ``%r`` of a dict and JSON look like), query parameters
+  (``?access_token=...``, ``&client_secret=...``, ``&sig=...``) and header lines
+  (``Authorization: ...``, ``Cookie: ...``, masked to the end of the line).
+* **secret formats** anywhere in text: URL credentials (``scheme://user:[redacted]@host``, a key used
+  as the user name), PEM private keys, JWTs, ``Bearer``/``Basic`` credentials, well-known provider
+  tokens (AWS, GitHub, Stripe, Slack, ...), and payment card numbers (13-19 digits passing the Luhn
+  check, separated by spaces, dashes, dots or nothing, in text or as an integer).
 
-Both lists can be extended (``redact_keys=``, ``redact_patterns=``) or the whole thing switched off
-(``redact=False``).
+Every field is covered: title, body, channel, tags, link, image, actions, metadata keys and values,
+fingerprint and source. Nesting depth is unlimited; the work is bounded by :data:`MAX_NODES` values per
+event (past it the rest of the metadata is masked, never sent unread). A field that grew past its size
+limit because of a mask is cut again, and a URL field that is no longer a URL after masking is dropped.
+
+Redaction runs on the client's worker thread, never on the thread that logs.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import urllib.parse
 from collections.abc import Iterable
 from typing import Any, Final
 
-from ._event import Event
+from ._event import (
+    MAX_BODY,
+    MAX_CHANNEL,
+    MAX_FINGERPRINT,
+    MAX_METADATA_VALUE,
+    MAX_TAG,
+    MAX_TITLE,
+    MAX_URL,
+    Event,
+    truncate,
+)
+from ._redact_rules import (
+    CARD_FIRST_DIGITS,
+    DESCRIPTIVE_LAST_WORDS,
+    HEADER_LINE_KEYS,
+    KEY_FRAGMENTS,
+    KEY_WORDS,
+    TOKEN_RULES,
+    URL_SECRET_PARAMS,
+)
 
 MASK: Final = "[redacted]"
 
-#: Substrings of metadata keys whose values are masked (compared lowercase, ``-`` and spaces as ``_``).
-DEFAULT_KEYS: Final[tuple[str, ...]] = (
-    "password",
-    "passwd",
-    "pwd",
-    "secret",
-    "token",
-    "authorization",
-    "auth_header",
-    "cookie",
-    "api_key",
-    "apikey",
-    "access_key",
-    "private_key",
-    "credential",
-    "session_id",
-    "sessionid",
-    "csrf",
-    "dsn",
+#: Values (container items and scalars) visited per metadata tree; beyond it the rest is masked.
+MAX_NODES: Final = 10_000
+
+#: Every :data:`~pushlog._redact_rules.TOKEN_RULES` pattern as one alternation, each in a group named
+#: ``r<index>`` (so a match tells which rule fired, see :func:`matching_rules`).
+_TOKENS: Final = re.compile("|".join(f"(?P<r{i}>{rule.pattern})" for i, rule in enumerate(TOKEN_RULES)))
+
+#: ``key<sep>value`` in text. The key is quoted (``'k'``, ``"k"``, ``\\"k\\"`` inside JSON-in-a-string)
+#: or bare; the value is quoted (up to its closing quote, or the end of the line when a cut removed
+#: it), an opening bracket (the callback finds the matching one), or a bare run of characters.
+_PAIR: Final = re.compile(
+    r"""(?:(?P<kq>\\{0,2}["'])(?P<qkey>[^"'\\\r\n]{1,64})(?P=kq)|(?<![\w.\-])(?P<bkey>[A-Za-z_][\w.\-]{0,63}))"""
+    r"""[ \t]*(?P<sep>=>|:=|[:=])[ \t]*"""
+    r"""(?:(?P<vq>\\{0,2}["'])(?P<inner>(?:\\.|[^\\\r\n])*?)(?:(?P=vq)|(?=[\r\n])|\Z)"""
+    r"""|(?P<open>[\[{(])"""
+    r"""|(?P<bare>[^\s&#;,'"<>()\[\]{}][^\s&#;,'"<>()\]}]*))"""
 )
 
-_BEARER = r"(?i)\b(?:bearer|basic|token)\s+[A-Za-z0-9\-._~+/]{8,}=*"
-_JWT = r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}"
-_PAIR = (
-    r"(?i)\b(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|authorization)"
-    r"(?P<sep>\s*[=:]\s*)(?P<q>[\"']?)[^\s\"'&,;]{3,}"
+#: ``scheme://user[:password]@``: the password is masked, and the user too when it looks like a key.
+_USERINFO: Final = re.compile(
+    r"""(?i)\b(?P<scheme>[a-z][a-z0-9+.\-]{1,30}://)(?P<user>[^\s/?#@:'"<>]*)(?::(?P<pw>[^\s/?#@'"<>]*))?@"""
 )
-_CARD = r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])"  # not inside hex ids (trace, Sentry event ids)
 
-_CARD_RE: Final = re.compile(_CARD)
-_PAIR_RE: Final = re.compile(_PAIR)
+#: 13-19 digits, optionally separated by single spaces, dashes or dots, starting like a card number;
+#: not a part of a longer number, word, hex id, version or decimal.
+_CARD: Final = re.compile(rf"(?<![\w.+\-])[{CARD_FIRST_DIGITS}](?:[ .\-]?\d){{12,18}}(?![\w]|[.\-]\d)")
+_CARD_SEPARATORS: Final = re.compile(r"[ .\-]")
+
+_CAMEL_LOWER: Final = re.compile(r"([a-z0-9])([A-Z])")
+_CAMEL_UPPER: Final = re.compile(r"([A-Z]+)([A-Z][a-z])")
+_NOT_WORD: Final = re.compile(r"[^a-z0-9]+")
+_KEY_FRAGMENTS: Final = re.compile("|".join(KEY_FRAGMENTS))
+_BRACKETS: Final = {"[": "]", "{": "}", "(": ")"}
+_KEY_CACHE_SIZE: Final = 4096
 
 
 def luhn_ok(digits: str) -> bool:
@@ -69,19 +102,85 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
+def key_words(key: str) -> list[str]:
+    """A key's words, lowercase: ``accessKeyId`` -> ``['access', 'key', 'id']``, ``X-API-Key`` ->
+    ``['x', 'api', 'key']``, ``db.password`` -> ``['db', 'password']``."""
+    spaced = _CAMEL_LOWER.sub(r"\1_\2", _CAMEL_UPPER.sub(r"\1_\2", key)).lower()
+    return [word for word in _NOT_WORD.split(spaced) if word]
+
+
+def card_number(value: int) -> bool:
+    """Whether an integer is written like a payment card number (see :data:`_CARD`)."""
+    if not 10**12 <= value < 10**19:
+        return False
+    digits = str(value)
+    return digits[0] in CARD_FIRST_DIGITS and luhn_ok(digits)
+
+
+def matching_rules(text: str) -> list[str]:
+    """Names of the :data:`~pushlog._redact_rules.TOKEN_RULES` that match somewhere in ``text``."""
+    return [TOKEN_RULES[int(str(m.lastgroup)[1:])].name for m in _TOKENS.finditer(text)]
+
+
 def _mask_card(match: re.Match[str]) -> str:
-    digits = re.sub(r"[ -]", "", match.group(0))
+    digits = _CARD_SEPARATORS.sub("", match.group(0))
     return MASK if luhn_ok(digits) else match.group(0)
 
 
-def _mask_pair(match: re.Match[str]) -> str:
-    text = match.group(0)
-    cut = match.start("q") - match.start(0) + len(match.group("q"))
-    return text[:cut] + MASK
+def _looks_like_key(user: str) -> bool:
+    """A URL user name that is really a credential (``pl_publish_...@``, ``ghp_...@``, a Sentry key)."""
+    return len(user) >= 16 or any(c.isdigit() or c == "_" for c in user)
+
+
+def _mask_userinfo(match: re.Match[str]) -> str:
+    user, password = match.group("user"), match.group("pw")
+    if password is None:
+        return match.group(0) if not user or not _looks_like_key(user) else f"{match.group('scheme')}{MASK}@"
+    shown = MASK if _looks_like_key(user) and len(user) >= 16 else user
+    return f"{match.group('scheme')}{shown}:{MASK if password else ''}@"
+
+
+def _bracket_end(text: str, start: int) -> int:
+    """Index just past the bracket matching ``text[start]`` (quotes respected), or ``len(text)``."""
+    stack = [_BRACKETS[text[start]]]
+    quote = ""
+    index = start + 1
+    end = len(text)
+    while index < end:
+        char = text[index]
+        if quote:
+            if char == "\\":
+                index += 1
+            elif char == quote:
+                quote = ""
+        elif char in "\"'":
+            quote = char
+        elif char in _BRACKETS:
+            stack.append(_BRACKETS[char])
+        elif char == stack[-1]:
+            stack.pop()
+            if not stack:
+                return index + 1
+        index += 1
+    return end
+
+
+def _url_field(redactor: Redactor, value: str | None, limit: int = MAX_URL) -> str | None:
+    """A URL field (link, image, action url): redacted, and dropped if masking left no http(s) URL."""
+    if not value:
+        return value
+    masked = redactor.text(value)
+    if masked == value:
+        return value
+    parts = urllib.parse.urlsplit(masked)
+    if parts.scheme not in ("http", "https") or not parts.netloc or len(masked) > limit:
+        return None
+    return masked
 
 
 class Redactor:
-    """Masks secrets in events. Thread-safe (no mutable state after construction)."""
+    """Masks secrets in events. Thread-safe: after construction only a bounded key cache changes
+    (single dict operations, atomic under the GIL)."""
 
     def __init__(
         self,
@@ -91,62 +190,234 @@ class Redactor:
         patterns: Iterable[str] = (),
     ) -> None:
         self.enabled = enabled
-        self._keys = tuple(DEFAULT_KEYS) + tuple(_normalise(k) for k in keys)
+        extra = [re.escape("".join(key_words(k))) for k in keys]
+        self._fragments = re.compile("|".join([*KEY_FRAGMENTS, *(e for e in extra if e)]))
         try:
-            self._patterns = tuple(re.compile(p) for p in (_BEARER, _JWT, *patterns))
+            self._patterns = tuple(re.compile(p) for p in patterns)
         except re.error as exc:
             raise ValueError(f"bad redact pattern: {exc}") from None
         self._key_cache: dict[str, bool] = {}
 
+    # ---- keys ---------------------------------------------------------------------------------
     def sensitive_key(self, key: str) -> bool:
-        """Whether a metadata key names a secret."""
+        """Whether a key (a metadata key, a ``key=value`` key, a header or parameter name) names a
+        secret."""
         hit = self._key_cache.get(key)
         if hit is None:
-            norm = _normalise(key)
-            hit = any(word in norm for word in self._keys)
-            if len(self._key_cache) < 4096:
-                self._key_cache[key] = hit
+            hit = self._judge_key(key)
+            if len(self._key_cache) >= _KEY_CACHE_SIZE:
+                self._key_cache.clear()
+            self._key_cache[key] = hit
         return hit
 
+    def _judge_key(self, key: str) -> bool:
+        words = key_words(key)
+        if not words:
+            return False
+        if len(words) > 1 and words[-1] in DESCRIPTIVE_LAST_WORDS:
+            return False
+        if any(word in KEY_WORDS for word in words):
+            return True
+        return self._fragments.search("".join(words)) is not None
+
+    # ---- text ---------------------------------------------------------------------------------
     def text(self, value: str) -> str:
-        """Mask secret-looking substrings of ``value``."""
-        if not self.enabled or not value:
+        """Mask secret-looking parts of ``value``; ordinary text comes back unchanged."""
+        if not self.enabled or len(value) < 6:
             return value
+        value = _TOKENS.sub(MASK, value)
+        if ":" in value or "=" in value:
+            if "@" in value:
+                value = _USERINFO.sub(_mask_userinfo, value)
+            value = self._pairs(value)
         for pattern in self._patterns:
             value = pattern.sub(MASK, value)
-        value = _PAIR_RE.sub(_mask_pair, value)
-        if any(c.isdigit() for c in value):
-            value = _CARD_RE.sub(_mask_card, value)
+        if len(value) >= 13:
+            value = _CARD.sub(_mask_card, value)
         return value
 
-    def value(self, value: Any, depth: int = 0) -> Any:
-        """Mask inside a metadata value (strings, lists and dicts, recursively)."""
+    def _pairs(self, text: str) -> str:
+        out: list[str] = []
+        pos = 0  # everything before pos is in out
+        search = 0
+        while True:
+            match = _PAIR.search(text, search)
+            if match is None:
+                break
+            key = match.group("qkey") or match.group("bkey")
+            start = match.start()
+            in_url = start > 0 and text[start - 1] in "?&;"
+            secret = self.sensitive_key(key) or (in_url and key.lower() in URL_SECRET_PARAMS)
+            if not secret:
+                search = match.end("sep")  # the value may hold pairs of its own
+                continue
+            if match.group("vq") is not None:
+                cut, resume = match.start("inner"), match.end("inner")
+            elif match.group("open") is not None:
+                cut = match.start("open")
+                resume = _bracket_end(text, cut)
+            else:
+                cut, resume = match.start("bare"), match.end("bare")
+                if match.group("sep") == ":" and key.lower() in HEADER_LINE_KEYS:
+                    newline = text.find("\n", cut)
+                    resume = len(text) if newline < 0 else newline
+                    if text[resume - 1 : resume] == "\r":
+                        resume -= 1
+            if text[cut:resume] != MASK:
+                out.append(text[pos:cut])
+                out.append(MASK)
+                pos = resume
+            search = max(resume, match.end("sep") + 1)
+        if not out:
+            return text
+        out.append(text[pos:])
+        return "".join(out)
+
+    # ---- structures ---------------------------------------------------------------------------
+    def value(self, value: Any) -> Any:
+        """A masked copy of a metadata value (strings, numbers, lists and dicts at any depth)."""
+        return self._walk(value, [MAX_NODES])
+
+    def _scalar(self, value: Any) -> Any:
         if isinstance(value, str):
             return self.text(value)
-        if depth > 6:
-            return value
-        if isinstance(value, dict):
-            return {
-                k: (MASK if isinstance(k, str) and self.sensitive_key(k) else self.value(v, depth + 1))
-                for k, v in value.items()
-            }
-        if isinstance(value, list):
-            return [self.value(v, depth + 1) for v in value]
+        if isinstance(value, int) and not isinstance(value, bool) and card_number(value):
+            return MASK
         return value
 
+    def _walk(self, root: Any, budget: list[int]) -> Any:
+        """Iterative (no recursion, any depth); ``budget[0]`` values may be visited in total."""
+        if not isinstance(root, dict | list | tuple):
+            budget[0] -= 1
+            return self._scalar(root)
+        out_root: dict[str, Any] | list[Any] = {} if isinstance(root, dict) else []
+        stack: list[tuple[Any, Any]] = [(root, out_root)]
+        while stack:
+            source, target = stack.pop()
+            if isinstance(source, dict):
+                for key, item in source.items():
+                    budget[0] -= 1
+                    if budget[0] < 0:
+                        target["…"] = MASK
+                        break
+                    name = key
+                    if isinstance(key, str):
+                        if self.sensitive_key(key):
+                            # None and booleans say nothing secret ("password": None): kept
+                            target[self._key(key, target)] = (
+                                item if item is None or isinstance(item, bool) else MASK
+                            )
+                            continue
+                        name = self._key(key, target)
+                    target[name] = self._child(item, stack)
+            else:
+                for item in source:
+                    budget[0] -= 1
+                    if budget[0] < 0:
+                        target.append(MASK)
+                        break
+                    target.append(self._child(item, stack))
+        return out_root
+
+    def _child(self, item: Any, stack: list[tuple[Any, Any]]) -> Any:
+        if isinstance(item, dict):
+            copy: dict[str, Any] = {}
+            stack.append((item, copy))
+            return copy
+        if isinstance(item, list | tuple):
+            items: list[Any] = []
+            stack.append((item, items))
+            return items
+        return self._scalar(item)
+
+    def _key(self, key: str, target: dict[str, Any]) -> str:
+        """A dict key with secrets in it masked (kept distinct from the keys already in ``target``)."""
+        masked = self.text(key)
+        if masked == key:
+            return key
+        candidate, n = masked, 1
+        while candidate in target:
+            n += 1
+            candidate = f"{masked} #{n}"
+        return candidate
+
+    # ---- events -------------------------------------------------------------------------------
     def event(self, event: Event) -> Event:
-        """Mask secrets in ``event`` in place and return it. Idempotent."""
+        """Mask secrets in every field of ``event`` in place and return it. Idempotent.
+
+        Raises only if something unforeseen breaks, and then only after blanking every free-text
+        field, so an event that could not be redacted can never be sent as it was."""
         if not self.enabled:
             return event
-        event.title = self.text(event.title) or MASK
-        if event.body:
-            event.body = self.text(event.body)
-        if event.link:
-            event.link = self.text(event.link)
-        if event.metadata:
-            event.metadata = self.value(event.metadata)
+        try:
+            self._event(event)
+        except BaseException:
+            event.title, event.body, event.channel, event.tags = "[redaction failed]", None, None, []
+            event.link = event.image = event.fingerprint = None
+            event.actions, event.metadata, event.source = [], {}, {}
+            raise
         return event
 
+    def _event(self, event: Event) -> None:
+        event.title = truncate(self.text(event.title), MAX_TITLE) or MASK
+        if event.body:
+            event.body = truncate(self.text(event.body), MAX_BODY)
+        if event.channel:
+            event.channel = truncate(self.text(event.channel), MAX_CHANNEL)
+        if event.tags:
+            event.tags = [truncate(self.text(tag), MAX_TAG) for tag in event.tags]
+        event.link = _url_field(self, event.link)
+        event.image = _url_field(self, event.image)
+        if event.actions:
+            event.actions = [self._action(action) for action in event.actions]
+        if event.fingerprint:
+            event.fingerprint = truncate(self.text(event.fingerprint), MAX_FINGERPRINT)
+        if event.metadata:
+            budget = [MAX_NODES]
+            metadata = self._walk(event.metadata, budget)
+            for key, item in metadata.items():
+                if not isinstance(item, str) or len(item) > MAX_METADATA_VALUE:
+                    metadata[key] = _fit_value(item)
+            event.metadata = metadata
+        if event.source:
+            event.source = self._walk(event.source, [MAX_NODES])
 
-def _normalise(key: str) -> str:
-    return key.strip().lower().replace("-", "_").replace(" ", "_")
+    def _action(self, action: dict[str, str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for key, item in action.items():
+            if key == "url":
+                url = _url_field(self, item)
+                if url:
+                    out[key] = url
+            elif self.sensitive_key(key):
+                out[key] = MASK
+            else:
+                out[key] = self.text(item) if isinstance(item, str) else item
+        return out
+
+
+def _fit_value(value: Any) -> Any:
+    """A metadata value within the wire limit (JSON length), cut to text if masking made it longer."""
+    if isinstance(value, str):
+        return truncate(value, MAX_METADATA_VALUE)
+    if not isinstance(value, dict | list):
+        return value
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    if len(text) <= MAX_METADATA_VALUE:
+        return value
+    return truncate(text, MAX_METADATA_VALUE)
+
+
+#: The default rules, for events that do not go through a :class:`~pushlog.Client` (``pushlog send``,
+#: ``pushlog run``, ``pushlog.job``).
+DEFAULT_REDACTOR: Final = Redactor()
+
+
+def redact_event(event: Event) -> Event:
+    """Mask secrets in ``event`` (in place, returned) with the default rules."""
+    return DEFAULT_REDACTOR.event(event)
+
+
+def redact_text(text: str) -> str:
+    """``text`` with secrets masked by the default rules."""
+    return DEFAULT_REDACTOR.text(text)

@@ -36,6 +36,7 @@ from .._dsn import DSN
 from .._duration import format_duration
 from .._event import MAX_BODY, MAX_METADATA_VALUE, Event, truncate
 from .._levels import Level
+from .._redact import redact_event
 from ._common import (
     EXIT_USAGE,
     add_dsn_option,
@@ -364,7 +365,7 @@ def run(args: argparse.Namespace) -> int:
         tags=tags,
     )
     try:
-        publish(dsn, [event], timeout=args.report_timeout)
+        publish(dsn, [redact_event(event)], timeout=args.report_timeout)
     except CLIError as exc:
         report_problem("report to the hub", exc)
     return outcome.exit_code

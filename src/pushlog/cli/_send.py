@@ -14,6 +14,7 @@ from typing import Any
 from .._dsn import DSN
 from .._event import MAX_BODY, MAX_TITLE, Event, truncate
 from .._levels import Level, parse_level
+from .._redact import redact_event
 from ._common import (
     EXIT_USAGE,
     add_dsn_option,
@@ -121,7 +122,7 @@ def _host_source() -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    event = build_event(args)
+    event = redact_event(build_event(args))
     dsn: DSN = resolve_dsn(args.dsn)
     publish(dsn, [event], timeout=args.timeout)
     if event.level >= Level.WARNING and sys.stderr.isatty():
