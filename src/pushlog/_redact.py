@@ -38,6 +38,7 @@ from ._event import (
     MAX_TAG,
     MAX_TITLE,
     MAX_URL,
+    TRUNCATION_MARKER,
     Event,
     truncate,
 )
@@ -64,11 +65,11 @@ _TOKENS: Final = re.compile("|".join(f"(?P<r{i}>{rule.pattern})" for i, rule in 
 #: or bare; the value is quoted (up to its closing quote, or the end of the line when a cut removed
 #: it), an opening bracket (the callback finds the matching one), or a bare run of characters.
 _PAIR: Final = re.compile(
-    r"""(?:(?P<kq>\\{0,2}["'])(?P<qkey>[^"'\\\r\n]{1,64})(?P=kq)|(?<![\w.\-])(?P<bkey>[A-Za-z_][\w.\-]{0,63}))"""
+    r"""(?:(?P<kq>\\{0,2}["'])(?P<qkey>[^"'\\\r\n]{1,64})(?P=kq)|(?<![\w.])(?P<bkey>[A-Za-z_][\w.\-]{0,63}))"""
     r"""[ \t]*(?P<sep>=>|:=|[:=])[ \t]*"""
     r"""(?:(?P<vq>\\{0,2}["'])(?P<inner>(?:\\.|[^\\\r\n])*?)(?:(?P=vq)|(?=[\r\n])|\Z)"""
     r"""|(?P<open>[\[{(])"""
-    r"""|(?P<bare>[^\s&#;,'"<>()\[\]{}][^\s&#;,'"<>()\]}]*))"""
+    r"""|(?P<bare>(?:\[redacted\]|[^\s&#;,'"<>()\[\]{}])(?:\[redacted\]|[^\s&#;,'"<>()\[\]{}])*))"""
 )
 
 #: ``scheme://user[:password]@``: the password is masked, and the user too when it looks like a key.
@@ -80,6 +81,19 @@ _USERINFO: Final = re.compile(
 #: not a part of a longer number, word, hex id, version or decimal.
 _CARD: Final = re.compile(rf"(?<![\w.+\-])[{CARD_FIRST_DIGITS}](?:[ .\-]?\d){{12,18}}(?![\w]|[.\-]\d)")
 _CARD_SEPARATORS: Final = re.compile(r"[ .\-]")
+
+#: ``--password hunter2`` (a command line's option and its value, separated by a space).
+_OPTION: Final = re.compile(
+    r"""(?<![\w-])--?(?P<key>[A-Za-z][\w-]{1,63})[ \t]+(?P<q>['"]?)(?P<val>[^\s'"]+)"""
+)
+
+#: A long token-like word cut short by a size limit (``ghp_abc…[truncated]``), with the token-like
+#: lines right before it (a key's body): too short for its rule to recognise, too much to send.
+_CUT_WORD: Final = re.compile(
+    r"(?:[A-Za-z0-9_\-.~+/=:]{16,}(?:\r?\n|\\n))*[A-Za-z0-9_\-.~+/=:]{16,}(?="
+    + re.escape(TRUNCATION_MARKER)
+    + ")"
+)
 
 _CAMEL_LOWER: Final = re.compile(r"([a-z0-9])([A-Z])")
 _CAMEL_UPPER: Final = re.compile(r"([A-Z]+)([A-Z][a-z])")
@@ -127,6 +141,12 @@ def _mask_card(match: re.Match[str]) -> str:
     return MASK if luhn_ok(digits) else match.group(0)
 
 
+def _mask_cut_word(match: re.Match[str]) -> str:
+    word = match.group(0)
+    random_looking = any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
+    return MASK if random_looking else word
+
+
 def _looks_like_key(user: str) -> bool:
     """A URL user name that is really a credential (``pl_publish_...@``, ``ghp_...@``, a Sentry key)."""
     return len(user) >= 16 or any(c.isdigit() or c == "_" for c in user)
@@ -165,17 +185,50 @@ def _bracket_end(text: str, start: int) -> int:
     return end
 
 
+#: The mask inside a URL's authority, where brackets would make it unparseable (they mean IPv6).
+URL_MASK: Final = "redacted"
+
+
+def _http_url(text: str) -> bool:
+    try:
+        parts = urllib.parse.urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a malformed authority
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
 def _url_field(redactor: Redactor, value: str | None, limit: int = MAX_URL) -> str | None:
     """A URL field (link, image, action url): redacted, and dropped if masking left no http(s) URL."""
     if not value:
         return value
-    masked = redactor.text(value)
+    masked = _encoded_query_values(redactor, value) if "?" in value else value
+    masked = redactor.text(masked)
     if masked == value:
         return value
-    parts = urllib.parse.urlsplit(masked)
-    if parts.scheme not in ("http", "https") or not parts.netloc or len(masked) > limit:
-        return None
-    return masked
+    if not _http_url(masked):
+        masked = masked.replace(MASK, URL_MASK)
+    return masked if len(masked) <= limit and _http_url(masked) else None
+
+
+def _encoded_query_values(redactor: Redactor, url: str) -> str:
+    """Mask query values whose decoded form holds a secret (``?next=postgres%3A%2F%2Fu%3Apw%40db``,
+    ``?q=Token+abc123...``), which the text rules cannot see in their encoded form."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return url
+    pieces = parts.query.split("&")
+    changed = False
+    for index, piece in enumerate(pieces):
+        name, sep, encoded = piece.partition("=")
+        if "%" not in encoded and "+" not in encoded:
+            continue
+        decoded = urllib.parse.unquote_plus(encoded)
+        if redactor.text(decoded) != decoded:
+            pieces[index] = f"{name}{sep}{MASK}"
+            changed = True
+    return urllib.parse.urlunsplit(parts._replace(query="&".join(pieces))) if changed else url
 
 
 class Redactor:
@@ -230,11 +283,20 @@ class Redactor:
             if "@" in value:
                 value = _USERINFO.sub(_mask_userinfo, value)
             value = self._pairs(value)
+        if "-" in value:
+            value = _OPTION.sub(self._mask_option, value)
         for pattern in self._patterns:
             value = pattern.sub(MASK, value)
         if len(value) >= 13:
             value = _CARD.sub(_mask_card, value)
+        if value.endswith(TRUNCATION_MARKER) or TRUNCATION_MARKER in value:
+            value = _CUT_WORD.sub(_mask_cut_word, value)
         return value
+
+    def _mask_option(self, match: re.Match[str]) -> str:
+        if match.group("val") == MASK or not self.sensitive_key(match.group("key")):
+            return match.group(0)
+        return match.group(0)[: match.start("val") - match.start()] + MASK
 
     def _pairs(self, text: str) -> str:
         out: list[str] = []
@@ -258,6 +320,11 @@ class Redactor:
                 resume = _bracket_end(text, cut)
             else:
                 cut, resume = match.start("bare"), match.end("bare")
+                quote = text[start - 1] if start > 0 and match.group("bkey") else ""
+                if quote in ("'", '"'):  # 'password=two words': the quotes delimit the pair
+                    line_end = text.find("\n", cut)
+                    closing = text.find(quote, cut, len(text) if line_end < 0 else line_end)
+                    resume = max(resume, closing)
                 if match.group("sep") == ":" and key.lower() in HEADER_LINE_KEYS:
                     newline = text.find("\n", cut)
                     resume = len(text) if newline < 0 else newline

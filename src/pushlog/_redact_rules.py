@@ -37,13 +37,23 @@ TOKEN_RULES: Final[tuple[TokenRule, ...]] = (
         r"-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----"
         r"[\s\S]*?(?:-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----|\Z)",
     ),
+    # the key's body without its BEGIN line (the title took the first line, or a size limit cut):
+    # base64 words up to an END line (lines may be joined by spaces or written as \n escapes in a
+    # repr), or two or more PEM-wrapped base64 lines (60-76 characters) even without an END line
+    TokenRule(
+        "private-key-body",
+        r"(?<![A-Za-z0-9+/=])(?:[A-Za-z0-9+/=]{16,}(?:\s|\\[rn]){1,4}){1,200}"
+        r"-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----"
+        r"|(?m:(?:(?:^|(?<=\\n))[A-Za-z0-9+/]{60,76}[ \t]*(?:\r?\n|\\r\\n|\\n)){2,}"
+        r"(?:[A-Za-z0-9+/=]{1,76}(?=[ \t]*(?:\r?\n|\\[rn]|$|\u2026)))?)",
+    ),
     TokenRule("jwt", r"\bey[A-Za-z0-9_-]{10,}\.ey[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_\-+/=]*"),
     TokenRule("jwt-base64", r"\bZXlK[A-Za-z0-9+/]{40,}={0,2}"),
     # "Bearer <credential>", "Basic <base64>", "Token <key>": the credential must contain a digit or
     # be 20+ characters, so "Token expired" or "Bearer authentication failed" stay readable.
     TokenRule(
         "authorization-scheme",
-        r"(?i:\b(?:bearer|basic|token|digest|negotiate)[ \t]+"
+        r"(?i:\b(?:bearer|basic|token|digest|negotiate)[ \t]+['\"]?"
         r"(?=[A-Za-z0-9\-._~+/]*[0-9]|[A-Za-z0-9\-._~+/]{20})[A-Za-z0-9\-._~+/]{8,}=*)",
     ),
     # ---- pushlog's own keys (``pl_<scope>_<32 url-safe characters>``) -------------------------------
