@@ -25,6 +25,8 @@ from typing import Any
 import pytest
 from tests.cli.pushlog_cli import run_cli
 from tests.conftest import StandInHub
+from tests.support.hub_server import ThreadHub, hub_factory
+from tests.support.push_service import PushService
 
 from pushlog import Client, PushHandler
 from pushlog._event import MAX_METADATA_VALUE, MAX_TITLE, Event
@@ -32,6 +34,8 @@ from pushlog._redact import MASK, MAX_NODES, Redactor, key_words, luhn_ok, match
 from pushlog._redact_rules import TOKEN_RULES
 from pushlog.cli._run import Outcome, build_report
 from pushlog.cli._send import build_event
+
+__all__ = ["hub_factory"]  # a fixture, imported for the end-to-end test
 
 # ---- the table of secrets -------------------------------------------------------------------------
 
@@ -364,9 +368,12 @@ def leaked(secret: str, wire: str) -> str | None:
 
 
 def assert_no_leaks(pairs: list[tuple[Secret, str]]) -> None:
-    problems = [
-        f"{s.name}: {piece!r} in {wire[:300]!r}" for s, wire in pairs if (piece := leaked(s.secret, wire))
-    ]
+    problems = []
+    for s, wire in pairs:
+        piece = leaked(s.secret, wire)
+        if piece:
+            at = wire.find(piece)
+            problems.append(f"{s.name}: {piece!r} in ...{wire[max(0, at - 200) : at + 60]!r}")
     assert not problems, "\n".join(problems)
 
 
@@ -781,3 +788,49 @@ def test_options_reach_the_hub(hub: StandInHub) -> None:
     (event,) = request["json"]["events"]
     assert event["title"] == f"login failed for token={MASK}"
     assert event["metadata"] == {"password": MASK, "ssn": MASK, "note": f"card {MASK}, {MASK}"}
+
+
+# ---- end to end: the hub's stored event and the decrypted push --------------------------------------
+
+
+def test_a_logged_secret_reaches_neither_the_hub_nor_the_phone(hub_factory: Callable[..., ThreadHub]) -> None:
+    """A real hub under uvicorn and a real Web Push round trip (the RFC 8030 stand-in decrypts)."""
+    hub = hub_factory(allow_private_endpoints=True)
+    sample = [SECRETS[i] for i in range(0, len(SECRETS), 5)]
+    with PushService() as push_service:
+        phone = push_service.subscribe()
+        with hub.client(hub.read_key) as http:
+            answer = http.post(
+                "/v1/devices",
+                json={
+                    "kind": "webpush",
+                    "subscription": phone.subscription(),
+                    "preferences": {"min_level": "warning"},
+                },
+            )
+        assert answer.status_code == 201, answer.text
+        client = Client(hub.dsn, linger=0.0, dedup_window=0, rate_limit=False)
+        handler = PushHandler(client=client)
+        logger = logging.getLogger("app.redact.e2e")
+        logger.propagate = False
+        logger.addHandler(handler)
+        try:
+            for n, s in enumerate(sample):
+                logger.error(
+                    "charge failed: %s %r",
+                    s.text,
+                    secret_dict(s),
+                    extra={"n": n, "detail": s.text, "tags": ["billing"], "link": url_with(s)},
+                )
+            assert client.flush(20)
+        finally:
+            logger.removeHandler(handler)
+            client.close()
+        pushes = push_service.wait_for(len(sample), timeout=30)
+        with hub.client(hub.read_key) as http:
+            stored = http.get("/v1/events", params={"limit": 200}).json()["events"]
+    assert len(stored) == len(sample), "every event was accepted"
+    stored_text = json.dumps(stored, ensure_ascii=False)
+    pushed_text = json.dumps([p.payload for p in pushes], ensure_ascii=False)
+    assert MASK in stored_text and MASK in pushed_text
+    assert_no_leaks([(s, stored_text) for s in sample] + [(s, pushed_text) for s in sample])

@@ -57,9 +57,11 @@ MASK: Final = "[redacted]"
 #: Values (container items and scalars) visited per metadata tree; beyond it the rest is masked.
 MAX_NODES: Final = 10_000
 
-#: Every :data:`~pushlog._redact_rules.TOKEN_RULES` pattern as one alternation, each in a group named
-#: ``r<index>`` (so a match tells which rule fired, see :func:`matching_rules`).
-_TOKENS: Final = re.compile("|".join(f"(?P<r{i}>{rule.pattern})" for i, rule in enumerate(TOKEN_RULES)))
+#: Every :data:`~pushlog._redact_rules.TOKEN_RULES` pattern, compiled, in table order.
+_TOKENS: Final = tuple((rule, re.compile(rule.pattern)) for rule in TOKEN_RULES)
+#: ``(hint, index into _TOKENS)`` for every hint, and the rules without hints (always tried).
+_HINTS: Final = tuple((hint, index) for index, (rule, _) in enumerate(_TOKENS) for hint in rule.hints)
+_ALWAYS: Final = frozenset(index for index, (rule, _) in enumerate(_TOKENS) if not rule.hints)
 
 #: ``key<sep>value`` in text. The key is quoted (``'k'``, ``"k"``, ``\\"k\\"`` inside JSON-in-a-string)
 #: or bare; the value is quoted (up to its closing quote, or the end of the line when a cut removed
@@ -90,7 +92,7 @@ _OPTION: Final = re.compile(
 #: A long token-like word cut short by a size limit (``ghp_abc…[truncated]``), with the token-like
 #: lines right before it (a key's body): too short for its rule to recognise, too much to send.
 _CUT_WORD: Final = re.compile(
-    r"(?:[A-Za-z0-9_\-.~+/=:]{16,}(?:\r?\n|\\n))*[A-Za-z0-9_\-.~+/=:]{16,}(?="
+    r"(?<![A-Za-z0-9_\-.~+/=:])(?:[A-Za-z0-9_\-.~+/=:]{16,}(?:\r?\n|\\n))*[A-Za-z0-9_\-.~+/=:]{16,}(?="
     + re.escape(TRUNCATION_MARKER)
     + ")"
 )
@@ -133,7 +135,7 @@ def card_number(value: int) -> bool:
 
 def matching_rules(text: str) -> list[str]:
     """Names of the :data:`~pushlog._redact_rules.TOKEN_RULES` that match somewhere in ``text``."""
-    return [TOKEN_RULES[int(str(m.lastgroup)[1:])].name for m in _TOKENS.finditer(text)]
+    return [rule.name for rule, pattern in _TOKENS if pattern.search(text)]
 
 
 def _mask_card(match: re.Match[str]) -> str:
@@ -143,7 +145,10 @@ def _mask_card(match: re.Match[str]) -> str:
 
 def _mask_cut_word(match: re.Match[str]) -> str:
     word = match.group(0)
-    random_looking = any(c.isdigit() for c in word) and any(c.isalpha() for c in word)
+    letters = any(c.isalpha() for c in word)
+    random_looking = (letters and any(c.isdigit() for c in word)) or (
+        len(word) >= 24 and any(c.isupper() for c in word) and any(c.islower() for c in word)
+    )
     return MASK if random_looking else word
 
 
@@ -278,7 +283,10 @@ class Redactor:
         """Mask secret-looking parts of ``value``; ordinary text comes back unchanged."""
         if not self.enabled or len(value) < 6:
             return value
-        value = _TOKENS.sub(MASK, value)
+        lower = value.lower()
+        hinted = {index for hint, index in _HINTS if hint in lower}
+        for index in sorted(hinted | _ALWAYS):
+            value = _TOKENS[index][1].sub(MASK, value)
         if ":" in value or "=" in value:
             if "@" in value:
                 value = _USERINFO.sub(_mask_userinfo, value)

@@ -23,10 +23,15 @@ from typing import Final
 
 @dataclass(frozen=True, slots=True)
 class TokenRule:
-    """A named secret format: every match of ``pattern`` (a Python regular expression) is masked."""
+    """A named secret format: every match of ``pattern`` (a Python regular expression) is masked.
+
+    ``hints``: lowercase strings of which the text (lowercased) must contain one for the pattern to be
+    tried at all, so a text pays a few substring checks per rule instead of a regular expression scan;
+    empty means always try."""
 
     name: str
     pattern: str
+    hints: tuple[str, ...]
 
 
 #: Secret formats masked wherever they appear (title, body, metadata keys and values, tags, link...).
@@ -36,6 +41,7 @@ TOKEN_RULES: Final[tuple[TokenRule, ...]] = (
         "private-key",
         r"-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----"
         r"[\s\S]*?(?:-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----|\Z)",
+        ("-----begin",),
     ),
     # the key's body without its BEGIN line (the title took the first line, or a size limit cut):
     # base64 words up to an END line (lines may be joined by spaces or written as \n escapes in a
@@ -43,127 +49,167 @@ TOKEN_RULES: Final[tuple[TokenRule, ...]] = (
     TokenRule(
         "private-key-body",
         r"(?<![A-Za-z0-9+/=])(?:[A-Za-z0-9+/=]{16,}(?:\s|\\[rn]){1,4}){1,200}"
-        r"-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----"
-        r"|(?m:(?:(?:^|(?<=\\n))[A-Za-z0-9+/]{60,76}[ \t]*(?:\r?\n|\\r\\n|\\n)){2,}"
-        r"(?:[A-Za-z0-9+/=]{1,76}(?=[ \t]*(?:\r?\n|\\[rn]|$|\u2026)))?)",
+        r"-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----",
+        ("-----end",),
     ),
-    TokenRule("jwt", r"\bey[A-Za-z0-9_-]{10,}\.ey[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_\-+/=]*"),
-    TokenRule("jwt-base64", r"\bZXlK[A-Za-z0-9+/]{40,}={0,2}"),
+    TokenRule(
+        "private-key-lines",
+        r"(?m:(?:(?:^|(?<=\\n))[A-Za-z0-9+/]{60,76}[ \t]*(?:\r?\n|\\r\\n|\\n)){2,}"
+        r"(?:[A-Za-z0-9+/=]{1,76}(?=[ \t]*(?:\r?\n|\\[rn]|$|\u2026)))?)",
+        ("\n", "\\n"),  # a real line break, or one escaped in a repr or JSON text
+    ),
+    TokenRule("jwt", r"\bey[A-Za-z0-9_-]{10,}\.ey[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_\-+/=]*", ("eyj",)),
+    TokenRule("jwt-base64", r"\bZXlK[A-Za-z0-9+/]{40,}={0,2}", ("zxlk",)),
     # "Bearer <credential>", "Basic <base64>", "Token <key>": the credential must contain a digit or
     # be 20+ characters, so "Token expired" or "Bearer authentication failed" stay readable.
     TokenRule(
         "authorization-scheme",
         r"(?i:\b(?:bearer|basic|token|digest|negotiate)[ \t]+['\"]?"
         r"(?=[A-Za-z0-9\-._~+/]*[0-9]|[A-Za-z0-9\-._~+/]{20})[A-Za-z0-9\-._~+/]{8,}=*)",
+        ("bearer", "basic", "token", "digest", "negotiate"),
     ),
     # ---- pushlog's own keys (``pl_<scope>_<32 url-safe characters>``) -------------------------------
-    TokenRule("pushlog-key", r"\bpl_[a-z]{3,12}_[A-Za-z0-9_\-]{32}(?![\w-])"),
+    TokenRule("pushlog-key", r"\bpl_[a-z]{3,12}_[A-Za-z0-9_\-]{32}(?![\w-])", ("pl_",)),
     # ---- cloud providers -----------------------------------------------------------------------------
-    TokenRule("aws-access-token", r"\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}\b"),
-    TokenRule("aws-amazon-bedrock-api-key-long-lived", r"\bABSK[A-Za-z0-9+/]{109,269}={0,2}"),
+    TokenRule(
+        "aws-access-token",
+        r"\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}\b",
+        ("a3t", "akia", "asia", "abia", "acca"),
+    ),
+    TokenRule("aws-amazon-bedrock-api-key-long-lived", r"\bABSK[A-Za-z0-9+/]{109,269}={0,2}", ("absk",)),
     TokenRule(
         "azure-ad-client-secret",
         r"(?<![\w~.-])[a-zA-Z0-9_~.]{3}\dQ~[a-zA-Z0-9_~.-]{31,34}(?![\w~.-])",
+        ("q~",),
     ),
-    TokenRule("gcp-api-key", r"\bAIza[\w-]{35}(?![\w-])"),
-    TokenRule("google-oauth-access-token", r"\bya29\.[0-9A-Za-z_\-]{20,}"),
-    TokenRule("alibaba-access-key-id", r"\bLTAI[A-Za-z0-9]{20}\b"),
-    TokenRule("digitalocean-token", r"\bdo[opr]_v1_[a-f0-9]{64}\b"),
-    TokenRule("cloudflare-origin-ca-key", r"\bv1\.0-[a-f0-9]{24}-[a-f0-9]{146}"),
-    TokenRule("heroku-api-key-v2", r"\bHRKU-AA[0-9a-zA-Z_-]{58}"),
+    TokenRule("gcp-api-key", r"\bAIza[\w-]{35}(?![\w-])", ("aiza",)),
+    TokenRule("google-oauth-access-token", r"\bya29\.[0-9A-Za-z_\-]{20,}", ("ya29.",)),
+    TokenRule("alibaba-access-key-id", r"\bLTAI[A-Za-z0-9]{20}\b", ("ltai",)),
+    TokenRule("digitalocean-token", r"\bdo[opr]_v1_[a-f0-9]{64}\b", ("_v1_",)),
+    TokenRule("cloudflare-origin-ca-key", r"\bv1\.0-[a-f0-9]{24}-[a-f0-9]{146}", ("v1.0-",)),
+    TokenRule("heroku-api-key-v2", r"\bHRKU-AA[0-9a-zA-Z_-]{58}", ("hrku-aa",)),
     TokenRule(
         "flyio-access-token",
         r"\b(?:fo1_[\w-]{43}|fm1[ar]_[a-zA-Z0-9+/]{100,}={0,3}|fm2_[a-zA-Z0-9+/]{100,}={0,3})",
+        ("fo1_", "fm1", "fm2_"),
     ),
-    TokenRule("hashicorp-tf-api-token", r"\b[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9\-_=]{60,70}"),
-    TokenRule("vault-token", r"\b(?:hvs\.[\w-]{90,120}|hvb\.[\w-]{138,300}|s\.[A-Za-z0-9]{24})\b"),
-    TokenRule("doppler-api-token", r"\bdp\.pt\.[A-Za-z0-9]{43}"),
-    TokenRule("pulumi-api-token", r"\bpul-[a-f0-9]{40}\b"),
-    TokenRule("scalingo-api-token", r"\btk-us-[\w-]{48}"),
-    TokenRule("openshift-user-token", r"\bsha256~[\w-]{43}(?![\w-])"),
-    TokenRule("databricks-api-token", r"\bdapi[a-f0-9]{32}(?:-\d)?\b"),
-    TokenRule("planetscale-token", r"\bpscale_(?:tkn|oauth|pw)_[\w=.\-]{32,64}"),
-    TokenRule("age-secret-key", r"AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}"),
+    TokenRule(
+        "hashicorp-tf-api-token", r"\b[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9\-_=]{60,70}", (".atlasv1.",)
+    ),
+    TokenRule(
+        "vault-token",
+        r"\b(?:hvs\.[\w-]{90,120}|hvb\.[\w-]{138,300})\b",
+        ("hvs.", "hvb."),
+    ),
+    TokenRule("doppler-api-token", r"\bdp\.pt\.[A-Za-z0-9]{43}", ("dp.pt.",)),
+    TokenRule("pulumi-api-token", r"\bpul-[a-f0-9]{40}\b", ("pul-",)),
+    TokenRule("scalingo-api-token", r"\btk-us-[\w-]{48}", ("tk-us-",)),
+    TokenRule("openshift-user-token", r"\bsha256~[\w-]{43}(?![\w-])", ("sha256~",)),
+    TokenRule("databricks-api-token", r"\bdapi[a-f0-9]{32}(?:-\d)?\b", ("dapi",)),
+    TokenRule("planetscale-token", r"\bpscale_(?:tkn|oauth|pw)_[\w=.\-]{32,64}", ("pscale_",)),
+    TokenRule(
+        "age-secret-key", r"AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}", ("age-secret-key-1",)
+    ),
     TokenRule(
         "1password-secret-key",
         r"\bA3-[A-Z0-9]{6}-(?:[A-Z0-9]{11}|[A-Z0-9]{6}-[A-Z0-9]{5})-[A-Z0-9]{5}-[A-Z0-9]{5}-[A-Z0-9]{5}\b",
+        ("a3-",),
     ),
-    TokenRule("1password-service-account-token", r"\bops_eyJ[a-zA-Z0-9+/]{250,}={0,3}"),
+    TokenRule("1password-service-account-token", r"\bops_eyJ[a-zA-Z0-9+/]{250,}={0,3}", ("ops_eyj",)),
     # ---- code hosting, CI, package registries --------------------------------------------------------
-    TokenRule("github-token", r"\bgh[pousr]_[0-9a-zA-Z]{36}\b"),
-    TokenRule("github-fine-grained-pat", r"\bgithub_pat_\w{82}"),
+    TokenRule("github-token", r"\bgh[pousr]_[0-9a-zA-Z]{36}\b", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_")),
+    TokenRule("github-fine-grained-pat", r"\bgithub_pat_\w{82}", ("github_pat_",)),
     TokenRule(
         "gitlab-token",
         r"\b(?:glpat|gldt|glffct|glft|glimt|glagent|gloas|glptt|glrt|glsoat)-[0-9A-Za-z_\-.]{20,300}",
+        ("glpat-", "gldt-", "glffct-", "glft-", "glimt-", "glagent-", "gloas-", "glptt-", "glrt-", "glsoat-"),
     ),
-    TokenRule("gitlab-cicd-job-token", r"\bglcbt-[0-9a-zA-Z]{1,5}_[0-9a-zA-Z_-]{20}"),
-    TokenRule("gitlab-rrt", r"\bGR1348941[\w-]{20}"),
-    TokenRule("npm-access-token", r"\bnpm_[A-Za-z0-9]{36}\b"),
-    TokenRule("pypi-upload-token", r"\bpypi-AgEIcHlwaS5vcmc[\w-]{50,1000}"),
-    TokenRule("rubygems-api-token", r"\brubygems_[a-f0-9]{48}\b"),
-    TokenRule("clojars-api-token", r"(?i:\bCLOJARS_[a-z0-9]{60})"),
-    TokenRule("artifactory-api-key", r"\bAKCp[A-Za-z0-9]{69}\b"),
-    TokenRule("artifactory-reference-token", r"\bcmVmd[A-Za-z0-9]{59}\b"),
-    TokenRule("docker-personal-access-token", r"\bdckr_pat_[A-Za-z0-9_-]{27,}"),
-    TokenRule("prefect-api-token", r"\bpnu_[a-zA-Z0-9]{36}\b"),
-    TokenRule("readme-api-token", r"\brdme_[a-z0-9]{70}\b"),
-    TokenRule("harness-api-key", r"\b(?:pat|sat)\.[a-zA-Z0-9_-]{22}\.[a-zA-Z0-9]{24}\.[a-zA-Z0-9]{20}"),
-    TokenRule("infracost-api-token", r"\bico-[a-zA-Z0-9]{32}\b"),
+    TokenRule("gitlab-cicd-job-token", r"\bglcbt-[0-9a-zA-Z]{1,5}_[0-9a-zA-Z_-]{20}", ("glcbt-",)),
+    TokenRule("gitlab-rrt", r"\bGR1348941[\w-]{20}", ("gr1348941",)),
+    TokenRule("npm-access-token", r"\bnpm_[A-Za-z0-9]{36}\b", ("npm_",)),
+    TokenRule("pypi-upload-token", r"\bpypi-AgEIcHlwaS5vcmc[\w-]{50,1000}", ("pypi-ageichlwas5vcmc",)),
+    TokenRule("rubygems-api-token", r"\brubygems_[a-f0-9]{48}\b", ("rubygems_",)),
+    TokenRule("clojars-api-token", r"(?i:\bCLOJARS_[a-z0-9]{60})", ("clojars_",)),
+    TokenRule("artifactory-api-key", r"\bAKCp[A-Za-z0-9]{69}\b", ("akcp",)),
+    TokenRule("artifactory-reference-token", r"\bcmVmd[A-Za-z0-9]{59}\b", ("cmvmd",)),
+    TokenRule("docker-personal-access-token", r"\bdckr_pat_[A-Za-z0-9_-]{27,}", ("dckr_pat_",)),
+    TokenRule("prefect-api-token", r"\bpnu_[a-zA-Z0-9]{36}\b", ("pnu_",)),
+    TokenRule("readme-api-token", r"\brdme_[a-z0-9]{70}\b", ("rdme_",)),
+    TokenRule(
+        "harness-api-key",
+        r"\b(?:pat|sat)\.[a-zA-Z0-9_-]{22}\.[a-zA-Z0-9]{24}\.[a-zA-Z0-9]{20}",
+        ("pat.", "sat."),
+    ),
+    TokenRule("infracost-api-token", r"\bico-[a-zA-Z0-9]{32}\b", ("ico-",)),
     # ---- payments ------------------------------------------------------------------------------------
-    TokenRule("stripe-access-token", r"\b(?:sk|rk)_(?:test|live|prod)_[a-zA-Z0-9]{10,99}\b"),
-    TokenRule("stripe-webhook-secret", r"\bwhsec_[A-Za-z0-9]{24,}\b"),
-    TokenRule("square-access-token", r"\b(?:EAAA|sq0atp-|sq0csp-)[\w-]{22,60}"),
-    TokenRule("shippo-api-token", r"\bshippo_(?:live|test)_[a-fA-F0-9]{40}\b"),
-    TokenRule("flutterwave-secret-key", r"\bFLWSECK_TEST-[a-hA-H0-9]{32}-X"),
-    TokenRule("duffel-api-token", r"\bduffel_(?:test|live)_[A-Za-z0-9_\-=]{43}"),
-    TokenRule("easypost-api-token", r"\bEZ[AT]K[A-Za-z0-9]{54}\b"),
+    TokenRule(
+        "stripe-access-token",
+        r"\b(?:sk|rk)_(?:test|live|prod)_[a-zA-Z0-9]{10,99}\b",
+        ("_test_", "_live_", "_prod_"),
+    ),
+    TokenRule("stripe-webhook-secret", r"\bwhsec_[A-Za-z0-9]{24,}\b", ("whsec_",)),
+    TokenRule(
+        "square-access-token", r"\b(?:EAAA|sq0atp-|sq0csp-)[\w-]{22,60}", ("eaaa", "sq0atp-", "sq0csp-")
+    ),
+    TokenRule("shippo-api-token", r"\bshippo_(?:live|test)_[a-fA-F0-9]{40}\b", ("shippo_",)),
+    TokenRule("flutterwave-secret-key", r"\bFLWSECK_TEST-[a-hA-H0-9]{32}-X", ("flwseck_test-",)),
+    TokenRule("duffel-api-token", r"\bduffel_(?:test|live)_[A-Za-z0-9_\-=]{43}", ("duffel_",)),
+    TokenRule("easypost-api-token", r"\bEZ[AT]K[A-Za-z0-9]{54}\b", ("ezak", "eztk")),
     # ---- messaging, email, chat ------------------------------------------------------------------------
-    TokenRule("slack-token", r"\bxox[abeoprs](?:\.xox[bp])?-[0-9A-Za-z\-]{10,}"),
-    TokenRule("slack-app-token", r"(?i:\bxapp-\d-[A-Z0-9]+-\d+-[a-z0-9]+)"),
+    TokenRule("slack-token", r"\bxox[abeoprs](?:\.xox[bp])?-[0-9A-Za-z\-]{10,}", ("xox",)),
+    TokenRule("slack-app-token", r"(?i:\bxapp-\d-[A-Z0-9]+-\d+-[a-z0-9]+)", ("xapp-",)),
     TokenRule(
         "slack-webhook-url",
         r"(?:https?://)?hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9+/]{20,}",
+        ("hooks.slack.com",),
     ),
     TokenRule(
         "discord-webhook-url",
-        r"(?:https?://)?(?:\w+\.)?discord(?:app)?\.com/api/webhooks/\d+/[\w-]{20,}",
+        r"(?:https?://)?(?:(?:ptb|canary)\.)?discord(?:app)?\.com/api/webhooks/\d+/[\w-]{20,}",
+        ("/api/webhooks/",),
     ),
     TokenRule(
         "microsoft-teams-webhook",
         r"https://[a-z0-9]+\.webhook\.office\.com/webhookb2/[\w@/-]{60,}",
+        (".webhook.office.com",),
     ),
-    TokenRule("telegram-bot-api-token", r"\b[0-9]{5,16}:A[a-zA-Z0-9_\-]{34}(?![\w-])"),
-    TokenRule("twilio-api-key", r"\bSK[0-9a-fA-F]{32}\b"),
-    TokenRule("sendgrid-api-token", r"\bSG\.[A-Za-z0-9=_\-.]{66}"),
-    TokenRule("sendinblue-api-token", r"\bxkeysib-[a-f0-9]{64}-[A-Za-z0-9]{16}\b"),
-    TokenRule("mailgun-private-api-token", r"\bkey-[a-f0-9]{32}\b"),
-    TokenRule("mailchimp-api-key", r"\b[a-f0-9]{32}-us\d{1,2}\b"),
-    TokenRule("facebook-page-access-token", r"\bEAA[MC][A-Za-z0-9]{100,}"),
-    TokenRule("postman-api-token", r"\bPMAK-[a-fA-F0-9]{24}-[a-fA-F0-9]{34}\b"),
-    TokenRule("linear-api-key", r"\blin_api_[A-Za-z0-9]{40}"),
-    TokenRule("notion-api-token", r"\bntn_[0-9]{11}[A-Za-z0-9]{35}\b"),
-    TokenRule("atlassian-api-token", r"\bATATT3[A-Za-z0-9_\-=]{186}"),
-    TokenRule("airtable-personal-access-token", r"\bpat[A-Za-z0-9]{14}\.[a-f0-9]{64}\b"),
+    TokenRule("telegram-bot-api-token", r"\b[0-9]{5,16}:A[a-zA-Z0-9_\-]{34}(?![\w-])", (":a",)),
+    TokenRule("twilio-api-key", r"SK[0-9a-fA-F]{32}\b", ("sk",)),
+    TokenRule("sendgrid-api-token", r"\bSG\.[A-Za-z0-9=_\-.]{66}", ("sg.",)),
+    TokenRule("sendinblue-api-token", r"\bxkeysib-[a-f0-9]{64}-[A-Za-z0-9]{16}\b", ("xkeysib-",)),
+    TokenRule("mailgun-private-api-token", r"\bkey-[a-f0-9]{32}\b", ("key-",)),
+    TokenRule("mailchimp-api-key", r"\b[a-f0-9]{32}-us\d{1,2}\b", ("-us",)),
+    TokenRule("facebook-page-access-token", r"\bEAA[MC][A-Za-z0-9]{100,}", ("eaam", "eaac")),
+    TokenRule("postman-api-token", r"\bPMAK-[a-fA-F0-9]{24}-[a-fA-F0-9]{34}\b", ("pmak-",)),
+    TokenRule("linear-api-key", r"\blin_api_[A-Za-z0-9]{40}", ("lin_api_",)),
+    TokenRule("notion-api-token", r"\bntn_[0-9]{11}[A-Za-z0-9]{35}\b", ("ntn_",)),
+    TokenRule("atlassian-api-token", r"\bATATT3[A-Za-z0-9_\-=]{186}", ("atatt3",)),
+    TokenRule("airtable-personal-access-token", r"pat[A-Za-z0-9]{14}\.[a-f0-9]{64}\b", ("pat",)),
     # ---- observability -----------------------------------------------------------------------------------
-    TokenRule("sentry-user-token", r"\bsntryu_[a-f0-9]{64}\b"),
-    TokenRule("sentry-org-token", r"\bsntrys_eyJpYXQiO[A-Za-z0-9+/=_]{20,}"),
-    TokenRule("grafana-api-key", r"\beyJrIjoi[A-Za-z0-9]{70,400}={0,3}"),
-    TokenRule("grafana-cloud-api-token", r"\bglc_[A-Za-z0-9+/]{32,400}={0,3}"),
-    TokenRule("grafana-service-account-token", r"\bglsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}\b"),
-    TokenRule("new-relic-key", r"\bNR(?:AK-[A-Za-z0-9]{27}|JS-[a-f0-9]{19}|II-[A-Za-z0-9-]{32})\b"),
-    TokenRule("dynatrace-api-token", r"\bdt0c01\.[A-Za-z0-9]{24}\.[A-Za-z0-9]{64}"),
+    TokenRule("sentry-user-token", r"\bsntryu_[a-f0-9]{64}\b", ("sntryu_",)),
+    TokenRule("sentry-org-token", r"\bsntrys_eyJpYXQiO[A-Za-z0-9+/=_]{20,}", ("sntrys_",)),
+    TokenRule("grafana-api-key", r"\beyJrIjoi[A-Za-z0-9]{70,400}={0,3}", ("eyjrijoi",)),
+    TokenRule("grafana-cloud-api-token", r"\bglc_[A-Za-z0-9+/]{32,400}={0,3}", ("glc_",)),
+    TokenRule("grafana-service-account-token", r"\bglsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}\b", ("glsa_",)),
+    TokenRule(
+        "new-relic-key",
+        r"\bNR(?:AK-[A-Za-z0-9]{27}|JS-[a-f0-9]{19}|II-[A-Za-z0-9-]{32})\b",
+        ("nrak-", "nrjs-", "nrii-"),
+    ),
+    TokenRule("dynatrace-api-token", r"\bdt0c01\.[A-Za-z0-9]{24}\.[A-Za-z0-9]{64}", ("dt0c01.",)),
     # ---- AI and data APIs --------------------------------------------------------------------------------
-    TokenRule("anthropic-api-key", r"\bsk-ant-(?:api03|admin01)-[a-zA-Z0-9_\-]{93}AA(?![\w-])"),
+    TokenRule("anthropic-api-key", r"\bsk-ant-(?:api03|admin01)-[a-zA-Z0-9_\-]{93}AA(?![\w-])", ("sk-ant-",)),
     TokenRule(
         "openai-api-key",
         r"\bsk-(?:(?:proj|svcacct|admin)-[A-Za-z0-9_-]{58,74}T3BlbkFJ[A-Za-z0-9_-]{58,74}"
         r"|[a-zA-Z0-9]{20}T3BlbkFJ[a-zA-Z0-9]{20})(?![\w-])",
+        ("sk-",),
     ),
-    TokenRule("huggingface-access-token", r"\b(?:hf_|api_org_)[A-Za-z]{34}\b"),
-    TokenRule("perplexity-api-key", r"\bpplx-[a-zA-Z0-9]{48}\b"),
-    TokenRule("maxmind-license-key", r"\b[A-Za-z0-9]{6}_[A-Za-z0-9]{29}_mmk\b"),
-    TokenRule("settlemint-token", r"\bsm_(?:aat|pat|sat)_[a-zA-Z0-9]{16}\b"),
-    TokenRule("shopify-token", r"\bshp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}\b"),
+    TokenRule("huggingface-access-token", r"\b(?:hf_|api_org_)[A-Za-z]{34}\b", ("hf_", "api_org_")),
+    TokenRule("perplexity-api-key", r"\bpplx-[a-zA-Z0-9]{48}\b", ("pplx-",)),
+    TokenRule("maxmind-license-key", r"\b[A-Za-z0-9]{6}_[A-Za-z0-9]{29}_mmk\b", ("_mmk",)),
+    TokenRule("settlemint-token", r"\bsm_(?:aat|pat|sat)_[a-zA-Z0-9]{16}\b", ("sm_",)),
+    TokenRule("shopify-token", r"\bshp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}\b", ("shp",)),
 )
 
 #: A key is secret when, lowercased with separators removed (``privateKey`` -> ``privatekey``,
