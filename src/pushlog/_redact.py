@@ -62,6 +62,8 @@ _TOKENS: Final = tuple((rule, re.compile(rule.pattern)) for rule in TOKEN_RULES)
 #: ``(hint, index into _TOKENS)`` for every hint, and the rules without hints (always tried).
 _HINTS: Final = tuple((hint, index) for index, (rule, _) in enumerate(_TOKENS) for hint in rule.hints)
 _ALWAYS: Final = frozenset(index for index, (rule, _) in enumerate(_TOKENS) if not rule.hints)
+#: No token rule matches fewer characters ("Basic " and an 8-character credential).
+_SHORTEST_TOKEN: Final = 14
 
 #: ``key<sep>value`` in text. The key is quoted (``'k'``, ``"k"``, ``\\"k\\"`` inside JSON-in-a-string)
 #: or bare; the value is quoted (up to its closing quote, or the end of the line when a cut removed
@@ -283,10 +285,11 @@ class Redactor:
         """Mask secret-looking parts of ``value``; ordinary text comes back unchanged."""
         if not self.enabled or len(value) < 6:
             return value
-        lower = value.lower()
-        hinted = {index for hint, index in _HINTS if hint in lower}
-        for index in sorted(hinted | _ALWAYS):
-            value = _TOKENS[index][1].sub(MASK, value)
+        if len(value) >= _SHORTEST_TOKEN:
+            lower = value.lower()
+            hinted = {index for hint, index in _HINTS if hint in lower}
+            for index in sorted(hinted | _ALWAYS):
+                value = _TOKENS[index][1].sub(MASK, value)
         if ":" in value or "=" in value:
             if "@" in value:
                 value = _USERINFO.sub(_mask_userinfo, value)

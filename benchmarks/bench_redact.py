@@ -1,0 +1,92 @@
+"""Cost of redaction per event, on the worker thread (never the thread that logs).
+
+Run: ``.venv/bin/python benchmarks/bench_redact.py`` (``--quick`` for fewer rounds). For each kind of
+event: microseconds to redact it, and the ratio to serialising the same event to JSON (what the worker
+does to every event anyway), measured side by side in one process, medians of interleaved batches.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+
+from pushlog._event import Event
+from pushlog._levels import Level
+from pushlog._redact import Redactor
+
+QUICK = "--quick" in sys.argv
+ROUNDS = 10 if QUICK else 40
+BATCH = 50
+
+TRACEBACK = "\n".join(
+    [
+        "Traceback (most recent call last):",
+        *(
+            f'  File "/srv/app/charges.py", line {40 + i}, in step_{i}\n    result = step_{i + 1}(ctx)'
+            for i in range(12)
+        ),
+        "httpx.HTTPStatusError: Server error '502 Bad Gateway' for url 'https://api.example.com/v1/charges?limit=50'",
+    ]
+)
+
+
+def typical() -> Event:
+    """A WARNING as apps log it: a one-line message, a few metadata fields, a source."""
+    return Event(
+        title="Payment failed for customer cus_8421 (ada@example.com): card declined, retry 3/5",
+        level=Level.WARNING,
+        metadata={
+            "user_id": 8421,
+            "plan": "pro",
+            "amount_cents": 2900,
+            "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+        },
+        source={"logger": "app.billing", "module": "charges:42", "host": "web-1", "pid": 4242},
+    )
+
+
+def with_traceback() -> Event:
+    event = typical()
+    event.level, event.body = Level.ERROR, TRACEBACK
+    return event
+
+
+def big() -> Event:
+    event = typical()
+    event.body = ("GET /v1/events?limit=50&cursor=abc 200 12ms user=ada plan=pro\n" * 130)[:8000]
+    event.metadata.update(
+        {f"field_{i}": {"nested": ["value"] * 5, "note": "ordinary text " * 8} for i in range(10)}
+    )
+    return event
+
+
+def per_event_us(make: Callable[[], Event], work: Callable[[Event], object]) -> float:
+    events = [make() for _ in range(BATCH)]
+    start = time.perf_counter_ns()
+    for event in events:
+        work(event)
+    return (time.perf_counter_ns() - start) / BATCH / 1000
+
+
+def main() -> None:
+    redactor = Redactor()
+    print(f"bench_redact: python {sys.version.split()[0]}, batches of {BATCH}, {ROUNDS} rounds, medians")
+    print(f"  {'event':<28}{'redact µs':>12}{'json µs':>12}{'redact/json':>14}")
+    for name, make in (
+        ("typical WARNING", typical),
+        ("ERROR with a traceback", with_traceback),
+        ("8 KB body, nested", big),
+    ):
+        redact, serialise = [], []
+        for _ in range(ROUNDS):
+            redact.append(per_event_us(make, redactor.event))
+            serialise.append(per_event_us(make, lambda e: json.dumps(e.to_wire(), ensure_ascii=False)))
+        r, s = statistics.median(redact), statistics.median(serialise)
+        print(f"  {name:<28}{r:>12.1f}{s:>12.1f}{r / s:>13.1f}x")
+
+
+if __name__ == "__main__":
+    main()
