@@ -65,15 +65,26 @@ _ALWAYS: Final = frozenset(index for index, (rule, _) in enumerate(_TOKENS) if n
 #: No token rule matches fewer characters ("Basic " and an 8-character credential).
 _SHORTEST_TOKEN: Final = 14
 
+#: A bare value: masks a format rule already put there, or ordinary characters (an opening bracket
+#: only after the first one: a value that starts with one is a structure).
+_BARE: Final = (
+    "(?:"
+    + re.escape(MASK)
+    + r"""|[^\s&#;,'"<>()\[\]{}])(?:"""
+    + re.escape(MASK)
+    + r"""|[^\s&#;,'"<>)\]}])*"""
+)
+
 #: ``key<sep>value`` in text. The key is quoted (``'k'``, ``"k"``, ``\\"k\\"`` inside JSON-in-a-string)
 #: or bare; the value is quoted (up to its closing quote, or the end of the line when a cut removed
-#: it), an opening bracket (the callback finds the matching one), or a bare run of characters.
+#: it), an opening bracket (the callback finds the matching one), or a bare run of characters (which
+#: may hold a mask already put there by a format rule).
 _PAIR: Final = re.compile(
     r"""(?:(?P<kq>\\{0,2}["'])(?P<qkey>[^"'\\\r\n]{1,64})(?P=kq)|(?<![\w.])(?P<bkey>[A-Za-z_][\w.\-]{0,63}))"""
     r"""[ \t]*(?P<sep>=>|:=|[:=])[ \t]*"""
     r"""(?:(?P<vq>\\{0,2}["'])(?P<inner>(?:\\.|[^\\\r\n])*?)(?:(?P=vq)|(?=[\r\n])|\Z)"""
     r"""|(?P<open>[\[{(])"""
-    r"""|(?P<bare>(?:\[redacted\]|[^\s&#;,'"<>()\[\]{}])(?:\[redacted\]|[^\s&#;,'"<>()\[\]{}])*))"""
+    r"""|(?P<bare>""" + _BARE + "))"
 )
 
 #: ``scheme://user[:password]@``: the password is masked, and the user too when it looks like a key.
@@ -102,7 +113,6 @@ _CUT_WORD: Final = re.compile(
 _CAMEL_LOWER: Final = re.compile(r"([a-z0-9])([A-Z])")
 _CAMEL_UPPER: Final = re.compile(r"([A-Z]+)([A-Z][a-z])")
 _NOT_WORD: Final = re.compile(r"[^a-z0-9]+")
-_KEY_FRAGMENTS: Final = re.compile("|".join(KEY_FRAGMENTS))
 _BRACKETS: Final = {"[": "]", "{": "}", "(": ")"}
 _KEY_CACHE_SIZE: Final = 4096
 
