@@ -28,7 +28,7 @@ from tests.conftest import StandInHub
 from tests.support.hub_server import ThreadHub, hub_factory
 from tests.support.push_service import PushService
 
-from pushlog import Client, PushHandler
+from pushlog import Client, PushHandler, job
 from pushlog._event import MAX_METADATA_VALUE, MAX_TITLE, Event
 from pushlog._redact import MASK, MAX_NODES, Redactor, key_words, luhn_ok, matching_rules, redact_event
 from pushlog._redact_rules import TOKEN_RULES
@@ -834,3 +834,20 @@ def test_a_logged_secret_reaches_neither_the_hub_nor_the_phone(hub_factory: Call
     pushed_text = json.dumps([p.payload for p in pushes], ensure_ascii=False)
     assert MASK in stored_text and MASK in pushed_text
     assert_no_leaks([(s, stored_text) for s in sample] + [(s, pushed_text) for s in sample])
+
+
+def test_pushlog_job_redacts_its_failure_report_and_heartbeat(hub_factory: Callable[..., ThreadHub]) -> None:
+    hub = hub_factory()
+    sample = [SECRETS[i] for i in range(3, len(SECRETS), 11)]
+
+    def backup() -> None:
+        raise ConnectionError("cannot reach " + " ".join(s.text.replace("\n", " ") for s in sample))
+
+    with pytest.raises(ConnectionError), job("backup", every="1d", dsn=hub.dsn):
+        backup()
+    with hub.client(hub.read_key) as http:
+        events = http.get("/v1/events").json()["events"]
+        beat = http.get("/v1/heartbeats/backup").json()
+    assert len(events) == 1 and beat["last_message"]
+    wire = json.dumps([events, beat], ensure_ascii=False)
+    assert_no_leaks([(s, wire) for s in sample])
