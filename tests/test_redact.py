@@ -31,7 +31,7 @@ from tests.support.push_service import PushService
 from pushlog import Client, PushHandler, job
 from pushlog._event import MAX_METADATA_VALUE, MAX_TITLE, Event
 from pushlog._redact import MASK, MAX_NODES, Redactor, key_words, luhn_ok, matching_rules, redact_event
-from pushlog._redact_rules import TOKEN_RULES
+from pushlog._redact_rules import KEY_HINTS, KEY_WORDS, TOKEN_RULES
 from pushlog.cli._run import Outcome, build_report
 from pushlog.cli._send import build_event
 
@@ -669,6 +669,21 @@ def test_ordinary_metadata_is_left_alone(hub: StandInHub, wired: tuple[Client, l
 def test_key_names(key: str, words: list[str], secret: bool) -> None:
     assert key_words(key) == words
     assert Redactor().sensitive_key(key) is secret
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        *("Passwd", "passPhrase", "passcode", "clientSecret", "authToken", "credentials", "apiKey"),
+        *("Authorization", "setCookie", "sessionId", "csrf", "XSRF-TOKEN", "sentryDsn", "connectionString"),
+        *("connStr", "cardNumber", "cc_number", "creditCard", "cvv", "cvc", "mnemonic", "seedPhrase"),
+        *("mfaCode", "socialSecurityNumber", *sorted(KEY_WORDS)),
+    ],
+)
+def test_every_secret_key_name_holds_a_hint(key: str) -> None:
+    """The key-name rules only look at text holding one of KEY_HINTS: each kind of name must."""
+    assert Redactor().sensitive_key(key)
+    assert any(hint in key.lower() for hint in KEY_HINTS)
 
 
 def test_secret_keys_mask_any_value_but_keep_none_and_booleans() -> None:

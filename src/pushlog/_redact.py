@@ -47,6 +47,7 @@ from ._redact_rules import (
     DESCRIPTIVE_LAST_WORDS,
     HEADER_LINE_KEYS,
     KEY_FRAGMENTS,
+    KEY_HINTS,
     KEY_WORDS,
     TOKEN_RULES,
     URL_SECRET_PARAMS,
@@ -249,8 +250,8 @@ def _encoded_query_values(redactor: Redactor, url: str) -> str:
 
 
 class Redactor:
-    """Masks secrets in events. Thread-safe: after construction only a bounded key cache changes
-    (single dict operations, atomic under the GIL)."""
+    """Masks secrets in events. Thread-safe: after construction only two bounded key caches change
+    (single dict and set operations, atomic under the GIL)."""
 
     def __init__(
         self,
@@ -260,13 +261,16 @@ class Redactor:
         patterns: Iterable[str] = (),
     ) -> None:
         self.enabled = enabled
-        extra = [re.escape("".join(key_words(k))) for k in keys]
-        self._fragments = re.compile("|".join([*KEY_FRAGMENTS, *(e for e in extra if e)]))
+        extra = ["".join(key_words(k)) for k in keys]
+        self._fragments = re.compile("|".join([*KEY_FRAGMENTS, *(re.escape(e) for e in extra if e)]))
+        hints = (*KEY_HINTS, *(word for k in keys for word in key_words(k)))
+        self._key_hints = re.compile("|".join(re.escape(hint) for hint in hints))
         try:
             self._patterns = tuple(re.compile(p) for p in patterns)
         except re.error as exc:
             raise ValueError(f"bad redact pattern: {exc}") from None
         self._key_cache: dict[str, bool] = {}
+        self._clean_keys: set[str] = set()  # dict keys text() leaves as they are (never a secret)
 
     # ---- keys ---------------------------------------------------------------------------------
     def sensitive_key(self, key: str) -> bool:
@@ -295,17 +299,18 @@ class Redactor:
         """Mask secret-looking parts of ``value``; ordinary text comes back unchanged."""
         if not self.enabled or len(value) < 6:
             return value
+        lower = value.lower()
         if len(value) >= _SHORTEST_TOKEN:
-            lower = value.lower()
             hinted = {index for hint, index in _HINTS if hint in lower}
             for index in sorted(hinted | _ALWAYS):
                 value = _TOKENS[index][1].sub(MASK, value)
-        if ":" in value or "=" in value:
-            if "@" in value:
-                value = _USERINFO.sub(_mask_userinfo, value)
-            value = self._pairs(value)
-        if "-" in value:
-            value = _OPTION.sub(self._mask_option, value)
+        if "@" in value and ":" in value:
+            value = _USERINFO.sub(_mask_userinfo, value)
+        if self._key_hints.search(lower):  # else no key in the text can name a secret
+            if ":" in value or "=" in value:
+                value = self._pairs(value)
+            if "-" in value:
+                value = _OPTION.sub(self._mask_option, value)
         for pattern in self._patterns:
             value = pattern.sub(MASK, value)
         if len(value) >= 13:
@@ -420,8 +425,13 @@ class Redactor:
 
     def _key(self, key: str, target: dict[str, Any]) -> str:
         """A dict key with secrets in it masked (kept distinct from the keys already in ``target``)."""
+        if key in self._clean_keys:
+            return key
         masked = self.text(key)
         if masked == key:
+            if len(self._clean_keys) >= _KEY_CACHE_SIZE:
+                self._clean_keys.clear()
+            self._clean_keys.add(key)
             return key
         candidate, n = masked, 1
         while candidate in target:

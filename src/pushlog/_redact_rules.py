@@ -256,6 +256,15 @@ DESCRIPTIVE_LAST_WORDS: Final[frozenset[str]] = frozenset(
     | {"scheme", "provider", "status", "url", "uri", "endpoint", "path", "file", "name", "version"}
 )
 
+#: Lowercase pieces of which a text must contain one for the key-name rules to look at it: every key
+#: that KEY_FRAGMENTS, KEY_WORDS or URL_SECRET_PARAMS accept contains one, lowercased as written
+#: (``X-Api-Key`` -> ``key``, ``sessionId`` -> ``session``, ``cc_number`` -> ``number``).
+KEY_HINTS: Final[tuple[str, ...]] = (
+    *("pass", "pw", "secret", "token", "cred", "key", "auth", "cookie", "session", "csrf", "xsrf", "dsn"),
+    *("conn", "number", "credit", "cvv", "cvc", "cvn", "mnemonic", "seed", "mfa", "social", "pin", "otp"),
+    *("ssn", "jwt", "bearer", "sig", "hmac", "sid", "code"),
+)
+
 #: Query parameter names that hold secrets in URLs only (``?key=``, ``&sig=``, OAuth's ``?code=``),
 #: on top of every secret key name above (``?access_token=``, ``&client_secret=``...).
 URL_SECRET_PARAMS: Final[frozenset[str]] = frozenset({"key", "sig", "code"})
