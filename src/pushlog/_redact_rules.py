@@ -10,9 +10,11 @@ here (and a case to the table in ``tests/test_redact.py``):
   whole word in :data:`KEY_WORDS` (matched against one word of the key, for short words such as
   ``pin`` that occur inside ordinary words).
 
-The provider formats follow the public gitleaks default rule set (``config/gitleaks.toml``, rule ids
-kept as names), restricted to formats recognisable on their own: gitleaks rules that need a keyword
-next to the value (``<vendor>_key = ...``) are covered here by the key-name rules instead.
+The provider formats follow the public gitleaks default rule set (``config/gitleaks.toml``; a rule
+standing for one of theirs keeps its id as name, one merging several of theirs, such as
+``github-token``, or one they lack, such as ``pushlog-key`` or ``discord-webhook-url``, has a name of
+its own), restricted to formats recognisable on their own: gitleaks rules that need a keyword next to
+the value (``<vendor>_key = ...``) are covered here by the key-name rules instead.
 """
 
 from __future__ import annotations
