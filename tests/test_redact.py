@@ -16,6 +16,7 @@ import random
 import shlex
 import string
 import sys
+import threading
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
@@ -874,3 +875,33 @@ def test_pushlog_job_redacts_its_failure_report_and_heartbeat(hub_factory: Calla
     assert len(events) == 1 and beat["last_message"]
     wire = wire_text([events, beat])
     assert_no_leaks([(s, wire) for s in sample])
+
+
+def test_redaction_runs_on_the_worker_thread_not_the_callers(hub: StandInHub) -> None:
+    threads: list[str] = []
+
+    class Recording(Redactor):
+        def event(self, event: Event) -> Event:
+            threads.append(threading.current_thread().name)
+            return super().event(event)
+
+    client = Client(hub.dsn, linger=0.0)
+    client.redactor = Recording()
+    handler = PushHandler(client=client)
+    logger = logging.getLogger("app.redact.thread")
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        logger.error("token=%s", "abc123def456ghi")
+        assert client.flush(5)
+    finally:
+        logger.removeHandler(handler)
+        client.close()
+    assert threads == ["pushlog-worker"]
+    (event,) = hub.accepted_events()
+    assert event["title"] == f"token={MASK}"
+
+
+def test_source_is_redacted_too() -> None:
+    event = redact_event(Event(title="x", source={"logger": "db", "note": "postgresql://app:S3cretPw@db/x"}))
+    assert event.source == {"logger": "db", "note": f"postgresql://app:{MASK}@db/x"}
