@@ -54,6 +54,8 @@ from ._redact_rules import (
 )
 
 MASK: Final = "[redacted]"
+#: The mask inside a URL's authority, where brackets would make it unparseable (they mean IPv6).
+URL_MASK: Final = "redacted"
 
 #: Values (container items and scalars) visited per metadata tree; beyond it the rest is masked.
 MAX_NODES: Final = 10_000
@@ -174,7 +176,7 @@ def _mask_userinfo(match: re.Match[str]) -> str:
     user, password = match.group("user"), match.group("pw")
     if password is None:
         return match.group(0) if not user or not _looks_like_key(user) else f"{match.group('scheme')}{MASK}@"
-    shown = MASK if _looks_like_key(user) and len(user) >= 16 else user
+    shown = MASK if len(user) >= 16 else user  # beside a password, only a long user name is a key
     return f"{match.group('scheme')}{shown}:{MASK if password else ''}@"
 
 
@@ -201,10 +203,6 @@ def _bracket_end(text: str, start: int) -> int:
                 return index + 1
         index += 1
     return end
-
-
-#: The mask inside a URL's authority, where brackets would make it unparseable (they mean IPv6).
-URL_MASK: Final = "redacted"
 
 
 def _http_url(text: str) -> bool:
