@@ -324,8 +324,9 @@ class Client:
             if self._dsn is None:
                 return True
             bound = self.flush_timeout if timeout is None else max(0.0, float(timeout))
-            if self._closed:
-                return len(self.queue) == 0
+            if self._closed:  # nothing is sent any more: say whether anything was left behind
+                worker = self._worker
+                return len(self.queue) == 0 and (worker is None or worker.backlog_size == 0)
             for report in self._dedup.take_reports(everything=True):
                 self._enqueue(report)
             worker = self._worker
@@ -386,10 +387,10 @@ class Client:
             self.queue.wake.set()
             worker.join(0.5 if ok else 0.05)
         if worker is not None and self._pid == os.getpid():
-            self._report_unsent(worker, timeout)
+            self._report_unsent(worker)
         return ok
 
-    def _report_unsent(self, worker: Worker, timeout: float | None) -> None:
+    def _report_unsent(self, worker: Worker) -> None:
         """Keep what is left in the spool (if any) and say in one line what was not delivered."""
         try:
             levels = self.queue.levels()
@@ -414,11 +415,7 @@ class Client:
                     where = f"{dropped} more dropped before; {where}"
             ranked = sorted(levels.items(), reverse=True)
             by_level = ", ".join(f"{n} {level.wire_name}" for level, n in ranked)
-            reason = worker.last_failure or (
-                f"no answer within {self.flush_timeout if timeout is None else timeout:g}s"
-                if worker.posting
-                else "stopped before sending"
-            )
+            reason = worker.last_failure or f"no answer within the flush bound ({self.flush_timeout:g}s)"
             _write_stderr(f"pushlog: {counted} event(s) not delivered ({by_level}): {reason}; {where}")
         except Exception as exc:  # pragma: no cover - defensive
             self._note(f"could not report undelivered events: {exc!r}")
