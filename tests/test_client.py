@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from tests.conftest import StandInHub
-from tests.support.hub_server import free_port
+from tests.support.hub_server import free_port, wait_until
 
 import pushlog
 from pushlog import Client
@@ -369,3 +371,108 @@ def test_closed_client_after_exit_hook_is_not_flushed_again_by_logging_shutdown(
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "False"]
     assert len(_notes(result.stderr)) == 1
+
+
+# ---- SIGTERM -------------------------------------------------------------------------------------
+def _start_python(code: str, *, dsn: str) -> subprocess.Popen[str]:
+    """Run ``code``, then print "ready" and sleep until a signal comes."""
+    env = {k: v for k, v in os.environ.items() if k != "PUSHLOG_DSN"}
+    env["PUSHLOG_DSN"] = dsn
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code) + textwrap.dedent(_WAIT_FOR_SIGTERM)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+_WAIT_FOR_SIGTERM = """
+    import time
+    print("ready", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_sigterm_opt_in_flushes_like_a_normal_exit(hub: StandInHub) -> None:
+    proc = _start_python(
+        """
+        import logging, pushlog
+        handler = pushlog.PushHandler(flush_on_sigterm=True, linger=60, dedup_window=0)
+        logging.basicConfig(level=logging.INFO, handlers=[handler])
+        for i in range(5):
+            logging.getLogger("svc").info("lingering %d", i, extra={"n": i})
+        """,
+        dsn=hub.dsn,
+    )
+    proc.terminate()
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGTERM, err  # then ended by SIGTERM, as without pushlog
+    assert sorted(e["title"] for e in hub.accepted_events()) == [f"lingering {i}" for i in range(5)]
+
+
+def test_sigterm_opt_in_chains_to_the_handler_installed_before(hub: StandInHub) -> None:
+    proc = _start_python(
+        """
+        import logging, signal, sys, pushlog
+        def app_handler(signum, frame):
+            print("app handler ran", flush=True)
+            sys.exit(3)
+        signal.signal(signal.SIGTERM, app_handler)
+        handler = pushlog.PushHandler(flush_on_sigterm=True, linger=60, dedup_window=0)
+        logging.basicConfig(level=logging.INFO, handlers=[handler])
+        logging.getLogger("svc").info("lingering")
+        """,
+        dsn=hub.dsn,
+    )
+    proc.terminate()
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 3, err
+    assert out.strip() == "app handler ran"
+    assert [e["title"] for e in hub.accepted_events()] == ["lingering"]
+
+
+def test_sigterm_opt_in_leaves_an_ignored_sigterm_alone() -> None:
+    result = run_python(
+        """
+        import signal, pushlog
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print(pushlog.install_sigterm_flush(), signal.getsignal(signal.SIGTERM) is signal.SIG_IGN)
+        """,
+        dsn=None,
+    )
+    assert result.stdout.split() == ["False", "True"], result.stderr
+
+
+def test_with_a_spool_events_reach_disk_while_a_post_hangs_so_sigterm_loses_nothing(
+    hanging_dsn: str, tmp_path: Path
+) -> None:
+    spool = tmp_path / "spool.db"
+    proc = _start_python(
+        f"""
+        import logging, pushlog
+        handler = pushlog.PushHandler(spool={str(spool)!r}, timeout=60, dedup_window=0)
+        logging.basicConfig(level=logging.INFO, handlers=[handler])
+        logging.getLogger("svc").error("first: its POST hangs")
+        for i in range(20):
+            logging.getLogger("svc").info("queued %d", i, extra={{"n": i}})
+        """,
+        dsn=hanging_dsn,
+    )
+
+    def spooled() -> int:
+        with contextlib.closing(sqlite3.connect(spool)) as db:
+            return int(db.execute("SELECT count(*) FROM spooled_events").fetchone()[0])
+
+    try:
+        wait_until(
+            lambda: spooled() == 21, timeout=10, what="all 21 events in the spool", retry_on=(sqlite3.Error,)
+        )
+    finally:
+        proc.terminate()  # no opt-in: the default SIGTERM ends the process without any exit hook
+        proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGTERM
+    assert spooled() == 21

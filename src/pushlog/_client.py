@@ -346,6 +346,8 @@ class Client:
 
     def _wait_drained(self, worker: Worker, deadline: float) -> bool:
         target = self.queue.accepted
+        if not worker.ready.wait(max(0.0, deadline - time.monotonic())):
+            return False  # the backlog (a spool left by an earlier process?) is not even open yet
         lost_before, sent_before, attempts_before = worker.lost, worker.sent, worker.attempts
         with worker.progress:
             worker.flush_target = max(worker.flush_target, target)

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Hashable
 from typing import Any, Final
 
-from ._client import CAPTURE, Client, get_default_client
+from ._client import CAPTURE, Client, _as_bool, get_default_client, install_sigterm_flush
 from ._dedup import fingerprint_of
 from ._levels import parse_level
 from ._snapshot import RECORD_EVENT_ID, STRUCTLOG_MARKER, dedup_key, snapshot
@@ -36,7 +36,8 @@ class PushHandler(logging.Handler):
     ``client`` shares an existing :class:`~pushlog.Client` (the handler then never closes it); other
     keyword arguments are :class:`~pushlog.Client` options (see docs/client.md). With no DSN, client or
     options, the handler uses the process's default client, the one ``pushlog.flush()`` flushes.
-    Construction does no network I/O; ``emit`` never raises and never blocks.
+    ``flush_on_sigterm=True`` calls :func:`pushlog.install_sigterm_flush` (SIGTERM then flushes like
+    a normal exit). Construction does no network I/O; ``emit`` never raises and never blocks.
     """
 
     def __init__(
@@ -45,9 +46,12 @@ class PushHandler(logging.Handler):
         *,
         level: int | str = "INFO",
         client: Client | None = None,
+        flush_on_sigterm: bool | str = False,
         **options: Any,
     ) -> None:
         super().__init__(level=_level_number(level))
+        if _as_bool(flush_on_sigterm, "flush_on_sigterm"):
+            install_sigterm_flush()
         if client is not None and (dsn is not None or options):
             raise ValueError("pass either client= or dsn=/client options to PushHandler, not both")
         if client is not None:
