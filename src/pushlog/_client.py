@@ -397,14 +397,12 @@ class Client:
         try:
             levels = self.queue.levels()
             backlog = worker.backlog
-            kept = 0
             if self.spool_path:
-                kept = self._spool_rest(worker)
-                if not kept:
+                if not self._spool_rest(worker):
                     return
-                counted = kept
                 where = f"kept in the spool {self.spool_path}; the next process that opens it sends them"
-                levels = self._spool_levels(worker, levels)
+                levels = self._spool_levels(levels)
+                counted = sum(levels.values())
             else:
                 if backlog is not None:
                     levels += backlog.levels()
@@ -442,7 +440,7 @@ class Client:
         finally:
             worker.moving.release()
 
-    def _spool_levels(self, worker: Worker, fallback: Counter[Level]) -> Counter[Level]:
+    def _spool_levels(self, fallback: Counter[Level]) -> Counter[Level]:
         from ._spool import Spool
 
         assert self.spool_path is not None

@@ -130,10 +130,11 @@ class Spool:
         return found
 
     def levels(self) -> Counter[Level]:
-        """How many spooled events there are of each level."""
+        """How many log calls the spooled events stand for (``count``), by level."""
         counts: Counter[Level] = Counter()
         for name, n in self._db.execute(
-            "SELECT json_extract(wire, '$.level'), count(*) FROM spooled_events GROUP BY 1"
+            "SELECT json_extract(wire, '$.level'), sum(max(1, coalesce(json_extract(wire, '$.count'), 1))) "
+            "FROM spooled_events GROUP BY 1"
         ):
             try:
                 counts[parse_level(name)] += int(n)

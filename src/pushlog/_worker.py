@@ -97,6 +97,14 @@ def screen(events: Iterable[Event]) -> tuple[list[Event], list[Event]]:
     return good, bad
 
 
+def occurrences(events: Iterable[Event]) -> Counter[Level]:
+    """Log calls the events stand for, by level (a dedup follow-up stands for ``count`` repeats)."""
+    counts: Counter[Level] = Counter()
+    for event in events:
+        counts[event.level] += max(1, event.count)
+    return counts
+
+
 def _reason(result: Attempt) -> str:
     """A short reason for the exit line: ``connection refused``, ``timed out``, ``hub answered 503``."""
     if result.status is not None:
@@ -183,9 +191,9 @@ class EventQueue:
             return out
 
     def levels(self) -> Counter[Level]:
-        """How many queued events there are of each level (for the exit line)."""
+        """How many occurrences the queued events stand for, by level (for the exit line)."""
         with self._lock:
-            return Counter(e.level for lane in (self._pushed, self._feed) for e in lane)
+            return occurrences(e for lane in (self._pushed, self._feed) for e in lane)
 
     def take_dropped(self) -> int:
         with self._lock:
@@ -255,7 +263,7 @@ class MemoryBacklog:
         return 0  # memory never holds another process's events
 
     def levels(self) -> Counter[Level]:
-        return Counter(e.level for e in list(self._events))
+        return occurrences(list(self._events))
 
     def take_carried(self) -> int:
         return 0
