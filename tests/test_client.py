@@ -87,11 +87,13 @@ def test_flush_is_bounded_and_close_idempotent(hub: StandInHub) -> None:
     hub.script.append(hub.hang)
     client = Client(hub.dsn, linger=0.0, timeout=60, flush_timeout=0.2)
     client.capture(Event(title="stuck", level=Level.ERROR))
+    wait_until(lambda: client._worker is not None and client._worker.posting, timeout=10, what="a POST")
     assert client.flush() is False
     assert client.close() is False
     assert client.close() is True  # second close: no-op
     assert client.capture(Event(title="after close", level=Level.ERROR)) is None
     hub.release.set()
+    hub.wait_for(lambda: len(hub.requests) == 1)  # the parked POST ends here, not in the next test
 
 
 def test_flush_without_anything_queued_is_true(hub: StandInHub) -> None:
@@ -348,6 +350,7 @@ def test_exit_does_not_wait_again_after_a_flush_found_the_hub_unresponsive(
         return flush(self, timeout)
 
     client.capture(Event(title="never answered", level=Level.ERROR))
+    wait_until(lambda: client._worker is not None and client._worker.posting, timeout=10, what="a POST")
     assert client.flush(0.2) is False
     replaced.capture(Event(title="queued behind an unresponsive hub", level=Level.ERROR))
     monkeypatch.setattr(Client, "flush", spy)

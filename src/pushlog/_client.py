@@ -349,6 +349,7 @@ class Client:
         if not worker.ready.wait(max(0.0, deadline - time.monotonic())):
             return False  # the backlog (a spool left by an earlier process?) is not even open yet
         lost_before, sent_before, attempts_before = worker.lost, worker.sent, worker.attempts
+        started = time.monotonic()
         with worker.progress:
             worker.flush_target = max(worker.flush_target, target)
             worker.hurry = worker.last_failure is not None and not worker.told_to_wait
@@ -359,7 +360,10 @@ class Client:
                 hopeless = failed and (worker.last_refused or worker.retry_at > deadline)
                 remaining = deadline - time.monotonic()
                 if hopeless or remaining <= 0 or not worker.is_alive():
-                    if worker.sent == sent_before:
+                    waited = time.monotonic() - started >= self.flush_timeout
+                    if worker.sent == sent_before and (waited or worker.posting or worker.last_failure):
+                        # a whole bound, or the hub itself, kept us waiting (not merely a short flush
+                        # before the worker's first request): later shutdown paths skip this hub
                         _UNRESPONSIVE[self._dsn.events_url if self._dsn else ""] = time.monotonic()
                     return False
                 worker.progress.wait(remaining)
