@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import socket
+import sqlite3
+import stat
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from tests.conftest import StandInHub
+from tests.support.hub_server import free_port, wait_until
 
 import pushlog
 from pushlog import Client
-from pushlog._client import _DEFAULT
+from pushlog._client import _DEFAULT, close_all
 from pushlog._event import Event
 from pushlog._levels import Level
 
@@ -79,11 +87,13 @@ def test_flush_is_bounded_and_close_idempotent(hub: StandInHub) -> None:
     hub.script.append(hub.hang)
     client = Client(hub.dsn, linger=0.0, timeout=60, flush_timeout=0.2)
     client.capture(Event(title="stuck", level=Level.ERROR))
+    wait_until(lambda: client._worker is not None and client._worker.posting, timeout=10, what="a POST")
     assert client.flush() is False
     assert client.close() is False
     assert client.close() is True  # second close: no-op
     assert client.capture(Event(title="after close", level=Level.ERROR)) is None
     hub.release.set()
+    hub.wait_for(lambda: len(hub.requests) == 1)  # the parked POST ends here, not in the next test
 
 
 def test_flush_without_anything_queued_is_true(hub: StandInHub) -> None:
@@ -219,3 +229,253 @@ def test_malformed_env_dsn_is_inert_with_a_note() -> None:
     )
     assert result.returncode == 0 and result.stdout.strip() == "ok"
     assert "pushlog: PUSHLOG_DSN must start with http:// or https://; pushlog is inert" in result.stderr
+
+
+# ---- never silent at exit --------------------------------------------------------------------------
+@pytest.fixture
+def hanging_dsn() -> Iterator[str]:
+    """A DSN whose hub accepts connections and never answers."""
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                accepted.append(server.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://pl_publish_testkey@127.0.0.1:{server.getsockname()[1]}"
+    server.close()
+    for conn in accepted:
+        conn.close()
+
+
+@pytest.fixture
+def closed_dsn() -> str:
+    """A DSN whose port nothing listens on (connections are refused)."""
+    return f"http://pl_publish_testkey@127.0.0.1:{free_port()}"
+
+
+_LOG_30 = """
+    import logging, pushlog
+    logging.basicConfig(level=logging.INFO, handlers=[pushlog.PushHandler({options})])
+    log = logging.getLogger("job")
+    for i in range(10):
+        log.error("failure %d", i, extra={{"n": i}})
+    for i in range(20):
+        log.info("progress %d", i, extra={{"n": i}})
+"""
+
+
+def _notes(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("pushlog:")]
+
+
+def test_exit_with_a_hanging_hub_says_what_was_not_delivered(hanging_dsn: str) -> None:
+    result = run_python(_LOG_30.format(options='flush_timeout="0.3", dedup_window=0'), dsn=hanging_dsn)
+    assert result.returncode == 0, result.stderr
+    assert _notes(result.stderr) == [
+        "pushlog: 30 event(s) not delivered (10 error, 20 info): no answer within the flush bound (0.3s); "
+        "set spool= to keep undelivered events for the next start"
+    ]
+
+
+def test_exit_with_nothing_listening_says_connection_refused(closed_dsn: str) -> None:
+    result = run_python(_LOG_30.format(options="dedup_window=0"), dsn=closed_dsn)
+    assert result.returncode == 0, result.stderr
+    assert _notes(result.stderr) == [
+        "pushlog: 30 event(s) not delivered (10 error, 20 info): connection refused; "
+        "set spool= to keep undelivered events for the next start"
+    ]
+
+
+def test_spool_keeps_everything_unsent_at_exit_and_the_next_process_sends_it_once(
+    closed_dsn: str, hub: StandInHub, tmp_path: Path
+) -> None:
+    spool = tmp_path / "spool.db"
+    first = run_python(_LOG_30.format(options=f"dedup_window=0, spool={str(spool)!r}"), dsn=closed_dsn)
+    assert first.returncode == 0, first.stderr
+    assert _notes(first.stderr) == [
+        f"pushlog: 30 event(s) not delivered (10 error, 20 info): connection refused; kept in the spool "
+        f"{spool}; the next process that opens it sends them"
+    ]
+    assert stat.S_IMODE(spool.stat().st_mode) == 0o600
+
+    second = run_python(
+        f"""
+        import pushlog
+        client = pushlog.Client(spool={str(spool)!r})
+        print(client.flush(10))
+        """,
+        dsn=hub.dsn,
+    )
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.split() == ["True"] and _notes(second.stderr) == []
+    titles = sorted(e["title"] for e in hub.accepted_events())
+    assert titles == sorted([*(f"failure {i}" for i in range(10)), *(f"progress {i}" for i in range(20))])
+    assert len(hub.seen_ids) == 30 and len(hub.accepted_events()) == 30  # each exactly once
+    assert sum(r["json"]["client"].get("recovered", 0) for r in hub.requests) == 30
+
+
+def test_drops_of_a_process_that_never_reached_the_hub_reach_it_through_the_spool(
+    closed_dsn: str, hub: StandInHub, tmp_path: Path
+) -> None:
+    spool = tmp_path / "spool.db"
+    first = Client(closed_dsn, spool=str(spool), queue_size=1, linger=3600, dedup_window=0)
+    first.capture(Event(title="kept"))
+    first.capture(Event(title="dropped: the queue holds one"))
+    first.close(0)
+    assert first.queue.dropped == 0  # handed to the spool, not forgotten
+
+    second = Client(hub.dsn, spool=str(spool), linger=0.0)
+    try:
+        assert second.flush(10)
+    finally:
+        second.close()
+    assert [e["title"] for e in hub.accepted_events()] == ["kept"]
+    assert sum(r["json"]["client"].get("dropped", 0) for r in hub.requests) == 1
+
+
+def test_exit_does_not_wait_again_after_a_flush_found_the_hub_unresponsive(
+    hanging_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = Client(hanging_dsn, linger=0.0, timeout=60, flush_timeout=30)
+    replaced = Client(hanging_dsn, linger=0.0, timeout=60, flush_timeout=30)  # a second dictConfig
+    waits: list[float | None] = []
+    flush = Client.flush
+
+    def spy(self: Client, timeout: float | None = None) -> bool:
+        waits.append(timeout)
+        return flush(self, timeout)
+
+    client.capture(Event(title="never answered", level=Level.ERROR))
+    wait_until(lambda: client._worker is not None and client._worker.posting, timeout=10, what="a POST")
+    assert client.flush(0.2) is False
+    replaced.capture(Event(title="queued behind an unresponsive hub", level=Level.ERROR))
+    monkeypatch.setattr(Client, "flush", spy)
+    close_all()  # what the exit hook runs
+    assert client.closed and replaced.closed
+    assert waits == [0.0, 0.0]  # the bound was spent once already: neither waits at exit
+
+
+def test_closed_client_after_exit_hook_is_not_flushed_again_by_logging_shutdown(closed_dsn: str) -> None:
+    result = run_python(
+        """
+        import logging, pushlog
+        handler = pushlog.PushHandler(dedup_window=0)
+        logging.getLogger().addHandler(handler)
+        logging.getLogger("job").error("refused")
+        pushlog._client.close_all()
+        print(handler.client.closed, handler.client.flush(30))
+        """,
+        dsn=closed_dsn,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "False"]
+    assert len(_notes(result.stderr)) == 1
+
+
+# ---- SIGTERM -------------------------------------------------------------------------------------
+def _start_python(code: str, *, dsn: str) -> subprocess.Popen[str]:
+    """Run ``code``, then print "ready" and sleep until a signal comes."""
+    env = {k: v for k, v in os.environ.items() if k != "PUSHLOG_DSN"}
+    env["PUSHLOG_DSN"] = dsn
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code) + textwrap.dedent(_WAIT_FOR_SIGTERM)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
+    return proc
+
+
+_WAIT_FOR_SIGTERM = """
+    import time
+    print("ready", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_sigterm_opt_in_flushes_like_a_normal_exit(hub: StandInHub) -> None:
+    proc = _start_python(
+        """
+        import logging, pushlog
+        handler = pushlog.PushHandler(flush_on_sigterm=True, linger=60, dedup_window=0)
+        logging.basicConfig(level=logging.INFO, handlers=[handler])
+        for i in range(5):
+            logging.getLogger("svc").info("lingering %d", i, extra={"n": i})
+        """,
+        dsn=hub.dsn,
+    )
+    proc.terminate()
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGTERM, err  # then ended by SIGTERM, as without pushlog
+    assert sorted(e["title"] for e in hub.accepted_events()) == [f"lingering {i}" for i in range(5)]
+
+
+def test_sigterm_opt_in_chains_to_the_handler_installed_before(hub: StandInHub) -> None:
+    proc = _start_python(
+        """
+        import logging, signal, sys, pushlog
+        def app_handler(signum, frame):
+            print("app handler ran", flush=True)
+            sys.exit(3)
+        signal.signal(signal.SIGTERM, app_handler)
+        handler = pushlog.PushHandler(flush_on_sigterm=True, linger=60, dedup_window=0)
+        logging.basicConfig(level=logging.INFO, handlers=[handler])
+        logging.getLogger("svc").info("lingering")
+        """,
+        dsn=hub.dsn,
+    )
+    proc.terminate()
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 3, err
+    assert out.strip() == "app handler ran"
+    assert [e["title"] for e in hub.accepted_events()] == ["lingering"]
+
+
+def test_sigterm_opt_in_leaves_an_ignored_sigterm_alone() -> None:
+    result = run_python(
+        """
+        import signal, pushlog
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        print(pushlog.install_sigterm_flush(), signal.getsignal(signal.SIGTERM) is signal.SIG_IGN)
+        """,
+        dsn=None,
+    )
+    assert result.stdout.split() == ["False", "True"], result.stderr
+
+
+def test_with_a_spool_events_reach_disk_while_a_post_hangs_so_sigterm_loses_nothing(
+    hanging_dsn: str, tmp_path: Path
+) -> None:
+    spool = tmp_path / "spool.db"
+    proc = _start_python(
+        f"""
+        import logging, pushlog
+        handler = pushlog.PushHandler(spool={str(spool)!r}, timeout=60, dedup_window=0)
+        logging.basicConfig(level=logging.INFO, handlers=[handler])
+        logging.getLogger("svc").error("first: its POST hangs")
+        for i in range(20):
+            logging.getLogger("svc").info("queued %d", i, extra={{"n": i}})
+        """,
+        dsn=hanging_dsn,
+    )
+
+    def spooled() -> int:
+        with contextlib.closing(sqlite3.connect(spool)) as db:
+            return int(db.execute("SELECT count(*) FROM spooled_events").fetchone()[0])
+
+    try:
+        wait_until(
+            lambda: spooled() == 21, timeout=10, what="all 21 events in the spool", retry_on=(sqlite3.Error,)
+        )
+    finally:
+        proc.terminate()  # no opt-in: the default SIGTERM ends the process without any exit hook
+        proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGTERM
+    assert spooled() == 21

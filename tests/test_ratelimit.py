@@ -63,6 +63,7 @@ def test_client_downgrades_then_pushes_one_summary(hub: StandInHub, clock: FakeC
         ("error 4", "error", False),
         ("3 pushes held back", "warning", True),
         ("later", "error", False),  # the returned token went to the summary
+        ("1 push held back", "warning", True),  # close() sends the summary without waiting for a token
     ]
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 from pathlib import Path
 
 from tests.conftest import StandInHub
@@ -54,3 +56,21 @@ def test_events_survive_outage_and_restart(hub: StandInHub, tmp_path: Path) -> N
     assert {e["title"]: e["metadata"] for e in delivered}["order paid"] == {"password": "[redacted]"}
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT count(*) FROM spooled_events").fetchone()[0] == 0
+
+
+def test_event_the_spool_cannot_store_as_is_is_repaired_and_the_rest_goes_on(
+    hub: StandInHub, tmp_path: Path
+) -> None:
+    path = tmp_path / "spool.db"
+    client = Client(hub.dsn, spool=str(path), linger=0.0, dedup_window=0)
+    try:
+        name = os.fsdecode(b"\xfe.log")  # a lone surrogate: SQLite cannot store it as UTF-8
+        client.capture(Event(title="cannot open " + name, level=Level.WARNING))
+        for i in range(20):
+            client.capture(Event(title=f"after {i}"))
+        assert client.flush(10)
+    finally:
+        client.close()
+    titles = sorted(e["title"] for e in hub.accepted_events())
+    assert titles == sorted(["cannot open \\xfe.log", *(f"after {i}" for i in range(20))])
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import pytest
 from tests.conftest import StandInHub
+from tests.support.hub_server import wait_until
+from werkzeug import Request, Response
 
 from pushlog import Client, PushHandler
 from pushlog._event import Event
 from pushlog._levels import Level
-from pushlog._worker import EventQueue
+from pushlog._worker import Backlog, EventQueue, Worker
 
 
 def _feed(title: str) -> Event:
@@ -138,3 +141,122 @@ def test_transport_timeout_is_retried_and_the_retry_is_a_duplicate_not_a_second_
     assert [r["json"]["events"][0]["id"] for r in hub.requests][:2] == [event_id, event_id]
     assert [e["id"] for e in hub.accepted_events()].count(event_id) >= 2
     assert len(hub.seen_ids) == 1  # the hub saw one event; the retry counted as a duplicate
+
+
+# ---- a worker that cannot die -------------------------------------------------------------------------
+def _titles(hub: StandInHub) -> list[str]:
+    return [e["title"] for e in hub.accepted_events()]
+
+
+def _dropped(hub: StandInHub) -> int:
+    return sum(r["json"]["client"].get("dropped", 0) for r in hub.requests if r["status"] == 202)
+
+
+def test_lone_surrogate_is_repaired_and_later_records_arrive(hub: StandInHub) -> None:
+    client = Client(hub.dsn, linger=0.0, dedup_window=0)
+    handler = PushHandler(client=client)
+    logger = logging.getLogger("app.surrogate")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        path = os.fsdecode(b"report-\xff.txt")  # an undecodable file name: a lone surrogate
+        logger.warning("cannot open %s", path, extra={"path": path, path: "as a key too"})
+        for i in range(20):
+            logger.info(f"normal record {i}")
+        assert client.flush(10)
+    finally:
+        logger.removeHandler(handler)
+        client.close()
+    titles = _titles(hub)
+    assert titles[0] == "cannot open report-\\xff.txt"
+    assert sorted(titles[1:]) == sorted(f"normal record {i}" for i in range(20))
+    first = hub.accepted_events()[0]
+    assert first["metadata"]["path"] == "report-\\xff.txt" and "report-\\xff.txt" in first["metadata"]
+
+
+def test_event_that_cannot_be_encoded_is_dropped_counted_and_alone(hub: StandInHub) -> None:
+    class Unprintable:
+        def __str__(self) -> str:
+            raise RuntimeError("no str")
+
+        __repr__ = __str__
+
+    client = Client(hub.dsn, linger=3600, dedup_window=0)
+    try:
+        client.capture(_feed("before"))
+        # Client.capture takes an Event as given (with its dedup key, nothing looks at the metadata
+        # on this thread): the worker finds that its wire form cannot be encoded
+        client.capture(Event(title="unprintable", metadata={"value": Unprintable()}), dedup_key="k")
+        for i in range(20):
+            client.capture(_feed(f"after {i}"))
+        assert client.flush(10) is False  # one event did not make it
+        client.capture(_pushed("next batch carries the count"))
+        assert client.flush(10)
+    finally:
+        client.close()
+    assert sorted(_titles(hub)) == sorted(
+        ["before", "next batch carries the count", *(f"after {i}" for i in range(20))]
+    )
+    assert _dropped(hub) == 1
+
+
+def test_hub_rejecting_one_event_costs_only_that_event(hub: StandInHub) -> None:
+    def respond(request: Request) -> Response:
+        if any(e["title"] == "bad" for e in request.get_json()["events"]):
+            return StandInHub.status(422)(request)
+        return hub.accept(request)
+
+    hub.script += [respond] * 20
+    client = Client(hub.dsn, linger=3600, dedup_window=0)
+    try:
+        for i in range(10):
+            client.capture(_feed(f"good {i}"))
+        client.capture(_feed("bad"))
+        for i in range(10, 20):
+            client.capture(_feed(f"good {i}"))
+        assert client.flush(10) is False
+        hub.script.clear()
+        client.capture(_feed("reports the drop"))
+        assert client.flush(10)
+    finally:
+        client.close()
+    assert sorted(_titles(hub)) == sorted([*(f"good {i}" for i in range(20)), "reports the drop"])
+    assert _dropped(hub) == 1
+    assert len(hub.requests) < 20  # found by halving the batch, not by one request per event
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the injected death
+def test_worker_thread_that_dies_is_restarted_and_says_so_once(
+    hub: StandInHub, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = Client(hub.dsn, linger=0.0, dedup_window=0)
+    original = Worker._cycle
+    deaths: list[Worker] = []
+
+    def dying_cycle(self: Worker, backlog: Backlog) -> None:
+        if len(deaths) < 2:
+            deaths.append(self)
+            raise SystemExit  # not an Exception: the loop's guard does not catch it, the thread ends
+        original(self, backlog)
+
+    monkeypatch.setattr(Worker, "_cycle", dying_cycle)
+    try:
+        client.capture(_pushed("lost with the first thread"))
+        wait_until(lambda: client._worker is not None and client._worker.died, timeout=10, what="death 1")
+        client.capture(_pushed("starts a second thread, which dies too"))
+        wait_until(
+            lambda: len(deaths) == 2 and client._worker is not None and client._worker.died,
+            timeout=10,
+            what="death 2",
+        )
+        for i in range(20):
+            client.capture(_pushed(f"after {i}"))
+        assert client.flush(10)
+    finally:
+        client.close()
+    assert deaths[0] is not deaths[1]
+    titles = _titles(hub)
+    assert all(f"after {i}" in titles for i in range(20))
+    notes = [line for line in capsys.readouterr().err.splitlines() if "worker thread stopped" in line]
+    assert notes == ["pushlog: the worker thread stopped unexpectedly; started a new one"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._client import Client, emit, get_default_client
+from ._client import Client, emit, get_default_client, install_sigterm_flush
 from ._event import Event
 from ._handler import PushHandler
 from ._job import job
@@ -32,6 +32,7 @@ __all__ = [
     "__version__",
     "critical",
     "flush",
+    "install_sigterm_flush",
     "job",
     "log",
     "notify",

@@ -8,9 +8,13 @@
     rate limit: over the push budget the event is sent feed-only (push: false), counted
     bounded queue (put_nowait)       -> lazily started daemon worker: redact, batch, POST /v1/events
 
-Lifecycle: ``flush(timeout)`` is bounded and says whether everything went out; ``close()`` is
-idempotent; an ``atexit`` hook flushes with ``flush_timeout``; after ``os.fork()`` the child starts over
-with an empty queue, no thread and a new HTTP client, so the parent's backlog is never sent twice.
+Lifecycle: ``flush(timeout)`` is bounded and says whether everything went out (it gives up at once
+when nothing listens, or when the hub asked to wait longer than the bound); ``close()`` is idempotent
+and says on stderr, in one line, what it could not deliver; one ``atexit`` hook closes every client
+within one shared ``flush_timeout`` (and not at all when a flush already found the hub unresponsive and
+nothing got through since); after ``os.fork()`` the child starts over with an empty queue, no thread and
+a new HTTP client, so the parent's backlog is never sent twice. A worker thread that ended anyway is
+replaced at the next event or flush.
 """
 
 from __future__ import annotations
@@ -19,11 +23,14 @@ import atexit
 import contextvars
 import functools
 import os
+import signal
 import sys
 import threading
 import time
 import weakref
+from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping
+from types import FrameType
 from typing import Any, Final
 
 from ._dedup import Deduplicator, event_key, fingerprint_of
@@ -135,8 +142,7 @@ class Client:
         self.spool_max_events = int(_as_number(spool_max_events, "spool_max_events", minimum=1))
         self._clock = clock
         self._closed = False
-        self._stalled: tuple[int, int, int] | None = None
-        self._atexit_registered = False
+        self._restart_noted = False
         self._fresh_state()
         os.register_at_fork(after_in_child=functools.partial(_reset_in_child, weakref.ref(self)))
 
@@ -226,12 +232,14 @@ class Client:
                     event.push = False
             self._enqueue(event)
             return event.id
-        except Exception as exc:  # never let the app see our failure
+        except Exception as exc:  # never let the app see our failure; count it like any drop
+            self.queue.give_back_dropped(1)
             self._note(f"could not queue an event: {exc!r}")
             return None
 
     def _enqueue(self, event: Event) -> None:
-        if self._worker is None:  # a forked child gets None again from the at-fork hook
+        worker = self._worker
+        if worker is None or worker.died:  # a forked child gets None again from the at-fork hook
             self._start_worker()
         self.queue.put(event)
 
@@ -248,11 +256,22 @@ class Client:
     # ---- worker --------------------------------------------------------------------------------
     def _start_worker(self) -> None:
         with self._lock:
-            if self._worker is not None and self._pid == os.getpid():
+            dead = self._worker
+            if dead is not None and not dead.died and self._pid == os.getpid():
                 return
             if self._pid != os.getpid():  # forked without the at-fork hook (should not happen)
                 self._fresh_state()
+                dead = None
             assert self._dsn is not None
+            if dead is not None:
+                lost = 0 if dead.backlog is None or dead.backlog.durable else len(dead.backlog)
+                self.queue.give_back_dropped(lost)
+                if not self._restart_noted:
+                    self._restart_noted = True
+                    _write_stderr(
+                        "pushlog: the worker thread stopped unexpectedly; started a new one"
+                        + (f" ({lost} event(s) it held are counted as dropped)" if lost else "")
+                    )
             worker = Worker(
                 dsn=self._dsn,
                 queue=self.queue,
@@ -264,11 +283,12 @@ class Client:
                 linger=self.linger,
                 timeout=self.timeout,
             )
+            if dead is not None:
+                worker.lost, worker.sent = dead.lost + lost, dead.sent
             worker.start()
             self._worker = worker
-            if not self._atexit_registered:
-                atexit.register(self._atexit)
-                self._atexit_registered = True
+            _LIVE.add(self)
+            _register_exit_hook()
 
     def _make_backlog(self) -> Backlog:
         if self.spool_path:
@@ -281,9 +301,12 @@ class Client:
         """Run by the worker about once a second: dedup reports and the held-back summary."""
         for report in self._dedup.take_reports():
             self.queue.put(report)
+        self._queue_held_back(force=False)
+
+    def _queue_held_back(self, *, force: bool) -> None:
         limiter = self._limiter
         if limiter is not None and limiter.held:
-            held = limiter.take_summary()
+            held = limiter.take_summary(force=force)
             if held:
                 self.queue.put(self._held_back_event(held))
 
@@ -291,74 +314,162 @@ class Client:
     def flush(self, timeout: float | None = None) -> bool:
         """Send everything queued so far, waiting at most ``timeout`` seconds (default ``flush_timeout``).
 
-        Pending dedup counts are reported first. Returns True when everything queued before the call
-        reached the hub (or there was nothing to send), False on timeout, refusal or give-up.
+        Pending dedup counts are queued first, and a retry waiting out its
+        backoff is tried at once. Returns True when everything queued before the call reached the hub
+        (or there was nothing to send); False on timeout, give-up, or as soon as waiting cannot help:
+        the hub refused the connection (nothing listens) or asked to wait longer than the bound.
         Never raises; safe to call while logging's lock is held (every wait is bounded).
         """
         try:
             if self._dsn is None:
                 return True
             bound = self.flush_timeout if timeout is None else max(0.0, float(timeout))
+            if self._closed:  # nothing is sent any more: say whether anything was left behind
+                worker = self._worker
+                return len(self.queue) == 0 and (worker is None or worker.backlog_size == 0)
             for report in self._dedup.take_reports(everything=True):
                 self._enqueue(report)
-            if self._worker is None and self.spool_path and os.path.exists(self.spool_path):
+            worker = self._worker
+            if (worker is None and self.spool_path and os.path.exists(self.spool_path)) or (
+                worker is not None and worker.died
+            ):
                 self._start_worker()  # an earlier process may have left events in the spool
             worker = self._worker
             if worker is None or self._pid != os.getpid():
                 return len(self.queue) == 0
             if threading.get_ident() == worker.ident:
                 return False
-            target = self.queue.accepted
-            lost_before = worker.lost
-            deadline = time.monotonic() + bound
-            with worker.progress:
-                worker.flush_target = max(worker.flush_target, target)
-                self.queue.wake.set()
-                while not worker.drained(target):
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0 or not worker.is_alive():
-                        self._stalled = (worker.moved, worker.sent, worker.lost)
-                        return False
-                    worker.progress.wait(remaining)
-            return worker.lost == lost_before and self.queue.dropped == 0
+            return self._wait_drained(worker, time.monotonic() + bound)
         except Exception as exc:  # pragma: no cover - defensive
             self._note(f"flush failed: {exc!r}")
             return False
 
+    def _wait_drained(self, worker: Worker, deadline: float) -> bool:
+        target = self.queue.accepted
+        if not worker.ready.wait(max(0.0, deadline - time.monotonic())):
+            return False  # the backlog (a spool left by an earlier process?) is not even open yet
+        lost_before, sent_before, attempts_before = worker.lost, worker.sent, worker.attempts
+        started = time.monotonic()
+        with worker.progress:
+            worker.flush_target = max(worker.flush_target, target)
+            worker.hurry = worker.last_failure is not None and not worker.told_to_wait
+            worker.poke.set()
+            self.queue.wake.set()
+            while not worker.drained(target):
+                failed = worker.last_failure is not None and worker.attempts > attempts_before
+                hopeless = failed and (worker.last_refused or worker.retry_at > deadline)
+                remaining = deadline - time.monotonic()
+                if hopeless or remaining <= 0 or not worker.is_alive():
+                    waited = time.monotonic() - started >= self.flush_timeout
+                    if worker.sent == sent_before and (waited or worker.posting or worker.last_failure):
+                        # a whole bound, or the hub itself, kept us waiting (not merely a short flush
+                        # before the worker's first request): later shutdown paths skip this hub
+                        _UNRESPONSIVE[self._dsn.events_url if self._dsn else ""] = time.monotonic()
+                    return False
+                worker.progress.wait(remaining)
+        _UNRESPONSIVE.pop(self._dsn.events_url if self._dsn else "", None)
+        return worker.lost == lost_before and self.queue.dropped == 0
+
     def close(self, timeout: float | None = None) -> bool:
-        """Flush (bounded by ``timeout``, default ``flush_timeout``) and stop the worker. Idempotent;
-        later captures are ignored. Returns what the flush returned (True on repeated calls)."""
+        """Flush (bounded by ``timeout``, default ``flush_timeout``; not at all when :attr:`stalled`) and
+        stop the worker. The "N pushes held back" summary goes out even without a push token left.
+        What could not be delivered is written to the spool if there is one, and said
+        in one line on stderr (how many, of which levels, why). Idempotent; later captures are ignored.
+        Returns what the flush returned (True on repeated calls)."""
+        if self.stalled:
+            timeout = 0.0  # a flush found the hub unresponsive and nothing got through since
+        if not self._closed and self._dsn is not None:
+            self._queue_held_back(force=True)  # a process about to end never gets a push token back
+        ok = self.flush(timeout)
         with self._lock:
             if self._closed:
                 return True
             self._closed = True
-        if self.stalled:
-            timeout = 0.0  # the last flush timed out and nothing moved since: do not wait twice
-        ok = self.flush(timeout)
+        _LIVE.discard(self)
         worker = self._worker
         if worker is not None and worker.is_alive() and worker.ident != threading.get_ident():
             worker.stopping.set()
+            worker.poke.set()
             self.queue.wake.set()
             worker.join(0.5 if ok else 0.05)
-        if self._atexit_registered:
-            atexit.unregister(self._atexit)
-            self._atexit_registered = False
+        if worker is not None and self._pid == os.getpid():
+            self._report_unsent(worker)
         return ok
+
+    def _report_unsent(self, worker: Worker) -> None:
+        """Keep what is left in the spool (if any) and say in one line what was not delivered."""
+        try:
+            levels = self.queue.levels()
+            backlog = worker.backlog
+            if self.spool_path:
+                if not self._spool_rest(worker):
+                    return
+                where = f"kept in the spool {self.spool_path}; the next process that opens it sends them"
+                levels = self._spool_levels(levels)
+                counted = sum(levels.values())
+            else:
+                if backlog is not None:
+                    levels += backlog.levels()
+                dropped = self.queue.dropped
+                counted = sum(levels.values())
+                if not counted and not dropped:
+                    return
+                where = "set spool= to keep undelivered events for the next start"
+                if dropped:
+                    where = f"{dropped} more dropped before; {where}"
+            ranked = sorted(levels.items(), reverse=True)
+            by_level = ", ".join(f"{n} {level.wire_name}" for level, n in ranked)
+            reason = worker.last_failure or f"no answer within the flush bound ({self.flush_timeout:g}s)"
+            _write_stderr(f"pushlog: {counted} event(s) not delivered ({by_level}): {reason}; {where}")
+        except Exception as exc:  # pragma: no cover - defensive
+            self._note(f"could not report undelivered events: {exc!r}")
+
+    def _spool_rest(self, worker: Worker) -> int:
+        """Move what is still queued (and the unreported drop count) into the spool, from this thread.
+        Returns how many events the spool now holds."""
+        from ._spool import Spool
+
+        assert self.spool_path is not None
+        if not worker.moving.acquire(timeout=1.0):  # the worker is stuck between queue and spool
+            return len(self.queue)
+        try:
+            spool = Spool(self.spool_path, max_events=self.spool_max_events)
+            try:
+                while len(self.queue) and spool.room():
+                    worker.move(spool)
+                spool.carry_dropped(self.queue.take_dropped())
+                return len(spool)
+            finally:
+                spool.close()
+        finally:
+            worker.moving.release()
+
+    def _spool_levels(self, fallback: Counter[Level]) -> Counter[Level]:
+        from ._spool import Spool
+
+        assert self.spool_path is not None
+        try:
+            spool = Spool(self.spool_path, max_events=self.spool_max_events)
+            try:
+                return spool.levels()
+            finally:
+                spool.close()
+        except Exception:
+            return fallback
 
     @property
     def stalled(self) -> bool:
-        """True when the last flush timed out and the worker has made no progress since (the hub
-        hangs): shutdown paths then skip waiting again."""
+        """True when a flush found this client's hub unresponsive and nothing got through since:
+        shutdown paths then skip waiting again (one flush bound in total)."""
         worker = self._worker
-        return worker is not None and self._stalled == (worker.moved, worker.sent, worker.lost)
+        if worker is None or self._dsn is None:
+            return False
+        marked = _UNRESPONSIVE.get(self._dsn.events_url)
+        return marked is not None and worker.last_sent_at < marked
 
     @property
     def closed(self) -> bool:
         return self._closed
-
-    def _atexit(self) -> None:
-        if not self._closed:
-            self.flush(self.flush_timeout)
 
     def _after_fork_in_child(self) -> None:
         self._fresh_state()
@@ -372,6 +483,84 @@ def _reset_in_child(ref: weakref.ref[Client]) -> None:
     client = ref()
     if client is not None:
         client._after_fork_in_child()
+
+
+#: Hubs (events URL) a flush found unresponsive, with when: a later flush of any client to the same hub
+#: that saw no success since does not wait at exit again (a second dictConfig, an explicit failed flush).
+_UNRESPONSIVE: dict[str, float] = {}
+#: Clients with a started worker, closed together by the exit hook.
+_LIVE: weakref.WeakSet[Client] = weakref.WeakSet()
+_EXIT_HOOK = threading.Lock()
+_exit_hook_registered = False
+
+
+def _register_exit_hook() -> None:
+    global _exit_hook_registered
+    with _EXIT_HOOK:
+        if not _exit_hook_registered:
+            atexit.register(close_all)  # runs before logging.shutdown, registered when logging loaded
+            _exit_hook_registered = True
+
+
+def close_all() -> None:
+    """Close every client of this process within one shared bound (the largest ``flush_timeout``)."""
+    clients = [c for c in list(_LIVE) if not c.closed and c._pid == os.getpid()]
+    if not clients:
+        return
+    deadline = time.monotonic() + max(c.flush_timeout for c in clients)
+    for client in clients:
+        client.close(max(0.0, deadline - time.monotonic()))
+
+
+_SIGTERM_INSTALLED: list[object] = []
+
+
+def install_sigterm_flush() -> bool:
+    """Make SIGTERM (docker stop, systemd, Kubernetes) flush like a normal exit, for apps without a
+    SIGTERM handler of their own.
+
+    Installs a handler that closes every client within one ``flush_timeout`` and then does what the
+    previous disposition did: the default (end the process by SIGTERM) or a handler installed before
+    this call (called next). An app's own handler is never replaced: if SIGTERM is ignored, or this is
+    not the main thread, nothing is installed. Returns whether the handler is installed. Idempotent.
+    """
+    try:
+        if _SIGTERM_INSTALLED:
+            return True
+        if threading.current_thread() is not threading.main_thread():
+            return False
+        previous = signal.getsignal(signal.SIGTERM)
+        if previous == signal.SIG_IGN or previous is None:
+            return False
+    except Exception:  # never break the app over this
+        return False
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        # The signal may arrive while this thread holds the queue's lock: close on a helper thread and
+        # wait for it with a bound, so a lock held here can cost the bound but never hang the process.
+        clients = [c for c in list(_LIVE) if not c.closed]
+        bound = max((c.flush_timeout for c in clients), default=0.0) + 1.0
+        helper = threading.Thread(target=close_all, name="pushlog-sigterm", daemon=True)
+        helper.start()
+        helper.join(bound)
+        if callable(previous):
+            previous(signum, frame)
+            return
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    _SIGTERM_INSTALLED.append(on_sigterm)
+    return True
+
+
+def _write_stderr(line: str) -> None:
+    try:
+        if sys.stderr is not None:
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
+    except Exception:
+        pass
 
 
 def _note_once(message: str) -> None:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Any, Final
 
-from ._client import CAPTURE, Client, get_default_client
+from ._client import CAPTURE, Client, _as_bool, get_default_client, install_sigterm_flush
 from ._dedup import fingerprint_of
 from ._levels import parse_level
 from ._snapshot import RECORD_EVENT_ID, STRUCTLOG_MARKER, dedup_key, snapshot
@@ -21,6 +22,54 @@ from ._transport import StderrNote
 #: Loggers whose records are never turned into events: pushlog itself and its HTTP stack. Without this
 #: a handler on the root logger at DEBUG would feed on its own requests.
 IGNORED_LOGGERS: Final = frozenset({"pushlog", "httpx", "httpcore", "h2", "hpack", "h11", "urllib3"})
+
+
+class _SentRecords:
+    """Records a structlog ``PushProcessor`` turned into events from inside a ``ProcessorFormatter``.
+
+    ProcessorFormatter formats a *copy* of each record, so a mark set there never reaches the record
+    other handlers see. The processor remembers the record here instead (by name, creation time, line
+    and thread, which the copy shares with the original), and :class:`PushHandler` skips what is
+    remembered. Bounded; checked only once a processor has used it, so plain logging pays nothing.
+    """
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self.active = False
+        self._keys: OrderedDict[tuple[Any, ...], None] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(record: logging.LogRecord) -> tuple[Any, ...]:
+        return (record.name, record.created, record.lineno, record.thread)
+
+    def add(self, record: logging.LogRecord) -> None:
+        with self._lock:
+            self.active = True
+            self._keys[self._key(record)] = None
+            if len(self._keys) > self.size:
+                self._keys.popitem(last=False)
+
+    def __contains__(self, record: logging.LogRecord) -> bool:
+        if not self.active:
+            return False
+        with self._lock:
+            return self._key(record) in self._keys
+
+
+SENT_RECORDS: Final = _SentRecords()
+
+
+def ignored_record(record: logging.LogRecord, client: Client) -> bool:
+    """Whether ``record`` must never become an event: it comes from pushlog or its HTTP stack, from the
+    client's worker thread, or it already became one (a PushHandler or a PushProcessor sent it)."""
+    if record.name.partition(".")[0] in IGNORED_LOGGERS or threading.get_ident() == client.worker_ident:
+        return True
+    attrs = record.__dict__
+    if attrs.get(STRUCTLOG_MARKER) or attrs.get(RECORD_EVENT_ID):
+        return True
+    msg = record.msg
+    return (type(msg) is dict and bool(msg.get(STRUCTLOG_MARKER))) or record in SENT_RECORDS
 
 
 def _level_number(level: object) -> int:
@@ -36,7 +85,8 @@ class PushHandler(logging.Handler):
     ``client`` shares an existing :class:`~pushlog.Client` (the handler then never closes it); other
     keyword arguments are :class:`~pushlog.Client` options (see docs/client.md). With no DSN, client or
     options, the handler uses the process's default client, the one ``pushlog.flush()`` flushes.
-    Construction does no network I/O; ``emit`` never raises and never blocks.
+    ``flush_on_sigterm=True`` calls :func:`pushlog.install_sigterm_flush` (SIGTERM then flushes like
+    a normal exit). Construction does no network I/O; ``emit`` never raises and never blocks.
     """
 
     def __init__(
@@ -45,9 +95,12 @@ class PushHandler(logging.Handler):
         *,
         level: int | str = "INFO",
         client: Client | None = None,
+        flush_on_sigterm: bool | str = False,
         **options: Any,
     ) -> None:
         super().__init__(level=_level_number(level))
+        if _as_bool(flush_on_sigterm, "flush_on_sigterm"):
+            install_sigterm_flush()
         if client is not None and (dsn is not None or options):
             raise ValueError("pass either client= or dsn=/client options to PushHandler, not both")
         if client is not None:
@@ -85,6 +138,8 @@ class PushHandler(logging.Handler):
                 return
             msg = record.msg
             if (type(msg) is dict and msg.get(STRUCTLOG_MARKER)) or record.__dict__.get(STRUCTLOG_MARKER):
+                return
+            if record in SENT_RECORDS:  # a PushProcessor in a ProcessorFormatter sent it already
                 return
             capturing = CAPTURE.get() is not None
             if client.inert and not capturing:

@@ -74,11 +74,12 @@ class PushLimiter:
             self._held += 1
             return False
 
-    def take_summary(self) -> int:
+    def take_summary(self, *, force: bool = False) -> int:
         """If pushes were held back and the push budget has a token again, spend it and return how many
-        were held back (then reset); otherwise 0."""
+        were held back (then reset); otherwise 0. ``force`` (at flush and close) takes the summary
+        without a token: a process about to end would never get one back."""
         with self._lock:
-            if self._held and self._push.take():
+            if self._held and (self._push.take() or force):
                 held, self._held = self._held, 0
                 return held
             return 0

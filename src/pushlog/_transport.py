@@ -68,11 +68,14 @@ class SendError(Exception):
         self.retryable = retryable
 
 
-def build_payload(events: Iterable[Event], *, dropped: int = 0) -> bytes:
-    """The JSON body of ``POST /v1/events``: ``{"events": [...], "client": {"sdk", "dropped"?}}``."""
+def build_payload(events: Iterable[Event], *, dropped: int = 0, recovered: int = 0) -> bytes:
+    """The JSON body of ``POST /v1/events``: ``{"events": [...], "client": {"sdk", "dropped"?,
+    "recovered"?}}`` (``recovered``: how many of these events an earlier process left in the spool)."""
     client: dict[str, Any] = {"sdk": SDK}
     if dropped:
         client["dropped"] = dropped
+    if recovered:
+        client["recovered"] = recovered
     body = {"events": [event.to_wire() for event in events], "client": client}
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8")
 

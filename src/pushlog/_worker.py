@@ -16,19 +16,23 @@ or the SQLite spool), redacts them, and POSTs the backlog in batches over one re
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 import time
-from collections import deque
-from collections.abc import Callable
-from typing import Protocol
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
+from typing import Final, Protocol
 
 import httpx
 
 from ._dsn import DSN
 from ._event import Event
+from ._levels import Level
 from ._otel import suppressed
 from ._redact import Redactor
 from ._transport import (
+    Attempt,
     Outcome,
     StderrNote,
     backoff_delay,
@@ -39,6 +43,77 @@ from ._transport import (
 
 #: A batch body is split so one POST stays under this many bytes.
 MAX_BATCH_BYTES = 512 * 1024
+
+#: Statuses that may mean "one event of this batch is bad": the batch is split until the bad event is
+#: alone, and only that one is dropped (401/403 concern the key, not an event: the batch is dropped).
+_PER_EVENT_STATUSES: Final = frozenset({400, 413, 422})
+
+#: With a spool, an event is on disk at most this long (seconds) after it was queued.
+SPOOL_WITHIN: Final = 0.1
+
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
+def _unsurrogate(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    # os.fsdecode/surrogateescape turn an undecodable byte 0xNN into U+DCNN: show the byte as \xNN
+    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else "\ufffd"
+
+
+def _scrub(value: object) -> object:
+    if isinstance(value, str):
+        return _SURROGATE.sub(_unsurrogate, value)
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    if isinstance(value, dict):
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
+    return value
+
+
+def screen(events: Iterable[Event]) -> tuple[list[Event], list[Event]]:
+    """Split ``events`` into those that encode as UTF-8 JSON and those that cannot be sent at all.
+
+    Lone surrogates (what ``os.fsdecode`` makes of an undecodable file name) are repaired in place
+    (``\\xNN`` for an escaped byte, U+FFFD otherwise), so the event still goes out; an event whose wire
+    form cannot be built or encoded for any other reason is returned as bad. Run only after a whole
+    batch failed to encode, so the usual path pays nothing for it.
+    """
+    good: list[Event] = []
+    bad: list[Event] = []
+    for event in events:
+        try:
+            try:
+                json.dumps(event.to_wire(), ensure_ascii=False, default=str).encode("utf-8")
+            except UnicodeEncodeError:
+                ascii_json = json.dumps(event.to_wire(), ensure_ascii=True, default=str)
+                fixed = Event.from_wire(_scrub(json.loads(ascii_json)))  # type: ignore[arg-type]
+                for name in Event.__slots__:
+                    if name != "ts":
+                        setattr(event, name, getattr(fixed, name))
+                json.dumps(event.to_wire(), ensure_ascii=False, default=str).encode("utf-8")
+            good.append(event)
+        except Exception:  # anything that cannot be sent is dropped and counted
+            bad.append(event)
+    return good, bad
+
+
+def occurrences(events: Iterable[Event]) -> Counter[Level]:
+    """Log calls the events stand for, by level (a dedup follow-up stands for ``count`` repeats)."""
+    counts: Counter[Level] = Counter()
+    for event in events:
+        counts[event.level] += max(1, event.count)
+    return counts
+
+
+def _reason(result: Attempt) -> str:
+    """A short reason for the exit line: ``connection refused``, ``timed out``, ``hub answered 503``."""
+    if result.status is not None:
+        return f"hub answered {result.status}"
+    if result.detail.startswith("ConnectError"):
+        return "connection refused"
+    if "Timeout" in result.detail.split(":", 1)[0]:
+        return "timed out"
+    return result.detail or "transport error"
 
 
 class EventQueue:
@@ -115,6 +190,11 @@ class EventQueue:
             self.left += len(out)
             return out
 
+    def levels(self) -> Counter[Level]:
+        """How many occurrences the queued events stand for, by level (for the exit line)."""
+        with self._lock:
+            return occurrences(e for lane in (self._pushed, self._feed) for e in lane)
+
     def take_dropped(self) -> int:
         with self._lock:
             dropped, self.dropped = self.dropped, 0
@@ -129,17 +209,24 @@ class EventQueue:
 class Backlog(Protocol):
     """Events taken from the queue and not yet delivered (memory, or :class:`pushlog._spool.Spool`)."""
 
+    durable: bool
+
     def room(self) -> int: ...
     def add(self, events: list[Event]) -> int: ...
     def peek(self, limit: int) -> list[Event]: ...
     def remove(self, ids: list[str]) -> None: ...
     def failed(self, ids: list[str]) -> int: ...
+    def recovered(self, ids: list[str]) -> int: ...
+    def levels(self) -> Counter[Level]: ...
+    def take_carried(self) -> int: ...
     def __len__(self) -> int: ...
     def close(self) -> None: ...
 
 
 class MemoryBacklog:
     """At most one batch in memory; a batch that failed ``max_retries + 1`` times is given up."""
+
+    durable = False
 
     def __init__(self, *, batch_size: int, max_retries: int) -> None:
         self._batch_size = batch_size
@@ -172,15 +259,29 @@ class MemoryBacklog:
             return lost
         return 0
 
+    def recovered(self, ids: list[str]) -> int:
+        return 0  # memory never holds another process's events
+
+    def levels(self) -> Counter[Level]:
+        return occurrences(list(self._events))
+
+    def take_carried(self) -> int:
+        return 0
+
     def __len__(self) -> int:
         return len(self._events)
 
     def close(self) -> None:
-        self._events = []
+        """Nothing to release; what is left stays readable for the exit line."""
 
 
 class Worker(threading.Thread):
-    """The daemon thread behind a client. Progress is published through :attr:`progress`."""
+    """The daemon thread behind a client. Progress is published through :attr:`progress`.
+
+    It does not die of a bad event (dropped and counted) nor of an unexpected error in a cycle (noted
+    on stderr, the loop goes on). Should the thread end anyway, :attr:`died` tells the client, which
+    starts a new one.
+    """
 
     def __init__(
         self,
@@ -204,48 +305,82 @@ class Worker(threading.Thread):
         self._housekeeping = housekeeping
         self._note = note
         self._batch_size = batch_size
+        self._limit = batch_size  # lowered while a rejected batch is split to find its bad event
         self._linger = linger
         self._timeout = timeout
         self._tick = tick
         self.stopping = threading.Event()
+        self.poke = threading.Event()  # a flush or close wants the worker to look now
+        self.hurry = False  # a flush asked for one attempt now instead of after the backoff
         self.progress = threading.Condition(threading.Lock())
+        #: Held while events are between the queue and the backlog; the exit path takes it before it
+        #: moves what is left in the queue to the spool itself.
+        self.moving = threading.Lock()
         self.flush_target = 0  # while queue.left < flush_target, feed-only events do not linger
+        self.backlog: Backlog | None = None
         self.backlog_size = 0
         self.moved = 0  # queue.left as of the last published progress
         self.lost = 0  # events rejected or given up, ever
         self.sent = 0
-        self._retry_at = 0.0
+        self.attempts = 0  # POSTs made, ever
+        self.last_failure: str | None = None  # reason of the last failed POST, None after a success
+        self.last_refused = False  # the last POST found nothing listening (connection refused)
+        self.told_to_wait = False  # the last failure came with Retry-After (a flush does not hurry it)
+        self.last_sent_at = float("-inf")  # monotonic time of the last accepted POST
+        self.posting = False  # a POST is in flight
+        self.retry_at = 0.0
+        self.died = False
+        self._spooler: threading.Thread | None = None
         self._attempt = 0
         self._http: httpx.Client | None = None
         self.ready = threading.Event()
 
     # ---- the loop -------------------------------------------------------------------------------
     def run(self) -> None:
-        backlog: Backlog | None = None
+        finished = False
+        try:
+            self._run()
+            finished = True
+        finally:
+            self.died = not finished
+            with self.progress:
+                self.progress.notify_all()
+
+    def _run(self) -> None:
+        backlog: Backlog
         try:
             backlog = self._make_backlog()
-            self.backlog_size = len(backlog)
         except Exception as exc:
             self._note(f"cannot open the spool ({exc}); keeping events in memory")
             backlog = MemoryBacklog(batch_size=self._batch_size, max_retries=5)
+        self.backlog = backlog
+        self.backlog_size = len(backlog)
+        try:
+            self.queue.give_back_dropped(backlog.take_carried())  # drops an earlier process kept
+        except Exception as exc:
+            self._note(f"cannot read the spool's drop count: {exc!r}")
+        if backlog.durable:
+            # Queue -> disk runs on its own thread, so a POST that hangs never keeps events off the disk.
+            self._spooler = threading.Thread(target=self._spool_loop, name="pushlog-spooler", daemon=True)
+            self._spooler.start()
         self.ready.set()
         last_housekeeping = 0.0
         try:
             while True:
-                self._wait(backlog)
-                self.queue.wake.clear()
-                now = time.monotonic()
-                if now - last_housekeeping >= self._tick:
-                    last_housekeeping = now
-                    try:
+                try:
+                    self._wait(backlog)
+                    now = time.monotonic()
+                    if now - last_housekeeping >= self._tick:
+                        last_housekeeping = now
                         self._housekeeping()
-                    except Exception as exc:  # pragma: no cover - defensive
-                        self._note(f"internal error in housekeeping: {exc!r}")
-                self._cycle(backlog)
+                    self._cycle(backlog)
+                except Exception as exc:  # the thread must outlive any one failure
+                    self._note(f"internal error in the worker, carrying on: {exc!r}")
+                    self.stopping.wait(self._tick)
                 self._publish(backlog)
                 if self.stopping.is_set():
                     idle = not len(self.queue) and not len(backlog)
-                    if idle or self._retry_at > time.monotonic():
+                    if idle or self.retry_at > time.monotonic():
                         return
         finally:
             self._publish(backlog)
@@ -253,66 +388,158 @@ class Worker(threading.Thread):
             if self._http is not None:
                 self._http.close()
 
+    def _spooling(self) -> bool:
+        return self._spooler is not None and self._spooler.is_alive()
+
     def _wait(self, backlog: Backlog) -> None:
         if self.stopping.is_set():
             return
         now = time.monotonic()
-        if not backlog.room():
-            # A batch waits for its retry: new events cannot move, so do not wake for them either.
-            timeout = min(self._tick, max(0.0, self._retry_at - now))
+        retry_in = 0.0 if self.hurry else max(0.0, self.retry_at - now)
+        if self._spooling() or not backlog.room():
+            # The spooler moves the queue, or a batch waits for its retry: new events in the queue are
+            # not this loop's business, only the spooler's poke, a flush or the retry time.
+            timeout = min(self._tick, retry_in) if len(backlog) else self._tick
             if timeout > 0:
-                self.stopping.wait(timeout)
+                self.poke.wait(timeout)
+            self.poke.clear()
             return
         flushing = self.queue.left < self.flush_target
         due = self.queue.due_in(0.0 if flushing else self._linger, now=now)
         timeout = self._tick if due is None else min(self._tick, due)
         if len(backlog):
-            timeout = min(timeout, max(0.0, self._retry_at - now))
+            timeout = min(timeout, retry_in)
         if timeout > 0:
             self.queue.wake.wait(timeout)
+        self.queue.wake.clear()
+        self.poke.clear()
+
+    def _spool_loop(self) -> None:
+        """Move queued events to the spool within :data:`SPOOL_WITHIN` of their arrival."""
+        try:
+            spool = self._make_backlog()
+        except Exception as exc:  # the sending loop moves events itself then
+            self._note(f"cannot open the spool for writing ({exc}); the sending thread writes it")
+            return
+        try:
+            while True:
+                try:
+                    stopping = self.stopping.is_set()
+                    flushing = stopping or self.queue.left < self.flush_target
+                    due = self.queue.due_in(0.0 if flushing else SPOOL_WITHIN, now=time.monotonic())
+                    if due is not None and due <= 0 and spool.room() > 0:
+                        with self.moving:
+                            self.move(spool)
+                        self.poke.set()
+                        continue
+                    if stopping:
+                        return
+                    self.queue.wake.wait(SPOOL_WITHIN if due is None else max(0.005, due))
+                    self.queue.wake.clear()
+                except Exception as exc:
+                    self._note(f"internal error while spooling, carrying on: {exc!r}")
+                    self.stopping.wait(self._tick)
+        finally:
+            spool.close()
 
     def _cycle(self, backlog: Backlog) -> None:
         now = time.monotonic()
         flushing = self.queue.left < self.flush_target or self.stopping.is_set()
         due = self.queue.due_in(0.0 if flushing else self._linger, now=now)
-        room = backlog.room()
-        if due is not None and due <= 0 and room > 0:
-            events = self.queue.take(min(room, self._batch_size * 10))
-            for event in events:
-                try:
-                    self._redactor.event(event)
-                except Exception as exc:  # pragma: no cover - defensive: never send unredacted
-                    event.title, event.body, event.metadata = "[redaction failed]", None, {}
-                    self._note(f"redaction failed: {exc!r}")
-            overflow = backlog.add(events)
-            if overflow:
-                self.queue.give_back_dropped(overflow)
-        if len(backlog) and time.monotonic() >= self._retry_at:
+        if due is not None and due <= 0 and backlog.room() > 0 and not self._spooling():
+            with self.moving:
+                self.move(backlog)
+        if len(backlog) and (self.hurry or time.monotonic() >= self.retry_at):
+            self.hurry = False
             self._send(backlog)
+
+    def move(self, backlog: Backlog) -> None:
+        """Take what the backlog has room for from the queue, redact it and add it to the backlog.
+
+        An event the backlog cannot store (its wire form cannot be encoded) is dropped and counted.
+        Called with :attr:`moving` held."""
+        events = self.queue.take(min(backlog.room(), self._batch_size * 10))
+        if not events:
+            return
+        for event in events:
+            try:
+                self._redactor.event(event)
+            except Exception as exc:  # never send unredacted
+                event.title, event.body, event.metadata = "[redaction failed]", None, {}
+                self._note(f"redaction failed: {exc!r}")
+        try:
+            overflow = backlog.add(events)
+        except Exception:  # an event the spool cannot encode: store the others
+            events = self._drop_bad(events)
+            overflow = backlog.add(events)
+        if overflow:
+            self.queue.give_back_dropped(overflow)
+
+    def _drop_bad(self, events: list[Event]) -> list[Event]:
+        good, bad = screen(events)
+        if bad:
+            self.lost += len(bad)
+            self.queue.give_back_dropped(len(bad))
+            self._note(f"dropped {len(bad)} event(s) that cannot be encoded as JSON")
+        return good
+
+    def _payload(
+        self, backlog: Backlog, events: list[Event], dropped: int
+    ) -> tuple[list[Event], bytes] | None:
+        """The request body for ``events`` (fewer if it would be too large); ``None`` when bad events
+        had to be removed from the backlog first."""
+        try:
+            body = b""
+            while not body or (len(body) > MAX_BATCH_BYTES and len(events) > 1):
+                if body:
+                    events = events[: len(events) // 2]
+                recovered = backlog.recovered([e.id for e in events])
+                body = build_payload(events, dropped=dropped, recovered=recovered)
+        except Exception:  # repair or drop what cannot be encoded, keep the rest
+            good = {id(e) for e in self._drop_bad(events)}
+            backlog.remove([e.id for e in events if id(e) not in good])
+            return None
+        return events, body
 
     def _send(self, backlog: Backlog) -> None:
         http = self._http
         if http is None:
             http = self._http = make_http_client(self._dsn, timeout=self._timeout)
         while len(backlog):
-            events = backlog.peek(self._batch_size)
             dropped = self.queue.take_dropped()
-            body = build_payload(events, dropped=dropped)
-            while len(body) > MAX_BATCH_BYTES and len(events) > 1:
-                events = events[: len(events) // 2]
-                body = build_payload(events, dropped=dropped)
+            prepared = self._payload(backlog, backlog.peek(self._limit), dropped)
+            if prepared is None:
+                self.queue.give_back_dropped(dropped)
+                continue
+            events, body = prepared
             ids = [event.id for event in events]
-            with suppressed():  # an instrumented httpx must not trace (or log) our own requests
-                result = post_batch(http, self._dsn, body)
+            self.posting = True
+            try:
+                with suppressed():  # an instrumented httpx must not trace (or log) our own requests
+                    result = post_batch(http, self._dsn, body)
+            finally:
+                self.posting = False
+            self.attempts += 1
             if result.outcome is Outcome.SENT:
                 backlog.remove(ids)
                 self.sent += len(ids)
                 self._attempt = 0
-                self._retry_at = 0.0
+                self.retry_at = 0.0
+                self.last_failure = None
+                self.last_refused = False
+                self.last_sent_at = time.monotonic()
+                if self._limit < self._batch_size and len(ids) >= self._limit:
+                    self._limit = min(self._batch_size, self._limit * 2)
             elif result.outcome is Outcome.REJECTED:
+                self.queue.give_back_dropped(dropped)  # the hub did not record the envelope either
+                if result.status in _PER_EVENT_STATUSES and len(ids) > 1:
+                    self._limit = max(1, len(ids) // 2)  # find the bad event: send halves
+                    continue
                 backlog.remove(ids)
                 self.lost += len(ids)
+                self.queue.give_back_dropped(len(ids))
                 self._attempt = 0
+                self._limit = self._batch_size
                 self._note(f"hub refused {len(ids)} event(s) ({result.status} {result.detail}); dropped them")
             else:
                 self.queue.give_back_dropped(dropped)
@@ -321,7 +548,10 @@ class Worker(threading.Thread):
                 if delay is None:
                     delay = backoff_delay(self._attempt)
                 self._attempt += 1
-                self._retry_at = time.monotonic() + delay
+                self.retry_at = time.monotonic() + delay
+                self.last_failure = _reason(result)
+                self.told_to_wait = result.retry_after is not None
+                self.last_refused = self.last_failure == "connection refused"
                 if lost:
                     self.lost += lost
                     self.queue.give_back_dropped(lost)
@@ -331,9 +561,11 @@ class Worker(threading.Thread):
             self._publish(backlog)
 
     def _publish(self, backlog: Backlog) -> None:
+        with self.moving:  # never count an event as left the queue while it is not yet in the backlog
+            moved, size = self.queue.left, len(backlog)
         with self.progress:
-            self.moved = self.queue.left
-            self.backlog_size = len(backlog)
+            self.moved = moved
+            self.backlog_size = size
             self.progress.notify_all()
 
     # ---- for the client ---------------------------------------------------------------------------

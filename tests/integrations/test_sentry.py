@@ -236,3 +236,29 @@ def test_hex_ids_with_long_digit_runs_survive_redaction(push_client: Client, hub
     (pushed,) = hub.accepted_events()
     assert pushed["metadata"]["sentry_event_id"] == event_id
     assert pushed["title"] == "card [redacted] declined"
+
+
+def test_events_sentry_makes_from_pushlogs_own_logging_are_not_pushed(
+    hub: StandInHub, fake_sentry: FakeSentry, push_client: Client, sentry_session: None
+) -> None:
+    sentry_sdk.init(
+        dsn=fake_sentry.dsn,
+        before_send=make_before_send(client=push_client, min_level="info"),
+        default_integrations=False,
+        integrations=[LoggingIntegration(level=None, event_level=logging.INFO)],
+    )
+    root = logging.getLogger()
+    saved = root.level
+    root.setLevel(logging.INFO)  # httpx's "HTTP Request: POST ..." lines from the worker become events
+    werkzeug = logging.getLogger("werkzeug")  # the in-process stand-in hub's own request lines
+    werkzeug.disabled = True
+    try:
+        logging.getLogger(f"app.sentry.{uuid.uuid4().hex[:8]}").info("Order shipped")
+        assert push_client.flush(5)
+        assert push_client.flush(5)  # anything pushlog's own requests produced would go out now
+        sentry_sdk.flush(5)
+    finally:
+        root.setLevel(saved)
+        werkzeug.disabled = False
+    assert any("HTTP Request" in str(e.get("logentry")) for e in fake_sentry.events)  # Sentry saw them
+    assert [e["title"] for e in hub.accepted_events()] == ["Order shipped"]

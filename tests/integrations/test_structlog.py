@@ -295,3 +295,121 @@ def test_wrap_for_formatter_event_time_is_the_records(
     assert push.client.flush(5)
     (event,) = hub.accepted_events()
     assert event["ts"] == format_ts(dt.datetime.fromtimestamp(seen[0].created, dt.UTC))
+
+
+# ---- never feeding on itself, in structlog's recommended stdlib setups ------------------------------
+@pytest.fixture
+def root_at_debug() -> Iterator[logging.Logger]:
+    """The root logger at DEBUG (so httpx/httpcore lines from pushlog's worker reach its handlers);
+    handlers, level and structlog's configuration are restored afterwards."""
+    root = logging.getLogger()
+    saved = (root.level, root.handlers[:])
+    root.setLevel(logging.DEBUG)
+    werkzeug = logging.getLogger("werkzeug")  # the in-process stand-in hub's own request lines
+    werkzeug.propagate = False
+    yield root
+    werkzeug.propagate = True
+    root.setLevel(saved[0])
+    root.handlers[:] = saved[1]
+    structlog.reset_defaults()
+
+
+def _flush_twice(client: Client) -> None:
+    # Records pushlog's own request produced would be queued during the first flush: send them too.
+    assert client.flush(5)
+    assert client.flush(5)
+
+
+def _formatter(**kwargs: Any) -> logging.Handler:
+    handler = logging.StreamHandler(io.StringIO())
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(**kwargs))
+    return handler
+
+
+def test_push_processor_in_foreign_pre_chain_sends_each_record_once_and_never_its_own(
+    hub: StandInHub, processor: PushProcessor, root_at_debug: logging.Logger
+) -> None:
+    shared = [structlog.stdlib.add_log_level, structlog.stdlib.add_logger_name, processor]
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    processors = [
+        structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+        structlog.processors.JSONRenderer(),
+    ]
+    # structlog's recommended setup, twice (a console and a file), plus a PushHandler on the same root
+    root_at_debug.addHandler(_formatter(foreign_pre_chain=shared, processors=processors))
+    root_at_debug.addHandler(_formatter(foreign_pre_chain=shared, processors=processors))
+    root_at_debug.addHandler(PushHandler(client=processor.client))
+    structlog.get_logger("app.s").warning("from structlog", order=1)
+    logging.getLogger("app.f").warning("from the standard library %d", 2)
+    _flush_twice(processor.client)
+    events = hub.accepted_events()
+    assert sorted((e["title"], e["source"]["logger"]) for e in events) == [
+        ("from structlog", "app.s"),
+        ("from the standard library 2", "app.f"),
+    ]
+
+
+def test_push_processor_inside_processor_formatter_processors_sends_each_record_once(
+    hub: StandInHub, processor: PushProcessor, root_at_debug: logging.Logger
+) -> None:
+    structlog.configure(
+        processors=[structlog.stdlib.add_log_level, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    processors = [
+        structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+        processor,
+        drop_marker,
+        structlog.processors.JSONRenderer(),
+    ]
+    root_at_debug.addHandler(_formatter(processors=processors))
+    root_at_debug.addHandler(PushHandler(client=processor.client))
+    root_at_debug.addHandler(_formatter(processors=processors))
+    structlog.get_logger("app.s").error("from structlog")
+    logging.getLogger("app.f").error("from the standard library")
+    _flush_twice(processor.client)
+    assert sorted(e["title"] for e in hub.accepted_events()) == [
+        "from structlog",
+        "from the standard library",
+    ]
+
+
+def test_structlog_chain_into_stdlib_with_push_handler_on_root_never_feeds_on_itself(
+    hub: StandInHub, processor: PushProcessor, root_at_debug: logging.Logger
+) -> None:
+    structlog.configure(
+        processors=[structlog.stdlib.add_log_level, processor, structlog.stdlib.render_to_log_kwargs],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    root_at_debug.addHandler(PushHandler(client=processor.client))
+    structlog.get_logger("app.s").info("only this")
+    _flush_twice(processor.client)
+    assert [e["title"] for e in hub.accepted_events()] == ["only this"]
+
+
+def test_push_processor_after_the_renderer_says_where_it_belongs_once(
+    processor: PushProcessor, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = io.StringIO()
+    log = structlog.wrap_logger(
+        structlog.PrintLogger(out),
+        processors=[structlog.processors.JSONRenderer(), processor, lambda _l, _m, rendered: rendered],
+    )
+    log.warning("one")
+    log.warning("two")
+    assert out.getvalue().splitlines() == ['{"event": "one"}', '{"event": "two"}']  # passed on untouched
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("pushlog:")]
+    assert notes == [
+        "pushlog: PushProcessor got a str, not an event dict: it sits after the renderer (JSONRenderer, "
+        "ConsoleRenderer, wrap_for_formatter...); put it just before the renderer in processors=[...]"
+    ]
+    assert processor.client.worker_ident is None  # nothing was queued

@@ -28,6 +28,8 @@ Guarantees:
 * An event Sentry built from a log record that a :class:`~pushlog.PushHandler` already pushed (the
   handler marks the record; Sentry's logging integration calls handlers first) is not pushed again;
   nor is one whose record came from a structlog :class:`~pushlog.integrations.structlog.PushProcessor`.
+* Events Sentry made from pushlog's own logging (its HTTP stack's loggers, its worker thread) are never
+  pushed: with ``LoggingIntegration(event_level=INFO)`` pushlog would otherwise feed on itself.
 * Repeats are deduplicated like other events (by level, message and the exception's type and frame).
 
 sentry-sdk is not imported by this module.
@@ -35,12 +37,15 @@ sentry-sdk is not imported by this module.
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 from .._client import CAPTURE, Client, get_default_client
 from .._event import MAX_BODY, MAX_URL, Event, truncate
+from .._handler import ignored_record
 from .._levels import Level, parse_level
 from .._snapshot import RECORD_EVENT_ID, STRUCTLOG_MARKER, host_name, safe_metadata, safe_str, split_message
 from .._transport import StderrNote
@@ -61,6 +66,15 @@ def _already_pushed(hint: Mapping[str, Any] | None) -> bool:
         return True
     msg = getattr(record, "msg", None)
     return type(msg) is dict and bool(msg.get(STRUCTLOG_MARKER))
+
+
+def _from_pushlog(hint: Mapping[str, Any] | None, client: Client) -> bool:
+    """Whether Sentry built the event from pushlog's own logging (its HTTP requests, its worker thread):
+    pushing it would feed pushlog on itself."""
+    record = hint.get("log_record") if isinstance(hint, Mapping) else None
+    if isinstance(record, logging.LogRecord):
+        return ignored_record(record, client)
+    return threading.get_ident() == client.worker_ident
 
 
 def _last_exception(event: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -179,6 +193,8 @@ def make_before_send(
             if level < threshold or _already_pushed(hint):
                 return result
             target = client if client is not None else get_default_client()
+            if _from_pushlog(hint, target):
+                return result
             if target.inert and CAPTURE.get() is None:
                 return result
             pushed, key = event_from_sentry(result, level=level, channel=channel, link_template=link_template)

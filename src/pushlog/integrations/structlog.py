@@ -25,6 +25,12 @@ structlog is routed into the standard library)::
   sent, so with both installed each event goes out exactly once. Drop the key before rendering with
   :func:`drop_marker` if you do not want it in your output.
 * It never raises: an internal error becomes one rate-limited note on stderr and the event dict passes on.
+  Placed after the renderer (it then gets a string, not a dict) it says so once on stderr.
+* In structlog's recommended standard-library setup it may also sit in ``ProcessorFormatter``'s
+  ``foreign_pre_chain`` (shared processors) or in ``ProcessorFormatter(processors=[...])``: it then sends
+  each record once however many handlers format it, never one a :class:`pushlog.PushHandler` already
+  sent (nor lets that handler send it again), and never pushlog's own records (its HTTP stack's
+  loggers, its worker thread), so it cannot feed on itself.
 
 structlog itself is not imported by this module; any structlog version with the
 ``(logger, method_name, event_dict)`` processor protocol works.
@@ -32,11 +38,15 @@ structlog itself is not imported by this module; any structlog version with the
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
+import threading
 from collections.abc import MutableMapping
 from typing import Any
 
-from .._client import CAPTURE, Client, get_default_client
+from .._client import CAPTURE, Client, _write_stderr, get_default_client
+from .._handler import SENT_RECORDS, ignored_record
 from .._levels import LEVEL_NAMES, Level, parse_level
 from .._snapshot import STRUCTLOG_MARKER, host_name, safe_str
 from .._transport import StderrNote
@@ -60,6 +70,24 @@ def _module(event_dict: MutableMapping[str, Any]) -> str:
     if module and line is not None:
         return f"{module}:{line}"
     return "structlog"
+
+
+def _formatter_record(event_dict: MutableMapping[str, Any]) -> logging.LogRecord | None:
+    """The record a ``ProcessorFormatter`` is formatting, when this processor runs inside one (in
+    ``foreign_pre_chain`` or ``processors=``): from the dict's ``_record``, or, after
+    ``remove_processors_meta`` took that out, from the formatter's own frame. ``None`` in a plain chain."""
+    record = event_dict.get("_record")
+    if isinstance(record, logging.LogRecord):
+        return record
+    try:
+        frame = sys._getframe(2)  # 0: here, 1: PushProcessor.__call__, 2: whoever called the processor
+    except ValueError:
+        return None
+    code = frame.f_code
+    if code.co_name != "format" or "structlog" not in code.co_filename:
+        return None
+    found = frame.f_locals.get("record")
+    return found if isinstance(found, logging.LogRecord) else None
 
 
 class PushProcessor:
@@ -93,6 +121,7 @@ class PushProcessor:
             self.client = Client(dsn, **options)
         self.trace_link = trace_link
         self._note = StderrNote(interval=60.0)
+        self._placement_noted = False
 
     def _level(self, method_name: str, event_dict: MutableMapping[str, Any]) -> Level:
         known = LEVEL_NAMES.get(method_name)
@@ -110,24 +139,40 @@ class PushProcessor:
     def __call__(
         self, logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:
+        if not isinstance(event_dict, MutableMapping):
+            self._misplaced(event_dict)
+            return event_dict
         try:
             if event_dict.get(STRUCTLOG_MARKER):
                 return event_dict  # another PushProcessor in the chain already sent it
+            client = self.client
+            if threading.get_ident() == client.worker_ident:
+                return event_dict  # logged by pushlog's own worker (its HTTP requests): never an event
+            record = _formatter_record(event_dict)
+            if record is not None and ignored_record(record, client):
+                # Inside a ProcessorFormatter: pushlog's own records, and records a PushHandler (or this
+                # processor, formatting for another handler) already sent, are not sent again.
+                event_dict[STRUCTLOG_MARKER] = True
+                return event_dict
             level = self._level(method_name, event_dict)
             if level < self.level:
                 return event_dict
-            client = self.client
             if client.inert and CAPTURE.get() is None:
                 event_dict[STRUCTLOG_MARKER] = True
                 return event_dict
-            name = _logger_name(logger, event_dict)
+            if record is not None and not event_dict.get("logger"):
+                name = record.name  # a stdlib record in foreign_pre_chain: its logger, not "structlog"
+            else:
+                name = _logger_name(logger, event_dict)
             key = dedup_key_of(event_dict, level, name)
             repeat, _first_id = client.check_repeat(key)  # a repeat is only counted: nothing else to do
             if not repeat:
                 parts = split_event_dict(event_dict, marker=STRUCTLOG_MARKER)
                 source = {
                     "logger": name,
-                    "module": _module(event_dict),
+                    "module": f"{record.module}:{record.lineno}"
+                    if record is not None
+                    else _module(event_dict),
                     "host": host_name(),
                     "pid": os.getpid(),
                 }
@@ -139,9 +184,23 @@ class PushProcessor:
                     event.link = trace_link(self.trace_link, event.metadata)
                 client.capture(event, dedup_key=key)
             event_dict[STRUCTLOG_MARKER] = True
+            if record is not None:
+                SENT_RECORDS.add(record)  # the formatter works on a copy: remember the original
+                if type(record.msg) is dict:
+                    record.msg[STRUCTLOG_MARKER] = True  # the structlog dict the original shares
         except Exception as exc:
             self._note(f"PushProcessor could not handle a structlog event: {exc!r}")
         return event_dict
+
+    def _misplaced(self, rendered: object) -> None:
+        if self._placement_noted:
+            return
+        self._placement_noted = True
+        _write_stderr(
+            f"pushlog: PushProcessor got a {type(rendered).__name__}, not an event dict: it sits after the "
+            "renderer (JSONRenderer, ConsoleRenderer, wrap_for_formatter...); put it just before the "
+            "renderer in processors=[...]"
+        )
 
 
 def drop_marker(

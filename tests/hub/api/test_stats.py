@@ -225,3 +225,22 @@ def test_stats_need_a_read_key(hub: ThreadHub) -> None:
         assert http.get("/v1/stats").status_code == 403
     with hub.client() as http:
         assert http.get("/v1/stats").status_code == 401
+
+
+def test_recovered_counts_are_shown_next_to_dropped(hub_factory: Callable[..., ThreadHub]) -> None:
+    clock = ManualClock()
+    hub = hub_factory(clock=clock)
+    spooled = [event("info", "from the spool", "2026-01-01T11:00:00Z")]
+    publish(hub, *spooled, client={"recovered": 1, "dropped": 2})
+    publish(hub, *spooled, client={"recovered": 1})  # a retry of the same batch is not counted twice
+    publish(hub, event("info", "only recovered", "2026-01-01T11:00:01Z"), client={"recovered": 4})
+    got = stats(hub, since="2026-01-01T00:00:00Z")["clients"]
+    assert (got["dropped"], got["recovered"]) == (2, 5)
+    assert [(k["dropped"], k["recovered"], k["reports"]) for k in got["by_key"]] == [(2, 5, 2)]
+    assert [(b["dropped"], b["recovered"]) for b in got["buckets"] if b["recovered"]] == [(2, 5)]
+    with hub.client(hub.publish_key) as http:
+        bad = http.post(
+            "/v1/events",
+            json={"events": [event("info", "d", "2026-01-01T13:00:00Z")], "client": {"recovered": "x"}},
+        )
+    assert bad.status_code == 422 and "client.recovered" in bad.json()["error"]["message"]

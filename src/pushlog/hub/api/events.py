@@ -19,7 +19,7 @@ from ..store import deliveries as delivery_store
 from ..store import events as event_store
 from ..store import stats as stats_store
 from ._filters import parse_filter, parse_limit
-from .stats import client_dropped
+from .stats import client_dropped, client_recovered
 
 
 async def publish(request: Request) -> Response:
@@ -30,6 +30,7 @@ async def publish(request: Request) -> Response:
     body = parse_json(await request.body())
     batch = parse_batch(body, now=now, max_events=state.config.max_batch_events)
     dropped, sdk = client_dropped(body)
+    recovered = client_recovered(body)
     repeat = event_store.Repeat(
         interval=_dt.timedelta(seconds=state.config.critical_repeat_interval),
         expiry=_dt.timedelta(seconds=state.config.critical_expiry),
@@ -37,8 +38,15 @@ async def publish(request: Request) -> Response:
     result = await state.ingest(
         functools.partial(event_store.insert_events, batch=batch, key_id=key.id, now=now, repeat=repeat)
     )
-    if dropped and result.accepted:  # a retried batch (all duplicates) was counted the first time
-        await state.db(stats_store.record_client_report, dropped=dropped, key_id=key.id, sdk=sdk, now=now)
+    if (dropped or recovered) and result.accepted:  # a retried batch (all duplicates) counted already
+        await state.db(
+            stats_store.record_client_report,
+            dropped=dropped,
+            recovered=recovered,
+            key_id=key.id,
+            sdk=sdk,
+            now=now,
+        )
     if result.accepted:
         await state.broker.changed()
     if result.deliveries:

@@ -88,6 +88,17 @@ def client_dropped(body: Any) -> tuple[int, str | None]:
     return dropped, sdk if isinstance(sdk, str) else None
 
 
+def client_recovered(body: Any) -> int:
+    """``client.recovered`` of a publish envelope (0 if absent): how many of the batch's events the
+    client sent from a spool an earlier process left. Raises 422 ``invalid`` unless a non-negative
+    integer."""
+    client = body.get("client") if isinstance(body, dict) else None
+    recovered = client.get("recovered", 0) if isinstance(client, dict) else 0
+    if isinstance(recovered, bool) or not isinstance(recovered, int) or not 0 <= recovered < 2**31:
+        raise invalid("client.recovered", "must be a non-negative integer")
+    return recovered
+
+
 async def get_stats(request: Request) -> Response:
     state = hub_state(request)
     await authenticate(request, "read")
@@ -168,9 +179,11 @@ OPENAPI_SCHEMAS: Final[dict[str, Any]] = {
             },
             "clients": {
                 "type": "object",
-                "description": "Events clients reported dropping (queue full, hub unreachable).",
+                "description": "Events clients reported dropping (queue full, hub unreachable), and "
+                "events they sent from a spool an earlier process left (recovered).",
                 "properties": {
                     "dropped": _INT,
+                    "recovered": _INT,
                     "by_key": {
                         "type": "array",
                         "items": {
@@ -179,6 +192,7 @@ OPENAPI_SCHEMAS: Final[dict[str, Any]] = {
                                 "key_id": {"type": ["string", "null"]},
                                 "key_name": {"type": ["string", "null"]},
                                 "dropped": _INT,
+                                "recovered": _INT,
                                 "reports": _INT,
                             },
                         },
@@ -190,6 +204,7 @@ OPENAPI_SCHEMAS: Final[dict[str, Any]] = {
                             "properties": {
                                 "start": {"type": "string", "format": "date-time"},
                                 "dropped": _INT,
+                                "recovered": _INT,
                             },
                         },
                     },

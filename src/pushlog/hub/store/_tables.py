@@ -197,5 +197,6 @@ client_reports = sa.Table(
     sa.Column("key_id", sa.String(40)),
     sa.Column("dropped", sa.Integer, nullable=False),
     sa.Column("sdk", sa.String(64)),
+    sa.Column("recovered", sa.Integer),  # migration 0005; NULL in rows written before it
     sa.Index("ix_client_reports_received_at", "received_at"),
 )

@@ -111,12 +111,23 @@ class Window:
 
 
 def record_client_report(
-    conn: sa.Connection, *, dropped: int, key_id: str | None, sdk: str | None, now: _dt.datetime
+    conn: sa.Connection,
+    *,
+    dropped: int,
+    key_id: str | None,
+    sdk: str | None,
+    now: _dt.datetime,
+    recovered: int = 0,
 ) -> None:
-    """Remember that a client reported ``dropped`` events it could not keep."""
+    """Remember that a client reported ``dropped`` events it could not keep and ``recovered`` events it
+    sent from a spool an earlier process left."""
     conn.execute(
         client_reports.insert().values(
-            received_at=now, key_id=key_id, dropped=dropped, sdk=(sdk or None) and sdk[:64]
+            received_at=now,
+            key_id=key_id,
+            dropped=dropped,
+            recovered=recovered or None,
+            sdk=(sdk or None) and sdk[:64],
         )
     )
 
@@ -229,27 +240,39 @@ def _deliveries(conn: sa.Connection, window: Window) -> tuple[dict[str, Any], di
 def _clients(conn: sa.Connection, window: Window, starts: list[_dt.datetime]) -> dict[str, Any]:
     in_window = window.contains(client_reports.c.received_at)
     dropped = sa.func.sum(client_reports.c.dropped)
+    recovered = sa.func.coalesce(sa.func.sum(client_reports.c.recovered), 0)
     by_key = conn.execute(
-        sa.select(client_reports.c.key_id, keys.c.name, dropped, sa.func.count())
+        sa.select(client_reports.c.key_id, keys.c.name, dropped, recovered, sa.func.count())
         .select_from(client_reports.outerjoin(keys, keys.c.id == client_reports.c.key_id))
         .where(in_window)
         .group_by(client_reports.c.key_id, keys.c.name)
     ).all()
     bucket = time_bucket(client_reports.c.received_at, window.unit).label("bucket")
-    per_bucket = dict.fromkeys(starts, 0)
-    for text, n in conn.execute(sa.select(bucket, dropped).where(in_window).group_by(bucket)):
-        per_bucket[_bucket_start(text)] = per_bucket.get(_bucket_start(text), 0) + int(n)
+    per_bucket = {start: (0, 0) for start in starts}
+    for text, n, r in conn.execute(sa.select(bucket, dropped, recovered).where(in_window).group_by(bucket)):
+        before = per_bucket.get(_bucket_start(text), (0, 0))
+        per_bucket[_bucket_start(text)] = (before[0] + int(n), before[1] + int(r))
     keys_out = sorted(
         (
-            {"key_id": key_id, "key_name": name, "dropped": int(n), "reports": int(reports)}
-            for key_id, name, n, reports in by_key
+            {
+                "key_id": key_id,
+                "key_name": name,
+                "dropped": int(n),
+                "recovered": int(r),
+                "reports": int(reports),
+            }
+            for key_id, name, n, r, reports in by_key
         ),
         key=lambda k: (-k["dropped"], k["key_name"] or ""),
     )
     return {
         "dropped": sum(k["dropped"] for k in keys_out),
+        "recovered": sum(k["recovered"] for k in keys_out),
         "by_key": keys_out,
-        "buckets": [{"start": format_time(start), "dropped": n} for start, n in sorted(per_bucket.items())],
+        "buckets": [
+            {"start": format_time(start), "dropped": n, "recovered": r}
+            for start, (n, r) in sorted(per_bucket.items())
+        ],
     }
 
 
