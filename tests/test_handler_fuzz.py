@@ -114,8 +114,9 @@ def fuzz_hub() -> Iterator[StandInHub]:
 def fuzz_logger(fuzz_hub: StandInHub) -> Iterator[tuple[logging.Logger, PushHandler]]:
     client = Client(fuzz_hub.dsn, linger=3600, dedup_window=0, rate_limit=False, queue_size=100_000)
     handler = PushHandler(client=client, level="DEBUG")
-    logger = logging.getLogger("app.fuzz")
-    logger.setLevel(logging.DEBUG)
+    # A logger outside logging's registry: pytest attaches its capture handlers (which re-raise a
+    # failing repr) to every registered non-propagating logger, and only pushlog's handler is under test.
+    logger = logging.Logger("app.fuzz", logging.DEBUG)
     logger.propagate = False
     logger.addHandler(handler)
     werkzeug = logging.getLogger("werkzeug")
