@@ -72,3 +72,46 @@ def test_errors_are_one_line(tmp_path: Path, running: ThreadHub, capsys: pytest.
     with pytest.raises(SystemExit) as exit_info:
         main(["keys", "create", "--name", "x", "--scope", "root", "--data-dir", str(running.data_dir)])
     assert exit_info.value.code == 2
+
+
+def _give_prefix(data_dir: Path, key_id: str, prefix: str) -> None:
+    """Make a stored key look like one made before prefixes avoided a leading '-'."""
+    import sqlalchemy as sa
+
+    from pushlog.hub.store import create_engine
+    from pushlog.hub.store._tables import keys
+
+    engine = create_engine(f"sqlite:///{data_dir / 'pushlog.db'}")
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.update(keys).where(keys.c.id == key_id).values(prefix=prefix))
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("dash_first", [False, True], ids=["prefix-alone", "after-double-dash"])
+def test_revoke_a_prefix_that_starts_with_a_dash(
+    running: ThreadHub, capsys: pytest.CaptureFixture[str], dash_first: bool
+) -> None:
+    data = str(running.data_dir)
+    _, out, _ = cli(capsys, "keys", "create", "--name", "old", "--data-dir", data)
+    key_id = out.split("key ", 1)[1].split(" ", 1)[0]
+    _give_prefix(running.data_dir, key_id, "-hC3dE9x")  # '-h' would also look like --help
+    args = ["--data-dir", data, "--", "-hC3dE9x"] if dash_first else ["-hC3dE9x", "--data-dir", data]
+    code, out, err = cli(capsys, "keys", "revoke", *args)
+    assert (code, err) == (0, "")
+    assert f"revoked publish key {key_id} (old)" in out
+
+
+def test_new_key_prefixes_never_start_with_a_dash(
+    running: ThreadHub, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pushlog.hub.store import keys as key_store
+
+    drawn = iter(["-" + "a" * 31, "-" + "b" * 31, "Zc" + "d" * 30])
+    monkeypatch.setattr(key_store.secrets, "token_urlsafe", lambda n: next(drawn))
+    code, out, _ = cli(capsys, "keys", "create", "--name", "fresh", "--data-dir", str(running.data_dir))
+    assert code == 0
+    assert out.strip().splitlines()[-1] == "pl_publish_Zc" + "d" * 30
+    code, out, _ = cli(capsys, "keys", "list", "--data-dir", str(running.data_dir))
+    assert "Zcdddddd" in out

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import re
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -16,15 +18,48 @@ from ._errors import CLIError
 
 SCOPES = ("publish", "read", "admin")
 
+EPILOG = textwrap.dedent(
+    """\
+    examples:
+      pushlog keys create --name billing-app --scope publish
+      pushlog keys create --name laptop --scope read
+      pushlog keys list --all
+      pushlog keys revoke key_0123456789abcdef
+      pushlog keys revoke AbC3dE9x              # the PREFIX column of 'keys list'
+      pushlog keys revoke --data-dir /srv/pushlog -- -bC3dE9x
+
+    Works on the data directory (default ./.pushlog, $PUSHLOG_DATA_DIR) or --db, hub running or not.
+    """
+)
+
+#: What a key prefix looks like: 8 of the url-safe characters a key's random part is made of.
+_PREFIX = re.compile(r"-[A-Za-z0-9_-]{7}")
+
+
+class _PrefixArgumentParser(argparse.ArgumentParser):
+    """Reads an 8-character word starting with ``-`` as a value when it is no option of this parser.
+
+    Keys made before prefixes avoided a leading ``-`` may have one (``-bC3dE9x``); argparse would
+    otherwise take it for an option and ``keys revoke PREFIX`` would fail. ``--`` works as usual.
+    """
+
+    def _parse_optional(self, arg_string: str) -> Any:
+        if _PREFIX.fullmatch(arg_string) and arg_string not in self._option_string_actions:
+            return None
+        return super()._parse_optional(arg_string)
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "keys",
         help="create, list and revoke API keys (local data dir)",
         description="Manage the hub's API keys in its database (works without a running hub).",
-        epilog="example: pushlog keys create --name billing-app --scope publish",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    sub = parser.add_subparsers(
+        dest="keys_command", metavar="ACTION", required=True, parser_class=_PrefixArgumentParser
+    )
     create = sub.add_parser("create", help="create a key and print its secret (shown once)")
     create.add_argument("--name", required=True, help="what the key is for")
     create.add_argument("--scope", choices=SCOPES, default="publish", help="publish (default), read or admin")

@@ -69,7 +69,7 @@ def create_key(conn: sa.Connection, *, name: str, scope: str, now: _dt.datetime)
     """Create a key; return its record and the secret (the only time the secret exists)."""
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}; use one of {', '.join(SCOPES)}")
-    random_part = secrets.token_urlsafe(24)  # 32 characters
+    random_part = _random_part()
     secret = f"pl_{scope}_{random_part}"
     record = KeyRecord(
         id=f"key_{secrets.token_hex(8)}",
@@ -91,6 +91,15 @@ def create_key(conn: sa.Connection, *, name: str, scope: str, now: _dt.datetime)
         )
     )
     return record, secret
+
+
+def _random_part() -> str:
+    """32 url-safe characters that never start with ``-``, so the 8-character prefix a user types
+    (``pushlog keys revoke PREFIX``) is never read as a command-line option."""
+    while True:
+        part = secrets.token_urlsafe(24)
+        if not part.startswith("-"):
+            return part
 
 
 def find_by_secret(conn: sa.Connection, secret: str) -> KeyRecord | None:
