@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
 from typing import Any
 
 from ._errors import CLIError
 from ._keys import add_db_arguments, open_engine
+
+EPILOG = textwrap.dedent(
+    """\
+    examples:
+      pushlog devices list
+      pushlog devices list --data-dir /srv/pushlog
+      pushlog devices remove dev_0123456789abcdef
+
+    Devices are added from the web app (Enable push). Works on the data directory (default ./.pushlog,
+    $PUSHLOG_DATA_DIR) or --db, hub running or not.
+    """
+)
 
 
 def register(subparsers: Any) -> None:
@@ -14,7 +27,8 @@ def register(subparsers: Any) -> None:
         "devices",
         help="list and remove push devices (local data dir)",
         description="List or remove the hub's push devices (works without a running hub).",
-        epilog="example: pushlog devices remove dev_0123456789abcdef",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="devices_command", metavar="ACTION", required=True)
     listing = sub.add_parser("list", help="list devices")
