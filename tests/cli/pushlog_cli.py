@@ -32,11 +32,13 @@ def run_cli(
     env: Mapping[str, str] | None = None,
     input: str | None = None,
     timeout: float = 60,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m pushlog ARGS`` with captured text output."""
+    """``python -m pushlog ARGS`` with captured text output (in ``cwd``, default this directory)."""
     return subprocess.run(
         [sys.executable, "-m", "pushlog", *args],
         env=cli_env(env),
+        cwd=cwd,
         input=input,
         capture_output=True,
         text=True,

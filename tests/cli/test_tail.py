@@ -238,3 +238,21 @@ def test_a_reader_that_goes_away_ends_tail_quietly(real_hub: ThreadHub) -> None:
     err = process.stderr.read() if process.stderr else ""
     assert code == 0, err
     assert err == ""
+
+
+def test_finds_the_hub_served_from_this_directory_without_options(tmp_path: Path) -> None:
+    """The README's flow: 'make run' (pushlog serve, data in ./.pushlog), then 'pushlog tail' in a
+    fresh shell in the same directory, with no URL, key or DSN in the environment."""
+    running = start_hub_process(tmp_path / ".pushlog")
+    try:
+        publish_events(running.base_url, running.publish_key, {"title": "found it", "level": "warning"})
+        result = run_cli(["tail", "--plain", "--no-follow"], cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "found it" in result.stdout
+
+        elsewhere = run_cli(["tail", "--plain", "--no-follow", "--url", "http://127.0.0.1:9"], cwd=tmp_path)
+        assert_one_line_error(elsewhere, "no read key")  # the local read key goes to the local hub only
+    finally:
+        running.stop()
+    nowhere = run_cli(["tail", "--plain", "--no-follow"], cwd=tmp_path / ".pushlog")
+    assert_one_line_error(nowhere, "no hub URL", "pushlog serve")

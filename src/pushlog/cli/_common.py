@@ -3,6 +3,9 @@
 * Where the hub is and which key to use: publishing commands read ``--dsn`` / ``PUSHLOG_DSN`` (a publish
   key); reading commands (``tail``) need a *read* key, given with ``--key`` / ``PUSHLOG_READ_KEY``, and
   the hub's URL with ``--url`` / ``PUSHLOG_URL`` (defaulting to the DSN's host when a DSN is set).
+  With none of them, a hub started on this machine is found through its data directory
+  (``$PUSHLOG_DATA_DIR`` or ``./.pushlog``): ``pushlog serve`` records the URL it listens on there
+  (:func:`record_local_hub`) beside ``credentials.json``, whose read key is used for that URL only.
 * Durations like ``90s``, ``15m``, ``1h``, ``1d``, ``1w`` (or a bare number of seconds).
 * ``KEY=VALUE`` metadata options.
 * The hub's JSON error envelope turned into one line.
@@ -11,9 +14,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
+import json
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
 import httpx
@@ -24,6 +30,8 @@ from ._errors import CLIError
 
 READ_KEY_ENV: Final = "PUSHLOG_READ_KEY"
 URL_ENV: Final = "PUSHLOG_URL"
+#: File in the hub's data directory where ``pushlog serve`` records the URL it listens on.
+LOCAL_HUB_FILE: Final = "listening.json"
 
 #: Exit code for a hub that could not be reached (after retries) — distinct from a refused request.
 EXIT_UNREACHABLE: Final = 3
@@ -114,8 +122,47 @@ class HubAccess:
     key: str
 
 
+@dataclass(frozen=True, slots=True)
+class LocalHub:
+    """A hub started on this machine, as its data directory describes it."""
+
+    base_url: str
+    read_key: str | None
+
+
+def record_local_hub(data_dir: Path, base_url: str) -> None:
+    """Write the URL a hub listens on into its data directory (for :func:`find_local_hub`)."""
+    path = Path(data_dir) / LOCAL_HUB_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"url": base_url}) + "\n")
+    os.replace(tmp, path)
+
+
+def find_local_hub(environ: dict[str, str] | None = None) -> LocalHub | None:
+    """The hub whose data directory is ``$PUSHLOG_DATA_DIR`` or ``./.pushlog``, if one was served there."""
+    from pushlog.hub.config import CREDENTIALS_FILE, default_data_dir
+
+    data_dir = default_data_dir(environ)
+    try:
+        url = json.loads((data_dir / LOCAL_HUB_FILE).read_text())["url"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        return None
+    read_key = None
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        found = json.loads((data_dir / CREDENTIALS_FILE).read_text())["read"]
+        read_key = found if isinstance(found, str) and found else None
+    return LocalHub(base_url=url.rstrip("/"), read_key=read_key)
+
+
 def resolve_read_access(url: str | None, key: str | None, environ: dict[str, str] | None = None) -> HubAccess:
-    """Where to read from and with which key; the publish key of the DSN is never used to read."""
+    """Where to read from and with which key; the publish key of the DSN is never used to read.
+
+    The URL is ``--url``, ``$PUSHLOG_URL``, the DSN's host, else the local hub's; the key is ``--key``,
+    ``$PUSHLOG_READ_KEY``, else the local hub's read key when reading from the local hub's URL.
+    """
+    local = find_local_hub(environ)
     env = os.environ if environ is None else environ
     base = (url or env.get(URL_ENV, "")).strip()
     if not base:
@@ -125,17 +172,26 @@ def resolve_read_access(url: str | None, key: str | None, environ: dict[str, str
                 base = parse_dsn(raw_dsn).base_url
             except DSNError as exc:
                 raise CLIError(str(exc), exit_code=EXIT_USAGE) from None
+    if not base and local is not None:
+        base = local.base_url
     if not base:
-        raise CLIError(f"no hub URL: pass --url or set {URL_ENV} (or {ENV_VAR})", exit_code=EXIT_USAGE)
+        raise CLIError(
+            f"no hub URL: pass --url or set {URL_ENV} (or {ENV_VAR}), "
+            "or run 'pushlog serve' in this directory first",
+            exit_code=EXIT_USAGE,
+        )
     if not base.startswith(("http://", "https://")):
         raise CLIError(f"hub URL must start with http:// or https://: {base!r}", exit_code=EXIT_USAGE)
+    base = base.rstrip("/")
     secret = (key or env.get(READ_KEY_ENV, "")).strip()
+    if not secret and local is not None and local.base_url == base:
+        secret = local.read_key or ""
     if not secret:
         raise CLIError(
             f"no read key: pass --key or set {READ_KEY_ENV} (a key with read scope, see 'pushlog keys')",
             exit_code=EXIT_USAGE,
         )
-    return HubAccess(base_url=base.rstrip("/"), key=secret)
+    return HubAccess(base_url=base, key=secret)
 
 
 def user_agent() -> str:

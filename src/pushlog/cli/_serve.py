@@ -8,11 +8,28 @@ and a two-line Python example. Stops gracefully on Ctrl-C / SIGTERM.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
+from ._common import record_local_hub
 from ._errors import CLIError
+
+EPILOG = textwrap.dedent(
+    """\
+    examples:
+      pushlog serve
+      pushlog serve --port 0 --data-dir /tmp/pushlog-try
+      pushlog serve --host 0.0.0.0 --port 8765 \\
+          --public-url https://push.example.com
+      pushlog serve --db postgresql+psycopg://pushlog@db/pushlog
+
+    Each start prints the URL, the PUSHLOG_DSN to export and the read key, and records the URL in the
+    data directory so that 'pushlog tail' on this machine finds the hub without options.
+    """
+)
 
 
 def register(subparsers: Any) -> None:
@@ -20,7 +37,8 @@ def register(subparsers: Any) -> None:
         "serve",
         help="run the hub (feed, API, web app, Web Push)",
         description="Run the pushlog hub. Data lives in --data-dir (default ./.pushlog, $PUSHLOG_DATA_DIR).",
-        epilog="example: pushlog serve --host 0.0.0.0 --port 8765 --public-url https://push.example.com",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
@@ -115,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
         except Exception as exc:
             raise CLIError(f"cannot open the hub's data ({config.database_url}): {exc}") from None
         ready.engine.dispose()
+        record_local_hub(config.data_dir, dataclasses.replace(config, public_url=None).base_url)
         print(
             banner(
                 config.base_url,

@@ -7,8 +7,8 @@ StoredEvent again with ``"type": "update"`` added (match it to the earlier line 
 plain mode writes ``<time> REPEAT   <id> now xN`` for a line it has shown (nothing otherwise).
 The line modes print the last ``-n`` events oldest first, then follow the live stream, resuming after
 the last event seen (``last_event_id``) whenever the connection drops, so nothing is printed twice or
-missed. Reading needs a key with *read* scope (``--key`` / ``PUSHLOG_READ_KEY``), never the DSN's
-publish key.
+missed. Reading needs a key with *read* scope (``--key`` / ``PUSHLOG_READ_KEY``, or the local hub's,
+see ``_common.resolve_read_access``), never the DSN's publish key.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from ._feed import FeedFilter, HubFeed, StoredEvent, StreamItem
 EPILOG = textwrap.dedent(
     """\
     examples:
+      pushlog tail                          # the hub started in this directory (./.pushlog)
       export PUSHLOG_URL=https://hub.example.com PUSHLOG_READ_KEY=pl_read_xxx
       pushlog tail                          # interactive feed (press ? for keys)
       pushlog tail --plain --level warning  # like tail -f, warnings and up
