@@ -256,3 +256,27 @@ def test_finds_the_hub_served_from_this_directory_without_options(tmp_path: Path
         running.stop()
     nowhere = run_cli(["tail", "--plain", "--no-follow"], cwd=tmp_path / ".pushlog")
     assert_one_line_error(nowhere, "no hub URL", "pushlog serve")
+
+
+EVIL = "\x1b]0;owned\x07ok\x1b[2K\r\x9b2J\u202eevil"  # retitle, bell, erase line, CR, C1 CSI, RLO
+
+
+def test_control_characters_are_shown_never_obeyed(real_hub: ThreadHub) -> None:
+    (sent,) = publish_events(
+        real_hub.base_url,
+        real_hub.publish_key,
+        {"title": EVIL, "level": "warning", "body": EVIL, "channel": "c\x1b[0m", "metadata": {"k\x1b": EVIL}},
+    )
+    raw = ("\x1b", "\x07", "\r", "\x9b", "\u202e")
+    plain = run_cli(["tail", "--plain", "--no-follow"], env=_env(real_hub))
+    assert plain.returncode == 0, plain.stderr
+    assert not [c for c in raw if c in plain.stdout], repr(plain.stdout)
+    assert "\\x1b]0;owned\\x07ok\\x1b[2K\\x0d\\x9b2J\\u202eevil" in plain.stdout
+    assert "[c\\x1b[0m]" in plain.stdout and "k\\x1b=" in plain.stdout
+
+    as_json = run_cli(["tail", "--json", "--no-follow"], env=_env(real_hub))
+    assert as_json.returncode == 0, as_json.stderr
+    assert not [c for c in raw if c in as_json.stdout], repr(as_json.stdout)
+    stored = json.loads(as_json.stdout)
+    assert (stored["id"], stored["title"], stored["body"]) == (sent["id"], EVIL, EVIL)  # same data, escaped
+    assert stored["metadata"] == {"k\x1b": EVIL}

@@ -37,6 +37,7 @@ from ._common import (
 )
 from ._errors import CLIError
 from ._feed import FeedFilter, HubFeed, StoredEvent, StreamItem
+from ._safe_text import json_line, visible
 
 EPILOG = textwrap.dedent(
     """\
@@ -121,25 +122,27 @@ def _first_line(text: str | None) -> str:
 
 
 def format_plain(event: StoredEvent, *, colour: bool = False) -> str:
-    """``2026-11-21T07:12:43Z ERROR    Title — body's first line  [channel] #tag key=value``."""
+    """``2026-11-21T07:12:43Z ERROR    Title — body's first line  [channel] #tag key=value``.
+
+    Hub text is passed through :func:`visible`: control characters show as escapes."""
     try:
         ts = parse_ts(str(event.get("ts"))).strftime("%Y-%m-%dT%H:%M:%SZ")
     except (ValueError, TypeError):
-        ts = str(event.get("ts", ""))
+        ts = visible(str(event.get("ts", "")))
     level = str(event.get("level") or "info").lower()
-    name = f"{level.upper():<8}"
+    name = f"{visible(level.upper()):<8}"
     if colour:
         name = f"{LEVEL_COLOURS.get(level, '')}{name}{_RESET}"
-    parts = [ts, name, _first_line(str(event.get("title") or ""))]
+    parts = [ts, name, visible(_first_line(str(event.get("title") or "")))]
     body = _first_line(event.get("body"))
     if body:
-        parts.append(f"— {body}")
+        parts.append(f"— {visible(body)}")
     if event.get("count", 1) and int(event.get("count", 1)) > 1:
         parts.append(f"(x{event['count']})")
     if event.get("channel"):
-        parts.append(f"[{event['channel']}]")
-    parts.extend(f"#{t}" for t in event.get("tags") or [])
-    parts.extend(f"{k}={_short(v)}" for k, v in (event.get("metadata") or {}).items())
+        parts.append(f"[{visible(str(event['channel']))}]")
+    parts.extend(f"#{visible(str(t))}" for t in event.get("tags") or [])
+    parts.extend(f"{visible(str(k))}={visible(_short(v))}" for k, v in (event.get("metadata") or {}).items())
     if event.get("acknowledged_at"):
         parts.append("(acknowledged)")
     return " ".join(parts)
@@ -162,7 +165,7 @@ class LinePrinter:
 
     def event(self, event: StoredEvent) -> None:
         if self.as_json:
-            self.out.write(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n")
+            self.out.write(json_line(event) + "\n")
         else:
             self.out.write(format_plain(event, colour=self.colour) + "\n")
         self.out.flush()
@@ -176,11 +179,10 @@ class LinePrinter:
         new count of a line it has shown."""
         event_id = str(event.get("id"))
         if self.as_json:
-            line = json.dumps({**event, "type": "update"}, ensure_ascii=False, separators=(",", ":"))
-            self.out.write(line + "\n")
+            self.out.write(json_line({**event, "type": "update"}) + "\n")
         elif event_id in self._shown:
             when = event.get("last_seen_at") or event.get("ts") or ""
-            self.out.write(f"{when} REPEAT   {event_id} now x{event.get('count')}\n")
+            self.out.write(visible(f"{when} REPEAT   {event_id} now x{event.get('count')}") + "\n")
         else:
             return
         self.out.flush()
@@ -189,7 +191,7 @@ class LinePrinter:
         event_id = str(data.get("id"))
         if self.as_json or event_id not in self._shown:
             return
-        self.out.write(f"{data.get('acknowledged_at', '')} ACK      {event_id} acknowledged\n")
+        self.out.write(visible(f"{data.get('acknowledged_at', '')} ACK      {event_id} acknowledged") + "\n")
         self.out.flush()
 
 
@@ -294,13 +296,13 @@ HEARTBEAT_COLOURS = {"overdue": "\x1b[1;31m", "up": "\x1b[32m", "unmonitored": "
 
 
 def heartbeat_rows(beats: list[dict[str, Any]]) -> list[list[str]]:
-    """Rows (header first) for the heartbeat table; overdue first, then by name."""
+    """Rows (header first) for the heartbeat table; overdue first, then by name; hub text escaped."""
     order = {"overdue": 0, "up": 1}
     rows = [["NAME", "STATUS", "EVERY", "GRACE", "LAST SUCCESS", "LAST FAILURE", "DUE"]]
     for beat in sorted(beats, key=lambda b: (order.get(str(b.get("status")), 2), str(b.get("name")))):
         rows.append(
             [
-                str(beat.get("name")),
+                visible(str(beat.get("name"))),
                 str(beat.get("status")),
                 format_seconds(beat["every_s"]) if beat.get("every_s") else "-",
                 format_seconds(beat["grace_s"]) if beat.get("grace_s") else "-",
@@ -318,7 +320,7 @@ def _short_ts(value: Any) -> str:
     try:
         return parse_ts(str(value)).strftime("%Y-%m-%dT%H:%M:%SZ")
     except ValueError:
-        return str(value)
+        return visible(str(value))
 
 
 def print_heartbeats(feed: HubFeed, out: TextIO, *, as_json: bool, colour: bool) -> int:
@@ -331,7 +333,7 @@ def print_heartbeats(feed: HubFeed, out: TextIO, *, as_json: bool, colour: bool)
         ) from None
     if as_json:
         for beat in beats:
-            out.write(json.dumps(beat, separators=(",", ":")) + "\n")
+            out.write(json_line(beat) + "\n")
         out.flush()
         return 0
     if not beats:
