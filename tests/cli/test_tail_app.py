@@ -50,6 +50,18 @@ def status(app: TailApp) -> str:
     return str(app.query_one("#status", Static).render())
 
 
+def screen_lines(app: TailApp) -> list[str]:
+    """What the terminal shows, row by row: the screen as its compositor draws it (overlaps resolved),
+    so a widget hidden under another is missing here even when its own text is right."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
+def row_of(lines: list[str], needle: str) -> int:
+    found = [n for n, line in enumerate(lines) if needle in line]
+    assert found, f"{needle!r} is not on screen:\n" + "\n".join(lines)
+    return found[0]
+
+
 async def test_newest_first_then_live(real_hub: ThreadHub) -> None:
     publish_events(
         real_hub.base_url,
@@ -63,6 +75,66 @@ async def test_newest_first_then_live(real_hub: ThreadHub) -> None:
         publish_events(real_hub.base_url, real_hub.publish_key, {"title": "three", "level": "error"})
         await until(pilot, lambda: titles(app) == ["three", "two", "one"], "the live event on top")
         assert "● live" in status(app) and "3 events" in status(app)
+
+
+async def test_the_screen_shows_header_filter_feed_status_and_footer_in_order(real_hub: ThreadHub) -> None:
+    publish_events(
+        real_hub.base_url,
+        real_hub.publish_key,
+        {"title": "payments down", "level": "critical"},
+        {"title": "signup", "level": "info"},
+    )
+    app = _app(real_hub)
+    async with app.run_test(size=(100, 24)) as pilot:
+        await until(pilot, lambda: len(titles(app)) == 2 and app.live, "rows and live stream")
+        await pilot.pause()
+        lines = screen_lines(app)
+        assert len(lines) == 24
+        header = row_of(lines, "pushlog tail")
+        filter_bar = row_of(lines, "filter:")
+        newest = row_of(lines, "signup")
+        status_line = row_of(lines, "● live")
+        footer = row_of(lines, "quit")
+        assert header == 0
+        assert header < filter_bar < newest < row_of(lines, "payments down") < status_line < footer
+        assert footer == 23 and status_line == 22
+        assert "2 events" in lines[status_line] and "1 critical unacknowledged" in lines[status_line]
+        # each of them is the widget drawn at its row, not covered by another one
+        assert app.get_widget_at(1, status_line)[0].id == "status"
+        assert app.get_widget_at(1, filter_bar)[0] is app.query_one("#filter", Input)
+
+
+async def test_the_time_column_is_as_wide_as_its_content(real_hub: ThreadHub) -> None:
+    publish_events(real_hub.base_url, real_hub.publish_key, {"title": "now", "level": "warning"})
+    app = _app(real_hub)
+    async with app.run_test(size=(100, 24)) as pilot:
+        await until(pilot, lambda: titles(app) == ["now"], "one row")
+        await pilot.pause()
+        line = screen_lines(app)[row_of(screen_lines(app), "now ")]
+        when = line.split()[0]
+        assert len(when) == 8 and when.count(":") == 2  # today's events show HH:MM:SS
+        # one cell of padding each side, then the level: no run of blanks after the time
+        assert line.index("WARNING") - (line.index(when) + len(when)) <= 3, repr(line)
+
+
+async def test_hub_text_cannot_drive_the_terminal(real_hub: ThreadHub) -> None:
+    evil = "\x1b]0;owned\x07title\x1b[2K\x9b2J\u202e"
+    publish_events(
+        real_hub.base_url,
+        real_hub.publish_key,
+        {"title": evil, "level": "error", "body": evil, "channel": "c\x1b[0m", "metadata": {"k": evil}},
+    )
+    app = _app(real_hub)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await until(pilot, lambda: len(titles(app)) == 1, "one row")
+        await pilot.pause()
+        shown = "\n".join(screen_lines(app))
+        assert "\\x1b]0;owned\\x07title" in shown
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen), "detail screen")
+        await pilot.pause()
+        shown += "\n".join(screen_lines(app))
+        assert not [c for c in ("\x1b", "\x07", "\x9b", "\u202e") if c in shown], repr(shown)
 
 
 async def test_colours_by_level(real_hub: ThreadHub) -> None:
@@ -263,8 +335,23 @@ async def test_heartbeats_screen(real_hub: ThreadHub) -> None:
         name, status_cell, every, *_ = table.get_row_at(0)
         assert (name, str(status_cell), every) == ("backup", "up", "1d")
         assert isinstance(status_cell, Text) and str(status_cell.style) == "green"
+        await pilot.pause()
+        assert row_of(screen_lines(app), "backup") > row_of(screen_lines(app), "heartbeats")
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, HeartbeatsScreen), "heartbeats closed")
+
+
+async def test_heartbeats_screen_without_any_says_how_they_appear(real_hub: ThreadHub) -> None:
+    app = _app(real_hub)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("h")
+        await until(
+            pilot, lambda: isinstance(app.screen, HeartbeatsScreen) and app.screen.loaded, "heartbeats"
+        )
+        await pilot.pause()
+        shown = "\n".join(screen_lines(app))
+        assert "no heartbeats yet" in shown, shown
+        assert "pushlog run --every" in shown, shown
 
 
 def test_the_cli_opens_the_interactive_feed_on_a_terminal(real_hub: ThreadHub) -> None:

@@ -24,7 +24,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 
@@ -33,6 +33,7 @@ from .._levels import Level, parse_level
 from ._common import HubAccess
 from ._errors import CLIError
 from ._feed import AsyncHubFeed, FeedFilter, Page, StoredEvent, StreamItem, parse_filter
+from ._safe_text import visible
 from ._tail import heartbeat_rows
 
 LEVEL_STYLES: dict[str, str] = {
@@ -97,7 +98,7 @@ def _when(event: StoredEvent, today: _dt.date | None = None) -> str:
     try:
         moment = parse_ts(str(event.get("ts"))).astimezone()
     except (TypeError, ValueError):
-        return str(event.get("ts", ""))
+        return visible(str(event.get("ts", "")))
     if moment.date() == (today or _dt.datetime.now().astimezone().date()):
         return moment.strftime("%H:%M:%S")
     return moment.strftime("%Y-%m-%d %H:%M")
@@ -134,16 +135,18 @@ class DetailScreen(ModalScreen[None]):
             yield Static(self.render_event(), id="detail")
 
     def render_event(self) -> Text:
+        """The event's fields; hub text goes through :func:`visible` (control characters as escapes)."""
         event = self.event
         text = Text()
-        text.append(f"{event.get('title', '')}\n", style="bold")
+        text.append(f"{visible(str(event.get('title', '')))}\n", style="bold")
         text.append_text(level_cell(event))
-        text.append(f"   {event.get('ts', '')}   seq {event.get('seq', '')}   id {event.get('id', '')}\n\n")
+        ids = f"   {event.get('ts', '')}   seq {event.get('seq', '')}   id {event.get('id', '')}"
+        text.append(f"{visible(ids)}\n\n")
         if event.get("body"):
-            text.append(f"{event['body']}\n\n")
+            text.append(f"{visible(str(event['body']))}\n\n")
         rows: list[tuple[str, Any]] = [
             ("channel", event.get("channel")),
-            ("tags", ", ".join(event.get("tags") or []) or None),
+            ("tags", ", ".join(map(str, event.get("tags") or [])) or None),
             ("link", event.get("link")),
             ("image", event.get("image")),
             ("count", event.get("count")),
@@ -155,22 +158,22 @@ class DetailScreen(ModalScreen[None]):
         for name, value in rows:
             if value not in (None, ""):
                 text.append(f"{name:>16}  ", style="dim")
-                text.append(f"{value}\n")
+                text.append(f"{visible(str(value))}\n")
         metadata = event.get("metadata") or {}
         if metadata:
             text.append("\nmetadata\n", style="bold")
             for key, value in metadata.items():
                 shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-                text.append(f"{key:>16}  ", style="dim")
-                text.append(f"{shown}\n")
+                text.append(f"{visible(str(key)):>16}  ", style="dim")
+                text.append(f"{visible(shown)}\n")
         source = event.get("source") or {}
         if source:
             text.append("\nsource\n", style="bold")
             for key, value in source.items():
-                text.append(f"{key:>16}  ", style="dim")
-                text.append(f"{value}\n")
+                text.append(f"{visible(str(key)):>16}  ", style="dim")
+                text.append(f"{visible(str(value))}\n")
         for action in event.get("actions") or []:
-            text.append(f"\naction  {action.get('title', '')} {action.get('url', '')}")
+            text.append(visible(f"\naction  {action.get('title', '')} {action.get('url', '')}"))
         return text
 
     def action_ack(self) -> None:
@@ -207,8 +210,16 @@ class HeartbeatsScreen(ModalScreen[None]):
     ]
     DEFAULT_CSS = """
     HeartbeatsScreen { align: center middle; }
-    HeartbeatsScreen > DataTable { width: 95%; height: 80%; border: round $accent; }
+    HeartbeatsScreen > Vertical { width: 95%; height: 80%; border: round $accent; background: $surface; }
+    HeartbeatsScreen DataTable { height: auto; max-height: 1fr; }
+    #heartbeats-hint { padding: 1 2; color: $text-muted; }
     """
+    #: Shown instead of rows when the hub knows no heartbeat yet.
+    EMPTY_HINT = (
+        "no heartbeats yet: a job appears here after its first check-in, e.g.\n"
+        "  pushlog run --every 1d --name backup -- ./backup.sh\n"
+        '  with pushlog.job("backup", every="1d"): ...'
+    )
 
     def __init__(self, feed: FeedSource) -> None:
         super().__init__()
@@ -216,9 +227,10 @@ class HeartbeatsScreen(ModalScreen[None]):
         self.loaded = False
 
     def compose(self) -> ComposeResult:
-        table: DataTable[Any] = DataTable(id="heartbeats", cursor_type="row")
-        table.border_title = "heartbeats"
-        yield table
+        with Vertical() as box:
+            box.border_title = "heartbeats"
+            yield DataTable(id="heartbeats", cursor_type="row")
+            yield Static("", id="heartbeats-hint")
 
     def on_mount(self) -> None:
         table = self.query_one("#heartbeats", DataTable)
@@ -239,8 +251,7 @@ class HeartbeatsScreen(ModalScreen[None]):
             cells: list[Any] = list(row)
             cells[1] = Text(row[1], style=HEARTBEAT_STYLES.get(row[1], ""))
             table.add_row(*cells, key=row[0])
-        if not beats:
-            table.border_subtitle = "none yet: jobs appear after their first check-in"
+        self.query_one("#heartbeats-hint", Static).update("" if beats else self.EMPTY_HINT)
         self.loaded = True
 
 
@@ -248,10 +259,13 @@ class TailApp(App[int]):
     """The live feed. ``feed`` is the hub (``AsyncHubFeed``); ``flt`` the initial filter."""
 
     TITLE = "pushlog tail"
+    #: Header and Footer dock to the top and bottom edges; everything else flows between them in
+    #: order (filter bar, feed, status line). A second widget docked to the same edge would be drawn
+    #: over the first one.
     CSS = """
-    #filter { dock: top; }
-    #status { dock: bottom; height: 1; padding: 0 1; background: $panel; }
-    DataTable { height: 1fr; }
+    #filter { height: 3; }
+    #feed { height: 1fr; }
+    #status { height: 1; padding: 0 1; background: $panel; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "quit"),
@@ -300,7 +314,7 @@ class TailApp(App[int]):
 
     def on_mount(self) -> None:
         table = self.query_one("#feed", DataTable)
-        table.add_column("time", key="time", width=16)
+        table.add_column("time", key="time")  # as wide as its widest cell: HH:MM:SS today
         table.add_column("level", key="level", width=8)
         table.add_column("title", key="title")
         table.add_column("channel", key="channel")
@@ -421,7 +435,7 @@ class TailApp(App[int]):
     # -- rendering -----------------------------------------------------------------------------------
 
     def _row(self, event: StoredEvent) -> tuple[Any, ...]:
-        title = Text(str(event.get("title") or ""))
+        title = Text(visible(str(event.get("title") or "")))
         if is_critical(event) and not event.get("acknowledged_at"):
             title.stylize("bold")
         count = int(event.get("count") or 1)
@@ -432,8 +446,8 @@ class TailApp(App[int]):
             _when(event),
             level_cell(event),
             title,
-            str(event.get("channel") or ""),
-            " ".join(f"#{t}" for t in event.get("tags") or []),
+            visible(str(event.get("channel") or "")),
+            visible(" ".join(f"#{t}" for t in event.get("tags") or [])),
             acked,
         )
 
