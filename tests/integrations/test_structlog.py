@@ -124,7 +124,40 @@ def test_exception_becomes_body_and_rendered_exception_too(hub: StandInHub, proc
     assert crash["level"] == "error" and crash["metadata"] == {"order": 7}
     assert crash["body"].startswith("ValueError: bad card in checkout\n  at ")
     assert crash["body"].endswith(" in _fail")
-    assert refund["body"] == "ValueError: bad card in refund"  # last line of format_exc_info's text
+    assert refund["body"].startswith("ValueError: bad card in refund\n  at ")  # from format_exc_info's text
+    assert refund["body"].endswith(" in _fail")
+
+
+@pytest.mark.parametrize(
+    "renderer",
+    [structlog.processors.format_exc_info, structlog.processors.dict_tracebacks],
+    ids=["format_exc_info", "dict_tracebacks"],
+)
+def test_an_exception_rendered_before_the_processor_keeps_type_message_and_frame(
+    hub: StandInHub, processor: PushProcessor, renderer: Any
+) -> None:
+    log = structlog.wrap_logger(
+        structlog.PrintLogger(io.StringIO()),
+        processors=[
+            structlog.processors.add_log_level,
+            renderer,
+            processor,
+            structlog.processors.JSONRenderer(),
+        ],
+    )
+    try:
+        try:
+            _fail("refund")
+        except ValueError as cause:
+            raise RuntimeError("refund failed") from cause
+    except RuntimeError:
+        log.exception("Refund crashed")
+    assert processor.client.flush(5)
+    (event,) = hub.accepted_events()
+    body = event["body"]
+    assert body.startswith("RuntimeError: refund failed\n  at "), body  # the exception logged, not its cause
+    assert body.endswith(" in test_an_exception_rendered_before_the_processor_keeps_type_message_and_frame")
+    assert __file__ in body
 
 
 def test_never_raises_and_notes_once_on_stderr(hub: StandInHub, capsys: pytest.CaptureFixture[str]) -> None:

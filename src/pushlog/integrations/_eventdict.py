@@ -6,8 +6,9 @@ the standard library with ``ProcessorFormatter.wrap_for_formatter``):
 
 * the title is the ``event`` key (its first line; further lines start the body);
 * the body is the ``body`` key and/or the exception: ``exc_info`` (``True``, an exception, or a
-  ``sys.exc_info()`` tuple) as ``Type: message`` plus the innermost frame, or, when a processor such as
-  ``format_exc_info`` already rendered it, the last line of the ``exception`` text;
+  ``sys.exc_info()`` tuple) as ``Type: message`` plus the innermost frame; when a processor already
+  rendered it into ``exception`` (``format_exc_info``'s text, ``dict_tracebacks``' list of dicts), the
+  same two lines are read back from that;
 * the reserved keys of DESIGN §3 (``channel``, ``tags``, ``link``, ``image``, ``actions``,
   ``fingerprint``) become event fields;
 * structlog's own bookkeeping (``level``, ``timestamp``, ``logger``, ``_record``, ...) is left out;
@@ -20,6 +21,7 @@ import contextlib
 import datetime
 import logging
 import os
+import re
 import sys
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
@@ -106,6 +108,37 @@ def last_line(text: object) -> str | None:
     return None
 
 
+#: A frame line of a rendered Python traceback.
+_FRAME_LINE: Final = re.compile(
+    r'^\s*File "(?P<file>.*)", line (?P<line>\d+), in (?P<name>.*)$', re.MULTILINE
+)
+
+
+def rendered_exception(value: object) -> str | None:
+    """``Type: message`` and ``at file:line in function`` of the innermost frame (the shape of
+    :func:`pushlog._snapshot.exception_summary`) from an exception a structlog processor rendered:
+    ``format_exc_info``'s traceback text, or ``dict_tracebacks``' list whose first entry is the
+    exception logged (its causes follow) with its frames outermost first."""
+    if isinstance(value, str):
+        summary = last_line(value)
+        lines = list(_FRAME_LINE.finditer(value))
+        if summary is None or not lines:
+            return summary
+        frame = lines[-1]
+        return f"{summary}\n  at {frame['file']}:{frame['line']} in {frame['name']}"
+    if isinstance(value, list) and value and isinstance(value[0], Mapping):
+        first = value[0]
+        name, text = safe_str(first.get("exc_type") or "Exception"), safe_str(first.get("exc_value") or "")
+        summary = f"{name}: {text}" if text else name
+        frames = first.get("frames")
+        innermost = frames[-1] if isinstance(frames, list) and frames else None
+        if isinstance(innermost, Mapping):
+            where = f"{safe_str(innermost.get('filename'))}:{safe_str(innermost.get('lineno'))}"
+            summary += f"\n  at {where} in {safe_str(innermost.get('name'))}"
+        return summary
+    return None
+
+
 def split_event_dict(event_dict: Mapping[str, Any], *, marker: str) -> EventDictParts:
     """Split ``event_dict`` into message, exception, reserved fields and metadata.
 
@@ -116,7 +149,7 @@ def split_event_dict(event_dict: Mapping[str, Any], *, marker: str) -> EventDict
     parts = EventDictParts(message="" if message is None else safe_str(message))
     parts.exc_info = as_exc_info(event_dict.get("exc_info"))
     if parts.exc_info is None:
-        parts.exception_text = last_line(event_dict.get("exception"))
+        parts.exception_text = rendered_exception(event_dict.get("exception"))
     logger = event_dict.get("logger") or event_dict.get("logger_name")
     parts.logger = str(logger) if logger else None
     for key, value in event_dict.items():
