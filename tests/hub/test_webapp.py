@@ -286,6 +286,49 @@ def test_feed_lists_newest_first_with_counts_and_filters(page: Page, hub: Proces
     assert page.js_errors == []  # type: ignore[attr-defined]
 
 
+def test_feed_orders_by_log_time_and_every_row_has_its_time_in_one_column(
+    page: Page, hub: ProcessHub
+) -> None:
+    """The client sends pushes first: an INFO logged before a WARNING reaches the hub after it. The
+    feed shows what happened last on top, and the times line up whatever buttons a row carries."""
+    run = unique("order")
+    now = dt.datetime.now(dt.UTC)
+    publish(
+        hub,
+        {"level": "critical", "title": f"{run} payments down", "ts": iso(now - dt.timedelta(seconds=30))},
+        {"level": "warning", "title": f"{run} card declined", "ts": iso(now - dt.timedelta(seconds=1))},
+        {
+            "level": "error",
+            "title": f"{run} with a link",
+            "link": "https://example.com/x",
+            "ts": iso(now - dt.timedelta(seconds=40)),
+        },
+    )
+    publish(
+        hub, {"level": "info", "title": f"{run} checkout started", "ts": iso(now - dt.timedelta(seconds=2))}
+    )
+    sign_in(page, hub.read_key)
+    filter_feed(page, q=run)
+    expect(page.locator("#events .event")).to_have_count(4)
+    assert feed_titles(page) == [
+        f"{run} card declined",
+        f"{run} checkout started",  # arrived last, logged before the WARNING
+        f"{run} payments down",
+        f"{run} with a link",
+    ]
+    # a live event logged earlier than what is shown takes its place by time, not the top
+    publish(hub, {"level": "info", "title": f"{run} late report", "ts": iso(now - dt.timedelta(seconds=35))})
+    expect(page.locator("#events .event")).to_have_count(5)
+    assert feed_titles(page)[3] == f"{run} late report"
+
+    boxes = [page.locator("#events .event time").nth(i).bounding_box() for i in range(5)]
+    rights = [round(b["x"] + b["width"]) for b in boxes if b]
+    tops = [page.locator("#events .event").nth(i).bounding_box() for i in range(5)]
+    assert len(rights) == 5 and max(rights) - min(rights) <= 1, rights  # CRITICAL row included
+    for time_box, row_box in zip(boxes, tops, strict=True):
+        assert time_box and row_box and time_box["y"] - row_box["y"] < 24  # on the row's first line
+
+
 def test_event_content_is_shown_as_text_never_run(page: Page, hub: ProcessHub) -> None:
     marker = unique("xss")
     event_id = str(uuid.uuid4())
@@ -569,7 +612,48 @@ def test_enable_push_without_a_reachable_push_service_says_so(
     assert scope == f"{hub.base_url}/"
 
 
+def test_push_status_reads_as_a_sentence_not_a_text_field(page: Page, hub: ProcessHub) -> None:
+    sign_in(page, hub.read_key)
+    page.click("#nav-devices")
+    status = page.locator("#push-status")
+    expect(status).to_contain_text("Push is off for this device")
+    look = status.evaluate(
+        "(e) => { const s = getComputedStyle(e);"
+        " return [s.borderTopWidth, s.borderBottomWidth, s.backgroundColor]; }"
+    )
+    field = page.locator("#enable-push-form select").first.evaluate(
+        "(e) => getComputedStyle(e).borderTopWidth"
+    )
+    assert field != "0px"  # the form's real fields have borders
+    assert look == ["0px", "0px", "rgba(0, 0, 0, 0)"], look
+
+
 # --- dashboard and phone -------------------------------------------------------------------------
+
+
+def test_dashboard_says_why_events_to_push_were_not_sent(browser: Browser, tmp_path: Path) -> None:
+    with start_hub_process(tmp_path / "data") as own:
+        publish(
+            own,
+            *[{"level": "warning", "title": f"slow {i}"} for i in range(3)],
+            {"level": "info", "title": "i"},
+        )
+        ctx = browser.new_context(base_url=own.base_url, viewport={"width": 1180, "height": 820})
+        try:
+            page = ctx.new_page()
+            sign_in(page, own.read_key)
+            page.click("#nav-dashboard")
+            expect(page.locator("#card-pushed .card-value")).to_have_text("3")
+            expect(page.locator("#card-pushed .card-label")).to_have_text("to push (warning +)")
+            expect(page.locator("#card-devices .card-value")).to_have_text("0")
+            note = page.locator("#push-note")
+            expect(note).to_be_visible()
+            expect(note).to_have_text(
+                "3 events were at push level (WARNING and up), but no device has push enabled, so none was"
+                " sent. Turn it on under Devices."
+            )
+        finally:
+            ctx.close()
 
 
 def test_dashboard_charts_events_per_hour_and_real_delivery_statuses(
@@ -1000,13 +1084,16 @@ def test_heartbeats_view_lists_status_last_check_in_period_grace_and_deadline(
             expect(items).to_have_count(5)
             assert [items.nth(i).get_attribute("data-name") for i in range(5)] == [
                 "nightly-backup",
+                "report-mailer",  # on time, but its last run failed: never a green "ok"
                 "db-vacuum",
                 "invoice-sync",
-                "report-mailer",
                 "deploy-hook",
             ]
             expect(page.locator("#heartbeats-summary")).to_have_text("5 heartbeats, 1 overdue.")
-            expect(items.locator(".hb-status")).to_have_text(["overdue", "ok", "ok", "ok", "unmonitored"])
+            expect(items.locator(".hb-status")).to_have_text(["overdue", "failed", "ok", "ok", "unmonitored"])
+            colour = "(e) => getComputedStyle(e).backgroundColor"
+            badges = [items.nth(i).locator(".hb-status").evaluate(colour) for i in range(3)]
+            assert badges[1] == badges[0] != badges[2], badges  # failed looks like overdue, not like ok
 
             def facts(name: str) -> dict[str, str]:
                 item = page.locator(f'li.heartbeat[data-name="{name}"]')
@@ -1030,7 +1117,7 @@ def test_heartbeats_view_lists_status_last_check_in_period_grace_and_deadline(
             mailer = facts("report-mailer")
             assert (mailer["period"], mailer["grace"], mailer["last check-in"]) == ("6h", "30m", "10 min ago")
             mailer_item = page.locator('li.heartbeat[data-name="report-mailer"]')
-            expect(mailer_item).to_contain_text("failed (exit 2)")
+            expect(mailer_item).to_contain_text("last run failed (exit 2)")
             expect(mailer_item.locator(".heartbeat-message")).to_have_text("SMTP timeout after 30 s")
             hook = facts("deploy-hook")
             assert (hook["period"], hook["grace"], hook["next deadline"]) == ("\u2013", "\u2013", "\u2013")
@@ -1048,4 +1135,7 @@ def test_heartbeats_view_without_heartbeats_says_how_to_add_one(page: Page, hub:
     sign_in(page, hub.read_key)
     page.click("#nav-heartbeats")
     expect(page.locator("#nav-heartbeats")).to_have_class(re.compile(r"\bactive\b"))
-    expect(page.locator("#heartbeats-empty")).to_contain_text("pushlog run --name NAME --every 1h")
+    empty = page.locator("#heartbeats-empty")
+    expect(empty).to_contain_text("pushlog run --name NAME --every 1h -- CMD")
+    assert "`" not in empty.inner_text()  # commands are set as code, not in literal backticks
+    expect(empty.locator("code").first).to_have_text("pushlog run --name NAME --every 1h -- CMD")

@@ -107,6 +107,16 @@ async function openCriticalCount(api, since) {
   return open;
 }
 
+/** Why events at push level did not become pushes, when none was sent: said beside the numbers. */
+export function pushNote(pushed, devices, sent) {
+  if (!pushed || sent) return null;
+  const events = `${pushed} event${pushed === 1 ? " was" : "s were"} at push level (WARNING and up)`;
+  const why = devices
+    ? "but none was sent: check the devices' minimum level and channels, and the deliveries below."
+    : "but no device has push enabled, so none was sent. Turn it on under Devices.";
+  return h("p", { class: "muted push-note", id: "push-note", text: `${events}, ${why}` });
+}
+
 function card(label, value, id, extra = {}) {
   return h("div", { class: "card", id, ...extra }, h("span", { class: "card-value", text: String(value) }), h("span", { class: "card-label", text: label }));
 }
@@ -175,10 +185,11 @@ export async function showDashboard(main, api, now = Date.now()) {
     replace(view,
       h("div", { class: "cards" },
         card("events, 24 h", stats.events.total, "card-events"),
-        card("pushed", pushed, "card-pushed"),
+        card("to push (warning +)", pushed, "card-pushed"),
         card("critical open", openCritical, "card-critical"),
         card("devices", devices.length, "card-devices"),
         card("dropped by clients", stats.clients.dropped, "card-dropped", stats.clients.dropped ? { "data-alert": "" } : {})),
+      pushNote(pushed, devices.length, stats.pushes.sent),
       hourlyChart(binsFromStats(stats.events.buckets), width),
       statusChart(statusCounts(stats.deliveries.by_status), "Deliveries by status, last 24 h", width),
       h("div", { class: "panels" }, pushesPanel(stats.pushes), devicesPanel(stats.deliveries.by_device)),

@@ -189,15 +189,12 @@ export class Feed {
     const row = { event, el: null };
     row.el = this.render(row);
     this.rows.set(event.id, row);
-    if (where === "start") {
-      // Live events are newest, except ones replayed after a reconnect: keep the list in seq order.
-      row.el.classList.add("new");
-      const seq = Number(event.seq);
-      const before = [...this.list.children].find((li) => Number(li.dataset.seq) < seq);
-      this.list.insertBefore(row.el, Number.isFinite(seq) ? before || null : this.list.firstChild);
-    } else {
-      this.list.append(row.el);
-    }
+    if (where === "start") row.el.classList.add("new");
+    // Newest first by log time (ts), not by arrival: a client sends pushes before feed-only events,
+    // so an INFO logged before a WARNING may arrive after it. Ties (and bad times) by arrival (seq).
+    const key = orderKey(event);
+    const before = [...this.list.children].find((li) => isOlder(JSON.parse(li.dataset.order), key));
+    this.list.insertBefore(row.el, before || null);
   }
 
   refresh(row) {
@@ -223,7 +220,8 @@ export class Feed {
     const link = safeUrl(e.link);
     return h(
       "li",
-      { class: `event level-${level}${e.acknowledged_at ? " acked" : ""}`, dataset: { id: e.id, seq: e.seq ?? "" } },
+      { class: `event level-${level}${e.acknowledged_at ? " acked" : ""}`,
+        dataset: { id: e.id, seq: e.seq ?? "", order: JSON.stringify(orderKey(e)) } },
       h(
         "a",
         { class: "event-main", href: `#/events/${encodeURIComponent(e.id)}` },
@@ -232,12 +230,15 @@ export class Feed {
           h("span", { class: "event-title", text: e.title }),
           count),
         e.body ? h("p", { class: "event-body", text: e.body }) : null,
-        h("div", { class: "event-meta" },
-          e.channel ? h("span", { class: "chip channel", text: `#${e.channel}` }) : null,
-          (e.tags || []).map((t) => h("span", { class: "chip tag", text: t })),
-          h("time", { datetime: e.ts, title: e.ts, text: relativeTime(e.ts) })),
+        e.channel || (e.tags || []).length
+          ? h("div", { class: "event-meta" },
+            e.channel ? h("span", { class: "chip channel", text: `#${e.channel}` }) : null,
+            (e.tags || []).map((t) => h("span", { class: "chip tag", text: t })))
+          : null,
       ),
       h("div", { class: "event-side" },
+        // The time heads the right-hand column of every row, so it lines up whatever else a row has.
+        h("time", { datetime: e.ts, title: e.ts, text: relativeTime(e.ts) }),
         link ? h("a", { class: "ext", href: link, target: "_blank", rel: "noopener noreferrer", text: "link ↗" }) : null,
         ackControl(e, () => this.acknowledge(row))),
     );
@@ -253,6 +254,18 @@ export class Feed {
       toast(`Could not acknowledge: ${err.message}`, "error");
     }
   }
+}
+
+/** [log time in ms, seq]: what the feed sorts by (newest first). */
+export function orderKey(event) {
+  const t = Date.parse(event.ts);
+  const seq = Number(event.seq);
+  return [Number.isFinite(t) ? t : 0, Number.isFinite(seq) ? seq : 0];
+}
+
+/** Whether a row with order key `a` belongs below one with key `b`. */
+export function isOlder(a, b) {
+  return a[0] < b[0] || (a[0] === b[0] && a[1] < b[1]);
 }
 
 /** The acknowledge button for unacknowledged CRITICAL events, a check mark once acknowledged. */

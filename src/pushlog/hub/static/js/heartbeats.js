@@ -3,8 +3,8 @@
 
 import { fullTime, h, relativeTime, replace, toast } from "./dom.js";
 
-const ORDER = { overdue: 0, up: 1, unmonitored: 2 };
-const LABEL = { up: "ok", overdue: "overdue", unmonitored: "unmonitored" };
+const ORDER = { overdue: 0, failed: 1, up: 2, unmonitored: 3 };
+const LABEL = { up: "ok", failed: "failed", overdue: "overdue", unmonitored: "unmonitored" };
 
 /** 86400 -> "1d", 5400 -> "1h30m", 90 -> "1m30s", null -> "–" (like pushlog's format_seconds). */
 export function formatPeriod(seconds) {
@@ -30,20 +30,32 @@ export function deadlineText(iso, now = Date.now()) {
   return s >= 0 ? `in ${span(s)}` : `${span(-s)} late`;
 }
 
-/** Overdue first, then ok, then unmonitored; by name within each. */
+function lastRunFailed(beat) {
+  return Boolean(beat.last_failure_at && (!beat.last_success_at || beat.last_failure_at > beat.last_success_at));
+}
+
+/** What the badge says: the hub's status, except that a job checking in on time whose last run
+ * failed is "failed", never a green "ok" beside "failed (exit 1)". */
+export function displayStatus(beat) {
+  return beat.status === "up" && lastRunFailed(beat) ? "failed" : beat.status;
+}
+
+/** Overdue first, then failed, ok, unmonitored; by name within each. */
 export function sortHeartbeats(list) {
-  return [...list].sort((a, b) => (ORDER[a.status] ?? 3) - (ORDER[b.status] ?? 3) || a.name.localeCompare(b.name));
+  const rank = (b) => ORDER[displayStatus(b)] ?? 4;
+  return [...list].sort((a, b) => rank(a) - rank(b) || a.name.localeCompare(b.name));
 }
 
 function lastRun(beat) {
-  if (beat.last_failure_at && (!beat.last_success_at || beat.last_failure_at > beat.last_success_at)) {
-    return `failed${beat.last_exit_code !== null && beat.last_exit_code !== undefined ? ` (exit ${beat.last_exit_code})` : ""}`;
+  if (lastRunFailed(beat)) {
+    return `last run failed${beat.last_exit_code !== null && beat.last_exit_code !== undefined ? ` (exit ${beat.last_exit_code})` : ""}`;
   }
-  return beat.last_success_at ? "succeeded" : beat.last_start_at ? "started" : "";
+  return beat.last_success_at ? "last run succeeded" : beat.last_start_at ? "started" : "";
 }
 
 function row(beat, now) {
-  const status = LABEL[beat.status] || beat.status;
+  const shown = displayStatus(beat);
+  const status = LABEL[shown] || shown;
   const facts = [
     ["last check-in", beat.last_ping_at ? relativeTime(beat.last_ping_at, now) : "never", beat.last_ping_at],
     ["period", formatPeriod(beat.every_s)],
@@ -54,7 +66,7 @@ function row(beat, now) {
   return h("li", { class: `heartbeat hb-${beat.status}`, dataset: { name: beat.name, status: beat.status } },
     h("div", { class: "heartbeat-head" },
       h("strong", { class: "heartbeat-name", text: beat.name }),
-      h("span", { class: `hb-status hb-status-${beat.status}`, text: status }),
+      h("span", { class: `hb-status hb-status-${shown}`, text: status }),
       run ? h("span", { class: "muted small", text: run }) : null),
     h("dl", { class: "heartbeat-facts" }, facts.map(([label, value, iso]) => h("div", { dataset: { fact: label } },
       h("dt", { text: label }), h("dd", { text: value, title: iso ? fullTime(iso) : null })))),
@@ -75,7 +87,10 @@ export async function showHeartbeats(main, api, now = Date.now()) {
         : "" }),
       beats.length
         ? h("ul", { class: "heartbeats", id: "heartbeat-list" }, beats.map((b) => row(b, now)))
-        : h("p", { class: "empty", id: "heartbeats-empty", text: "No heartbeats yet. A job checks in with `pushlog run --name NAME --every 1h -- CMD`, or POST /v1/heartbeats/NAME; the hub alerts when a check-in is overdue." }));
+        : h("p", { class: "empty", id: "heartbeats-empty" },
+          "No heartbeats yet. A job checks in with ", h("code", { text: "pushlog run --name NAME --every 1h -- CMD" }),
+          ", ", h("code", { text: 'with pushlog.job("NAME", every="1h"):' }), " or ",
+          h("code", { text: "POST /v1/heartbeats/NAME" }), "; the hub alerts when a check-in is overdue."));
   } catch (err) {
     replace(view, h("p", { class: "form-error", role: "alert", text: `Could not load the heartbeats: ${err.message}` }));
     toast(err.message, "error");
