@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -280,3 +281,19 @@ def test_control_characters_are_shown_never_obeyed(real_hub: ThreadHub) -> None:
     stored = json.loads(as_json.stdout)
     assert (stored["id"], stored["title"], stored["body"]) == (sent["id"], EVIL, EVIL)  # same data, escaped
     assert stored["metadata"] == {"k\x1b": EVIL}
+
+
+def test_history_is_in_log_order_not_arrival_order(real_hub: ThreadHub) -> None:
+    """The client sends pushes first, so the INFO logged before a WARNING reaches the hub after it."""
+    now = datetime.now(UTC)
+    publish_events(
+        real_hub.base_url, real_hub.publish_key, {"title": "declined", "level": "warning", "ts": now}
+    )
+    publish_events(
+        real_hub.base_url,
+        real_hub.publish_key,
+        {"title": "started", "level": "info", "ts": now - timedelta(seconds=1)},
+    )
+    result = run_cli(["tail", "--plain", "--no-follow"], env=_env(real_hub))
+    assert result.returncode == 0, result.stderr
+    assert [line.split()[2] for line in result.stdout.splitlines()] == ["started", "declined"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import fcntl
 import os
 import select
@@ -135,6 +136,29 @@ async def test_hub_text_cannot_drive_the_terminal(real_hub: ThreadHub) -> None:
         await pilot.pause()
         shown += "\n".join(screen_lines(app))
         assert not [c for c in ("\x1b", "\x07", "\x9b", "\u202e") if c in shown], repr(shown)
+
+
+async def test_rows_are_in_log_order_live_ones_too(real_hub: ThreadHub) -> None:
+    now = dt.datetime.now(dt.UTC)
+
+    def at(seconds_ago: float) -> dt.datetime:
+        return now - dt.timedelta(seconds=seconds_ago)
+
+    publish_events(
+        real_hub.base_url, real_hub.publish_key, {"title": "declined", "level": "warning", "ts": at(1)}
+    )
+    publish_events(
+        real_hub.base_url, real_hub.publish_key, {"title": "started", "level": "info", "ts": at(2)}
+    )
+    app = _app(real_hub)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, lambda: titles(app) == ["declined", "started"] and app.live, "log order")
+        publish_events(
+            real_hub.base_url, real_hub.publish_key, {"title": "late", "level": "info", "ts": at(60)}
+        )
+        await until(
+            pilot, lambda: titles(app) == ["declined", "started", "late"], "a late report in its place"
+        )
 
 
 async def test_colours_by_level(real_hub: ThreadHub) -> None:

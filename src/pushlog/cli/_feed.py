@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from .._event import parse_ts
 from .._levels import Level, parse_level
 from ._common import EXIT_REFUSED, HubAccess, error_message, user_agent
 from ._errors import CLIError
@@ -84,6 +85,22 @@ class FeedFilter:
             if self.text.lower() not in hay:
                 return False
         return True
+
+
+def log_order(event: StoredEvent) -> tuple[float, int]:
+    """Sort key putting events in the order they were logged: ``ts``, then arrival (``seq``).
+
+    The API lists by arrival (``seq``), but a client sends pushes ahead of feed-only events, so an INFO
+    logged just before a WARNING may arrive after it; readers expect log order (docs/webapp.md)."""
+    try:
+        when = parse_ts(str(event.get("ts"))).timestamp()
+    except (TypeError, ValueError):
+        when = 0.0
+    try:
+        seq = int(event.get("seq") or 0)
+    except (TypeError, ValueError):
+        seq = 0
+    return when, seq
 
 
 def _scalar(value: Any) -> Any:

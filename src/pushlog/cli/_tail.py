@@ -5,7 +5,8 @@ with ``--plain``: one line per event like ``tail -f``; ``--json``: one StoredEve
 When a dedup follow-up grows a line's count (the stream's ``update``), ``--json`` writes the line's
 StoredEvent again with ``"type": "update"`` added (match it to the earlier line by ``id``), and the
 plain mode writes ``<time> REPEAT   <id> now xN`` for a line it has shown (nothing otherwise).
-The line modes print the last ``-n`` events oldest first, then follow the live stream, resuming after
+The line modes print the last ``-n`` events to arrive, in the order they were logged (``ts``, oldest
+first), then follow the live stream (lines in arrival order), resuming after
 the last event seen (``last_event_id``) whenever the connection drops, so nothing is printed twice or
 missed. Reading needs a key with *read* scope (``--key`` / ``PUSHLOG_READ_KEY``, or the local hub's,
 see ``_common.resolve_read_access``), never the DSN's publish key.
@@ -36,7 +37,7 @@ from ._common import (
     resolve_read_access,
 )
 from ._errors import CLIError
-from ._feed import FeedFilter, HubFeed, StoredEvent, StreamItem
+from ._feed import FeedFilter, HubFeed, StoredEvent, StreamItem, log_order
 from ._safe_text import json_line, visible
 
 EPILOG = textwrap.dedent(
@@ -226,7 +227,7 @@ def follow_lines(
                 more = feed.page(flt, limit=min(lines - len(events), 200), cursor=cursor)
                 events.extend(more.events)
                 cursor = more.next_cursor
-            for event in reversed(events[:lines]):
+            for event in sorted(events[:lines], key=log_order):  # oldest logged first
                 printer.event(event)
             seqs = [s for s in (_seq(e.get("seq")) for e in events) if s is not None]
             last_seq = max(seqs) if seqs else 0

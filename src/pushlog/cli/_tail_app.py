@@ -1,6 +1,7 @@
 """The interactive ``pushlog tail``: a Textual app over the hub's feed.
 
-Newest first. The first page comes from ``GET /v1/events``; after that the app listens to
+Newest first by log time (``ts``, see :func:`pushlog.cli._feed.log_order`). The first page comes
+from ``GET /v1/events``; after that the app listens to
 ``GET /v1/stream`` from the newest ``seq`` it holds, so nothing that happens between the two is lost,
 and reconnects (with backoff) from the last ``seq`` seen when the stream drops. Moving the cursor onto
 the last row (or pressing ``n``) loads the next older page through the list's cursor.
@@ -32,7 +33,7 @@ from .._event import parse_ts
 from .._levels import Level, parse_level
 from ._common import HubAccess
 from ._errors import CLIError
-from ._feed import AsyncHubFeed, FeedFilter, Page, StoredEvent, StreamItem, parse_filter
+from ._feed import AsyncHubFeed, FeedFilter, Page, StoredEvent, StreamItem, log_order, parse_filter
 from ._safe_text import visible
 from ._tail import heartbeat_rows
 
@@ -342,7 +343,7 @@ class TailApp(App[int]):
         except httpx.HTTPError as exc:
             self._fail(f"cannot reach the hub: {exc}")
             return
-        self.events = sorted(page.events, key=_seq, reverse=True)
+        self.events = sorted(page.events, key=log_order, reverse=True)
         self.next_cursor = page.next_cursor
         self.last_seq = max((_seq(e) for e in self.events), default=0)
         self._render_table(keep_cursor=False)
@@ -397,8 +398,14 @@ class TailApp(App[int]):
         self.last_seq = seq
         if not self.filter.matches(event):
             return
-        self.events.insert(0, event)
+        self._place(event)
         self._render_table(keep_cursor=True)
+
+    def _place(self, event: StoredEvent) -> None:
+        """Insert ``event`` where its log time puts it (newest first): usually the top."""
+        key = log_order(event)
+        at = next((n for n, shown in enumerate(self.events) if log_order(shown) < key), len(self.events))
+        self.events.insert(at, event)
 
     def _apply_update(self, item: StreamItem) -> None:
         """A shown line's count grew (a dedup follow-up was folded into it): update its row in place."""
@@ -428,7 +435,9 @@ class TailApp(App[int]):
         finally:
             self.loading_older = False
         known = {str(e.get("id")) for e in self.events}
-        self.events.extend(e for e in page.events if str(e.get("id")) not in known)
+        for event in page.events:
+            if str(event.get("id")) not in known:
+                self._place(event)
         self.next_cursor = page.next_cursor
         self._render_table(keep_cursor=True)
 
