@@ -1,5 +1,6 @@
-"""integrations/github-action/action.yml: its `pushlog send` step runs, as GitHub runs composite bash
-steps (``bash --noprofile --norc -eo pipefail``), against the real hub."""
+"""integrations/github-action/action.yml: its steps run as GitHub runs composite bash steps
+(``bash --noprofile --norc -eo pipefail``): the install step installs pushlog from this checkout into
+a virtual environment, and the `pushlog send` step reaches the real hub."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ GITHUB = {
     "server_url": "https://github.com",
     "repository": "acme/shop",
     "run_id": "4242",
+    "action_path": str(ACTION.parent),  # where GitHub checks the action out: this repository's copy
 }
 
 
@@ -39,24 +41,38 @@ def _expand(value: str, inputs: dict[str, str]) -> str:
     return re.sub(r"\$\{\{(.*?)\}\}", one, value)
 
 
-def run_send_step(given: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def run_step(
+    name: str,
+    given: dict[str, str],
+    *,
+    path: str | None = None,
+    runner: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[str]:
+    """Run the action's step ``name`` with inputs ``given`` (plus defaults); ``path`` is the PATH
+    (default: this test's interpreter first), ``runner`` extra runner variables."""
     action = _action()
     inputs = {name: spec.get("default", "") for name, spec in action["inputs"].items()}
     inputs.update(given)
     missing = [n for n, spec in action["inputs"].items() if spec.get("required") and n not in given]
     assert not missing, missing
-    (step,) = [s for s in action["runs"]["steps"] if s["name"] == "pushlog send"]
-    env = cli_env({k: _expand(str(v), inputs) for k, v in step["env"].items()})
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    (step,) = [s for s in action["runs"]["steps"] if s["name"] == name]
+    env = cli_env({k: _expand(str(v), inputs) for k, v in step.get("env", {}).items()})
+    env["PATH"] = path or f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
     env.update({"GITHUB_REPOSITORY": "acme/shop", "GITHUB_REF_NAME": "main", "GITHUB_SHA": "abc123"})
+    env.update(runner or {})
     return subprocess.run(
         ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout,
         check=False,
     )
+
+
+def run_send_step(given: dict[str, str], *, path: str | None = None) -> subprocess.CompletedProcess[str]:
+    return run_step("pushlog send", given, path=path)
 
 
 def _feed(hub: ThreadHub) -> list[dict[str, Any]]:
@@ -126,6 +142,38 @@ def test_inputs_mirror_the_send_options() -> None:
         assert option in help_text, option
     install = next(s for s in action["runs"]["steps"] if s["name"] == "Install pushlog")
     assert install["if"] == "inputs.install == 'true'"
-    assert "pip install" in install["run"]
     readme = (ACTION.parent / "README.md").read_text()
     assert "if: always()" in readme and "job.status == 'success'" in readme
+
+
+def test_the_install_step_installs_pushlog_from_the_actions_checkout(
+    real_hub: ThreadHub, tmp_path: Path
+) -> None:
+    """What a workflow gets before pushlog is on the package index: the install step builds this
+    checkout into a venv and puts it on GITHUB_PATH; the send step then runs that pushlog."""
+    github_path = tmp_path / "github_path"
+    github_path.touch()
+    system_path = os.pathsep.join(
+        p
+        for p in os.environ["PATH"].split(os.pathsep)
+        if Path(p).resolve() != Path(sys.executable).parent.resolve()
+    )
+    base_python = Path(getattr(sys, "_base_executable", sys.executable)).parent  # python3 of the runner
+    installed = run_step(
+        "Install pushlog",
+        {"dsn": real_hub.dsn, "message": "x"},
+        path=f"{base_python}{os.pathsep}{system_path}",
+        runner={"RUNNER_TEMP": str(tmp_path), "GITHUB_PATH": str(github_path)},
+        timeout=300,
+    )
+    assert installed.returncode == 0, installed.stderr
+    (added,) = github_path.read_text().splitlines()
+    assert Path(added, "pushlog").is_file()
+    assert Path(added).parent.parent == tmp_path  # its own venv, not the test's interpreter
+
+    sent = run_send_step(
+        {"dsn": real_hub.dsn, "message": "installed from the checkout"},
+        path=f"{added}{os.pathsep}{system_path}",
+    )
+    assert sent.returncode == 0, sent.stderr + sent.stdout
+    assert [e["title"] for e in _feed(real_hub)] == ["installed from the checkout"]
