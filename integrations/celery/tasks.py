@@ -7,6 +7,11 @@ with the task name and id as metadata and the exception summary as the body.
 
 Run: ``PUSHLOG_DSN=... celery -A tasks worker``. Forked (prefork) worker processes are fine: pushlog's
 client starts over in each child. ``worker_process_shutdown`` flushes what is still queued.
+
+The default ``memory://`` broker exists inside one process only (the recipe's test runs the worker
+in-process): a separate worker and the code that sends tasks need a shared broker, set with
+``CELERY_BROKER_URL`` (``redis://localhost:6379/0``, or ``sqla+sqlite:////tmp/celery.db`` to try it
+without a server; see docs/integrations.md).
 """
 
 import logging
