@@ -186,16 +186,27 @@ def test_heartbeats_table_and_json(real_hub: ThreadHub) -> None:
     empty = run_cli(["tail", "--heartbeats"], env=env)
     assert empty.returncode == 0 and "no heartbeats yet" in empty.stdout
     headers = {"Authorization": f"Bearer {real_hub.publish_key}"}
-    for name, body in (("zeta", {"every": "1d", "grace": "1h"}), ("adhoc", {"status": "failure"})):
+    for name, body in (
+        ("zeta", {"every": "1d", "grace": "1h"}),
+        ("adhoc", {"status": "failure"}),
+        ("mailer", {"every": "6h", "grace": "30m"}),
+        ("mailer", {"status": "failure", "exit_code": 2}),  # on time, but its last run failed
+    ):
         response = httpx.post(f"{real_hub.base_url}/v1/heartbeats/{name}", json=body, headers=headers)
         assert response.status_code == 200
     table = run_cli(["tail", "--heartbeats"], env=env)
     assert table.returncode == 0, table.stderr
     header, *rows = table.stdout.splitlines()
     assert header.split()[:4] == ["NAME", "STATUS", "EVERY", "GRACE"]
-    assert [r.split()[:4] for r in rows] == [["zeta", "up", "1d", "1h"], ["adhoc", "unmonitored", "-", "-"]]
+    assert [r.split()[:4] for r in rows] == [
+        ["mailer", "failed", "6h", "30m"],
+        ["zeta", "up", "1d", "1h"],
+        ["adhoc", "unmonitored", "-", "-"],
+    ]
     as_json = run_cli(["tail", "--heartbeats", "--json"], env=env)
-    assert sorted(json.loads(line)["name"] for line in as_json.stdout.splitlines()) == ["adhoc", "zeta"]
+    by_name = {json.loads(line)["name"]: json.loads(line) for line in as_json.stdout.splitlines()}
+    assert sorted(by_name) == ["adhoc", "mailer", "zeta"]
+    assert by_name["mailer"]["status"] == "up"  # --json is the API's data, unchanged
 
 
 def test_follow_survives_a_hub_restart_without_losing_or_doubling(tmp_path: Path) -> None:

@@ -293,18 +293,34 @@ def _position(item: StreamItem) -> int | None:
     return _seq(item.data.get("seq")) or _seq(item.seq)
 
 
-HEARTBEAT_COLOURS = {"overdue": "\x1b[1;31m", "up": "\x1b[32m", "unmonitored": "\x1b[2m"}
+HEARTBEAT_COLOURS = {
+    "overdue": "\x1b[1;31m",
+    "failed": "\x1b[1;31m",
+    "up": "\x1b[32m",
+    "unmonitored": "\x1b[2m",
+}
+
+
+def heartbeat_status(beat: dict[str, Any]) -> str:
+    """The status to show: the hub's, except that a job checking in on time whose last run failed is
+    ``failed`` rather than a green ``up`` (the web app's badge follows the same rule)."""
+    status = str(beat.get("status"))
+    failed, succeeded = beat.get("last_failure_at"), beat.get("last_success_at")
+    if status == "up" and failed and (not succeeded or str(failed) > str(succeeded)):
+        return "failed"
+    return status
 
 
 def heartbeat_rows(beats: list[dict[str, Any]]) -> list[list[str]]:
-    """Rows (header first) for the heartbeat table; overdue first, then by name; hub text escaped."""
-    order = {"overdue": 0, "up": 1}
+    """Rows (header first) for the heartbeat table; overdue, then failed, first; then by name; hub text
+    escaped."""
+    order = {"overdue": 0, "failed": 1, "up": 2}
     rows = [["NAME", "STATUS", "EVERY", "GRACE", "LAST SUCCESS", "LAST FAILURE", "DUE"]]
-    for beat in sorted(beats, key=lambda b: (order.get(str(b.get("status")), 2), str(b.get("name")))):
+    for beat in sorted(beats, key=lambda b: (order.get(heartbeat_status(b), 3), str(b.get("name")))):
         rows.append(
             [
                 visible(str(beat.get("name"))),
-                str(beat.get("status")),
+                visible(heartbeat_status(beat)),
                 format_seconds(beat["every_s"]) if beat.get("every_s") else "-",
                 format_seconds(beat["grace_s"]) if beat.get("grace_s") else "-",
                 _short_ts(beat.get("last_success_at")),

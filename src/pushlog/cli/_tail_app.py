@@ -199,7 +199,12 @@ class HelpScreen(ModalScreen[None]):
         yield Static(HELP_TEXT, id="help")
 
 
-HEARTBEAT_STYLES: dict[str, str] = {"overdue": "bold white on red", "up": "green", "unmonitored": "dim"}
+HEARTBEAT_STYLES: dict[str, str] = {
+    "overdue": "bold white on red",
+    "failed": "bold red",
+    "up": "green",
+    "unmonitored": "dim",
+}
 
 
 class HeartbeatsScreen(ModalScreen[None]):
