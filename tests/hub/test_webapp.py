@@ -898,6 +898,9 @@ def test_feed_fits_a_phone_screen(browser: Browser, hub: ProcessHub, screenshots
             page.locator("#filters").bounding_box(),
         ]:
             assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"] + 0.5
+        times = [page.locator("#events .event time").nth(i).bounding_box() for i in range(4)]
+        rights = [round(b["x"] + b["width"]) for b in times if b]
+        assert len(rights) == 4 and max(rights) - min(rights) <= 1, rights  # the CRITICAL row's too
         expect(page.locator("#nav-devices")).to_be_visible()
         page.screenshot(path=str(screenshots / "feed-phone.png"))
     finally:
