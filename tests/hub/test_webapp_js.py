@@ -1,8 +1,9 @@
 """The web app's pure JavaScript pieces, run as ES modules in a real Chromium, served by the real hub.
 
 The event-stream parser (chunk boundaries, CRLF split across chunks, comments, multi-line data, ids),
-the metadata filter syntax, the dashboard's bins from /v1/stats, heartbeat periods and deadlines, level
-names, link sanitising, the subscribe timeout race and base64url decoding.
+the metadata filter syntax, the dashboard's bins and push note, heartbeat periods, deadlines and badges,
+the feed's log-time order, level names, link sanitising, the subscribe timeout race and base64url
+decoding.
 """
 
 from __future__ import annotations
@@ -213,3 +214,52 @@ def test_subscribe_timeout_race_and_vapid_key_decoding(page: Page) -> None:
         "quick": 7,
         "bytes": [251, 255],
     }
+
+
+def test_feed_order_key_heartbeat_display_status_and_the_dashboard_push_note(page: Page) -> None:
+    feed = run(
+        page,
+        "feed.js",
+        """
+        const rows = [
+          {id: "warning", ts: "2026-11-21T12:00:01Z", seq: 1},
+          {id: "info", ts: "2026-11-21T12:00:00Z", seq: 2},   // logged first, arrived later
+          {id: "same-time-later", ts: "2026-11-21T12:00:01Z", seq: 3},
+          {id: "no-time", ts: "not a time", seq: 4},
+        ];
+        const keys = rows.map((e) => [e.id, m.orderKey(e)]);
+        keys.sort((a, b) => (m.isOlder(a[1], b[1]) ? 1 : m.isOlder(b[1], a[1]) ? -1 : 0));
+        return keys.map((k) => k[0]);
+        """,
+    )
+    assert feed == ["same-time-later", "warning", "info", "no-time"]
+    beats = run(
+        page,
+        "heartbeats.js",
+        """
+        const failedLast = {name: "m", status: "up", last_success_at: "2026-11-21T10:00:00Z",
+                            last_failure_at: "2026-11-21T11:00:00Z"};
+        const recovered = {name: "r", status: "up", last_success_at: "2026-11-21T12:00:00Z",
+                           last_failure_at: "2026-11-21T11:00:00Z"};
+        return [m.displayStatus(failedLast), m.displayStatus(recovered),
+                m.displayStatus({name: "o", status: "overdue", last_failure_at: "x"}),
+                m.sortHeartbeats([recovered, failedLast, {name: "o", status: "overdue"}]).map((b) => b.name)];
+        """,
+    )
+    assert beats == ["failed", "up", "overdue", ["o", "m", "r"]]
+    notes = run(
+        page,
+        "dashboard.js",
+        """
+        const text = (n) => (n ? n.textContent : null);
+        return [text(m.pushNote(7, 0, 0)), text(m.pushNote(1, 2, 0)), text(m.pushNote(7, 1, 3)),
+                text(m.pushNote(0, 0, 0))];
+        """,
+    )
+    assert notes[0] == (
+        "7 events were at push level (WARNING and up), but no device has push enabled, so none was sent."
+        " Turn it on under Devices."
+    )
+    assert notes[1] is not None and notes[1].startswith("1 event was at push level (WARNING and up), but")
+    assert "minimum level and channels" in notes[1]
+    assert notes[2:] == [None, None]
