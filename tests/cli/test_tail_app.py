@@ -161,6 +161,18 @@ async def test_rows_are_in_log_order_live_ones_too(real_hub: ThreadHub) -> None:
         )
 
 
+async def test_a_bad_filter_is_told_as_plain_text(real_hub: ThreadHub) -> None:
+    """The notice quotes what was typed: '[/]' is text to show, not markup to parse (which would raise)."""
+    app = _app(real_hub)
+    async with app.run_test(size=(120, 30), notifications=True) as pilot:
+        await until(pilot, lambda: app.live, "live stream")
+        await pilot.press("slash", *"level:[/]", "enter")
+        await until(
+            pilot, lambda: "unknown level '[/]'" in "\n".join(screen_lines(app)), "the notice on screen"
+        )
+        assert app.is_running
+
+
 async def test_colours_by_level(real_hub: ThreadHub) -> None:
     publish_events(
         real_hub.base_url,

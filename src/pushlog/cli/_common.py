@@ -27,6 +27,7 @@ import httpx
 from .._dsn import DSN, ENV_VAR, DSNError, parse_dsn
 from .._duration import parse_duration as _parse_duration
 from ._errors import CLIError
+from ._safe_text import visible
 
 READ_KEY_ENV: Final = "PUSHLOG_READ_KEY"
 URL_ENV: Final = "PUSHLOG_URL"
@@ -224,7 +225,7 @@ def error_message(response: httpx.Response) -> str:
         detail = str(err.get("message") or err.get("code") or "")
     if not detail:
         detail = response.reason_phrase or "error"
-    detail = " ".join(detail.split())
+    detail = visible(" ".join(detail.split()))  # the hub may quote what it was sent
     return f"hub answered {response.status_code}: {detail}"
 
 

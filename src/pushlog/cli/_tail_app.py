@@ -249,7 +249,7 @@ class HeartbeatsScreen(ModalScreen[None]):
         try:
             beats = await self.feed.heartbeats()
         except (CLIError, httpx.HTTPError) as exc:
-            self.notify(f"could not list heartbeats: {exc}", severity="error")
+            self.notify(visible(f"could not list heartbeats: {exc}"), severity="error", markup=False)
             return
         table = self.query_one("#heartbeats", DataTable)
         table.clear()
@@ -379,7 +379,7 @@ class TailApp(App[int]):
         self.problem = message
         self.live = False
         self._render_status()
-        self.notify(message, severity="error", timeout=10)
+        self.notify(visible(message), severity="error", timeout=10, markup=False)
 
     def apply(self, item: StreamItem) -> None:
         """Merge one live item (a new event, a grown count or an acknowledgement) into the list."""
@@ -435,7 +435,7 @@ class TailApp(App[int]):
         try:
             page = await self.feed.page(self.filter, limit=self.page_size, cursor=self.next_cursor)
         except (CLIError, httpx.HTTPError) as exc:
-            self.notify(f"could not load older events: {exc}", severity="error")
+            self.notify(visible(f"could not load older events: {exc}"), severity="error", markup=False)
             return
         finally:
             self.loading_older = False
@@ -542,7 +542,7 @@ class TailApp(App[int]):
         try:
             self.filter = parse_filter(message.value)
         except ValueError as exc:
-            self.notify(str(exc), severity="error")
+            self.notify(visible(str(exc)), severity="error", markup=False)  # quotes what was typed
             return
         self.query_one("#feed", DataTable).focus()
         self.reload()
@@ -602,7 +602,7 @@ class TailApp(App[int]):
         try:
             stored = await self.feed.ack(str(event["id"]))
         except (CLIError, httpx.HTTPError) as exc:
-            self.notify(f"could not acknowledge: {exc}", severity="error")
+            self.notify(visible(f"could not acknowledge: {exc}"), severity="error", markup=False)
             return
         event["acknowledged_at"] = stored.get("acknowledged_at") or event.get("acknowledged_at")
         event["acknowledged_by"] = stored.get("acknowledged_by")
