@@ -161,7 +161,7 @@ async def test_rows_are_in_log_order_live_ones_too(real_hub: ThreadHub) -> None:
         )
 
 
-async def test_a_bad_filter_is_told_as_plain_text(real_hub: ThreadHub) -> None:
+async def test_typed_filters_are_shown_as_plain_text(real_hub: ThreadHub) -> None:
     """The notice quotes what was typed: '[/]' is text to show, not markup to parse (which would raise)."""
     app = _app(real_hub)
     async with app.run_test(size=(120, 30), notifications=True) as pilot:
@@ -170,6 +170,10 @@ async def test_a_bad_filter_is_told_as_plain_text(real_hub: ThreadHub) -> None:
         await until(
             pilot, lambda: "unknown level '[/]'" in "\n".join(screen_lines(app)), "the notice on screen"
         )
+        assert isinstance(app.focused, Input)  # still editing after the refusal
+        app.focused.value = "tag:[/]"  # a valid filter, shown in the status line
+        await pilot.press("enter")
+        await until(pilot, lambda: "filter: tag:[/]" in status(app), "the filter in the status line")
         assert app.is_running
 
 

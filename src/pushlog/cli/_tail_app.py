@@ -513,7 +513,8 @@ class TailApp(App[int]):
 
     def _render_status(self) -> None:
         with contextlib.suppress(Exception):  # not mounted yet / shutting down
-            self.query_one("#status", Static).update(self.status_text())
+            # a Text, not a str: the filter and hub messages in it are never read as markup
+            self.query_one("#status", Static).update(Text(visible(self.status_text())))
 
     # -- interaction ---------------------------------------------------------------------------------
 
