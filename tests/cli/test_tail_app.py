@@ -123,7 +123,14 @@ async def test_hub_text_cannot_drive_the_terminal(real_hub: ThreadHub) -> None:
     publish_events(
         real_hub.base_url,
         real_hub.publish_key,
-        {"title": evil, "level": "error", "body": evil, "channel": "c\x1b[0m", "metadata": {"k": evil}},
+        {
+            "title": evil,
+            "level": "error",
+            "body": evil,
+            "channel": "[/]c\x1b[0m",
+            "tags": ["[b]db"],
+            "metadata": {"k": evil},
+        },
     )
     app = _app(real_hub)
     async with app.run_test(size=(140, 40)) as pilot:
@@ -131,6 +138,7 @@ async def test_hub_text_cannot_drive_the_terminal(real_hub: ThreadHub) -> None:
         await pilot.pause()
         shown = "\n".join(screen_lines(app))
         assert "\\x1b]0;owned\\x07title" in shown
+        assert "[/]c\\x1b[0m" in shown and "#[b]db" in shown  # shown as typed, never read as markup
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, DetailScreen), "detail screen")
         await pilot.pause()
@@ -373,7 +381,7 @@ async def test_heartbeats_screen(real_hub: ThreadHub) -> None:
         )
         table = app.screen.query_one("#heartbeats", DataTable)
         name, status_cell, every, *_ = table.get_row_at(0)
-        assert (name, str(status_cell), every) == ("backup", "up", "1d")
+        assert (str(name), str(status_cell), str(every)) == ("backup", "up", "1d")
         assert isinstance(status_cell, Text) and str(status_cell.style) == "green"
         await pilot.pause()
         assert row_of(screen_lines(app), "backup") > row_of(screen_lines(app), "heartbeats")

@@ -254,7 +254,7 @@ class HeartbeatsScreen(ModalScreen[None]):
         table = self.query_one("#heartbeats", DataTable)
         table.clear()
         for row in heartbeat_rows(beats)[1:]:
-            cells: list[Any] = list(row)
+            cells = [Text(cell) for cell in row]  # never markup: names come from whoever checks in
             cells[1] = Text(row[1], style=HEARTBEAT_STYLES.get(row[1], ""))
             table.add_row(*cells, key=row[0])
         self.query_one("#heartbeats-hint", Static).update("" if beats else self.EMPTY_HINT)
@@ -456,12 +456,13 @@ class TailApp(App[int]):
         if count > 1:
             title.append(f"  x{count}", style="dim")
         acked = Text("✓", style="green") if event.get("acknowledged_at") else Text("")
+        # Text cells throughout: DataTable reads a str cell as markup, and this is the hub's text
         return (
-            _when(event),
+            Text(_when(event)),
             level_cell(event),
             title,
-            visible(str(event.get("channel") or "")),
-            visible(" ".join(f"#{t}" for t in event.get("tags") or [])),
+            Text(visible(str(event.get("channel") or ""))),
+            Text(visible(" ".join(f"#{t}" for t in event.get("tags") or []))),
             acked,
         )
 
