@@ -39,6 +39,19 @@ PUBLIC = resolver({"push.example.com": ["93.184.216.34", "2606:2800:220:1:248:18
         ("https://[::]/x", "unspecified"),
         ("https://[::ffff:127.0.0.1]/x", "loopback"),
         ("https://100.64.0.1/x", "shared"),
+        ("https://[2002:7f00:1::1]/x", r"loopback \(6to4 form of 127.0.0.1\)"),
+        ("https://[2002:a9fe:a9fe::]/x", r"link-local \(6to4 form of 169.254.169.254\)"),
+        ("https://[2001:0:4136:e378:8000:63bf:80ff:fffe]/x", r"loopback \(Teredo form of 127.0.0.1\)"),
+        ("https://[2001:0:4136:e378:8000:63bf:a2a4:2ccb]/x", "private"),  # Teredo itself is not global
+        ("https://[64:ff9b::a00:1]/x", r"private \(NAT64 form of 10.0.0.1\)"),
+        ("https://[::7f00:1]/x", r"loopback \(IPv4-compatible form of 127.0.0.1\)"),
+        ("https://[::ffff:a9fe:a9fe]/x", r"link-local \(IPv4-mapped form of 169.254.169.254\)"),
+        ("https://[64:ff9b:1::5db8:d822]/x", "reserved"),
+        ("https://192.0.0.8/x", "special-purpose"),
+        ("https://198.18.0.1/x", "private"),  # benchmarking
+        ("https://240.0.0.1/x", "private|reserved"),
+        ("https://255.255.255.255/x", "private|reserved"),
+        ("https://[2001:db8::1]/x", "private"),  # documentation
         ("https://localhost/x", "loopback"),
         ("https://user:pw@push.example.com/x", "credentials"),
         ("https:///x", "no host"),
@@ -48,6 +61,27 @@ PUBLIC = resolver({"push.example.com": ["93.184.216.34", "2606:2800:220:1:248:18
 def test_refused(url: str, why: str) -> None:
     with pytest.raises(EndpointError, match=why):
         validate_endpoint(url, allow_private=False, resolver=PUBLIC)
+
+
+@pytest.mark.parametrize(
+    "literal",
+    [
+        "93.184.216.34",
+        "[2606:2800:220:1:248:1893:25c8:1946]",
+        "[64:ff9b::5db8:d822]",
+        "[::ffff:5db8:d822]",
+        "[2002:5db8:d822::1]",
+    ],
+)
+def test_global_addresses_and_their_ipv6_forms_pass(literal: str) -> None:
+    url = f"https://{literal}/push/abc"
+    assert validate_endpoint(url, allow_private=False, resolver=PUBLIC) == url
+
+
+def test_a_resolved_6to4_address_is_judged_by_its_ipv4() -> None:
+    sneaky = resolver({"six.example": ["2002:c0a8:101::1"]})
+    with pytest.raises(EndpointError, match=r"private \(6to4 form of 192.168.1.1\)"):
+        validate_endpoint("https://six.example/x", allow_private=False, resolver=sneaky)
 
 
 def test_a_hostname_is_judged_by_every_address_it_resolves_to() -> None:

@@ -1,9 +1,13 @@
 """Push endpoint validation: no SSRF through device registrations.
 
-A Web Push endpoint must be ``https://`` and its host must resolve only to public unicast addresses:
-loopback, private (RFC 1918, ULA), link-local, multicast, unspecified, reserved and shared/CGNAT
-addresses are refused, including IPv4-mapped IPv6 forms. ``allow_private`` (the hub's development
-flag) lifts both rules so local stand-in push services can be used.
+A Web Push endpoint must be ``https://`` and its host must resolve only to globally reachable
+addresses: :func:`address_problem` names loopback, private (RFC 1918, ULA), link-local, multicast,
+unspecified, reserved and shared/CGNAT addresses, then refuses anything else ``ipaddress`` does not
+call ``is_global`` plus the few special-purpose ranges Python 3.11's table misses (:data:`_SPECIAL`).
+An IPv6 address that carries an IPv4 address (IPv4-mapped and -compatible, NAT64 ``64:ff9b::/96``,
+6to4 ``2002::/16``, Teredo ``2001::/32``) is judged by the IPv4 address it leads to as well, so
+``2002:7f00:1::`` (6to4 for 127.0.0.1) is loopback. ``allow_private`` (the hub's development flag)
+lifts both rules so local stand-in push services can be used.
 
 The same rules hold at send time: :func:`check_url` (everything but DNS) runs before every Web Push
 request, and the sender's connector resolves through a guard that keeps only addresses for which
@@ -20,7 +24,15 @@ from collections.abc import Callable, Iterable
 
 Resolver = Callable[[str, int], Iterable[str]]
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+#: Special-purpose ranges (IANA registries) that Python 3.11's ``is_global`` still calls global.
+_SPECIAL: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = (
+    ipaddress.ip_network("192.0.0.0/24"),  # IETF protocol assignments
+    ipaddress.ip_network("192.88.99.0/24"),  # 6to4 relay anycast (deprecated)
+)
 
 
 class EndpointError(ValueError):
@@ -33,10 +45,27 @@ def system_resolver(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in infos]
 
 
-def address_problem(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    """Why ``address`` may not be a push endpoint, or ``None`` when it is public."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+def embedded_ipv4(address: ipaddress.IPv6Address) -> tuple[str, ipaddress.IPv4Address, bool] | None:
+    """The IPv4 address an IPv6 form leads to: ``(form, ipv4, wrapper_counts)``, or ``None``.
+
+    ``wrapper_counts`` says whether the IPv6 address itself must also be global: for 6to4 and Teredo
+    it is routed as IPv6 first; IPv4-mapped/-compatible and NAT64 addresses only stand for the
+    IPv4 one (and ``ipaddress`` calls those IPv6 ranges reserved).
+    """
+    if address.ipv4_mapped is not None:
+        return ("IPv4-mapped", address.ipv4_mapped, False)
+    if address in _NAT64:
+        return ("NAT64", ipaddress.IPv4Address(int(address) & 0xFFFFFFFF), False)
+    if address.sixtofour is not None:
+        return ("6to4", address.sixtofour, True)
+    if address.teredo is not None:
+        return ("Teredo", address.teredo[1], True)
+    if int(address) >> 32 == 0 and int(address) > 1:  # ::a.b.c.d, but not :: and ::1
+        return ("IPv4-compatible", ipaddress.IPv4Address(int(address)), False)
+    return None
+
+
+def _own_problem(address: IPAddress) -> str | None:
     checks = (
         ("loopback", address.is_loopback),
         ("unspecified", address.is_unspecified),
@@ -45,6 +74,8 @@ def address_problem(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> s
         ("private", address.is_private),
         ("reserved", address.is_reserved),
         ("shared (CGNAT)", isinstance(address, ipaddress.IPv4Address) and address in _CGNAT),
+        ("special-purpose", any(address in net for net in _SPECIAL if net.version == address.version)),
+        ("non-global", not address.is_global),
     )
     for name, hit in checks:
         if hit:
@@ -52,7 +83,20 @@ def address_problem(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> s
     return None
 
 
-def parse_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+def address_problem(address: IPAddress) -> str | None:
+    """Why ``address`` may not be a push endpoint, or ``None`` when it is globally reachable."""
+    if isinstance(address, ipaddress.IPv6Address):
+        embedded = embedded_ipv4(address)
+        if embedded is not None:
+            form, inner, wrapper_counts = embedded
+            problem = _own_problem(inner)
+            if problem:
+                return f"{problem} ({form} form of {inner})"
+            return _own_problem(address) if wrapper_counts else None
+    return _own_problem(address)
+
+
+def parse_address(text: str) -> IPAddress | None:
     """``text`` as an IP address (an IPv6 zone ``%eth0`` is dropped), or ``None`` for a host name."""
     try:
         return ipaddress.ip_address(text.split("%", 1)[0])
