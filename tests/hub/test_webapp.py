@@ -193,6 +193,29 @@ def test_a_revoked_key_signs_the_user_out_with_a_message(page: Page, hub: Proces
     assert page.evaluate("localStorage.getItem('pushlog.key')") is None
 
 
+def test_the_content_security_policy_blocks_nothing_the_web_app_does(page: Page, hub: ProcessHub) -> None:
+    """Every view under the hub's CSP (script/style 'self' only): no violation reported, no error."""
+    assert "script-src 'self'" in httpx.get(hub.base_url + "/").headers["content-security-policy"]
+    violations: list[str] = []
+    page.on(
+        "console", lambda msg: violations.append(msg.text) if "Content Security Policy" in msg.text else None
+    )
+    page.add_init_script(
+        "document.addEventListener('securitypolicyviolation', (e) =>"
+        " console.error('Content Security Policy violation: ' + e.violatedDirective + ' ' + e.blockedURI))"
+    )
+    title = unique("csp")
+    publish(hub, {"level": "critical", "title": title, "metadata": {"order": 7}})
+    sign_in(page, hub.read_key)
+    page.click(f"#events .event-title:text('{title}')")
+    expect(page.locator("body")).to_contain_text("order")
+    for view in ("#nav-dashboard", "#nav-devices", "#nav-heartbeats", "#nav-feed"):
+        page.click(view)
+    expect(page.locator("#live")).to_have_attribute("data-state", "live")
+    assert violations == []
+    assert page.js_errors == []  # type: ignore[attr-defined]
+
+
 # --- the feed ------------------------------------------------------------------------------------
 
 

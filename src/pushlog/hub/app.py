@@ -33,6 +33,7 @@ from ._errors import (
     handle_http_exception,
     handle_internal_error,
 )
+from ._headers import SecurityHeadersMiddleware
 from ._ratelimit import RateLimiter
 from ._state import HubState
 from .api import deliveries, devices, events, heartbeats, keys, meta, stats, stream
@@ -108,7 +109,10 @@ def create_app(
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(BodyLimitMiddleware, max_bytes=config.max_request_bytes)],
+        middleware=[
+            Middleware(SecurityHeadersMiddleware),
+            Middleware(BodyLimitMiddleware, max_bytes=config.max_request_bytes),
+        ],
         exception_handlers={
             ApiError: handle_api_error,
             HTTPException: handle_http_exception,
