@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import stat
 from pathlib import Path
 
+import pytest
 from tests.support.hub_server import ManualClock
 
 from pushlog.hub._bootstrap import bootstrap, vapid_public_key
@@ -62,3 +64,51 @@ def test_a_corrupt_credentials_file_is_replaced(tmp_path: Path) -> None:
     again = bootstrap(config)
     again.engine.dispose()
     assert json.loads(config.credentials_path.read_text())["admin"] == again.credentials.admin
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_database_wal_shm_and_credentials_are_0600_even_with_the_db_outside_the_data_dir(
+    tmp_path: Path,
+) -> None:
+    elsewhere = tmp_path / "shared-volume"
+    elsewhere.mkdir(mode=0o755)
+    db = elsewhere / "hub.db"
+    config = HubConfig(data_dir=tmp_path / "d", db_url=f"sqlite:///{db}")
+    ready = bootstrap(config)
+    try:
+        with ready.engine.connect() as conn:  # the WAL and SHM exist while a connection is open
+            conn.exec_driver_sql("SELECT count(*) FROM keys").scalar()
+            files = [db, Path(f"{db}-wal"), Path(f"{db}-shm"), config.credentials_path]
+            assert {path.name: _mode(path) for path in files} == {path.name: 0o600 for path in files}
+    finally:
+        ready.engine.dispose()
+    assert _mode(config.data_dir) == 0o700
+
+
+def test_an_existing_open_data_dir_is_left_as_it_is_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = tmp_path / "d"
+    data.mkdir()
+    data.chmod(0o755)
+    with caplog.at_level(logging.WARNING, logger="pushlog.hub"):
+        bootstrap(HubConfig(data_dir=data)).engine.dispose()
+    assert _mode(data) == 0o755
+    assert any(
+        "accessible to other users (mode 0755)" in r.getMessage() and str(data) in r.getMessage()
+        for r in caplog.records
+    )
+
+
+def test_a_private_existing_data_dir_gives_no_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = tmp_path / "d"
+    data.mkdir(mode=0o700)
+    with caplog.at_level(logging.WARNING, logger="pushlog.hub"):
+        bootstrap(HubConfig(data_dir=data)).engine.dispose()
+        bootstrap(HubConfig(data_dir=data)).engine.dispose()  # the database exists now: still quiet
+    assert [r.getMessage() for r in caplog.records if r.name == "pushlog.hub"] == []

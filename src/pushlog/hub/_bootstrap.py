@@ -1,20 +1,26 @@
 """First start and every start: data directory, database, secrets and the bootstrap keys.
 
 On a fresh data directory this creates the directory (mode 0700), the database (migrated to the
-newest schema), a VAPID key pair (EC P-256, private PEM in ``settings``), a receipt HMAC secret, and
+newest schema; a SQLite file is created 0600 wherever ``--db`` puts it, and SQLite gives its WAL and
+SHM files the same mode), a VAPID key pair (EC P-256, private PEM in ``settings``), a receipt HMAC secret, and
 an admin, a publish and a read key. Keys are stored hashed; their plaintext is kept in
 ``<data_dir>/credentials.json`` (mode 0600) so a second start can print the same DSN. A second start
 reuses all of them. If the credentials file is gone or its keys are unknown to the database, a new set
 of bootstrap keys is made (old keys stay valid until revoked).
+
+An existing data directory (or database file) is left as it is: it may be a mounted volume whose
+mode is not ours to change. If group or others can read it, a warning on the ``pushlog.hub`` logger
+says so once per start, since the database holds the VAPID private key.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
+import logging
 import os
 import secrets
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +35,8 @@ from .store import keys as key_store
 from .store.settings import RECEIPT_SECRET, VAPID_PRIVATE_KEY, get_setting, set_setting_if_missing
 
 BOOTSTRAP_SCOPES = ("admin", "publish", "read")
+
+logger = logging.getLogger("pushlog.hub")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,9 +77,50 @@ def vapid_public_key(private_pem: str) -> str:
 
 
 def ensure_data_dir(data_dir: Path) -> None:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(OSError):  # not ours to fix (e.g. a mounted volume)
-        data_dir.chmod(0o700)
+    """Create ``data_dir`` 0700 when missing; an existing one is only checked (:func:`warn_if_open`)."""
+    try:
+        data_dir.mkdir(mode=0o700, parents=True)
+    except FileExistsError:
+        warn_if_open(data_dir, "data directory")
+
+
+def warn_if_open(path: Path, what: str) -> bool:
+    """Log a warning (and return True) when group or others have any access to ``path``."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return False
+    if not mode & 0o077:
+        return False
+    logger.warning(
+        "pushlog: the %s %s is accessible to other users (mode %04o); it holds the hub's keys: "
+        "consider chmod %s %s",
+        what,
+        path,
+        mode,
+        "700" if path.is_dir() else "600",
+        path,
+    )
+    return True
+
+
+def sqlite_file(database_url: str) -> Path | None:
+    """The file a SQLite URL points to, or ``None`` (another database, or an in-memory one)."""
+    url = sa.engine.make_url(database_url)
+    if not url.drivername.startswith("sqlite") or not url.database or url.database == ":memory:":
+        return None
+    if url.query.get("mode") == "memory":
+        return None
+    return Path(url.database)
+
+
+def ensure_private_file(path: Path, what: str) -> None:
+    """Create ``path`` empty with mode 0600 when missing (SQLite would create it 0644 under the usual
+    umask); an existing file is only checked."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        warn_if_open(path, what)
 
 
 def load_secrets(engine: sa.Engine) -> Secrets:
@@ -133,6 +182,9 @@ def bootstrap(config: HubConfig, *, clock: Clock = system_clock) -> Bootstrapped
     """Everything a start needs, created when missing. The caller disposes ``engine``."""
     data_dir = Path(config.data_dir)
     ensure_data_dir(data_dir)
+    db_file = sqlite_file(config.database_url)
+    if db_file is not None:
+        ensure_private_file(db_file, "database")
     engine = create_engine(config.database_url, busy_timeout=config.busy_timeout)
     try:
         migrate(engine)
