@@ -235,7 +235,8 @@ async def test_the_guard_keeps_only_public_addresses() -> None:
         await guard.resolve("inner.example", 443)
     assert str(refused.value) == (
         "refused endpoint: inner.example resolves only to non-public addresses: 169.254.169.254 "
-        "(link-local), ::ffff:10.1.2.3 (private (IPv4-mapped form of 10.1.2.3)), fd00::1 (private), 100.64.0.1 (shared (CGNAT))"
+        "(link-local), ::ffff:10.1.2.3 (private (IPv4-mapped form of 10.1.2.3)), fd00::1 (private), "
+        "100.64.0.1 (shared (CGNAT))"
     )
     with pytest.raises(OSError, match="Name or service not known"):  # DNS failures pass through
         await guard.resolve("nowhere.example", 443)
