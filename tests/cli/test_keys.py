@@ -115,3 +115,11 @@ def test_new_key_prefixes_never_start_with_a_dash(
     assert out.strip().splitlines()[-1] == "pl_publish_Zc" + "d" * 30
     code, out, _ = cli(capsys, "keys", "list", "--data-dir", str(running.data_dir))
     assert "Zcdddddd" in out
+
+
+def test_the_last_admin_key_is_not_revoked(running: ThreadHub, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = cli(capsys, "keys", "revoke", running.admin_key, "--data-dir", str(running.data_dir))
+    assert code == 1
+    assert "is the last admin key: create another admin key first" in err and err.count("\n") == 1
+    with running.client(running.admin_key) as admin:
+        assert admin.get("/v1/keys").status_code == 200

@@ -154,7 +154,10 @@ def _revoke(args: argparse.Namespace) -> int:
             if found.revoked_at is not None:
                 print(f"key {found.id} ({found.name}) was already revoked")
                 return 0
-            key_store.revoke_key(conn, found.id, now=_now())
+            try:
+                key_store.revoke_key(conn, found.id, now=_now())
+            except key_store.LastAdminKeyError as exc:
+                raise CLIError(str(exc)) from None
     finally:
         engine.dispose()
     print(f"revoked {found.scope} key {found.id} ({found.name})")

@@ -65,7 +65,7 @@ def _name(body: dict[str, Any]) -> str | None:
 
 async def register(request: Request) -> Response:
     state = hub_state(request)
-    await authenticate(request, "read")
+    key = await authenticate(request, "read")
     body = parse_json(await request.body())
     if not isinstance(body, dict):
         raise invalid("body", "must be an object")
@@ -103,7 +103,9 @@ async def register(request: Request) -> Response:
         min_level=Level(prefs.get("min_level", int(Level.WARNING))),
         channels=prefs.get("channels"),
     )
-    device, created = await state.db(device_store.register_webpush, registration, now=state.clock())
+    device, created = await state.db(
+        device_store.register_webpush, registration, now=state.clock(), key_id=key.id
+    )
     return JSONResponse(device, status_code=201 if created else 200)
 
 

@@ -1,4 +1,8 @@
-"""``/v1/keys`` (admin): list, create (the secret is in the response, once), revoke."""
+"""``/v1/keys`` (admin): list, create (the secret is in the response, once), revoke.
+
+Revoking removes the devices the key registered; the last live admin key answers 409
+``last_admin_key`` (see :func:`pushlog.hub.store.keys.revoke_key`).
+"""
 
 from __future__ import annotations
 
@@ -39,7 +43,10 @@ async def revoke_key(request: Request) -> Response:
     state = hub_state(request)
     await authenticate(request, "admin")
     key_id = request.path_params["key_id"]
-    record = await state.db(key_store.revoke_key, key_id, now=state.clock())
+    try:
+        record = await state.db(key_store.revoke_key, key_id, now=state.clock())
+    except key_store.LastAdminKeyError as exc:
+        raise ApiError(409, "last_admin_key", str(exc)) from None
     if record is None:
         raise ApiError(404, "not_found", f"no key with id {key_id}")
     return JSONResponse(record.to_json())

@@ -45,9 +45,13 @@ def device_json(row: sa.Row[Any]) -> dict[str, Any]:
 
 
 def register_webpush(
-    conn: sa.Connection, reg: WebPushRegistration, *, now: _dt.datetime
+    conn: sa.Connection, reg: WebPushRegistration, *, now: _dt.datetime, key_id: str | None = None
 ) -> tuple[dict[str, Any], bool]:
-    """Insert the subscription, or refresh the one with the same endpoint. Returns (device, created)."""
+    """Insert the subscription, or refresh the one with the same endpoint. Returns (device, created).
+
+    ``key_id`` (the registering key) becomes the device's owner, also on a refresh: the device then
+    belongs to whoever registered it last.
+    """
     existing = conn.execute(sa.select(devices.c.id).where(devices.c.endpoint == reg.endpoint)).first()
     values = {
         "p256dh": reg.p256dh,
@@ -56,6 +60,7 @@ def register_webpush(
         "channels": reg.channels,
         "updated_at": now,
         "failure_count": 0,
+        "key_id": key_id,
     }
     if reg.name is not None:
         values["name"] = reg.name
@@ -99,3 +104,9 @@ def remove_device(conn: sa.Connection, device_id: str) -> bool:
     """Delete a device and its deliveries that were still waiting to be sent."""
     outbox.drop_queued(conn, device_id)
     return conn.execute(devices.delete().where(devices.c.id == device_id)).rowcount > 0
+
+
+def remove_devices_of_key(conn: sa.Connection, key_id: str) -> int:
+    """Delete every device ``key_id`` owns (and their queued deliveries); how many went."""
+    owned = conn.execute(sa.select(devices.c.id).where(devices.c.key_id == key_id)).scalars().all()
+    return sum(remove_device(conn, device_id) for device_id in owned)

@@ -108,7 +108,7 @@ def insert_events(
     if not fresh:
         return IngestResult(accepted=0, duplicates=duplicates, deliveries=0)
 
-    targets = _merge_targets(conn, fresh)
+    targets = _merge_targets(conn, fresh, key_id)
     visible = [item for item in fresh if item.id not in targets]
     seq_of = _insert_rows(conn, visible, key_id=key_id, now=now, repeat=repeat)
     if targets:
@@ -213,11 +213,14 @@ def _insert_rows(
 _Target = tuple[str, int | str]
 
 
-def _merge_targets(conn: sa.Connection, fresh: Sequence[NewEvent]) -> dict[str, _Target]:
+def _merge_targets(conn: sa.Connection, fresh: Sequence[NewEvent], key_id: str | None) -> dict[str, _Target]:
     """For each follow-up of ``fresh`` that can be folded into a line: where its count goes.
 
     A ``repeat_of`` naming a hidden follow-up resolves to the line that follow-up was merged into; one
-    naming an event of this batch resolves through that event (cycles stay visible).
+    naming an event of this batch resolves through that event (cycles stay visible). Only events
+    published with the same key (``key_id``) are merged into: a ``repeat_of`` naming another key's
+    event is treated like an unknown one (the follow-up stays a visible line of its own), so one
+    publish key can never change the count of another app's event.
     """
     wanted = {item.repeat_of for item in fresh if item.repeat_of is not None}
     if not wanted:
@@ -225,7 +228,9 @@ def _merge_targets(conn: sa.Connection, fresh: Sequence[NewEvent]) -> dict[str, 
     stored = {
         row.id: (row.merged_into if row.merged_into is not None else row.seq)
         for row in conn.execute(
-            sa.select(events.c.id, events.c.seq, events.c.merged_into).where(events.c.id.in_(list(wanted)))
+            sa.select(events.c.id, events.c.seq, events.c.merged_into).where(
+                events.c.id.in_(list(wanted)), _same_key(key_id)
+            )
         )
     }
     in_batch = {item.id: item for item in fresh}
@@ -247,6 +252,10 @@ def _merge_targets(conn: sa.Connection, fresh: Sequence[NewEvent]) -> dict[str, 
         if target is not None:
             targets[item.id] = target
     return targets
+
+
+def _same_key(key_id: str | None) -> sa.ColumnElement[bool]:
+    return events.c.key_id.is_(None) if key_id is None else events.c.key_id == key_id
 
 
 def _merge_follow_ups(

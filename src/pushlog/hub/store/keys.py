@@ -3,6 +3,10 @@
 A key is ``pl_<scope>_<32 url-safe chars>``. Only its SHA-256 (hex) and an 8-character prefix of the
 random part are stored; the secret is shown once at creation. Scopes are ordered
 ``publish < read < admin``: a key may do what its scope and every lower scope may do.
+
+Revoking a key removes the devices it registered (they stop receiving pushes at once; the phone
+signs in again with a live key to re-register), and the last live admin key cannot be revoked, so
+the hub can always be managed over its API.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import sqlalchemy as sa
 
 from .._clock import format_time
 from ._tables import keys
+from .devices import remove_devices_of_key
 
 SCOPES: Final = ("publish", "read", "admin")
 _RANK: Final = {scope: rank for rank, scope in enumerate(SCOPES)}
@@ -130,9 +135,33 @@ def find_key(conn: sa.Connection, ident: str) -> KeyRecord | None:
     return found
 
 
+class LastAdminKeyError(Exception):
+    """Revoking this key would leave the hub without a live admin key."""
+
+    def __init__(self, key_id: str) -> None:
+        super().__init__(
+            f"key {key_id} is the last admin key: create another admin key first, then revoke this one"
+        )
+
+
 def revoke_key(conn: sa.Connection, key_id: str, *, now: _dt.datetime) -> KeyRecord | None:
-    """Revoke a key (idempotent); ``None`` if there is no such key."""
+    """Revoke a key (idempotent) and remove the devices it registered; ``None`` if there is no such key.
+
+    Raises :class:`LastAdminKeyError` for the last live admin key. The live admin rows are locked
+    first (``FOR UPDATE`` on PostgreSQL; SQLite's write transaction already serialises), so two
+    concurrent revocations cannot each leave the other as the last one and both succeed.
+    """
+    found = get_key(conn, key_id)
+    if found is None or found.revoked_at is not None:
+        return found
+    if found.scope == "admin":
+        live_admins = conn.execute(
+            sa.select(keys.c.id).where(keys.c.scope == "admin", keys.c.revoked_at.is_(None)).with_for_update()
+        ).all()
+        if [row.id for row in live_admins] == [key_id]:
+            raise LastAdminKeyError(key_id)
     conn.execute(keys.update().where(keys.c.id == key_id, keys.c.revoked_at.is_(None)).values(revoked_at=now))
+    remove_devices_of_key(conn, key_id)
     return get_key(conn, key_id)
 
 
