@@ -93,3 +93,24 @@ def test_an_unusable_database_url_is_a_one_line_error(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0
     assert result.stderr.startswith("pushlog: cannot open the hub's data")
+
+
+def test_every_limit_has_a_serve_flag_that_reaches_the_config() -> None:
+    from pushlog.cli import build_parser
+    from pushlog.cli._serve import _config
+
+    flags = {
+        "--header-timeout": ("header_timeout", "4"),
+        "--body-timeout": ("body_timeout", "12"),
+        "--max-connections": ("max_connections", "77"),
+        "--max-streams": ("max_streams", "9"),
+        "--max-streams-per-key": ("max_streams_per_key", "3"),
+        "--auth-failures": ("auth_failures_per_minute", "5"),
+        "--push-budget": ("push_budget_per_minute", "6"),
+        "--max-critical-series": ("max_critical_series", "2"),
+    }
+    argv = ["serve", *[part for flag, (_, value) in flags.items() for part in (flag, value)]]
+    config = _config(build_parser().parse_args(argv))
+    assert {field: float(getattr(config, field)) for field, _ in flags.values()} == {
+        field: float(value) for field, value in flags.values()
+    }

@@ -66,6 +66,45 @@ def register(subparsers: Any) -> None:
         "--critical-expiry", type=float, default=None, metavar="SECONDS", help="stop re-pushing after"
     )
     parser.add_argument("--vapid-subject", default=None, help="VAPID contact (mailto: or https: URL)")
+    limits = parser.add_argument_group(
+        "limits on abuse", "defaults and over-limit answers: docs/hub.md, Limits"
+    )
+    limits.add_argument(
+        "--header-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="time to send request headers (10)",
+    )
+    limits.add_argument(
+        "--body-timeout", type=float, default=None, metavar="SECONDS", help="time to send a request body (30)"
+    )
+    limits.add_argument(
+        "--max-connections", type=int, default=None, metavar="N", help="open connections (1000)"
+    )
+    limits.add_argument(
+        "--max-streams", type=int, default=None, metavar="N", help="live streams in total (100)"
+    )
+    limits.add_argument(
+        "--max-streams-per-key", type=int, default=None, metavar="N", help="live streams per key (10)"
+    )
+    limits.add_argument(
+        "--auth-failures",
+        type=int,
+        default=None,
+        metavar="N",
+        help="failed key checks per address per minute (20)",
+    )
+    limits.add_argument(
+        "--push-budget", type=int, default=None, metavar="N", help="pushed events per key per minute (60)"
+    )
+    limits.add_argument(
+        "--max-critical-series",
+        type=int,
+        default=None,
+        metavar="N",
+        help="running CRITICAL re-push series per key (10)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no access log")
     parser.set_defaults(func=run)
 
@@ -88,6 +127,14 @@ def _config(args: argparse.Namespace) -> Any:
         "critical_repeat_interval": args.critical_repeat,
         "critical_expiry": args.critical_expiry,
         "vapid_subject": args.vapid_subject,
+        "header_timeout": args.header_timeout,
+        "body_timeout": args.body_timeout,
+        "max_connections": args.max_connections,
+        "max_streams": args.max_streams,
+        "max_streams_per_key": args.max_streams_per_key,
+        "auth_failures_per_minute": args.auth_failures,
+        "push_budget_per_minute": args.push_budget,
+        "max_critical_series": args.max_critical_series,
     }
     values.update({k: v for k, v in optional.items() if v is not None})
     return HubConfig(**values)

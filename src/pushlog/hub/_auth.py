@@ -3,6 +3,12 @@
 401 for a missing, unknown or revoked key; 403 when the key's scope is too low for the route; 429
 (with Retry-After) when the key's token bucket is empty. ``last_used_at`` is written at most once a
 minute per key so that reads do not turn into writes.
+
+Guessing keys is throttled per client address: each 401 for a key that was sent (unknown or
+revoked; a missing header costs nothing) takes a token from the address's bucket
+(``HubConfig.auth_failures_per_minute``, refilling over a minute), and an address with none left gets
+429 ``too_many_auth_failures`` with Retry-After before its key is even looked up, right or wrong.
+The address is the TCP peer: behind a reverse proxy all clients share the proxy's bucket.
 """
 
 from __future__ import annotations
@@ -25,6 +31,11 @@ def bearer_secret(request: Request) -> str | None:
     return token.strip()
 
 
+def client_address(request: Request) -> str:
+    """The TCP peer's address (what failed authentications are counted by)."""
+    return request.client.host if request.client is not None else "unknown"
+
+
 async def lookup_key(state: HubState, secret: str) -> KeyRecord | None:
     return await state.db_read(key_store.find_by_secret, secret)
 
@@ -35,11 +46,20 @@ async def authenticate(request: Request, need: str, *, rate_limited: bool = True
     secret = bearer_secret(request)
     if secret is None:
         raise ApiError(401, "unauthorized", "missing API key: send 'Authorization: Bearer <key>'")
+    address = client_address(request)
+    wait = state.auth_failures.wait(address)
+    if wait > 0:
+        raise ApiError(
+            429,
+            "too_many_auth_failures",
+            "too many requests with unknown or revoked keys from this address; retry later",
+            retry_after=wait,
+        )
     record = await lookup_key(state, secret)
-    if record is None:
-        raise ApiError(401, "unauthorized", "unknown API key")
-    if record.revoked_at is not None:
-        raise ApiError(401, "unauthorized", "this API key has been revoked")
+    if record is None or record.revoked_at is not None:
+        state.auth_failures.take(address)
+        detail = "unknown API key" if record is None else "this API key has been revoked"
+        raise ApiError(401, "unauthorized", detail)
     if not key_store.scope_allows(record.scope, need):
         raise ApiError(
             403, "forbidden", f"this is a {record.scope} key; this request needs a {need} (or higher) key"

@@ -36,6 +36,7 @@ class HubState:
     clock: Clock
     broker: Broker
     limiter: RateLimiter
+    auth_failures: RateLimiter
     resolver: Resolver
     senders: Mapping[str, Sender] | None = None
     engine: sa.Engine | None = None

@@ -76,6 +76,11 @@ def create_app(
         limiter=RateLimiter(
             rate=config.rate_limit_per_second, burst=config.rate_limit_burst, clock=the_clock
         ),
+        auth_failures=RateLimiter(
+            rate=config.auth_failures_per_minute / 60.0,
+            burst=config.auth_failures_per_minute,
+            clock=the_clock,
+        ),
         resolver=resolver or system_resolver,
         senders=senders,
     )

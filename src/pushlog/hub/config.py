@@ -62,6 +62,27 @@ class HubConfig:
     graceful_timeout: float = 10.0
     #: VAPID ``sub`` claim (contact); a mailto: or https: URL.
     vapid_subject: str = "mailto:admin@pushlog.invalid"
+    # Limits on abuse (docs/hub.md "Limits"); each over-limit case answers or says so, never silently.
+    #: Seconds a connection may take to send a request's headers (from connecting, or from the end of
+    #: its previous response); then it is answered 408 and closed.
+    header_timeout: float = 10.0
+    #: Seconds a request may take to send its body once its headers are in; then 408 and closed.
+    body_timeout: float = 30.0
+    #: Open connections at most (lowered to fit the process's descriptor limit). At the cap, a new
+    #: connection closes the one that has waited longest without sending a request; if none is idle
+    #: the new one is answered 503 with Retry-After.
+    max_connections: int = 1000
+    #: Live ``/v1/stream`` connections in total and per key; beyond them, 429 with Retry-After.
+    max_streams: int = 100
+    max_streams_per_key: int = 10
+    #: Failed authentications (unknown or revoked key) per client address per minute; then 429.
+    auth_failures_per_minute: int = 20
+    #: Pushed events per key per minute; beyond it events are stored but not pushed, and each
+    #: device gets one summary push per key and minute instead.
+    push_budget_per_minute: int = 60
+    #: CRITICAL re-push series one key may have running (unacknowledged, not expired); further
+    #: CRITICAL events of that key are pushed once, without re-pushes, and counted in the summary.
+    max_critical_series: int = 10
 
     @property
     def database_url(self) -> str:
