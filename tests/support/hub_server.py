@@ -248,6 +248,7 @@ def start_hub_process(
     port: int = 0,
     quiet: bool = True,
     timeout: float = START_TIMEOUT,
+    prefix: Sequence[str] = (),
 ) -> ProcessHub:
     """Run ``python -m pushlog serve`` on 127.0.0.1 (``port=0``: a free port) with ``data_dir``.
 
@@ -255,9 +256,11 @@ def start_hub_process(
     stand-ins work; pass e.g. ``("--critical-repeat", "2")`` or ``()`` for production defaults).
     ``PUSHLOG_*`` variables of this process are not inherited (a developer's ``PUSHLOG_DSN`` must
     not leak into the hub); ``env`` adds variables. ``quiet=False`` keeps the access log in
-    :meth:`ProcessHub.log`.
+    :meth:`ProcessHub.log`. ``prefix`` goes before the command (e.g. ``("prlimit", "--nofile=256:256",
+    "--")`` to run the hub under a descriptor limit).
     """
     command = [
+        *prefix,
         sys.executable,
         "-m",
         "pushlog",

@@ -5,6 +5,10 @@ name the real one). :class:`HubServer` is a ``uvicorn.Server`` whose shutdown fi
 broker: Server-Sent-Event streams end at once, while ordinary in-flight requests get up to
 ``HubConfig.graceful_timeout`` seconds to finish.
 
+Connections go through :mod:`pushlog.hub._connections` (uvicorn's h11 protocol with header and body
+read timeouts and a connection cap sized to the descriptor limit), so slow clients cannot starve
+the hub; :attr:`HubServer.connection_guard` holds its counters.
+
 SIGTERM and SIGINT (Ctrl-C) mean "shut down gracefully", and a graceful shutdown exits 0. uvicorn
 itself, once its shutdown is done, restores the signal handlers it found and raises the captured
 signal again, so with Python's defaults a finished graceful shutdown still died by SIGTERM (exit
@@ -28,12 +32,16 @@ import uvicorn
 from starlette.applications import Starlette
 
 from ._clock import Clock
+from ._connections import ConnectionGuard, connection_limits, guarded_protocol
 from ._state import HubState
 from .app import create_app
 from .config import HubConfig
 
 if TYPE_CHECKING:
     from .delivery import Sender
+
+#: Length of the kernel's queue of connections not yet accepted.
+LISTEN_BACKLOG = 2048
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -46,7 +54,7 @@ def bind(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
-        sock.listen(512)
+        sock.listen(LISTEN_BACKLOG)
     except OSError:
         sock.close()
         raise
@@ -62,9 +70,18 @@ def with_bound_port(config: HubConfig, sock: socket.socket) -> HubConfig:
 class HubServer(uvicorn.Server):
     """uvicorn's server, closing the hub's live streams when shutdown begins."""
 
-    def __init__(self, config: uvicorn.Config, state: HubState) -> None:
+    def __init__(self, config: uvicorn.Config, state: HubState, guard: ConnectionGuard) -> None:
         super().__init__(config)
         self.hub_state = state
+        self.connection_guard = guard
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        # asyncio's create_server listens with ``backlog``, which is also how many connections it
+        # accepts per wake-up (kept small, see _connections). A longer kernel queue is free, and
+        # keeps a burst of connections from being dropped at SYN (clients then retry after 1 s).
+        for sock in sockets or ():
+            sock.listen(LISTEN_BACKLOG)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         await self.hub_state.broker.close()
@@ -102,8 +119,12 @@ def build_server(
 ) -> tuple[HubServer, Starlette]:
     """The uvicorn server for the hub app (not started)."""
     app = create_app(config, clock=clock, senders=senders, **create_kwargs)
+    cap, accept_batch = connection_limits(config.max_connections)
+    guard = ConnectionGuard(limit=cap, header_timeout=config.header_timeout, body_timeout=config.body_timeout)
     uv_config = uvicorn.Config(
         app,
+        http=guarded_protocol(guard),
+        backlog=accept_batch,
         host=config.host,
         port=config.port,
         lifespan="on",
@@ -114,4 +135,4 @@ def build_server(
     )
     state = app.state.hub
     assert isinstance(state, HubState)
-    return HubServer(uv_config, state), app
+    return HubServer(uv_config, state, guard), app
