@@ -20,7 +20,9 @@ from ._broker import Broker
 from ._clock import Clock
 from ._endpoints import Resolver
 from ._group_commit import GroupCommit
+from ._pushbudget import PushBudget
 from ._ratelimit import RateLimiter
+from ._streams import StreamSlots
 from .config import HubConfig
 from .store import READ_ONLY
 
@@ -37,6 +39,8 @@ class HubState:
     broker: Broker
     limiter: RateLimiter
     auth_failures: RateLimiter
+    streams: StreamSlots
+    push_budget: PushBudget
     resolver: Resolver
     senders: Mapping[str, Sender] | None = None
     engine: sa.Engine | None = None

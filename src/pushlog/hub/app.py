@@ -34,8 +34,10 @@ from ._errors import (
     handle_internal_error,
 )
 from ._headers import SecurityHeadersMiddleware
+from ._pushbudget import PushBudget
 from ._ratelimit import RateLimiter
 from ._state import HubState
+from ._streams import StreamSlots
 from .api import deliveries, devices, events, heartbeats, keys, meta, stats, stream
 from .config import HubConfig
 
@@ -80,6 +82,10 @@ def create_app(
             rate=config.auth_failures_per_minute / 60.0,
             burst=config.auth_failures_per_minute,
             clock=the_clock,
+        ),
+        streams=StreamSlots(total=config.max_streams, per_key=config.max_streams_per_key),
+        push_budget=PushBudget(
+            per_minute=config.push_budget_per_minute, max_series=config.max_critical_series, clock=the_clock
         ),
         resolver=resolver or system_resolver,
         senders=senders,

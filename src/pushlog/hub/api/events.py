@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import functools
 from typing import Any
 
 from starlette.requests import Request
@@ -36,7 +35,7 @@ async def publish(request: Request) -> Response:
         expiry=_dt.timedelta(seconds=state.config.critical_expiry),
     )
     result = await state.ingest(
-        functools.partial(event_store.insert_events, batch=batch, key_id=key.id, now=now, repeat=repeat)
+        state.push_budget.ingest_job(batch=batch, key_id=key.id, key_name=key.name, now=now, repeat=repeat)
     )
     if (dropped or recovered) and result.accepted:  # a retried batch (all duplicates) counted already
         await state.db(

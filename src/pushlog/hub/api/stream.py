@@ -7,7 +7,8 @@ sends ``event: update`` with ``id: <the follow-up's seq>`` and the line's Stored
 replays those updates too. A client that reconnects with ``Last-Event-ID`` (header,
 or ``last_event_id`` query parameter) gets every matching event after that ``seq`` first; without it
 the stream starts at the newest event (also when ``Last-Event-ID`` is beyond it). A ``: keepalive``
-comment goes out when nothing happened for ``keepalive_interval`` seconds.
+comment goes out when nothing happened for ``keepalive_interval`` seconds. Live streams are capped in
+total and per key (:mod:`pushlog.hub._streams`: 429 ``too_many_streams`` beyond them).
 
 Correctness: the loop records the broker's generation, reads everything after the last sent ``seq``
 from the database, and only then waits for the generation to move (see :mod:`pushlog.hub._broker`),
@@ -24,6 +25,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from .._auth import authenticate
 from .._broker import Broker
@@ -84,7 +86,7 @@ async def follow(
 
 async def stream(request: Request) -> Response:
     state = hub_state(request)
-    await authenticate(request, "read")
+    key = await authenticate(request, "read")
     flt = parse_filter(request.query_params)
     requested = _last_event_id(request)
     newest = await state.db_read(event_store.max_seq)
@@ -97,7 +99,22 @@ async def stream(request: Request) -> Response:
 
     body = follow(read, state.broker, position=last, keepalive=state.config.keepalive_interval)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(body, media_type="text/event-stream", headers=headers)
+    release = state.streams.acquire(key.id)  # no await between here and the response owning it
+    return _SlotResponse(body, release=release, media_type="text/event-stream", headers=headers)
+
+
+class _SlotResponse(StreamingResponse):
+    """A stream that gives its slot back when it ends (finished, disconnected or failed)."""
+
+    def __init__(self, content: AsyncIterator[str], *, release: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(content, **kwargs)
+        self._release = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
 
 
 routes = [Route("/v1/stream", stream, methods=["GET"])]

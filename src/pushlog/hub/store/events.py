@@ -46,6 +46,8 @@ class NewEvent:
     push: bool = False
     source: dict[str, Any] = field(default_factory=dict)
     repeat_of: str | None = None
+    #: False: a pushed CRITICAL event gets no re-push series (the hub's push budget, hub/_pushbudget.py).
+    repeats: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +172,7 @@ def _row(
     repeat: Repeat,
     merged_into: int | None = None,
 ) -> tuple[Any, ...]:
-    critical = item.push and item.level >= Level.CRITICAL
+    critical = item.push and item.repeats and item.level >= Level.CRITICAL
     return (
         item.id,
         item.ts,
