@@ -48,13 +48,13 @@ def test_a_revoked_bootstrap_key_is_replaced_on_the_next_start(tmp_path: Path) -
     first = bootstrap(config)
     clock = ManualClock()
     with first.engine.begin() as conn:
-        record = key_store.find_by_secret(conn, first.credentials.admin)
+        record = key_store.find_by_secret(conn, first.credentials.publish)  # (the admin key is the last one)
         assert record is not None
         key_store.revoke_key(conn, record.id, now=clock())
     first.engine.dispose()
     second = bootstrap(config)
     second.engine.dispose()
-    assert second.credentials.admin != first.credentials.admin
+    assert second.credentials.publish != first.credentials.publish
 
 
 def test_a_corrupt_credentials_file_is_replaced(tmp_path: Path) -> None:
@@ -112,3 +112,22 @@ def test_a_private_existing_data_dir_gives_no_warning(
         bootstrap(HubConfig(data_dir=data)).engine.dispose()
         bootstrap(HubConfig(data_dir=data)).engine.dispose()  # the database exists now: still quiet
     assert [r.getMessage() for r in caplog.records if r.name == "pushlog.hub"] == []
+
+
+def test_a_stale_open_temp_file_does_not_leak_its_mode_to_the_credentials(tmp_path: Path) -> None:
+    config = HubConfig(data_dir=tmp_path / "d")
+    config.data_dir.mkdir(mode=0o700)
+    stale = config.credentials_path.with_suffix(".tmp")
+    stale.write_text("old")
+    stale.chmod(0o644)
+    bootstrap(config).engine.dispose()
+    assert _mode(config.credentials_path) == 0o600
+
+
+def test_an_open_credentials_file_is_warned_about(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    config = HubConfig(data_dir=tmp_path / "d")
+    bootstrap(config).engine.dispose()
+    config.credentials_path.chmod(0o644)
+    with caplog.at_level(logging.WARNING, logger="pushlog.hub"):
+        bootstrap(config).engine.dispose()
+    assert any("credentials file" in r.getMessage() and "mode 0644" in r.getMessage() for r in caplog.records)

@@ -142,6 +142,7 @@ def _read_credentials(path: Path) -> Credentials | None:
 def _write_credentials(path: Path, creds: Credentials) -> None:
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a stale temp file keeps its old mode through O_CREAT
     with os.fdopen(fd, "w") as handle:
         json.dump({"admin": creds.admin, "publish": creds.publish, "read": creds.read}, handle, indent=2)
         handle.write("\n")
@@ -160,6 +161,7 @@ def ensure_credentials(engine: sa.Engine, path: Path, *, clock: Clock = system_c
                 key_store.find_by_secret(conn, s) for s in (existing.admin, existing.publish, existing.read)
             ]
             if all(record is not None and record.revoked_at is None for record in live):
+                warn_if_open(path, "credentials file")
                 return existing
         now = clock()
         made = {

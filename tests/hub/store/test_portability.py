@@ -122,6 +122,28 @@ def test_keys(engine: sa.Engine) -> None:
     assert revoked is not None and revoked.revoked_at == NOW
 
 
+def test_revoking_removes_owned_devices_and_never_the_last_admin(engine: sa.Engine) -> None:
+    import pytest
+
+    with engine.begin() as conn:
+        first, _ = key_store.create_key(conn, name="a1", scope="admin", now=NOW)
+        second, _ = key_store.create_key(conn, name="a2", scope="admin", now=NOW)
+        reg = device_store.WebPushRegistration(
+            name="p",
+            endpoint="https://push.example/owned",
+            p256dh=P256DH,
+            auth="a" * 22,
+            min_level=Level.WARNING,
+            channels=None,
+        )
+        device, _ = device_store.register_webpush(conn, reg, now=NOW, key_id=first.id)
+    with engine.begin() as conn:
+        key_store.revoke_key(conn, first.id, now=NOW)
+        assert device_store.get_device(conn, device["id"]) is None
+    with engine.begin() as conn, pytest.raises(key_store.LastAdminKeyError):
+        key_store.revoke_key(conn, second.id, now=NOW)
+
+
 def test_the_whole_hub_runs_on_postgresql(pg_url: str, tmp_path: Path) -> None:
     engine = sa.create_engine(pg_url)
     with engine.begin() as conn:
