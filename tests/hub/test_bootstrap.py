@@ -75,7 +75,7 @@ def test_database_wal_shm_and_credentials_are_0600_even_with_the_db_outside_the_
 ) -> None:
     elsewhere = tmp_path / "shared-volume"
     elsewhere.mkdir(mode=0o755)
-    db = elsewhere / "hub.db"
+    db = elsewhere / "new" / "hub.db"  # a directory that does not exist yet
     config = HubConfig(data_dir=tmp_path / "d", db_url=f"sqlite:///{db}")
     ready = bootstrap(config)
     try:
@@ -86,6 +86,8 @@ def test_database_wal_shm_and_credentials_are_0600_even_with_the_db_outside_the_
     finally:
         ready.engine.dispose()
     assert _mode(config.data_dir) == 0o700
+    assert _mode(db.parent) == 0o700
+    assert _mode(elsewhere) == 0o755  # existing directories are left as they are
 
 
 def test_an_existing_open_data_dir_is_left_as_it_is_with_a_warning(

@@ -116,7 +116,8 @@ def sqlite_file(database_url: str) -> Path | None:
 
 def ensure_private_file(path: Path, what: str) -> None:
     """Create ``path`` empty with mode 0600 when missing (SQLite would create it 0644 under the usual
-    umask); an existing file is only checked."""
+    umask), and its missing parent directories 0700; an existing file is only checked."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except FileExistsError:
