@@ -124,3 +124,15 @@ def test_a_retried_batch_spends_no_budget(hub_factory: Callable[..., ThreadHub])
         for _ in range(3):  # retried twice: duplicates take nothing
             assert client.post("/v1/events", json={"events": batch}).status_code == 202
     assert summaries(running) == []
+
+
+def test_one_request_with_1000_critical_events_is_bounded_by_the_defaults(
+    hub_factory: Callable[..., ThreadHub],
+) -> None:
+    running, _ = start(hub_factory)  # push_budget_per_minute=60, max_critical_series=10
+    ids = publish(running, 1000, level="critical")
+    table = rows(running)
+    assert sum(table[i][1] for i in ids) == 60  # pushes
+    assert sum(table[i][2] for i in ids) == 10  # re-push series
+    ((push, pushed, repeats, count, _, _),) = summaries(running)
+    assert (push, pushed, repeats, count) == (True, 1, False, 990)  # 940 not pushed + 50 pushed once
