@@ -18,6 +18,8 @@ import sqlalchemy as sa
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
@@ -45,6 +47,12 @@ if TYPE_CHECKING:  # delivery imports aiohttp: loaded when the hub starts (lifes
     from .delivery import Sender
 
 STATIC_DIR = Path(__file__).parent / "static"
+
+
+async def handle_client_disconnect(request: Request, exc: Exception) -> Response:
+    """The client left (or was closed for a body that took too long) while its body was read: nobody
+    is there to answer, and it is not the hub's error, so no traceback in the log."""
+    return Response(status_code=499)
 
 
 def api_routes() -> list[BaseRoute]:
@@ -125,6 +133,7 @@ def create_app(
             Middleware(BodyLimitMiddleware, max_bytes=config.max_request_bytes),
         ],
         exception_handlers={
+            ClientDisconnect: handle_client_disconnect,
             ApiError: handle_api_error,
             HTTPException: handle_http_exception,
             sa.exc.OperationalError: handle_database_unavailable,
