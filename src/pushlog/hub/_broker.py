@@ -65,9 +65,11 @@ class Broker:
         cond = self._cond()
         async with cond:
             try:
-                await asyncio.wait_for(
-                    cond.wait_for(lambda: self.closed or self._generation != seen_generation), timeout
-                )
+                # asyncio.timeout, not wait_for: the wait stays in this task. With wait_for (a task of
+                # its own on 3.11), a stream cancelled by its client's disconnect could leave the
+                # condition's lock in a broken state, and shutdown then hung on it.
+                async with asyncio.timeout(timeout):
+                    await cond.wait_for(lambda: self.closed or self._generation != seen_generation)
             except TimeoutError:
                 return False
         return True
