@@ -132,7 +132,7 @@ devices = sa.Table(
     sa.Column("last_success_at", UTCDateTime()),
     sa.Column("failure_count", sa.Integer, nullable=False, server_default="0"),
     # The key that registered (or last refreshed) the device; revoking it removes the device.
-    # NULL for devices registered before owners were recorded (migration 0005).
+    # NULL for devices registered before owners were recorded (migration 0006).
     sa.Column("key_id", sa.String(40)),
     sa.Index("ix_devices_key_id", "key_id"),
 )
