@@ -1,33 +1,52 @@
-"""In-process change notification for the live stream.
+"""In-process change notification and the shared tail of the live stream.
 
-The broker carries no events, only the fact that something changed: a generation counter bumped
-after every commit that adds events, plus a short log of acknowledgements. A stream reads the
-generation *before* its database catch-up read and then waits for a different generation; since
+Change notification: the broker carries no events, only the fact that something changed: a generation
+counter bumped after every commit that adds events, plus a short log of acknowledgements. A reader
+records the generation *before* its database read and then waits for a different generation; since
 writers bump the generation only after their commit, any event that the read missed makes the
 generation move and triggers another read. Nothing can fall between the read and the wait.
 
-All methods run on the event loop (handlers call :meth:`changed` after their database work returns).
+Fan-out: streams with the same filter share one :class:`Tail`. On a change, the first stream to ask
+reads the new items from the database once, for all of them, and the tail keeps them (already
+serialized) in a bounded window; every stream copies the items after its own position from memory. So
+an event costs one database read per distinct filter, not one per connected stream. The tail's reads
+follow the same generation rule, so the window misses nothing; a stream whose position lies before the
+window (a reconnect with ``Last-Event-ID`` far behind, or a client too slow to keep up) reads from the
+database itself (:func:`Tail.catch_up`) until it reaches the window.
+
+All methods run on the event loop (handlers call :meth:`Broker.changed` after their database work
+returns). Positions are the events' ``seq``: the hub commits events in ``seq`` order, so once an item
+is visible every item before it is too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
+import time
+import weakref
 from collections import deque
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any
+
+#: One item of a stream: its position (``seq``) and its text, serialized once for every stream.
+Item = tuple[int, str]
+ReadItems = Callable[[int], Awaitable[Sequence[Item]]]
+
+#: Items a tail keeps in memory: a stream further behind than this reads from the database itself.
+WINDOW = 1000
 
 
 class Broker:
-    def __init__(self, *, ack_log: int = 1000) -> None:
+    def __init__(self, *, ack_log: int = 1000, window: int = WINDOW) -> None:
         self._generation = 0
+        self._window = window
         self._acks: deque[tuple[int, dict[str, Any]]] = deque(maxlen=ack_log)
         self._ack_counter = 0
-        self._condition: asyncio.Condition | None = None
+        # replaced on every change; waiters hold the one that was current when they checked
+        self._changed = asyncio.Event()
+        self._tails: weakref.WeakValueDictionary[Hashable, Tail] = weakref.WeakValueDictionary()
         self.closed = False
-
-    def _cond(self) -> asyncio.Condition:
-        if self._condition is None:
-            self._condition = asyncio.Condition()
-        return self._condition
 
     @property
     def generation(self) -> int:
@@ -37,22 +56,20 @@ class Broker:
     def ack_position(self) -> int:
         return self._ack_counter
 
-    async def _notify(self) -> None:
-        cond = self._cond()
-        async with cond:
-            cond.notify_all()
+    def _notify(self) -> None:
+        self._generation += 1
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
 
     async def changed(self) -> None:
         """Events were committed."""
-        self._generation += 1
-        await self._notify()
+        self._notify()
 
     async def acknowledged(self, payload: dict[str, Any]) -> None:
         """An event was acknowledged; ``payload`` is ``{"id", "acknowledged_at"}``."""
         self._ack_counter += 1
         self._acks.append((self._ack_counter, payload))
-        self._generation += 1
-        await self._notify()
+        self._notify()
 
     def acks_after(self, position: int) -> list[tuple[int, dict[str, Any]]]:
         return [(pos, payload) for pos, payload in self._acks if pos > position]
@@ -62,19 +79,96 @@ class Broker:
 
         Returns ``False`` on timeout.
         """
-        cond = self._cond()
-        async with cond:
-            try:
-                # asyncio.timeout, not wait_for: the wait stays in this task. With wait_for (a task of
-                # its own on 3.11), a stream cancelled by its client's disconnect could leave the
-                # condition's lock in a broken state, and shutdown then hung on it.
-                async with asyncio.timeout(timeout):
-                    await cond.wait_for(lambda: self.closed or self._generation != seen_generation)
-            except TimeoutError:
-                return False
+        if self.closed or self._generation != seen_generation:
+            return True
+        changed = self._changed  # no await since the check: a change after it sets this very event
+        try:
+            # asyncio.timeout, not wait_for: the wait stays in this task (wait_for made a task of its
+            # own on 3.11), so a stream cancelled by its client's disconnect leaves nothing behind.
+            async with asyncio.timeout(timeout):
+                await changed.wait()
+        except TimeoutError:
+            return False
         return True
+
+    def tail(self, key: Hashable, read: ReadItems, *, position: int, batch: int) -> Tail:
+        """The tail shared by every stream reading ``key`` (a filter), created at ``position`` with
+        ``read`` if no stream holds one. It lives as long as a stream refers to it."""
+        tail = self._tails.get(key)
+        if tail is None:
+            tail = Tail(self, read, position=position, batch=batch, window=self._window)
+            self._tails[key] = tail
+        return tail
 
     async def close(self) -> None:
         """End every stream (graceful shutdown)."""
         self.closed = True
-        await self._notify()
+        self._notify()
+
+
+class Tail:
+    """The newest items of one filter, read once per change and shared by its streams.
+
+    ``read(after)`` returns the items after position ``after``, oldest first, at most ``batch`` (fewer
+    means there are no more). The window holds every item in ``(start, end]``.
+    """
+
+    def __init__(
+        self, broker: Broker, read: ReadItems, *, position: int, batch: int, window: int = WINDOW
+    ) -> None:
+        self._broker = broker
+        self._read = read
+        self._batch = batch
+        self._window = window
+        self._items: list[Item] = []
+        self.start = position
+        self._end = position
+        # the broker generation the window is complete for; None: read again before answering
+        self._generation: int | None = None
+        self._read_at = time.monotonic()
+        self._lock = asyncio.Lock()
+
+    async def after(self, position: int) -> tuple[list[Item], int | None] | None:
+        """The items after ``position`` and the generation they are complete for (``None``: more are
+        waiting, ask again at once); ``None`` if ``position`` is before the window."""
+        if self._generation != self._broker.generation:
+            async with self._lock:  # the first stream reads; the others find the window fresh
+                if self._generation != self._broker.generation:
+                    await self._refresh()
+        if position < self.start:
+            return None
+        index = bisect.bisect_right(self._items, position, key=lambda item: item[0])
+        return self._items[index:], self._generation
+
+    async def _refresh(self) -> None:
+        seen = self._broker.generation  # before the read: a commit during the read changes it
+        self._read_at = time.monotonic()
+        items = await self._read(self._end)
+        if items:
+            self._items.extend(items)
+            self._end = items[-1][0]
+            excess = len(self._items) - self._window
+            if excess > 0:
+                self.start = self._items[excess - 1][0]
+                del self._items[:excess]
+        self._generation = seen if len(items) < self._batch else None
+
+    async def catch_up(self, position: int) -> tuple[list[Item], int | None]:
+        """For a stream before the window: its own database read after ``position``, and the
+        generation it is complete for (``None``: more are waiting). A complete read also covers
+        everything up to the window's start as it was before the read (all of that was committed
+        before), so the stream joins the window even when no item of its own lies in between."""
+        floor = self.start
+        seen = self._broker.generation
+        items = list(await self._read(position))
+        if len(items) >= self._batch:
+            return items, None
+        if floor > position and (not items or items[-1][0] < floor):
+            items.append((floor, ""))  # a position marker without text
+        return items, seen
+
+    def expire(self, max_age: float) -> None:
+        """After a quiet ``max_age``: read again on the next request even without a change, which
+        picks up writes of other processes (never more than one read per ``max_age`` / 2)."""
+        if time.monotonic() - self._read_at >= max_age / 2:
+            self._generation = None

@@ -10,16 +10,21 @@ the stream starts at the newest event (also when ``Last-Event-ID`` is beyond it)
 comment goes out when nothing happened for ``keepalive_interval`` seconds. Live streams are capped in
 total and per key (:mod:`pushlog.hub._streams`: 429 ``too_many_streams`` beyond them).
 
-Correctness: the loop records the broker's generation, reads everything after the last sent ``seq``
-from the database, and only then waits for the generation to move (see :mod:`pushlog.hub._broker`),
-so an event committed during the read is picked up by the next read. It also re-reads after every
-keepalive, which covers writes from other processes.
+Fan-out: streams with the same filter share one tail (:class:`pushlog.hub._broker.Tail`): a change is
+read from the database once for all of them and each event is serialized once; a stream behind the
+tail's window (a resume far back, a slow client) reads from the database on its own until it reaches
+the window.
+
+Correctness: every read (the shared one and a stream's own) records the broker's generation first, reads
+everything after the last position, and only then does the stream wait for the generation to move (see
+:mod:`pushlog.hub._broker`), so an event committed during the read is picked up by the next read. After
+a quiet keepalive interval the tail is read again, which covers writes from other processes.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from typing import Any
 
 from starlette.requests import Request
@@ -28,7 +33,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from .._auth import authenticate
-from .._broker import Broker
+from .._broker import Broker, Item
 from .._errors import ApiError
 from .._state import hub_state
 from ..store import events as event_store
@@ -53,6 +58,12 @@ def _last_event_id(request: Request) -> int | None:
     return int(raw.strip())
 
 
+def _item(row: dict[str, Any] | event_store.Update) -> Item:
+    if isinstance(row, event_store.Update):
+        return row.position, _sse("update", row.event, row.position)
+    return row["seq"], _sse("event", row, row["seq"])
+
+
 async def follow(
     read: Callable[[int], Awaitable[Sequence[dict[str, Any] | event_store.Update]]],
     broker: Broker,
@@ -60,27 +71,34 @@ async def follow(
     position: int,
     keepalive: float,
     batch: int = BATCH,
+    share: Hashable | None = None,
 ) -> AsyncIterator[str]:
     """The SSE text of a stream: events after ``position`` as ``read(after_seq)`` returns them, acks,
-    and keepalives, until the broker closes. See the module docstring for why nothing is missed."""
+    and keepalives, until the broker closes. Streams with the same ``share`` key (their filter) read
+    through one tail; ``None`` gives the stream a tail of its own. See the module docstring for why
+    nothing is missed."""
+
+    async def read_items(after: int) -> list[Item]:
+        return [_item(row) for row in await read(after)]
+
+    tail = broker.tail(object() if share is None else share, read_items, position=position, batch=batch)
     ack_position = broker.ack_position
     yield "retry: 2000\n\n"
     while not broker.closed:
-        seen = broker.generation  # before the read: a commit during the read changes it
-        rows = await read(position)
-        for row in rows:
-            if isinstance(row, event_store.Update):
-                position = row.position
-                yield _sse("update", row.event, row.position)
-            else:
-                position = row["seq"]
-                yield _sse("event", row, row["seq"])
+        shared = await tail.after(position)
+        items, seen = shared if shared is not None else await tail.catch_up(position)
+        if items:
+            position = items[-1][0]
+            text = "".join(text for _, text in items)
+            if text:
+                yield text
         for acked, payload in broker.acks_after(ack_position):
             ack_position = acked
             yield _sse("ack", payload)
-        if len(rows) >= batch:
+        if seen is None:  # more are waiting
             continue
         if not await broker.wait(seen, keepalive):
+            tail.expire(keepalive)
             yield ": keepalive\n\n"
 
 
@@ -97,7 +115,7 @@ async def stream(request: Request) -> Response:
     async def read(after: int) -> list[dict[str, Any] | event_store.Update]:
         return await state.db_read(event_store.events_after, flt, after_seq=after, limit=BATCH)
 
-    body = follow(read, state.broker, position=last, keepalive=state.config.keepalive_interval)
+    body = follow(read, state.broker, position=last, keepalive=state.config.keepalive_interval, share=flt)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     release = state.streams.acquire(key.id)  # no await between here and the response owning it
     return _SlotResponse(body, release=release, media_type="text/event-stream", headers=headers)

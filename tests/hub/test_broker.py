@@ -1,0 +1,92 @@
+"""The live stream's fan-out: streams with one filter share one database read per change, a stream
+behind the shared window catches up on its own and then joins it, and no stream misses or repeats an
+event. Driven through ``follow`` with an in-memory table standing in for the database."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from pushlog.hub._broker import Broker
+from pushlog.hub.api.stream import follow
+
+ID = re.compile(r"^id: (\d+)$", re.MULTILINE)
+
+
+class Table:
+    """Rows ``{"seq", "title"}`` and a count of the reads the streams made."""
+
+    def __init__(self, seqs: Sequence[int] = ()) -> None:
+        self.rows: list[dict[str, Any]] = [{"seq": s, "title": f"e{s}"} for s in seqs]
+        self.reads = 0
+
+    async def read(self, after: int, limit: int = 3) -> list[dict[str, Any]]:
+        self.reads += 1
+        return [row for row in self.rows if row["seq"] > after][:limit]
+
+    async def add(self, broker: Broker, seq: int) -> None:
+        self.rows.append({"seq": seq, "title": f"e{seq}"})
+        await broker.changed()
+
+
+async def ids_until(body: AsyncIterator[str], last: int) -> list[int]:
+    """The event ids a stream sends, up to and including ``last``."""
+    got: list[int] = []
+    while not got or got[-1] < last:
+        chunk = await asyncio.wait_for(anext(body), 5)
+        got.extend(int(match) for match in ID.findall(chunk))
+    return got
+
+
+async def test_streams_with_one_filter_share_one_read_per_change() -> None:
+    broker, table = Broker(), Table()
+    bodies = [follow(table.read, broker, position=0, keepalive=600, batch=3, share="all") for _ in range(50)]
+    for body in bodies:
+        assert await anext(body) == "retry: 2000\n\n"
+    for seq in (1, 2):
+        await table.add(broker, seq)
+        before = table.reads
+        chunks = await asyncio.gather(*(asyncio.wait_for(anext(body), 5) for body in bodies))
+        assert all(ID.findall(chunk) == [str(seq)] for chunk in chunks)
+        assert table.reads == before + 1  # one read for fifty streams
+    for body in bodies:
+        await body.aclose()
+
+
+async def test_a_stream_behind_the_window_catches_up_alone_and_misses_nothing() -> None:
+    broker, table = Broker(window=4), Table(range(1, 41))
+    head = follow(table.read, broker, position=40, keepalive=600, batch=3, share="all")
+    behind = follow(table.read, broker, position=0, keepalive=600, batch=3, share="all")
+    assert await anext(head) == await anext(behind) == "retry: 2000\n\n"
+
+    async def writer() -> None:
+        for seq in range(41, 61):
+            await table.add(broker, seq)
+            await asyncio.sleep(0)  # let the streams interleave with the writes
+
+    results = await asyncio.gather(ids_until(head, 60), ids_until(behind, 60), writer())
+    assert results[0] == list(range(41, 61))
+    assert results[1] == list(range(1, 61))
+    await head.aclose()
+    await behind.aclose()
+
+
+async def test_a_resumed_stream_joins_the_shared_read_once_caught_up() -> None:
+    """Its catch-up read finds nothing between its last item (6) and the window's start (10): it
+    still joins the window instead of reading on its own at every change."""
+    broker, table = Broker(), Table([1, 2, 6])
+    head = follow(table.read, broker, position=10, keepalive=600, batch=3, share="all")
+    resumed = follow(table.read, broker, position=5, keepalive=600, batch=3, share="all")
+    await anext(head)
+    await anext(resumed)
+    assert ID.findall(await asyncio.wait_for(anext(resumed), 5)) == ["6"]
+    for seq in (11, 12):
+        await table.add(broker, seq)
+        before = table.reads
+        chunks = await asyncio.gather(asyncio.wait_for(anext(head), 5), asyncio.wait_for(anext(resumed), 5))
+        assert [ID.findall(chunk) for chunk in chunks] == [[str(seq)], [str(seq)]]
+        assert table.reads == before + 1
+    await head.aclose()
+    await resumed.aclose()
