@@ -49,8 +49,12 @@ fmt: venv
 	$(VENV)/bin/ruff check --fix src tests benchmarks
 	$(VENV)/bin/ruff format src tests benchmarks
 
+# Every benchmark prints its ratios beside the targets and writes docs/performance/<name>.json, from
+# which plot.py draws the PNGs of docs/performance.md. `make test` runs each once in smoke mode
+# (tests/benchmarks/test_smoke.py), so a broken benchmark fails the suite.
 bench: venv
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
+	$(PY) benchmarks/plot.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,31 +1,46 @@
-"""Per-record cost of one logger call with NullHandler, QueueHandler, PushHandler and Sentry's logging
-integration, side by side in one process; then pushlog's peak memory with the hub down.
+"""What one logger call costs with PushHandler against a live hub, beside the stdlib and Sentry.
 
-Run: ``.venv/bin/python benchmarks/bench_emit.py`` (``--quick`` for fewer rounds). Every number is a
-median of per-batch means, batches of the configurations interleaved round-robin so they share the
-machine's state. Output: microseconds per record and the ratios the issue sets targets for:
+A real hub (``pushlog serve`` in a subprocess) accepts every batch, so pushlog's worker really
+serializes, redacts and posts: nothing is measured with the network path switched off.
 
-* pushed WARNING: PushHandler / QueueHandler <= 1.5
-* storm of identical ERRORs (repeats): PushHandler / QueueHandler <= 1.0
-* DEBUG below the handler's level: PushHandler / no handler ~ 1.0
+* Phase A, calling thread: CPU time of the logging thread per record (``time.thread_time``) for no
+  handler, ``NullHandler``, stdlib ``QueueHandler`` (nothing consumes its queue: the calling-thread
+  cost alone) and ``PushHandler``, in four scenarios. The worker runs meanwhile and shares the GIL;
+  its CPU is not the calling thread's and is counted in phase B. Batches of the configurations are
+  interleaved round-robin; every number is a median of per-batch means.
+* Phase B, whole process: CPU time of the whole process (all threads, ``time.process_time``) per
+  pushed WARNING, from the first call until everything was delivered, each configuration in a fresh
+  process: ``QueueHandler`` + ``QueueListener`` whose handler does comparable work (builds the
+  record's dict with its ``extra`` fields, ``json.dumps`` it, writes lines to /dev/null in batches
+  of 100) against ``PushHandler`` (until ``Client.flush`` reports everything accepted by the hub).
+* Phase C, Sentry: ``LoggingIntegration(event_level=WARNING)`` with a transport that drops every
+  envelope, with the default 100 breadcrumbs and with ``max_breadcrumbs=0``, calling thread.
+* Peak memory with the hub down (fresh process each): the queue bound holds.
 
-Nothing is sent: pushlog's DSN points at a closed port (the hub is "down") and queues are emptied
-between batches outside the timed region; Sentry's transport drops every envelope.
+Targets (issue 15): calling thread PushHandler <= 1.2x QueueHandler; whole process <= 2.5x
+QueueHandler + QueueListener; storm repeats <= 1.0x; DEBUG below the level ~ 1.0x no handler.
+Usage: ``python benchmarks/bench_emit.py [--quick] [--smoke] [--wall]``.
 """
 
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import logging.handlers
 import os
 import queue
 import socket
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+from _common import SMOKE, ratio_line, running_hub, save_figures
 
 import pushlog
 from pushlog import PushHandler
@@ -34,10 +49,13 @@ QUICK = "--quick" in sys.argv
 #: CPU time of the logging thread: what the call costs the app, robust to other processes sharing the
 #: machine (wall time with ``--wall``).
 CLOCK = time.perf_counter_ns if "--wall" in sys.argv else time.thread_time_ns
-BATCH = 200
-ROUNDS = 20 if QUICK else 80
-SENTRY_ROUNDS = 5 if QUICK else 15
-SENTRY_BATCH = 40
+BATCH = 20 if SMOKE else 200
+ROUNDS = 2 if SMOKE else 20 if QUICK else 60
+WHOLE_RECORDS = 200 if SMOKE else 5_000
+WHOLE_ROUNDS = 1 if SMOKE else 3
+SENTRY_ROUNDS = 2 if SMOKE else 5 if QUICK else 15
+SENTRY_BATCH = 10 if SMOKE else 40
+FLUSH_TIMEOUT = 60.0
 
 
 def closed_port_dsn() -> str:
@@ -47,13 +65,24 @@ def closed_port_dsn() -> str:
     return f"http://pl_publish_bench@127.0.0.1:{port}"
 
 
-DSN = closed_port_dsn()
+def warning(log: logging.Logger, i: int) -> None:
+    log.warning("payment %s failed", i, extra={"user_id": i, "plan": "pro"})
 
 
+SCENARIOS: dict[str, Callable[[logging.Logger, int], None]] = {
+    "pushed WARNING": warning,
+    "feed INFO": lambda log, i: log.info("signup from %s", "ada@example.com", extra={"user_id": i}),
+    "DEBUG below level": lambda log, i: log.debug("cache miss %s", i, extra={"key": i}),
+    "storm of identical ERRORs": lambda log, i: log.error("db down: %s", "timeout", extra={"db": "main"}),
+}
+
+
+# ------------------------------------------------------------------------------- phase A: calling thread
 class Setup:
-    """One logger with one handler (or none) and a way to empty what the handler queued."""
+    """One logger with one handler (or none), and what to do after a timed batch (outside the timing):
+    let pushlog's worker deliver the batch, or empty the unconsumed stdlib queue."""
 
-    def __init__(self, name: str, handler: logging.Handler | None, drain: Callable[[], None] = lambda: None):
+    def __init__(self, name: str, handler: logging.Handler | None, after: Callable[[], None] = lambda: None):
         self.name = name
         self.logger = logging.getLogger(f"bench.{name}")
         self.logger.handlers.clear()
@@ -63,10 +92,10 @@ class Setup:
             handler.setLevel(logging.INFO)
             self.logger.addHandler(handler)
         self.handler = handler
-        self.drain = drain
+        self.after = after
 
 
-def make_setups() -> dict[str, Setup]:
+def make_setups(dsn: str) -> dict[str, Setup]:
     q: queue.SimpleQueue[Any] = queue.SimpleQueue()
 
     def drain_queue() -> None:
@@ -74,28 +103,15 @@ def make_setups() -> dict[str, Setup]:
             q.get_nowait()
 
     # distinct events for the WARNING/INFO scenarios (the same call would be deduplicated)
-    push = PushHandler(DSN, dedup_window=0, rate_limit=False, queue_size=1_000_000)
-    storm = PushHandler(DSN, queue_size=1_000_000)  # defaults: dedup on, rate limit on
-
-    def drain_push(h: PushHandler = push) -> None:
-        h.client.queue.take(10**9)
-
-    none_logger = Setup("none", None)  # same logger level (DEBUG), no handler at all
+    push = PushHandler(dsn, dedup_window=0, rate_limit=False, queue_size=1_000_000)
+    storm = PushHandler(dsn, queue_size=1_000_000)  # defaults: dedup on, rate limit on
     return {
-        "none": none_logger,
+        "none": Setup("none", None),  # same logger level (DEBUG), no handler at all
         "null": Setup("null", logging.NullHandler()),
         "queue": Setup("queue", logging.handlers.QueueHandler(q), drain_queue),
-        "push": Setup("push", push, drain_push),
-        "push_storm": Setup("push_storm", storm, lambda: storm.client.queue.take(10**9)),
+        "push": Setup("push", push, lambda: push.client.flush(FLUSH_TIMEOUT) or None),
+        "push_storm": Setup("push_storm", storm, lambda: storm.client.flush(FLUSH_TIMEOUT) or None),
     }
-
-
-SCENARIOS: dict[str, Callable[[logging.Logger, int], None]] = {
-    "pushed WARNING": lambda log, i: log.warning("payment %s failed", i, extra={"user_id": i, "plan": "pro"}),
-    "feed INFO": lambda log, i: log.info("signup from %s", "ada@example.com", extra={"user_id": i}),
-    "DEBUG below level": lambda log, i: log.debug("cache miss %s", i, extra={"key": i}),
-    "storm of identical ERRORs": lambda log, i: log.error("db down: %s", "timeout", extra={"db": "main"}),
-}
 
 
 def time_batch(setup: Setup, call: Callable[[logging.Logger, int], None], batch: int, offset: int) -> float:
@@ -104,22 +120,26 @@ def time_batch(setup: Setup, call: Callable[[logging.Logger, int], None], batch:
     for i in range(offset, offset + batch):
         call(log, i)
     elapsed = CLOCK() - start
-    setup.drain()
+    setup.after()
     return elapsed / batch / 1000.0  # µs per record
 
 
 def measure(
-    setups: dict[str, Setup], names: list[str], rounds: int, batch: int
+    setups: dict[str, Setup], names: list[str], rounds: int, batch: int, scenarios: list[str]
 ) -> dict[str, dict[str, float]]:
     results: dict[str, dict[str, float]] = {}
-    for _ in range(5):  # warm every path and the allocator first, so the first scenario is not penalised
-        for scenario, call in SCENARIOS.items():
+
+    def runs(name: str, scenario: str) -> bool:  # a logger without handlers prints WARNINGs: DEBUG only
+        return name != "none" or scenario == "DEBUG below level"
+
+    for _ in range(2):  # warm every path and the allocator first, so the first scenario is not penalised
+        for scenario in scenarios:
             for name in names:
-                if name != "none" or scenario == "DEBUG below level":
-                    time_batch(setups[name], call, batch, 0)
-    for scenario, call in SCENARIOS.items():
-        # a logger without handlers would print WARNINGs through logging's last resort: DEBUG only
-        names_here = [n for n in names if n != "none" or scenario == "DEBUG below level"]
+                if runs(name, scenario):
+                    time_batch(setups[name], SCENARIOS[scenario], batch, 0)
+    for scenario in scenarios:
+        call = SCENARIOS[scenario]
+        names_here = [n for n in names if runs(n, scenario)]
         samples: dict[str, list[float]] = {n: [] for n in names_here}
         for name in names_here:  # warm up (and, for the storm, open the dedup window)
             time_batch(setups[name], call, batch, 0)
@@ -131,114 +151,151 @@ def measure(
         finally:
             gc.enable()
         results[scenario] = {n: statistics.median(v) for n, v in samples.items()}
-        results[scenario].update({f"{n}:min": min(v) for n, v in samples.items()})
     return results
 
 
-def ratio_line(label: str, a: float, b: float, target: str | None = None) -> str:
-    text = f"  {label:<40} {a / b:6.2f}x"
-    return text + (f"   (target {target})" if target else "")
-
-
 def table(results: dict[str, dict[str, float]], names: list[str]) -> None:
-    header = "  " + "scenario".ljust(28) + "".join(n.rjust(13) for n in names)
-    print(header + "   (µs per record, median)")
+    print("  " + "scenario".ljust(28) + "".join(n.rjust(16) for n in names) + "   (µs per record, median)")
     for scenario, row in results.items():
-        print(
-            "  "
-            + scenario.ljust(28)
-            + "".join(f"{row[n]:13.2f}" if n in row else " " * 12 + "-" for n in names)
-        )
+        cells = "".join(f"{row[n]:16.2f}" if n in row else " " * 15 + "-" for n in names)
+        print("  " + scenario.ljust(28) + cells)
 
 
-def main() -> None:
-    clock = "wall time" if CLOCK is time.perf_counter_ns else "CPU time of the logging thread"
-    print(
-        f"bench_emit: python {sys.version.split()[0]}, pushlog {pushlog.__version__}, "
-        f"batches of {BATCH}, {clock}"
+# --------------------------------------------------------------------------------- phase B: whole process
+class JsonLinesHandler(logging.Handler):
+    """What a QueueListener's handler comparable to pushlog's worker does: the record as a dict with its
+    ``extra`` fields, ``json.dumps``, written in batches of 100 lines (to /dev/null)."""
+
+    STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+        self.sink = open(os.devnull, "w")  # noqa: SIM115 - closed in close()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        data = {
+            "ts": record.created,
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "source": {"file": record.pathname, "line": record.lineno, "function": record.funcName},
+            "extra": {k: v for k, v in record.__dict__.items() if k not in self.STANDARD},
+        }
+        self.lines.append(json.dumps(data, default=repr))
+        if len(self.lines) >= 100:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.lines:
+            self.sink.write("\n".join(self.lines) + "\n")
+            self.lines.clear()
+
+    def close(self) -> None:
+        self.flush()
+        self.sink.close()
+        super().close()
+
+
+def whole_process_child(config: str, records: int, dsn: str) -> dict[str, float]:
+    """In a fresh process: CPU of all threads per pushed WARNING, until everything was delivered."""
+    log = logging.getLogger("bench.whole")
+    log.propagate = False
+    log.setLevel(logging.INFO)
+    if config == "pushlog":
+        handler = PushHandler(dsn, dedup_window=0, rate_limit=False, queue_size=records + 1000)
+        log.addHandler(handler)
+        for i in range(100):  # warm up: worker started, connection open
+            warning(log, i)
+        if not handler.client.flush(FLUSH_TIMEOUT):
+            raise SystemExit("pushlog: warm-up not delivered")
+        start, wall = time.process_time(), time.perf_counter()
+        for i in range(records):
+            warning(log, i)
+        delivered = handler.client.flush(FLUSH_TIMEOUT)
+        cpu, wall = time.process_time() - start, time.perf_counter() - wall
+        if not delivered:
+            raise SystemExit("pushlog: not everything was delivered")
+        handler.close()
+    else:
+        q: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        target = JsonLinesHandler()
+        listener = logging.handlers.QueueListener(q, target)
+        log.addHandler(logging.handlers.QueueHandler(q))
+        listener.start()
+        for i in range(100):
+            warning(log, i)
+        start, wall = time.process_time(), time.perf_counter()
+        for i in range(records):
+            warning(log, i)
+        listener.stop()  # processes everything queued, then joins the thread
+        target.flush()
+        cpu, wall = time.process_time() - start, time.perf_counter() - wall
+        target.close()
+    return {"cpu_us": cpu / records * 1e6, "wall_us": wall / records * 1e6}
+
+
+def run_child(function: str, *args: Any) -> dict[str, Any]:
+    code = (
+        f"import json, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import bench_emit as b; "
+        f"print(json.dumps(b.{function}(*{args!r})))"
     )
-    setups = make_setups()
-    phase_a = ["none", "null", "queue", "push", "push_storm"]
-    results = measure(setups, phase_a, ROUNDS, BATCH)
-    for row in results.values():  # the storm uses the dedup-on handler; the rest the dedup-off one
-        row["pushlog"] = row["push"]
-    results["storm of identical ERRORs"]["pushlog"] = results["storm of identical ERRORs"]["push_storm"]
-    print("\nPhase A: no Sentry in the process")
-    table(results, ["none", "null", "queue", "pushlog"])
-    w, st, dbg = results["pushed WARNING"], results["storm of identical ERRORs"], results["DEBUG below level"]
-    print("ratios (side by side, same run):")
-    print(ratio_line("pushed WARNING  PushHandler/QueueHandler", w["pushlog"], w["queue"], "<= 1.5"))
-    inf = results["feed INFO"]
-    print(ratio_line("feed INFO       PushHandler/QueueHandler", inf["pushlog"], inf["queue"]))
-    print(ratio_line("storm repeats   PushHandler/QueueHandler", st["pushlog"], st["queue"], "<= 1.0"))
-    print(ratio_line("DEBUG below lvl PushHandler/no handler", dbg["pushlog"], dbg["none"], "~ 1.0"))
-    w_min = w["push:min"] / w["queue:min"]
-    st_min = st["push_storm:min"] / st["queue:min"]
-    print(f"  (ratios of the fastest batches instead of medians: WARNING {w_min:.2f}x, storm {st_min:.2f}x)")
-
-    sentry_phase(setups)
-    memory_phase()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        raise SystemExit(f"{function}{args} failed:\n{done.stdout}\n{done.stderr}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
 
 
-class DroppingTransport:
-    """A Sentry transport that drops every envelope (nothing leaves the process)."""
-
-    def __init__(self, options: Any = None) -> None:
-        self.options = options
-        self.parsed_dsn = None
-
-    def capture_envelope(self, envelope: Any) -> None:
-        return None
-
-    def capture_event(self, event: Any) -> None:
-        return None
-
-    def flush(self, timeout: float, callback: Any = None) -> None:
-        return None
-
-    def kill(self) -> None:
-        return None
-
-    def is_healthy(self) -> bool:
-        return True
-
-    def record_lost_event(self, *args: Any, **kwargs: Any) -> None:
-        return None
+def whole_process_phase(dsn: str) -> dict[str, dict[str, float]]:
+    samples: dict[str, list[dict[str, float]]] = {"stdlib": [], "pushlog": []}
+    for _ in range(WHOLE_ROUNDS):  # alternating, so both see the same machine
+        for config in samples:
+            samples[config].append(run_child("whole_process_child", config, WHOLE_RECORDS, dsn))
+    return {
+        config: {key: statistics.median(s[key] for s in runs) for key in ("cpu_us", "wall_us")}
+        for config, runs in samples.items()
+    }
 
 
-def sentry_phase(setups: dict[str, Setup]) -> None:
+# ------------------------------------------------------------------------------------------ phase C: Sentry
+def sentry_phase(setups: dict[str, Setup]) -> dict[str, dict[str, float]] | None:
     try:
         import sentry_sdk
         from sentry_sdk.integrations.logging import LoggingIntegration, ignore_logger
         from sentry_sdk.transport import Transport
     except ImportError:
-        print("\nPhase B skipped: sentry-sdk is not installed")
-        return
+        print("\nPhase C skipped: sentry-sdk is not installed")
+        return None
 
-    class Dropping(DroppingTransport, Transport):  # type: ignore[misc]
-        pass
+    class Dropping(Transport):  # type: ignore[misc]
+        """Drops every envelope (nothing leaves the process)."""
 
-    sentry_sdk.init(
-        dsn="http://public@127.0.0.1:9/1",
-        transport=Dropping,
-        integrations=[LoggingIntegration(level=logging.INFO, event_level=logging.WARNING)],
-        default_integrations=False,
-    )
+        def capture_envelope(self, envelope: Any) -> None:
+            return None
+
     for name in ("none", "null", "queue", "push", "push_storm"):
         ignore_logger(f"bench.{name}")
-    # Sentry hooks Logger.callHandlers; a NullHandler keeps logging's last resort quiet
-    setups["sentry"] = Setup("sentry", logging.NullHandler())
-    results = measure(setups, ["queue", "push", "push_storm", "sentry"], SENTRY_ROUNDS, SENTRY_BATCH)
-    for row in results.values():
-        row["pushlog"] = row["push"]
-    results["storm of identical ERRORs"]["pushlog"] = results["storm of identical ERRORs"]["push_storm"]
-    print("\nPhase B: Sentry's LoggingIntegration(event_level=WARNING), transport dropping events")
-    table(results, ["queue", "pushlog", "sentry"])
-    print("ratios (side by side, same run):")
-    for scenario, row in results.items():
-        print(ratio_line(f"{scenario[:15]:<15} PushHandler/sentry", row["pushlog"], row["sentry"]))
+    results: dict[str, dict[str, float]] = {}
+    for label, breadcrumbs in (("sentry", 100), ("sentry_nocrumbs", 0)):
+        sentry_sdk.init(
+            dsn="http://public@127.0.0.1:9/1",
+            transport=Dropping,
+            integrations=[LoggingIntegration(level=logging.INFO, event_level=logging.WARNING)],
+            default_integrations=False,
+            max_breadcrumbs=breadcrumbs,
+        )
+        # Sentry hooks Logger.callHandlers; a NullHandler keeps logging's last resort quiet
+        setups[label] = Setup(label, logging.NullHandler())
+        names = ["queue", "push", label]
+        measured = measure(setups, names, SENTRY_ROUNDS, SENTRY_BATCH, ["pushed WARNING", "feed INFO"])
+        for scenario, row in measured.items():
+            results.setdefault(scenario, {}).update(row)
+    sentry_sdk.init(dsn=None)
+    return results
 
 
+# ---------------------------------------------------------------------------------------------- memory
 def _rss_bytes() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -247,49 +304,107 @@ def _rss_bytes() -> int:
 def memory_row(records: int, queue_size: int) -> dict[str, float]:
     """In a fresh process: peak RSS growth while ``records`` distinct WARNINGs are logged, hub down
     (RSS sampled every 1,000 records)."""
-    handler = PushHandler(DSN, dedup_window=0, rate_limit=False, queue_size=queue_size)
+    handler = PushHandler(closed_port_dsn(), dedup_window=0, rate_limit=False, queue_size=queue_size)
     log = logging.getLogger("bench.mem")
     log.propagate = False
     log.setLevel(logging.INFO)
     log.addHandler(handler)
     for i in range(200):  # warm up: worker started, first batch in its retry wait
-        log.warning("payment %s failed", i, extra={"user_id": i, "plan": "pro"})
+        warning(log, i)
     gc.collect()
     before = peak = _rss_bytes()
     for i in range(records):
-        log.warning("payment %s failed", i, extra={"user_id": i, "plan": "pro"})
+        warning(log, i)
         if i % 1000 == 0:
             peak = max(peak, _rss_bytes())
     peak = max(peak, _rss_bytes())
-    return {
-        "growth_mb": (peak - before) / 1e6,
-        "queued": len(handler.client.queue),
-        "dropped": handler.client.queue.dropped,
-    }
+    return {"growth_mb": (peak - before) / 1e6, "records": records, "queue_size": queue_size}
 
 
-def memory_phase() -> None:
-    import json
-    import subprocess
-
+def memory_phase() -> list[dict[str, float]]:
     print("\nPeak memory (RSS growth, fresh process each) logging distinct WARNINGs with the hub down:")
-    rows = [(100_000, 10_000), (100_000, 1_000), (20_000, 10_000)]
-    first = None
+    rows = [(2_000, 1_000)] if SMOKE else [(100_000, 10_000), (100_000, 1_000), (20_000, 10_000)]
+    results = []
     for records, queue_size in rows:
-        code = (
-            "import json, sys; sys.path.insert(0, 'benchmarks'); import bench_emit as b; "
-            f"print(json.dumps(b.memory_row({records}, {queue_size})))"
-        )
-        out = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=600
-        ).stdout
-        row = json.loads(out.strip().splitlines()[-1])
-        first = first or max(row["growth_mb"], 0.1)
+        row = run_child("memory_row", records, queue_size)
+        results.append(row)
+        print(f"  {records:>7} records, queue_size {queue_size:>6}: peak growth {row['growth_mb']:6.1f} MB")
+    return results
+
+
+# ------------------------------------------------------------------------------------------------ main
+def main() -> None:
+    clock = "wall time" if CLOCK is time.perf_counter_ns else "CPU time of the logging thread"
+    print(
+        f"bench_emit: python {sys.version.split()[0]}, pushlog {pushlog.__version__}, live hub "
+        f"(pushlog serve, subprocess), batches of {BATCH}, {clock}"
+    )
+    figures: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp, running_hub(Path(tmp) / "hub") as hub:
+        setups = make_setups(hub.dsn())
+        names = ["none", "null", "queue", "push", "push_storm"]
+        results = measure(setups, names, ROUNDS, BATCH, list(SCENARIOS))
+        for row in results.values():  # the storm uses the dedup-on handler; the rest the dedup-off one
+            row["pushlog"] = row["push"]
+        results["storm of identical ERRORs"]["pushlog"] = results["storm of identical ERRORs"]["push_storm"]
+        print("\nPhase A: calling thread, live hub")
+        table(results, ["none", "null", "queue", "pushlog"])
+        w, st = results["pushed WARNING"], results["storm of identical ERRORs"]
+        dbg, inf = results["DEBUG below level"], results["feed INFO"]
         print(
-            f"  {records:>7} records, queue_size {queue_size:>6}: peak growth {row['growth_mb']:6.1f} MB, "
-            f"queued {row['queued']:>6}, dropped {row['dropped']:>6}, "
-            f"{row['growth_mb'] / first:4.2f}x the first row"
+            ratio_line(
+                "calling thread: pushed WARNING PushHandler / QueueHandler",
+                w["pushlog"] / w["queue"],
+                "<= 1.2",
+            )
         )
+        print(
+            ratio_line(
+                "calling thread: feed INFO      PushHandler / QueueHandler", inf["pushlog"] / inf["queue"]
+            )
+        )
+        print(
+            ratio_line(
+                "calling thread: storm repeats  PushHandler / QueueHandler",
+                st["pushlog"] / st["queue"],
+                "<= 1.0",
+            )
+        )
+        print(
+            ratio_line(
+                "calling thread: DEBUG below lvl PushHandler / no handler",
+                dbg["pushlog"] / dbg["none"],
+                "~ 1.0",
+            )
+        )
+        figures["calling_thread_us"] = results
+
+        whole = whole_process_phase(hub.dsn())
+        print(
+            f"\nPhase B: whole process, {WHOLE_RECORDS:,} pushed WARNINGs, until delivered "
+            f"(median of {WHOLE_ROUNDS})"
+        )
+        for config, label in (
+            ("stdlib", "QueueHandler + QueueListener (JSON lines)"),
+            ("pushlog", "PushHandler"),
+        ):
+            print(f"  {label:<44} {whole[config]['cpu_us']:8.1f} µs CPU per record")
+        ratio = whole["pushlog"]["cpu_us"] / whole["stdlib"]["cpu_us"]
+        print(ratio_line("whole process: PushHandler / QueueHandler + QueueListener", ratio, "<= 2.5"))
+        figures["whole_process_us"] = whole
+
+        sentry = sentry_phase(setups)
+        if sentry is not None:
+            print(
+                "\nPhase C: Sentry LoggingIntegration(event_level=WARNING), dropped envelopes, calling thread"
+            )
+            table(sentry, ["queue", "push", "sentry", "sentry_nocrumbs"])
+            for scenario, row in sentry.items():
+                for label, column in (("Sentry", "sentry"), ("Sentry max_breadcrumbs=0", "sentry_nocrumbs")):
+                    print(ratio_line(f"{scenario[:14]:<14} PushHandler / {label}", row["push"] / row[column]))
+            figures["sentry_us"] = sentry
+    figures["memory"] = memory_phase()
+    save_figures("emit", figures)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,40 @@
+"""Every benchmark runs once in smoke mode (a few seconds, ``PUSHLOG_BENCH_SMOKE=1``), exits 0 and
+prints its ratio lines, so a benchmark broken by a change fails the suite instead of ``make bench``.
+
+Benchmarks are discovered (``benchmarks/bench_*.py``): a new one is covered without editing this file.
+The numbers of a smoke run mean nothing and nothing here looks at them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = sorted((Path(__file__).resolve().parents[2] / "benchmarks").glob("bench_*.py"))
+RATIO = re.compile(r"^\s*ratio\s+\S.*\d\.\d\d", re.MULTILINE)
+
+
+def test_the_benchmarks_are_found() -> None:
+    assert len(BENCHMARKS) >= 4, BENCHMARKS
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("script", BENCHMARKS, ids=lambda path: path.stem)
+def test_benchmark_runs_in_smoke_mode_and_prints_its_ratios(script: Path, tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(script), "--smoke"],
+        cwd=tmp_path,  # a benchmark must not depend on the working directory
+        env={**os.environ, "PUSHLOG_BENCH_SMOKE": "1", "PYTHONUNBUFFERED": "1"},
+        capture_output=True,
+        text=True,
+        timeout=170,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    assert RATIO.search(result.stdout), f"no ratio line in the output of {script.name}:\n{output[-4000:]}"
+    assert "Traceback" not in output, output[-4000:]
