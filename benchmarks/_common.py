@@ -42,7 +42,7 @@ def save_figures(name: str, figures: dict[str, Any]) -> None:
     FIGURES.mkdir(parents=True, exist_ok=True)
     figures = {"python": sys.version.split()[0], "cpus": os.cpu_count(), **figures}
     (FIGURES / f"{name}.json").write_text(json.dumps(figures, indent=2) + "\n")
-    print(f"  figures written to {(FIGURES / f'{name}.json').relative_to(Path.cwd(), walk_up=True)}")
+    print(f"  figures written to {FIGURES / f'{name}.json'}")
 
 
 @dataclass
@@ -64,12 +64,19 @@ class Hub:
 
 
 @contextmanager
-def running_hub(data_dir: Path, *extra: str) -> Iterator[Hub]:
+def running_hub(data_dir: Path, *extra: str, src: str | None = None) -> Iterator[Hub]:
     """``pushlog serve`` on a free loopback port with ``data_dir``, rate limits lifted; stopped with
-    SIGTERM on exit."""
+    SIGTERM on exit. ``src``: run the pushlog found in that directory instead (a baseline checkout's
+    ``src``), for before/after comparisons in one run. With ``PUSHLOG_BENCH_HUB_PROFILE=FILE`` the hub
+    runs under cProfile (its event loop thread) and writes FILE when it stops."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if src is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
+    profile = os.environ.get("PUSHLOG_BENCH_HUB_PROFILE")
     process = subprocess.Popen(
         [
             sys.executable,
+            *(["-m", "cProfile", "-o", profile] if profile else []),
             "-m",
             "pushlog",
             "serve",
@@ -87,7 +94,7 @@ def running_hub(data_dir: Path, *extra: str) -> Iterator[Hub]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env=env,
     )
     try:
         assert process.stdout is not None

@@ -11,7 +11,8 @@ case where each change costs one database read per distinct filter.
 
 Target (issue 15): 500 streams at 10 events/s deliver at p50 <= 50 ms.
 Usage: ``python benchmarks/bench_streams.py [--streams N] [--rate R] [--seconds S] [--filters K] [--smoke]``.
-To measure another checkout's hub, put its ``src`` first: ``PYTHONPATH=/path/to/src python ...``.
+``--baseline-src DIR`` also runs a hub from another checkout's ``src`` (e.g. ``git archive`` of an older
+commit), alternating with this one at each size: before/after figures from one run.
 """
 
 from __future__ import annotations
@@ -116,8 +117,10 @@ def wait_for_count(pipe: Connection, expected: int, timeout: float) -> int:
         time.sleep(0.05)  # polling the receiver's count; latencies come from the receiver's clock
 
 
-def measure(streams: int, rate: float, seconds: float, filters: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp, running_hub(Path(tmp) / "hub") as hub:
+def measure(
+    streams: int, rate: float, seconds: float, filters: int, src: str | None = None
+) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp, running_hub(Path(tmp) / "hub", src=src) as hub:
         base = _dt.datetime.now(_dt.UTC) - _dt.timedelta(days=1)
         paths = []
         for i in range(streams):
@@ -133,7 +136,7 @@ def measure(streams: int, rate: float, seconds: float, filters: int) -> dict[str
             if not parent.poll(180) or parent.recv() != "ready":
                 raise SystemExit("the receiver did not open its streams")
             headers = {"Authorization": f"Bearer {hub.credentials['publish']}"}
-            with httpx.Client(base_url=hub.url, headers=headers) as client:
+            with httpx.Client(base_url=hub.url, headers=headers, timeout=60) as client:
                 publish(client, run, -1)  # warm-up: every stream gets one event
                 if wait_for_count(parent, streams, 60) < streams:
                     raise SystemExit("the warm-up event did not reach every stream")
@@ -167,6 +170,7 @@ def measure(streams: int, rate: float, seconds: float, filters: int) -> dict[str
         "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1e3,
         "max_ms": ordered[-1] * 1e3,
         "hub_cpu_percent": 100 * hub_cpu / elapsed,
+        "hub_cpu_us_per_delivery": 1e6 * hub_cpu / (events * streams),
         "latencies_ms": [x * 1e3 for x in ordered[:: max(1, len(ordered) // 2000)]],
     }
 
@@ -178,7 +182,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--filters", type=int, default=1, help="distinct filters the streams use")
     parser.add_argument("--smoke", action="store_true")
-    parser.add_argument("--label", default="", help="a name for this run in the figures file")
+    parser.add_argument("--baseline-src", help="also run the hub of this src directory (before/after)")
     args = parser.parse_args()
     if SMOKE:
         args.streams, args.seconds = [20], 1.0
@@ -186,16 +190,20 @@ def main() -> None:
         f"bench_streams: python {sys.version.split()[0]}, {args.rate:g} events/s for {args.seconds:g} s, "
         f"{args.filters} distinct filter(s), live hub (pushlog serve, subprocess)"
     )
-    print("  streams    p50 ms    p99 ms    max ms   hub CPU (% of one core)")
-    rows = []
+    hubs: dict[str, str | None] = {"this hub": None}
+    if args.baseline_src:
+        hubs = {"baseline": args.baseline_src, **hubs}
+    print("  hub        streams    p50 ms    p99 ms    max ms  hub CPU %  hub CPU µs per delivery")
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in hubs}
     for streams in args.streams:
-        row = measure(streams, args.rate, args.seconds, max(1, min(args.filters, streams)))
-        rows.append(row)
-        print(
-            f"  {streams:7d} {row['p50_ms']:9.1f} {row['p99_ms']:9.1f} {row['max_ms']:9.1f} "
-            f"{row['hub_cpu_percent']:9.0f}%"
-        )
-    largest = rows[-1]
+        for name, src in hubs.items():
+            row = measure(streams, args.rate, args.seconds, max(1, min(args.filters, streams)), src)
+            runs[name].append(row)
+            print(
+                f"  {name:<10} {streams:7d} {row['p50_ms']:9.1f} {row['p99_ms']:9.1f} {row['max_ms']:9.1f}"
+                f" {row['hub_cpu_percent']:9.0f}% {row['hub_cpu_us_per_delivery']:12.1f}"
+            )
+    largest = runs["this hub"][-1]
     print(
         ratio_line(
             f"p50 latency at {largest['streams']} streams / {TARGET_P50_MS:g} ms",
@@ -203,12 +211,22 @@ def main() -> None:
             f"<= 1.0: p50 <= {TARGET_P50_MS:g} ms at 500 streams",
         )
     )
-    name = (
-        "streams"
-        + (f"-{args.label}" if args.label else "")
-        + (f"-filters{args.filters}" if args.filters > 1 else "")
-    )
-    save_figures(name, {"runs": rows, "seconds": args.seconds})
+    if args.baseline_src:
+        before = runs["baseline"][-1]
+        print(
+            ratio_line(
+                f"p50 latency at {largest['streams']} streams, this hub / baseline",
+                largest["p50_ms"] / before["p50_ms"],
+            )
+        )
+        print(
+            ratio_line(
+                f"hub CPU per delivery at {largest['streams']} streams, this hub / baseline",
+                largest["hub_cpu_us_per_delivery"] / before["hub_cpu_us_per_delivery"],
+            )
+        )
+    suffix = f"-filters{args.filters}" if args.filters > 1 else ""
+    save_figures("streams" + suffix, {"runs": runs, "seconds": args.seconds, "rate": args.rate})
 
 
 if __name__ == "__main__":

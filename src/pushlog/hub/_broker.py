@@ -72,6 +72,8 @@ class Broker:
         self._notify()
 
     def acks_after(self, position: int) -> list[tuple[int, dict[str, Any]]]:
+        if position >= self._ack_counter:  # the common case, checked by every stream on every change
+            return []
         return [(pos, payload) for pos, payload in self._acks if pos > position]
 
     async def wait(self, seen_generation: int, timeout: float) -> bool:
@@ -126,32 +128,37 @@ class Tail:
         # the broker generation the window is complete for; None: read again before answering
         self._generation: int | None = None
         self._read_at = time.monotonic()
-        self._lock = asyncio.Lock()
+        self._reading: asyncio.Future[None] | None = None
 
     async def after(self, position: int) -> tuple[list[Item], int | None] | None:
         """The items after ``position`` and the generation they are complete for (``None``: more are
         waiting, ask again at once); ``None`` if ``position`` is before the window."""
         if self._generation != self._broker.generation:
-            async with self._lock:  # the first stream reads; the others find the window fresh
-                if self._generation != self._broker.generation:
-                    await self._refresh()
+            # the first stream starts the read; the others await the same one and all wake together
+            # when it is done. Shielded: a stream that disconnects meanwhile does not cancel it.
+            if self._reading is None:
+                self._reading = asyncio.ensure_future(self._refresh())
+            await asyncio.shield(self._reading)
         if position < self.start:
             return None
         index = bisect.bisect_right(self._items, position, key=lambda item: item[0])
         return self._items[index:], self._generation
 
     async def _refresh(self) -> None:
-        seen = self._broker.generation  # before the read: a commit during the read changes it
-        self._read_at = time.monotonic()
-        items = await self._read(self._end)
-        if items:
-            self._items.extend(items)
-            self._end = items[-1][0]
-            excess = len(self._items) - self._window
-            if excess > 0:
-                self.start = self._items[excess - 1][0]
-                del self._items[:excess]
-        self._generation = seen if len(items) < self._batch else None
+        try:
+            seen = self._broker.generation  # before the read: a commit during the read changes it
+            self._read_at = time.monotonic()
+            items = await self._read(self._end)
+            if items:
+                self._items.extend(items)
+                self._end = items[-1][0]
+                excess = len(self._items) - self._window
+                if excess > 0:
+                    self.start = self._items[excess - 1][0]
+                    del self._items[:excess]
+            self._generation = seen if len(items) < self._batch else None
+        finally:
+            self._reading = None
 
     async def catch_up(self, position: int) -> tuple[list[Item], int | None]:
         """For a stream before the window: its own database read after ``position``, and the
