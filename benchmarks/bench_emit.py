@@ -12,7 +12,8 @@ serializes, redacts and posts: nothing is measured with the network path switche
   pushed WARNING, from the first call until everything was delivered, each configuration in a fresh
   process: ``QueueHandler`` + ``QueueListener`` whose handler does comparable work (builds the
   record's dict with its ``extra`` fields, ``json.dumps`` it, writes lines to /dev/null in batches
-  of 100) against ``PushHandler`` (until ``Client.flush`` reports everything accepted by the hub).
+  of 100), the same with a handler doing nothing (the floor of the stdlib's thread hand-off), against
+  ``PushHandler`` (until ``Client.flush`` reports everything accepted by the hub).
 * Phase C, Sentry: ``LoggingIntegration(event_level=WARNING)`` with a transport that drops every
   envelope, with the default 100 breadcrumbs and with ``max_breadcrumbs=0``, calling thread.
 * Peak memory with the hub down (fresh process each): the queue bound holds.
@@ -40,7 +41,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from _common import SMOKE, ratio_line, running_hub, save_figures
+from _common import SMOKE, machine, ratio_line, running_hub, save_figures
 
 import pushlog
 from pushlog import PushHandler
@@ -219,7 +220,7 @@ def whole_process_child(config: str, records: int, dsn: str) -> dict[str, float]
         handler.close()
     else:
         q: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        target = JsonLinesHandler()
+        target = JsonLinesHandler() if config == "stdlib" else logging.NullHandler()
         listener = logging.handlers.QueueListener(q, target)
         log.addHandler(logging.handlers.QueueHandler(q))
         listener.start()
@@ -247,8 +248,15 @@ def run_child(function: str, *args: Any) -> dict[str, Any]:
     return result
 
 
+WHOLE_LABELS = {
+    "stdlib": "QueueHandler + QueueListener, JSON-lines handler",
+    "stdlib_null": "QueueHandler + QueueListener, handler doing nothing",
+    "pushlog": "PushHandler, until the hub accepted everything",
+}
+
+
 def whole_process_phase(dsn: str) -> dict[str, dict[str, float]]:
-    samples: dict[str, list[dict[str, float]]] = {"stdlib": [], "pushlog": []}
+    samples: dict[str, list[dict[str, float]]] = {"stdlib": [], "stdlib_null": [], "pushlog": []}
     for _ in range(WHOLE_ROUNDS):  # alternating, so both see the same machine
         for config in samples:
             samples[config].append(run_child("whole_process_child", config, WHOLE_RECORDS, dsn))
@@ -336,7 +344,7 @@ def memory_phase() -> list[dict[str, float]]:
 def main() -> None:
     clock = "wall time" if CLOCK is time.perf_counter_ns else "CPU time of the logging thread"
     print(
-        f"bench_emit: python {sys.version.split()[0]}, pushlog {pushlog.__version__}, live hub "
+        f"bench_emit: {machine()}, pushlog {pushlog.__version__}, live hub "
         f"(pushlog serve, subprocess), batches of {BATCH}, {clock}"
     )
     figures: dict[str, Any] = {}

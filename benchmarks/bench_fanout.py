@@ -33,7 +33,6 @@ import json
 import multiprocessing
 import os
 import socket
-import sys
 import tempfile
 import time
 import uuid
@@ -43,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _common import SMOKE, Hub, process_cpu, ratio_line, running_hub, save_figures
+from _common import SMOKE, Hub, machine, process_cpu, ratio_line, running_hub, save_figures
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -334,8 +333,8 @@ def main() -> None:
     pem = generate_vapid_keys()
     keys = make_keys(10 if SMOKE else 200)
     print(
-        f"bench_fanout: sink on 127.0.0.1:{port} (own process), python {sys.version.split()[0]}, "
-        f"{cores} cores, concurrency {args.concurrency}, best of {args.rounds} interleaved rounds"
+        f"bench_fanout: sink on 127.0.0.1:{port} (own process), {machine()}, "
+        f"concurrency {args.concurrency}, best of {args.rounds} interleaved rounds"
     )
     figures: dict[str, Any] = {"sizes": {}, "cores": cores}
     try:
@@ -414,6 +413,11 @@ def report(
     )
     print(ratio_line(f"{size:>6} hub msg/s / {cores}-core crypto floor", hub / floor_rate, target))
     print(ratio_line(f"{size:>6} sender msg/s / {cores}-core crypto floor", ours / floor_rate, target))
+    # CPU per message is far less disturbed by other load on the machine than wall-clock throughput
+    cpu_floor = per_message * 1e6
+    for name in ("hub (whole path)", "sender", "pywebpush webpush_async"):
+        label = f"{size:>6} crypto floor CPU / {name} CPU per message"
+        print(ratio_line(label, cpu_floor / rows[name]["cpu_us"]))
     print(ratio_line(f"{size:>6} hub msg/s / pywebpush webpush_async (shared session)", hub / peer))
     print(ratio_line(f"{size:>6} sender msg/s / pywebpush webpush_async (shared session)", ours / peer))
     print(ratio_line(f"{size:>6} hub msg/s / naive webpush() loop", hub / rows["naive"]["rate"]))

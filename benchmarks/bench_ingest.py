@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _common import SMOKE, ratio_line, running_hub, save_figures
+from _common import SMOKE, machine, ratio_line, running_hub, save_figures
 
 QUICK = "--quick" in sys.argv
 BATCH = 100
@@ -170,7 +170,7 @@ def main() -> None:
                 best["raw"] = max(best["raw"], run_raw(raw_db, batches, side_tables=False))
                 again = [make_batch(round_no + ROUNDS, b) for b in range(BATCHES)]  # fresh ids
                 best["raw+side"] = max(best["raw+side"], run_raw(raw_db, again, side_tables=True))
-    print(f"ingest: {BATCHES} batches x {BATCH} events per round, {ROUNDS} rounds, best round kept")
+    print(f"bench_ingest: {machine()}, {BATCHES} batches x {BATCH} events, {ROUNDS} rounds, best kept")
     labels = {
         "hub": f"hub       POST /v1/events, {CLIENTS} clients (202 = on disk)",
         "raw": "raw       sqlite3 executemany, events only",

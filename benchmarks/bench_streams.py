@@ -23,7 +23,6 @@ import datetime as _dt
 import multiprocessing
 import re
 import statistics
-import sys
 import tempfile
 import time
 import uuid
@@ -33,7 +32,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import httpx
-from _common import SMOKE, process_cpu, ratio_line, running_hub, save_figures
+from _common import SMOKE, machine, process_cpu, ratio_line, running_hub, save_figures
 
 T0 = re.compile(rb'"t0":([0-9.]+)')
 TARGET_P50_MS = 50.0
@@ -187,7 +186,7 @@ def main() -> None:
     if SMOKE:
         args.streams, args.seconds = [20], 1.0
     print(
-        f"bench_streams: python {sys.version.split()[0]}, {args.rate:g} events/s for {args.seconds:g} s, "
+        f"bench_streams: {machine()}, {args.rate:g} events/s for {args.seconds:g} s, "
         f"{args.filters} distinct filter(s), live hub (pushlog serve, subprocess)"
     )
     hubs: dict[str, str | None] = {"this hub": None}
