@@ -58,6 +58,9 @@ PAYLOAD = {
     "url": "http://127.0.0.1/#/events/x",
 }
 TARGET = ">= 0.40 of the {cores}-core crypto floor"
+#: Tries per message for the in-process contenders: a timeout on a busy machine is resent, as the
+#: hub's dispatcher would.
+RESENDS = 3
 
 
 # --------------------------------------------------------------------------------------------- sink
@@ -158,7 +161,7 @@ class Run:
 
 def finish(port: int, count: int, start: float, wall: float, cpu: float, what: str) -> Run:
     stats = sink_stats(port)
-    if stats["count"] != count:
+    if stats["count"] < count:  # more when a request timed out after it arrived and was resent
         raise SystemExit(f"{what}: the sink received {stats['count']} of {count} messages")
     return Run(count, wall, cpu, stats["first"] - start, stats["last"] - start)
 
@@ -213,15 +216,18 @@ async def pywebpush_async(
 
     async def one(session: aiohttp.ClientSession, target: WebPushTarget) -> int:
         async with slots:
-            response = await webpush_async(
-                {"endpoint": target.endpoint, "keys": {"p256dh": target.p256dh, "auth": target.auth}},
-                data=data,
-                vapid_private_key=pem_path,
-                vapid_claims={"sub": SUBJECT},
-                ttl=3600,
-                timeout=10,
-                aiohttp_session=session,
-            )
+            try:
+                response = await webpush_async(
+                    {"endpoint": target.endpoint, "keys": {"p256dh": target.p256dh, "auth": target.auth}},
+                    data=data,
+                    vapid_private_key=pem_path,
+                    vapid_claims={"sub": SUBJECT},
+                    ttl=3600,
+                    timeout=10,
+                    aiohttp_session=session,
+                )
+            except (aiohttp.ClientError, TimeoutError):
+                return 0
             return response.status if isinstance(response, aiohttp.ClientResponse) else 0
 
     subs = targets(port, count, keys)
@@ -229,11 +235,15 @@ async def pywebpush_async(
         await one(session, subs[0])  # warm the connection pool
         sink_stats(port)
         start, cpu = time.monotonic(), time.process_time()
-        statuses = await asyncio.gather(*(one(session, t) for t in subs))
+        pending = subs
+        for _ in range(RESENDS):  # the same resends as the sender gets
+            statuses = await asyncio.gather(*(one(session, t) for t in pending))
+            pending = [t for t, status in zip(pending, statuses, strict=True) if status != 201]
+            if not pending:
+                break
         wall, cpu = time.monotonic() - start, time.process_time() - cpu
-    bad = [s for s in statuses if s != 201]
-    if bad:
-        raise SystemExit(f"webpush_async: {len(bad)} of {count} not accepted, e.g. {bad[0]}")
+    if pending:
+        raise SystemExit(f"webpush_async: {len(pending)} of {count} not accepted after {RESENDS} tries")
     return finish(port, count, start, wall, cpu, "webpush_async")
 
 
@@ -248,13 +258,17 @@ async def sender(port: int, count: int, keys: list[tuple[str, str]], pem: str, c
         await ours.send(subs[0], message)  # warm the connection pool and the VAPID cache
         sink_stats(port)
         start, cpu = time.monotonic(), time.process_time()
-        results = await asyncio.gather(*(ours.send(t, message) for t in subs))
+        pending = subs
+        for _ in range(RESENDS):  # what the dispatcher does with a RETRY (a timeout on a busy machine)
+            results = await asyncio.gather(*(ours.send(t, message) for t in pending))
+            pending = [t for t, r in zip(pending, results, strict=True) if r.status != 201]
+            if not pending:
+                break
         wall, cpu = time.monotonic() - start, time.process_time() - cpu
     finally:
         await ours.aclose()
-    bad = [r for r in results if r.status != 201]
-    if bad:
-        raise SystemExit(f"sender: {len(bad)} of {count} not accepted, e.g. {bad[0]}")
+    if pending:
+        raise SystemExit(f"sender: {len(pending)} of {count} not accepted after {RESENDS} tries")
     return finish(port, count, start, wall, cpu, "sender")
 
 

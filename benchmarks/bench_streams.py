@@ -10,7 +10,8 @@ fan-out and the socket. Hub CPU is read from /proc over the measured window (100
 case where each change costs one database read per distinct filter.
 
 Target (issue 15): 500 streams at 10 events/s deliver at p50 <= 50 ms.
-Usage: ``python benchmarks/bench_streams.py [--streams N] [--rate R] [--seconds S] [--filters K] [--smoke]``.
+Usage: ``python benchmarks/bench_streams.py [--streams N ...] [--rate R] [--seconds S] [--filters K]
+[--baseline-src DIR] [--quick] [--smoke]``.
 ``--baseline-src DIR`` also runs a hub from another checkout's ``src`` (e.g. ``git archive`` of an older
 commit), alternating with this one at each size: before/after figures from one run.
 """
@@ -181,8 +182,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--filters", type=int, default=1, help="distinct filters the streams use")
     parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="3 s per size")
     parser.add_argument("--baseline-src", help="also run the hub of this src directory (before/after)")
     args = parser.parse_args()
+    if args.quick:
+        args.seconds = 3.0
     if SMOKE:
         args.streams, args.seconds = [20], 1.0
     print(
