@@ -26,8 +26,10 @@ import threading
 import time
 from collections.abc import Iterator
 
+from _common import SMOKE
+
 QUICK = "--quick" in sys.argv
-RUNS = 2 if QUICK else 5
+RUNS = 1 if SMOKE else 2 if QUICK else 5
 FLUSH_TIMEOUT = 2.0
 
 #: Quoted, not measured: exit behaviour of peer handlers in the same runs (issue text and field notes).

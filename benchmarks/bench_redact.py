@@ -13,12 +13,14 @@ import sys
 import time
 from collections.abc import Callable
 
+from _common import SMOKE
+
 from pushlog._event import Event
 from pushlog._levels import Level
 from pushlog._redact import Redactor
 
 QUICK = "--quick" in sys.argv
-ROUNDS = 10 if QUICK else 40
+ROUNDS = 2 if SMOKE else 10 if QUICK else 40
 BATCH = 50
 
 TRACEBACK = "\n".join(
