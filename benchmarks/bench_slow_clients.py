@@ -20,12 +20,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _common import SMOKE, ratio_line
 from tests.support.hub_server import start_hub_process
 from tests.support.slow_clients import NormalResults, SlowClients, normal_requests
 
 QUICK = "--quick" in sys.argv
-SLOW = int(sys.argv[sys.argv.index("--slow") + 1]) if "--slow" in sys.argv else 400
-DURATION = 12.0 if QUICK else 25.0
+SLOW = int(sys.argv[sys.argv.index("--slow") + 1]) if "--slow" in sys.argv else 50 if SMOKE else 400
+DURATION = 3.0 if SMOKE else 12.0 if QUICK else 25.0
 NOFILE = 256
 
 
@@ -70,6 +71,8 @@ def main() -> None:
             f"p99 {results.quantile(0.99) * 1000:.0f} ms, max {max(results.latencies) * 1000:.0f} ms"
         )
     print(f"hub log lines mentioning accept: {accept_errors}")
+    sent = len(results.latencies) + len(results.failures)
+    print(ratio_line("normal requests answered / sent", len(results.latencies) / max(1, sent), "= 1.00"))
 
 
 if __name__ == "__main__":
