@@ -83,10 +83,10 @@ def register(subparsers: Any) -> None:
         "--max-connections", type=int, default=None, metavar="N", help="open connections (1000)"
     )
     limits.add_argument(
-        "--max-streams", type=int, default=None, metavar="N", help="live streams in total (100)"
+        "--max-streams", type=int, default=None, metavar="N", help="live streams in total (500)"
     )
     limits.add_argument(
-        "--max-streams-per-key", type=int, default=None, metavar="N", help="live streams per key (10)"
+        "--max-streams-per-key", type=int, default=None, metavar="N", help="live streams per key (100)"
     )
     limits.add_argument(
         "--auth-failures",

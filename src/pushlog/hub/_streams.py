@@ -1,7 +1,9 @@
 """Caps on live ``/v1/stream`` connections, in total and per key.
 
-Every live stream costs a connection, a task and a database read per published batch, so hundreds
-of them on one key slow publishing for everyone. :meth:`StreamSlots.acquire` admits a stream or
+Every live stream costs a connection, a task and a share of each published change's fan-out (streams
+with the same filter share one database read, hub/_broker.py), so without a cap a leaked read key
+could open streams until the descriptors run out. The per-key default leaves room for a team sharing
+one read key across its browsers and terminals. :meth:`StreamSlots.acquire` admits a stream or
 answers 429 ``too_many_streams`` (Retry-After :data:`RETRY_AFTER`); the slot is released when the
 stream ends, whichever way it ends.
 """

@@ -73,8 +73,8 @@ class HubConfig:
     #: the new one is answered 503 with Retry-After.
     max_connections: int = 1000
     #: Live ``/v1/stream`` connections in total and per key; beyond them, 429 with Retry-After.
-    max_streams: int = 100
-    max_streams_per_key: int = 10
+    max_streams: int = 500
+    max_streams_per_key: int = 100
     #: Failed authentications (unknown or revoked key) per client address per minute; then 429.
     auth_failures_per_minute: int = 20
     #: Pushed events per key per minute; beyond it events are stored but not pushed, and each
