@@ -8,7 +8,8 @@ and steadier than wall time on a busy machine.
 
 Each event's title and trace id differ (as formatted messages do), so the redactor's cache of short
 texts helps only where real logs repeat themselves (logger names, hosts, plain values); the last row
-shows the same WARNING over and over, where every short text is a cache hit.
+shows the same WARNING over and over, where every short text is a cache hit. The ERROR's frames
+repeat (its message does not), the 8 KB body's lines do not.
 """
 
 from __future__ import annotations
@@ -66,14 +67,17 @@ def typical() -> Event:
 
 
 def with_traceback() -> Event:
+    """An ERROR from the same place as the last one (the same frames), with its own message."""
     event = typical()
-    event.level, event.body = Level.ERROR, TRACEBACK
+    event.level, event.body = Level.ERROR, TRACEBACK.replace("limit=50", f"limit=50&after={next(_SERIAL)}")
     return event
 
 
 def big() -> Event:
     event = typical()
-    event.body = ("GET /v1/events?limit=50&cursor=abc 200 12ms user=ada plan=pro\n" * 130)[:8000]
+    event.body = "".join(
+        f"GET /v1/events?limit=50&cursor=abc{next(_SERIAL)} 200 12ms user=ada plan=pro\n" for _ in range(120)
+    )[:8000]
     event.metadata.update(
         {f"field_{i}": {"nested": ["value"] * 5, "note": "ordinary text " * 8} for i in range(10)}
     )

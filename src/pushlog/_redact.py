@@ -67,8 +67,11 @@ _HINTS: Final = tuple((hint, index) for index, (rule, _) in enumerate(_TOKENS) f
 _ALWAYS: Final = tuple(index for index, (rule, _) in enumerate(_TOKENS) if not rule.hints)
 #: No token rule matches fewer characters ("Basic " and an 8-character credential).
 _SHORTEST_TOKEN: Final = 14
-#: Texts up to this length have their result remembered (see :attr:`Redactor._texts`).
+#: Texts up to this length have their result remembered (``Redactor._texts``), and the lines of
+#: longer multi-line texts their hints (``Redactor._line_hints``): traceback frames repeat.
 _CACHED_TEXT: Final = 256
+#: Entries per text cache (cleared when full): at most about a megabyte each.
+_TEXT_CACHE_SIZE: Final = 2048
 
 #: A bare value: masks a format rule already put there, or ordinary characters (an opening bracket
 #: only after the first one: a value that starts with one is a structure).
@@ -323,6 +326,8 @@ class Redactor:
         self._plain_keys: set[Any] = set()  # dict keys neither secret nor changed by text()
         #: results of text() for short texts (logger names, channels, repeated titles and values)
         self._texts: dict[str, str] = {}
+        #: hints the screen finds in a line of a long multi-line text
+        self._line_hints: dict[str, list[str]] = {}
 
     # ---- keys ---------------------------------------------------------------------------------
     def sensitive_key(self, key: str) -> bool:
@@ -356,14 +361,33 @@ class Redactor:
         masked = self._texts.get(value)
         if masked is None:
             masked = self._text(value)
-            if len(self._texts) >= _KEY_CACHE_SIZE:
+            if len(self._texts) >= _TEXT_CACHE_SIZE:
                 self._texts.clear()
             self._texts[value] = masked
         return masked
 
+    def _hints(self, lower: str) -> list[str]:
+        """What :class:`_Screen` reports for ``lower``. A long multi-line text is screened line by
+        line (no hint but ``"\\n"`` itself spans a line break), with short lines' results cached."""
+        find = self._screen.pattern.findall
+        if len(lower) <= _CACHED_TEXT or "\n" not in lower:
+            return find(lower)
+        cache = self._line_hints
+        found = ["\n"]
+        for line in lower.split("\n"):
+            hints = cache.get(line)
+            if hints is None:
+                hints = find(line)
+                if len(line) <= _CACHED_TEXT:
+                    if len(cache) >= _TEXT_CACHE_SIZE:
+                        cache.clear()
+                    cache[line] = hints
+            found += hints
+        return found
+
     def _text(self, value: str) -> str:
         screen = self._screen
-        found = screen.pattern.findall(value.lower())
+        found = self._hints(value.lower())
         if found and len(value) >= _SHORTEST_TOKEN:
             hinted = {index for hint in found for index in screen.rules[hint]}
             for index in sorted(hinted.union(_ALWAYS)):
