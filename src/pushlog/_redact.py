@@ -175,6 +175,31 @@ class _Screen:
             self.keyed[hint] = any(p in keys for p in prefixes)
 
 
+def _sub_at_line_starts(pattern: re.Pattern[str], text: str) -> str:
+    """``pattern.sub(MASK, text)`` for a pattern whose every match begins at a line start (see
+    :attr:`~pushlog._redact_rules.TokenRule.line_start`): the same result, trying those places only
+    (``match`` at a position still sees the text before it, as the pattern's lookbehinds need)."""
+    starts = {0}
+    for newline in ("\n", "\\n"):
+        at = text.find(newline)
+        while at >= 0:
+            starts.add(at + len(newline))
+            at = text.find(newline, at + 1)
+    out: list[str] = []
+    pos = 0  # everything before pos is in out
+    for start in sorted(starts):
+        if start < pos:
+            continue
+        match = pattern.match(text, start)
+        if match is not None:
+            out += (text[pos:start], MASK)
+            pos = match.end()
+    if not out:
+        return text
+    out.append(text[pos:])
+    return "".join(out)
+
+
 def luhn_ok(digits: str) -> bool:
     """Whether a string of digits passes the Luhn checksum (payment card numbers do)."""
     total = 0
@@ -388,13 +413,12 @@ class Redactor:
     def _text(self, value: str) -> str:
         screen = self._screen
         found = self._hints(value.lower())
-        if found and len(value) >= _SHORTEST_TOKEN:
+        if len(value) >= _SHORTEST_TOKEN and (found or _ALWAYS):
             hinted = {index for hint in found for index in screen.rules[hint]}
             for index in sorted(hinted.union(_ALWAYS)):
-                value = _TOKENS[index][1].sub(MASK, value)
-        elif _ALWAYS and len(value) >= _SHORTEST_TOKEN:
-            for index in _ALWAYS:
-                value = _TOKENS[index][1].sub(MASK, value)
+                rule, pattern = _TOKENS[index]
+                at_line_starts = rule.line_start
+                value = _sub_at_line_starts(pattern, value) if at_line_starts else pattern.sub(MASK, value)
         if "@" in value and "://" in value:
             value = _USERINFO.sub(_mask_userinfo, value)
         if any(screen.keyed[hint] for hint in found):  # else no key in the text can name a secret
