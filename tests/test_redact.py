@@ -31,7 +31,17 @@ from tests.support.push_service import PushService
 
 from pushlog import Client, PushHandler, job
 from pushlog._event import MAX_METADATA_VALUE, MAX_TITLE, Event
-from pushlog._redact import MASK, MAX_NODES, Redactor, key_words, luhn_ok, matching_rules, redact_event
+from pushlog._redact import (
+    _TOKENS,
+    MASK,
+    MAX_NODES,
+    Redactor,
+    _sub_at_line_starts,
+    key_words,
+    luhn_ok,
+    matching_rules,
+    redact_event,
+)
 from pushlog._redact_rules import KEY_HINTS, KEY_WORDS, TOKEN_RULES
 from pushlog.cli._run import Outcome, build_report
 from pushlog.cli._send import build_event
@@ -753,6 +763,43 @@ def test_a_url_field_that_is_no_url_after_masking_is_dropped() -> None:
     )
     assert event.link is None and event.image == "https://cdn.example.com/a.png"
     assert event.actions == [{"action": "a", "title": "A"}]
+
+
+def test_the_hint_screen_sees_what_substring_search_sees() -> None:
+    """The one-pass screen (line by line for long texts, cached) tries exactly the rules, and sees a
+    key hint exactly when, a substring search for every hint would."""
+    redactor = Redactor(keys=["zork_id"])
+    screen = redactor._screen
+    key_hints = {*KEY_HINTS, "zork", "id"}
+    frames = "\n".join(f'  File "/srv/app/mod_{i}.py", line {i}, in step' for i in range(12))
+    texts = [*ORDINARY, *(s.text for s in SECRETS), *(f"{frames}\n{s.text}\n{frames}" for s in SECRETS)]
+    for text in [*texts, *texts]:  # the second round reads the caches
+        lower = text.lower()
+        found = redactor._hints(lower)
+        rules = {TOKEN_RULES[i].name for hint in found for i in screen.rules[hint]}
+        assert rules == {rule.name for rule in TOKEN_RULES if any(h in lower for h in rule.hints)}, text
+        keyed = any(screen.keyed[hint] for hint in found)
+        assert keyed == any(hint in lower for hint in key_hints), text
+
+
+def test_line_start_rules_match_only_at_line_starts() -> None:
+    """A rule marked ``line_start`` is tried at line starts only; that must lose nothing."""
+    frames = "\n".join(f'  File "/srv/app/mod_{i}.py", line {i}, in step' for i in range(3))
+    forms = ("{}", frames + "\n{}", "{!r}: {}")
+    texts = [form.format(s.text, json.dumps(s.text)) for s in SECRETS for form in forms]
+    patterns = [pattern for rule, pattern in _TOKENS if rule.line_start]
+    assert patterns, "the table has line_start rules"
+    for pattern in patterns:
+        for text in texts:
+            assert _sub_at_line_starts(pattern, text) == pattern.sub(MASK, text), text
+
+
+def test_cached_texts_are_masked_the_same_every_time() -> None:
+    redactor = Redactor()
+    for s in SECRETS:
+        first = redactor.text(f"retry: {s.text}")
+        assert redactor.text(f"retry: {s.text}") == first
+        assert leaked(s.secret, first) is None, s.name
 
 
 def test_text_rules_are_idempotent() -> None:

@@ -64,9 +64,14 @@ MAX_NODES: Final = 10_000
 _TOKENS: Final = tuple((rule, re.compile(rule.pattern)) for rule in TOKEN_RULES)
 #: ``(hint, index into _TOKENS)`` for every hint, and the rules without hints (always tried).
 _HINTS: Final = tuple((hint, index) for index, (rule, _) in enumerate(_TOKENS) for hint in rule.hints)
-_ALWAYS: Final = frozenset(index for index, (rule, _) in enumerate(_TOKENS) if not rule.hints)
+_ALWAYS: Final = tuple(index for index, (rule, _) in enumerate(_TOKENS) if not rule.hints)
 #: No token rule matches fewer characters ("Basic " and an 8-character credential).
 _SHORTEST_TOKEN: Final = 14
+#: Texts up to this length have their result remembered (``Redactor._texts``), and the lines of
+#: longer multi-line texts their hints (``Redactor._line_hints``): traceback frames repeat.
+_CACHED_TEXT: Final = 256
+#: Entries per text cache (cleared when full): at most about a megabyte each.
+_TEXT_CACHE_SIZE: Final = 2048
 
 #: A bare value: masks a format rule already put there, or ordinary characters (an opening bracket
 #: only after the first one: a value that starts with one is a structure).
@@ -97,12 +102,16 @@ _USERINFO: Final = re.compile(
 
 #: 13-19 digits, optionally separated by single spaces, dashes or dots, starting like a card number;
 #: not a part of a longer number, word, hex id, version or decimal.
-_CARD: Final = re.compile(rf"(?<![\w.+\-])[{CARD_FIRST_DIGITS}](?:[ .\-]?\d){{12,18}}(?![\w]|[.\-]\d)")
+#: (The lookbehind comes after the first digit, so the search skips to candidate digits at C speed.)
+_CARD: Final = re.compile(
+    rf"[{CARD_FIRST_DIGITS}](?<![\w.+\-][{CARD_FIRST_DIGITS}])(?:[ .\-]?\d){{12,18}}(?![\w]|[.\-]\d)"
+)
 _CARD_SEPARATORS: Final = re.compile(r"[ .\-]")
 
-#: ``--password hunter2`` (a command line's option and its value, separated by a space).
+#: ``--password hunter2`` (a command line's option and its value, separated by a space). The first
+#: dash comes before the lookbehind (no word or dash before it), so the search jumps between dashes.
 _OPTION: Final = re.compile(
-    r"""(?<![\w-])--?(?P<key>[A-Za-z][\w-]{1,63})[ \t]+(?P<q>['"]?)(?P<val>[^\s'"]+)"""
+    r"""-(?<![\w-]-)-?(?P<key>[A-Za-z][\w-]{1,63})[ \t]+(?P<q>['"]?)(?P<val>[^\s'"]+)"""
 )
 
 #: A long token-like word cut short by a size limit (``ghp_abc…[truncated]``), with the token-like
@@ -118,6 +127,77 @@ _CAMEL_UPPER: Final = re.compile(r"([A-Z]+)([A-Z][a-z])")
 _NOT_WORD: Final = re.compile(r"[^a-z0-9]+")
 _BRACKETS: Final = {"[": "]", "{": "}", "(": ")"}
 _KEY_CACHE_SIZE: Final = 4096
+
+
+def _alternation(words: Iterable[str]) -> str:
+    """A regular expression matching any of ``words``, written as a trie (``a(?:b|cd)``): the regex
+    engine rejects a position after one character comparison per first letter instead of trying every
+    word, and prefers the longest word at a position."""
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+
+    def emit(node: dict[str, Any]) -> str:
+        branches = [re.escape(char) + emit(node[char]) for char in sorted(node) if char]
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return emit(trie)
+
+
+class _Screen:
+    """One pass over a lowercased text that finds every hint in it (token-rule hints and key-name
+    hints together), instead of one substring search per hint.
+
+    The lookahead tries every position and reports the longest hint starting there; the shorter hints
+    starting at the same position are its prefixes, so each reported hint stands for itself and its
+    prefixes (:attr:`rules`, :attr:`keyed`). Exact: the same hints are seen as by ``hint in text``."""
+
+    def __init__(self, key_hints: Iterable[str]) -> None:
+        by_hint: dict[str, set[int]] = {}
+        for hint, index in _HINTS:
+            by_hint.setdefault(hint, set()).add(index)
+        keys = frozenset(key_hints)
+        hints = sorted(by_hint.keys() | keys)
+        self.pattern = re.compile("(?=(" + _alternation(hints) + "))")
+        #: token rule indices for a reported hint (its own and its prefixes'), in table order
+        self.rules: dict[str, tuple[int, ...]] = {}
+        #: whether a reported hint (or one of its prefixes) is a key-name hint
+        self.keyed: dict[str, bool] = {}
+        for hint in hints:
+            prefixes = [hint[:n] for n in range(1, len(hint) + 1)]
+            self.rules[hint] = tuple(sorted({i for p in prefixes for i in by_hint.get(p, ())}))
+            self.keyed[hint] = any(p in keys for p in prefixes)
+
+
+def _sub_at_line_starts(pattern: re.Pattern[str], text: str) -> str:
+    """``pattern.sub(MASK, text)`` for a pattern whose every match begins at a line start (see
+    :attr:`~pushlog._redact_rules.TokenRule.line_start`): the same result, trying those places only
+    (``match`` at a position still sees the text before it, as the pattern's lookbehinds need)."""
+    starts = {0}
+    for newline in ("\n", "\\n"):
+        at = text.find(newline)
+        while at >= 0:
+            starts.add(at + len(newline))
+            at = text.find(newline, at + 1)
+    out: list[str] = []
+    pos = 0  # everything before pos is in out
+    for start in sorted(starts):
+        if start < pos:
+            continue
+        match = pattern.match(text, start)
+        if match is not None:
+            out += (text[pos:start], MASK)
+            pos = match.end()
+    if not out:
+        return text
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def luhn_ok(digits: str) -> bool:
@@ -248,8 +328,8 @@ def _encoded_query_values(redactor: Redactor, url: str) -> str:
 
 
 class Redactor:
-    """Masks secrets in events. Thread-safe: after construction only two bounded key caches change
-    (single dict and set operations, atomic under the GIL)."""
+    """Masks secrets in events. Thread-safe: after construction only bounded caches change (keys judged,
+    keys left clean or plain, short texts masked; single dict and set operations, atomic under the GIL)."""
 
     def __init__(
         self,
@@ -261,14 +341,18 @@ class Redactor:
         self.enabled = enabled
         extra = ["".join(key_words(k)) for k in keys]
         self._fragments = re.compile("|".join([*KEY_FRAGMENTS, *(re.escape(e) for e in extra if e)]))
-        hints = (*KEY_HINTS, *(word for k in keys for word in key_words(k)))
-        self._key_hints = re.compile("|".join(re.escape(hint) for hint in hints))
+        self._screen = _Screen((*KEY_HINTS, *(word for k in keys for word in key_words(k))))
         try:
             self._patterns = tuple(re.compile(p) for p in patterns)
         except re.error as exc:
             raise ValueError(f"bad redact pattern: {exc}") from None
         self._key_cache: dict[str, bool] = {}
         self._clean_keys: set[str] = set()  # dict keys text() leaves as they are (never a secret)
+        self._plain_keys: set[Any] = set()  # dict keys neither secret nor changed by text()
+        #: results of text() for short texts (logger names, channels, repeated titles and values)
+        self._texts: dict[str, str] = {}
+        #: hints the screen finds in a line of a long multi-line text
+        self._line_hints: dict[str, list[str]] = {}
 
     # ---- keys ---------------------------------------------------------------------------------
     def sensitive_key(self, key: str) -> bool:
@@ -297,14 +381,47 @@ class Redactor:
         """Mask secret-looking parts of ``value``; ordinary text comes back unchanged."""
         if not self.enabled or len(value) < 6:
             return value
-        lower = value.lower()
-        if len(value) >= _SHORTEST_TOKEN:
-            hinted = {index for hint, index in _HINTS if hint in lower}
-            for index in sorted(hinted | _ALWAYS):
-                value = _TOKENS[index][1].sub(MASK, value)
-        if "@" in value and ":" in value:
+        if len(value) > _CACHED_TEXT:
+            return self._text(value)
+        masked = self._texts.get(value)
+        if masked is None:
+            masked = self._text(value)
+            if len(self._texts) >= _TEXT_CACHE_SIZE:
+                self._texts.clear()
+            self._texts[value] = masked
+        return masked
+
+    def _hints(self, lower: str) -> list[str]:
+        """What :class:`_Screen` reports for ``lower``. A long multi-line text is screened line by
+        line (no hint but ``"\\n"`` itself spans a line break), with short lines' results cached."""
+        find = self._screen.pattern.findall
+        if len(lower) <= _CACHED_TEXT or "\n" not in lower:
+            return find(lower)
+        cache = self._line_hints
+        found = ["\n"]
+        for line in lower.split("\n"):
+            hints = cache.get(line)
+            if hints is None:
+                hints = find(line)
+                if len(line) <= _CACHED_TEXT:
+                    if len(cache) >= _TEXT_CACHE_SIZE:
+                        cache.clear()
+                    cache[line] = hints
+            found += hints
+        return found
+
+    def _text(self, value: str) -> str:
+        screen = self._screen
+        found = self._hints(value.lower())
+        if len(value) >= _SHORTEST_TOKEN and (found or _ALWAYS):
+            hinted = {index for hint in found for index in screen.rules[hint]}
+            for index in sorted(hinted.union(_ALWAYS)):
+                rule, pattern = _TOKENS[index]
+                at_line_starts = rule.line_start
+                value = _sub_at_line_starts(pattern, value) if at_line_starts else pattern.sub(MASK, value)
+        if "@" in value and "://" in value:
             value = _USERINFO.sub(_mask_userinfo, value)
-        if self._key_hints.search(lower):  # else no key in the text can name a secret
+        if any(screen.keyed[hint] for hint in found):  # else no key in the text can name a secret
             if ":" in value or "=" in value:
                 value = self._pairs(value)
             if "-" in value:
@@ -313,7 +430,7 @@ class Redactor:
             value = pattern.sub(MASK, value)
         if len(value) >= 13:
             value = _CARD.sub(_mask_card, value)
-        if value.endswith(TRUNCATION_MARKER) or TRUNCATION_MARKER in value:
+        if TRUNCATION_MARKER in value:
             value = _CUT_WORD.sub(_mask_cut_word, value)
         return value
 
@@ -377,22 +494,26 @@ class Redactor:
         return value
 
     def _walk(self, root: Any, budget: list[int]) -> Any:
-        """Iterative (no recursion, any depth); ``budget[0]`` values may be visited in total."""
+        """Iterative (no recursion, any depth); ``budget[0]`` values may be visited in total.
+
+        The common case (a key already judged plain, a ``str``/``int``/``float``/``bool``/``None``
+        value) is handled inline: a metadata tree of short scalars costs a few dictionary lookups."""
         if not isinstance(root, dict | list | tuple):
             budget[0] -= 1
             return self._scalar(root)
         out_root: dict[str, Any] | list[Any] = {} if isinstance(root, dict) else []
         stack: list[tuple[Any, Any]] = [(root, out_root)]
+        plain, text, left = self._plain_keys, self.text, budget[0]
         while stack:
             source, target = stack.pop()
             if isinstance(source, dict):
                 for key, item in source.items():
-                    budget[0] -= 1
-                    if budget[0] < 0:
+                    left -= 1
+                    if left < 0:
                         target["…"] = MASK
                         break
                     name = key
-                    if isinstance(key, str):
+                    if key not in plain and isinstance(key, str):
                         if self.sensitive_key(key):
                             # None and booleans say nothing secret ("password": None): kept
                             target[self._key(key, target)] = (
@@ -400,14 +521,27 @@ class Redactor:
                             )
                             continue
                         name = self._key(key, target)
-                    target[name] = self._child(item, stack)
+                        if name == key:
+                            if len(plain) >= _KEY_CACHE_SIZE:
+                                plain.clear()
+                            plain.add(key)
+                    kind = type(item)
+                    if kind is str:
+                        target[name] = text(item)
+                    elif kind is int:
+                        target[name] = MASK if card_number(item) else item
+                    elif item is None or kind is float or kind is bool:
+                        target[name] = item
+                    else:
+                        target[name] = self._child(item, stack)
             else:
                 for item in source:
-                    budget[0] -= 1
-                    if budget[0] < 0:
+                    left -= 1
+                    if left < 0:
                         target.append(MASK)
                         break
-                    target.append(self._child(item, stack))
+                    target.append(text(item) if type(item) is str else self._child(item, stack))
+        budget[0] = left
         return out_root
 
     def _child(self, item: Any, stack: list[tuple[Any, Any]]) -> Any:

@@ -29,11 +29,15 @@ class TokenRule:
 
     ``hints``: lowercase strings of which the text (lowercased) must contain one for the pattern to be
     tried at all, so a text pays a few substring checks per rule instead of a regular expression scan;
-    empty means always try."""
+    empty means always try.
+
+    ``line_start``: every match begins where a line does (the text's start, after a line break, or
+    after an escaped ``\\n``), so the pattern is tried at those places only, not at every character."""
 
     name: str
     pattern: str
     hints: tuple[str, ...]
+    line_start: bool = False
 
 
 #: Secret formats masked wherever they appear (title, body, metadata keys and values, tags, link...).
@@ -59,6 +63,7 @@ TOKEN_RULES: Final[tuple[TokenRule, ...]] = (
         r"(?m:(?:(?:^|(?<=\\n))[A-Za-z0-9+/]{60,76}[ \t]*(?:\r?\n|\\r\\n|\\n)){2,}"
         r"(?:[A-Za-z0-9+/=]{1,76}(?=[ \t]*(?:\r?\n|\\[rn]|$|\u2026)))?)",
         ("\n", "\\n"),  # a real line break, or one escaped in a repr or JSON text
+        line_start=True,
     ),
     TokenRule("jwt", r"\bey[A-Za-z0-9_-]{10,}\.ey[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_\-+/=]*", ("eyj",)),
     TokenRule("jwt-base64", r"\bZXlK[A-Za-z0-9+/]{40,}={0,2}", ("zxlk",)),
