@@ -727,7 +727,8 @@ def test_dashboard_charts_events_per_hour_and_real_delivery_statuses(
                 json={"token": payload["receipt"], "status": status},
             )
             assert answer.status_code == 200, answer.text
-        # A worker whose queue overflowed during an outage reports what it dropped with its next batch.
+        # A worker whose queue overflowed during an outage reports what it dropped with its next batch,
+        # and what it recovered from its spool (events an earlier process kept on disk).
         with own.client(own.publish_key) as client:
             answer = client.post(
                 "/v1/events",
@@ -735,7 +736,7 @@ def test_dashboard_charts_events_per_hour_and_real_delivery_statuses(
                     "events": [
                         {"id": str(uuid.uuid4()), "ts": iso(now), "level": "info", "title": "Queue drained"}
                     ],
-                    "client": {"dropped": 37, "sdk": "pushlog/0.1"},
+                    "client": {"dropped": 37, "recovered": 12, "sdk": "pushlog/0.1"},
                 },
             )
             assert answer.status_code == 202, answer.text
@@ -757,7 +758,8 @@ def test_dashboard_charts_events_per_hour_and_real_delivery_statuses(
             expect(page.locator("#card-devices .card-value")).to_have_text("1")
             expect(page.locator("#card-dropped .card-value")).to_have_text("37")
             expect(page.locator("#dropped")).to_contain_text("Clients dropped 37 events")
-            expect(page.locator("#dropped li")).to_have_text(["bootstrap publish 37 in 1 report"])
+            expect(page.locator("#recovered")).to_contain_text("12 events recovered from a client spool")
+            expect(page.locator("#dropped li")).to_have_text(["bootstrap publish 37 dropped, 12 recovered in 1 report"])
             pushes_shown = {
                 stat: page.locator(f"#pushes [data-stat={stat}] dd").inner_text()
                 for stat in ("sent", "delivered", "opened", "acknowledged", "failed")

@@ -160,12 +160,18 @@ function devicesPanel(byDevice) {
 }
 
 function droppedPanel(clients) {
-  if (!clients.dropped) return null;
+  const recovered = clients.recovered || 0;
+  if (!clients.dropped && !recovered) return null;
+  const plural = (n) => (n === 1 ? "" : "s");
   return h("section", { class: "panel warn", id: "dropped" },
-    h("h3", { text: `Clients dropped ${clients.dropped} event${clients.dropped === 1 ? "" : "s"}` }),
+    h("h3", { text: `Clients dropped ${clients.dropped} event${plural(clients.dropped)}` }),
     h("p", { class: "muted", text: "Events a client's queue could not keep (full, or the hub unreachable for too long); the client reported them with its next batch." }),
+    recovered
+      ? h("p", { id: "recovered", text: `${recovered} event${plural(recovered)} recovered from a client spool: kept on disk when a process could not deliver them, sent by the next process.` })
+      : null,
     h("ul", { class: "plain" }, clients.by_key.map((k) => h("li", { dataset: { keyId: k.key_id || "" } },
-      h("strong", { text: k.key_name || "unknown key" }), ` ${k.dropped} in ${k.reports} report${k.reports === 1 ? "" : "s"}`))));
+      h("strong", { text: k.key_name || "unknown key" }),
+      ` ${k.dropped} dropped${k.recovered ? `, ${k.recovered} recovered` : ""} in ${k.reports} report${plural(k.reports)}`))));
 }
 
 export async function showDashboard(main, api, now = Date.now()) {
