@@ -4,8 +4,8 @@ FCM and APNs devices keep their token only encrypted (``devices.token``) and are
 ``token_hash`` (store/device_tokens.py); ``token_registered_at`` is when the app last registered the
 token, which decides whether an APNs 410 Unregistered still applies.
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-01 21:20:00
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 import pushlog.hub.store._tables
 
-revision = "0005"
-down_revision = "0004"
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
