@@ -5,9 +5,11 @@ removed by the transports' answers, and tokens are stored only encrypted."""
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import sqlite3
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ from typing import Any
 import pytest
 from tests.support.apns_service import ApnsService
 from tests.support.fcm_service import FcmService
-from tests.support.hub_server import ThreadHub, publish, wait_until
+from tests.support.hub_server import ManualClock, ThreadHub, publish, wait_until
 from tests.support.push_service import PushService
 
 
@@ -38,15 +40,13 @@ def apns(tmp_path: Path) -> Iterator[ApnsService]:
 
 
 @pytest.fixture
-def hub(
-    hub_factory: Callable[..., ThreadHub], tmp_path: Path, fcm: FcmService, apns: ApnsService
-) -> ThreadHub:
+def native(tmp_path: Path, fcm: FcmService, apns: ApnsService) -> dict[str, Any]:
+    """HubConfig fields for FCM and APNs through the stand-ins."""
     account = tmp_path / "service-account.json"
     account.write_text(json.dumps(fcm.service_account()))
     key = tmp_path / "AuthKey_TEST.p8"
     key.write_text(apns.key_pem())
-    return hub_factory(
-        allow_private_endpoints=True,
+    return dict(
         fcm_credentials=account,
         fcm_base_url=fcm.origin,
         apns_key=key,
@@ -57,6 +57,11 @@ def hub(
         apns_base_url=apns.origin,
         apns_ca_file=apns.ca_file,
     )
+
+
+@pytest.fixture
+def hub(hub_factory: Callable[..., ThreadHub], native: dict[str, Any]) -> ThreadHub:
+    return hub_factory(allow_private_endpoints=True, **native)
 
 
 def register(hub: ThreadHub, body: dict[str, Any]) -> dict[str, Any]:
@@ -140,3 +145,68 @@ def test_registering_the_same_token_again_refreshes_the_device(hub: ThreadHub, f
         again = client.post("/v1/devices", json={"kind": "fcm", "token": token})
     assert again.status_code == 200 and again.json()["id"] == first["id"]
     assert again.json()["name"] is None and again.json()["preferences"]["min_level"] == "warning"
+
+
+def delivery_statuses(hub: ThreadHub, event_id: str) -> list[tuple[int, str]]:
+    with hub.client(hub.read_key) as client:
+        rows = client.get(f"/v1/events/{event_id}/deliveries").json()["deliveries"]
+    return sorted((row["round"], row["status"]) for row in rows)
+
+
+def test_critical_rounds_and_acknowledgement_on_fcm_and_apns(
+    hub_factory: Callable[..., ThreadHub], native: dict[str, Any], fcm: FcmService, apns: ApnsService
+) -> None:
+    clock = ManualClock()
+    hub = hub_factory(clock=clock, critical_repeat_interval=300, critical_expiry=3600, **native)
+    register(hub, {"kind": "fcm", "token": fcm.register()})
+    register(hub, {"kind": "apns", "token": apns.register()})
+
+    event_id = str(uuid.uuid4())
+    publish(hub, {"id": event_id, "level": "critical", "title": "Payments failing"})
+    [first_fcm], [first_apns] = fcm.wait_for(1), apns.wait_for(1)
+    assert first_fcm.data["round"] == "0" and first_fcm.message["android"]["priority"] == "HIGH"
+    assert first_apns.payload["round"] == 0 and first_apns.aps["interruption-level"] == "time-sensitive"
+
+    clock.advance(300)
+    hub.app.state.hub.delivery.wake()
+    assert fcm.wait_for(2)[1].data["round"] == "1" and apns.wait_for(2)[1].payload["round"] == 1
+
+    # The app acknowledges with the receipt token its push carried, no key needed.
+    with hub.client() as client:
+        ack = client.post(f"/v1/events/{event_id}/ack", json={"token": first_apns.payload["receipt"]})
+    assert ack.status_code == 200, ack.text
+
+    clock.advance(1200)
+    marker = str(uuid.uuid4())
+    publish(hub, {"id": marker, "level": "warning", "title": "marker"})
+    hub.app.state.hub.delivery.wake()
+    wait_until(
+        lambda: delivery_statuses(hub, marker) == [(0, "sent"), (0, "sent")] or None,
+        timeout=15,
+        what="marker sent on both transports",
+    )
+    assert [m.data["title"] for m in fcm.received] == ["Payments failing"] * 2 + ["marker"]
+    assert [n.aps["alert"]["title"] for n in apns.received] == ["Payments failing"] * 2 + ["marker"]
+
+
+def test_fcm_quota_exceeded_waits_at_least_a_minute_on_the_hubs_clock(
+    hub_factory: Callable[..., ThreadHub], native: dict[str, Any], fcm: FcmService
+) -> None:
+    clock = ManualClock()
+    hub = hub_factory(clock=clock, **native)
+    register(hub, {"kind": "fcm", "token": fcm.register()})
+    fcm.fail_next("QUOTA_EXCEEDED", retry_after="1")
+    event_id = str(uuid.uuid4())
+    publish(hub, {"id": event_id, "level": "error", "title": "Queue stuck"})
+    wait_until(lambda: fcm.refused or None, timeout=10, what="the 429")
+    wait_until(
+        lambda: delivery_statuses(hub, event_id) == [(0, "queued")] or None, timeout=10, what="retry recorded"
+    )
+    with hub.client(hub.read_key) as client:
+        [row] = client.get(f"/v1/events/{event_id}/deliveries").json()["deliveries"]
+    assert row["last_status_code"] == 429 and row["attempts"] == 1
+    due = _dt.datetime.fromisoformat(row["next_attempt_at"].replace("Z", "+00:00"))
+    assert (due - clock()).total_seconds() >= 60  # FCM said 1 s; quota errors wait at least 60
+    clock.advance(61)
+    hub.app.state.hub.delivery.wake()
+    fcm.wait_for(1)
