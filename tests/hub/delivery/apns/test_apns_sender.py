@@ -171,6 +171,21 @@ async def test_expired_provider_token_renews_once(
     assert apns.refused == [(403, "ExpiredProviderToken")] and len(apns.provider_tokens) == 2
 
 
+async def test_a_burst_of_expired_provider_token_answers_renews_only_once(
+    apns: ApnsService, sender: ApnsSender, clock: Clock, apns_clock: Clock
+) -> None:
+    devices = [apns.register() for _ in range(10)]
+    await sender.send(ApnsTarget(token=devices[0]), message())
+    apns_clock.now += 61 * 60
+    clock.now += 46 * 60
+    results = await asyncio.gather(*(sender.send(ApnsTarget(token=d), message()) for d in devices))
+    assert {r.outcome for r in results} == {Outcome.SENT}
+    # every stream refused the old token, one renewal served them all: no TooManyProviderTokenUpdates
+    assert len(apns.provider_tokens) == 2 and {reason for _, reason in apns.refused} == {
+        "ExpiredProviderToken"
+    }
+
+
 async def test_unregistered_is_gone(apns: ApnsService, sender: ApnsSender, clock: Clock) -> None:
     device = apns.register()
     apns.unregister(device, at=clock.now - 60)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -94,6 +95,14 @@ async def test_assertion_is_verified_and_token_cached(fcm: FcmService, sender: F
     [claims] = fcm.exchanges
     assert claims["scope"] == SCOPE and claims["aud"] == fcm.token_uri and claims["iss"] == fcm.client_email
     assert len({m.bearer for m in fcm.wait_for(3)}) == 1
+
+
+async def test_concurrent_first_sends_share_one_exchange(fcm: FcmService, sender: FcmSender) -> None:
+    results = await asyncio.gather(
+        *(sender.send(FcmTarget(token=fcm.register()), message()) for _ in range(10))
+    )
+    assert {r.outcome for r in results} == {Outcome.SENT}
+    assert len(fcm.exchanges) == 1
 
 
 async def test_token_refreshed_before_expiry(fcm: FcmService, sender: FcmSender, clock: Clock) -> None:
