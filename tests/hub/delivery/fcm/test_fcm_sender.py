@@ -12,7 +12,14 @@ import pytest
 from tests.support.fcm_service import FcmService
 
 from pushlog.hub.delivery._base import FcmTarget, Outcome, PushMessage, WebPushTarget
-from pushlog.hub.delivery.fcm import QUOTA_BACKOFF, SCOPE, CredentialsError, FcmSender, ServiceAccount
+from pushlog.hub.delivery.fcm import (
+    QUOTA_BACKOFF,
+    SCOPE,
+    CredentialsError,
+    FcmSender,
+    ServiceAccount,
+    classify,
+)
 
 
 class Clock:
@@ -232,3 +239,8 @@ def test_service_account_file_must_be_one() -> None:
         ServiceAccount.from_info(
             {"type": "service_account", "project_id": "p", "client_email": "e", "token_uri": "u"}
         )
+
+
+def test_a_bare_404_without_fcm_reason_keeps_the_device() -> None:
+    result = classify(404, {}, None)
+    assert result.outcome is Outcome.FAILED and result.status == 404

@@ -67,7 +67,8 @@ def classify(
     reason, message, about_token = reason_of(body)
     said = f"{reason}: {message}" if reason else f"HTTP {status}"
     retry_after = parse_retry_after(headers.get("retry-after"), now=now)
-    if reason == "UNREGISTERED" or (status == 404 and not reason):
+    # Only FCM's own reasons remove devices: a bare 404 (a wrong base URL, a proxy) must not wipe them.
+    if reason == "UNREGISTERED":
         return SendResult(outcome=Outcome.GONE, status=status, detail=f"token unregistered ({said})")
     if reason == "INVALID_ARGUMENT" and about_token:
         return SendResult(outcome=Outcome.GONE, status=status, detail=f"invalid registration token ({said})")
