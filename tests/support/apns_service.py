@@ -109,6 +109,9 @@ class ApnsService:
         self.ca_file, self._key_file = self_signed(tmp_path, names=("localhost",))
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(("127.0.0.1", 0))
+        # Listening before hypercorn starts: a client connecting right after __enter__ waits in the
+        # backlog instead of being refused while the server task is still setting up.
+        sock.listen(128)
         self.port: int = sock.getsockname()[1]
         self._fd = sock.detach()  # hypercorn takes ownership of the bound socket
         self._started = threading.Event()
