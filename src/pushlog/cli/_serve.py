@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -30,6 +31,9 @@ EPILOG = textwrap.dedent(
     data directory so that 'pushlog tail' on this machine finds the hub without options.
     """
 )
+
+FCM_CREDENTIALS_ENV = "PUSHLOG_FCM_CREDENTIALS"
+DEVICE_TOKEN_KEY_ENV = "PUSHLOG_DEVICE_TOKEN_KEY"
 
 
 def register(subparsers: Any) -> None:
@@ -105,6 +109,29 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help="running CRITICAL re-push series per key (10)",
     )
+    native = parser.add_argument_group("native push (docs/hub.md, FCM and APNs)")
+    native.add_argument(
+        "--fcm-credentials",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help=f"Firebase service-account JSON for FCM (default ${FCM_CREDENTIALS_ENV})",
+    )
+    native.add_argument("--apns-key", type=Path, default=None, metavar="FILE", help="APNs AuthKey_XXXX.p8")
+    native.add_argument("--apns-key-id", default=None, help="the key's 10-character Key ID")
+    native.add_argument("--apns-team-id", default=None, help="your Apple developer Team ID")
+    native.add_argument("--apns-topic", default=None, help="the iOS app's bundle id")
+    native.add_argument(
+        "--apns-environment",
+        choices=("production", "sandbox"),
+        default=None,
+        help="production (App Store/TestFlight builds, default) or sandbox (development builds)",
+    )
+    native.add_argument(
+        "--apns-critical-entitled",
+        action="store_true",
+        help="the app holds Apple's critical-alerts entitlement: CRITICAL uses interruption-level critical",
+    )
     parser.add_argument("--quiet", action="store_true", help="no access log")
     parser.set_defaults(func=run)
 
@@ -135,9 +162,39 @@ def _config(args: argparse.Namespace) -> Any:
         "auth_failures_per_minute": args.auth_failures,
         "push_budget_per_minute": args.push_budget,
         "max_critical_series": args.max_critical_series,
+        "fcm_credentials": args.fcm_credentials
+        or (Path(p) if (p := os.environ.get(FCM_CREDENTIALS_ENV)) else None),
+        "apns_key": args.apns_key,
+        "apns_key_id": args.apns_key_id,
+        "apns_team_id": args.apns_team_id,
+        "apns_topic": args.apns_topic,
+        "apns_environment": args.apns_environment,
+        "apns_critical_entitled": args.apns_critical_entitled or None,
+        "device_token_key": os.environ.get(DEVICE_TOKEN_KEY_ENV) or None,
     }
     values.update({k: v for k, v in optional.items() if v is not None})
+    apns = [args.apns_key, args.apns_key_id, args.apns_team_id, args.apns_topic]
+    if any(apns) and not all(apns):
+        raise CLIError("APNs needs all of --apns-key, --apns-key-id, --apns-team-id and --apns-topic")
     return HubConfig(**values)
+
+
+def _check_native(config: Any) -> None:
+    """Refuse to start with unreadable FCM or APNs credentials (instead of failing every push later)."""
+    if config.fcm_credentials:
+        from pushlog.hub.delivery.fcm import CredentialsError, ServiceAccount
+
+        try:
+            ServiceAccount.from_file(config.fcm_credentials)
+        except CredentialsError as exc:
+            raise CLIError(str(exc)) from None
+    if config.apns_key:
+        from pushlog.hub.delivery.apns import ApnsKeyError, load_key_file
+
+        try:
+            load_key_file(config.apns_key)
+        except ApnsKeyError as exc:
+            raise CLIError(str(exc)) from None
 
 
 def banner(base_url: str, dsn: str, read_key: str, data_dir: Path) -> str:
@@ -169,6 +226,7 @@ def run(args: argparse.Namespace) -> int:
             f"the hub needs extra packages ({exc.name} missing): pip install 'pushlog[hub]'"
         ) from None
     config = _config(args)
+    _check_native(config)
     try:
         sock = bind(config.host, config.port)
     except OSError as exc:

@@ -149,9 +149,9 @@ _SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {
             "id": _STR,
-            "kind": {"type": "string", "enum": ["webpush"]},
+            "kind": {"type": "string", "enum": ["webpush", "fcm", "apns"]},
             "name": _NSTR,
-            "endpoint": _STR,
+            "endpoint": _NSTR,
             "preferences": _ref("Preferences"),
             "created_at": _TIME,
             "updated_at": _TIME,
@@ -288,20 +288,20 @@ def openapi_spec(*, server_url: str) -> dict[str, Any]:
         },
         "/v1/devices": {
             "post": _op(
-                "Register or refresh a Web Push subscription",
+                "Register or refresh a Web Push subscription (subscription) or FCM/APNs token (token)",
                 {
                     "201": _json(_ref("Device"), "Registered"),
-                    "200": _json(_ref("Device"), "Refreshed (same endpoint)"),
+                    "200": _json(_ref("Device"), "Refreshed (same endpoint or token)"),
                     **_errors(400, 401, 403, 422),
                 },
                 scope="read",
                 requestBody=_body(
                     {
                         "type": "object",
-                        "required": ["subscription"],
                         "properties": {
-                            "kind": {"type": "string", "enum": ["webpush"]},
+                            "kind": {"type": "string", "enum": ["webpush", "fcm", "apns"]},
                             "name": _STR,
+                            "token": _STR,
                             "subscription": {
                                 "type": "object",
                                 "properties": {

@@ -83,6 +83,22 @@ class HubConfig:
     #: CRITICAL re-push series one key may have running (unacknowledged, not expired); further
     #: CRITICAL events of that key are pushed once, without re-pushes, and counted in the summary.
     max_critical_series: int = 10
+    #: FCM HTTP v1: the Firebase service-account JSON; ``fcm_base_url`` replaces FCM's origin (stand-ins).
+    fcm_credentials: Path | None = None
+    fcm_base_url: str | None = None
+    #: APNs token auth: the AuthKey_XXXX.p8 file, its key id, the team id and the app's bundle id (topic).
+    apns_key: Path | None = None
+    apns_key_id: str | None = None
+    apns_team_id: str | None = None
+    apns_topic: str | None = None
+    apns_environment: str = "production"  # or "sandbox" (development builds)
+    #: Only with Apple's critical-alerts entitlement may CRITICAL pushes use interruption-level critical.
+    apns_critical_entitled: bool = False
+    #: Replace APNs' host and trust an extra CA (stand-ins in tests).
+    apns_base_url: str | None = None
+    apns_ca_file: Path | None = None
+    #: Master key (base64url, 32 bytes) for device tokens at rest; None: the data dir's key file.
+    device_token_key: str | None = None
 
     @property
     def database_url(self) -> str:
@@ -100,6 +116,19 @@ class HubConfig:
         if host in ("0.0.0.0", "[::]"):
             host = "127.0.0.1"
         return f"http://{host}:{self.port}"
+
+    @property
+    def apns_configured(self) -> bool:
+        """All four APNs settings are given (``pushlog serve`` refuses a partial set)."""
+        return all((self.apns_key, self.apns_key_id, self.apns_team_id, self.apns_topic))
+
+    @property
+    def native_kinds(self) -> frozenset[str]:
+        """The native device kinds this hub can deliver to (FCM and/or APNs credentials given)."""
+        kinds = {"fcm"} if self.fcm_credentials else set()
+        if self.apns_configured:
+            kinds.add("apns")
+        return frozenset(kinds)
 
     @property
     def credentials_path(self) -> Path:

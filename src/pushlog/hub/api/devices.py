@@ -1,4 +1,8 @@
-"""``/v1/devices``: register (or refresh) Web Push subscriptions, list, change preferences, remove.
+"""``/v1/devices``: register (or refresh) Web Push subscriptions and FCM/APNs tokens, list, change
+preferences, remove.
+
+Native tokens (``kind`` fcm or apns, ``token``) are accepted only when the hub has that transport's
+credentials, and are sealed by the device-token vault before they reach the store.
 
 Endpoints are checked by :func:`pushlog.hub._endpoints.validate_endpoint` (https, public addresses
 only) unless the hub runs with ``allow_private_endpoints``. Subscription keys are checked for shape:
@@ -23,6 +27,10 @@ from .._errors import ApiError
 from .._state import hub_state
 from .._validate import invalid, parse_json
 from ..store import devices as device_store
+from ..store.device_tokens import open_vault
+
+NATIVE_KINDS = ("fcm", "apns")
+MAX_TOKEN_CHARS = 4096
 
 
 def _b64url_bytes(value: Any, where: str) -> bytes:
@@ -70,8 +78,10 @@ async def register(request: Request) -> Response:
     if not isinstance(body, dict):
         raise invalid("body", "must be an object")
     kind = body.get("kind", "webpush")
+    if kind in NATIVE_KINDS:
+        return await _register_native(request, body, str(kind), key_id=key.id)
     if kind != "webpush":
-        raise invalid("kind", "only 'webpush' devices can be registered on this hub so far")
+        raise invalid("kind", "must be 'webpush', 'fcm' or 'apns'")
     sub = body.get("subscription")
     if not isinstance(sub, dict):
         raise invalid("subscription", "required object {endpoint, keys: {p256dh, auth}}")
@@ -105,6 +115,45 @@ async def register(request: Request) -> Response:
     )
     device, created = await state.db(
         device_store.register_webpush, registration, now=state.clock(), key_id=key.id
+    )
+    return JSONResponse(device, status_code=201 if created else 200)
+
+
+def _native_token(kind: str, value: Any) -> str:
+    if not isinstance(value, str) or not value or len(value) > MAX_TOKEN_CHARS or value != value.strip():
+        raise invalid("token", f"required: the {kind.upper()} device token as the app received it")
+    if kind == "apns" and (
+        len(value) % 2 or len(value) < 64 or any(c not in "0123456789abcdefABCDEF" for c in value)
+    ):
+        raise invalid("token", "an APNs device token is hex (64 characters or more)")
+    return value
+
+
+async def _register_native(request: Request, body: dict[str, Any], kind: str, *, key_id: str) -> Response:
+    """``{"kind": "fcm"|"apns", "token", "name"?, "preferences"?}``: a team device on a native transport."""
+    state = hub_state(request)
+    if kind not in state.config.native_kinds:
+        flags = (
+            "--fcm-credentials" if kind == "fcm" else "--apns-key/--apns-key-id/--apns-team-id/--apns-topic"
+        )
+        raise ApiError(
+            422,
+            "transport_not_configured",
+            f"kind {kind!r}: this hub has no {kind.upper()} credentials ({flags})",
+        )
+    token = _native_token(kind, body.get("token"))
+    prefs = _preferences(body.get("preferences"), "preferences")
+    vault = await anyio.to_thread.run_sync(open_vault, state.config.data_dir, state.config.device_token_key)
+    registration = device_store.NativeRegistration(
+        kind=kind,
+        name=_name(body),
+        token_hash=vault.lookup_hash(kind, token),
+        token_ciphertext=vault.encrypt(kind, token),
+        min_level=Level(prefs.get("min_level", int(Level.WARNING))),
+        channels=prefs.get("channels"),
+    )
+    device, created = await state.db(
+        device_store.register_native, registration, now=state.clock(), key_id=key_id
     )
     return JSONResponse(device, status_code=201 if created else 200)
 

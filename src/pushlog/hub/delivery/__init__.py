@@ -2,9 +2,10 @@
 
 ``start_delivery`` is the seam between the API (which writes outbox rows and calls ``wake()``) and
 delivery (which sends them): it reads the hub's VAPID key and receipt secret from the ``settings``
-table, builds the Web Push sender with the hub's ``allow_private_endpoints`` flag (its SSRF guard;
-unless ``senders`` are injected, as tests do), and starts a :class:`DeliveryService` on the running
-event loop.
+table, builds the Web Push sender with the hub's ``allow_private_endpoints`` flag (its SSRF guard),
+the FCM sender when ``fcm_credentials`` is set and the APNs sender when its key, key id, team id and
+topic are (unless ``senders`` are injected, as tests do), opens the device-token vault native tokens
+are decrypted with, and starts a :class:`DeliveryService` on the running event loop.
 """
 
 from __future__ import annotations
@@ -17,10 +18,43 @@ import sqlalchemy as sa
 from .._clock import Clock, system_clock
 from ..config import HubConfig
 from ..store import settings as settings_store
+from ..store.device_tokens import open_vault
 from ._backoff import RetryPolicy
 from ._base import Sender
 from ._dispatcher import DeliveryService, StepReport
 from .webpush import VapidSigner, WebPushSender
+
+
+def native_senders(config: HubConfig) -> dict[str, Sender]:
+    """The FCM and APNs senders ``config`` has credentials for (raises ValueError on unusable ones)."""
+    senders: dict[str, Sender] = {}
+    if config.fcm_credentials:
+        from .fcm import FCM_BASE_URL, FcmSender, ServiceAccount
+
+        account = ServiceAccount.from_file(config.fcm_credentials)
+        senders["fcm"] = FcmSender(account, base_url=config.fcm_base_url or FCM_BASE_URL)
+    if config.apns_configured:
+        import ssl
+
+        from .apns import ApnsSender, ProviderToken, load_key_file
+
+        assert config.apns_key and config.apns_key_id and config.apns_team_id and config.apns_topic
+        token = ProviderToken(
+            load_key_file(config.apns_key), key_id=config.apns_key_id, team_id=config.apns_team_id
+        )
+        context = None
+        if config.apns_ca_file:
+            context = ssl.create_default_context()
+            context.load_verify_locations(cafile=str(config.apns_ca_file))
+        senders["apns"] = ApnsSender(
+            token,
+            topic=config.apns_topic,
+            environment=config.apns_environment,
+            critical_entitled=config.apns_critical_entitled,
+            base_url=config.apns_base_url,
+            ssl_context=context,
+        )
+    return senders
 
 
 def _read_secrets(engine: sa.Engine) -> tuple[str, str]:
@@ -50,7 +84,7 @@ async def start_delivery(
         signer = VapidSigner(pem, config.vapid_subject)
         # The SSRF guard follows the hub's development flag: the same rule as at device registration.
         webpush = WebPushSender(signer, allow_private_endpoints=config.allow_private_endpoints)
-        senders = {"webpush": webpush}
+        senders = {"webpush": webpush, **native_senders(config)}
     service = DeliveryService(
         engine=engine,
         senders=senders,
@@ -60,9 +94,10 @@ async def start_delivery(
         clock=the_clock,
         ttl=config.push_ttl,
         repeat_interval=config.critical_repeat_interval,
+        vault=await asyncio.to_thread(open_vault, config.data_dir, config.device_token_key),
     )
     service.start()
     return service
 
 
-__all__ = ["DeliveryService", "RetryPolicy", "Sender", "StepReport", "start_delivery"]
+__all__ = ["DeliveryService", "RetryPolicy", "Sender", "StepReport", "native_senders", "start_delivery"]

@@ -50,12 +50,31 @@ class WebPushTarget:
     auth: str
 
 
-#: What a sender is given to reach one device (FCM and APNs targets join this union when they come).
-Target = WebPushTarget
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FcmTarget:
+    """An FCM registration token (Android, or an iOS/web app using Firebase)."""
+
+    token: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ApnsTarget:
+    """An APNs device token (hex) and when the device last registered it.
+
+    ``registered_at`` (epoch seconds) lets the sender keep a token APNs calls Unregistered as of a time
+    before the app registered it again.
+    """
+
+    token: str
+    registered_at: float | None = None
+
+
+#: What a sender is given to reach one device.
+Target = WebPushTarget | FcmTarget | ApnsTarget
 
 
 class Sender(Protocol):
-    """A push sender for one device kind (the dispatcher holds one per kind, ``{"webpush": ...}``)."""
+    """A push sender for one device kind (the dispatcher holds one per kind: webpush, fcm, apns)."""
 
     async def send(self, target: Target, message: PushMessage) -> SendResult:
         """Send ``message`` to ``target``; never raises for what the push service answered."""

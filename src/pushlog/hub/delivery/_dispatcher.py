@@ -31,9 +31,10 @@ import sqlalchemy as sa
 from .._clock import Clock
 from ..config import CRITICAL_REPEAT_INTERVAL, PUSH_TTL
 from ..store import outbox
+from ..store.device_tokens import DeviceTokenKeyError, DeviceTokenVault
 from ..store.outbox import Claimed
 from ._backoff import RetryPolicy
-from ._base import Outcome, PushMessage, Sender, SendResult, Target, WebPushTarget
+from ._base import ApnsTarget, FcmTarget, Outcome, PushMessage, Sender, SendResult, Target, WebPushTarget
 from ._payload import build_message
 
 log = logging.getLogger("pushlog.hub.delivery")
@@ -52,10 +53,17 @@ class StepReport:
     lost: int = 0  # results not recorded: the lease had expired or the row was acknowledged meanwhile
 
 
-def target_for(device: Mapping[str, Any]) -> Target | None:
-    """What the device's sender takes; None for kinds without a target here yet."""
-    if device.get("kind") == "webpush":
+def target_for(device: Mapping[str, Any], vault: DeviceTokenVault | None = None) -> Target | None:
+    """What the device's sender takes (native tokens decrypted with ``vault``); None if unknown."""
+    kind = device.get("kind")
+    if kind == "webpush":
         return WebPushTarget(endpoint=device["endpoint"], p256dh=device["p256dh"], auth=device["auth"])
+    if kind in ("fcm", "apns") and vault is not None and device.get("token"):
+        token = vault.decrypt(str(kind), str(device["token"]))
+        if kind == "fcm":
+            return FcmTarget(token=token)
+        registered = device.get("token_registered_at")
+        return ApnsTarget(token=token, registered_at=registered.timestamp() if registered else None)
     return None
 
 
@@ -78,10 +86,12 @@ class DeliveryService:
         max_idle: float = 30.0,
         shutdown_grace: float = 5.0,
         owned_senders: bool = False,
+        vault: DeviceTokenVault | None = None,
     ) -> None:
         self._engine = engine
         self._senders = dict(senders)
         self._owned = owned_senders
+        self._vault = vault
         self._base_url = base_url
         self._secret = receipt_secret
         self._clock = clock
@@ -114,7 +124,10 @@ class DeliveryService:
     async def _send(self, claim: Claimed) -> SendResult:
         kind = str(claim.device.get("kind"))
         sender = self._senders.get(kind)
-        target = target_for(claim.device)
+        try:
+            target = target_for(claim.device, self._vault)
+        except DeviceTokenKeyError as exc:
+            return SendResult(outcome=Outcome.FAILED, detail=str(exc))
         if sender is None or target is None:
             return SendResult(outcome=Outcome.FAILED, detail=f"no sender for device kind {kind!r}")
         try:

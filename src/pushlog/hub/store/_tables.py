@@ -124,7 +124,10 @@ devices = sa.Table(
     sa.Column("endpoint", sa.Text, unique=True),
     sa.Column("p256dh", sa.String(200)),
     sa.Column("auth", sa.String(100)),
+    # FCM/APNs: the token encrypted (store/device_tokens.py), its keyed-HMAC lookup and registration time
     sa.Column("token", sa.Text),
+    sa.Column("token_hash", sa.String(64)),
+    sa.Column("token_registered_at", UTCDateTime()),
     sa.Column("min_level", sa.Integer, nullable=False, server_default="30"),
     sa.Column("channels", sa.JSON),
     sa.Column("created_at", UTCDateTime(), nullable=False),
@@ -135,6 +138,7 @@ devices = sa.Table(
     # NULL for devices registered before owners were recorded (migration 0006).
     sa.Column("key_id", sa.String(40)),
     sa.Index("ix_devices_key_id", "key_id"),
+    sa.Index("ix_devices_token_hash", "token_hash", unique=True),
 )
 
 deliveries = sa.Table(

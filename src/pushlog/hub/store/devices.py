@@ -1,4 +1,8 @@
-"""Devices: Web Push subscriptions (FCM/APNs tokens later) with per-device preferences."""
+"""Devices: Web Push subscriptions and FCM/APNs tokens, with per-device preferences.
+
+Native tokens arrive here already sealed by :mod:`.device_tokens` (ciphertext and lookup hash): this
+module never sees a plaintext token.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +25,18 @@ class WebPushRegistration:
     endpoint: str
     p256dh: str
     auth: str
+    min_level: Level
+    channels: list[str] | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NativeRegistration:
+    """An FCM or APNs token, sealed: ``token_ciphertext`` and ``token_hash`` from the device-token vault."""
+
+    kind: str
+    name: str | None
+    token_hash: str
+    token_ciphertext: str
     min_level: Level
     channels: list[str] | None
 
@@ -72,6 +88,41 @@ def register_webpush(
         conn.execute(
             devices.insert().values(
                 id=device_id, kind="webpush", endpoint=reg.endpoint, created_at=now, **values
+            )
+        )
+    device = get_device(conn, device_id)
+    assert device is not None
+    return device, created
+
+
+def register_native(
+    conn: sa.Connection, reg: NativeRegistration, *, now: _dt.datetime, key_id: str | None = None
+) -> tuple[dict[str, Any], bool]:
+    """Insert the token, or refresh the device holding it (same ``token_hash``). Returns (device, created).
+
+    ``key_id`` becomes the owner as for Web Push (:func:`register_webpush`). A refresh records
+    ``token_registered_at``: an APNs "Unregistered" dated before it no longer applies.
+    """
+    existing = conn.execute(sa.select(devices.c.id).where(devices.c.token_hash == reg.token_hash)).first()
+    values: dict[str, Any] = {
+        "token": reg.token_ciphertext,
+        "token_registered_at": now,
+        "key_id": key_id,
+        "min_level": int(reg.min_level),
+        "channels": reg.channels,
+        "updated_at": now,
+        "failure_count": 0,
+    }
+    if reg.name is not None:
+        values["name"] = reg.name
+    if existing is not None:
+        conn.execute(devices.update().where(devices.c.id == existing.id).values(**values))
+        device_id, created = existing.id, False
+    else:
+        device_id, created = f"dev_{secrets.token_hex(8)}", True
+        conn.execute(
+            devices.insert().values(
+                id=device_id, kind=reg.kind, token_hash=reg.token_hash, created_at=now, **values
             )
         )
     device = get_device(conn, device_id)

@@ -8,26 +8,28 @@ RFC 8291 Appendix A vector can be reproduced byte for byte.
 A push service refuses bodies over 4096 bytes (413). With one aes128gcm record the header takes
 86 bytes (salt 16, record size 4, key id length 1, key id 65) and the record adds a delimiter byte and
 a 16-byte tag, so at most :data:`MAX_PLAINTEXT` = 3993 bytes of plaintext fit. :func:`fit_payload`
-serialises the push payload and, when it is too large, shortens the body (never the title, never the
-link to the event in the feed) until it fits.
+(shared with the native senders) serialises the push payload and, when it is too large, shortens the
+body (never the title, never the link to the event in the feed) until it fits.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, Final
 
 import http_ece
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from ...._event import TRUNCATION_MARKER
+from .._fit import fit_payload as _fit
 from ._vapid import b64url_decode
 
 MAX_BODY_BYTES: Final = 4096
 HEADER_BYTES: Final = 16 + 4 + 1 + 65
 RECORD_OVERHEAD: Final = 1 + 16
 MAX_PLAINTEXT: Final = MAX_BODY_BYTES - HEADER_BYTES - RECORD_OVERHEAD  # 3993
+
+
+__all__ = ["MAX_PLAINTEXT", "SubscriptionKeyError", "encrypt", "fit_payload", "parse_keys"]
 
 
 class SubscriptionKeyError(ValueError):
@@ -77,46 +79,6 @@ def encrypt(
     return body
 
 
-def _dumps(payload: dict[str, Any]) -> bytes:
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def fit_payload(payload: dict[str, Any], *, limit: int = MAX_PLAINTEXT) -> bytes:
-    """Serialise ``payload`` to JSON of at most ``limit`` bytes.
-
-    Too large: the ``body`` is cut (ending in the truncation marker) to the longest prefix that fits,
-    and ``truncated`` is set so the app knows to fetch the full event from ``url``. If even an empty
-    body does not fit, the ``image``, the ``actions`` and then the user's ``link`` go, in that order;
-    ``title`` and ``url`` (the event in the feed) stay.
-    """
-    data = _dumps(payload)
-    if len(data) <= limit:
-        return data
-    slim = dict(payload)
-    slim["truncated"] = True
-    body = str(slim.get("body") or "")
-    slim["body"] = ""
-    if len(_dumps(slim)) <= limit:
-        # Binary search the longest body prefix (in characters) whose JSON still fits.
-        low, high = 0, len(body)
-        while low < high:
-            mid = (low + high + 1) // 2
-            slim["body"] = body[:mid] + TRUNCATION_MARKER
-            if len(_dumps(slim)) <= limit:
-                low = mid
-            else:
-                high = mid - 1
-        slim["body"] = body[:low] + TRUNCATION_MARKER if low else ""
-        return _dumps(slim)
-    for key in ("image", "actions", "link"):
-        slim.pop(key, None)
-        if len(_dumps(slim)) <= limit:
-            return _dumps(slim)
-    title = str(slim.get("title") or "")
-    while title and len(_dumps(slim)) > limit:
-        title = title[: max(0, len(title) - 64)]
-        slim["title"] = title + TRUNCATION_MARKER if title else ""
-    data = _dumps(slim)
-    if len(data) > limit:
-        raise ValueError("push payload does not fit even with body, link and title removed")
-    return data
+def fit_payload(payload: dict[str, Any]) -> bytes:
+    """``payload`` as JSON of at most :data:`MAX_PLAINTEXT` bytes (body cut by the shared rule)."""
+    return _fit(payload, limit=MAX_PLAINTEXT)
