@@ -273,7 +273,7 @@ def _operation(op: Operation, schemas: dict[Any, Any], components: dict[str, Any
     responses: dict[str, Any] = {}
     for status, (model, text) in op.responses.items():
         if model is None:
-            content = {"text/event-stream": {}} if op.path == "/v1/stream" else None
+            content: dict[str, Any] | None = {"text/event-stream": {}} if op.path == "/v1/stream" else None
             responses[str(status)] = {"description": text, **({"content": content} if content else {})}
         else:
             responses[str(status)] = {

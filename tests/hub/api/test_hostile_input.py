@@ -32,7 +32,9 @@ def assert_4xx(answer: httpx.Response, status: int, *, mentions: str = "") -> di
 def still_serving(client: httpx.Client, hub: ThreadHub) -> None:
     """The same connection answers the next request (no 500 closed it)."""
     answer = client.post(
-        "/v1/events", json={"events": [event("alive")]}, headers={"Authorization": f"Bearer {hub.publish_key}"}
+        "/v1/events",
+        json={"events": [event("alive")]},
+        headers={"Authorization": f"Bearer {hub.publish_key}"},
     )
     assert answer.status_code == 202, answer.text
 
@@ -130,7 +132,9 @@ def test_query_parameters_that_broke_the_hub_are_400(
         (b'{"status": "success", "message": "\\ud800"}', "surrogate"),
     ],
 )
-def test_heartbeat_check_ins_the_store_cannot_hold_are_4xx(hub: ThreadHub, body: bytes, mentions: str) -> None:
+def test_heartbeat_check_ins_the_store_cannot_hold_are_4xx(
+    hub: ThreadHub, body: bytes, mentions: str
+) -> None:
     with hub.client(hub.publish_key) as client:
         answer = raw_post(client, "/v1/heartbeats/nightly", body)
         assert_4xx(answer, answer.status_code, mentions=mentions)
@@ -179,7 +183,13 @@ def test_one_bad_event_costs_only_itself(hub: ThreadHub) -> None:
     assert answer.json() == {
         "accepted": 2,
         "duplicates": 0,
-        "rejected": [{"index": 1, "id": bad["id"], "error": {"code": "invalid", "message": answer.json()["rejected"][0]["error"]["message"]}}],
+        "rejected": [
+            {
+                "index": 1,
+                "id": bad["id"],
+                "error": {"code": "invalid", "message": answer.json()["rejected"][0]["error"]["message"]},
+            }
+        ],
     }
     assert "events[1].title" in answer.json()["rejected"][0]["error"]["message"]
     with hub.client(hub.read_key) as client:
