@@ -759,6 +759,18 @@ def _fault(value: Any, where: str) -> tuple[str, str] | None:
     return None
 
 
+_SCALARS: Final = (str, int, float, bool, type(None))
+
+
+def _small_flat(source: dict[str, Any]) -> bool:
+    """Whether ``source`` is certainly within the limits: a few short keys with short scalar values
+    (the client's logger/host/pid), checked without serialising it."""
+    return len(source) <= 16 and all(
+        len(key) <= 128 and type(value) in _SCALARS and (type(value) is not str or len(value) <= 128)
+        for key, value in source.items()
+    )
+
+
 def _depth(value: Any) -> int:
     """Levels of arrays/objects in ``value`` (0 for a scalar)."""
     if isinstance(value, dict):
@@ -788,18 +800,23 @@ def to_new_event(event: Event, where: str, *, now: _dt.datetime) -> NewEvent:
         raise invalid(f"{where}.level", str(exc)) from None
     metadata = event.metadata or {}
     for key, value in metadata.items():
-        if type(value) is str:  # the common case, no walk needed
+        kind = type(value)
+        if kind is str:
             if len(value) > MAX_METADATA_VALUE:
                 raise invalid(f"{where}.metadata.{key}", f"longer than {MAX_METADATA_VALUE} characters")
-        elif metadata_value_length(value) > MAX_METADATA_VALUE:
-            raise invalid(f"{where}.metadata.{key}", f"longer than {MAX_METADATA_VALUE} characters as JSON")
-        elif _depth(value) > MAX_METADATA_DEPTH:
-            raise invalid(f"{where}.metadata.{key}", f"nested deeper than {MAX_METADATA_DEPTH} levels")
+        elif kind is dict or kind is list:  # scalars JSON can hold are always short
+            if metadata_value_length(value) > MAX_METADATA_VALUE:
+                raise invalid(
+                    f"{where}.metadata.{key}", f"longer than {MAX_METADATA_VALUE} characters as JSON"
+                )
+            if _depth(value) > MAX_METADATA_DEPTH:
+                raise invalid(f"{where}.metadata.{key}", f"nested deeper than {MAX_METADATA_DEPTH} levels")
     source = event.source or {}
-    if source and (
-        len(json.dumps(source, ensure_ascii=False)) > MAX_SOURCE or _depth(source) > MAX_METADATA_DEPTH + 1
-    ):
-        raise invalid(f"{where}.source", f"larger than {MAX_SOURCE} characters as JSON or nested too deeply")
+    if source and not _small_flat(source):
+        if len(json.dumps(source, ensure_ascii=False)) > MAX_SOURCE:
+            raise invalid(f"{where}.source", f"larger than {MAX_SOURCE} characters as JSON")
+        if _depth(source) > MAX_METADATA_DEPTH + 1:
+            raise invalid(f"{where}.source", f"nested deeper than {MAX_METADATA_DEPTH + 1} levels")
     if event.repeat_of is not None and event.repeat_of == event_id:
         raise invalid(f"{where}.repeat_of", "must name another event, not the event's own id")
     ts = now if event.ts is None else check_time(event.ts, f"{where}.ts")
