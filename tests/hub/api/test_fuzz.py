@@ -99,6 +99,7 @@ def test_no_5xx_and_answers_match_the_document(
 
 
 def test_the_hub_still_serves_after_the_fuzz_run(fuzzed_hub: ThreadHub, session: requests.Session) -> None:
+    print(f"fuzz: {SENT['requests']} requests, {SENT['5xx']} answered 5xx")
     answer = session.post(
         f"{fuzzed_hub.base_url}/v1/events",
         json={"events": [{"title": "after the fuzz"}]},
@@ -113,4 +114,3 @@ def test_the_hub_still_serves_after_the_fuzz_run(fuzzed_hub: ThreadHub, session:
         timeout=10,
     )
     assert [e["title"] for e in page.json()["events"]] == ["after the fuzz"]
-    print(f"fuzz: {SENT['requests']} requests, {SENT['5xx']} answered 5xx")
