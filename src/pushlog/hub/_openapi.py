@@ -22,6 +22,7 @@ _ERRORS: Final = {
     401: "Missing, unknown or revoked key (or bad receipt token)",
     403: "The key's scope is too low",
     404: "Not found",
+    409: "Conflict (revoking the last live admin key)",
     413: "Request body too large",
     422: "Well-formed but invalid (wrong types, missing fields, out of range); the message names the field",
     429: "Rate limited; see Retry-After",
@@ -178,7 +179,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         "Revoke a key",
         "admin",
         {200: (m.Key, "Revoked")},
-        (401, 403, 404, 429),
+        (401, 403, 404, 409, 429),
         path_params=("key_id",),
     ),
     Operation(
