@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import itertools
+import json
 import os
 from dataclasses import dataclass, field
 from random import getrandbits as _getrandbits
@@ -50,7 +51,9 @@ RESERVED_KEYS: Final[frozenset[str]] = frozenset(
     {"body", "channel", "tags", "link", "image", "actions", "fingerprint"}
 )
 
-#: Size limits shared by client (truncates) and hub (rejects beyond them).
+#: Size limits shared by client (truncates) and hub (rejects beyond them). Lengths are characters;
+#: a metadata value is measured by :func:`metadata_value_length`.
+MAX_ID: Final = 64
 MAX_TITLE: Final = 256
 MAX_BODY: Final = 8_192
 MAX_CHANNEL: Final = 64
@@ -58,10 +61,32 @@ MAX_TAG: Final = 64
 MAX_TAGS: Final = 32
 MAX_URL: Final = 2_048
 MAX_ACTIONS: Final = 4
+#: ``action`` and ``title`` of an action button (longer ones are cut, not refused).
+MAX_ACTION_TEXT: Final = 64
 MAX_METADATA_KEYS: Final = 64
+MAX_METADATA_KEY: Final = 128
 MAX_METADATA_VALUE: Final = 1_024
+#: Levels of arrays/objects inside one metadata value (deeper ones the client writes as text).
+MAX_METADATA_DEPTH: Final = 4
+#: ``source`` as JSON text (characters).
+MAX_SOURCE: Final = 4_096
 MAX_FINGERPRINT: Final = 128
+#: Occurrences one event (or one dedup follow-up) may stand for: what a 32-bit column holds.
+MAX_COUNT: Final = 2**31 - 1
 TRUNCATION_MARKER: Final = "…[truncated]"
+
+
+def metadata_value_length(value: Any) -> int:
+    """The length of a metadata value as measured against :data:`MAX_METADATA_VALUE`: a string's
+    number of characters, anything else the length of its JSON text (``ensure_ascii=False``).
+
+    The client cuts strings with :func:`truncate`, so a cut string is exactly at the limit; counting
+    the quotes or escapes of its JSON form would refuse what the client made."""
+    if isinstance(value, str):
+        return len(value)
+    if value is None or isinstance(value, bool | int | float):
+        return len(repr(value))
+    return len(json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str))
 
 
 class _EventIds:

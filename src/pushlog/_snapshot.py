@@ -32,6 +32,7 @@ from ._event import (
     MAX_BODY,
     MAX_CHANNEL,
     MAX_FINGERPRINT,
+    MAX_METADATA_DEPTH,
     MAX_METADATA_KEYS,
     MAX_METADATA_VALUE,
     MAX_TAG,
@@ -61,7 +62,6 @@ STANDARD_ATTRS: Final[frozenset[str]] = frozenset(vars(logging.LogRecord("", 0, 
 
 _OTEL_ATTRS: Final = frozenset({"otelTraceID", "otelSpanID", "otelTraceSampled", "otelServiceName"})
 _MAX_ITEMS: Final = 50
-_MAX_DEPTH: Final = 4
 _HOST: Final = socket.gethostname()
 
 
@@ -105,7 +105,7 @@ def safe_value(value: Any, depth: int = 0) -> Any:
         return value if math.isfinite(value) else str(value)
     if isinstance(value, str):
         return truncate(value, MAX_METADATA_VALUE)
-    if depth < _MAX_DEPTH:
+    if depth < MAX_METADATA_DEPTH:
         try:
             if isinstance(value, Mapping):
                 items = list(value.items())[:_MAX_ITEMS]

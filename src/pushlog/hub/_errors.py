@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import math
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ._json import JSONResponse
+
+_log = logging.getLogger("pushlog.hub")
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -62,6 +68,40 @@ async def handle_database_unavailable(request: Request, exc: Exception) -> Respo
     )
 
 
-async def handle_internal_error(request: Request, exc: Exception) -> Response:
-    """A bug: a JSON 500 for the client; the traceback still goes to the server log."""
+def internal_error() -> JSONResponse:
     return error_response(500, "internal_error", "the hub failed to handle this request; see its log")
+
+
+async def handle_internal_error(request: Request, exc: Exception) -> Response:
+    """A bug that escaped :class:`InternalErrorMiddleware`: a JSON 500 (the server log has it)."""
+    return internal_error()
+
+
+class InternalErrorMiddleware:
+    """A bug in a handler: log the traceback and answer a JSON 500, keeping the connection.
+
+    Starlette's outermost error handler re-raises after answering, and uvicorn then closes the
+    keep-alive connection; catching here (inside it) ends the request normally. An exception after
+    the response started cannot be answered any more and is re-raised."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            if started:
+                raise
+            _log.exception("error handling %s %s", scope.get("method"), scope.get("path"))
+            await internal_error()(scope, receive, send)

@@ -1,423 +1,323 @@
-"""The hub's OpenAPI 3.1 document, written by hand (served at ``/openapi.json``).
+"""The hub's OpenAPI 3.1 document (``/openapi.json``), generated from :mod:`pushlog.hub._models`.
 
-A test checks that every route of :func:`pushlog.hub.app.api_routes` appears here with its methods.
+Each operation names its models; their JSON Schemas come from msgspec, so the document and the
+validation cannot drift. A test checks that every route of :func:`pushlog.hub.app.api_routes`
+appears here with its methods.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from dataclasses import dataclass, field
+from typing import Any, Final
 
-from .api import heartbeats, stats
-from .store.outbox import RECEIPT_STATUSES, DeliveryStatus
+import msgspec
 
-_STR = {"type": "string"}
-_NSTR = {"type": ["string", "null"]}
-_TIME = {"type": "string", "format": "date-time"}
-_NTIME = {"type": ["string", "null"], "format": "date-time"}
-_LEVEL = {"type": "string", "enum": ["debug", "info", "warning", "error", "critical"]}
+from . import _models as m
 
+_REF: Final = "#/components/schemas/{name}"
 
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _errors(*codes: int) -> dict[str, Any]:
-    text = {
-        400: "Malformed JSON, invalid UTF-8 or a bad query parameter",
-        401: "Missing, unknown or revoked key (or bad receipt token)",
-        403: "The key's scope is too low",
-        404: "Not found",
-        413: "Request body too large",
-        422: "Well-formed but invalid (wrong types, missing fields)",
-        429: "Rate limited; see Retry-After",
-    }
-    return {str(code): {"$ref": f"#/components/responses/E{code}"} for code in codes if code in text}
-
-
-def _op(summary: str, responses: dict[str, Any], *, scope: str | None, **extra: Any) -> dict[str, Any]:
-    operation: dict[str, Any] = {"summary": summary, "responses": responses, **extra}
-    operation["security"] = [{"bearer": []}] if scope else []
-    if scope:
-        operation["description"] = f"Needs a key with scope `{scope}` or higher. " + extra.get(
-            "description", ""
-        )
-    return operation
-
-
-def _body(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
-    return {"required": required, "content": {"application/json": {"schema": schema}}}
-
-
-def _path_param(name: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": _STR}
-
-
-_FILTER_PARAMS: list[dict[str, Any]] = [
-    {"name": "level", "in": "query", "schema": _LEVEL, "description": "minimum level"},
-    {"name": "channel", "in": "query", "schema": _STR, "description": "repeatable; any of"},
-    {"name": "tag", "in": "query", "schema": _STR, "description": "repeatable; all of"},
-    {
-        "name": "meta",
-        "in": "query",
-        "style": "deepObject",
-        "schema": {"type": "object", "additionalProperties": _STR},
-        "description": "metadata equality, written meta.KEY=VALUE (repeatable; all of)",
-    },
-    {"name": "q", "in": "query", "schema": _STR, "description": "text in title or body"},
-    {"name": "since", "in": "query", "schema": _TIME},
-    {"name": "until", "in": "query", "schema": _TIME, "description": "exclusive"},
-]
-
-_EVENT_PROPS: dict[str, Any] = {
-    "id": {"type": "string", "maxLength": 64, "description": "client-made UUID; the idempotency key"},
-    "ts": _TIME,
-    "level": _LEVEL,
-    "title": {"type": "string", "minLength": 1, "maxLength": 256},
-    "body": _NSTR,
-    "channel": _NSTR,
-    "tags": {"type": "array", "items": _STR},
-    "link": _NSTR,
-    "image": _NSTR,
-    "actions": {"type": "array", "items": {"type": "object"}},
-    "metadata": {"type": "object"},
-    "fingerprint": _NSTR,
-    "count": {"type": "integer", "minimum": 1},
-    "push": {"type": ["boolean", "null"]},
-    "source": {"type": "object"},
-    "repeat_of": {
-        "type": ["string", "null"],
-        "maxLength": 64,
-        "description": "dedup follow-up: id of the first event; count is added to that event's line",
-    },
+_ERRORS: Final = {
+    400: "Malformed JSON, invalid UTF-8, a value JSON cannot hold or a bad query parameter",
+    401: "Missing, unknown or revoked key (or bad receipt token)",
+    403: "The key's scope is too low",
+    404: "Not found",
+    409: "Conflict (revoking the last live admin key)",
+    413: "Request body too large",
+    422: "Well-formed but invalid (wrong types, missing fields, out of range); the message names the field",
+    429: "Rate limited; see Retry-After",
 }
 
-_SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object",
-        "required": ["error"],
-        "properties": {
-            "error": {
-                "type": "object",
-                "required": ["code", "message"],
-                "properties": {"code": _STR, "message": _STR},
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    summary: str
+    scope: str | None
+    responses: dict[int, tuple[Any, str]]
+    errors: tuple[int, ...] = ()
+    body: Any = None
+    body_required: bool = True
+    query: type[msgspec.Struct] | None = None
+    path_params: tuple[str, ...] = ()
+    description: str = ""
+    extra_params: list[dict[str, Any]] = field(default_factory=list)
+
+
+_META_PARAM: Final = {
+    "name": "meta",
+    "in": "query",
+    "style": "deepObject",
+    "schema": {"type": "object", "additionalProperties": {"type": "string"}},
+    "description": "metadata equality, written meta.KEY=VALUE (repeatable; all of)",
+}
+_EVENT_ID: Final = ("event_id",)
+_READ: Final = (400, 401, 403, 429)
+
+OPERATIONS: Final[tuple[Operation, ...]] = (
+    Operation("get", "/healthz", "Liveness", None, {200: (m.Health, "ok")}),
+    Operation("get", "/openapi.json", "This document", None, {200: (dict[str, Any], "spec")}),
+    Operation(
+        "get",
+        "/v1/webpush/vapid-public-key",
+        "The VAPID application server key",
+        None,
+        {200: (m.VapidKey, "key")},
+    ),
+    Operation(
+        "post",
+        "/v1/events",
+        "Publish events (idempotent on id)",
+        "publish",
+        {202: (m.PublishResult, "Stored on disk; events that failed validation are listed in rejected")},
+        (400, 401, 403, 413, 422, 429),
+        body=m.PublishRequest,
+    ),
+    Operation(
+        "get",
+        "/v1/events",
+        "The feed, newest first",
+        "read",
+        {200: (m.EventPage, "A page")},
+        _READ,
+        query=m.ListQuery,
+        extra_params=[_META_PARAM],
+    ),
+    Operation(
+        "get",
+        "/v1/events/{event_id}",
+        "One event with its deliveries",
+        "read",
+        {200: (m.StoredEvent, "The event")},
+        (401, 403, 404, 429),
+        path_params=_EVENT_ID,
+    ),
+    Operation(
+        "post",
+        "/v1/events/{event_id}/ack",
+        "Acknowledge (stops CRITICAL re-push on every device)",
+        None,
+        {200: (m.StoredEvent, "Acknowledged")},
+        (400, 401, 403, 404, 422, 429),
+        body=m.AckRequest,
+        body_required=False,
+        path_params=_EVENT_ID,
+        description="With a read key, or with body {token}: a receipt token of one of its deliveries.",
+    ),
+    Operation(
+        "get",
+        "/v1/events/{event_id}/deliveries",
+        "Deliveries of an event",
+        "read",
+        {200: (m.DeliveryList, "Deliveries")},
+        (401, 403, 404, 429),
+        path_params=_EVENT_ID,
+    ),
+    Operation(
+        "get",
+        "/v1/stream",
+        "Live feed (Server-Sent Events)",
+        "read",
+        {200: (None, "event: event (id = seq) / event: update (a line's count grew) / event: ack")},
+        _READ,
+        query=m.StreamQuery,
+        extra_params=[_META_PARAM, {"name": "Last-Event-ID", "in": "header", "schema": {"type": "string"}}],
+    ),
+    Operation(
+        "post",
+        "/v1/devices",
+        "Register or refresh a Web Push subscription",
+        "read",
+        {201: (m.Device, "Registered"), 200: (m.Device, "Refreshed (same endpoint)")},
+        (400, 401, 403, 422, 429),
+        body=m.DeviceRegistration,
+    ),
+    Operation("get", "/v1/devices", "List devices", "read", {200: (m.DeviceList, "Devices")}, _READ),
+    Operation(
+        "patch",
+        "/v1/devices/{device_id}",
+        "Change a device's name or preferences",
+        "read",
+        {200: (m.Device, "Changed")},
+        (400, 401, 403, 404, 422, 429),
+        body=m.DeviceChange,
+        path_params=("device_id",),
+    ),
+    Operation(
+        "delete",
+        "/v1/devices/{device_id}",
+        "Remove a device",
+        "read",
+        {204: (None, "Removed")},
+        (401, 403, 404, 429),
+        path_params=("device_id",),
+    ),
+    Operation(
+        "post",
+        "/v1/deliveries/{delivery_id}/receipt",
+        "Delivered/opened receipt from the service worker",
+        None,
+        {200: (m.Delivery, "Recorded")},
+        (400, 401, 404, 422, 429),
+        body=m.ReceiptRequest,
+        path_params=("delivery_id",),
+    ),
+    Operation("get", "/v1/keys", "List keys", "admin", {200: (m.KeyList, "Keys")}, _READ),
+    Operation(
+        "post",
+        "/v1/keys",
+        "Create a key (the secret is shown once)",
+        "admin",
+        {201: (m.NewKey, "Created")},
+        (400, 401, 403, 422, 429),
+        body=m.KeyRequest,
+    ),
+    Operation(
+        "delete",
+        "/v1/keys/{key_id}",
+        "Revoke a key",
+        "admin",
+        {200: (m.Key, "Revoked")},
+        (401, 403, 404, 409, 429),
+        path_params=("key_id",),
+    ),
+    Operation(
+        "get",
+        "/v1/heartbeats",
+        "List heartbeats (dead man's switches)",
+        "read",
+        {200: (m.HeartbeatList, "All heartbeats, by name")},
+        _READ,
+    ),
+    Operation(
+        "post",
+        "/v1/heartbeats/{name}",
+        "Check in (creates the heartbeat on first use)",
+        "publish",
+        {200: (m.Heartbeat, "The heartbeat now")},
+        (400, 401, 403, 422, 429),
+        body=m.CheckInRequest,
+        body_required=False,
+        path_params=("name",),
+        description="No body means success; the same fields are accepted as query parameters. Overdue "
+        "heartbeats raise an ERROR event, the next success an INFO event.",
+    ),
+    Operation(
+        "get",
+        "/v1/heartbeats/{name}",
+        "One heartbeat",
+        "read",
+        {200: (m.Heartbeat, "The heartbeat")},
+        (400, 401, 403, 404, 429),
+        path_params=("name",),
+    ),
+    Operation(
+        "delete",
+        "/v1/heartbeats/{name}",
+        "Retire a heartbeat",
+        "admin",
+        {204: (None, "Deleted")},
+        (400, 401, 403, 404, 429),
+        path_params=("name",),
+    ),
+    Operation(
+        "get",
+        "/v1/stats",
+        "Statistics for a time window",
+        "read",
+        {200: (m.Stats, "The counts")},
+        _READ,
+        query=m.StatsQuery,
+        description="Exact counts of events per bucket and level, deliveries by status and device, push "
+        "milestones with the median sent-to-delivered latency, and events clients reported dropping.",
+    ),
+)
+
+
+def _models() -> list[Any]:
+    found: list[Any] = [m.Error]
+    for op in OPERATIONS:
+        found += [t for t, _ in op.responses.values() if t is not None]
+        if op.body is not None:
+            found.append(op.body)
+        if op.query is not None:
+            found.append(op.query)
+    return list(dict.fromkeys(found))
+
+
+@functools.cache
+def _generated() -> tuple[dict[Any, Any], dict[str, Any]]:
+    types = _models()
+    schemas, components = msgspec.json.schema_components(types, ref_template=_REF)
+    return dict(zip(types, schemas, strict=True)), components
+
+
+def _query_params(model: type[msgspec.Struct], components: dict[str, Any]) -> list[dict[str, Any]]:
+    schema = components[model.__name__]
+    required = set(schema.get("required", ()))
+    params = []
+    for name, prop in schema["properties"].items():
+        options = prop.get("anyOf", ())
+        if len(options) == 2 and {"type": "null"} in options:  # absent, not null, in a query string
+            prop = next(o for o in options if o != {"type": "null"})
+        param: dict[str, Any] = {"name": name, "in": "query", "required": name in required, "schema": prop}
+        if "description" in prop:
+            param["description"] = prop["description"]
+        if prop.get("type") == "array":
+            param["explode"] = True
+        params.append(param)
+    return params
+
+
+def _operation(op: Operation, schemas: dict[Any, Any], components: dict[str, Any]) -> dict[str, Any]:
+    responses: dict[str, Any] = {}
+    for status, (model, text) in op.responses.items():
+        if model is None:
+            content: dict[str, Any] | None = {"text/event-stream": {}} if op.path == "/v1/stream" else None
+            responses[str(status)] = {"description": text, **({"content": content} if content else {})}
+        else:
+            responses[str(status)] = {
+                "description": text,
+                "content": {"application/json": {"schema": schemas[model]}},
             }
-        },
-    },
-    "Event": {"type": "object", "required": ["title"], "properties": _EVENT_PROPS},
-    "StoredEvent": {
-        "type": "object",
-        "properties": {
-            **_EVENT_PROPS,
-            "seq": {"type": "integer"},
-            "received_at": _TIME,
-            "acknowledged_at": _NTIME,
-            "acknowledged_by": _NSTR,
-            "last_seen_at": {**_NTIME, "description": "ts of the newest follow-up folded into this line"},
-            "deliveries": {"type": "array", "items": _ref("Delivery")},
-        },
-    },
-    "Delivery": {
-        "type": "object",
-        "properties": {
-            "id": _STR,
-            "event_id": _STR,
-            "device_id": _STR,
-            "round": {"type": "integer"},
-            "status": {
-                "type": "string",
-                "enum": [s.value for s in DeliveryStatus],
-            },
-            "attempts": {"type": "integer"},
-            "last_status_code": {"type": ["integer", "null"]},
-            "last_error": _NSTR,
-            "created_at": _TIME,
-            "sent_at": _NTIME,
-            "delivered_at": _NTIME,
-            "opened_at": _NTIME,
-            "history": {"type": "array", "items": {"type": "object"}},
-        },
-    },
-    "Preferences": {
-        "type": "object",
-        "properties": {"min_level": _LEVEL, "channels": {"type": ["array", "null"], "items": _STR}},
-    },
-    "Device": {
-        "type": "object",
-        "properties": {
-            "id": _STR,
-            "kind": {"type": "string", "enum": ["webpush", "fcm", "apns"]},
-            "name": _NSTR,
-            "endpoint": _NSTR,
-            "preferences": _ref("Preferences"),
-            "created_at": _TIME,
-            "updated_at": _TIME,
-            "last_success_at": _NTIME,
-            "failure_count": {"type": "integer"},
-        },
-    },
-    "Key": {
-        "type": "object",
-        "properties": {
-            "id": _STR,
-            "name": _STR,
-            "scope": {"type": "string", "enum": ["publish", "read", "admin"]},
-            "prefix": _STR,
-            "created_at": _TIME,
-            "revoked_at": _NTIME,
-            "last_used_at": _NTIME,
-        },
-    },
-}
+    responses.update({str(code): {"$ref": f"#/components/responses/E{code}"} for code in op.errors})
+    description = op.description
+    if op.scope:
+        description = f"Needs a key with scope `{op.scope}` or higher. {description}".strip()
+    operation: dict[str, Any] = {
+        "summary": op.summary,
+        "responses": responses,
+        "security": [{"bearer": []}] if op.scope else [],
+    }
+    if description:
+        operation["description"] = description
+    params = [
+        {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in op.path_params
+    ]
+    if op.query is not None:
+        params += _query_params(op.query, components)
+    params += op.extra_params
+    if params:
+        operation["parameters"] = params
+    if op.body is not None:
+        operation["requestBody"] = {
+            "required": op.body_required,
+            "content": {"application/json": {"schema": schemas[op.body]}},
+        }
+    return operation
 
 
 def openapi_spec(*, server_url: str) -> dict[str, Any]:
     """The document; ``server_url`` is the hub's public base URL."""
-    event_list = {
-        "type": "object",
-        "properties": {"events": {"type": "array", "items": _ref("StoredEvent")}, "next_cursor": _NSTR},
-    }
-    paths: dict[str, Any] = {
-        "/healthz": {"get": _op("Liveness", {"200": _json({"type": "object"}, "ok")}, scope=None)},
-        "/openapi.json": {
-            "get": _op("This document", {"200": _json({"type": "object"}, "spec")}, scope=None)
-        },
-        "/v1/webpush/vapid-public-key": {
-            "get": _op(
-                "The VAPID application server key",
-                {"200": _json({"type": "object", "properties": {"public_key": _STR}}, "base64url P-256")},
-                scope=None,
-            )
-        },
-        "/v1/events": {
-            "post": _op(
-                "Publish events (idempotent on id)",
-                {
-                    "202": _json(
-                        {
-                            "type": "object",
-                            "properties": {
-                                "accepted": {"type": "integer"},
-                                "duplicates": {"type": "integer"},
-                            },
-                        },
-                        "Stored on disk",
-                    ),
-                    **_errors(400, 401, 403, 413, 422, 429),
-                },
-                scope="publish",
-                requestBody=_body(
-                    {
-                        "type": "object",
-                        "required": ["events"],
-                        "properties": {
-                            "events": {"type": "array", "items": _ref("Event")},
-                            "client": {"type": "object"},
-                        },
-                    }
-                ),
-            ),
-            "get": _op(
-                "The feed, newest first",
-                {"200": _json(event_list, "A page"), **_errors(400, 401, 403, 429)},
-                scope="read",
-                parameters=[
-                    *_FILTER_PARAMS,
-                    {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 200}},
-                    {"name": "cursor", "in": "query", "schema": _STR},
-                ],
-            ),
-        },
-        "/v1/events/{event_id}": {
-            "get": _op(
-                "One event with its deliveries",
-                {"200": _json(_ref("StoredEvent"), "The event"), **_errors(401, 403, 404)},
-                scope="read",
-                parameters=[_path_param("event_id")],
-            )
-        },
-        "/v1/events/{event_id}/ack": {
-            "post": _op(
-                "Acknowledge (stops CRITICAL re-push on every device)",
-                {"200": _json(_ref("StoredEvent"), "Acknowledged"), **_errors(401, 403, 404)},
-                scope=None,
-                description="With a read key, or with body {token}: a receipt token of its deliveries.",
-                parameters=[_path_param("event_id")],
-                requestBody=_body(
-                    {"type": "object", "properties": {"token": _STR, "delivery_id": _STR}}, required=False
-                ),
-            )
-        },
-        "/v1/events/{event_id}/deliveries": {
-            "get": _op(
-                "Deliveries of an event",
-                {
-                    "200": _json(
-                        {
-                            "type": "object",
-                            "properties": {"deliveries": {"type": "array", "items": _ref("Delivery")}},
-                        },
-                        "Deliveries",
-                    ),
-                    **_errors(401, 403, 404),
-                },
-                scope="read",
-                parameters=[_path_param("event_id")],
-            )
-        },
-        "/v1/stream": {
-            "get": _op(
-                "Live feed (Server-Sent Events)",
-                {
-                    "200": {
-                        "description": "event: event (id = seq) / event: update (a line's count grew; "
-                        "id = the follow-up's seq, data = the line's StoredEvent) / event: ack",
-                        "content": {"text/event-stream": {}},
-                    }
-                },
-                scope="read",
-                parameters=[
-                    *_FILTER_PARAMS,
-                    {"name": "Last-Event-ID", "in": "header", "schema": _STR},
-                    {"name": "last_event_id", "in": "query", "schema": _STR},
-                ],
-            )
-        },
-        "/v1/devices": {
-            "post": _op(
-                "Register or refresh a Web Push subscription (subscription) or FCM/APNs token (token)",
-                {
-                    "201": _json(_ref("Device"), "Registered"),
-                    "200": _json(_ref("Device"), "Refreshed (same endpoint or token)"),
-                    **_errors(400, 401, 403, 422),
-                },
-                scope="read",
-                requestBody=_body(
-                    {
-                        "type": "object",
-                        "properties": {
-                            "kind": {"type": "string", "enum": ["webpush", "fcm", "apns"]},
-                            "name": _STR,
-                            "token": _STR,
-                            "subscription": {
-                                "type": "object",
-                                "properties": {
-                                    "endpoint": _STR,
-                                    "keys": {"type": "object", "properties": {"p256dh": _STR, "auth": _STR}},
-                                },
-                            },
-                            "preferences": _ref("Preferences"),
-                        },
-                    }
-                ),
-            ),
-            "get": _op(
-                "List devices",
-                {
-                    "200": _json(
-                        {
-                            "type": "object",
-                            "properties": {"devices": {"type": "array", "items": _ref("Device")}},
-                        },
-                        "Devices",
-                    )
-                },
-                scope="read",
-            ),
-        },
-        "/v1/devices/{device_id}": {
-            "patch": _op(
-                "Change a device's name or preferences",
-                {"200": _json(_ref("Device"), "Changed"), **_errors(400, 401, 403, 404, 422)},
-                scope="read",
-                parameters=[_path_param("device_id")],
-                requestBody=_body(
-                    {"type": "object", "properties": {"name": _STR, "preferences": _ref("Preferences")}}
-                ),
-            ),
-            "delete": _op(
-                "Remove a device",
-                {"204": {"description": "Removed"}, **_errors(401, 403, 404)},
-                scope="read",
-                parameters=[_path_param("device_id")],
-            ),
-        },
-        "/v1/deliveries/{delivery_id}/receipt": {
-            "post": _op(
-                "Delivered/opened receipt from the service worker",
-                {"200": _json(_ref("Delivery"), "Recorded"), **_errors(400, 401, 404, 422)},
-                scope=None,
-                parameters=[_path_param("delivery_id")],
-                requestBody=_body(
-                    {
-                        "type": "object",
-                        "required": ["token", "status"],
-                        "properties": {
-                            "token": _STR,
-                            "status": {"type": "string", "enum": [s.value for s in RECEIPT_STATUSES]},
-                        },
-                    }
-                ),
-            )
-        },
-        "/v1/keys": {
-            "get": _op(
-                "List keys",
-                {
-                    "200": _json(
-                        {"type": "object", "properties": {"keys": {"type": "array", "items": _ref("Key")}}},
-                        "Keys",
-                    )
-                },
-                scope="admin",
-            ),
-            "post": _op(
-                "Create a key (the secret is shown once)",
-                {
-                    "201": _json(
-                        {"allOf": [_ref("Key"), {"type": "object", "properties": {"secret": _STR}}]},
-                        "Created",
-                    ),
-                    **_errors(400, 401, 403, 422),
-                },
-                scope="admin",
-                requestBody=_body(
-                    {
-                        "type": "object",
-                        "required": ["name", "scope"],
-                        "properties": {
-                            "name": _STR,
-                            "scope": {"type": "string", "enum": ["publish", "read", "admin"]},
-                        },
-                    }
-                ),
-            ),
-        },
-        "/v1/keys/{key_id}": {
-            "delete": _op(
-                "Revoke a key",
-                {"200": _json(_ref("Key"), "Revoked"), **_errors(401, 403, 404)},
-                scope="admin",
-                parameters=[_path_param("key_id")],
-            )
-        },
-    }
-    paths.update(heartbeats.openapi_paths())
-    paths.update(stats.openapi_paths())
+    schemas, components = _generated()
+    paths: dict[str, Any] = {}
+    for op in OPERATIONS:
+        paths.setdefault(op.path, {})[op.method] = _operation(op, schemas, components)
+    error = schemas[m.Error]
     responses = {
-        f"E{code}": {"description": text, "content": {"application/json": {"schema": _ref("Error")}}}
-        for code, text in (
-            (400, "Bad request"),
-            (401, "Unauthorized"),
-            (403, "Forbidden"),
-            (404, "Not found"),
-            (413, "Too large"),
-            (422, "Invalid"),
-            (429, "Rate limited (Retry-After)"),
-        )
+        f"E{code}": {"description": text, "content": {"application/json": {"schema": error}}}
+        for code, text in _ERRORS.items()
     }
     return {
         "openapi": "3.1.0",
@@ -425,7 +325,7 @@ def openapi_spec(*, server_url: str) -> dict[str, Any]:
         "servers": [{"url": server_url}],
         "paths": paths,
         "components": {
-            "schemas": {**_SCHEMAS, **heartbeats.OPENAPI_SCHEMAS, **stats.OPENAPI_SCHEMAS},
+            "schemas": components,
             "responses": responses,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },

@@ -30,6 +30,7 @@ from ._clock import Clock, system_clock
 from ._endpoints import Resolver, system_resolver
 from ._errors import (
     ApiError,
+    InternalErrorMiddleware,
     handle_api_error,
     handle_database_unavailable,
     handle_http_exception,
@@ -130,6 +131,7 @@ def create_app(
         routes=routes,
         middleware=[
             Middleware(SecurityHeadersMiddleware),
+            Middleware(InternalErrorMiddleware),
             Middleware(BodyLimitMiddleware, max_bytes=config.max_request_bytes),
         ],
         exception_handlers={

@@ -25,6 +25,6 @@ def make_token(secret: str | bytes, delivery_id: str) -> str:
 
 def verify_token(secret: str | bytes, delivery_id: str, token: object) -> bool:
     """Whether ``token`` is the receipt token for ``delivery_id`` (constant-time compare)."""
-    if not isinstance(token, str) or not token:
-        return False
+    if not isinstance(token, str) or not token or not token.isascii():
+        return False  # compare_digest raises TypeError on non-ASCII text; every token we make is ASCII
     return hmac.compare_digest(make_token(secret, delivery_id), token)

@@ -42,33 +42,53 @@ def test_undecodable_bodies_are_400(hub: ThreadHub, body: bytes, code: str, ment
 
 
 @pytest.mark.parametrize(
+    ("events", "mentions"),
+    [
+        ([{"level": "warning"}], "events[0].title: required"),
+        ([{"title": ""}], "events[0].title"),
+        ([{"title": "   "}], "events[0].title"),
+        ([{"title": 42}], "events[0].title: must be a string"),
+        ([{"title": "ok"}, {"title": "t", "tags": "a,b"}], "events[1].tags"),
+        ([{"title": "t", "count": "3"}], "events[0].count"),
+        ([{"title": "t", "count": 0}], "events[0].count"),
+        ([{"title": "t", "level": "loud"}], "events[0].level"),
+        ([{"title": "t", "metadata": [1, 2]}], "events[0].metadata"),
+        ([{"title": "t", "ts": 12345}], "events[0].ts"),
+        ([{"title": "t", "link": "javascript:alert(1)"}], "events[0].link"),
+        ([{"title": "t" * 300}], "events[0].title: longer than"),
+        ([{"title": "t", "metadata": {"blob": "x" * 2000}}], "events[0].metadata.blob"),
+        ([{"title": "t", "metadata": {"nested": {"a": ["y" * 600, "z" * 600]}}}], "metadata.nested"),
+        ([{"title": "t", "metadata": {"deep": [[[[["five levels"]]]]]}}], "metadata.deep: nested deeper"),
+        ([{"title": "t", "id": 7}], "events[0].id"),
+        ([{"title": "t", "push": "yes"}], "events[0].push"),
+        ("not an object", "events[0]: must be an object"),
+    ],
+)
+def test_a_bad_event_is_rejected_alone_naming_the_field(hub: ThreadHub, events: Any, mentions: str) -> None:
+    items = events if isinstance(events, list) else [events]
+    with hub.client(hub.publish_key) as client:
+        answer = client.post("/v1/events", json={"events": [*items, {"title": "good neighbour"}]})
+    assert answer.status_code == 202, answer.text
+    result = answer.json()
+    assert result["accepted"] == len(items)  # the bad one is out, the good neighbour (and others) in
+    [rejected] = result["rejected"]
+    assert rejected["error"]["code"] == "invalid"
+    assert mentions in rejected["error"]["message"], rejected
+    assert "\n" not in rejected["error"]["message"]
+    assert_still_serving(hub)
+
+
+@pytest.mark.parametrize(
     ("body", "mentions"),
     [
-        ({"events": [{"level": "warning"}]}, "events[0].title: required"),
-        ({"events": [{"title": ""}]}, "events[0].title"),
-        ({"events": [{"title": 42}]}, "events[0].title: must be a string"),
-        ({"events": [{"title": "ok"}, {"title": "t", "tags": "a,b"}]}, "events[1].tags"),
-        ({"events": [{"title": "t", "count": "3"}]}, "events[0].count"),
-        ({"events": [{"title": "t", "level": "loud"}]}, "events[0].level"),
-        ({"events": [{"title": "t", "metadata": [1, 2]}]}, "events[0].metadata"),
-        ({"events": [{"title": "t", "ts": 12345}]}, "events[0].ts"),
-        ({"events": [{"title": "t", "link": "javascript:alert(1)"}]}, "events[0].link"),
-        ({"events": [{"title": "t" * 300}]}, "events[0].title: longer than"),
-        ({"events": [{"title": "t", "metadata": {"blob": "x" * 2000}}]}, "events[0].metadata.blob"),
-        (
-            {"events": [{"title": "t", "metadata": {"nested": {"a": ["y" * 600, "z" * 600]}}}]},
-            "metadata.nested",
-        ),
-        ({"events": [{"title": "t", "id": 7}]}, "events[0].id"),
-        ({"events": [{"title": "t", "push": "yes"}]}, "events[0].push"),
         ({"events": {"title": "t"}}, "events: must be an array"),
         ({"title": "no envelope"}, "events: required"),
         ([1, 2, 3], "body: must be an object"),
+        ({"events": [], "client": {"dropped": -1}}, "client.dropped"),
+        ({"events": [], "client": "me"}, "client: must be an object"),
     ],
 )
-def test_wrong_types_and_missing_fields_are_422_naming_the_field(
-    hub: ThreadHub, body: Any, mentions: str
-) -> None:
+def test_a_bad_envelope_is_422_naming_the_field(hub: ThreadHub, body: Any, mentions: str) -> None:
     with hub.client(hub.publish_key) as client:
         answer = client.post("/v1/events", json=body)
     assert_error(answer, 422, "invalid", mentions=mentions)

@@ -161,20 +161,24 @@ def test_filters_see_the_merged_line_only(hub: ThreadHub) -> None:
 
 @pytest.mark.parametrize(
     ("repeat_of", "message"),
-    [(42, "events[0].repeat_of: must be an event id"), ("", "events[0].repeat_of: must be an event id")],
+    [(42, "events[0].repeat_of: must be a string or null"), ("", "events[0].repeat_of: must not be empty")],
 )
-def test_a_bad_repeat_of_is_422(hub: ThreadHub, repeat_of: Any, message: str) -> None:
+def test_a_bad_repeat_of_is_rejected_naming_it(hub: ThreadHub, repeat_of: Any, message: str) -> None:
     with hub.client(hub.publish_key) as client:
         answer = client.post("/v1/events", json={"events": [{"title": "x", "repeat_of": repeat_of}]})
-    assert answer.status_code == 422
-    assert answer.json()["error"]["message"].startswith(message)
+    assert answer.status_code == 202
+    [rejected] = answer.json()["rejected"]
+    assert rejected["error"]["message"].startswith(message)
 
 
-def test_a_follow_up_naming_itself_is_422(hub: ThreadHub) -> None:
+def test_a_follow_up_naming_itself_is_rejected(hub: ThreadHub) -> None:
     with hub.client(hub.publish_key) as client:
         answer = client.post("/v1/events", json={"events": [{"id": "a", "title": "x", "repeat_of": "a"}]})
-    assert answer.status_code == 422
-    assert "own id" in answer.json()["error"]["message"]
+    assert answer.status_code == 202
+    assert answer.json()["accepted"] == 0
+    [rejected] = answer.json()["rejected"]
+    assert (rejected["index"], rejected["id"]) == (0, "a")
+    assert "own id" in rejected["error"]["message"]
 
 
 def test_the_stream_sends_an_update_with_the_grown_line_and_replays_it_on_resume(hub: ThreadHub) -> None:

@@ -2,58 +2,46 @@
 
 ``level`` (minimum), ``channel`` and ``tag`` (repeatable; channels OR, tags AND), ``meta.KEY=VALUE``
 (repeatable, AND), ``q`` (text in title or body, case-insensitive), ``since``/``until`` (RFC 3339,
-on the event's ``ts``; ``until`` exclusive). Invalid values answer 400 ``invalid_query``.
+on the event's ``ts``; ``until`` exclusive). The shapes are :class:`pushlog.hub._models.FeedQuery`
+and its subclasses; invalid values answer 400 ``invalid_query``.
 """
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from starlette.datastructures import QueryParams
 
-from ..._event import parse_ts
 from ..._levels import parse_level
-from .._errors import ApiError
+from .._models import FeedQuery, bad_query, check_time, parse_query
 from ..store.events import EventFilter
 
-
-def _bad(name: str, message: str) -> ApiError:
-    return ApiError(400, "invalid_query", f"query parameter {name}: {message}")
+Q = TypeVar("Q", bound=FeedQuery)
 
 
-def parse_filter(params: QueryParams) -> EventFilter:
+def parse_feed_query(params: QueryParams, model: type[Q]) -> tuple[Q, EventFilter]:
+    """The query as ``model`` and the :class:`EventFilter` it describes."""
+    query = parse_query(params, model, rename={"last_event_id": "Last-Event-ID"})
     min_level = None
-    if params.get("level"):
+    if query.level:
         try:
-            min_level = parse_level(params["level"])
+            min_level = parse_level(query.level)
         except ValueError as exc:
-            raise _bad("level", str(exc)) from None
-    times = {}
-    for name in ("since", "until"):
-        value = params.get(name)
-        if value:
-            try:
-                times[name] = parse_ts(value)
-            except ValueError:
-                raise _bad(name, "must be an RFC 3339 timestamp like 2026-01-31T12:00:00Z") from None
+            raise bad_query("level", str(exc)) from None
+    since = check_time(query.since, "since", error=bad_query) if query.since else None
+    until = check_time(query.until, "until", error=bad_query) if query.until else None
     meta = tuple(
         (key[len("meta.") :], value)
         for key, value in params.multi_items()
         if key.startswith("meta.") and len(key) > len("meta.")
     )
-    return EventFilter(
+    flt = EventFilter(
         min_level=min_level,
-        channels=tuple(c for c in params.getlist("channel") if c),
-        tags=tuple(t for t in params.getlist("tag") if t),
+        channels=tuple(query.channel),
+        tags=tuple(query.tag),
         meta=meta,
-        text=params.get("q") or None,
-        since=times.get("since"),
-        until=times.get("until"),
+        text=query.q or None,
+        since=since,
+        until=until,
     )
-
-
-def parse_limit(params: QueryParams, *, default: int = 50, maximum: int = 200) -> int:
-    raw = params.get("limit")
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
-        raise _bad("limit", f"must be an integer from 1 to {maximum}")
-    return int(raw)
+    return query, flt

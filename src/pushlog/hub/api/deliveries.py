@@ -7,27 +7,24 @@ from the push's recipient.
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import receipts
 from .._errors import ApiError
+from .._json import JSONResponse
+from .._models import ReceiptRequest, decode_body
 from .._state import hub_state
-from .._validate import invalid, parse_json
 from ..store import deliveries as delivery_store
-from ..store.outbox import RECEIPT_STATUSES, DeliveryStatus
+from ..store.outbox import DeliveryStatus
 
 
 async def receipt(request: Request) -> Response:
     state = hub_state(request)
     delivery_id = request.path_params["delivery_id"]
-    body = parse_json(await request.body())
-    if not isinstance(body, dict):
-        raise invalid("body", "must be an object {token, status}")
-    if body.get("status") not in RECEIPT_STATUSES:
-        raise invalid("status", "must be " + " or ".join(f"'{s}'" for s in RECEIPT_STATUSES))
-    status = DeliveryStatus(body["status"])
-    if not receipts.verify_token(state.require_secrets().receipt_secret, delivery_id, body.get("token")):
+    body = decode_body(await request.body(), ReceiptRequest)
+    status = DeliveryStatus(body.status)
+    if not receipts.verify_token(state.require_secrets().receipt_secret, delivery_id, body.token):
         raise ApiError(401, "unauthorized", "receipt token does not match this delivery")
     row = await state.db(delivery_store.record_receipt, delivery_id, status, now=state.clock())
     if row is None:

@@ -16,16 +16,18 @@ import binascii
 from typing import Any
 
 import anyio.to_thread
+import msgspec
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from ..._levels import Level, parse_level
 from .._auth import authenticate
 from .._endpoints import EndpointError, validate_endpoint
 from .._errors import ApiError
+from .._json import JSONResponse
+from .._models import DeviceChange, DeviceRegistration, Preferences, decode_body, invalid
 from .._state import hub_state
-from .._validate import invalid, parse_json
 from ..store import devices as device_store
 from ..store.device_tokens import open_vault
 
@@ -33,83 +35,56 @@ NATIVE_KINDS = ("fcm", "apns")
 MAX_TOKEN_CHARS = 4096
 
 
-def _b64url_bytes(value: Any, where: str) -> bytes:
-    if not isinstance(value, str) or not value:
-        raise invalid(where, "required base64url string")
+def _b64url_bytes(value: str, where: str) -> bytes:
     try:
         return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
     except (binascii.Error, ValueError):
         raise invalid(where, "not base64url") from None
 
 
-def _preferences(data: Any, where: str) -> dict[str, Any]:
+def _preferences(given: Preferences | None, where: str) -> dict[str, Any]:
     """``{"min_level", "channels"}`` as store columns; only the keys given."""
-    if data is None:
+    if given is None:
         return {}
-    if not isinstance(data, dict):
-        raise invalid(where, "must be an object")
     result: dict[str, Any] = {}
-    if "min_level" in data:
+    if given.min_level is not msgspec.UNSET:
         try:
-            result["min_level"] = int(parse_level(data["min_level"]))
+            result["min_level"] = int(parse_level(given.min_level))
         except ValueError as exc:
             raise invalid(f"{where}.min_level", str(exc)) from None
-    if "channels" in data:
-        channels = data["channels"]
-        if channels is not None and (
-            not isinstance(channels, list) or not all(isinstance(c, str) and c for c in channels)
-        ):
-            raise invalid(f"{where}.channels", "must be an array of channel names or null (all channels)")
-        result["channels"] = channels
+    if given.channels is not msgspec.UNSET:
+        result["channels"] = given.channels
     return result
-
-
-def _name(body: dict[str, Any]) -> str | None:
-    name = body.get("name")
-    if name is not None and (not isinstance(name, str) or len(name) > 200):
-        raise invalid("name", "must be a string of at most 200 characters")
-    return name
 
 
 async def register(request: Request) -> Response:
     state = hub_state(request)
     key = await authenticate(request, "read")
-    body = parse_json(await request.body())
-    if not isinstance(body, dict):
-        raise invalid("body", "must be an object")
-    kind = body.get("kind", "webpush")
-    if kind in NATIVE_KINDS:
-        return await _register_native(request, body, str(kind), key_id=key.id)
-    if kind != "webpush":
-        raise invalid("kind", "must be 'webpush', 'fcm' or 'apns'")
-    sub = body.get("subscription")
-    if not isinstance(sub, dict):
-        raise invalid("subscription", "required object {endpoint, keys: {p256dh, auth}}")
-    endpoint = sub.get("endpoint")
-    if not isinstance(endpoint, str) or not endpoint:
-        raise invalid("subscription.endpoint", "required string")
-    keys = sub.get("keys")
-    if not isinstance(keys, dict):
-        raise invalid("subscription.keys", "required object {p256dh, auth}")
-    p256dh = _b64url_bytes(keys.get("p256dh"), "subscription.keys.p256dh")
+    body = decode_body(await request.body(), DeviceRegistration)
+    if body.kind in NATIVE_KINDS:
+        return await _register_native(request, body, key_id=key.id)
+    sub = body.subscription
+    if sub is None:
+        raise invalid("subscription", "required object {endpoint, keys: {p256dh, auth}} for kind 'webpush'")
+    p256dh = _b64url_bytes(sub.keys.p256dh, "subscription.keys.p256dh")
     if len(p256dh) != 65 or p256dh[0] != 4:
         raise invalid("subscription.keys.p256dh", "must be an uncompressed P-256 public key (65 bytes)")
-    if len(_b64url_bytes(keys.get("auth"), "subscription.keys.auth")) != 16:
+    if len(_b64url_bytes(sub.keys.auth, "subscription.keys.auth")) != 16:
         raise invalid("subscription.keys.auth", "must be 16 bytes")
     try:
         await anyio.to_thread.run_sync(
             lambda: validate_endpoint(
-                endpoint, allow_private=state.config.allow_private_endpoints, resolver=state.resolver
+                sub.endpoint, allow_private=state.config.allow_private_endpoints, resolver=state.resolver
             )
         )
     except EndpointError as exc:
         raise ApiError(422, "invalid_endpoint", str(exc)) from None
-    prefs = _preferences(body.get("preferences"), "preferences")
+    prefs = _preferences(body.preferences, "preferences")
     registration = device_store.WebPushRegistration(
-        name=_name(body),
-        endpoint=endpoint,
-        p256dh=keys["p256dh"],
-        auth=keys["auth"],
+        name=body.name,
+        endpoint=sub.endpoint,
+        p256dh=sub.keys.p256dh,
+        auth=sub.keys.auth,
         min_level=Level(prefs.get("min_level", int(Level.WARNING))),
         channels=prefs.get("channels"),
     )
@@ -119,8 +94,8 @@ async def register(request: Request) -> Response:
     return JSONResponse(device, status_code=201 if created else 200)
 
 
-def _native_token(kind: str, value: Any) -> str:
-    if not isinstance(value, str) or not value or len(value) > MAX_TOKEN_CHARS or value != value.strip():
+def _native_token(kind: str, value: str | None) -> str:
+    if value is None or not value or len(value) > MAX_TOKEN_CHARS or value != value.strip():
         raise invalid("token", f"required: the {kind.upper()} device token as the app received it")
     if kind == "apns" and (
         len(value) % 2 or len(value) < 64 or any(c not in "0123456789abcdefABCDEF" for c in value)
@@ -129,9 +104,10 @@ def _native_token(kind: str, value: Any) -> str:
     return value
 
 
-async def _register_native(request: Request, body: dict[str, Any], kind: str, *, key_id: str) -> Response:
+async def _register_native(request: Request, body: DeviceRegistration, *, key_id: str) -> Response:
     """``{"kind": "fcm"|"apns", "token", "name"?, "preferences"?}``: a team device on a native transport."""
     state = hub_state(request)
+    kind = body.kind
     if kind not in state.config.native_kinds:
         flags = (
             "--fcm-credentials" if kind == "fcm" else "--apns-key/--apns-key-id/--apns-team-id/--apns-topic"
@@ -141,12 +117,12 @@ async def _register_native(request: Request, body: dict[str, Any], kind: str, *,
             "transport_not_configured",
             f"kind {kind!r}: this hub has no {kind.upper()} credentials ({flags})",
         )
-    token = _native_token(kind, body.get("token"))
-    prefs = _preferences(body.get("preferences"), "preferences")
+    token = _native_token(kind, body.token)
+    prefs = _preferences(body.preferences, "preferences")
     vault = await anyio.to_thread.run_sync(open_vault, state.config.data_dir, state.config.device_token_key)
     registration = device_store.NativeRegistration(
         kind=kind,
-        name=_name(body),
+        name=body.name,
         token_hash=vault.lookup_hash(kind, token),
         token_ciphertext=vault.encrypt(kind, token),
         min_level=Level(prefs.get("min_level", int(Level.WARNING))),
@@ -167,12 +143,10 @@ async def list_devices(request: Request) -> Response:
 async def update_device(request: Request) -> Response:
     state = hub_state(request)
     await authenticate(request, "read")
-    body = parse_json(await request.body())
-    if not isinstance(body, dict):
-        raise invalid("body", "must be an object")
-    changes = _preferences(body.get("preferences"), "preferences")
-    if "name" in body:
-        changes["name"] = _name(body)
+    body = decode_body(await request.body(), DeviceChange)
+    changes = _preferences(body.preferences, "preferences")
+    if body.name is not msgspec.UNSET:
+        changes["name"] = body.name
     device_id = request.path_params["device_id"]
     device = await state.db(device_store.update_device, device_id, changes, now=state.clock())
     if device is None:

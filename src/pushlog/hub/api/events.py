@@ -6,30 +6,29 @@ import datetime as _dt
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import receipts
 from .._auth import authenticate, bearer_secret
 from .._errors import ApiError
+from .._json import JSONResponse
+from .._models import AckRequest, ListQuery, PublishResult, bad_query, decode_body, decode_publish
 from .._state import hub_state
-from .._validate import invalid, parse_batch, parse_json
 from ..store import deliveries as delivery_store
 from ..store import events as event_store
 from ..store import stats as stats_store
-from ._filters import parse_filter, parse_limit
-from .stats import client_dropped, client_recovered
+from ._filters import parse_feed_query
 
 
 async def publish(request: Request) -> Response:
-    """Store a batch of events (idempotent on id) and their round-0 deliveries; 202 when on disk."""
+    """Store a batch of events (idempotent on id) and their round-0 deliveries; 202 when on disk.
+    Events that fail validation are listed in ``rejected`` and cost none of the others."""
     state = hub_state(request)
     key = await authenticate(request, "publish")
     now = state.clock()
-    body = parse_json(await request.body())
-    batch = parse_batch(body, now=now, max_events=state.config.max_batch_events)
-    dropped, sdk = client_dropped(body)
-    recovered = client_recovered(body)
+    parsed = decode_publish(await request.body(), now=now, max_events=state.config.max_batch_events)
+    batch, client = parsed.events, parsed.client
     repeat = event_store.Repeat(
         interval=_dt.timedelta(seconds=state.config.critical_repeat_interval),
         expiry=_dt.timedelta(seconds=state.config.critical_expiry),
@@ -37,36 +36,38 @@ async def publish(request: Request) -> Response:
     result = await state.ingest(
         state.push_budget.ingest_job(batch=batch, key_id=key.id, key_name=key.name, now=now, repeat=repeat)
     )
-    if (dropped or recovered) and result.accepted:  # a retried batch (all duplicates) counted already
+    if (client.dropped or client.recovered) and result.accepted:  # a retried batch counted already
         await state.db(
             stats_store.record_client_report,
-            dropped=dropped,
-            recovered=recovered,
+            dropped=client.dropped,
+            recovered=client.recovered,
             key_id=key.id,
-            sdk=sdk,
+            sdk=client.sdk,
             now=now,
         )
     if result.accepted:
         await state.broker.changed()
     if result.deliveries:
         state.wake_delivery()
-    return JSONResponse({"accepted": result.accepted, "duplicates": result.duplicates}, status_code=202)
+    answer = PublishResult(accepted=result.accepted, duplicates=result.duplicates, rejected=parsed.rejected)
+    return JSONResponse(answer, status_code=202)
 
 
 async def list_events(request: Request) -> Response:
     state = hub_state(request)
     await authenticate(request, "read")
-    flt = parse_filter(request.query_params)
-    limit = parse_limit(request.query_params)
+    query, flt = parse_feed_query(request.query_params, ListQuery)
     before = None
-    if request.query_params.get("cursor"):
+    if query.cursor:
         try:
-            before = event_store.decode_cursor(request.query_params["cursor"])
+            before = event_store.decode_cursor(query.cursor)
         except ValueError:
-            raise ApiError(
-                400, "invalid_query", "query parameter cursor: not a cursor this hub gave"
-            ) from None
-    page, next_cursor = await state.db_read(event_store.list_events, flt, limit=limit, before_seq=before)
+            before = None
+        if before is None or not 0 <= before < 2**63:
+            raise bad_query("cursor", "not a cursor this hub gave")
+    page, next_cursor = await state.db_read(
+        event_store.list_events, flt, limit=query.limit, before_seq=before
+    )
     return JSONResponse({"events": page, "next_cursor": next_cursor})
 
 
@@ -107,17 +108,14 @@ async def acknowledge(request: Request) -> Response:
     """Acknowledge with a read key, or with the receipt token of one of the event's deliveries."""
     state = hub_state(request)
     event_id = request.path_params["event_id"]
-    raw = await request.body()
-    body = parse_json(raw) if raw.strip() else {}
-    if not isinstance(body, dict):
-        raise invalid("body", "must be an object")
-    token = body.get("token")
+    body = decode_body(await request.body(), AckRequest, optional=True)
+    token = body.token
     if bearer_secret(request) is not None or token is None:
         key = await authenticate(request, "read")
         by = f"key:{key.name}"
     else:
         secret = state.require_secrets().receipt_secret
-        wanted = body.get("delivery_id")
+        wanted = body.delivery_id
         ids = await state.db_read(delivery_store.delivery_ids_for_event, event_id)
         candidates = [d for d in ids if wanted is None or d == wanted]
         matched = next((d for d in candidates if receipts.verify_token(secret, d, token)), None)

@@ -14,28 +14,20 @@ import math
 import re
 from typing import Any, Final
 
+import msgspec
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from ..._duration import parse_seconds
 from .._auth import authenticate
 from .._errors import ApiError
+from .._json import JSONResponse
+from .._models import MAX_EVERY_S, MAX_MESSAGE, CheckInRequest, decode_object, describe, invalid
 from .._state import hub_state
-from .._validate import invalid, parse_json
-from ..store.heartbeats import (
-    STATUSES,
-    CheckIn,
-    delete_heartbeat,
-    get_heartbeat,
-    list_heartbeats,
-    record_checkin,
-)
+from ..store.heartbeats import CheckIn, delete_heartbeat, get_heartbeat, list_heartbeats, record_checkin
 
 NAME_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@+ -]{0,127}")
-MAX_MESSAGE: Final = 1024
-#: Longest accepted period: a year.
-MAX_EVERY_S: Final = 366 * 86400.0
 
 
 def _name(request: Request) -> str:
@@ -50,15 +42,12 @@ def _name(request: Request) -> str:
     return name
 
 
-def _seconds(data: dict[str, Any], key: str) -> float | None:
-    """``KEY_s`` (a number) or ``KEY`` (a number or a duration string), validated."""
-    raw = data.get(f"{key}_s", data.get(key))
-    if raw is None:
+def _seconds(given: float | str | None, key: str) -> float | None:
+    """``every``/``grace``: a number of seconds or a duration string, at most 366 days."""
+    if given is None:
         return None
-    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
-        raise invalid(key, "must be a number of seconds or a duration like '1d'")
     try:
-        seconds = parse_seconds(raw, key)
+        seconds = parse_seconds(given, key)
     except ValueError as exc:
         raise invalid(key, str(exc)) from None
     if not math.isfinite(seconds) or seconds > MAX_EVERY_S:
@@ -67,43 +56,25 @@ def _seconds(data: dict[str, Any], key: str) -> float | None:
 
 
 def parse_checkin(name: str, data: dict[str, Any]) -> CheckIn:
-    """Validate a check-in body (or query parameters); 422 naming the bad field."""
-    status = data.get("status", "success")
-    if status not in STATUSES:
-        raise invalid("status", f"must be one of {', '.join(STATUSES)}")
-    every = _seconds(data, "every")
-    grace = _seconds(data, "grace")
+    """A check-in from body fields merged over query parameters; 422 naming the bad field."""
+    try:
+        given = msgspec.convert(data, CheckInRequest, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ApiError(422, "invalid", describe(exc, "")) from None
+    every = given.every_s if given.every_s is not None else _seconds(given.every, "every")
+    grace = given.grace_s if given.grace_s is not None else _seconds(given.grace, "grace")
     if grace is not None and every is None:
         raise invalid("grace", "needs every")
     if every is not None and every < 1:
         raise invalid("every", "must be at least 1 second")
-    exit_code = data.get("exit_code")
-    if exit_code is not None:
-        if isinstance(exit_code, str) and exit_code.lstrip("-").isdigit():
-            exit_code = int(exit_code)
-        if isinstance(exit_code, bool) or not isinstance(exit_code, int):
-            raise invalid("exit_code", "must be an integer")
-    duration = data.get("duration_s")
-    if duration is not None:
-        try:
-            duration = float(duration)
-        except (TypeError, ValueError):
-            raise invalid("duration_s", "must be a number") from None
-        if not math.isfinite(duration) or duration < 0:
-            raise invalid("duration_s", "must be a non-negative number")
-    message = data.get("message")
-    if message is not None:
-        if not isinstance(message, str):
-            raise invalid("message", "must be a string")
-        message = message[:MAX_MESSAGE]
     return CheckIn(
         name=name,
-        status=str(status),
+        status=given.status,
         every_s=every,
         grace_s=grace,
-        exit_code=exit_code,
-        duration_s=duration,
-        message=message,
+        exit_code=given.exit_code,
+        duration_s=given.duration_s,
+        message=given.message[:MAX_MESSAGE] if given.message is not None else None,
     )
 
 
@@ -112,12 +83,7 @@ async def checkin(request: Request) -> Response:
     key = await authenticate(request, "publish")
     name = _name(request)
     data: dict[str, Any] = dict(request.query_params)
-    raw = await request.body()
-    if raw.strip():
-        body = parse_json(raw)
-        if not isinstance(body, dict):
-            raise invalid("body", "must be an object")
-        data.update(body)
+    data.update(decode_object(await request.body(), optional=True))
     parsed = parse_checkin(name, data)
     recorded = await state.db(record_checkin, parsed, now=state.clock(), key_id=key.id)
     if recorded.events:
@@ -158,101 +124,3 @@ routes = [
     Route("/v1/heartbeats/{name}", get_one, methods=["GET"]),
     Route("/v1/heartbeats/{name}", delete_one, methods=["DELETE"]),
 ]
-
-
-# -- OpenAPI (merged into the hub's document by ``hub/_openapi.py``) ----------------------------------
-
-_NUM = {"type": ["number", "null"]}
-_NTIME = {"type": ["string", "null"], "format": "date-time"}
-_NAME_PARAM = {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
-
-OPENAPI_SCHEMAS: Final[dict[str, Any]] = {
-    "Heartbeat": {
-        "type": "object",
-        "properties": {
-            "name": {"type": "string"},
-            "status": {"type": "string", "enum": ["up", "overdue", "unmonitored"]},
-            "every_s": _NUM,
-            "grace_s": _NUM,
-            "due_at": _NTIME,
-            "created_at": {"type": "string", "format": "date-time"},
-            "last_ping_at": _NTIME,
-            "last_start_at": _NTIME,
-            "last_success_at": _NTIME,
-            "last_failure_at": _NTIME,
-            "last_exit_code": {"type": ["integer", "null"]},
-            "last_duration_s": _NUM,
-            "last_message": {"type": ["string", "null"]},
-            "overdue_since": _NTIME,
-        },
-    },
-    "CheckIn": {
-        "type": "object",
-        "properties": {
-            "status": {"type": "string", "enum": list(STATUSES), "default": "success"},
-            "every_s": {"type": "number"},
-            "every": {"type": "string", "description": "a duration like 1d, 6h, 15m (or every_s)"},
-            "grace_s": {"type": "number"},
-            "grace": {"type": "string", "description": "default: every/10, at least 60 s"},
-            "exit_code": {"type": "integer"},
-            "duration_s": {"type": "number"},
-            "message": {"type": "string", "maxLength": MAX_MESSAGE},
-        },
-    },
-}
-
-
-def _resp(schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _errs(*codes: int) -> dict[str, Any]:
-    return {str(code): {"$ref": f"#/components/responses/E{code}"} for code in codes}
-
-
-def openapi_paths() -> dict[str, Any]:
-    heartbeat = {"$ref": "#/components/schemas/Heartbeat"}
-    bearer: list[dict[str, list[str]]] = [{"bearer": []}]
-    listing = {"type": "object", "properties": {"heartbeats": {"type": "array", "items": heartbeat}}}
-    return {
-        "/v1/heartbeats": {
-            "get": {
-                "summary": "List heartbeats (dead man's switches)",
-                "description": "Needs a key with scope `read` or higher.",
-                "security": bearer,
-                "responses": {
-                    "200": _resp(listing, "All heartbeats, by name"),
-                    **_errs(401, 403, 429),
-                },
-            }
-        },
-        "/v1/heartbeats/{name}": {
-            "post": {
-                "summary": "Check in (creates the heartbeat on first use)",
-                "description": "Needs a key with scope `publish` or higher. No body means success; the "
-                "same fields are accepted as query parameters. Overdue heartbeats raise an ERROR event, "
-                "the next success an INFO event.",
-                "security": bearer,
-                "parameters": [_NAME_PARAM],
-                "requestBody": {
-                    "required": False,
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CheckIn"}}},
-                },
-                "responses": {"200": _resp(heartbeat, "The heartbeat now"), **_errs(400, 401, 403, 422, 429)},
-            },
-            "get": {
-                "summary": "One heartbeat",
-                "description": "Needs a key with scope `read` or higher.",
-                "security": bearer,
-                "parameters": [_NAME_PARAM],
-                "responses": {"200": _resp(heartbeat, "The heartbeat"), **_errs(401, 403, 404)},
-            },
-            "delete": {
-                "summary": "Retire a heartbeat",
-                "description": "Needs a key with scope `admin`.",
-                "security": bearer,
-                "parameters": [_NAME_PARAM],
-                "responses": {"204": {"description": "Deleted"}, **_errs(401, 403, 404)},
-            },
-        },
-    }

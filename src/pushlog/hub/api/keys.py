@@ -7,13 +7,14 @@ Revoking removes the devices the key registered; the last live admin key answers
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from .._auth import authenticate
 from .._errors import ApiError
+from .._json import JSONResponse
+from .._models import KeyRequest, decode_body
 from .._state import hub_state
-from .._validate import invalid, parse_json
 from ..store import keys as key_store
 
 
@@ -27,15 +28,10 @@ async def list_keys(request: Request) -> Response:
 async def create_key(request: Request) -> Response:
     state = hub_state(request)
     await authenticate(request, "admin")
-    body = parse_json(await request.body())
-    if not isinstance(body, dict):
-        raise invalid("body", "must be an object")
-    name, scope = body.get("name"), body.get("scope")
-    if not isinstance(name, str) or not name.strip() or len(name) > 200:
-        raise invalid("name", "required string of 1 to 200 characters")
-    if scope not in key_store.SCOPES:
-        raise invalid("scope", f"must be one of {', '.join(key_store.SCOPES)}")
-    record, secret = await state.db(key_store.create_key, name=name.strip(), scope=scope, now=state.clock())
+    body = decode_body(await request.body(), KeyRequest)
+    record, secret = await state.db(
+        key_store.create_key, name=body.name.strip(), scope=body.scope, now=state.clock()
+    )
     return JSONResponse({**record.to_json(), "secret": secret}, status_code=201)
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
+from .._json import JSONResponse
 from .._openapi import openapi_spec
 from .._state import hub_state
 

@@ -23,7 +23,7 @@ a quiet keepalive interval the tail is read again, which covers writes from othe
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from typing import Any
 
@@ -34,10 +34,11 @@ from starlette.types import Receive, Scope, Send
 
 from .._auth import authenticate
 from .._broker import Broker, Item
-from .._errors import ApiError
+from .._json import dumps
+from .._models import StreamQuery, bad_query
 from .._state import hub_state
 from ..store import events as event_store
-from ._filters import parse_filter
+from ._filters import parse_feed_query
 
 BATCH = 200
 
@@ -45,17 +46,18 @@ BATCH = 200
 def _sse(event: str, data: dict[str, Any], event_id: int | None = None) -> str:
     lines = [f"id: {event_id}"] if event_id is not None else []
     lines.append(f"event: {event}")
-    lines.append("data: " + json.dumps(data, separators=(",", ":")))
+    lines.append("data: " + dumps(data))
     return "\n".join(lines) + "\n\n"
 
 
-def _last_event_id(request: Request) -> int | None:
-    raw = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
-    if raw is None or raw == "":
-        return None
-    if not raw.strip().isdigit():
-        raise ApiError(400, "invalid_query", "Last-Event-ID must be an event seq (a non-negative integer)")
-    return int(raw.strip())
+def _last_event_id(request: Request, query: StreamQuery) -> int | None:
+    """The header wins over the ``last_event_id`` parameter (already checked by the query model)."""
+    raw = request.headers.get("last-event-id", "").strip()
+    if not raw:
+        return query.last_event_id
+    if not re.fullmatch(r"[0-9]{1,19}", raw) or int(raw) >= 2**63:
+        raise bad_query("Last-Event-ID", "must be an event seq (a non-negative integer)")
+    return int(raw)
 
 
 def _item(row: dict[str, Any] | event_store.Update) -> Item:
@@ -105,8 +107,8 @@ async def follow(
 async def stream(request: Request) -> Response:
     state = hub_state(request)
     key = await authenticate(request, "read")
-    flt = parse_filter(request.query_params)
-    requested = _last_event_id(request)
+    query, flt = parse_feed_query(request.query_params, StreamQuery)
+    requested = _last_event_id(request, query)
     newest = await state.db_read(event_store.max_seq)
     # Without Last-Event-ID: only new events. An id beyond the newest (a hub whose database was
     # replaced) would silence the stream until seq caught up, so it resumes from the newest instead.

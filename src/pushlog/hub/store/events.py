@@ -28,7 +28,7 @@ from ._tables import UTCDateTime, event_meta, event_tags, events
 
 @dataclass(slots=True, kw_only=True)
 class NewEvent:
-    """A validated incoming event (see :mod:`pushlog.hub._validate`)."""
+    """A validated incoming event (see :mod:`pushlog.hub._models`)."""
 
     id: str
     ts: _dt.datetime

@@ -1,0 +1,881 @@
+"""The API's request and response shapes, declared once as msgspec Structs.
+
+From these declarations come the validation of every request body and query parameter, the error
+messages (``events[3].title: longer than 256 characters``) and the schemas of ``/openapi.json``
+(:mod:`pushlog.hub._openapi`). Limits that the client shares come from :mod:`pushlog._event`.
+
+The strict way in (:func:`decode_body`, :func:`parse_query`) refuses what JSON or the store cannot
+hold: malformed JSON, invalid UTF-8, ``NaN``/``Infinity``, lone surrogates, numbers out of range,
+nesting deeper than the stack allows (400), and values of the wrong type or size (422, naming the
+field). ``POST /v1/events`` checks each event on its own (:func:`decode_publish`): one bad event is
+reported in the 202 answer and costs none of the others.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, TypeVar, get_args, get_origin
+
+import msgspec
+from msgspec import Meta, Struct
+
+from .._event import (
+    MAX_ACTION_TEXT,
+    MAX_ACTIONS,
+    MAX_BODY,
+    MAX_CHANNEL,
+    MAX_COUNT,
+    MAX_FINGERPRINT,
+    MAX_ID,
+    MAX_METADATA_DEPTH,
+    MAX_METADATA_KEY,
+    MAX_METADATA_KEYS,
+    MAX_METADATA_VALUE,
+    MAX_SOURCE,
+    MAX_TAG,
+    MAX_TAGS,
+    MAX_TITLE,
+    MAX_URL,
+    metadata_value_length,
+)
+from .._levels import Level, parse_level
+from ._errors import ApiError
+from .store.events import NewEvent
+from .store.outbox import RECEIPT_STATUSES, DeliveryStatus
+
+T = TypeVar("T")
+
+#: What a signed 32-bit database column holds (counts, exit codes).
+INT32_MAX: Final = 2**31 - 1
+#: Timestamps the hub accepts (events, filters, windows): the Unix epoch up to a year before the
+#: calendar's end, so that every sum the hub makes with them (expiry, windows) stays a date.
+MIN_TIME: Final = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
+MAX_TIME: Final = _dt.datetime(9999, 1, 1, tzinfo=_dt.UTC)
+#: Free-text names (keys, devices).
+MAX_NAME: Final = 200
+MAX_SDK: Final = 64
+MAX_TOKEN: Final = 256
+#: A heartbeat's check-in message (longer ones are cut).
+MAX_MESSAGE: Final = 1024
+#: Longest accepted heartbeat period or grace: a year.
+MAX_EVERY_S: Final = 366 * 86400.0
+#: Longest job duration a check-in may report: ten years, in seconds.
+MAX_DURATION_S: Final = 3650 * 86400.0
+
+LevelName = Literal["debug", "info", "warning", "error", "critical"]
+if TYPE_CHECKING:
+    ReceiptStatus = str
+else:  # the statuses a service worker may report, as the outbox defines them
+    ReceiptStatus = Literal[tuple(s.value for s in RECEIPT_STATUSES)]
+_URL_PATTERN: Final = r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\s]"
+
+Id = Annotated[str, Meta(min_length=1, max_length=MAX_ID)]
+Url = Annotated[str, Meta(max_length=MAX_URL, pattern=_URL_PATTERN, description="an http(s) URL")]
+Int32 = Annotated[int, Meta(ge=-(2**31), le=INT32_MAX)]
+Count = Annotated[int, Meta(ge=1, le=MAX_COUNT)]
+LevelIn = LevelName | Annotated[int, Meta(ge=0, le=INT32_MAX)] | str
+Timestamp = Annotated[_dt.datetime, Meta(description="RFC 3339", extra_json_schema={"format": "date-time"})]
+
+
+# -- requests -------------------------------------------------------------------------------------
+
+
+class Action(Struct, forbid_unknown_fields=False):
+    """A button on the notification (``action`` and ``title`` are cut to 64 characters)."""
+
+    action: Annotated[str, Meta(min_length=1, max_length=MAX_URL)]
+    title: Annotated[str, Meta(min_length=1, max_length=MAX_URL)]
+    url: Url | None = None
+
+
+class Event(Struct, forbid_unknown_fields=False):
+    """One event as clients send it (DESIGN §4). Only ``title`` is required."""
+
+    title: Annotated[str, Meta(min_length=1, max_length=MAX_TITLE, pattern=r"\S")]
+    id: Annotated[Id | None, Meta(description="client-made UUID; the idempotency key")] = None
+    ts: Timestamp | None = None
+    level: LevelIn = "info"
+    body: Annotated[str, Meta(max_length=MAX_BODY)] | None = None
+    channel: Annotated[str, Meta(max_length=MAX_CHANNEL)] | None = None
+    tags: (
+        Annotated[list[Annotated[str, Meta(min_length=1, max_length=MAX_TAG)]], Meta(max_length=MAX_TAGS)]
+        | None
+    ) = None
+    link: Url | Literal[""] | None = None
+    image: Url | Literal[""] | None = None
+    actions: Annotated[list[Action], Meta(max_length=MAX_ACTIONS)] | None = None
+    metadata: (
+        Annotated[
+            dict[Annotated[str, Meta(min_length=1, max_length=MAX_METADATA_KEY)], Any],
+            Meta(max_length=MAX_METADATA_KEYS),
+        ]
+        | None
+    ) = None
+    fingerprint: Annotated[str, Meta(max_length=MAX_FINGERPRINT)] | None = None
+    count: Count = 1
+    push: bool | None = None
+    source: dict[str, Any] | None = None
+    repeat_of: Annotated[
+        Id | None, Meta(description="dedup follow-up: the first event's id; count is added to its line")
+    ] = None
+
+
+class ClientReport(Struct, forbid_unknown_fields=False):
+    """What the client says about itself in a publish envelope."""
+
+    dropped: Annotated[int, Meta(ge=0, le=INT32_MAX, description="events it could not send")] = 0
+    recovered: Annotated[
+        int, Meta(ge=0, le=INT32_MAX, description="events of this batch sent from an earlier process's spool")
+    ] = 0
+    sdk: Annotated[str, Meta(max_length=MAX_SDK)] | None = None
+
+
+class PublishRequest(Struct, forbid_unknown_fields=False):
+    events: list[Event]
+    client: ClientReport | None = None
+
+
+class _PublishEnvelope(Struct, forbid_unknown_fields=False):
+    """:class:`PublishRequest` as decoded: each event kept raw and checked on its own."""
+
+    events: list[msgspec.Raw]
+    client: ClientReport | None = None
+
+
+class _IdProbe(Struct, forbid_unknown_fields=False):
+    id: Any = None
+
+
+class AckRequest(Struct, forbid_unknown_fields=False):
+    token: Annotated[str, Meta(max_length=MAX_TOKEN)] | None = None
+    delivery_id: Annotated[str, Meta(max_length=MAX_ID)] | None = None
+
+
+class ReceiptRequest(Struct, forbid_unknown_fields=False):
+    token: Annotated[str, Meta(max_length=MAX_TOKEN)]
+    status: ReceiptStatus
+
+
+class Preferences(Struct, forbid_unknown_fields=False, omit_defaults=True):
+    min_level: LevelIn | msgspec.UnsetType = msgspec.UNSET
+    channels: list[Annotated[str, Meta(min_length=1, max_length=MAX_CHANNEL)]] | msgspec.UnsetType | None = (
+        msgspec.UNSET
+    )
+
+
+class SubscriptionKeys(Struct, forbid_unknown_fields=False):
+    p256dh: Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_-]+={0,2}$")]
+    auth: Annotated[str, Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+={0,2}$")]
+
+
+class Subscription(Struct, forbid_unknown_fields=False):
+    endpoint: Annotated[str, Meta(min_length=1, max_length=MAX_URL)]
+    keys: SubscriptionKeys
+
+
+class DeviceRegistration(Struct, forbid_unknown_fields=False):
+    """A team device: a Web Push ``subscription``, or an FCM/APNs ``token`` (the hub must have that
+    transport's credentials); which one is required follows from ``kind``."""
+
+    kind: Literal["webpush", "fcm", "apns"] = "webpush"
+    subscription: Subscription | None = None
+    token: Annotated[str, Meta(min_length=1, max_length=4096)] | None = None
+    name: Annotated[str, Meta(max_length=MAX_NAME)] | None = None
+    preferences: Preferences | None = None
+
+
+class DeviceChange(Struct, forbid_unknown_fields=False):
+    name: Annotated[str, Meta(max_length=MAX_NAME)] | msgspec.UnsetType | None = msgspec.UNSET
+    preferences: Preferences | None = None
+
+
+class KeyRequest(Struct, forbid_unknown_fields=False):
+    name: Annotated[str, Meta(min_length=1, max_length=MAX_NAME, pattern=r"\S")]
+    scope: Literal["publish", "read", "admin"]
+
+
+Seconds = Annotated[float, Meta(gt=0, le=MAX_EVERY_S)]
+
+
+class CheckInRequest(Struct, forbid_unknown_fields=False):
+    """A heartbeat check-in: JSON body or the same names as query parameters."""
+
+    status: Literal["start", "success", "failure"] = "success"
+    every_s: Seconds | None = None
+    every: Annotated[str | float, Meta(description="a duration like 1d, 6h, 15m (or every_s)")] | None = None
+    grace_s: Seconds | None = None
+    grace: Annotated[str | float, Meta(description="default: every/10, at least 60 s")] | None = None
+    exit_code: Int32 | None = None
+    duration_s: Annotated[float, Meta(ge=0, le=MAX_DURATION_S)] | None = None
+    message: Annotated[str, Meta(max_length=1_000_000)] | None = None
+
+
+# -- query parameters -----------------------------------------------------------------------------
+
+
+class FeedQuery(Struct, forbid_unknown_fields=False):
+    """Filters of the feed list and the live stream."""
+
+    level: Annotated[LevelName | str, Meta(description="minimum level")] | None = None
+    channel: Annotated[list[str], Meta(description="repeatable; any of")] = []
+    tag: Annotated[list[str], Meta(description="repeatable; all of")] = []
+    q: Annotated[str, Meta(max_length=1000, description="text in title or body")] | None = None
+    since: Timestamp | None = None
+    until: (
+        Annotated[
+            _dt.datetime, Meta(description="RFC 3339, exclusive", extra_json_schema={"format": "date-time"})
+        ]
+        | None
+    ) = None
+
+
+class ListQuery(FeedQuery):
+    limit: Annotated[int, Meta(ge=1, le=200)] = 50
+    cursor: Annotated[str, Meta(max_length=64)] | None = None
+
+
+class StreamQuery(FeedQuery):
+    last_event_id: Annotated[int, Meta(ge=0, le=2**63 - 1)] | None = None
+
+
+class StatsQuery(Struct, forbid_unknown_fields=False):
+    since: Annotated[str, Meta(max_length=64, description="RFC 3339 or a duration back from now")] | None = (
+        None
+    )
+    until: (
+        Annotated[
+            _dt.datetime,
+            Meta(description="RFC 3339, exclusive; default: now", extra_json_schema={"format": "date-time"}),
+        ]
+        | None
+    ) = None
+    bucket: Literal["hour", "day"] = "hour"
+
+
+# -- responses ------------------------------------------------------------------------------------
+
+Time = Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
+NullTime = Time | None
+
+
+class ErrorDetail(Struct):
+    code: str
+    message: str
+
+
+class Error(Struct):
+    error: ErrorDetail
+
+
+class Rejection(Struct):
+    index: int
+    id: str | None
+    error: ErrorDetail
+
+
+class PublishResult(Struct, omit_defaults=True):
+    accepted: int
+    duplicates: int
+    rejected: Annotated[
+        list[Rejection], Meta(description="events refused, each with its reason (absent when none)")
+    ] = []
+
+
+class StatusChange(Struct):
+    status: str
+    at: Time
+
+
+class Delivery(Struct):
+    id: str
+    event_id: str
+    device_id: str
+    round: int
+    status: DeliveryStatus
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    created_at: Time
+    sent_at: NullTime
+    delivered_at: NullTime
+    opened_at: NullTime
+    history: list[dict[str, Any]] = []
+
+
+class StoredEvent(Struct):
+    id: str
+    seq: int
+    ts: Time
+    received_at: Time
+    level: LevelName
+    title: str
+    body: str | None
+    channel: str | None
+    tags: list[str]
+    link: str | None
+    image: str | None
+    actions: list[dict[str, Any]]
+    metadata: dict[str, Any]
+    fingerprint: str | None
+    count: int
+    push: bool
+    source: dict[str, Any]
+    acknowledged_at: NullTime
+    acknowledged_by: str | None
+    repeat_of: str | None = None
+    last_seen_at: Annotated[NullTime, Meta(description="ts of the newest follow-up folded into it")] = None
+    deliveries: list[Delivery] = []
+
+
+class EventPage(Struct):
+    events: list[StoredEvent]
+    next_cursor: str | None
+
+
+class DeliveryList(Struct):
+    deliveries: list[Delivery]
+
+
+class DevicePreferences(Struct):
+    min_level: LevelName
+    channels: list[str] | None
+
+
+class Device(Struct):
+    id: str
+    kind: Literal["webpush", "fcm", "apns"]
+    name: str | None
+    endpoint: str | None
+    preferences: DevicePreferences
+    created_at: Time
+    updated_at: Time
+    last_success_at: NullTime
+    failure_count: int
+
+
+class DeviceList(Struct):
+    devices: list[Device]
+
+
+class Key(Struct):
+    id: str
+    name: str
+    scope: Literal["publish", "read", "admin"]
+    prefix: str
+    created_at: Time
+    revoked_at: NullTime
+    last_used_at: NullTime
+
+
+class NewKey(Key):
+    secret: Annotated[str, Meta(description="shown once")]
+
+
+class KeyList(Struct):
+    keys: list[Key]
+
+
+class Heartbeat(Struct):
+    name: str
+    status: Literal["up", "overdue", "unmonitored"]
+    every_s: float | None
+    grace_s: float | None
+    due_at: NullTime
+    created_at: Time
+    last_ping_at: NullTime
+    last_start_at: NullTime
+    last_success_at: NullTime
+    last_failure_at: NullTime
+    last_exit_code: int | None
+    last_duration_s: float | None
+    last_message: str | None
+    overdue_since: NullTime
+
+
+class HeartbeatList(Struct):
+    heartbeats: list[Heartbeat]
+
+
+class StatusCounts(Struct):
+    queued: int
+    sent: int
+    failed: int
+    delivered: int
+    opened: int
+    acknowledged: int
+
+
+class LevelCounts(Struct):
+    debug: int
+    info: int
+    warning: int
+    error: int
+    critical: int
+
+
+class LevelBucket(LevelCounts):
+    start: Time
+
+
+class EventStats(Struct):
+    """Stored events by their ts; ``occurrences`` sums their count (dedup)."""
+
+    total: int
+    occurrences: int
+    by_level: LevelCounts
+    buckets: list[LevelBucket]
+
+
+class DeviceStats(Struct):
+    device_id: str
+    name: str | None
+    kind: str | None
+    removed: bool
+    total: int
+    by_status: StatusCounts
+
+
+class DeliveryStats(Struct):
+    """Delivery rows created in the window, by status and by device."""
+
+    total: int
+    by_status: StatusCounts
+    by_device: list[DeviceStats]
+
+
+class PushStats(Struct):
+    sent: int
+    failed: int
+    delivered: int
+    opened: int
+    acknowledged: int
+    median_delivery_latency_s: float | None
+
+
+class KeyDrops(Struct):
+    key_id: str | None
+    key_name: str | None
+    dropped: int
+    recovered: int
+    reports: int
+
+
+class DropBucket(Struct):
+    start: Time
+    dropped: int
+    recovered: int
+
+
+class ClientStats(Struct):
+    """Events clients reported dropping (queue full, hub unreachable), and events they sent from a
+    spool an earlier process left (recovered)."""
+
+    dropped: int
+    recovered: int
+    by_key: list[KeyDrops]
+    buckets: list[DropBucket]
+
+
+class Stats(Struct):
+    since: Time
+    until: Time
+    bucket: Literal["hour", "day"]
+    events: EventStats
+    deliveries: DeliveryStats
+    pushes: PushStats
+    clients: ClientStats
+
+
+class Health(Struct):
+    ok: bool
+
+
+class VapidKey(Struct):
+    public_key: Annotated[str, Meta(description="base64url uncompressed P-256 point")]
+
+
+# -- decoding -------------------------------------------------------------------------------------
+
+
+def invalid(where: str, message: str) -> ApiError:
+    """422 ``invalid``: a well-formed body with a wrong value at ``where``."""
+    return ApiError(422, "invalid", f"{where}: {message}")
+
+
+def bad_query(name: str, message: str) -> ApiError:
+    """400 ``invalid_query``: a query parameter the hub cannot use."""
+    return ApiError(400, "invalid_query", f"query parameter {name}: {message}")
+
+
+_PATH_RE: Final = re.compile(r"^(?P<what>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
+_MISSING_RE: Final = re.compile(r"Object missing required field `(?P<field>[^`]+)`")
+_EXPECTED_RE: Final = re.compile(r"Expected `(?P<want>[^`]+)`, got `(?P<got>[^`]+)`")
+_LENGTH_RE: Final = re.compile(r"Expected `(?P<kind>str|array|object)` of length (?P<op><=|>=) (?P<n>\d+)")
+_UNITS: Final = {"str": "characters", "array": "items", "object": "keys"}
+_BOUND_RE: Final = re.compile(r"Expected `(?:int|float)` (?P<op>[<>]=?) (?P<n>[-\d.e+]+)")
+_NAMES: Final = {
+    "str": "a string",
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "object": "an object",
+    "array": "an array",
+    "null": "null",
+    "datetime": "an RFC 3339 timestamp",
+}
+
+
+def _friendly(what: str) -> str:
+    if match := _EXPECTED_RE.fullmatch(what):
+        wanted = " or ".join(_NAMES.get(part.strip(), part.strip()) for part in match["want"].split("|"))
+        return f"must be {wanted}, not {_NAMES.get(match['got'], match['got'])}"
+    if match := _LENGTH_RE.fullmatch(what):
+        unit = _UNITS[match["kind"]]
+        if match["op"] == ">=":
+            return "must not be empty" if match["n"] == "1" else f"fewer than {match['n']} {unit}"
+        return (
+            f"longer than {match['n']} {unit}" if unit == "characters" else f"more than {match['n']} {unit}"
+        )
+    if match := _BOUND_RE.fullmatch(what):
+        return f"must be {match['op']} {match['n']}"
+    if what == "Invalid RFC3339 encoded datetime":
+        return "must be an RFC 3339 timestamp like 2026-01-31T12:00:00Z"
+    if what.startswith("Expected `str` matching regex"):
+        return "has the wrong form" if "Ss" not in what else "must be an http(s) URL"
+    if what == "Number out of range":
+        return "a number out of range (JSON numbers here must be finite doubles)"
+    if what == "Integer value out of range":
+        return "an integer out of range"
+    return what
+
+
+def _path(path: str) -> str:
+    return path.lstrip(".")
+
+
+def describe(exc: msgspec.ValidationError, where: str) -> str:
+    """A msgspec validation message as ``where.path: what is wrong``."""
+    match = _PATH_RE.match(str(exc))
+    assert match is not None
+    what, path = match["what"], _path(match["path"] or "")
+    if missing := _MISSING_RE.fullmatch(what):
+        path = f"{path}.{missing['field']}" if path else missing["field"]
+        what = "required"
+    else:
+        what = _friendly(what)
+    place = f"{where}.{path}" if where and path and not path.startswith("[") else f"{where}{path}"
+    return f"{place or 'body'}: {what}"
+
+
+_LONE_SURROGATE: Final = re.compile(r"[\ud800-\udfff]")
+_SURROGATE_ESCAPE: Final = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _decode_error(raw: bytes, exc: Exception) -> ApiError:
+    """400 for a body that is not a JSON text of Unicode strings and finite numbers."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return ApiError(400, "invalid_utf8", f"request body is not valid UTF-8 (byte {err.start})")
+    if not text.strip():
+        return ApiError(400, "malformed_json", "request body is empty; expected a JSON object")
+    if isinstance(exc, RecursionError):
+        return ApiError(400, "malformed_json", "request body is nested too deeply")
+    message = str(exc).removeprefix("JSON is malformed: ")
+    if "surrogate" in message or "hex escape" in message or _SURROGATE_ESCAPE.search(raw):
+        message = f"a lone surrogate in a string ({message})"
+    return ApiError(400, "malformed_json", f"malformed JSON: {message}")
+
+
+def decode_body(raw: bytes, model: type[T], *, optional: bool = False) -> T:
+    """The request body as ``model``: 400 for what is not JSON, 422 naming the field for the rest.
+    ``optional``: an empty body is the model's defaults."""
+    if optional and not raw.strip():
+        raw = b"{}"
+    try:
+        return msgspec.json.decode(raw, type=model)
+    except msgspec.ValidationError as exc:
+        raise ApiError(422, "invalid", _described(exc, raw, "")) from None
+    except (msgspec.DecodeError, RecursionError) as exc:
+        raise _decode_error(raw, exc) from None
+
+
+def decode_object(raw: bytes, *, optional: bool = False) -> dict[str, Any]:
+    """The request body as a JSON object (for bodies merged with query parameters)."""
+    return decode_body(raw, dict[str, Any], optional=optional)
+
+
+# -- publish --------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class PublishBatch:
+    events: list[NewEvent]
+    #: Positions in the request of ``events`` (those not rejected).
+    positions: list[int]
+    rejected: list[Rejection]
+    client: ClientReport
+
+
+_EVENT_DECODER: Final = msgspec.json.Decoder(Event)
+_ENVELOPE_DECODER: Final = msgspec.json.Decoder(_PublishEnvelope)
+
+
+def decode_publish(raw: bytes, *, now: _dt.datetime, max_events: int) -> PublishBatch:
+    """``POST /v1/events``: the envelope must be right (else 400/422 for the whole request); each
+    event is checked on its own, and a bad one becomes a :class:`Rejection`."""
+    try:
+        envelope = _ENVELOPE_DECODER.decode(raw)
+    except msgspec.ValidationError as exc:
+        raise ApiError(422, "invalid", describe(exc, "")) from None
+    except (msgspec.DecodeError, RecursionError) as exc:
+        return _lenient_publish(raw, exc, now=now, max_events=max_events)
+    if len(envelope.events) > max_events:
+        raise invalid("events", f"more than {max_events} events in one request")
+    batch = PublishBatch([], [], [], envelope.client or ClientReport())
+    for index, item in enumerate(envelope.events):
+        where = f"events[{index}]"
+        try:
+            batch.events.append(to_new_event(_EVENT_DECODER.decode(item), where, now=now))
+            batch.positions.append(index)
+        except msgspec.ValidationError as exc:
+            batch.rejected.append(_rejection(index, _probe_id(item), _described(exc, bytes(item), where)))
+        except ApiError as exc:
+            batch.rejected.append(_rejection(index, _probe_id(item), exc.message))
+        except (msgspec.DecodeError, RecursionError) as exc:  # invalid UTF-8 or escapes inside
+            return _lenient_publish(raw, exc, now=now, max_events=max_events)
+    return batch
+
+
+def _rejection(index: int, event_id: str | None, message: str) -> Rejection:
+    return Rejection(index=index, id=event_id, error=ErrorDetail(code="invalid", message=message))
+
+
+def _probe_id(item: msgspec.Raw | Any) -> str | None:
+    try:
+        found = (
+            msgspec.json.decode(item, type=_IdProbe).id if isinstance(item, msgspec.Raw) else item.get("id")
+        )
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError, AttributeError):
+        return None
+    return found if isinstance(found, str) and 0 < len(found) <= MAX_ID and _clean(found) else None
+
+
+class _NotJson:
+    """A value the lenient parser met that JSON cannot hold (``NaN``, ``1e400``, a huge integer)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _lenient_publish(raw: bytes, exc: Exception, *, now: _dt.datetime, max_events: int) -> PublishBatch:
+    """The slow path for a body msgspec refused as a whole: when it is a JSON object whose only
+    faults are values JSON cannot hold (``NaN`` as Python's ``json.dumps`` writes it, lone surrogates
+    as ``os.fsdecode`` makes them), those faults cost only their own events."""
+
+    try:
+        body = _lenient_loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):
+        raise _decode_error(raw, exc) from None
+    if not isinstance(body, dict) or not isinstance(body.get("events"), list):
+        raise _decode_error(raw, exc)
+    problem = _fault(body.get("client"), "client")
+    if problem:
+        raise invalid(*problem)
+    try:
+        client = msgspec.convert(body.get("client") or {}, ClientReport)
+    except msgspec.ValidationError as err:
+        raise invalid("client", describe(err, "")) from None
+    items = body["events"]
+    if len(items) > max_events:
+        raise invalid("events", f"more than {max_events} events in one request")
+    batch = PublishBatch([], [], [], client)
+    for index, item in enumerate(items):
+        where = f"events[{index}]"
+        found = _fault(item, where)
+        try:
+            if found:
+                raise invalid(*found)
+            batch.events.append(to_new_event(msgspec.convert(item, Event), where, now=now))
+            batch.positions.append(index)
+        except msgspec.ValidationError as err:
+            batch.rejected.append(_rejection(index, _probe_id(item), describe(err, where)))  # no [...]
+        except ApiError as err:
+            batch.rejected.append(_rejection(index, _probe_id(item), err.message))
+    return batch
+
+
+def _lenient_loads(text: str | bytes) -> Any:
+    """JSON as Python's parser reads it, with :class:`_NotJson` where JSON cannot hold a value."""
+
+    def number(text: str) -> Any:
+        value = float(text)
+        return value if math.isfinite(value) else _NotJson(text)
+
+    def integer(text: str) -> Any:
+        return int(text) if len(text.lstrip("-")) <= 20 else _NotJson(f"an integer of {len(text)} digits")
+
+    return json.loads(text, parse_constant=_NotJson, parse_float=number, parse_int=integer)
+
+
+def _described(exc: msgspec.ValidationError, raw: bytes, where: str) -> str:
+    """:func:`describe`, naming the field where msgspec could not (a number out of range inside a
+    free-form object is reported at ``[...]``)."""
+    message = describe(exc, where)
+    if "[...]" not in message:
+        return message
+    try:
+        found = _fault(_lenient_loads(raw), where)
+    except (ValueError, RecursionError):
+        found = None
+    if found is None:
+        return message
+    place, what = found
+    return f"{place.lstrip('.') or 'body'}: {what}"
+
+
+def _clean(text: str) -> bool:
+    return _LONE_SURROGATE.search(text) is None
+
+
+def _fault(value: Any, where: str) -> tuple[str, str] | None:
+    """``(where, what)`` of the first value JSON cannot hold inside ``value``."""
+    if isinstance(value, _NotJson):
+        return where, f"{value.text} is out of range (numbers must be finite, integers 64-bit)"
+    if isinstance(value, str):
+        return None if _clean(value) else (where, "a lone surrogate is not a Unicode character")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not _clean(key):
+                return where, "a key with a lone surrogate is not a Unicode string"
+            if found := _fault(item, f"{where}.{key}"):
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if found := _fault(item, f"{where}[{index}]"):
+                return found
+    return None
+
+
+_SCALARS: Final = (str, int, float, bool, type(None))
+
+
+def _small_flat(source: dict[str, Any]) -> bool:
+    """Whether ``source`` is certainly within the limits: a few short keys with short scalar values
+    (the client's logger/host/pid), checked without serialising it."""
+    return len(source) <= 16 and all(
+        len(key) <= 128 and type(value) in _SCALARS and (type(value) is not str or len(value) <= 128)
+        for key, value in source.items()
+    )
+
+
+def _depth(value: Any) -> int:
+    """Levels of arrays/objects in ``value`` (0 for a scalar)."""
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0
+
+
+def check_time(
+    moment: _dt.datetime, where: str, *, error: Callable[[str, str], ApiError] = invalid
+) -> _dt.datetime:
+    """``moment`` in UTC, if inside [:data:`MIN_TIME`, :data:`MAX_TIME`]; naive means UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=_dt.UTC)
+    if not MIN_TIME <= moment <= MAX_TIME:
+        raise error(where, "must be between 1970-01-01T00:00:00Z and 9999-01-01T00:00:00Z")
+    return moment.astimezone(_dt.UTC)
+
+
+def to_new_event(event: Event, where: str, *, now: _dt.datetime) -> NewEvent:
+    """A decoded :class:`Event` as the store's :class:`NewEvent`, after the checks a type cannot say."""
+    event_id = event.id if event.id is not None else str(uuid.uuid4())
+    try:
+        level = parse_level(event.level)
+    except ValueError as exc:
+        raise invalid(f"{where}.level", str(exc)) from None
+    metadata = event.metadata or {}
+    for key, value in metadata.items():
+        kind = type(value)
+        if kind is str:
+            if len(value) > MAX_METADATA_VALUE:
+                raise invalid(f"{where}.metadata.{key}", f"longer than {MAX_METADATA_VALUE} characters")
+        elif kind is dict or kind is list:  # scalars JSON can hold are always short
+            if metadata_value_length(value) > MAX_METADATA_VALUE:
+                raise invalid(
+                    f"{where}.metadata.{key}", f"longer than {MAX_METADATA_VALUE} characters as JSON"
+                )
+            if _depth(value) > MAX_METADATA_DEPTH:
+                raise invalid(f"{where}.metadata.{key}", f"nested deeper than {MAX_METADATA_DEPTH} levels")
+    source = event.source or {}
+    if source and not _small_flat(source):
+        if len(json.dumps(source, ensure_ascii=False)) > MAX_SOURCE:
+            raise invalid(f"{where}.source", f"larger than {MAX_SOURCE} characters as JSON")
+        if _depth(source) > MAX_METADATA_DEPTH + 1:
+            raise invalid(f"{where}.source", f"nested deeper than {MAX_METADATA_DEPTH + 1} levels")
+    if event.repeat_of is not None and event.repeat_of == event_id:
+        raise invalid(f"{where}.repeat_of", "must name another event, not the event's own id")
+    ts = now if event.ts is None else check_time(event.ts, f"{where}.ts")
+    actions = []
+    for action in event.actions or ():
+        clean = {"action": action.action[:MAX_ACTION_TEXT], "title": action.title[:MAX_ACTION_TEXT]}
+        if action.url:
+            clean["url"] = action.url
+        actions.append(clean)
+    push = event.push if event.push is not None else level >= Level.WARNING
+    return NewEvent(
+        id=event_id,
+        ts=ts,
+        level=level,
+        title=event.title,
+        body=event.body,
+        channel=event.channel or None,
+        tags=event.tags or [],
+        link=event.link or None,
+        image=event.image or None,
+        actions=actions,
+        metadata=metadata,
+        fingerprint=event.fingerprint,
+        count=event.count,
+        # a follow-up reports repeats of something already pushed: never pushed itself
+        push=push and level >= Level.WARNING and event.repeat_of is None,
+        source=source,
+        repeat_of=event.repeat_of,
+    )
+
+
+# -- query parameters -----------------------------------------------------------------------------
+
+
+def _is_list(annotation: Any) -> bool:
+    while get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    return get_origin(annotation) is list
+
+
+def parse_query(params: Any, model: type[T], *, rename: Mapping[str, str] | None = None) -> T:
+    """Query parameters as ``model`` (repeatable ones for list fields); 400 ``invalid_query``
+    naming the parameter. Empty values count as absent."""
+    data: dict[str, Any] = {}
+    for field in msgspec.structs.fields(model):  # type: ignore[arg-type]
+        if _is_list(field.type):
+            values = [v for v in params.getlist(field.encode_name) if v]
+            if values:
+                data[field.encode_name] = values
+        elif value := params.get(field.encode_name):
+            data[field.encode_name] = value
+    try:
+        return msgspec.convert(data, model, strict=False)
+    except msgspec.ValidationError as exc:
+        message = describe(exc, "")
+        name, _, what = message.partition(": ")
+        name = (rename or {}).get(name, name)
+        raise bad_query(name, what) from None
