@@ -759,7 +759,9 @@ def test_dashboard_charts_events_per_hour_and_real_delivery_statuses(
             expect(page.locator("#card-dropped .card-value")).to_have_text("37")
             expect(page.locator("#dropped")).to_contain_text("Clients dropped 37 events")
             expect(page.locator("#recovered")).to_contain_text("12 events recovered from a client spool")
-            expect(page.locator("#dropped li")).to_have_text(["bootstrap publish 37 dropped, 12 recovered in 1 report"])
+            expect(page.locator("#dropped li")).to_have_text(
+                ["bootstrap publish 37 dropped, 12 recovered in 1 report"]
+            )
             pushes_shown = {
                 stat: page.locator(f"#pushes [data-stat={stat}] dd").inner_text()
                 for stat in ("sent", "delivered", "opened", "acknowledged", "failed")
