@@ -294,7 +294,7 @@ def snapshot(
     """
     msg = record.msg
     if type(msg) is dict and "event" in msg:  # structlog's wrap_for_formatter: title from "event"
-        from .integrations._eventdict import event_from_record
+        from ._eventdict import event_from_record  # imports this module: load on first use
 
         return event_from_record(record, marker=STRUCTLOG_MARKER, fingerprint=fingerprint)
     title, body = split_message(record_message(record))
