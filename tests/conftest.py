@@ -1,4 +1,4 @@
-"""Generic test helpers: a stand-in hub speaking the publish protocol, and a hand-stepped clock."""
+"""Generic test helpers: a stand-in hub speaking the publish protocol, and the hand-moved clock fixture."""
 
 from __future__ import annotations
 
@@ -10,22 +10,10 @@ from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
+from tests.support.clock import FakeClock
 from werkzeug import Request, Response
 
 Responder = Callable[[Request], Response]
-
-
-class FakeClock:
-    """A monotonic clock tests move by hand."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class StandInHub:
