@@ -21,7 +21,7 @@ from tests.support.hub_server import free_port, wait_until
 
 import pushlog
 from pushlog import Client
-from pushlog._client import _DEFAULT, close_all
+from pushlog._client import close_all
 from pushlog._event import Event
 from pushlog._levels import Level
 
@@ -43,10 +43,30 @@ def run_python(code: str, *, dsn: str | None, timeout: float = 60) -> subprocess
 @pytest.fixture
 def default_client(hub: StandInHub, monkeypatch: pytest.MonkeyPatch) -> Iterator[Client]:
     monkeypatch.setenv("PUSHLOG_DSN", hub.dsn)
-    monkeypatch.setattr(_DEFAULT, "client", None)
-    client = _DEFAULT.get()
+    previous = pushlog.set_default_client(None)
+    client = pushlog.get_default_client()
     yield client
     client.close()
+    pushlog.set_default_client(previous)
+
+
+def test_set_default_client_replaces_and_resets_the_default(
+    hub: StandInHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PUSHLOG_DSN", raising=False)
+    mine = Client(hub.dsn, linger=0.0)
+    previous = pushlog.set_default_client(mine)
+    try:
+        assert pushlog.get_default_client() is mine
+        event_id = pushlog.notify("through my client")
+        assert event_id is not None and pushlog.flush(5)
+        assert [e["id"] for e in hub.accepted_events()] == [event_id]
+        assert pushlog.set_default_client(None) is mine and not mine.closed  # handed back, not closed
+        fresh = pushlog.get_default_client()  # made again from the (now empty) environment
+        assert fresh is not mine and fresh.inert
+    finally:
+        pushlog.set_default_client(previous)
+        mine.close()
 
 
 def test_log_notify_critical_levels_fields_and_ids(hub: StandInHub, default_client: Client) -> None:
