@@ -25,7 +25,7 @@ from .._event import (
     MAX_URL,
     parse_ts,
 )
-from .._levels import Level, parse_level
+from .._levels import POLICIES, parse_level
 from ._errors import ApiError
 from .store.events import NewEvent
 
@@ -185,7 +185,7 @@ def parse_event(data: Any, where: str, *, now: _dt.datetime) -> NewEvent:
     push_raw = data.get("push")
     if push_raw is not None and not isinstance(push_raw, bool):
         raise invalid(f"{where}.push", f"must be true, false or null, not {_type_name(push_raw)}")
-    push = push_raw if push_raw is not None else level >= Level.WARNING
+    push = push_raw if push_raw is not None else POLICIES[level].push
     repeat_of = data.get("repeat_of")
     if repeat_of is not None:
         if not isinstance(repeat_of, str) or not repeat_of or len(repeat_of) > MAX_ID:
@@ -212,7 +212,7 @@ def parse_event(data: Any, where: str, *, now: _dt.datetime) -> NewEvent:
         metadata=_metadata(data.get("metadata"), f"{where}.metadata"),
         fingerprint=opt_str(data, "fingerprint", where, limit=MAX_FINGERPRINT),
         count=count,
-        push=push and level >= Level.WARNING,
+        push=push and POLICIES[level].push,
         source=dict(source),
         repeat_of=repeat_of,
     )

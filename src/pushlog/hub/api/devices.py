@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..._levels import Level, parse_level
+from ..._levels import PUSH_FLOOR, Level, parse_level
 from .._auth import authenticate
 from .._endpoints import EndpointError, validate_endpoint
 from .._errors import ApiError
@@ -100,7 +100,7 @@ async def register(request: Request) -> Response:
         endpoint=endpoint,
         p256dh=keys["p256dh"],
         auth=keys["auth"],
-        min_level=Level(prefs.get("min_level", int(Level.WARNING))),
+        min_level=Level(prefs.get("min_level", int(PUSH_FLOOR))),
         channels=prefs.get("channels"),
     )
     device, created = await state.db(device_store.register_webpush, registration, now=state.clock())
