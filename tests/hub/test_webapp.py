@@ -30,6 +30,7 @@ from playwright.sync_api import (
     expect,
     sync_playwright,
 )
+from tests.support.clock import utc_clock
 from tests.support.hub_server import ProcessHub, publish, start_hub_process, wait_until
 
 pytestmark = [pytest.mark.browser]
@@ -951,11 +952,11 @@ def test_heartbeats_view_lists_status_last_check_in_period_grace_and_deadline(
 ) -> None:
     """A hub on a manual clock: check-ins over the last day, then the monitor turns the nightly backup
     overdue; the view (at 360 px) shows each heartbeat as the API describes it, overdue first."""
-    from tests.support.hub_server import ManualClock, start_hub_thread
+    from tests.support.hub_server import start_hub_thread
     from tests.support.hub_server import wait_until as wait_for
 
     real_now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    clock = ManualClock(real_now - dt.timedelta(hours=26))
+    clock = utc_clock(real_now - dt.timedelta(hours=26))
     own = start_hub_thread(tmp_path / "data", clock=clock)
 
     def at(moment: dt.datetime) -> None:
