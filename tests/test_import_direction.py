@@ -93,3 +93,22 @@ def test_client_core_imports_neither_hub_cli_nor_integrations() -> None:
 
 def test_integrations_import_neither_hub_nor_cli() -> None:
     assert violations(INTEGRATIONS, ("pushlog.hub", "pushlog.cli")) == []
+
+
+def test_test_modules_do_not_import_each_other() -> None:
+    """Shared test code lives in tests/support (or a folder's helper module), never in a test module."""
+    tests = PACKAGE.parents[1] / "tests"
+    offenders = []
+    for path in sorted(tests.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            offenders += [
+                f"{path.relative_to(tests)} imports {n}"
+                for n in names
+                if any(part.startswith("test_") for part in n.split("."))
+            ]
+    assert offenders == []
