@@ -16,7 +16,7 @@ from typing import Any
 
 from .._dsn import DSN
 from .._event import Event
-from .._transport import EVENTS_PATH, HubTransport, SendError, build_payload
+from .._transport import HubTransport, SendError, send_now
 from ._common import EXIT_REFUSED, EXIT_UNREACHABLE
 from ._errors import CLIError
 
@@ -51,12 +51,10 @@ def post_json(dsn: DSN, path: str, payload: dict[str, Any], *, timeout: float = 
 
 
 def publish(dsn: DSN, events: Sequence[Event], *, timeout: float = 10.0) -> PublishResult:
-    """Publish events as one batch; raises :class:`CLIError` like :func:`post_json`."""
-    hub = HubTransport(dsn, timeout=timeout)
+    """Publish events as one batch (:func:`pushlog.send_now`); raises :class:`CLIError` like
+    :func:`post_json`."""
     try:
-        result = hub.post(EVENTS_PATH, build_payload(events), timeout=timeout, retries=RETRIES)
+        result = send_now(events, dsn=dsn, timeout=timeout, retries=RETRIES)
     except SendError as exc:
         raise _cli_error(exc) from None
-    finally:
-        hub.close()
     return PublishResult(accepted=result.accepted, duplicates=result.duplicates)
