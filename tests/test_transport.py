@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import email.utils
 import json
+import os
 import socket
+import subprocess
+import sys
 
 import httpx
 import pytest
@@ -123,3 +126,24 @@ def test_retry_delay_prefers_retry_after() -> None:
     told = Attempt(Outcome.RETRY, status=503, retry_after=7.0)
     assert retry_delay(5, told) == 7.0
     assert retry_delay(2, Attempt(Outcome.RETRY), rng=lambda: 1.0) == 2.0
+
+
+def test_httpx_and_ssl_load_on_first_send_not_on_import(hub: StandInHub) -> None:
+    script = (
+        "import sys, logging, pushlog\n"
+        "heavy = ('httpx', 'ssl', 'hashlib', 'email')\n"
+        "pushlog.notify('inert: nothing to send')\n"
+        "logging.getLogger('x').warning('still inert')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+        f"client = pushlog.Client({hub.dsn!r}, linger=0.0)\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+        "client.capture(pushlog.Event(title='first send', level=pushlog.Level.WARNING))\n"
+        "assert client.close(10)\n"
+        "print('httpx' in sys.modules and 'ssl' in sys.modules)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PUSHLOG_DSN"}
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True, env=env
+    )
+    assert out.stdout.splitlines() == ["[]", "[]", "True"]
+    assert [e["title"] for e in hub.accepted_events()] == ["first send"]
