@@ -31,6 +31,7 @@ class StandInHub:
         self.seen_ids: set[str] = set()
         self.script: list[Responder] = []
         self.release = threading.Event()  # set to free requests parked by `hang`
+        self.parked = threading.Event()  # set when `hang` has a request parked
         self._cond = threading.Condition()
         server.expect_request("/v1/events", method="POST").respond_with_handler(self._handle)
 
@@ -67,6 +68,7 @@ class StandInHub:
         return respond
 
     def hang(self, request: Request) -> Response:
+        self.parked.set()
         self.release.wait(30)
         return self.accept(request)
 

@@ -107,7 +107,7 @@ def test_flush_is_bounded_and_close_idempotent(hub: StandInHub) -> None:
     hub.script.append(hub.hang)
     client = Client(hub.dsn, linger=0.0, timeout=60, flush_timeout=0.2)
     client.capture(Event(title="stuck", level=Level.ERROR))
-    wait_until(lambda: client._worker is not None and client._worker.posting, timeout=10, what="a POST")
+    assert hub.parked.wait(10)  # the POST is at the hub: it cannot leak into the next test's hub
     assert client.flush() is False
     assert client.close() is False
     assert client.close() is True  # second close: no-op
