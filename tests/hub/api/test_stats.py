@@ -229,7 +229,7 @@ def test_stats_need_a_read_key(hub: ThreadHub) -> None:
 
 
 def test_recovered_counts_are_shown_next_to_dropped(hub_factory: Callable[..., ThreadHub]) -> None:
-    clock = ManualClock()
+    clock = utc_clock()
     hub = hub_factory(clock=clock)
     spooled = [event("info", "from the spool", "2026-01-01T11:00:00Z")]
     publish(hub, *spooled, client={"recovered": 1, "dropped": 2})
