@@ -46,7 +46,7 @@ from ._levels import Level
 from ._ratelimit import PushLimiter
 from ._redact import Redactor
 from ._snapshot import add_trace_ids, coerce_reserved, host_name, safe_metadata, safe_str, split_message
-from ._transport import HubTransport, StderrNote
+from ._transport import HubTransport, StderrNote, load_http
 from ._worker import Backlog, EventQueue, MemoryBacklog, Worker
 
 if TYPE_CHECKING:
@@ -182,6 +182,7 @@ class Client:
             self._hub = HubTransport(
                 self._dsn, timeout=self.timeout, transport=self._http_transport, clock=self._clock
             )
+            load_http()  # now, not in the worker's first send, whose time a flush at exit bounds
         self._worker: Worker | None = None
         self._dedup = Deduplicator(window=self.dedup_window, clock=self._clock)
         self._limiter = PushLimiter(clock=self._clock, **self._limits) if self.rate_limit else None  # type: ignore[arg-type]

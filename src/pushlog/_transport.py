@@ -13,8 +13,9 @@ batches, :func:`send_now`, ``pushlog.job``'s check-ins and the CLI's ``send``/``
   :func:`retry_delay`.
 * Event ids are the hub's idempotency keys, so a retried batch never duplicates.
 
-httpx (and with it ssl) is imported on the first request, not with ``import pushlog``: an inert client,
-or one that has not sent yet, does not pay for it. ``transport=`` takes any ``httpx.BaseTransport``
+httpx (and with it ssl) is imported when a client with a hub to send to is made (:func:`load_http`), or
+on the first request of a :class:`HubTransport` used alone, never by ``import pushlog``: an inert
+client does not pay for it. ``transport=`` takes any ``httpx.BaseTransport``
 (``httpx.MockTransport`` in tests), as ``httpx.Client`` does.
 """
 
@@ -45,6 +46,12 @@ EVENTS_PATH: Final = "/v1/events"
 MAX_RETRY_AFTER: Final = 3600.0
 #: Statuses worth trying again besides 5xx: request timeout, too early, too many requests.
 RETRY_STATUSES: Final = frozenset({408, 425, 429})
+
+
+def load_http() -> None:
+    """Import httpx (and ssl) now. A client that has a hub to send to calls it when it is made, so its
+    first send is not slowed by the import; ``import pushlog`` and inert clients never pay for it."""
+    import httpx  # noqa: F401
 
 
 def user_agent() -> str:
