@@ -1,4 +1,4 @@
-"""Generic test helpers: a stand-in hub speaking the publish protocol, and a hand-stepped clock."""
+"""Generic test helpers: a stand-in hub speaking the publish protocol, and the hand-moved clock fixture."""
 
 from __future__ import annotations
 
@@ -10,22 +10,10 @@ from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
+from tests.support.clock import FakeClock
 from werkzeug import Request, Response
 
 Responder = Callable[[Request], Response]
-
-
-class FakeClock:
-    """A monotonic clock tests move by hand."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class StandInHub:
@@ -43,6 +31,7 @@ class StandInHub:
         self.seen_ids: set[str] = set()
         self.script: list[Responder] = []
         self.release = threading.Event()  # set to free requests parked by `hang`
+        self.parked = threading.Event()  # set when `hang` has a request parked
         self._cond = threading.Condition()
         server.expect_request("/v1/events", method="POST").respond_with_handler(self._handle)
 
@@ -79,6 +68,7 @@ class StandInHub:
         return respond
 
     def hang(self, request: Request) -> Response:
+        self.parked.set()
         self.release.wait(30)
         return self.accept(request)
 

@@ -21,7 +21,7 @@ from tests.support.hub_server import free_port, wait_until
 
 import pushlog
 from pushlog import Client
-from pushlog._client import _DEFAULT, close_all
+from pushlog._client import close_all
 from pushlog._event import Event
 from pushlog._levels import Level
 
@@ -43,10 +43,30 @@ def run_python(code: str, *, dsn: str | None, timeout: float = 60) -> subprocess
 @pytest.fixture
 def default_client(hub: StandInHub, monkeypatch: pytest.MonkeyPatch) -> Iterator[Client]:
     monkeypatch.setenv("PUSHLOG_DSN", hub.dsn)
-    monkeypatch.setattr(_DEFAULT, "client", None)
-    client = _DEFAULT.get()
+    previous = pushlog.set_default_client(None)
+    client = pushlog.get_default_client()
     yield client
     client.close()
+    pushlog.set_default_client(previous)
+
+
+def test_set_default_client_replaces_and_resets_the_default(
+    hub: StandInHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PUSHLOG_DSN", raising=False)
+    mine = Client(hub.dsn, linger=0.0)
+    previous = pushlog.set_default_client(mine)
+    try:
+        assert pushlog.get_default_client() is mine
+        event_id = pushlog.notify("through my client")
+        assert event_id is not None and pushlog.flush(5)
+        assert [e["id"] for e in hub.accepted_events()] == [event_id]
+        assert pushlog.set_default_client(None) is mine and not mine.closed  # handed back, not closed
+        fresh = pushlog.get_default_client()  # made again from the (now empty) environment
+        assert fresh is not mine and fresh.inert
+    finally:
+        pushlog.set_default_client(previous)
+        mine.close()
 
 
 def test_log_notify_critical_levels_fields_and_ids(hub: StandInHub, default_client: Client) -> None:
@@ -87,7 +107,7 @@ def test_flush_is_bounded_and_close_idempotent(hub: StandInHub) -> None:
     hub.script.append(hub.hang)
     client = Client(hub.dsn, linger=0.0, timeout=60, flush_timeout=0.2)
     client.capture(Event(title="stuck", level=Level.ERROR))
-    wait_until(lambda: client._worker is not None and client._worker.posting, timeout=10, what="a POST")
+    assert hub.parked.wait(10)  # the POST is at the hub: it cannot leak into the next test's hub
     assert client.flush() is False
     assert client.close() is False
     assert client.close() is True  # second close: no-op
@@ -126,8 +146,8 @@ def test_exit_while_hub_hangs_is_bounded_by_flush_timeout(hub: StandInHub) -> No
         # registered before logging is imported, so it runs after pushlog's hook and logging.shutdown
         atexit.register(lambda: print(round(time.monotonic() - t["start"], 3)))
         import logging, pushlog
-        t["start"] = time.monotonic()
         logging.getLogger().addHandler(pushlog.PushHandler(flush_timeout="0.5", timeout=60, linger=0))
+        t["start"] = time.monotonic()  # after the handler: making it loads httpx, which is not exit time
         logging.getLogger("job").error("the hub never answers this")
         """,
         dsn=hub.dsn,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from tests.conftest import FakeClock, StandInHub
+from tests.conftest import StandInHub
+from tests.support.clock import FakeClock
 
 from pushlog import Client, PushHandler
 from pushlog._dedup import Deduplicator, event_key, fingerprint_of

@@ -11,7 +11,8 @@ import httpx
 import pytest
 from tests.support.hub_server import ThreadHub, start_hub_thread
 
-from pushlog import job
+from pushlog import Client, job
+from pushlog.testing import capture_events
 
 
 @pytest.fixture
@@ -122,3 +123,41 @@ def test_bad_arguments_fail_at_once() -> None:
         job("x", grace="1h")
     with pytest.raises(ValueError, match="name"):
         job(" ")
+
+
+def test_job_events_go_through_the_client_path_captured_and_redacted() -> None:
+    requests: list[httpx.Request] = []
+    client = Client(
+        "http://pl_k@hub.invalid",
+        transport=httpx.MockTransport(lambda r: requests.append(r) or httpx.Response(202, json={})),
+    )
+    try:
+        with (
+            capture_events() as events,
+            pytest.raises(RuntimeError),
+            job("deploy", client=client, every="1h"),
+        ):
+            raise RuntimeError("login failed with password=hunter2")
+    finally:
+        client.close()
+    (event,) = events
+    assert event.title.startswith("deploy failed: RuntimeError: login failed with ")
+    assert "hunter2" not in event.title + (event.body or "") and "[redacted]" in event.title
+    assert requests == [], "inside capture_events() nothing is sent, check-ins included"
+
+
+def test_job_checkins_and_events_use_the_clients_transport() -> None:
+    paths: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.path)
+        return httpx.Response(202 if request.url.path == "/v1/events" else 200, json={})
+
+    client = Client("http://pl_k@hub.invalid", transport=httpx.MockTransport(answer), linger=0.0)
+    try:
+        with job("sync", client=client, timeout=5.0) as j:
+            pass
+    finally:
+        client.close()
+    assert j.outcome == "success"
+    assert sorted(paths) == ["/v1/events", "/v1/heartbeats/sync", "/v1/heartbeats/sync"]

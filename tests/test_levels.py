@@ -1,8 +1,16 @@
+import datetime as _dt
 import logging
+import re
+from pathlib import Path
 
 import pytest
 
-from pushlog._levels import LEVEL_NAMES, POLICIES, Level, parse_level, policy_for
+import pushlog
+from pushlog._event import Event
+from pushlog._levels import FEED_FLOOR, LEVEL_NAMES, POLICIES, PUSH_FLOOR, Level, parse_level
+from pushlog._ratelimit import PushLimiter
+from pushlog._worker import EventQueue
+from pushlog.hub._validate import parse_event
 
 
 @pytest.mark.parametrize(
@@ -37,27 +45,52 @@ def test_parse_level_rejects(bad: object) -> None:
 
 
 @pytest.mark.parametrize(
-    ("level", "feed", "push", "urgency", "apns", "fcm", "repeat"),
+    ("level", "feed", "push", "urgent", "urgency", "repeat"),
     [
-        (Level.DEBUG, False, False, None, None, None, False),
-        (Level.INFO, True, False, None, None, None, False),
-        (Level.WARNING, True, True, "normal", "active", "NORMAL", False),
-        (Level.ERROR, True, True, "high", "time-sensitive", "HIGH", False),
-        (Level.CRITICAL, True, True, "high", "time-sensitive", "HIGH", True),
+        (Level.DEBUG, False, False, False, None, False),
+        (Level.INFO, True, False, False, None, False),
+        (Level.WARNING, True, True, False, "normal", False),
+        (Level.ERROR, True, True, False, "high", False),
+        (Level.CRITICAL, True, True, True, "high", True),
     ],
 )
 def test_policy_table_matches_design(
-    level: Level,
-    feed: bool,
-    push: bool,
-    urgency: str | None,
-    apns: str | None,
-    fcm: str | None,
-    repeat: bool,
+    level: Level, feed: bool, push: bool, urgent: bool, urgency: str | None, repeat: bool
 ) -> None:
     policy = POLICIES[level]
-    assert (policy.feed, policy.push, policy.webpush_urgency) == (feed, push, urgency)
-    assert (policy.apns_interruption_level, policy.fcm_priority) == (apns, fcm)
-    assert policy.repeat_until_acknowledged is repeat
-    assert policy.apns_priority == (10 if push else None)
-    assert policy_for(level.wire_name) is policy
+    assert (policy.feed, policy.push, policy.urgent) == (feed, push, urgent)
+    assert (policy.webpush_urgency, policy.repeat_until_acknowledged) == (urgency, repeat)
+    assert (FEED_FLOOR, PUSH_FLOOR) == (Level.INFO, Level.WARNING)
+
+
+def test_every_push_decision_reads_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make INFO behave like CRITICAL in the table alone: client and hub must follow."""
+    monkeypatch.setitem(POLICIES, Level.INFO, POLICIES[Level.CRITICAL])
+    event = Event(title="x", level=Level.INFO)
+    assert event.pushed
+    queue = EventQueue(1, batch_size=10)
+    assert queue.put(Event(title="feed", level=Level.DEBUG)) and queue.put(event)  # pushed lane evicts
+    assert [e.title for e in queue.take(10)] == ["x"]
+    limiter = PushLimiter(
+        push_burst=1, push_per_minute=0, critical_burst=1, critical_per_minute=0, clock=lambda: 0.0
+    )
+    assert limiter.admit(Level.INFO) and limiter.admit(Level.WARNING)  # INFO drew on the urgent budget
+    assert not limiter.admit(Level.CRITICAL)
+    now = _dt.datetime(2026, 1, 1, tzinfo=_dt.UTC)
+    parsed = parse_event({"id": "e1", "title": "t", "level": "info"}, "events[0]", now=now)
+    assert parsed.push is True
+
+
+def test_no_level_comparison_is_restated_outside_the_table() -> None:
+    pattern = re.compile(
+        r"[<>]=?\s*(Level\.[A-Z]+|(logging\.)?(WARNING|ERROR|CRITICAL)\b)|level\w*\s*[<>]=?\s*[1-5]0\b"
+    )
+    src = Path(pushlog.__file__).parent
+    found = [
+        f"{path.relative_to(src)}:{n}: {line.strip()}"
+        for path in sorted(src.rglob("*.py"))
+        if path.name != "_levels.py"
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert found == []

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.conftest import FakeClock, StandInHub
+from tests.conftest import StandInHub
+from tests.support.clock import FakeClock
 
 from pushlog import Client
 from pushlog._event import Event

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 
 import pytest
 
 import pushlog
 from pushlog import Event, PushHandler
-from pushlog._client import _DEFAULT
 from pushlog.testing import capture_events, pushlog_events  # noqa: F401 - a fixture
 
 
 @pytest.fixture
-def no_dsn(monkeypatch: pytest.MonkeyPatch) -> None:
+def no_dsn(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("PUSHLOG_DSN", raising=False)
-    monkeypatch.setattr(_DEFAULT, "client", None)
+    previous = pushlog.set_default_client(None)  # the next call makes a fresh one from the environment
+    yield
+    made = pushlog.set_default_client(previous)
+    if made is not None:
+        made.close()
 
 
 def test_capture_without_dsn_sees_redacted_events_in_order(no_dsn: None) -> None:

@@ -1,17 +1,34 @@
-"""The sending policy: Retry-After, jittered backoff, and send_now against a stand-in hub."""
+"""The one path to the hub: Retry-After, jittered backoff, HubTransport's retry loop and send_now
+against a stand-in hub, on a hand-moved clock."""
 
 from __future__ import annotations
 
 import email.utils
+import json
+import os
 import socket
+import subprocess
+import sys
 
+import httpx
 import pytest
 from tests.conftest import StandInHub
+from tests.support.clock import FakeClock
 
+from pushlog._dsn import parse_dsn
 from pushlog._event import Event
 from pushlog._levels import Level
 from pushlog._retry_after import parse_retry_after
-from pushlog._transport import MAX_RETRY_AFTER, SendError, backoff_delay, send_now
+from pushlog._transport import (
+    MAX_RETRY_AFTER,
+    Attempt,
+    HubTransport,
+    Outcome,
+    SendError,
+    backoff_delay,
+    retry_delay,
+    send_now,
+)
 
 
 def test_retry_after_seconds_and_http_date() -> None:
@@ -36,10 +53,10 @@ def _events() -> list[Event]:
 
 def test_send_now_retries_503_and_500_then_succeeds(hub: StandInHub) -> None:
     hub.script += [hub.status(503, {"Retry-After": "2"}), hub.status(500)]
-    waits: list[float] = []
-    result = send_now(_events(), dsn=hub.dsn, timeout=30, retries=3, sleep=waits.append)
+    clock = FakeClock()
+    result = send_now(_events(), dsn=hub.dsn, timeout=30, retries=3, clock=clock)
     assert (result.accepted, result.duplicates, result.status, result.attempts) == (2, 0, 202, 3)
-    assert waits[0] == 2.0 and 0.5 <= waits[1] <= 1.0
+    assert clock.sleeps[0] == 2.0 and 0.5 <= clock.sleeps[1] <= 1.0
     bodies = [r["json"]["events"] for r in hub.requests]
     assert len(bodies) == 3 and bodies[0] == bodies[1] == bodies[2]  # same ids: idempotent retries
 
@@ -47,9 +64,9 @@ def test_send_now_retries_503_and_500_then_succeeds(hub: StandInHub) -> None:
 def test_send_now_does_not_retry_other_4xx(hub: StandInHub) -> None:
     hub.script.append(hub.status(401))
     with pytest.raises(
-        SendError, match=r"hub refused the events \(401 status_401: stand-in says 401\)"
+        SendError, match=r"hub refused the request \(401 status_401: stand-in says 401\)"
     ) as info:
-        send_now(_events(), dsn=hub.dsn, sleep=lambda s: None)
+        send_now(_events(), dsn=hub.dsn, clock=FakeClock())
     assert info.value.status == 401 and not info.value.retryable
     assert len(hub.requests) == 1
 
@@ -57,16 +74,17 @@ def test_send_now_does_not_retry_other_4xx(hub: StandInHub) -> None:
 def test_send_now_gives_up_after_retries(hub: StandInHub) -> None:
     hub.script += [hub.status(502)] * 3
     with pytest.raises(SendError, match="hub answered 502") as info:
-        send_now(_events(), dsn=hub.dsn, retries=2, sleep=lambda s: None)
+        send_now(_events(), dsn=hub.dsn, retries=2, clock=FakeClock())
     assert info.value.retryable and info.value.status == 502
     assert len(hub.requests) == 3
 
 
 def test_send_now_stops_when_retry_after_exceeds_budget(hub: StandInHub) -> None:
     hub.script.append(hub.status(429, {"Retry-After": "120"}))
+    clock = FakeClock()
     with pytest.raises(SendError, match="429"):
-        send_now(_events(), dsn=hub.dsn, timeout=5, sleep=lambda s: pytest.fail("must not wait"))
-    assert len(hub.requests) == 1
+        send_now(_events(), dsn=hub.dsn, timeout=5, clock=clock)
+    assert len(hub.requests) == 1 and clock.sleeps == []  # never waited for what the budget cannot hold
 
 
 def test_send_now_unreachable_and_unconfigured(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -74,10 +92,57 @@ def test_send_now_unreachable_and_unconfigured(monkeypatch: pytest.MonkeyPatch) 
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with pytest.raises(SendError, match=r"hub unreachable at http://127\.0\.0\.1") as info:
-        send_now(_events(), dsn=f"http://k@127.0.0.1:{port}", retries=1, sleep=lambda s: None)
+        send_now(_events(), dsn=f"http://k@127.0.0.1:{port}", retries=1, clock=FakeClock())
     assert info.value.retryable and info.value.status is None
     monkeypatch.delenv("PUSHLOG_DSN", raising=False)
     with pytest.raises(SendError, match="no hub configured"):
         send_now(_events())
     with pytest.raises(SendError, match="must start with http"):
         send_now(_events(), dsn="ftp://k@x")
+
+
+def test_transport_seam_reaches_the_request_and_408_425_are_retried() -> None:
+    seen: list[httpx.Request] = []
+    answers = iter([408, 425, 202])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(next(answers), json={"accepted": 1, "duplicates": 0})
+
+    clock = FakeClock()
+    hub = HubTransport(
+        parse_dsn("https://pl_k@hub.example/prefix"), transport=httpx.MockTransport(handler), clock=clock
+    )
+    answer = hub.post_json("/v1/heartbeats/x", {"status": "start"}, timeout=30, retries=3)
+    hub.close()
+    assert answer == {"accepted": 1, "duplicates": 0} and len(clock.sleeps) == 2
+    assert [str(r.url) for r in seen] == ["https://hub.example/prefix/v1/heartbeats/x"] * 3
+    assert seen[0].headers["authorization"] == "Bearer pl_k" and json.loads(seen[0].content) == {
+        "status": "start"
+    }
+
+
+def test_retry_delay_prefers_retry_after() -> None:
+    told = Attempt(Outcome.RETRY, status=503, retry_after=7.0)
+    assert retry_delay(5, told) == 7.0
+    assert retry_delay(2, Attempt(Outcome.RETRY), rng=lambda: 1.0) == 2.0
+
+
+def test_httpx_and_ssl_load_with_a_sending_client_not_on_import(hub: StandInHub) -> None:
+    script = (
+        "import sys, logging, pushlog\n"
+        "heavy = ('httpx', 'ssl', 'hashlib', 'email')\n"
+        "pushlog.notify('inert: nothing to send')\n"
+        "logging.getLogger('x').warning('still inert')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+        f"client = pushlog.Client({hub.dsn!r}, linger=0.0)\n"
+        "print('httpx' in sys.modules and 'ssl' in sys.modules)\n"
+        "client.capture(pushlog.Event(title='first send', level=pushlog.Level.WARNING))\n"
+        "assert client.close(10)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PUSHLOG_DSN"}
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True, env=env
+    )
+    assert out.stdout.splitlines() == ["[]", "True"]  # inert: nothing; a client with a hub: loaded
+    assert [e["title"] for e in hub.accepted_events()] == ["first send"]

@@ -7,6 +7,7 @@ import os
 
 import pytest
 from tests.conftest import StandInHub
+from tests.support.clock import FakeClock
 from tests.support.hub_server import wait_until
 from werkzeug import Request, Response
 
@@ -64,17 +65,25 @@ def test_hung_hub_does_not_block_10000_error_calls(hub: StandInHub) -> None:
 
 
 def test_503_retry_after_is_honoured_and_retry_has_same_ids(hub: StandInHub) -> None:
-    hub.script += [hub.status(503, {"Retry-After": "1"}), hub.status(500)]
-    client = Client(hub.dsn, linger=0.0)
+    hub.script += [hub.status(503, {"Retry-After": "7"}), hub.status(500)]
+    clock = FakeClock()  # the worker schedules retries on the client's clock: no real waiting
+    client = Client(hub.dsn, linger=0.0, clock=clock)
     try:
         event_id = client.capture(_pushed("retry me"))
+        hub.wait_for(lambda: len(hub.requests) == 1)
+        assert clock.wait_for_waiter(at_least=1.0) == 1.0  # parked for one tick of the 7 s it was told
+        clock.advance(6.0)
+        assert clock.wait_for_waiter(at_least=1.0) == 1.0 and len(hub.requests) == 1  # 1 s still to go
+        clock.advance(1.0)
+        hub.wait_for(lambda: len(hub.requests) == 2)  # the 500, second failure: backoff of 0.5 to 1 s
+        assert 0.5 <= clock.wait_for_waiter(at_least=0.5) <= 1.0
+        clock.advance(1.0)
         assert client.flush(10)
     finally:
         client.close()
     statuses = [r["status"] for r in hub.requests]
     assert statuses == [503, 500, 202]
     assert [r["json"]["events"][0]["id"] for r in hub.requests] == [event_id] * 3
-    assert hub.requests[1]["at"] - hub.requests[0]["at"] >= 1.0  # waited as told
 
 
 def test_other_4xx_not_retried_and_one_stderr_note(

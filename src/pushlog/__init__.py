@@ -10,32 +10,44 @@
 The three calls take the reserved keywords ``body``, ``channel``, ``tags``, ``link``, ``image``,
 ``actions``, ``fingerprint``; every other keyword argument is metadata. They return the event id, or
 ``None`` when pushlog is inert (no ``PUSHLOG_DSN``). They never raise and never block.
+
+Errors you may catch: :class:`DSNError` (a ``ValueError``) when a DSN given explicitly, as
+``Client(dsn)`` or ``PushHandler(dsn)``, is malformed; :class:`SendError` from :func:`send_now`, the
+synchronous send that reports the hub's answer.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ._client import Client, emit, get_default_client, install_sigterm_flush
+from ._client import Client, emit, get_default_client, install_sigterm_flush, set_default_client
+from ._dsn import DSNError
 from ._event import Event
 from ._handler import PushHandler
 from ._job import job
 from ._levels import Level
+from ._transport import SendError, SendResult, send_now
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Client",
+    "DSNError",
     "Event",
     "Level",
     "PushHandler",
+    "SendError",
+    "SendResult",
     "__version__",
     "critical",
     "flush",
+    "get_default_client",
     "install_sigterm_flush",
     "job",
     "log",
     "notify",
+    "send_now",
+    "set_default_client",
 ]
 
 

@@ -15,6 +15,11 @@ within one shared ``flush_timeout`` (and not at all when a flush already found t
 nothing got through since); after ``os.fork()`` the child starts over with an empty queue, no thread and
 a new HTTP client, so the parent's backlog is never sent twice. A worker thread that ended anyway is
 replaced at the next event or flush.
+
+Seams for tests, as in httpx: ``transport=`` (any ``httpx.BaseTransport``) is what the client's one
+:class:`~pushlog._transport.HubTransport` sends through, and ``clock=`` (a :class:`~pushlog._clock.Clock`)
+is what the queue, the worker, the dedup window and the push budget read and wait on. ``flush`` and
+``close`` timeouts stay in real time: they bound how long the caller waits.
 """
 
 from __future__ import annotations
@@ -29,10 +34,11 @@ import threading
 import time
 import weakref
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from types import FrameType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
+from ._clock import SYSTEM_CLOCK, Clock
 from ._dedup import Deduplicator, event_key, fingerprint_of
 from ._dsn import DSN, DSNError, dsn_from_env, parse_dsn
 from ._event import Event
@@ -40,8 +46,11 @@ from ._levels import Level
 from ._ratelimit import PushLimiter
 from ._redact import Redactor
 from ._snapshot import add_trace_ids, coerce_reserved, host_name, safe_metadata, safe_str, split_message
-from ._transport import StderrNote
+from ._transport import HubTransport, StderrNote, load_http
 from ._worker import Backlog, EventQueue, MemoryBacklog, Worker
+
+if TYPE_CHECKING:
+    import httpx
 
 #: Set by :func:`pushlog.testing.capture_events`: events captured in this context go to the list
 #: instead of the hub (after redaction; no dedup, no rate limit, works without a DSN).
@@ -116,7 +125,8 @@ class Client:
         redact_patterns: Iterable[str] | str | None = None,
         spool: str | os.PathLike[str] | None = None,
         spool_max_events: int | str = 100_000,
-        clock: Callable[[], float] = time.monotonic,
+        transport: httpx.BaseTransport | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._dsn = self._resolve_dsn(dsn)
         self.queue_size = int(_as_number(queue_size, "queue_size", minimum=1))
@@ -141,6 +151,7 @@ class Client:
         self.spool_path = os.fspath(spool) if spool else None
         self.spool_max_events = int(_as_number(spool_max_events, "spool_max_events", minimum=1))
         self._clock = clock
+        self._http_transport = transport
         self._closed = False
         self._restart_noted = False
         self._fresh_state()
@@ -165,7 +176,13 @@ class Client:
     def _fresh_state(self) -> None:
         """(Re)create everything a process must not share with its parent."""
         self._lock = threading.Lock()
-        self.queue = EventQueue(self.queue_size, batch_size=self.batch_size)
+        self.queue = EventQueue(self.queue_size, batch_size=self.batch_size, clock=self._clock)
+        self._hub: HubTransport | None = None
+        if self._dsn is not None:
+            self._hub = HubTransport(
+                self._dsn, timeout=self.timeout, transport=self._http_transport, clock=self._clock
+            )
+            load_http()  # now, not in the worker's first send, whose time a flush at exit bounds
         self._worker: Worker | None = None
         self._dedup = Deduplicator(window=self.dedup_window, clock=self._clock)
         self._limiter = PushLimiter(clock=self._clock, **self._limits) if self.rate_limit else None  # type: ignore[arg-type]
@@ -180,6 +197,17 @@ class Client:
     def inert(self) -> bool:
         """True when there is no hub to send to (no DSN)."""
         return self._dsn is None
+
+    @property
+    def transport(self) -> HubTransport | None:
+        """The client's one connection to its hub (``None`` when inert), for synchronous requests that
+        are not events, such as ``pushlog.job``'s check-ins; shares the ``transport=`` and ``clock=``."""
+        return self._hub
+
+    @property
+    def capturing(self) -> bool:
+        """True inside :func:`pushlog.testing.capture_events` on this thread: nothing goes to the hub."""
+        return CAPTURE.get() is not None
 
     @property
     def worker_ident(self) -> int | None:
@@ -262,7 +290,7 @@ class Client:
             if self._pid != os.getpid():  # forked without the at-fork hook (should not happen)
                 self._fresh_state()
                 dead = None
-            assert self._dsn is not None
+            assert self._hub is not None
             if dead is not None:
                 lost = 0 if dead.backlog is None or dead.backlog.durable else len(dead.backlog)
                 self.queue.give_back_dropped(lost)
@@ -273,7 +301,7 @@ class Client:
                         + (f" ({lost} event(s) it held are counted as dropped)" if lost else "")
                     )
             worker = Worker(
-                dsn=self._dsn,
+                transport=self._hub,
                 queue=self.queue,
                 make_backlog=self._make_backlog,
                 redactor=self.redactor,
@@ -281,7 +309,7 @@ class Client:
                 note=self._note,
                 batch_size=self.batch_size,
                 linger=self.linger,
-                timeout=self.timeout,
+                clock=self._clock,
             )
             if dead is not None:
                 worker.lost, worker.sent = dead.lost + lost, dead.sent
@@ -357,7 +385,8 @@ class Client:
             self.queue.wake.set()
             while not worker.drained(target):
                 failed = worker.last_failure is not None and worker.attempts > attempts_before
-                hopeless = failed and (worker.last_refused or worker.retry_at > deadline)
+                retry_in = worker.retry_at - self._clock()  # the worker schedules on the client's clock
+                hopeless = failed and (worker.last_refused or retry_in > deadline - time.monotonic())
                 remaining = deadline - time.monotonic()
                 if hopeless or remaining <= 0 or not worker.is_alive():
                     waited = time.monotonic() - started >= self.flush_timeout
@@ -394,6 +423,8 @@ class Client:
             worker.join(0.5 if ok else 0.05)
         if worker is not None and self._pid == os.getpid():
             self._report_unsent(worker)
+        if self._hub is not None and (worker is None or not worker.is_alive()):
+            self._hub.close()  # job check-ins may have opened it; a live worker closes it itself
         return ok
 
     def _report_unsent(self, worker: Worker) -> None:
@@ -591,6 +622,11 @@ class _DefaultSlot:
                     client = self.client = Client()
         return client
 
+    def swap(self, client: Client | None) -> Client | None:
+        with self.lock:
+            previous, self.client = self.client, client
+        return previous
+
     def after_fork(self) -> None:
         self.lock = threading.Lock()
 
@@ -603,6 +639,23 @@ def get_default_client() -> Client:
     """The process-wide client used by ``pushlog.log/notify/critical/flush`` and by a ``PushHandler``
     built without a DSN or options. Created on first use from ``PUSHLOG_DSN``; fork-safe."""
     return _DEFAULT.get()
+
+
+def existing_default_client() -> Client | None:
+    """The default client if one was created or set (and is open), without creating one."""
+    client = _DEFAULT.client
+    return client if client is not None and not client.closed else None
+
+
+def set_default_client(client: Client | None) -> Client | None:
+    """Make ``client`` the default client; returns the previous one (not closed: that is yours to do).
+
+    ``set_default_client(None)`` forgets the current default, so the next ``pushlog.notify()`` (or
+    ``PushHandler()``) creates a fresh one from ``PUSHLOG_DSN``: in tests, call it after changing the
+    environment, and again when done. Passing a configured ``Client`` makes the module-level calls use
+    its options (spool, rate limits, redaction) instead of the defaults.
+    """
+    return _DEFAULT.swap(client)
 
 
 def make_event(

@@ -17,20 +17,20 @@ The clock is injected (a ``() -> float`` of seconds, monotonic), so tests are de
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import threading
-import uuid
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from ._event import MAX_FINGERPRINT, Event, now_utc
+from ._event import MAX_FINGERPRINT, Event, new_event_id, now_utc
 
 
 def fingerprint_of(key: Hashable) -> str:
     """A stable 32-hex fingerprint for a dedup key (an explicit fingerprint string is kept as is)."""
     if isinstance(key, tuple) and len(key) == 2 and key[0] == "fp":
         return str(key[1])[:MAX_FINGERPRINT]
+    import hashlib  # OpenSSL's libcrypto: loaded with the first event, not with ``import pushlog``
+
     return hashlib.sha256(repr(key).encode("utf-8", "backslashreplace")).hexdigest()[:32]
 
 
@@ -159,7 +159,7 @@ def _report(entry: _Entry) -> Event | None:
         return None
     return dataclasses.replace(
         entry.event,
-        id=str(uuid.uuid4()),
+        id=new_event_id(),
         ts=now_utc(),
         count=entry.repeats,
         push=False,

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from random import getrandbits as _getrandbits
 from typing import Any, Final
 
-from ._levels import Level, parse_level
+from ._levels import POLICIES, Level, parse_level
 
 #: Keyword arguments of log()/notify()/critical() and keys of ``extra=`` that are event fields,
 #: not metadata (DESIGN §3).
@@ -165,7 +165,7 @@ class Event:
         """Whether the hub should push this event (explicit ``push`` or the level's default)."""
         if self.push is not None:
             return self.push
-        return self.level >= Level.WARNING
+        return POLICIES[self.level].push
 
     def to_wire(self) -> dict[str, Any]:
         wire: dict[str, Any] = {

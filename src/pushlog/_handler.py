@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from ._client import CAPTURE, Client, _as_bool, get_default_client, install_sigterm_flush
 from ._dedup import fingerprint_of
-from ._levels import parse_level
+from ._levels import FEED_FLOOR, parse_level
 from ._snapshot import RECORD_EVENT_ID, STRUCTLOG_MARKER, dedup_key, snapshot
 from ._transport import StderrNote
 
@@ -93,7 +93,7 @@ class PushHandler(logging.Handler):
         self,
         dsn: str | None = None,
         *,
-        level: int | str = "INFO",
+        level: int | str = FEED_FLOOR,
         client: Client | None = None,
         flush_on_sigterm: bool | str = False,
         **options: Any,

@@ -13,9 +13,14 @@
 * With ``every`` the hub treats the job as a dead man's switch: no successful check-in within
   ``every + grace`` and it pushes an ERROR; the next success pushes an INFO "recovered".
 
-It also works as a decorator (``@pushlog.job("sync", every="15m")``). Reporting never raises and is
-bounded by ``timeout`` seconds per call: without a DSN, or with the hub down, the job runs as usual and
-one line on stderr says why nothing was reported.
+It also works as a decorator (``@pushlog.job("sync", every="15m")``).
+
+The events go through a :class:`~pushlog.Client` like any other (redaction, dedup, the push budget,
+:func:`pushlog.testing.capture_events`): the default client, or ``client=``, or one made for ``dsn=``.
+Check-ins use that client's transport, so ``Client(transport=..., clock=...)`` reaches them too; inside
+``capture_events()`` nothing is sent, check-ins included. Reporting never raises and each step is
+bounded by ``timeout`` seconds (the events are flushed before the block returns): without a DSN, or with
+the hub down, the job runs as usual and one line on stderr says why nothing was reported.
 """
 
 from __future__ import annotations
@@ -23,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import os
-import socket
 import sys
 import time
 import traceback
@@ -32,14 +36,13 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-import httpx
-
-from ._dsn import DSN, DSNError, dsn_from_env, parse_dsn
+from ._client import CAPTURE, Client, existing_default_client, get_default_client
+from ._dsn import DSNError, dsn_from_env
 from ._duration import format_duration, parse_seconds
 from ._event import MAX_BODY, Event, truncate
 from ._levels import Level
-from ._redact import redact_event, redact_text
-from ._transport import USER_AGENT, SendError, send_now
+from ._snapshot import host_name
+from ._transport import SendError
 
 
 def _seconds(value: str | float | _dt.timedelta | None, what: str) -> float | None:
@@ -57,16 +60,18 @@ class job(contextlib.ContextDecorator):
         every: str | float | _dt.timedelta | None = None,
         grace: str | float | _dt.timedelta | None = None,
         dsn: str | None = None,
+        client: Client | None = None,
         channel: str | None = None,
         tags: list[str] | None = None,
         critical: bool = False,
         quiet: bool = False,
         timeout: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
-        transport: httpx.BaseTransport | None = None,
     ) -> None:
         if not name or not name.strip():
             raise ValueError("a job needs a name")
+        if client is not None and dsn is not None:
+            raise ValueError("pass dsn or client, not both")
         self.name = name.strip()
         self.every = _seconds(every, "every")
         self.grace = _seconds(grace, "grace")
@@ -78,10 +83,11 @@ class job(contextlib.ContextDecorator):
         self.quiet = quiet
         self.timeout = timeout
         self._clock = clock
-        self._transport = transport
         self._dsn_value = dsn
+        self._client = client
         self._started: float | None = None
-        self._resolved: DSN | None = None
+        self._active: Client | None = None  # the client this run reports through; None: not reported
+        self._own: Client | None = None  # made for dsn= on first use, kept for later runs
         #: How the last run ended: ``None`` while running, then ``"success"`` or ``"failure"``.
         self.outcome: str | None = None
         self.duration: float | None = None
@@ -92,9 +98,7 @@ class job(contextlib.ContextDecorator):
         self.outcome = None
         self.duration = None
         self._started = self._clock()
-        self._resolved = self._dsn()
-        if self._resolved is None and self._dsn_value is None:
-            _note(f"job {self.name!r} not reported: set PUSHLOG_DSN or pass dsn=")
+        self._active = self._reporting_client()
         self._checkin("start")
         return self
 
@@ -111,9 +115,9 @@ class job(contextlib.ContextDecorator):
         self._checkin(self.outcome, error=None if exc is None else _one_line(exc))
         if failed:
             assert exc is not None
-            self._send(self._failure_event(exc))
+            self._report(self._failure_event(exc))
         elif not self.quiet:
-            self._send(self._success_event())
+            self._report(self._success_event())
         return None  # never swallow the exception
 
     # -- events --------------------------------------------------------------------------------------
@@ -122,7 +126,7 @@ class job(contextlib.ContextDecorator):
         return {"job": self.name, "duration_s": round(self.duration or 0.0, 3)}
 
     def _source(self) -> dict[str, Any]:
-        return {"logger": "pushlog.job", "host": socket.gethostname(), "pid": os.getpid()}
+        return {"logger": "pushlog.job", "host": host_name(), "pid": os.getpid()}
 
     def _success_event(self) -> Event:
         return Event(
@@ -153,25 +157,48 @@ class job(contextlib.ContextDecorator):
 
     # -- I/O (bounded, never raises) -----------------------------------------------------------------
 
-    def _dsn(self) -> DSN | None:
+    def _reporting_client(self) -> Client | None:
+        """The client to report through, or ``None`` (after one line on stderr) when there is none."""
+        client: Client | None
         try:
-            return parse_dsn(self._dsn_value) if self._dsn_value else dsn_from_env()
+            if self._client is not None:
+                client = self._client
+            elif self._dsn_value is not None:
+                if self._own is None:
+                    self._own = Client(self._dsn_value, timeout=self.timeout)
+                client = self._own
+            else:
+                client = existing_default_client() or self._default_client()
         except DSNError as exc:
             _note(f"job {self.name!r} not reported: {exc}")
             return None
+        if client is None:
+            return None
+        if client.inert and not client.capturing:
+            _note(f"job {self.name!r} not reported: set PUSHLOG_DSN or pass dsn=")
+            return None
+        return client
 
-    def _send(self, event: Event) -> None:
-        dsn = self._resolved
-        if dsn is None:
+    def _default_client(self) -> Client | None:
+        """The default client, made from ``PUSHLOG_DSN``; without one (and outside capture_events())
+        the job says so itself instead of making an inert client that would say it too."""
+        if CAPTURE.get() is None and dsn_from_env() is None:
+            _note(f"job {self.name!r} not reported: set PUSHLOG_DSN or pass dsn=")
+            return None
+        return get_default_client()
+
+    def _report(self, event: Event) -> None:
+        client = self._active
+        if client is None:
             return
-        try:
-            send_now([redact_event(event)], dsn=dsn, timeout=self.timeout, retries=2)
-        except SendError as exc:
-            _note(f"job {self.name!r}: could not report to the hub: {exc}")
+        client.capture(event)
+        if not client.capturing and not client.flush(self.timeout):
+            _note(f"job {self.name!r}: could not report to the hub within {self.timeout:g}s")
 
     def _checkin(self, status: str, *, error: str | None = None) -> None:
-        dsn = self._resolved
-        if dsn is None:
+        client = self._active
+        hub = client.transport if client is not None and not client.capturing else None
+        if client is None or hub is None:
             return
         payload: dict[str, Any] = {"status": status}
         if self.every is not None:
@@ -181,32 +208,17 @@ class job(contextlib.ContextDecorator):
         if self.duration is not None and status != "start":
             payload["duration_s"] = round(self.duration, 3)
         if error:
-            payload["message"] = truncate(redact_text(error), 1024)
-        url = f"{dsn.base_url}/v1/heartbeats/{urllib.parse.quote(self.name, safe='')}"
-        headers = {"Authorization": f"Bearer {dsn.key}", "User-Agent": USER_AGENT}
+            payload["message"] = truncate(client.redactor.text(error), 1024)  # not an event: redact here
+        path = "/v1/heartbeats/" + urllib.parse.quote(self.name, safe="")
         try:
-            with httpx.Client(timeout=self.timeout, transport=self._transport) as http:
-                response = http.post(url, json=payload, headers=headers)
-        except httpx.HTTPError as exc:
-            _note(f"job {self.name!r}: heartbeat {status} not delivered: {type(exc).__name__}: {exc}")
-            return
-        if not response.is_success:
-            _note(
-                f"job {self.name!r}: heartbeat {status} refused: {response.status_code} {_detail(response)}"
-            )
+            hub.post_json(path, payload, timeout=self.timeout, retries=2)
+        except SendError as exc:
+            _note(f"job {self.name!r}: heartbeat {status} not delivered: {exc}")
 
 
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _detail(response: httpx.Response) -> str:
-    try:
-        body = response.json()
-        return str(body["error"]["message"])
-    except (ValueError, KeyError, TypeError):
-        return response.reason_phrase
 
 
 def _note(message: str) -> None:

@@ -1,9 +1,21 @@
 """Levels decide what happens to an event (DESIGN §2).
 
-One table, :data:`POLICIES`, says for each standard level whether an event goes to the feed, whether it
-is pushed, and how urgently each push service is asked to deliver it. Everything else that names a level
-(stdlib numbers, custom numeric levels, structlog method names, Sentry's ``fatal``, the wire's lowercase
-names) goes through :func:`parse_level`, which always lands on one of the five standard levels.
+One table, :data:`POLICIES`, says for each standard level what every decision about it is, and each
+field is read by the code that makes that decision (nothing restates a level comparison):
+
+* ``feed``: whether it reaches the feed by default; :data:`FEED_FLOOR`, the lowest such level, is
+  ``PushHandler``'s default level (DEBUG stays out unless the handler is set lower);
+* ``push``: whether it is pushed unless the event says otherwise (``Event.pushed``, the client queue's
+  pushed lane, the hub's ingest and heartbeat alerts); :data:`PUSH_FLOOR` is a new device's default
+  minimum level;
+* ``urgent``: its own push budget on the client, and a notification that stays until touched;
+* ``webpush_urgency``: the Web Push ``Urgency`` header;
+* ``repeat_until_acknowledged``: the hub re-pushes it every ``critical_repeat_interval`` until acked.
+
+DESIGN §2 also names APNs and FCM priorities; they join the table with the senders that read them.
+Everything else that names a level (stdlib numbers, custom numeric levels, structlog method names,
+Sentry's ``fatal``, the wire's lowercase names) goes through :func:`parse_level`, which always lands
+on one of the five standard levels.
 """
 
 from __future__ import annotations
@@ -30,71 +42,38 @@ class Level(enum.IntEnum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Policy:
-    """What a level means for delivery."""
+    """What a level means for delivery (see the module docstring for who reads each field)."""
 
     feed: bool
     push: bool
     urgent: bool
     webpush_urgency: str | None
-    apns_interruption_level: str | None
-    apns_priority: int | None
-    fcm_priority: str | None
     repeat_until_acknowledged: bool
 
 
 POLICIES: Final[dict[Level, Policy]] = {
     Level.DEBUG: Policy(
-        feed=False,
-        push=False,
-        urgent=False,
-        webpush_urgency=None,
-        apns_interruption_level=None,
-        apns_priority=None,
-        fcm_priority=None,
-        repeat_until_acknowledged=False,
+        feed=False, push=False, urgent=False, webpush_urgency=None, repeat_until_acknowledged=False
     ),
     Level.INFO: Policy(
-        feed=True,
-        push=False,
-        urgent=False,
-        webpush_urgency=None,
-        apns_interruption_level=None,
-        apns_priority=None,
-        fcm_priority=None,
-        repeat_until_acknowledged=False,
+        feed=True, push=False, urgent=False, webpush_urgency=None, repeat_until_acknowledged=False
     ),
     Level.WARNING: Policy(
-        feed=True,
-        push=True,
-        urgent=False,
-        webpush_urgency="normal",
-        apns_interruption_level="active",
-        apns_priority=10,
-        fcm_priority="NORMAL",
-        repeat_until_acknowledged=False,
+        feed=True, push=True, urgent=False, webpush_urgency="normal", repeat_until_acknowledged=False
     ),
     Level.ERROR: Policy(
-        feed=True,
-        push=True,
-        urgent=False,
-        webpush_urgency="high",
-        apns_interruption_level="time-sensitive",
-        apns_priority=10,
-        fcm_priority="HIGH",
-        repeat_until_acknowledged=False,
+        feed=True, push=True, urgent=False, webpush_urgency="high", repeat_until_acknowledged=False
     ),
     Level.CRITICAL: Policy(
-        feed=True,
-        push=True,
-        urgent=True,
-        webpush_urgency="high",
-        # "critical" only when the app holds Apple's entitlement; the APNs sender decides.
-        apns_interruption_level="time-sensitive",
-        apns_priority=10,
-        fcm_priority="HIGH",
-        repeat_until_acknowledged=True,
+        feed=True, push=True, urgent=True, webpush_urgency="high", repeat_until_acknowledged=True
     ),
 }
+
+#: The lowest level that reaches the feed by default: ``PushHandler``'s default level.
+FEED_FLOOR: Final = min(level for level, policy in POLICIES.items() if policy.feed)
+#: The lowest level that is pushed by default: a new device's default minimum level.
+PUSH_FLOOR: Final = min(level for level, policy in POLICIES.items() if policy.push)
+
 
 #: Names accepted by :func:`parse_level`, lowercase: stdlib names, structlog method names, Sentry levels.
 LEVEL_NAMES: Final[dict[str, Level]] = {

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Final
 
 
 def current_ids() -> tuple[str, str] | None:
@@ -40,13 +40,62 @@ def ids_from_record_attrs(attrs: dict[str, Any]) -> tuple[str, str] | None:
 
 
 def current_metadata() -> dict[str, Any] | None:
-    """Ids plus the SDK span's attributes and resource ``service.name`` (see
-    :func:`pushlog.integrations.opentelemetry.span_metadata`), or ``None`` without a valid span."""
+    """Ids plus the SDK span's attributes and resource ``service.name`` (see :func:`span_metadata`),
+    or ``None`` without a valid span."""
     if "opentelemetry.trace" not in sys.modules:
         return None
-    from .integrations.opentelemetry import span_metadata
-
     return span_metadata()
+
+
+#: Span attributes copied into an event's metadata, at most.
+MAX_SPAN_ATTRIBUTES: Final = 32
+_MAX_TEXT: Final = 1_024
+
+
+def _plain(value: Any) -> Any:
+    """An attribute value as JSON: OpenTelemetry allows scalars and homogeneous sequences of them."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        return value[:_MAX_TEXT]
+    if isinstance(value, Sequence):
+        return [_plain(v) for v in list(value)[:50]]
+    return _text(value)[:_MAX_TEXT]
+
+
+def span_metadata(span: Any = None) -> dict[str, Any] | None:
+    """Metadata for ``span`` (default: the current span), or ``None`` when there is no valid span.
+
+    ``trace_id``, ``span_id``, ``service.name`` (when the span's resource has one) and the span's
+    attributes. Only SDK spans expose attributes and a resource; other spans give the ids alone.
+    Never raises.
+    """
+    trace: Any = sys.modules.get("opentelemetry.trace")
+    if trace is None:
+        return None
+    try:
+        if span is None:
+            span = trace.get_current_span()
+        context = span.get_span_context()
+        if not context.is_valid:
+            return None
+        out: dict[str, Any] = {
+            "trace_id": trace.format_trace_id(context.trace_id),
+            "span_id": trace.format_span_id(context.span_id),
+        }
+        resource = getattr(span, "resource", None)
+        service = getattr(resource, "attributes", {}).get("service.name") if resource is not None else None
+        if service:
+            out["service.name"] = _text(service)[:_MAX_TEXT]
+        attributes = getattr(span, "attributes", None)
+        if isinstance(attributes, Mapping):
+            for n, (key, value) in enumerate(attributes.items()):
+                if n >= MAX_SPAN_ATTRIBUTES:
+                    break
+                out.setdefault(str(key), _plain(value))
+        return out
+    except Exception:
+        return None
 
 
 @contextlib.contextmanager
@@ -66,3 +115,9 @@ def suppressed() -> Iterator[None]:
         if token is not None:
             with contextlib.suppress(Exception):
                 context.detach(token)
+
+
+def _text(value: object) -> str:
+    from ._snapshot import safe_str  # _snapshot imports this module at load time
+
+    return safe_str(value)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from ._levels import Level
+from ._levels import POLICIES, Level
 
 
 class TokenBucket:
@@ -67,7 +67,7 @@ class PushLimiter:
 
     def admit(self, level: Level) -> bool:
         """Whether an event of ``level`` may push now; if not it is counted as held back."""
-        bucket = self._critical if level >= Level.CRITICAL else self._push
+        bucket = self._critical if POLICIES[level].urgent else self._push
         with self._lock:
             if bucket.take():
                 return True

@@ -6,7 +6,6 @@ answer 429/5xx).
 
 from __future__ import annotations
 
-import email.utils
 import time
 from collections.abc import Callable
 
@@ -26,6 +25,8 @@ def parse_retry_after(
     if text.isdigit():
         seconds = float(int(text))
     else:
+        import email.utils  # the HTTP-date form is rare: keep the email package out of ``import pushlog``
+
         try:
             moment = email.utils.parsedate_to_datetime(text)
         except (TypeError, ValueError, IndexError):

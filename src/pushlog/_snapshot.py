@@ -197,7 +197,7 @@ def exception_summary(exc_info: Any) -> str | None:
 
 
 def dedup_key(record: logging.LogRecord) -> Hashable:
-    """What makes two records "the same" (DESIGN/issue 2 point 5), computed without formatting:
+    """What makes two records "the same" for dedup, computed without formatting:
     logger, level, the message template before ``%`` formatting, and the exception's type and
     innermost frame; or ``("fp", fingerprint)`` when ``extra={"fingerprint": ...}`` is given."""
     explicit = record.__dict__.get("fingerprint")
@@ -294,7 +294,7 @@ def snapshot(
     """
     msg = record.msg
     if type(msg) is dict and "event" in msg:  # structlog's wrap_for_formatter: title from "event"
-        from .integrations._eventdict import event_from_record
+        from ._eventdict import event_from_record  # imports this module: load on first use
 
         return event_from_record(record, marker=STRUCTLOG_MARKER, fingerprint=fingerprint)
     title, body = split_message(record_message(record))

@@ -1,33 +1,64 @@
-"""HTTP to the hub: one POST of a batch, the retry policy, and :func:`send_now` for synchronous callers.
+"""The one path from the client to the hub: :class:`HubTransport`, its retry policy, and :func:`send_now`.
 
-* :func:`post_batch` makes one attempt and classifies it (never raises): 2xx ``SENT``; 429/503 and
-  other 5xx and transport errors ``RETRY`` (with the server's ``Retry-After`` when given, seconds or an
-  HTTP date); any other 4xx ``REJECTED`` (never retried).
-* :func:`backoff_delay` is exponential with jitter: attempt *n* waits between half and all of
-  ``min(cap, base * 2**n)``.
+Every POST the package makes with a publish key goes through a :class:`HubTransport`: the worker's
+batches, :func:`send_now`, ``pushlog.job``'s check-ins and the CLI's ``send``/``run`` reports.
+
+* :meth:`HubTransport.attempt` makes one POST and classifies it (never raises): 2xx ``SENT``; 408, 425,
+  429, 5xx and transport errors ``RETRY`` (with the server's ``Retry-After`` when given, seconds or an
+  HTTP date, capped at :data:`MAX_RETRY_AFTER`); any other 4xx ``REJECTED`` (never retried).
+* :func:`retry_delay` is the one retry policy: the server's ``Retry-After``, else exponential backoff
+  with jitter (attempt *n* waits between half and all of ``min(cap, base * 2**n)``).
+* :meth:`HubTransport.post` is the one synchronous retry loop, bounded by a total time budget. The
+  worker does not block in a loop: it makes one attempt per cycle and schedules the next with
+  :func:`retry_delay`.
 * Event ids are the hub's idempotency keys, so a retried batch never duplicates.
+
+httpx (and with it ssl) is imported when a client with a hub to send to is made (:func:`load_http`), or
+on the first request of a :class:`HubTransport` used alone, never by ``import pushlog``: an inert
+client does not pay for it. ``transport=`` takes any ``httpx.BaseTransport``
+(``httpx.MockTransport`` in tests), as ``httpx.Client`` does.
 """
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import json
 import random
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import httpx
-
+from ._clock import SYSTEM_CLOCK, Clock
 from ._dsn import DSN, DSNError, dsn_from_env, parse_dsn
 from ._event import Event
 from ._retry_after import parse_retry_after
 
+if TYPE_CHECKING:
+    import httpx
+
 SDK: Final = "pushlog/0.1.0"
-USER_AGENT: Final = f"{SDK} httpx/{httpx.__version__}"
+EVENTS_PATH: Final = "/v1/events"
+
+#: Longest Retry-After the client honours (seconds); a hub asking for more is waited on for this long.
+MAX_RETRY_AFTER: Final = 3600.0
+#: Statuses worth trying again besides 5xx: request timeout, too early, too many requests.
+RETRY_STATUSES: Final = frozenset({408, 425, 429})
+
+
+def load_http() -> None:
+    """Import httpx (and ssl) now. A client that has a hub to send to calls it when it is made, so its
+    first send is not slowed by the import; ``import pushlog`` and inert clients never pay for it."""
+    import httpx  # noqa: F401
+
+
+def user_agent() -> str:
+    """``pushlog/<version> httpx/<version>`` (imports httpx: call it only when about to send)."""
+    import httpx
+
+    return f"{SDK} httpx/{httpx.__version__}"
 
 
 class Outcome(enum.Enum):
@@ -38,14 +69,29 @@ class Outcome(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Attempt:
-    """The result of one POST."""
+    """The result of one POST. ``data`` is the hub's JSON answer on success (``None`` otherwise)."""
 
     outcome: Outcome
     status: int | None = None
     retry_after: float | None = None
     detail: str = ""
-    accepted: int = 0
-    duplicates: int = 0
+    data: Any = None
+    attempts: int = 1
+
+    @property
+    def accepted(self) -> int:
+        return _count(self.data, "accepted")
+
+    @property
+    def duplicates(self) -> int:
+        return _count(self.data, "duplicates")
+
+
+def _count(data: Any, key: str) -> int:
+    try:
+        return int(data.get(key, 0)) if isinstance(data, dict) else 0
+    except (TypeError, ValueError):
+        return 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +105,9 @@ class SendResult:
 
 
 class SendError(Exception):
-    """:func:`send_now` failed. ``status`` is the hub's HTTP status (``None``: unreachable);
-    ``retryable`` says whether trying again later could help. The message is one line."""
+    """A synchronous send (:func:`send_now`, :meth:`HubTransport.post`) failed. ``status`` is the hub's
+    HTTP status (``None``: unreachable); ``retryable`` says whether trying again later could help.
+    The message is one line."""
 
     def __init__(self, message: str, *, status: int | None = None, retryable: bool = False) -> None:
         super().__init__(message)
@@ -80,10 +127,6 @@ def build_payload(events: Iterable[Event], *, dropped: int = 0, recovered: int =
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8")
 
 
-#: Longest Retry-After the client honours (seconds); a hub asking for more is waited on for this long.
-MAX_RETRY_AFTER: Final = 3600.0
-
-
 def backoff_delay(
     attempt: int, *, base: float = 0.5, cap: float = 30.0, rng: Callable[[], float] = random.random
 ) -> float:
@@ -93,57 +136,171 @@ def backoff_delay(
     return ceiling / 2 + rng() * ceiling / 2
 
 
-def make_http_client(dsn: DSN, *, timeout: float) -> httpx.Client:
-    """The one reused client: explicit timeouts, the publish key, pushlog's user agent."""
-    return httpx.Client(
-        timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0), pool=min(timeout, 1.0)),
-        headers={
-            "Authorization": f"Bearer {dsn.key}",
-            "User-Agent": USER_AGENT,
-            "Content-Type": "application/json",
-        },
-        follow_redirects=False,
-    )
+def retry_delay(attempt: int, result: Attempt, *, rng: Callable[[], float] = random.random) -> float:
+    """How long to wait before retry number ``attempt`` (0-based) after ``result`` asked for a retry:
+    the hub's ``Retry-After`` when it gave one, else :func:`backoff_delay`."""
+    return result.retry_after if result.retry_after is not None else backoff_delay(attempt, rng=rng)
 
 
 def _error_detail(response: httpx.Response) -> str:
+    """One line: the hub's ``{"error": {"code", "message"}}`` envelope, or the first line of the body."""
     try:
         data = response.json()
         error = data.get("error", {}) if isinstance(data, dict) else {}
         code, message = error.get("code"), error.get("message")
         if code or message:
-            return f"{code or 'error'}: {message or ''}".strip()
+            return " ".join(f"{code or 'error'}: {message or ''}".split())
     except Exception:
         pass
     text = response.text.strip().splitlines()
     return text[0][:200] if text else response.reason_phrase
 
 
-def post_batch(http: httpx.Client, dsn: DSN, body: bytes, *, timeout: float | None = None) -> Attempt:
-    """One POST of a prepared body. Never raises."""
-    try:
-        if timeout is None:
-            response = http.post(dsn.events_url, content=body)
-        else:
-            response = http.post(dsn.events_url, content=body, timeout=timeout)
-    except httpx.HTTPError as exc:
-        return Attempt(Outcome.RETRY, detail=f"{type(exc).__name__}: {exc}".strip().rstrip(":"))
-    except Exception as exc:  # pragma: no cover - defensive: a broken transport must not kill the worker
-        return Attempt(Outcome.RETRY, detail=f"{type(exc).__name__}: {exc}")
-    status = response.status_code
-    if 200 <= status < 300:
-        accepted = duplicates = 0
+def _describe(exc: Exception) -> str:
+    """A transport error in a few words (``connection refused``, ``timed out``)."""
+    import httpx
+
+    text = str(exc).strip()
+    if isinstance(exc, httpx.TimeoutException):
+        return "timed out"
+    if isinstance(exc, httpx.ConnectError) and ("refused" in text.lower() or not text):
+        return "connection refused"
+    return text.splitlines()[-1] if text else type(exc).__name__
+
+
+class HubTransport:
+    """POSTs to one hub with its publish key over one reused ``httpx.Client`` (made on first use).
+
+    Thread-safe; :meth:`close` releases the connections and a later request opens new ones, so a
+    transport survives its owner's worker stopping and restarting.
+    """
+
+    def __init__(
+        self,
+        dsn: DSN,
+        *,
+        timeout: float = 5.0,
+        transport: httpx.BaseTransport | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.dsn = dsn
+        self.timeout = timeout
+        self.clock = clock
+        self._transport = transport
+        self._rng = rng
+        self._lock = threading.Lock()
+        self._http: httpx.Client | None = None
+
+    def _client(self) -> httpx.Client:
+        http = self._http
+        if http is None:
+            with self._lock:
+                http = self._http
+                if http is None:
+                    http = self._http = self._open()
+        return http
+
+    def _open(self) -> httpx.Client:
+        import httpx
+
+        timeout = self.timeout
+        return httpx.Client(
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0), pool=min(timeout, 1.0)),
+            headers={
+                "Authorization": f"Bearer {self.dsn.key}",
+                "User-Agent": user_agent(),
+                "Content-Type": "application/json",
+            },
+            follow_redirects=False,
+            transport=self._transport,
+        )
+
+    def attempt(self, path: str, body: bytes, *, timeout: float | None = None) -> Attempt:
+        """One POST of a prepared JSON body to ``path`` (``/v1/...``). Never raises."""
         try:
-            data = response.json()
-            accepted, duplicates = int(data.get("accepted", 0)), int(data.get("duplicates", 0))
-        except Exception:
-            pass
-        return Attempt(Outcome.SENT, status=status, accepted=accepted, duplicates=duplicates)
-    detail = _error_detail(response)
-    if status in (429, 503) or status >= 500:
-        retry_after = parse_retry_after(response.headers.get("retry-after"), cap=MAX_RETRY_AFTER)
-        return Attempt(Outcome.RETRY, status=status, retry_after=retry_after, detail=detail)
-    return Attempt(Outcome.REJECTED, status=status, detail=detail)
+            import httpx
+
+            http = self._client()
+            url = self.dsn.base_url + path
+            try:
+                if timeout is None:
+                    response = http.post(url, content=body)
+                else:
+                    response = http.post(url, content=body, timeout=max(0.01, timeout))
+            except httpx.HTTPError as exc:
+                return Attempt(Outcome.RETRY, detail=_describe(exc))
+        except Exception as exc:  # a broken transport must not kill the worker
+            return Attempt(Outcome.RETRY, detail=f"{type(exc).__name__}: {exc}")
+        status = response.status_code
+        if 200 <= status < 300:
+            try:
+                data = response.json()
+            except Exception:
+                data = None
+            return Attempt(Outcome.SENT, status=status, data=data)
+        detail = _error_detail(response)
+        if status in RETRY_STATUSES or status >= 500:
+            retry_after = parse_retry_after(response.headers.get("retry-after"), cap=MAX_RETRY_AFTER)
+            return Attempt(Outcome.RETRY, status=status, retry_after=retry_after, detail=detail)
+        return Attempt(Outcome.REJECTED, status=status, detail=detail)
+
+    def post(self, path: str, body: bytes, *, timeout: float, retries: int) -> Attempt:
+        """POST until the hub accepts, retrying at most ``retries`` times within ``timeout`` seconds
+        (requests and waits; a ``Retry-After`` longer than the time left ends the retries).
+
+        Returns the successful :class:`Attempt`; raises :class:`SendError` (one line, ``status``,
+        ``retryable``) when the hub refused or could not be reached in time.
+        """
+        clock = self.clock
+        deadline = clock() + timeout
+        last: Attempt | None = None
+        for n in range(retries + 1):
+            remaining = deadline - clock()
+            if remaining <= 0:
+                break
+            last = self.attempt(path, body, timeout=remaining)
+            if last.outcome is Outcome.SENT:
+                return Attempt(Outcome.SENT, status=last.status, data=last.data, attempts=n + 1)
+            if last.outcome is Outcome.REJECTED or n == retries:
+                break
+            delay = retry_delay(n, last, rng=self._rng)
+            if delay >= deadline - clock():
+                break
+            clock.sleep(delay)
+        where = self.dsn.base_url
+        if last is None:
+            raise SendError(f"timed out after {timeout:g}s before reaching {where}", retryable=True)
+        if last.outcome is Outcome.REJECTED:
+            raise SendError(f"hub refused the request ({last.status} {last.detail})", status=last.status)
+        problem = f"hub answered {last.status}" if last.status else "hub unreachable"
+        raise SendError(f"{problem} at {where}: {last.detail}", status=last.status, retryable=True)
+
+    def post_json(self, path: str, payload: dict[str, Any], *, timeout: float, retries: int) -> Any:
+        """:meth:`post` for a JSON payload; returns the hub's JSON answer (``None`` if it sent none)."""
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8")
+        return self.post(path, body, timeout=timeout, retries=retries).data
+
+    def close(self) -> None:
+        with self._lock:
+            http, self._http = self._http, None
+        if http is not None:
+            with contextlib.suppress(Exception):  # closing must not raise at exit
+                http.close()
+
+    def __repr__(self) -> str:
+        return f"<pushlog.HubTransport {self.dsn!r}>"
+
+
+def resolve_dsn(dsn: str | DSN | None) -> DSN:
+    """``dsn``, or ``PUSHLOG_DSN``; raises :class:`SendError` for a missing or malformed one."""
+    try:
+        parsed = parse_dsn(dsn) if isinstance(dsn, str) else (dsn or dsn_from_env())
+    except DSNError as exc:
+        raise SendError(str(exc)) from None
+    if parsed is None:
+        raise SendError("no hub configured: set PUSHLOG_DSN=http(s)://<publish-key>@<host>[:port]")
+    return parsed
 
 
 def send_now(
@@ -152,7 +309,8 @@ def send_now(
     dsn: str | DSN | None = None,
     timeout: float = 10.0,
     retries: int = 3,
-    sleep: Callable[[float], None] = time.sleep,
+    transport: httpx.BaseTransport | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> SendResult:
     """Send ``events`` synchronously in one batch, retrying transient failures at most ``retries`` times.
 
@@ -160,43 +318,20 @@ def send_now(
     ``Retry-After`` longer than the time left ends the retries. Returns a :class:`SendResult` once the
     hub answered 2xx; raises :class:`SendError` (one-line message, ``status``, ``retryable``) otherwise,
     including for a missing or malformed DSN. No redaction, dedup or rate limiting: the caller's events
-    go out as given.
+    go out as given (use a :class:`~pushlog.Client` for those).
     """
+    hub = HubTransport(resolve_dsn(dsn), timeout=timeout, transport=transport, clock=clock)
     try:
-        parsed = parse_dsn(dsn) if isinstance(dsn, str) else (dsn or dsn_from_env())
-    except DSNError as exc:
-        raise SendError(str(exc)) from None
-    if parsed is None:
-        raise SendError("no hub configured: set PUSHLOG_DSN=http(s)://<publish-key>@<host>[:port]")
-    body = build_payload(events)
-    deadline = time.monotonic() + timeout
-    last: Attempt | None = None
-    with make_http_client(parsed, timeout=timeout) as http:
-        for attempt in range(retries + 1):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            last = post_batch(http, parsed, body, timeout=remaining)
-            if last.outcome is Outcome.SENT:
-                return SendResult(last.accepted, last.duplicates, last.status or 202, attempt + 1)
-            if last.outcome is Outcome.REJECTED or attempt == retries:
-                break
-            delay = last.retry_after if last.retry_after is not None else backoff_delay(attempt)
-            if delay >= deadline - time.monotonic():
-                break
-            sleep(delay)
-    if last is None:
-        raise SendError(f"timed out after {timeout:g}s before reaching {parsed.base_url}", retryable=True)
-    if last.outcome is Outcome.REJECTED:
-        raise SendError(f"hub refused the events ({last.status} {last.detail})", status=last.status)
-    where = f"hub answered {last.status}" if last.status else "hub unreachable"
-    raise SendError(f"{where} at {parsed.base_url}: {last.detail}", status=last.status, retryable=True)
+        result = hub.post(EVENTS_PATH, build_payload(events), timeout=timeout, retries=retries)
+    finally:
+        hub.close()
+    return SendResult(result.accepted, result.duplicates, result.status or 202, result.attempts)
 
 
 class StderrNote:
     """One-line notes on stderr, at most one per ``interval`` seconds (the rest are counted)."""
 
-    def __init__(self, *, interval: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, *, interval: float = 60.0, clock: Callable[[], float] = SYSTEM_CLOCK) -> None:
         self._interval = interval
         self._clock = clock
         self._last: float | None = None

@@ -2,7 +2,9 @@
 
 Calling threads only :meth:`EventQueue.put` (a lock, an append, maybe an ``Event.set``). The worker
 (a daemon thread, started lazily by the client) moves events from the queue into a *backlog* (memory,
-or the SQLite spool), redacts them, and POSTs the backlog in batches over one reused ``httpx.Client``.
+or the SQLite spool), redacts them, and POSTs the backlog in batches through the client's
+:class:`~pushlog._transport.HubTransport`. Both read and wait on the client's clock, so a test moves
+time by hand instead of waiting through a linger or a ``Retry-After``.
 
 * Pushed events wake the worker at once; feed-only events may linger up to ``linger`` seconds so they
   travel together (or until a batch is full, or a flush asks).
@@ -24,21 +26,19 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from typing import Final, Protocol
 
-import httpx
-
-from ._dsn import DSN
+from ._clock import SYSTEM_CLOCK, Clock
 from ._event import Event
 from ._levels import Level
 from ._otel import suppressed
 from ._redact import Redactor
 from ._transport import (
+    EVENTS_PATH,
     Attempt,
+    HubTransport,
     Outcome,
     StderrNote,
-    backoff_delay,
     build_payload,
-    make_http_client,
-    post_batch,
+    retry_delay,
 )
 
 #: A batch body is split so one POST stays under this many bytes.
@@ -109,21 +109,18 @@ def _reason(result: Attempt) -> str:
     """A short reason for the exit line: ``connection refused``, ``timed out``, ``hub answered 503``."""
     if result.status is not None:
         return f"hub answered {result.status}"
-    if result.detail.startswith("ConnectError"):
-        return "connection refused"
-    if "Timeout" in result.detail.split(":", 1)[0]:
-        return "timed out"
-    return result.detail or "transport error"
+    return result.detail or "transport error"  # the transport says "connection refused", "timed out"...
 
 
 class EventQueue:
     """Bounded queue with two lanes (pushed, feed-only) and drop accounting. Thread-safe."""
 
-    def __init__(self, maxsize: int, *, batch_size: int) -> None:
+    def __init__(self, maxsize: int, *, batch_size: int, clock: Callable[[], float] = SYSTEM_CLOCK) -> None:
         if maxsize < 1:
             raise ValueError("queue_size must be at least 1")
         self.maxsize = maxsize
         self.batch_size = batch_size
+        self._clock = clock
         self.wake = threading.Event()
         self._lock = threading.Lock()
         self._pushed: deque[Event] = deque()
@@ -139,7 +136,7 @@ class EventQueue:
     def put(self, event: Event) -> bool:
         """Add ``event`` without blocking; ``False`` if it was dropped because the queue is full."""
         wake = False
-        pushed = event.push if event.push is not None else event.level >= 30
+        pushed = event.pushed
         with self._lock:
             full = len(self._pushed) + len(self._feed) >= self.maxsize
             if pushed:
@@ -159,7 +156,7 @@ class EventQueue:
                 self._feed.append(event)
                 n = len(self._feed)
                 if n == 1:
-                    self._feed_since = time.monotonic()
+                    self._feed_since = self._clock()
                     wake = True
                 elif n >= self.batch_size:
                     wake = True
@@ -186,7 +183,7 @@ class EventQueue:
             while self._feed and len(out) < limit:
                 out.append(self._feed.popleft())
             if self._feed:
-                self._feed_since = time.monotonic()
+                self._feed_since = self._clock()
             self.left += len(out)
             return out
 
@@ -286,7 +283,7 @@ class Worker(threading.Thread):
     def __init__(
         self,
         *,
-        dsn: DSN,
+        transport: HubTransport,
         queue: EventQueue,
         make_backlog: Callable[[], Backlog],
         redactor: Redactor,
@@ -294,11 +291,12 @@ class Worker(threading.Thread):
         note: StderrNote,
         batch_size: int,
         linger: float,
-        timeout: float,
+        clock: Clock = SYSTEM_CLOCK,
         tick: float = 1.0,
     ) -> None:
         super().__init__(name="pushlog-worker", daemon=True)
-        self._dsn = dsn
+        self._transport = transport
+        self._clock = clock
         self.queue = queue
         self._make_backlog = make_backlog
         self._redactor = redactor
@@ -307,7 +305,6 @@ class Worker(threading.Thread):
         self._batch_size = batch_size
         self._limit = batch_size  # lowered while a rejected batch is split to find its bad event
         self._linger = linger
-        self._timeout = timeout
         self._tick = tick
         self.stopping = threading.Event()
         self.poke = threading.Event()  # a flush or close wants the worker to look now
@@ -326,13 +323,14 @@ class Worker(threading.Thread):
         self.last_failure: str | None = None  # reason of the last failed POST, None after a success
         self.last_refused = False  # the last POST found nothing listening (connection refused)
         self.told_to_wait = False  # the last failure came with Retry-After (a flush does not hurry it)
-        self.last_sent_at = float("-inf")  # monotonic time of the last accepted POST
+        #: time.monotonic() of the last accepted POST: real time, like the process-wide marks of
+        #: unresponsive hubs it is compared with (not the injected clock).
+        self.last_sent_at = float("-inf")
         self.posting = False  # a POST is in flight
         self.retry_at = 0.0
         self.died = False
         self._spooler: threading.Thread | None = None
         self._attempt = 0
-        self._http: httpx.Client | None = None
         self.ready = threading.Event()
 
     # ---- the loop -------------------------------------------------------------------------------
@@ -369,24 +367,23 @@ class Worker(threading.Thread):
             while True:
                 try:
                     self._wait(backlog)
-                    now = time.monotonic()
+                    now = self._clock()
                     if now - last_housekeeping >= self._tick:
                         last_housekeeping = now
                         self._housekeeping()
                     self._cycle(backlog)
                 except Exception as exc:  # the thread must outlive any one failure
                     self._note(f"internal error in the worker, carrying on: {exc!r}")
-                    self.stopping.wait(self._tick)
+                    self._clock.wait(self.stopping, self._tick)
                 self._publish(backlog)
                 if self.stopping.is_set():
                     idle = not len(self.queue) and not len(backlog)
-                    if idle or self.retry_at > time.monotonic():
+                    if idle or self.retry_at > self._clock():
                         return
         finally:
             self._publish(backlog)
             backlog.close()
-            if self._http is not None:
-                self._http.close()
+            self._transport.close()
 
     def _spooling(self) -> bool:
         return self._spooler is not None and self._spooler.is_alive()
@@ -394,14 +391,14 @@ class Worker(threading.Thread):
     def _wait(self, backlog: Backlog) -> None:
         if self.stopping.is_set():
             return
-        now = time.monotonic()
+        now = self._clock()
         retry_in = 0.0 if self.hurry else max(0.0, self.retry_at - now)
         if self._spooling() or not backlog.room():
             # The spooler moves the queue, or a batch waits for its retry: new events in the queue are
             # not this loop's business, only the spooler's poke, a flush or the retry time.
             timeout = min(self._tick, retry_in) if len(backlog) else self._tick
             if timeout > 0:
-                self.poke.wait(timeout)
+                self._clock.wait(self.poke, timeout)
             self.poke.clear()
             return
         flushing = self.queue.left < self.flush_target
@@ -410,7 +407,7 @@ class Worker(threading.Thread):
         if len(backlog):
             timeout = min(timeout, retry_in)
         if timeout > 0:
-            self.queue.wake.wait(timeout)
+            self._clock.wait(self.queue.wake, timeout)
         self.queue.wake.clear()
         self.poke.clear()
 
@@ -426,7 +423,7 @@ class Worker(threading.Thread):
                 try:
                     stopping = self.stopping.is_set()
                     flushing = stopping or self.queue.left < self.flush_target
-                    due = self.queue.due_in(0.0 if flushing else SPOOL_WITHIN, now=time.monotonic())
+                    due = self.queue.due_in(0.0 if flushing else SPOOL_WITHIN, now=self._clock())
                     if due is not None and due <= 0 and spool.room() > 0:
                         with self.moving:
                             self.move(spool)
@@ -434,22 +431,22 @@ class Worker(threading.Thread):
                         continue
                     if stopping:
                         return
-                    self.queue.wake.wait(SPOOL_WITHIN if due is None else max(0.005, due))
+                    self._clock.wait(self.queue.wake, SPOOL_WITHIN if due is None else max(0.005, due))
                     self.queue.wake.clear()
                 except Exception as exc:
                     self._note(f"internal error while spooling, carrying on: {exc!r}")
-                    self.stopping.wait(self._tick)
+                    self._clock.wait(self.stopping, self._tick)
         finally:
             spool.close()
 
     def _cycle(self, backlog: Backlog) -> None:
-        now = time.monotonic()
+        now = self._clock()
         flushing = self.queue.left < self.flush_target or self.stopping.is_set()
         due = self.queue.due_in(0.0 if flushing else self._linger, now=now)
         if due is not None and due <= 0 and backlog.room() > 0 and not self._spooling():
             with self.moving:
                 self.move(backlog)
-        if len(backlog) and (self.hurry or time.monotonic() >= self.retry_at):
+        if len(backlog) and (self.hurry or self._clock() >= self.retry_at):
             self.hurry = False
             self._send(backlog)
 
@@ -502,9 +499,6 @@ class Worker(threading.Thread):
         return events, body
 
     def _send(self, backlog: Backlog) -> None:
-        http = self._http
-        if http is None:
-            http = self._http = make_http_client(self._dsn, timeout=self._timeout)
         while len(backlog):
             dropped = self.queue.take_dropped()
             prepared = self._payload(backlog, backlog.peek(self._limit), dropped)
@@ -516,7 +510,7 @@ class Worker(threading.Thread):
             self.posting = True
             try:
                 with suppressed():  # an instrumented httpx must not trace (or log) our own requests
-                    result = post_batch(http, self._dsn, body)
+                    result = self._transport.attempt(EVENTS_PATH, body)
             finally:
                 self.posting = False
             self.attempts += 1
@@ -544,11 +538,9 @@ class Worker(threading.Thread):
             else:
                 self.queue.give_back_dropped(dropped)
                 lost = backlog.failed(ids)
-                delay = result.retry_after
-                if delay is None:
-                    delay = backoff_delay(self._attempt)
+                delay = retry_delay(self._attempt, result)
                 self._attempt += 1
-                self.retry_at = time.monotonic() + delay
+                self.retry_at = self._clock() + delay
                 self.last_failure = _reason(result)
                 self.told_to_wait = result.retry_after is not None
                 self.last_refused = self.last_failure == "connection refused"

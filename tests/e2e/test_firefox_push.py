@@ -1,4 +1,4 @@
-"""Issue 3, point 11: Web Push end to end in a real Firefox, offline.
+"""Web Push end to end in a real Firefox, offline.
 
 The real hub runs as ``pushlog serve --allow-private-endpoints`` (a subprocess); Firefox ESR runs
 headless with its push service pointed at :class:`MozPushServer`, a stand-in that speaks Mozilla's

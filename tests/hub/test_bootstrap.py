@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from tests.support.hub_server import ManualClock
+from tests.support.clock import utc_clock
 
 from pushlog.hub._bootstrap import bootstrap, vapid_public_key
 from pushlog.hub.config import HubConfig
@@ -32,7 +32,7 @@ def test_a_lost_credentials_file_gives_new_keys_and_keeps_the_old_ones_valid(tmp
     first = bootstrap(config)
     first.engine.dispose()
     config.credentials_path.unlink()
-    second = bootstrap(config, clock=ManualClock())
+    second = bootstrap(config, clock=utc_clock())
     try:
         assert second.credentials.publish != first.credentials.publish
         assert json.loads(config.credentials_path.read_text())["publish"] == second.credentials.publish
@@ -46,7 +46,7 @@ def test_a_lost_credentials_file_gives_new_keys_and_keeps_the_old_ones_valid(tmp
 def test_a_revoked_bootstrap_key_is_replaced_on_the_next_start(tmp_path: Path) -> None:
     config = HubConfig(data_dir=tmp_path / "d")
     first = bootstrap(config)
-    clock = ManualClock()
+    clock = utc_clock()
     with first.engine.begin() as conn:
         record = key_store.find_by_secret(conn, first.credentials.publish)  # (the admin key is the last one)
         assert record is not None

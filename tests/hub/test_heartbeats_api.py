@@ -5,31 +5,15 @@ from __future__ import annotations
 
 import datetime as _dt
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
 import httpx
 from tests.cli.pushlog_cli import run_cli
+from tests.support.clock import utc_clock
 from tests.support.hub_server import ThreadHub, start_hub_thread, wait_until
 
 PY = sys.executable
-
-
-class HubClock:
-    """The hub's injected clock (aware UTC datetimes), moved by the test."""
-
-    def __init__(self, start: _dt.datetime) -> None:
-        self._now = start
-        self._lock = threading.Lock()
-
-    def __call__(self) -> _dt.datetime:
-        with self._lock:
-            return self._now
-
-    def advance(self, delta: _dt.timedelta) -> None:
-        with self._lock:
-            self._now += delta
 
 
 def _post(hub: ThreadHub, name: str, key: str | None = None, **kwargs: Any) -> httpx.Response:
@@ -96,7 +80,7 @@ def _feed(hub: ThreadHub) -> list[dict[str, Any]]:
 
 
 def test_run_every_goes_overdue_then_recovers(tmp_path: Path) -> None:
-    clock = HubClock(_dt.datetime(2026, 11, 21, 6, 0, tzinfo=_dt.UTC))
+    clock = utc_clock(_dt.datetime(2026, 11, 21, 6, 0, tzinfo=_dt.UTC))
     hub = start_hub_thread(tmp_path / "hub", clock=clock, allow_private_endpoints=True)
     try:
         env = {"PUSHLOG_DSN": hub.dsn}
@@ -157,7 +141,7 @@ def test_run_every_goes_overdue_then_recovers(tmp_path: Path) -> None:
 
 
 def test_state_survives_a_hub_restart(tmp_path: Path) -> None:
-    clock = HubClock(_dt.datetime(2026, 11, 21, 6, 0, tzinfo=_dt.UTC))
+    clock = utc_clock(_dt.datetime(2026, 11, 21, 6, 0, tzinfo=_dt.UTC))
     data = tmp_path / "hub"
     first = start_hub_thread(data, clock=clock, allow_private_endpoints=True)
     try:

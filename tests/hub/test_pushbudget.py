@@ -9,13 +9,14 @@ from typing import Any
 
 import sqlalchemy as sa
 from tests.hub.api.test_devices import subscription
-from tests.support.hub_server import ManualClock, ThreadHub
+from tests.support.clock import UTCView, utc_clock
+from tests.support.hub_server import ThreadHub
 
 from pushlog.hub.store._tables import deliveries, events
 
 
-def start(hub_factory: Callable[..., ThreadHub], **limits: Any) -> tuple[ThreadHub, ManualClock]:
-    clock = ManualClock()
+def start(hub_factory: Callable[..., ThreadHub], **limits: Any) -> tuple[ThreadHub, UTCView]:
+    clock = utc_clock()
     running = hub_factory(clock=clock, allow_private_endpoints=True, **limits)
     with running.client(running.read_key) as client:
         made = client.post("/v1/devices", json={"subscription": subscription("http://127.0.0.1:9/push/p")})

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.support.hub_server import ManualClock
+from tests.support.clock import utc_clock
 
 from pushlog.hub._ratelimit import RateLimiter
 
 
 def test_burst_then_refill_at_the_rate() -> None:
-    clock = ManualClock()
+    clock = utc_clock()
     limiter = RateLimiter(rate=2.0, burst=3, clock=clock)
     assert [limiter.take("k") for _ in range(3)] == [0.0, 0.0, 0.0]
     assert limiter.take("k") == pytest.approx(0.5)  # one token takes 1/rate seconds
@@ -24,7 +24,7 @@ def test_burst_then_refill_at_the_rate() -> None:
 
 
 def test_keys_have_separate_buckets() -> None:
-    limiter = RateLimiter(rate=1.0, burst=1, clock=ManualClock())
+    limiter = RateLimiter(rate=1.0, burst=1, clock=utc_clock())
     assert limiter.take("a") == 0.0
     assert limiter.take("a") > 0
     assert limiter.take("b") == 0.0
@@ -32,11 +32,11 @@ def test_keys_have_separate_buckets() -> None:
 
 def test_bad_settings_are_refused() -> None:
     with pytest.raises(ValueError):
-        RateLimiter(rate=0, burst=1, clock=ManualClock())
+        RateLimiter(rate=0, burst=1, clock=utc_clock())
 
 
 def test_api_answers_429_with_retry_after_and_recovers_when_time_passes(hub_factory: Any) -> None:
-    clock = ManualClock()
+    clock = utc_clock()
     running = hub_factory(clock=clock, rate_limit_per_second=0.5, rate_limit_burst=2)
     body = {"events": [{"title": "t"}]}
     with running.client(running.publish_key) as client:
@@ -52,7 +52,7 @@ def test_api_answers_429_with_retry_after_and_recovers_when_time_passes(hub_fact
 
 
 def test_wait_looks_without_taking() -> None:
-    clock = ManualClock()
+    clock = utc_clock()
     limiter = RateLimiter(rate=1.0, burst=2, clock=clock)
     assert limiter.wait("k") == 0.0
     limiter.take("k")
@@ -64,7 +64,7 @@ def test_wait_looks_without_taking() -> None:
 
 
 def test_memory_is_bounded_and_full_buckets_go_first() -> None:
-    clock = ManualClock()
+    clock = utc_clock()
     limiter = RateLimiter(rate=1.0, burst=2, clock=clock, max_buckets=3)
     limiter.take("busy")
     limiter.take("busy")
@@ -78,7 +78,7 @@ def test_memory_is_bounded_and_full_buckets_go_first() -> None:
 
 
 def test_failed_authentications_are_throttled_per_address_with_retry_after(hub_factory: Any) -> None:
-    clock = ManualClock()
+    clock = utc_clock()
     running = hub_factory(clock=clock, auth_failures_per_minute=3)
     with running.client("pl_read_" + "x" * 32) as guesser:
         assert [guesser.get("/v1/events").status_code for _ in range(3)] == [401, 401, 401]

@@ -6,7 +6,7 @@ view with metadata, acknowledging CRITICAL events, device preferences, the dashb
 phone-sized screen, the heartbeats view. Screenshots go to pytest's tmp dir; with
 ``PUSHLOG_UPDATE_SCREENSHOTS=1`` they replace the ones docs/webapp.md shows in docs/screenshots/.
 
-Chromium is Debian's (/usr/bin/chromium) driven by Playwright; nothing is downloaded.
+Chromium is Debian's (/usr/bin/chromium) driven by Playwright (tests/support/chromium.py).
 """
 
 from __future__ import annotations
@@ -30,25 +30,14 @@ from playwright.sync_api import (
     expect,
     sync_playwright,
 )
+from tests.support.chromium import launch_chromium, sign_in
+from tests.support.clock import utc_clock
 from tests.support.hub_server import ProcessHub, publish, start_hub_process, wait_until
 
 pytestmark = [pytest.mark.browser]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 DOC_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 PHONE: ViewportSize = {"width": 360, "height": 760}
-
-if not os.path.exists(CHROMIUM):  # pragma: no cover - `make system-deps` installs it
-    pytest.fail(f"{CHROMIUM} is missing: run `make system-deps`", pytrace=False)
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +64,7 @@ def playwright() -> Iterator[Playwright]:
 
 @pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
-    b = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    b = launch_chromium(playwright)
     try:
         yield b
     finally:
@@ -107,13 +96,6 @@ def unique(prefix: str) -> str:
 
 def iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
-def sign_in(page: Page, key: str, path: str = "/") -> None:
-    page.goto(path)
-    page.fill("#key", key)
-    page.click("#sign-in-button")
-    expect(page.locator("#nav")).to_be_visible()
 
 
 def assert_no_sideways_scroll(page: Page) -> None:
@@ -1065,11 +1047,11 @@ def test_heartbeats_view_lists_status_last_check_in_period_grace_and_deadline(
 ) -> None:
     """A hub on a manual clock: check-ins over the last day, then the monitor turns the nightly backup
     overdue; the view (at 360 px) shows each heartbeat as the API describes it, overdue first."""
-    from tests.support.hub_server import ManualClock, start_hub_thread
+    from tests.support.hub_server import start_hub_thread
     from tests.support.hub_server import wait_until as wait_for
 
     real_now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    clock = ManualClock(real_now - dt.timedelta(hours=26))
+    clock = utc_clock(real_now - dt.timedelta(hours=26))
     own = start_hub_thread(tmp_path / "data", clock=clock)
 
     def at(moment: dt.datetime) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Page, sync_playwright
-from tests.hub.test_webapp import CHROMIUM, CHROMIUM_ARGS
+from tests.support.chromium import launch_chromium
 from tests.support.hub_server import start_hub_process
 
 pytestmark = [pytest.mark.browser]
@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.browser]
 def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
     data: Path = tmp_path_factory.mktemp("webapp-js") / "data"
     with start_hub_process(data, args=()) as hub, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch_chromium(p)
         try:
             pg = browser.new_page()
             pg.goto(f"{hub.base_url}/")

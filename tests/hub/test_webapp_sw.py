@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
-from tests.hub.test_webapp import CHROMIUM, CHROMIUM_ARGS, sign_in
+from tests.support.chromium import launch_chromium, sign_in
 from tests.support.hub_server import publish, start_hub_process, wait_until
 from tests.support.push_service import PushService
 
@@ -51,7 +51,7 @@ def test_service_worker_shows_the_hubs_push_and_reports_it_delivered(tmp_path: P
         payload = received.payload
         assert payload["level"] == "critical"
 
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = launch_chromium(p)
         try:
             context = browser.new_context(base_url=hub.base_url)
             context.grant_permissions(["notifications"], origin=hub.base_url)

@@ -90,22 +90,6 @@ def free_port() -> int:
         return port
 
 
-class ManualClock:
-    """An injectable hub clock (aware UTC datetimes) that only moves when a test says so."""
-
-    def __init__(self, start: _dt.datetime | None = None) -> None:
-        self._now = start or _dt.datetime(2026, 1, 1, 12, 0, tzinfo=_dt.UTC)
-        self._lock = threading.Lock()
-
-    def __call__(self) -> _dt.datetime:
-        with self._lock:
-            return self._now
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self._now += _dt.timedelta(seconds=seconds)
-
-
 def _healthy(base_url: str) -> bool:
     try:
         return httpx.get(f"{base_url}/healthz", timeout=2.0).status_code == 200

@@ -40,9 +40,5 @@ def checkin(
     if message:
         payload["message"] = message
     path = "/v1/heartbeats/" + urllib.parse.quote(name, safe="")
-    response = post_json(dsn, path, payload, timeout=timeout)
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
+    body = post_json(dsn, path, payload, timeout=timeout)
     return body if isinstance(body, dict) else {}

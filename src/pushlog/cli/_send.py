@@ -13,7 +13,7 @@ from typing import Any
 
 from .._dsn import DSN
 from .._event import MAX_BODY, MAX_TITLE, Event, truncate
-from .._levels import Level, parse_level
+from .._levels import parse_level
 from .._redact import redact_event
 from ._common import (
     EXIT_USAGE,
@@ -125,6 +125,6 @@ def run(args: argparse.Namespace) -> int:
     event = redact_event(build_event(args))
     dsn: DSN = resolve_dsn(args.dsn)
     publish(dsn, [event], timeout=args.timeout)
-    if event.level >= Level.WARNING and sys.stderr.isatty():
+    if event.pushed and sys.stderr.isatty():
         print(f"pushlog: sent ({event.level.wire_name})", file=sys.stderr)
     return 0

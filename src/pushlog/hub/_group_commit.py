@@ -5,10 +5,10 @@ writer; ``seq`` must commit in increasing order, see :attr:`HubState.ingest_lock
 commits, the next requests only queue. :class:`GroupCommit` lets them queue *together*: a request
 submits its job (a function of the connection) and waits; one drain task at a time takes every job
 waiting (up to ``max_jobs``), runs them one after the other in ONE transaction, commits once, and only
-then resolves each request with its own job's result. Durability is unchanged: a request is answered
-after the commit that contains its rows, exactly as before; only the number of fsyncs per request
-falls when requests arrive together. Each job still sees the rows of the jobs before it (the same
-transaction), so idempotency checks across concurrent requests stay exact.
+then resolves each request with its own job's result. Durability is that of one transaction per
+request: a request is answered only after the commit that contains its rows; only the number of
+fsyncs per request falls when requests arrive together. Each job sees the rows of the jobs before it
+(the same transaction), so idempotency checks across concurrent requests stay exact.
 
 Failure isolation: if a group's transaction fails, nothing of it was committed; when the error may be
 caused by one job's data, each job is retried in a transaction of its own, so only the request that

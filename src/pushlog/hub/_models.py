@@ -44,7 +44,7 @@ from .._event import (
     MAX_URL,
     metadata_value_length,
 )
-from .._levels import Level, parse_level
+from .._levels import POLICIES, Level, parse_level
 from ._errors import ApiError
 from .store.events import NewEvent
 from .store.outbox import RECEIPT_STATUSES, DeliveryStatus
@@ -830,7 +830,8 @@ def to_new_event(event: Event, where: str, *, now: _dt.datetime) -> NewEvent:
         if action.url:
             clean["url"] = action.url
         actions.append(clean)
-    push = event.push if event.push is not None else level >= Level.WARNING
+    pushes = POLICIES[level].push
+    push = event.push if event.push is not None else pushes
     return NewEvent(
         id=event_id,
         ts=ts,
@@ -846,7 +847,7 @@ def to_new_event(event: Event, where: str, *, now: _dt.datetime) -> NewEvent:
         fingerprint=event.fingerprint,
         count=event.count,
         # a follow-up reports repeats of something already pushed: never pushed itself
-        push=push and level >= Level.WARNING and event.repeat_of is None,
+        push=push and pushes and event.repeat_of is None,
         source=source,
         repeat_of=event.repeat_of,
     )

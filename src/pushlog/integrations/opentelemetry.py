@@ -29,63 +29,12 @@ opentelemetry is imported lazily: importing this module does not need it.
 from __future__ import annotations
 
 import logging
-import sys
-from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from collections.abc import Mapping
+from typing import Any
 
-from .._snapshot import safe_str
+from .._otel import MAX_SPAN_ATTRIBUTES, span_metadata
 
 __all__ = ["MAX_SPAN_ATTRIBUTES", "TraceLinkFilter", "span_metadata", "trace_link"]
-
-#: Span attributes copied into an event's metadata, at most.
-MAX_SPAN_ATTRIBUTES: Final = 32
-_MAX_TEXT: Final = 1_024
-
-
-def _plain(value: Any) -> Any:
-    """An attribute value as JSON: OpenTelemetry allows scalars and homogeneous sequences of them."""
-    if value is None or isinstance(value, bool | int | float):
-        return value
-    if isinstance(value, str):
-        return value[:_MAX_TEXT]
-    if isinstance(value, Sequence):
-        return [_plain(v) for v in list(value)[:50]]
-    return safe_str(value)[:_MAX_TEXT]
-
-
-def span_metadata(span: Any = None) -> dict[str, Any] | None:
-    """Metadata for ``span`` (default: the current span), or ``None`` when there is no valid span.
-
-    ``trace_id``, ``span_id``, ``service.name`` (when the span's resource has one) and the span's
-    attributes. Only SDK spans expose attributes and a resource; other spans give the ids alone.
-    Never raises.
-    """
-    trace: Any = sys.modules.get("opentelemetry.trace")
-    if trace is None:
-        return None
-    try:
-        if span is None:
-            span = trace.get_current_span()
-        context = span.get_span_context()
-        if not context.is_valid:
-            return None
-        out: dict[str, Any] = {
-            "trace_id": trace.format_trace_id(context.trace_id),
-            "span_id": trace.format_span_id(context.span_id),
-        }
-        resource = getattr(span, "resource", None)
-        service = getattr(resource, "attributes", {}).get("service.name") if resource is not None else None
-        if service:
-            out["service.name"] = safe_str(service)[:_MAX_TEXT]
-        attributes = getattr(span, "attributes", None)
-        if isinstance(attributes, Mapping):
-            for n, (key, value) in enumerate(attributes.items()):
-                if n >= MAX_SPAN_ATTRIBUTES:
-                    break
-                out.setdefault(str(key), _plain(value))
-        return out
-    except Exception:
-        return None
 
 
 def _ids(known: Mapping[str, Any] | None) -> tuple[str, str] | None:

@@ -46,11 +46,11 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from .._client import CAPTURE, Client, _write_stderr, get_default_client
+from .._eventdict import build_event, dedup_key_of, split_event_dict
 from .._handler import SENT_RECORDS, ignored_record
 from .._levels import LEVEL_NAMES, Level, parse_level
 from .._snapshot import STRUCTLOG_MARKER, host_name, safe_str
 from .._transport import StderrNote
-from ._eventdict import build_event, dedup_key_of, split_event_dict
 
 __all__ = ["STRUCTLOG_MARKER", "PushProcessor", "drop_marker"]
 

@@ -1,4 +1,4 @@
-"""Issue point 13: every kind of bad input gets a clear JSON 4xx and the hub keeps serving."""
+"""Every kind of bad input gets a clear JSON 4xx and the hub keeps serving."""
 
 from __future__ import annotations
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from tests.hub.api.test_stream import open_stream
 from tests.support.hub_server import ThreadHub
 from tests.support.push_service import PushService
+from tests.support.stream import open_stream
 
 from pushlog import Client, PushHandler
 from pushlog.hub.store._tables import deliveries

@@ -7,7 +7,8 @@ import uuid
 from typing import Any
 
 import httpx
-from tests.support.hub_server import ManualClock, ThreadHub
+from tests.support.clock import utc_clock
+from tests.support.hub_server import ThreadHub
 
 P256DH = "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4"
 AUTH = "BTBZMqHH6r4Tts7J_aSIgg"
@@ -220,7 +221,7 @@ def test_ingest_creates_round0_deliveries_for_devices_whose_preferences_match(hu
 def test_critical_gets_a_repush_schedule_from_the_injected_clock(hub_factory: Any) -> None:
     import sqlalchemy as sa
 
-    clock = ManualClock()
+    clock = utc_clock()
     running = hub_factory(clock=clock, critical_repeat_interval=120, critical_expiry=600)
     sent = event("db down", level="critical")
     assert publish(running, sent).status_code == 202

@@ -9,7 +9,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from tests.support.hub_server import ManualClock, ThreadHub, wait_until
+from tests.support.clock import utc_clock
+from tests.support.hub_server import ThreadHub, wait_until
 from tests.support.push_service import PushService
 
 ZERO = {"debug": 0, "info": 0, "warning": 0, "error": 0, "critical": 0}
@@ -60,7 +61,7 @@ def receipt(hub: ThreadHub, payload: dict[str, Any], status: str) -> None:
 def test_events_deliveries_and_pushes_in_the_window(
     hub_factory: Callable[..., ThreadHub], push_service: PushService
 ) -> None:
-    clock = ManualClock()  # 2026-01-01T12:00:00Z
+    clock = utc_clock()  # 2026-01-01T12:00:00Z
     hub = hub_factory(allow_private_endpoints=True, clock=clock)
     phones = [push_service.subscribe(), push_service.subscribe()]
     device_ids = []
@@ -169,7 +170,7 @@ def test_events_deliveries_and_pushes_in_the_window(
 
 
 def test_client_drop_reports_are_counted_once_per_batch(hub_factory: Callable[..., ThreadHub]) -> None:
-    clock = ManualClock()
+    clock = utc_clock()
     hub = hub_factory(clock=clock)
     first = [event("info", "a", "2026-01-01T11:00:00Z")]
     assert publish(hub, *first, client={"dropped": 7, "sdk": "pushlog/test"})["accepted"] == 1
@@ -228,7 +229,7 @@ def test_stats_need_a_read_key(hub: ThreadHub) -> None:
 
 
 def test_recovered_counts_are_shown_next_to_dropped(hub_factory: Callable[..., ThreadHub]) -> None:
-    clock = ManualClock()
+    clock = utc_clock()
     hub = hub_factory(clock=clock)
     spooled = [event("info", "from the spool", "2026-01-01T11:00:00Z")]
     publish(hub, *spooled, client={"recovered": 1, "dropped": 2})

@@ -6,14 +6,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.hub.delivery.outbox_support import Clock, Outbox
+from tests.hub.delivery.outbox_support import T0, Outbox
+from tests.support.clock import UTCView, utc_clock
 
 from pushlog.hub.store import create_engine, migrate
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> UTCView:
+    return utc_clock(T0)
 
 
 @pytest.fixture
@@ -22,7 +23,7 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def outbox(db_path: Path, clock: Clock) -> Iterator[Outbox]:
+def outbox(db_path: Path, clock: UTCView) -> Iterator[Outbox]:
     engine = create_engine(f"sqlite:///{db_path}")
     migrate(engine)
     yield Outbox(engine=engine, clock=clock)

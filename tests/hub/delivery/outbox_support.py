@@ -1,4 +1,4 @@
-"""Helpers for the delivery tests: a real SQLite outbox, a hand-driven clock, a fake sender."""
+"""Helpers for the delivery tests: a real SQLite outbox and a fake sender (clock: tests/support/clock.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from tests.support.clock import UTCView
 
 from pushlog._levels import Level
 from pushlog.hub.delivery import DeliveryService, RetryPolicy
@@ -24,19 +25,6 @@ BASE_URL = "http://hub.test:8765"
 # Valid subscription keys (RFC 8291's example user agent) for rows a fake sender never encrypts to.
 RFC_UA_PUBLIC = "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4"
 RFC_AUTH = "BTBZMqHH6r4Tts7J_aSIgg"
-
-
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: _dt.datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> _dt.datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += _dt.timedelta(seconds=seconds)
 
 
 @dataclass
@@ -68,7 +56,7 @@ class Outbox:
     """A migrated SQLite database plus helpers to put events and devices in it."""
 
     engine: sa.Engine
-    clock: Clock
+    clock: UTCView
 
     def add_device(
         self,

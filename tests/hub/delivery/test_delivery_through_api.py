@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from tests.support.hub_server import ManualClock, ThreadHub, wait_until
+from tests.support.clock import utc_clock
+from tests.support.hub_server import ThreadHub, wait_until
 from tests.support.push_service import IDLE_KEEPALIVE_SECONDS, PushService, ReceivedPush, Subscriber
 
 from pushlog.hub.delivery.webpush._sender import KEEPALIVE_SECONDS
@@ -68,7 +69,7 @@ def titles(pushes: list[ReceivedPush]) -> list[str]:
 def test_critical_repush_receipts_and_ack_through_the_api(
     hub_factory: Callable[..., ThreadHub], push_service: PushService
 ) -> None:
-    clock = ManualClock()
+    clock = utc_clock()
     hub = hub_factory(
         allow_private_endpoints=True, clock=clock, critical_repeat_interval=300, critical_expiry=3600
     )

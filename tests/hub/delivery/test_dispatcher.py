@@ -7,7 +7,8 @@ import datetime as _dt
 
 import pytest
 import sqlalchemy as sa
-from tests.hub.delivery.outbox_support import BASE_URL, SECRET, Clock, FakeSender, Outbox
+from tests.hub.delivery.outbox_support import BASE_URL, SECRET, FakeSender, Outbox
+from tests.support.clock import UTCView
 
 from pushlog._levels import Level
 from pushlog.hub import receipts
@@ -79,7 +80,7 @@ async def test_urgency_follows_the_level(
     assert message.collapse_key == event_id  # no fingerprint: the event id
 
 
-async def test_retry_honours_retry_after_then_sends(outbox: Outbox, clock: Clock) -> None:
+async def test_retry_honours_retry_after_then_sends(outbox: Outbox, clock: UTCView) -> None:
     outbox.add_device()
     event_id = outbox.ingest()
     sender = FakeSender(script=[SendResult(outcome=Outcome.RETRY, status=429, retry_after=120.0)])
@@ -99,7 +100,7 @@ async def test_retry_honours_retry_after_then_sends(outbox: Outbox, clock: Clock
     assert (row.status, row.attempts, row.last_status_code) == ("sent", 2, 201)
 
 
-async def test_backoff_grows_exponentially_with_jitter(outbox: Outbox, clock: Clock) -> None:
+async def test_backoff_grows_exponentially_with_jitter(outbox: Outbox, clock: UTCView) -> None:
     outbox.add_device()
     event_id = outbox.ingest()
     retry = SendResult(outcome=Outcome.RETRY, status=503)
@@ -118,7 +119,7 @@ async def test_backoff_grows_exponentially_with_jitter(outbox: Outbox, clock: Cl
     assert waits[3] > waits[0]
 
 
-async def test_gives_up_after_max_attempts(outbox: Outbox, clock: Clock) -> None:
+async def test_gives_up_after_max_attempts(outbox: Outbox, clock: UTCView) -> None:
     from pushlog.hub.delivery import RetryPolicy
 
     outbox.add_device()
@@ -164,7 +165,7 @@ async def test_gone_removes_the_device_and_fails_its_queue(outbox: Outbox) -> No
     assert sender.sent[0][1].delivery_id in {r.id for r in outbox.rows() if r.device_id == alive}
 
 
-async def test_413_fails_and_is_never_retried(outbox: Outbox, clock: Clock) -> None:
+async def test_413_fails_and_is_never_retried(outbox: Outbox, clock: UTCView) -> None:
     outbox.add_device()
     event_id = outbox.ingest()
     sender = FakeSender(script=[SendResult(outcome=Outcome.FAILED, status=413, detail="payload too large")])
@@ -197,7 +198,7 @@ async def test_device_kind_without_a_sender_fails_clearly(outbox: Outbox) -> Non
     assert row.last_error == "no sender for device kind 'apns'"
 
 
-async def test_a_crashed_claimer_is_taken_over_after_its_lease(outbox: Outbox, clock: Clock) -> None:
+async def test_a_crashed_claimer_is_taken_over_after_its_lease(outbox: Outbox, clock: UTCView) -> None:
     outbox.add_device()
     event_id = outbox.ingest()
     with outbox.engine.begin() as conn:  # another process claims, then dies without recording
@@ -235,7 +236,7 @@ async def test_two_dispatchers_never_send_a_row_twice(outbox: Outbox) -> None:
     assert {r.status for r in outbox.rows()} == {"sent"}
 
 
-async def test_critical_is_repushed_until_acknowledged(outbox: Outbox, clock: Clock) -> None:
+async def test_critical_is_repushed_until_acknowledged(outbox: Outbox, clock: UTCView) -> None:
     outbox.add_device()
     outbox.add_device()
     event_id = outbox.ingest(Level.CRITICAL, repeat_interval=300, expiry=3600)
@@ -267,7 +268,7 @@ async def test_critical_is_repushed_until_acknowledged(outbox: Outbox, clock: Cl
     assert max(r.round for r in outbox.rows(event_id)) == 2
 
 
-async def test_critical_repush_stops_at_expiry(outbox: Outbox, clock: Clock) -> None:
+async def test_critical_repush_stops_at_expiry(outbox: Outbox, clock: UTCView) -> None:
     outbox.add_device()
     event_id = outbox.ingest(Level.CRITICAL, repeat_interval=300, expiry=3600)
     sender = FakeSender()
@@ -283,7 +284,7 @@ async def test_critical_repush_stops_at_expiry(outbox: Outbox, clock: Clock) -> 
     )
 
 
-async def test_repush_reaches_devices_registered_after_the_event(outbox: Outbox, clock: Clock) -> None:
+async def test_repush_reaches_devices_registered_after_the_event(outbox: Outbox, clock: UTCView) -> None:
     outbox.add_device()
     event_id = outbox.ingest(Level.CRITICAL)
     sender = FakeSender()
@@ -295,7 +296,7 @@ async def test_repush_reaches_devices_registered_after_the_event(outbox: Outbox,
     assert {r.device_id for r in outbox.rows(event_id) if r.round == 1} >= {late}
 
 
-async def test_non_critical_events_are_not_repushed(outbox: Outbox, clock: Clock) -> None:
+async def test_non_critical_events_are_not_repushed(outbox: Outbox, clock: UTCView) -> None:
     outbox.add_device()
     event_id = outbox.ingest(Level.ERROR)
     service = outbox.service(FakeSender())
@@ -310,7 +311,7 @@ def _devices(outbox: Outbox) -> list[sa.Row]:  # type: ignore[type-arg]
         return list(conn.execute(sa.select(devices).order_by(devices.c.id)).all())
 
 
-async def test_a_lost_lease_cannot_record_over_the_new_claim(outbox: Outbox, clock: Clock) -> None:
+async def test_a_lost_lease_cannot_record_over_the_new_claim(outbox: Outbox, clock: UTCView) -> None:
     outbox.add_device()
     event_id = outbox.ingest()
     lease = _dt.timedelta(seconds=60)

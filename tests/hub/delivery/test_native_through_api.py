@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 from tests.support.apns_service import ApnsService
+from tests.support.clock import utc_clock
 from tests.support.fcm_service import FcmService
-from tests.support.hub_server import ManualClock, ThreadHub, publish, wait_until
+from tests.support.hub_server import ThreadHub, publish, wait_until
 from tests.support.push_service import PushService
 
 
@@ -156,7 +157,7 @@ def delivery_statuses(hub: ThreadHub, event_id: str) -> list[tuple[int, str]]:
 def test_critical_rounds_and_acknowledgement_on_fcm_and_apns(
     hub_factory: Callable[..., ThreadHub], native: dict[str, Any], fcm: FcmService, apns: ApnsService
 ) -> None:
-    clock = ManualClock()
+    clock = utc_clock()
     hub = hub_factory(clock=clock, critical_repeat_interval=300, critical_expiry=3600, **native)
     register(hub, {"kind": "fcm", "token": fcm.register()})
     register(hub, {"kind": "apns", "token": apns.register()})
@@ -192,7 +193,7 @@ def test_critical_rounds_and_acknowledgement_on_fcm_and_apns(
 def test_fcm_quota_exceeded_waits_at_least_a_minute_on_the_hubs_clock(
     hub_factory: Callable[..., ThreadHub], native: dict[str, Any], fcm: FcmService
 ) -> None:
-    clock = ManualClock()
+    clock = utc_clock()
     hub = hub_factory(clock=clock, **native)
     register(hub, {"kind": "fcm", "token": fcm.register()})
     fcm.fail_next("QUOTA_EXCEEDED", retry_after="1")

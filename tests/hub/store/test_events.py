@@ -7,7 +7,7 @@ import datetime as _dt
 import uuid
 
 import sqlalchemy as sa
-from tests.hub.store.test_portability import NOW, REPEAT, new_event
+from tests.hub.store.rows import NOW, REPEAT, new_event
 
 from pushlog._levels import Level
 from pushlog.hub.store import events as event_store

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from tests.hub.store.rows import NOW, REPEAT, new_event
 from tests.support.hub_server import start_hub_thread
 
 from pushlog._levels import Level
@@ -19,17 +20,7 @@ from pushlog.hub.store import events as event_store
 from pushlog.hub.store import keys as key_store
 from pushlog.hub.store import migrate
 
-NOW = _dt.datetime(2026, 1, 1, 12, 0, tzinfo=_dt.UTC)
-REPEAT = event_store.Repeat(interval=_dt.timedelta(minutes=5), expiry=_dt.timedelta(hours=1))
 P256DH = "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4"
-
-
-def new_event(title: str, **fields: Any) -> event_store.NewEvent:
-    import uuid
-
-    base: dict[str, Any] = {"id": str(uuid.uuid4()), "ts": NOW, "level": Level.INFO, "title": title}
-    base.update(fields)
-    return event_store.NewEvent(**base)
 
 
 def test_ingest_filters_pagination_and_ack(engine: sa.Engine) -> None:
@@ -173,7 +164,7 @@ def test_on_postgresql_a_stream_sees_every_event_of_concurrent_publishers_in_seq
     import concurrent.futures
     import uuid
 
-    from tests.hub.api.test_stream import open_stream
+    from tests.support.stream import open_stream
 
     engine = sa.create_engine(pg_url)
     with engine.begin() as conn:

@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..._levels import Level, parse_level
+from ..._levels import PUSH_FLOOR, Level, parse_level
 from .._auth import authenticate
 from .._endpoints import EndpointError, validate_endpoint
 from .._errors import ApiError
@@ -85,7 +85,7 @@ async def register(request: Request) -> Response:
         endpoint=sub.endpoint,
         p256dh=sub.keys.p256dh,
         auth=sub.keys.auth,
-        min_level=Level(prefs.get("min_level", int(Level.WARNING))),
+        min_level=Level(prefs.get("min_level", int(PUSH_FLOOR))),
         channels=prefs.get("channels"),
     )
     device, created = await state.db(
@@ -125,7 +125,7 @@ async def _register_native(request: Request, body: DeviceRegistration, *, key_id
         name=body.name,
         token_hash=vault.lookup_hash(kind, token),
         token_ciphertext=vault.encrypt(kind, token),
-        min_level=Level(prefs.get("min_level", int(Level.WARNING))),
+        min_level=Level(prefs.get("min_level", int(PUSH_FLOOR))),
         channels=prefs.get("channels"),
     )
     device, created = await state.db(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..._levels import POLICIES, Level, level_from_number
+from ..._levels import POLICIES, level_from_number
 from .. import receipts
 from .._clock import format_time
 from ..store.outbox import Claimed
@@ -29,7 +29,6 @@ def build_message(claim: Claimed, *, base_url: str, receipt_secret: str, ttl: in
     event = claim.event
     level = level_from_number(int(event["level"]))
     policy = POLICIES[level]
-    critical = level >= Level.CRITICAL
     key = collapse_key(event)
     payload: dict[str, Any] = {
         "v": 1,
@@ -44,7 +43,7 @@ def build_message(claim: Claimed, *, base_url: str, receipt_secret: str, ttl: in
         "url": f"{base_url.rstrip('/')}/#/events/{event['id']}",
         "link": event.get("link"),
         "tag": key,
-        "require_interaction": critical,
+        "require_interaction": policy.urgent,
         "actions": [dict(a) for a in ACTIONS],
         "round": claim.round,
     }

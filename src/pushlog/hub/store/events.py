@@ -19,7 +19,7 @@ from typing import Any, Final
 
 import sqlalchemy as sa
 
-from ..._levels import Level
+from ..._levels import POLICIES, Level
 from .._clock import format_time
 from . import outbox
 from ._bulk import BulkInsert
@@ -172,7 +172,7 @@ def _row(
     repeat: Repeat,
     merged_into: int | None = None,
 ) -> tuple[Any, ...]:
-    critical = item.push and item.repeats and item.level >= Level.CRITICAL
+    critical = item.push and item.repeats and POLICIES[item.level].repeat_until_acknowledged
     return (
         item.id,
         item.ts,

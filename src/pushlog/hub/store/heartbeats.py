@@ -27,7 +27,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 
 from ..._duration import format_seconds
-from ..._levels import Level
+from ..._levels import POLICIES, Level
 from .._clock import format_time
 from ._tables import heartbeats
 from .events import NO_REPEAT, NewEvent, insert_events
@@ -106,7 +106,7 @@ def _event(
         tags=["heartbeat"],
         metadata={"heartbeat": name, **extra},
         fingerprint=f"heartbeat:{name}",
-        push=level >= Level.WARNING,
+        push=POLICIES[level].push,
         source={"logger": "pushlog.hub.heartbeats"},
     )
 

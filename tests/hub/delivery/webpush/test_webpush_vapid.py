@@ -5,20 +5,13 @@ from __future__ import annotations
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from tests.support.clock import FakeClock
 from tests.support.push_service import VapidError, verify_vapid
 
 from pushlog.hub.delivery.webpush import VapidSigner, generate_vapid_keys, origin_of, public_key_b64
 from pushlog.hub.delivery.webpush._vapid import b64url
 
 NOW = 1_800_000_000.0
-
-
-class Clock:
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_generated_key_is_p256_and_public_key_is_the_uncompressed_point() -> None:
@@ -35,7 +28,7 @@ def test_generated_key_is_p256_and_public_key_is_the_uncompressed_point() -> Non
 
 def test_header_verifies_independently_with_aud_exp_sub() -> None:
     pem = generate_vapid_keys()
-    signer = VapidSigner(pem, "mailto:ops@example.com", clock=Clock())
+    signer = VapidSigner(pem, "mailto:ops@example.com", clock=FakeClock(NOW))
     header = signer.authorization("https://updates.push.services.mozilla.com/wpush/v2/abc")
     checked = verify_vapid(header, audience="https://updates.push.services.mozilla.com", now=NOW)
     assert checked["public_key"] == public_key_b64(pem)
@@ -46,7 +39,7 @@ def test_header_verifies_independently_with_aud_exp_sub() -> None:
 
 
 def test_a_different_key_does_not_verify() -> None:
-    signer = VapidSigner(generate_vapid_keys(), "mailto:ops@example.com", clock=Clock())
+    signer = VapidSigner(generate_vapid_keys(), "mailto:ops@example.com", clock=FakeClock(NOW))
     header = signer.authorization("https://push.example.net/x")
     other = public_key_b64(generate_vapid_keys())
     forged = header.rsplit("k=", 1)[0] + "k=" + other
@@ -65,27 +58,27 @@ def test_a_different_key_does_not_verify() -> None:
 )
 def test_aud_is_the_endpoint_origin(endpoint: str, origin: str) -> None:
     assert origin_of(endpoint) == origin
-    signer = VapidSigner(generate_vapid_keys(), "https://example.com/contact", clock=Clock())
+    signer = VapidSigner(generate_vapid_keys(), "https://example.com/contact", clock=FakeClock(NOW))
     claims = verify_vapid(signer.authorization(endpoint), audience=origin, now=NOW)["claims"]
     assert claims["aud"] == origin
 
 
 def test_tokens_are_cached_per_origin_and_renewed_before_expiry() -> None:
-    clock = Clock()
+    clock = FakeClock(NOW)
     signer = VapidSigner(generate_vapid_keys(), "mailto:ops@example.com", lifetime=3600, clock=clock)
     a1 = signer.authorization("https://a.example/1")
     assert signer.authorization("https://a.example/2") == a1  # same origin: cached
     b1 = signer.authorization("https://b.example/1")
     assert b1 != a1
     assert signer.tokens_signed == 2
-    clock.now += 2000  # 1600 s left of 3600: still more than a quarter
+    clock.advance(2000)  # 1600 s left of 3600: still more than a quarter
     assert signer.authorization("https://a.example/3") == a1
-    clock.now += 800  # 800 s left: less than a quarter, renew
+    clock.advance(800)  # 800 s left: less than a quarter, renew
     a2 = signer.authorization("https://a.example/3")
     assert a2 != a1
     assert signer.tokens_signed == 3
-    claims = verify_vapid(a2, audience="https://a.example", now=clock.now)["claims"]
-    assert claims["exp"] == int(clock.now) + 3600
+    claims = verify_vapid(a2, audience="https://a.example", now=clock())["claims"]
+    assert claims["exp"] == int(clock()) + 3600
 
 
 @pytest.mark.parametrize(

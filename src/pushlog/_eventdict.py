@@ -1,8 +1,9 @@
 """A structlog event dict -> the parts of an event, without importing structlog.
 
-Shared by :class:`pushlog.integrations.structlog.PushProcessor` (which sees the dict in the processor
-chain) and by :class:`pushlog.PushHandler` (which sees it as ``record.msg`` when structlog is routed into
-the standard library with ``ProcessorFormatter.wrap_for_formatter``):
+Part of the client core because both sides need it: :class:`pushlog.PushHandler` sees the dict as
+``record.msg`` when structlog is routed into the standard library with
+``ProcessorFormatter.wrap_for_formatter``, and :class:`pushlog.integrations.structlog.PushProcessor`
+(which builds on the client) sees it in the processor chain:
 
 * the title is the ``event`` key (its first line; further lines start the body);
 * the body is the ``body`` key and/or the exception: ``exc_info`` (``True``, an exception, or a
@@ -28,9 +29,9 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Final
 
-from .._event import MAX_BODY, MAX_FINGERPRINT, RESERVED_KEYS, Event, truncate
-from .._levels import Level, level_from_number
-from .._snapshot import (
+from ._event import MAX_BODY, MAX_FINGERPRINT, RESERVED_KEYS, Event, truncate
+from ._levels import Level, level_from_number
+from ._snapshot import (
     STANDARD_ATTRS,
     add_trace_ids,
     coerce_reserved,

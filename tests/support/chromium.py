@@ -1,0 +1,40 @@
+"""The one Chromium for browser tests: Debian's /usr/bin/chromium driven by Playwright (nothing is
+downloaded), with the flags a headless CI run needs, and the web app's sign-in step.
+
+Firefox (for real Web Push through Mozilla's push service) is tests/support/firefox.py.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Final
+
+import pytest
+from playwright.sync_api import Browser, Page, Playwright, expect
+
+CHROMIUM: Final = "/usr/bin/chromium"
+#: Headless, sandbox off (containers), and no background traffic that could reach the network.
+CHROMIUM_ARGS: Final = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def launch_chromium(playwright: Playwright) -> Browser:
+    """Start Chromium; a missing binary fails the test with how to install it."""
+    if not os.path.exists(CHROMIUM):  # pragma: no cover - `make system-deps` installs it
+        pytest.fail(f"{CHROMIUM} is missing: run `make system-deps`", pytrace=False)
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def sign_in(page: Page, key: str, path: str = "/") -> None:
+    """Open the web app at ``path`` and sign in with ``key`` (waits for the navigation bar)."""
+    page.goto(path)
+    page.fill("#key", key)
+    page.click("#sign-in-button")
+    expect(page.locator("#nav")).to_be_visible()

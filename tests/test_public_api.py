@@ -1,0 +1,44 @@
+"""What users import: every name in ``__all__`` exists, the errors they catch are exported, and
+``pushlog.hub`` offers ``create_app``/``HubConfig`` without loading Starlette until asked."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import pushlog
+import pushlog.hub
+import pushlog.testing
+
+
+@pytest.mark.parametrize("module", [pushlog, pushlog.hub, pushlog.testing])
+def test_every_name_in_all_resolves(module: object) -> None:
+    names = module.__all__  # type: ignore[attr-defined]
+    assert len(names) == len(set(names))
+    missing = [name for name in names if not hasattr(module, name)]
+    assert missing == []
+
+
+def test_errors_users_catch_are_exported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PUSHLOG_DSN", raising=False)
+    assert {"DSNError", "SendError"} <= set(pushlog.__all__)
+    with pytest.raises(pushlog.DSNError, match="must start with http"):
+        pushlog.Client("ftp://k@hub")
+    with pytest.raises(pushlog.SendError, match="no hub configured"):
+        pushlog.send_now([pushlog.Event(title="x")])
+
+
+def test_hub_surface_is_create_app_and_hub_config_loaded_on_use() -> None:
+    assert pushlog.hub.__all__ == ["HubConfig", "create_app"]
+    code = (
+        "import sys, pushlog.hub\n"
+        "assert 'starlette' not in sys.modules\n"
+        "from pushlog.hub import HubConfig, create_app\n"
+        "from pushlog.hub.app import create_app as real\n"
+        "assert create_app is real and HubConfig.__module__ == 'pushlog.hub.config'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        pushlog.hub.nope  # type: ignore[attr-defined]  # noqa: B018
