@@ -10,7 +10,7 @@ from pushlog._event import Event
 from pushlog._levels import FEED_FLOOR, LEVEL_NAMES, POLICIES, PUSH_FLOOR, Level, parse_level
 from pushlog._ratelimit import PushLimiter
 from pushlog._worker import EventQueue
-from pushlog.hub._validate import parse_event
+from pushlog.hub._models import decode_publish
 
 
 @pytest.mark.parametrize(
@@ -77,8 +77,10 @@ def test_every_push_decision_reads_the_table(monkeypatch: pytest.MonkeyPatch) ->
     assert limiter.admit(Level.INFO) and limiter.admit(Level.WARNING)  # INFO drew on the urgent budget
     assert not limiter.admit(Level.CRITICAL)
     now = _dt.datetime(2026, 1, 1, tzinfo=_dt.UTC)
-    parsed = parse_event({"id": "e1", "title": "t", "level": "info"}, "events[0]", now=now)
-    assert parsed.push is True
+    batch = decode_publish(
+        b'{"events": [{"id": "e1", "title": "t", "level": "info"}]}', now=now, max_events=10
+    )
+    assert [e.push for e in batch.events] == [True]
 
 
 def test_no_level_comparison_is_restated_outside_the_table() -> None:

@@ -10,9 +10,11 @@ field is read by the code that makes that decision (nothing restates a level com
   minimum level;
 * ``urgent``: its own push budget on the client, and a notification that stays until touched;
 * ``webpush_urgency``: the Web Push ``Urgency`` header;
+* ``apns_interruption_level``, ``apns_priority``: the APNs payload's ``interruption-level`` and the
+  ``apns-priority`` header (hub/delivery/apns);
+* ``fcm_priority``: FCM's ``android.priority`` (hub/delivery/fcm);
 * ``repeat_until_acknowledged``: the hub re-pushes it every ``critical_repeat_interval`` until acked.
 
-DESIGN §2 also names APNs and FCM priorities; they join the table with the senders that read them.
 Everything else that names a level (stdlib numbers, custom numeric levels, structlog method names,
 Sentry's ``fatal``, the wire's lowercase names) goes through :func:`parse_level`, which always lands
 on one of the five standard levels.
@@ -48,24 +50,59 @@ class Policy:
     push: bool
     urgent: bool
     webpush_urgency: str | None
+    apns_interruption_level: str | None
+    apns_priority: int | None
+    fcm_priority: str | None
     repeat_until_acknowledged: bool
 
 
+def _not_pushed(*, feed: bool) -> Policy:
+    return Policy(
+        feed=feed,
+        push=False,
+        urgent=False,
+        webpush_urgency=None,
+        apns_interruption_level=None,
+        apns_priority=None,
+        fcm_priority=None,
+        repeat_until_acknowledged=False,
+    )
+
+
+#: DESIGN.md section 2, row by row. ``critical`` as APNs interruption level needs Apple's entitlement:
+#: the APNs sender upgrades CRITICAL's ``time-sensitive`` only when the hub says it has it.
 POLICIES: Final[dict[Level, Policy]] = {
-    Level.DEBUG: Policy(
-        feed=False, push=False, urgent=False, webpush_urgency=None, repeat_until_acknowledged=False
-    ),
-    Level.INFO: Policy(
-        feed=True, push=False, urgent=False, webpush_urgency=None, repeat_until_acknowledged=False
-    ),
+    Level.DEBUG: _not_pushed(feed=False),
+    Level.INFO: _not_pushed(feed=True),
     Level.WARNING: Policy(
-        feed=True, push=True, urgent=False, webpush_urgency="normal", repeat_until_acknowledged=False
+        feed=True,
+        push=True,
+        urgent=False,
+        webpush_urgency="normal",
+        apns_interruption_level="active",
+        apns_priority=10,
+        fcm_priority="NORMAL",
+        repeat_until_acknowledged=False,
     ),
     Level.ERROR: Policy(
-        feed=True, push=True, urgent=False, webpush_urgency="high", repeat_until_acknowledged=False
+        feed=True,
+        push=True,
+        urgent=False,
+        webpush_urgency="high",
+        apns_interruption_level="time-sensitive",
+        apns_priority=10,
+        fcm_priority="HIGH",
+        repeat_until_acknowledged=False,
     ),
     Level.CRITICAL: Policy(
-        feed=True, push=True, urgent=True, webpush_urgency="high", repeat_until_acknowledged=True
+        feed=True,
+        push=True,
+        urgent=True,
+        webpush_urgency="high",
+        apns_interruption_level="time-sensitive",
+        apns_priority=10,
+        fcm_priority="HIGH",
+        repeat_until_acknowledged=True,
     ),
 }
 

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
-from tests.hub.api.test_devices import subscription
 from tests.support.clock import UTCView, utc_clock
+from tests.support.devices import subscription
 from tests.support.hub_server import ThreadHub
 
 from pushlog.hub.store._tables import deliveries, events

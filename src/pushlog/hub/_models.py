@@ -44,7 +44,7 @@ from .._event import (
     MAX_URL,
     metadata_value_length,
 )
-from .._levels import POLICIES, Level, parse_level
+from .._levels import POLICIES, parse_level
 from ._errors import ApiError
 from .store.events import NewEvent
 from .store.outbox import RECEIPT_STATUSES, DeliveryStatus

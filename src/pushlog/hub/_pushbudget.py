@@ -25,7 +25,7 @@ from typing import Final
 
 import sqlalchemy as sa
 
-from .._levels import Level
+from .._levels import POLICIES
 from ._clock import Clock
 from ._ratelimit import RateLimiter
 from .store import events as event_store
@@ -86,7 +86,7 @@ class PushBudget:
             if self._buckets.take(key_id) > 0:
                 changed[index] = dataclasses.replace(item, push=False, repeats=False)
                 held.append(item)
-            elif item.level >= Level.CRITICAL:
+            elif POLICIES[item.level].repeat_until_acknowledged:
                 if series is None:
                     series = self._running_series(conn, key_id)
                 if series >= self.max_series:

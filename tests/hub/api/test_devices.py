@@ -5,15 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from tests.support.devices import subscription
 from tests.support.hub_server import ThreadHub
 
-P256DH = "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4"
-AUTH = "BTBZMqHH6r4Tts7J_aSIgg"
 LOCAL = "http://127.0.0.1:9/p"
-
-
-def subscription(endpoint: str, **keys: str) -> dict[str, Any]:
-    return {"endpoint": endpoint, "keys": {"p256dh": P256DH, "auth": AUTH, **keys}}
 
 
 def test_register_refresh_list_patch_remove(hub: ThreadHub) -> None:

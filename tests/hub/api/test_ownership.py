@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from tests.hub.api.test_devices import subscription
+from tests.support.devices import subscription
 from tests.support.hub_server import ThreadHub
 
 

@@ -30,7 +30,7 @@ from typing import Any, Final
 
 import httpx
 
-from ...._levels import POLICIES, Level, parse_level
+from ...._levels import POLICIES, parse_level
 from .._base import ApnsTarget, Outcome, PushMessage, SendResult, Target
 from .._fit import dumps, fit_payload
 from ._status import CONFIG_REASONS, classify, reason_of
@@ -57,7 +57,7 @@ def collapse_id(key: str) -> str:
 def interruption_level(level: str, *, critical_entitled: bool) -> str:
     """``aps.interruption-level`` for a level name (DESIGN §2)."""
     parsed = parse_level(level)
-    if parsed >= Level.CRITICAL and critical_entitled:
+    if POLICIES[parsed].urgent and critical_entitled:
         return "critical"
     return POLICIES[parsed].apns_interruption_level or "active"
 
