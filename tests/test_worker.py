@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 
@@ -103,6 +104,44 @@ def test_other_4xx_not_retried_and_one_stderr_note(
     assert [r["status"] for r in hub.requests] == [400, 422, 202]
     err = capsys.readouterr().err.splitlines()
     assert err == ["pushlog: hub refused 1 event(s) (400 status_400: stand-in says 400); dropped them"]
+
+
+def test_events_the_hub_rejects_in_a_202_are_counted_as_dropped(
+    hub: StandInHub, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The hub stores a batch's good events and names the bad ones under ``rejected``: those are
+    dropped, said once on stderr, and reported as dropped with the next batch."""
+
+    def reject_second(request: Request) -> Response:
+        events = request.get_json()["events"]
+        body = {
+            "accepted": len(events) - 1,
+            "duplicates": 0,
+            "rejected": [
+                {
+                    "index": 1,
+                    "id": events[1]["id"],
+                    "error": {"code": "invalid", "message": "events[1].title: too long"},
+                }
+            ],
+        }
+        return Response(json.dumps(body), 202, content_type="application/json")
+
+    hub.script.append(reject_second)
+    client = Client(hub.dsn, linger=3600, dedup_window=0)
+    try:
+        client.capture(_feed("one"))
+        client.capture(_feed("two"))
+        client.capture(_feed("three"))
+        assert client.flush(5) is False  # not everything was delivered: one event was dropped
+        client.capture(_pushed("next"))
+        assert client.flush(5) is True
+    finally:
+        client.close()
+    assert len(hub.requests) == 2
+    assert hub.requests[1]["json"]["client"]["dropped"] == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["pushlog: hub refused 1 event(s) of a batch (events[1].title: too long); dropped them"]
 
 
 def test_pushed_event_goes_at_once_and_takes_lingering_feed_along(hub: StandInHub) -> None:

@@ -516,7 +516,12 @@ class Worker(threading.Thread):
             self.attempts += 1
             if result.outcome is Outcome.SENT:
                 backlog.remove(ids)
-                self.sent += len(ids)
+                refused = _refused_events(result.data)
+                self.sent += len(ids) - len(refused)
+                if refused:  # the hub stored the others; these it named as invalid, each on its own
+                    self.lost += len(refused)
+                    self.queue.give_back_dropped(len(refused))
+                    self._note(f"hub refused {len(refused)} event(s) of a batch ({refused[0]}); dropped them")
                 self._attempt = 0
                 self.retry_at = 0.0
                 self.last_failure = None
@@ -564,3 +569,16 @@ class Worker(threading.Thread):
     def drained(self, target: int) -> bool:
         """Whether every event accepted before ``target`` left the queue and the backlog is empty."""
         return self.moved >= target and self.backlog_size == 0
+
+
+def _refused_events(data: object) -> list[str]:
+    """The messages of the events a 202 answer lists under ``rejected`` (the rest were stored)."""
+    rejected = data.get("rejected") if isinstance(data, dict) else None
+    if not isinstance(rejected, list):
+        return []
+    messages = []
+    for item in rejected:
+        error = item.get("error") if isinstance(item, dict) else None
+        message = error.get("message") if isinstance(error, dict) else None
+        messages.append(str(message) if message else "invalid event")
+    return messages
