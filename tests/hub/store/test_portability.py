@@ -192,3 +192,22 @@ def test_on_postgresql_a_stream_sees_every_event_of_concurrent_publishers_in_seq
     assert {e["id"] for e in got if e} == published
     seqs = [e["seq"] for e in got if e]
     assert seqs == sorted(seqs)
+
+
+def test_repeat_counts_saturate_and_long_acknowledgers_fit(engine: sa.Engine) -> None:
+    """Follow-ups add their counts to the first line up to MAX_COUNT (a 32-bit column on PostgreSQL,
+    where the plain sum overflowed), and an acknowledger's name longer than the column is cut."""
+    from pushlog._event import MAX_COUNT
+
+    first = new_event("storm", level=Level.ERROR)
+    with engine.begin() as conn:
+        event_store.insert_events(conn, [first], key_id=None, now=NOW, repeat=REPEAT)
+    for _ in range(3):
+        follow = [new_event("storm", repeat_of=first.id, count=MAX_COUNT) for _ in range(2)]
+        with engine.begin() as conn:
+            event_store.insert_events(conn, follow, key_id=None, now=NOW, repeat=REPEAT)
+    with engine.begin() as conn:
+        acked = event_store.acknowledge(conn, first.id, by="key:" + "n" * 300, now=NOW)
+    assert acked is not None
+    assert acked["count"] == MAX_COUNT
+    assert acked["acknowledged_by"] == ("key:" + "n" * 300)[: event_store.ACKNOWLEDGED_BY_CHARS]

@@ -19,6 +19,7 @@ from typing import Any, Final
 
 import sqlalchemy as sa
 
+from ..._event import MAX_COUNT
 from ..._levels import POLICIES, Level
 from .._clock import format_time
 from . import outbox
@@ -277,7 +278,7 @@ def _merge_follow_ups(
         assert isinstance(line, int)
         rows.append(_row(item, key_id=key_id, now=now, repeat=NO_REPEAT, merged_into=line))
         added, last = growth.get(line, (0, item.ts))
-        growth[line] = (added + item.count, max(last, item.ts))
+        growth[line] = (min(added + item.count, MAX_COUNT), max(last, item.ts))
     _INSERT_EVENTS.execute(conn, rows)
     conn.execute(
         _GROW_LINE,
@@ -293,7 +294,11 @@ _GROW_LINE: Final = (
     events.update()
     .where(events.c.seq == sa.bindparam("b_seq"))
     .values(
-        count=events.c.count + sa.bindparam("b_add"),
+        # saturates at MAX_COUNT (a 32-bit column on PostgreSQL), compared without computing the sum
+        count=sa.case(
+            (events.c.count > MAX_COUNT - sa.bindparam("b_add"), MAX_COUNT),
+            else_=events.c.count + sa.bindparam("b_add"),
+        ),
         last_seen_at=sa.case(
             (sa.or_(events.c.last_seen_at.is_(None), events.c.last_seen_at < _B_LAST), _B_LAST),
             else_=events.c.last_seen_at,
@@ -463,6 +468,10 @@ def get_event(conn: sa.Connection, event_id: str) -> dict[str, Any] | None:
     return None if row is None else stored_event(row)
 
 
+#: The ``acknowledged_by`` column's width ("key:" and a key name, or "receipt:" and a delivery id).
+ACKNOWLEDGED_BY_CHARS: Final = 200
+
+
 def acknowledge(conn: sa.Connection, event_id: str, *, by: str, now: _dt.datetime) -> dict[str, Any] | None:
     """Acknowledge an event (idempotent: the first acknowledgement wins).
 
@@ -472,7 +481,7 @@ def acknowledge(conn: sa.Connection, event_id: str, *, by: str, now: _dt.datetim
     conn.execute(
         events.update()
         .where(events.c.id == event_id, events.c.acknowledged_at.is_(None))
-        .values(acknowledged_at=now, acknowledged_by=by, repeat_next_at=None)
+        .values(acknowledged_at=now, acknowledged_by=by[:ACKNOWLEDGED_BY_CHARS], repeat_next_at=None)
     )
     outbox.acknowledge_deliveries(conn, event_id, now=now)
     return get_event(conn, event_id)
