@@ -80,19 +80,8 @@ def register_webpush(
     }
     if reg.name is not None:
         values["name"] = reg.name
-    if existing is not None:
-        conn.execute(devices.update().where(devices.c.id == existing.id).values(**values))
-        device_id, created = existing.id, False
-    else:
-        device_id, created = f"dev_{secrets.token_hex(8)}", True
-        conn.execute(
-            devices.insert().values(
-                id=device_id, kind="webpush", endpoint=reg.endpoint, created_at=now, **values
-            )
-        )
-    device = get_device(conn, device_id)
-    assert device is not None
-    return device, created
+    identity = {"kind": "webpush", "endpoint": reg.endpoint}
+    return _upsert(conn, existing, values, identity, now=now)
 
 
 def register_native(
@@ -115,16 +104,25 @@ def register_native(
     }
     if reg.name is not None:
         values["name"] = reg.name
+    return _upsert(conn, existing, values, {"kind": reg.kind, "token_hash": reg.token_hash}, now=now)
+
+
+def _upsert(
+    conn: sa.Connection,
+    existing: sa.Row[Any] | None,
+    values: dict[str, Any],
+    identity: dict[str, Any],
+    *,
+    now: _dt.datetime,
+) -> tuple[dict[str, Any], bool]:
+    """Refresh ``existing`` with ``values``, or insert a new device with ``identity`` (what finds it
+    again: kind and endpoint or token hash) as well. Returns (device, created)."""
     if existing is not None:
         conn.execute(devices.update().where(devices.c.id == existing.id).values(**values))
         device_id, created = existing.id, False
     else:
         device_id, created = f"dev_{secrets.token_hex(8)}", True
-        conn.execute(
-            devices.insert().values(
-                id=device_id, kind=reg.kind, token_hash=reg.token_hash, created_at=now, **values
-            )
-        )
+        conn.execute(devices.insert().values(id=device_id, created_at=now, **identity, **values))
     device = get_device(conn, device_id)
     assert device is not None
     return device, created
