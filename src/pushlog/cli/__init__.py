@@ -22,6 +22,8 @@ SUBCOMMANDS: tuple[str, ...] = (
     "tail",
     "keys",
     "devices",
+    "backup",
+    "restore",
 )
 
 

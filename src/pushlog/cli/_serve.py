@@ -15,7 +15,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from ._common import record_local_hub
+from . import _serve_ops
+from ._common import EXIT_USAGE, record_local_hub
 from ._errors import CLIError
 
 EPILOG = textwrap.dedent(
@@ -132,6 +133,7 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="the app holds Apple's critical-alerts entitlement: CRITICAL uses interruption-level critical",
     )
+    _serve_ops.add_options(parser)
     parser.add_argument("--quiet", action="store_true", help="no access log")
     parser.set_defaults(func=run)
 
@@ -176,7 +178,13 @@ def _config(args: argparse.Namespace) -> Any:
     apns = [args.apns_key, args.apns_key_id, args.apns_team_id, args.apns_topic]
     if any(apns) and not all(apns):
         raise CLIError("APNs needs all of --apns-key, --apns-key-id, --apns-team-id and --apns-topic")
-    return HubConfig(**values)
+    values.update(_serve_ops.config_values(args))
+    try:
+        config = HubConfig(**values)
+    except ValueError as exc:
+        raise CLIError(str(exc), exit_code=EXIT_USAGE) from None
+    _serve_ops.check_workers(args.workers, sqlite=config.is_sqlite)
+    return config
 
 
 def _check_native(config: Any) -> None:

@@ -496,6 +496,11 @@ class Health(Struct):
     ok: bool
 
 
+class Ready(Struct):
+    ready: bool
+    revision: Annotated[str, Meta(description="the database's schema revision (the newest migration)")]
+
+
 class VapidKey(Struct):
     public_key: Annotated[str, Meta(description="base64url uncompressed P-256 point")]
 

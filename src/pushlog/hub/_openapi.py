@@ -43,6 +43,8 @@ class Operation:
     path_params: tuple[str, ...] = ()
     description: str = ""
     extra_params: list[dict[str, Any]] = field(default_factory=list)
+    #: Content type of a response declared without a model (e.g. text/plain), if not JSON.
+    media_type: str = ""
 
 
 _META_PARAM: Final = {
@@ -57,6 +59,24 @@ _READ: Final = (400, 401, 403, 429)
 
 OPERATIONS: Final[tuple[Operation, ...]] = (
     Operation("get", "/healthz", "Liveness", None, {200: (m.Health, "ok")}),
+    Operation(
+        "get",
+        "/readyz",
+        "Readiness: the database answers and its schema is at this hub's newest migration",
+        None,
+        {200: (m.Ready, "ready"), 503: (m.Error, "not ready (code not_ready); see Retry-After")},
+    ),
+    Operation(
+        "get",
+        "/metrics",
+        "Prometheus metrics of this hub (text format 0.0.4)",
+        "admin",
+        {200: (None, "metrics")},
+        (401, 403, 429),
+        description="Or no key when the hub runs with --metrics-public on a loopback address "
+        "(docs/deploy.md).",
+        media_type="text/plain",
+    ),
     Operation("get", "/openapi.json", "This document", None, {200: (dict[str, Any], "spec")}),
     Operation(
         "get",
@@ -274,7 +294,8 @@ def _operation(op: Operation, schemas: dict[Any, Any], components: dict[str, Any
     responses: dict[str, Any] = {}
     for status, (model, text) in op.responses.items():
         if model is None:
-            content: dict[str, Any] | None = {"text/event-stream": {}} if op.path == "/v1/stream" else None
+            media = "text/event-stream" if op.path == "/v1/stream" else op.media_type
+            content: dict[str, Any] | None = {media: {}} if media else None
             responses[str(status)] = {"description": text, **({"content": content} if content else {})}
         else:
             responses[str(status)] = {

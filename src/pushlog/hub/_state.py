@@ -1,4 +1,5 @@
-"""What request handlers share: config, engine, secrets, broker, limiter, delivery service, clock.
+"""What request handlers share: config, engine, secrets, broker, limiter, delivery service, clock,
+metrics.
 
 One :class:`HubState` per app, on ``app.state.hub``. Database work runs in worker threads through
 :meth:`HubState.db` / :meth:`HubState.db_read` so the event loop never blocks on SQLite.
@@ -7,6 +8,7 @@ One :class:`HubState` per app, on ``app.state.hub``. Database work runs in worke
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -20,6 +22,7 @@ from ._broker import Broker
 from ._clock import Clock
 from ._endpoints import Resolver
 from ._group_commit import GroupCommit
+from ._metrics import HubMetrics
 from ._pushbudget import PushBudget
 from ._ratelimit import RateLimiter
 from ._streams import StreamSlots
@@ -46,6 +49,7 @@ class HubState:
     engine: sa.Engine | None = None
     secrets: Secrets | None = None
     delivery: DeliveryService | None = None
+    metrics: HubMetrics = field(default_factory=HubMetrics)
     _touched: dict[str, float] = field(default_factory=dict)
     _ingest_lock: asyncio.Lock | None = None
     _group_commit: GroupCommit | None = None
@@ -66,9 +70,17 @@ class HubState:
         """Run the ingest ``job(conn)`` in a write transaction shared with concurrent ingests (group
         commit, :mod:`pushlog.hub._group_commit`), under :attr:`ingest_lock`; its result once committed."""
         if self._group_commit is None:
-            self._group_commit = GroupCommit(self.db, lock=self.ingest_lock)
+            self._group_commit = GroupCommit(self._timed_db, lock=self.ingest_lock)
         result: T = await self._group_commit.submit(job)
         return result
+
+    async def _timed_db(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """:meth:`db` for ingest commits, timed into ``pushlog_ingest_commit_seconds``."""
+        start = time.perf_counter()
+        try:
+            return await self.db(fn, *args, **kwargs)
+        finally:
+            self.metrics.ingest_commit.observe(time.perf_counter() - start)
 
     def require_engine(self) -> sa.Engine:
         if self.engine is None:

@@ -1,9 +1,10 @@
 """The hub's ASGI app: :func:`create_app` builds a Starlette app for a :class:`HubConfig`.
 
 The app's lifespan opens the database (creating and migrating it when needed), loads the hub secrets
-and the bootstrap keys, starts the delivery service (``pushlog.hub.delivery.start_delivery``) and
-stops it again on shutdown. Routes: the API modules in ``api/`` and the web app from ``static/``
-at ``/`` (``/sw.js`` at the root so the service worker's scope is the whole hub).
+and the bootstrap keys, starts the delivery service (``pushlog.hub.delivery.start_delivery``), the
+heartbeat monitor and the retention task (``_retention.py``) and stops them again on shutdown.
+Routes: the API modules in ``api/`` and the web app from ``static/`` at ``/`` (``/sw.js`` at the
+root so the service worker's scope is the whole hub).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
+from ._backup import DataDirLock
 from ._bodylimit import BodyLimitMiddleware
 from ._bootstrap import bootstrap
 from ._broker import Broker
@@ -102,26 +104,37 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        from ._retention import RetentionTask
         from .delivery import start_delivery
         from .heartbeats import start_monitor
 
-        ready = await anyio.to_thread.run_sync(lambda: bootstrap(config, clock=the_clock))
+        data_lock = DataDirLock(config.data_dir)  # restore refuses while a hub holds it
+        await anyio.to_thread.run_sync(data_lock.hold_shared)
+        try:
+            ready = await anyio.to_thread.run_sync(lambda: bootstrap(config, clock=the_clock))
+        except BaseException:
+            data_lock.release()
+            raise
         state.engine = ready.engine
         state.secrets = ready.secrets
         try:
             state.delivery = await start_delivery(
-                engine=ready.engine, config=config, clock=clock, senders=senders
+                engine=ready.engine, config=config, clock=clock, senders=senders, observer=state.metrics
             )
             app.state.heartbeat_monitor = start_monitor(state)
+            app.state.retention = RetentionTask.for_config(ready.engine, config, the_clock)
+            app.state.retention.start()
             try:
                 yield
             finally:
+                await app.state.retention.aclose()
                 await app.state.heartbeat_monitor.aclose()
                 await state.broker.close()
                 await state.delivery.aclose()
         finally:
             state.engine = None
             ready.engine.dispose()
+            data_lock.release()
 
     routes: list[BaseRoute] = [
         *api_routes(),

@@ -6,7 +6,9 @@ Everything the hub needs to know at start lives here; nothing is read from the e
 
 from __future__ import annotations
 
+import ipaddress
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -18,12 +20,24 @@ CREDENTIALS_FILE: Final = "credentials.json"
 #: Defaults the delivery service shares with :class:`HubConfig` (seconds).
 PUSH_TTL: Final = 3600
 CRITICAL_REPEAT_INTERVAL: Final = 300.0
+#: Events are kept this many seconds by default (30 days; ``store/retention.py``).
+RETENTION: Final = 30 * 86400.0
 
 
 def default_data_dir(environ: dict[str, str] | None = None) -> Path:
     """``$PUSHLOG_DATA_DIR`` when set, else ``./.pushlog``."""
     env = os.environ if environ is None else environ
     return Path(env.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or ``localhost``) is only reachable from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,6 +113,25 @@ class HubConfig:
     apns_ca_file: Path | None = None
     #: Master key (base64url, 32 bytes) for device tokens at rest; None: the data dir's key file.
     device_token_key: str | None = None
+    #: Seconds an event is kept after it was received (None: forever); unacknowledged CRITICALs are
+    #: kept until acknowledged. ``retention_channels`` overrides it per channel name.
+    retention: float | None = RETENTION
+    retention_channels: Mapping[str, float | None] = field(default_factory=dict)
+    #: Seconds between the hub's retention passes.
+    retention_interval: float = 3600.0
+    #: ``/metrics`` without a key (only allowed when ``host`` is a loopback address).
+    metrics_public: bool = False
+
+    def __post_init__(self) -> None:
+        if self.metrics_public and not is_loopback(self.host):
+            raise ValueError(
+                f"metrics_public needs a loopback address (127.0.0.1, ::1), not {self.host}: "
+                "elsewhere /metrics takes an admin key"
+            )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
 
     @property
     def database_url(self) -> str:

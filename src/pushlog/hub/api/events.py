@@ -46,6 +46,7 @@ async def publish(request: Request) -> Response:
             now=now,
         )
     if result.accepted:
+        state.metrics.ingested(result.levels)
         await state.broker.changed()
     if result.deliveries:
         state.wake_delivery()

@@ -21,7 +21,7 @@ from ..store import settings as settings_store
 from ..store.device_tokens import open_vault
 from ._backoff import RetryPolicy
 from ._base import Sender
-from ._dispatcher import DeliveryService, StepReport
+from ._dispatcher import DeliveryObserver, DeliveryService, StepReport
 from .webpush import VapidSigner, WebPushSender
 
 
@@ -73,6 +73,7 @@ async def start_delivery(
     config: HubConfig,
     clock: Clock | None = None,
     senders: Mapping[str, Sender] | None = None,
+    observer: DeliveryObserver | None = None,
 ) -> DeliveryService:
     """Start the dispatcher for ``engine`` with the settings of ``config``."""
     the_clock = clock or system_clock
@@ -95,9 +96,18 @@ async def start_delivery(
         ttl=config.push_ttl,
         repeat_interval=config.critical_repeat_interval,
         vault=await asyncio.to_thread(open_vault, config.data_dir, config.device_token_key),
+        observer=observer,
     )
     service.start()
     return service
 
 
-__all__ = ["DeliveryService", "RetryPolicy", "Sender", "StepReport", "native_senders", "start_delivery"]
+__all__ = [
+    "DeliveryObserver",
+    "DeliveryService",
+    "RetryPolicy",
+    "Sender",
+    "StepReport",
+    "native_senders",
+    "start_delivery",
+]

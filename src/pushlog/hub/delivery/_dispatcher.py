@@ -22,9 +22,10 @@ import asyncio
 import contextlib
 import datetime as _dt
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
@@ -51,6 +52,12 @@ class StepReport:
     failed: int = 0
     gone: int = 0
     lost: int = 0  # results not recorded: the lease had expired or the row was acknowledged meanwhile
+
+
+class DeliveryObserver(Protocol):
+    """Told about every push attempt (the hub's metrics): device kind, outcome, seconds it took."""
+
+    def attempted(self, transport: str, status: str, seconds: float) -> None: ...
 
 
 def target_for(device: Mapping[str, Any], vault: DeviceTokenVault | None = None) -> Target | None:
@@ -87,6 +94,7 @@ class DeliveryService:
         shutdown_grace: float = 5.0,
         owned_senders: bool = False,
         vault: DeviceTokenVault | None = None,
+        observer: DeliveryObserver | None = None,
     ) -> None:
         self._engine = engine
         self._senders = dict(senders)
@@ -106,6 +114,7 @@ class DeliveryService:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._observer = observer
 
     # one step ------------------------------------------------------------------------------------
     async def run_once(self) -> StepReport:
@@ -130,6 +139,7 @@ class DeliveryService:
             return SendResult(outcome=Outcome.FAILED, detail=str(exc))
         if sender is None or target is None:
             return SendResult(outcome=Outcome.FAILED, detail=f"no sender for device kind {kind!r}")
+        start = time.perf_counter()
         try:
             message: PushMessage = build_message(
                 claim, base_url=self._base_url, receipt_secret=self._secret, ttl=self._ttl
@@ -137,7 +147,9 @@ class DeliveryService:
             result: SendResult = await sender.send(target, message)
         except Exception as exc:  # a sender bug must not stop the dispatcher; retry with backoff
             log.exception("sender for %s raised on delivery %s", kind, claim.id)
-            return SendResult(outcome=Outcome.RETRY, detail=f"sender raised {type(exc).__name__}: {exc}")
+            result = SendResult(outcome=Outcome.RETRY, detail=f"sender raised {type(exc).__name__}: {exc}")
+        if self._observer is not None:
+            self._observer.attempted(kind, result.outcome.value, time.perf_counter() - start)
         return result
 
     def _record_all(

@@ -2,9 +2,10 @@
 
 ``_engine`` opens databases (SQLite durability settings, migrations); ``_tables`` defines every table;
 ``events``, ``keys``, ``devices``, ``deliveries``, ``heartbeats``, ``stats`` and ``settings`` hold the
-queries; ``outbox`` is the only writer of ``deliveries`` (statuses, enqueue, claims, receipts).
+queries; ``retention`` deletes expired events; ``outbox`` is the only writer of ``deliveries``
+(statuses, enqueue, claims, receipts).
 """
 
-from ._engine import READ_ONLY, create_engine, migrate
+from ._engine import READ_ONLY, create_engine, migrate, reclaim_space
 
-__all__ = ["READ_ONLY", "create_engine", "migrate"]
+__all__ = ["READ_ONLY", "create_engine", "migrate", "reclaim_space"]

@@ -11,12 +11,15 @@ check here; other backends get their driver's defaults.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any, Final
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import event
 
 #: Execution option for connections that only read (deferred BEGIN on SQLite).
@@ -54,6 +57,9 @@ def _sqlite_engine(url: sa.URL, *, busy_ms: int) -> sa.Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
+            # Takes effect only on a database with no tables yet (a new one): freed pages can then be
+            # returned to the file system by ``reclaim_space``. Existing databases: docs/deploy.md.
+            cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute("PRAGMA foreign_keys=ON")
@@ -76,12 +82,51 @@ def alembic_config() -> Config:
     return cfg
 
 
+@functools.cache
+def head_revision() -> str:
+    """The newest migration shipped with this version of pushlog."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def schema_revision(conn: sa.Connection) -> str | None:
+    """The migration a database is at (``None``: not a pushlog database, or never migrated)."""
+    return MigrationContext.configure(conn).get_current_revision()
+
+
+def known_revisions() -> set[str]:
+    """Every revision this version of pushlog knows (a database at one of them can be migrated)."""
+    return {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+
+
 def migrate(engine: sa.Engine) -> None:
     """Bring the schema up to the newest migration (idempotent; safe on every start)."""
     cfg = alembic_config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+
+
+def reclaim_space(engine: sa.Engine, *, max_pages: int = 10_000) -> int:
+    """SQLite with ``auto_vacuum=INCREMENTAL``: give up to ``max_pages`` free pages back to the file
+    system (after retention deleted rows); returns the pages freed. A no-op elsewhere (PostgreSQL's
+    autovacuum reuses the space)."""
+    if engine.dialect.name != "sqlite":
+        return 0
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        before = int(cursor.execute("PRAGMA freelist_count").fetchone()[0])
+        # The pragma frees one page per step; executescript steps it to the end (execute() would
+        # stop after the first page and leave the statement holding the table). It runs as its own
+        # transaction (the connection is in autocommit: no BEGIN is pending here).
+        cursor.executescript(f"PRAGMA incremental_vacuum({int(max_pages)});")
+        after = int(cursor.execute("PRAGMA freelist_count").fetchone()[0])
+        cursor.close()
+    finally:
+        raw.close()
+    return before - after
 
 
 def sqlite_pragma(engine: sa.Engine, name: str) -> str | None:

@@ -92,6 +92,7 @@ events = sa.Table(
     sa.Index("ix_events_level_seq", "level", "seq"),
     sa.Index("ix_events_channel_seq", "channel", "seq"),
     sa.Index("ix_events_ts", "ts"),
+    sa.Index("ix_events_received_at", "received_at"),  # retention (store/retention.py)
     sa.Index("ix_events_repeat_next_at", "repeat_next_at"),
     sa.Index("ix_events_merged_into", "merged_into"),
 )

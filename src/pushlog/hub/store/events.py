@@ -13,7 +13,8 @@ import binascii
 import datetime as _dt
 import json
 import math
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -56,6 +57,8 @@ class IngestResult:
     accepted: int
     duplicates: int
     deliveries: int
+    #: Stored events by numeric level (the hub's ``pushlog_events_ingested_total``).
+    levels: Mapping[int, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -133,7 +136,8 @@ def insert_events(
         if item.push and item.repeat_of is None
     ]
     queued = outbox.enqueue(conn, pushes, now=now)
-    return IngestResult(accepted=len(fresh), duplicates=duplicates, deliveries=queued)
+    levels = Counter(int(item.level) for item in fresh)
+    return IngestResult(accepted=len(fresh), duplicates=duplicates, deliveries=queued, levels=levels)
 
 
 #: Column order of the tuples :func:`_row` builds.

@@ -8,6 +8,8 @@
 * The API side moves rows on for receipts (:func:`record_receipt`), acknowledgement
   (:func:`acknowledge_deliveries`) and device removal (:func:`drop_queued`); reading rows for the API
   is ``store/deliveries.py``'s.
+* Retention (``store/retention.py``) deletes the deliveries of the events it removes
+  (:func:`delete_for_events`); metrics read the queue depth (:func:`queue_depth`).
 
 :class:`DeliveryStatus` names the states a row goes through. Every function takes a connection
 inside the caller's transaction.
@@ -385,6 +387,21 @@ def drop_queued(conn: sa.Connection, device_id: str) -> None:
             deliveries.c.device_id == device_id, deliveries.c.status == DeliveryStatus.QUEUED
         )
     )
+
+
+def delete_for_events(conn: sa.Connection, seqs: Sequence[int]) -> int:
+    """Delete every delivery of the events ``seqs`` (retention removes the events); returns rows deleted."""
+    if not seqs:
+        return 0
+    return int(conn.execute(deliveries.delete().where(deliveries.c.event_seq.in_(seqs))).rowcount)
+
+
+def queue_depth(conn: sa.Connection) -> int:
+    """How many deliveries wait to be sent (``queued``, leased or not): one index range count."""
+    count = conn.execute(
+        sa.select(sa.func.count()).select_from(deliveries).where(deliveries.c.status == DeliveryStatus.QUEUED)
+    ).scalar()
+    return int(count or 0)
 
 
 # -------------------------------------------------------------------------------- CRITICAL re-pushes

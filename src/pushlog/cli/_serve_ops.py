@@ -1,0 +1,94 @@
+"""``pushlog serve`` options for running a hub for months: retention, public metrics, ``--workers``.
+
+Kept beside ``_serve.py`` (which calls :func:`add_options` and :func:`config_values`) so the
+operations settings read as one group; what they do is docs/deploy.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Any, Final
+
+from ._common import EXIT_USAGE, duration_arg
+from ._errors import CLIError
+
+_FOREVER: Final = ("forever", "off", "never")
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--retention",
+        type=_age,
+        default=None,
+        metavar="AGE",
+        help="delete events older than AGE (default 30d; 'forever' keeps all; docs/deploy.md)",
+    )
+    parser.add_argument(
+        "--retention-channel",
+        action="append",
+        type=_channel_age,
+        default=[],
+        metavar="CHANNEL=AGE",
+        help="retention for one channel, e.g. audit=365d or audit=forever (repeatable)",
+    )
+    parser.add_argument(
+        "--metrics-public",
+        action="store_true",
+        help="serve /metrics without a key (only with a loopback --host; else it needs an admin key)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="hub processes (only 1 for now: SQLite takes one; several on PostgreSQL are not built yet)",
+    )
+
+
+def _age(text: str) -> float:
+    """A retention age in seconds; ``forever`` (or off, never) is infinite."""
+    if text.strip().lower() in _FOREVER:
+        return math.inf
+    return duration_arg(text).total_seconds()
+
+
+def _channel_age(text: str) -> tuple[str, float]:
+    channel, sep, age = text.partition("=")
+    if not sep or not channel.strip():
+        raise argparse.ArgumentTypeError(f"expected CHANNEL=AGE (e.g. audit=365d), got {text!r}")
+    return channel.strip(), _age(age)
+
+
+def _kept(age: float) -> float | None:
+    """HubConfig's form of a retention age: ``None`` keeps forever."""
+    return None if math.isinf(age) else age
+
+
+def config_values(args: argparse.Namespace) -> dict[str, Any]:
+    """The :class:`~pushlog.hub.config.HubConfig` fields these options set."""
+    values: dict[str, Any] = {
+        "metrics_public": args.metrics_public,
+        "retention_channels": {name: _kept(age) for name, age in args.retention_channel},
+    }
+    if args.retention is not None:
+        values["retention"] = _kept(args.retention)
+    return values
+
+
+def check_workers(workers: int, *, sqlite: bool) -> None:
+    """``--workers``: 1 is all there is for now; say why more is refused."""
+    if workers == 1:
+        return
+    if workers < 1:
+        raise CLIError("--workers must be at least 1", exit_code=EXIT_USAGE)
+    if sqlite:
+        raise CLIError(
+            "--workers needs PostgreSQL: a SQLite database is served by one hub process "
+            "(run one process, or use --db postgresql+psycopg://...)",
+            exit_code=EXIT_USAGE,
+        )
+    raise CLIError(
+        "--workers > 1 is not implemented yet, also on PostgreSQL: run one hub process (docs/deploy.md)",
+        exit_code=EXIT_USAGE,
+    )
