@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tests.support.hub_server import ManualClock, ThreadHub, publish, wait_until
+from tests.support.clock import FakeClock
+from tests.support.hub_server import ThreadHub, publish, wait_until
 
 DAY = 86400.0
 
@@ -19,8 +20,8 @@ def _titles(hub: ThreadHub) -> set[str]:
 
 
 def test_hub_deletes_expired_events_on_its_clock(hub_factory: Callable[..., ThreadHub]) -> None:
-    clock = ManualClock()
-    hub = hub_factory(clock=clock, retention=7 * DAY, retention_channels={"audit": 30 * DAY})
+    clock = FakeClock()
+    hub = hub_factory(clock=clock.as_utc(), retention=7 * DAY, retention_channels={"audit": 30 * DAY})
     task: Any = hub.app.state.retention
     publish(
         hub, {"title": "old", "level": "info"}, {"title": "old audit", "level": "info", "channel": "audit"}
