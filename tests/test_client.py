@@ -341,10 +341,16 @@ def test_spool_keeps_everything_unsent_at_exit_and_the_next_process_sends_it_onc
 def test_drops_of_a_process_that_never_reached_the_hub_reach_it_through_the_spool(
     closed_dsn: str, hub: StandInHub, tmp_path: Path
 ) -> None:
+    """Every event of the first process is either delivered by the second or reported by it as dropped.
+
+    The queue holds one event and the worker moves events to the spool as they come, so which events
+    are dropped is a race; a burst of 2,000 captures takes microseconds each, far faster than the
+    spool writes, so some are always dropped, and the accounting must add up whichever they are."""
     spool = tmp_path / "spool.db"
     first = Client(closed_dsn, spool=str(spool), queue_size=1, linger=3600, dedup_window=0)
-    first.capture(Event(title="kept"))
-    first.capture(Event(title="dropped: the queue holds one"))
+    sent = 2000
+    for n in range(sent):
+        first.capture(Event(title=f"event {n}"))
     first.close(0)
     assert first.queue.dropped == 0  # handed to the spool, not forgotten
 
@@ -353,8 +359,10 @@ def test_drops_of_a_process_that_never_reached_the_hub_reach_it_through_the_spoo
         assert second.flush(10)
     finally:
         second.close()
-    assert [e["title"] for e in hub.accepted_events()] == ["kept"]
-    assert sum(r["json"]["client"].get("dropped", 0) for r in hub.requests) == 1
+    delivered = len(hub.accepted_events())
+    reported = sum(r["json"]["client"].get("dropped", 0) for r in hub.requests)
+    assert delivered >= 1 and reported >= 1
+    assert delivered + reported == sent
 
 
 def test_exit_does_not_wait_again_after_a_flush_found_the_hub_unresponsive(

@@ -197,6 +197,13 @@ class EventQueue:
             dropped, self.dropped = self.dropped, 0
             return dropped
 
+    def confirm_dropped(self, n: int) -> None:
+        """The hub recorded ``n`` of the drops (read, not taken, when the request was built): until
+        then they stay counted here, so a close while the request is in flight still spools them."""
+        if n:
+            with self._lock:
+                self.dropped = max(0, self.dropped - n)
+
     def give_back_dropped(self, n: int) -> None:
         if n:
             with self._lock:
@@ -500,10 +507,9 @@ class Worker(threading.Thread):
 
     def _send(self, backlog: Backlog) -> None:
         while len(backlog):
-            dropped = self.queue.take_dropped()
+            dropped = self.queue.dropped  # taken only once the hub has recorded it
             prepared = self._payload(backlog, backlog.peek(self._limit), dropped)
             if prepared is None:
-                self.queue.give_back_dropped(dropped)
                 continue
             events, body = prepared
             ids = [event.id for event in events]
@@ -515,6 +521,7 @@ class Worker(threading.Thread):
                 self.posting = False
             self.attempts += 1
             if result.outcome is Outcome.SENT:
+                self.queue.confirm_dropped(dropped)
                 backlog.remove(ids)
                 refused = _refused_events(result.data)
                 self.sent += len(ids) - len(refused)
@@ -530,7 +537,6 @@ class Worker(threading.Thread):
                 if self._limit < self._batch_size and len(ids) >= self._limit:
                     self._limit = min(self._batch_size, self._limit * 2)
             elif result.outcome is Outcome.REJECTED:
-                self.queue.give_back_dropped(dropped)  # the hub did not record the envelope either
                 if result.status in _PER_EVENT_STATUSES and len(ids) > 1:
                     self._limit = max(1, len(ids) // 2)  # find the bad event: send halves
                     continue
@@ -541,7 +547,6 @@ class Worker(threading.Thread):
                 self._limit = self._batch_size
                 self._note(f"hub refused {len(ids)} event(s) ({result.status} {result.detail}); dropped them")
             else:
-                self.queue.give_back_dropped(dropped)
                 lost = backlog.failed(ids)
                 delay = retry_delay(self._attempt, result)
                 self._attempt += 1
