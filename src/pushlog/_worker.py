@@ -524,11 +524,11 @@ class Worker(threading.Thread):
                 self.queue.confirm_dropped(dropped)
                 backlog.remove(ids)
                 refused = _refused_events(result.data)
-                self.sent += len(ids) - len(refused)
                 if refused:  # the hub stored the others; these it named as invalid, each on its own
+                    self.queue.give_back_dropped(len(refused))  # counted before flush() can see them lost
                     self.lost += len(refused)
-                    self.queue.give_back_dropped(len(refused))
                     self._note(f"hub refused {len(refused)} event(s) of a batch ({refused[0]}); dropped them")
+                self.sent += len(ids) - len(refused)
                 self._attempt = 0
                 self.retry_at = 0.0
                 self.last_failure = None
