@@ -127,8 +127,8 @@ def main() -> None:
     steady = [k for _, k in sizes[RETENTION_DAYS + 1 :]]
     flat = max(steady) / min(steady) if steady else float("nan")
     print(
-        f"after {DAYS} days: retention/no-retention size ratio {sizes[-1][1] / sizes[-1][0]:.2f}; "
-        f"retained size max/min over days {RETENTION_DAYS + 2}-{DAYS}: {flat:.2f} (1.00 = flat)"
+        f"after {DAYS} days: retention/no-retention size ratio {sizes[-1][1] / sizes[-1][0]:.2f}x; "
+        f"retained size max/min over days {RETENTION_DAYS + 2}-{DAYS}: {flat:.2f}x (1.00x = flat)"
     )
 
 
