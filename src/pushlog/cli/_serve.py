@@ -55,6 +55,14 @@ def register(subparsers: Any) -> None:
         "--public-url", default=None, help="URL phones use to reach the hub (links in pushes)"
     )
     parser.add_argument(
+        "--forwarded-allow-ips",
+        type=_address_list,
+        default=(),
+        metavar="ADDRESSES",
+        help="reverse proxies (comma-separated addresses or networks) whose X-Forwarded-For/-Proto "
+        "are believed, e.g. 127.0.0.1 behind a local Caddy (default: none)",
+    )
+    parser.add_argument(
         "--allow-private-endpoints",
         action="store_true",
         help="development only: accept push endpoints on loopback/private addresses and plain http",
@@ -138,6 +146,10 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+def _address_list(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
 def _config(args: argparse.Namespace) -> Any:
     from pushlog.hub.config import HubConfig, default_data_dir
 
@@ -147,6 +159,7 @@ def _config(args: argparse.Namespace) -> Any:
         "host": args.host,
         "port": args.port,
         "public_url": args.public_url,
+        "forwarded_allow_ips": args.forwarded_allow_ips,
         "allow_private_endpoints": args.allow_private_endpoints,
     }
     optional = {
@@ -205,10 +218,12 @@ def _check_native(config: Any) -> None:
             raise CLIError(str(exc)) from None
 
 
-def banner(base_url: str, dsn: str, read_key: str, data_dir: Path) -> str:
+def banner(listen_url: str, base_url: str, dsn: str, read_key: str, data_dir: Path) -> str:
+    """What a start prints: where it listens, and the public URL (``--public-url``, else the same
+    address) for the web app and the DSN, since that is where browsers and apps reach it."""
     return "\n".join(
         [
-            f"pushlog hub listening on {base_url}",
+            f"pushlog hub listening on {listen_url}",
             f"  web app:   {base_url}/  (sign in with the read key below)",
             f"  data:      {data_dir.resolve()}  (keys in credentials.json)",
             "",
@@ -246,9 +261,11 @@ def run(args: argparse.Namespace) -> int:
         except Exception as exc:
             raise CLIError(f"cannot open the hub's data ({config.database_url}): {exc}") from None
         ready.engine.dispose()
-        record_local_hub(config.data_dir, dataclasses.replace(config, public_url=None).base_url)
+        listen_url = dataclasses.replace(config, public_url=None).base_url
+        record_local_hub(config.data_dir, listen_url)
         print(
             banner(
+                listen_url,
                 config.base_url,
                 ready.credentials.dsn(config.base_url),
                 ready.credentials.read,

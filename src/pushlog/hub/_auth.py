@@ -8,7 +8,8 @@ Guessing keys is throttled per client address: each 401 for a key that was sent 
 revoked; a missing header costs nothing) takes a token from the address's bucket
 (``HubConfig.auth_failures_per_minute``, refilling over a minute), and an address with none left gets
 429 ``too_many_auth_failures`` with Retry-After before its key is even looked up, right or wrong.
-The address is the TCP peer: behind a reverse proxy all clients share the proxy's bucket.
+The address is the TCP peer, or behind a reverse proxy named in ``HubConfig.forwarded_allow_ips`` the
+client that proxy forwarded for (uvicorn's proxy-headers middleware rewrites ``request.client``).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def bearer_secret(request: Request) -> str | None:
 
 
 def client_address(request: Request) -> str:
-    """The TCP peer's address (what failed authentications are counted by)."""
+    """The client's address (what failed authentications are counted by)."""
     return request.client.host if request.client is not None else "unknown"
 
 

@@ -131,7 +131,10 @@ def build_server(
         timeout_graceful_shutdown=int(config.graceful_timeout),
         log_config=log_config,
         access_log=access_log,
-        proxy_headers=False,
+        # Behind a reverse proxy (docs/deploy.md): the client address and scheme come from the
+        # X-Forwarded-* headers of the proxies named in forwarded_allow_ips, and from nobody else's.
+        proxy_headers=bool(config.forwarded_allow_ips),
+        forwarded_allow_ips=list(config.forwarded_allow_ips) or None,
     )
     state = app.state.hub
     assert isinstance(state, HubState)

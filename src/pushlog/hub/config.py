@@ -40,6 +40,14 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _is_network(text: str) -> bool:
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HubConfig:
     """How a hub runs. All fields have defaults suited to ``pushlog serve`` on a laptop.
@@ -48,6 +56,8 @@ class HubConfig:
     browsers use to reach the hub (links in pushes); it defaults to ``http://host:port``.
     ``allow_private_endpoints`` is a development flag: it lets devices register push endpoints on
     loopback/private addresses and over plain http (for local stand-in push services).
+    ``forwarded_allow_ips`` names the reverse proxies (addresses or networks, ``*`` for any) whose
+    ``X-Forwarded-For`` / ``X-Forwarded-Proto`` the hub believes; empty (the default) ignores them.
     """
 
     data_dir: Path = field(default_factory=default_data_dir)
@@ -55,6 +65,7 @@ class HubConfig:
     host: str = "127.0.0.1"
     port: int = 8765
     public_url: str | None = None
+    forwarded_allow_ips: tuple[str, ...] = ()
     allow_private_endpoints: bool = False
     #: Token bucket per key: sustained requests per second and burst size.
     rate_limit_per_second: float = 50.0
@@ -123,6 +134,12 @@ class HubConfig:
     metrics_public: bool = False
 
     def __post_init__(self) -> None:
+        for proxy in self.forwarded_allow_ips:
+            if proxy != "*" and not _is_network(proxy):
+                raise ValueError(
+                    f"forwarded_allow_ips: {proxy!r} is not an IP address or network (e.g. 127.0.0.1, "
+                    "10.0.0.0/8) or *"
+                )
         if self.metrics_public and not is_loopback(self.host):
             raise ValueError(
                 f"metrics_public needs a loopback address (127.0.0.1, ::1), not {self.host}: "
