@@ -50,5 +50,5 @@ def test_addresses_networks_and_any_are_accepted(proxies: tuple[str, ...]) -> No
 
 
 def test_a_name_is_refused_with_what_is_expected() -> None:
-    with pytest.raises(ValueError, match="'proxy.local' is not an IP address or network"):
+    with pytest.raises(ValueError, match=r"'proxy\.local' is not an IP address or network"):
         HubConfig(forwarded_allow_ips=("proxy.local",))
