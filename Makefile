@@ -20,13 +20,17 @@ $(VENV)/.installed: pyproject.toml
 venv: $(VENV)/.installed
 
 # Debian packages the tests need: Firefox ESR receives Web Push offline, Chromium renders the web app,
-# PostgreSQL proves the hub's store is portable (tests/hub/store).
+# PostgreSQL proves the hub's store is portable (tests/hub/store), systemd-analyze checks the unit and
+# Caddy (with certutil, libnss3-tools, to trust its local CA in a Firefox profile) is the TLS proxy of
+# the deployment test (tests/e2e/test_caddy_tls.py).
 system-deps:
 	@missing=""; \
 	command -v firefox-esr >/dev/null || missing="$$missing firefox-esr"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
 	command -v curl >/dev/null || missing="$$missing curl"; \
+	command -v caddy >/dev/null || missing="$$missing caddy"; \
+	command -v certutil >/dev/null || missing="$$missing libnss3-tools"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	    echo "installing Debian packages:$$missing"; \
