@@ -17,27 +17,29 @@ VAPID key, ``POST /v1/devices``). Then a separate Python process logs through ``
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
-from marionette_driver.errors import MarionetteException
 from marionette_driver.marionette import Marionette
 from tests.support.firefox import Firefox
 from tests.support.hub_server import ProcessHub, start_hub_process, wait_until
 from tests.support.mozpush import ACK_DELIVERED, MozPushServer
+from tests.support.webapp_driver import (
+    NOT_YET,
+    deliveries,
+    enable_push_through_the_ui,
+    event_by_title,
+    js,
+    js_async,
+    log_in_separate_process,
+    shown_notifications,
+    wait_js,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(300)]
 
 REPEAT_SECONDS = 2.0
-# What a poll may meet before its condition holds: the page still navigating or a dialog not yet
-# open (Marionette), the hub busy (HTTP); anything else fails the test at once.
-NOT_YET = (MarionetteException, httpx.HTTPError)
 
 if shutil.which("firefox-esr") is None:  # pragma: no cover - `make system-deps` installs it
     pytest.fail("firefox-esr is missing: run `make system-deps`", pytrace=False)
@@ -62,75 +64,6 @@ def firefox(tmp_path: Path, push: MozPushServer) -> Iterator[Firefox]:
         push_server_url=push.ws_url, marionette=True, system_access=True, workdir=tmp_path
     ) as browser:
         yield browser
-
-
-def js(driver: Marionette, script: str, *args: Any) -> Any:
-    return driver.execute_script(script, script_args=list(args), sandbox=None)
-
-
-def js_async(driver: Marionette, body: str) -> Any:
-    """Run ``body`` (an async function body, may ``await``) in the page and return its result."""
-    return driver.execute_async_script(
-        f"const done = arguments[arguments.length - 1];"
-        f"(async () => {{ {body} }})().then(done, (e) => done({{error: String(e)}}));",
-        sandbox=None,
-        script_timeout=30_000,
-    )
-
-
-def wait_js(driver: Marionette, expression: str, *, timeout: float, what: str) -> Any:
-    return wait_until(
-        lambda: js(driver, f"return ({expression});"),
-        timeout=timeout,
-        interval=0.2,
-        retry_on=NOT_YET,
-        what=what,
-    )
-
-
-def log_in_separate_process(hub: ProcessHub, level: str, title: str, body: str) -> None:
-    """An app process: PushHandler on the root logger, one record, flush, exit."""
-    script = textwrap.dedent(
-        f"""
-        import logging, sys
-        import pushlog
-        logging.getLogger().addHandler(pushlog.PushHandler())
-        logging.getLogger("app.jobs").{level}({title!r}, extra={{"body": {body!r}, "job": "nightly"}})
-        sys.exit(0 if pushlog.flush(timeout=20.0) is not False else 3)
-        """
-    )
-    env = {"PUSHLOG_DSN": hub.dsn, "PATH": "/usr/bin:/bin"}
-    result = subprocess.run(
-        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stderr
-
-
-def event_by_title(hub: ProcessHub, title: str) -> dict[str, Any]:
-    def find() -> dict[str, Any] | None:
-        with hub.client(hub.read_key) as client:
-            events = client.get("/v1/events", params={"q": title}).json()["events"]
-        return next((e for e in events if e["title"] == title), None)
-
-    return wait_until(find, timeout=30, interval=0.1, retry_on=NOT_YET, what=f"event {title!r} in the hub")
-
-
-def deliveries(hub: ProcessHub, event_id: str) -> list[dict[str, Any]]:
-    with hub.client(hub.read_key) as client:
-        rows: list[dict[str, Any]] = client.get(f"/v1/events/{event_id}/deliveries").json()["deliveries"]
-    return rows
-
-
-def shown_notifications(driver: Marionette) -> list[dict[str, Any]]:
-    found = js_async(
-        driver,
-        "const r = await navigator.serviceWorker.ready;"
-        "const list = await r.getNotifications();"
-        "return list.map(n => ({title: n.title, body: n.body, tag: n.tag,"
-        " requireInteraction: n.requireInteraction, data: n.data}));",
-    )
-    assert isinstance(found, list), found
-    return found
 
 
 CLICK_ALERT = """
@@ -159,31 +92,6 @@ def click_notification(driver: Marionette, title: str) -> None:
         )
 
 
-def enable_push_through_the_ui(driver: Marionette, hub: ProcessHub) -> None:
-    driver.navigate(f"{hub.base_url}/")
-    wait_js(driver, "document.querySelector('#key') !== null", timeout=30, what="the sign-in form")
-    driver.find_element("css selector", "#key").send_keys(hub.read_key)
-    driver.find_element("css selector", "#sign-in-button").click()
-    wait_js(driver, "!document.querySelector('#nav').hidden", timeout=30, what="signing in")
-    driver.find_element("css selector", "#nav-devices").click()
-    wait_js(driver, "document.querySelector('#enable-push') !== null", timeout=30, what="the Devices view")
-    wait_js(
-        driver,
-        "/Push is (on|off)/.test(document.querySelector('#push-status').textContent)",
-        timeout=30,
-        what="the push status",
-    )
-    driver.find_element("css selector", "#enable-push").click()
-    status = wait_js(
-        driver,
-        "(() => { const s = document.querySelector('#push-status');"
-        " return /push-(ok|error)/.test(s.className) ? s.className + ': ' + s.textContent : null; })()",
-        timeout=120,
-        what="enabling push",
-    )
-    assert "push-ok" in status, status
-
-
 def test_warning_and_critical_reach_firefox_and_acknowledge_stops_the_repush(
     hub: ProcessHub, push: MozPushServer, firefox: Firefox
 ) -> None:
@@ -191,7 +99,7 @@ def test_warning_and_critical_reach_firefox_and_acknowledge_stops_the_repush(
     assert driver is not None
 
     # 1. Enable push through the real UI; Firefox registers with the stand-in, the hub gets the device.
-    enable_push_through_the_ui(driver, hub)
+    enable_push_through_the_ui(driver, hub.base_url, hub.read_key)
     registration = push.wait_for_registration(timeout=30)
     with hub.client(hub.read_key) as client:
         devices = client.get("/v1/devices").json()["devices"]
@@ -199,7 +107,7 @@ def test_warning_and_critical_reach_firefox_and_acknowledge_stops_the_repush(
     assert devices[0].get("endpoint", registration.endpoint) == registration.endpoint
 
     # 2. WARNING from another process: decrypted by Firefox, shown, reported delivered.
-    log_in_separate_process(hub, "warning", "Disk almost full", "/var at 93%")
+    log_in_separate_process(hub.dsn, "warning", "Disk almost full", "/var at 93%")
     ack = push.wait_for_ack(timeout=60, count=1)
     assert ack.code == ACK_DELIVERED, ack
     warning = event_by_title(hub, "Disk almost full")
@@ -248,7 +156,7 @@ def test_warning_and_critical_reach_firefox_and_acknowledge_stops_the_repush(
 
     # 3. CRITICAL: delivered, shown with requireInteraction, then re-pushed until acknowledged.
     acks_before = len(push.received_acks())
-    log_in_separate_process(hub, "critical", "Payments failing", "3 charges failed in 60 s")
+    log_in_separate_process(hub.dsn, "critical", "Payments failing", "3 charges failed in 60 s")
     first = push.wait_for_ack(timeout=60, count=acks_before + 1)
     assert first.code == ACK_DELIVERED, first
     critical = event_by_title(hub, "Payments failing")
