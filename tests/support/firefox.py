@@ -12,8 +12,9 @@ browser receiving Web Push offline"). Two ways to use it, one class:
   context (Firefox's own UI, e.g. a notification window).
 
 The profile is a throwaway directory (``workdir``, or a temporary one removed on :meth:`Firefox.stop`)
-whose ``user.js`` carries :data:`FIREFOX_PREFS`. Firefox runs in its own session (process group) so
-that stopping it also stops its content processes.
+whose ``user.js`` carries :data:`FIREFOX_PREFS`; ``root_cas`` are certificates the profile trusts as
+certificate authorities for https (:func:`trust_root_ca`, e.g. Caddy's local CA). Firefox runs in its
+own session (process group) so that stopping it also stops its content processes.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from marionette_driver.marionette import Marionette
@@ -71,6 +72,22 @@ def write_user_js(profile: Path, prefs: Mapping[str, object]) -> None:
     (profile / "user.js").write_text("\n".join(lines) + "\n")
 
 
+def trust_root_ca(profile: Path, certificate: Path, *, name: str = "test root CA") -> None:
+    """Add ``certificate`` (PEM) to the profile's NSS database (cert9.db) as a CA trusted for TLS
+    servers, creating the database if needed (``certutil``, Debian's libnss3-tools)."""
+    certutil = shutil.which("certutil")
+    if certutil is None:
+        raise RuntimeError("certutil is not installed (libnss3-tools); run `make system-deps`")
+    database = f"sql:{profile}"
+    if not (profile / "cert9.db").exists():
+        subprocess.run([certutil, "-N", "-d", database, "--empty-password"], check=True, timeout=30)
+    subprocess.run(
+        [certutil, "-A", "-d", database, "-n", name, "-t", "C,,", "-i", str(certificate)],
+        check=True,
+        timeout=30,
+    )
+
+
 class Firefox:
     """``firefox-esr -headless -no-remote -profile <dir> [-marionette] [url]``; stopped on exit."""
 
@@ -84,8 +101,9 @@ class Firefox:
         workdir: Path | None = None,
         binary: str | None = None,
         prefs: Mapping[str, object] | None = None,
+        root_cas: Sequence[Path] = (),
     ) -> None:
-        """``prefs`` add to (or override) :data:`FIREFOX_PREFS`."""
+        """``prefs`` add to (or override) :data:`FIREFOX_PREFS`; ``root_cas`` are trusted for https."""
         if system_access and not marionette:
             raise ValueError("system_access is a Marionette capability: pass marionette=True")
         found = binary or shutil.which("firefox-esr") or shutil.which("firefox")
@@ -107,6 +125,7 @@ class Firefox:
         if self.marionette_port is not None:
             self.prefs["marionette.port"] = self.marionette_port
         self.prefs.update(prefs or {})
+        self.root_cas = tuple(root_cas)
         self.process: subprocess.Popen[bytes] | None = None
         self.driver: Marionette | None = None
 
@@ -114,6 +133,8 @@ class Firefox:
         """Launch; with ``marionette`` also wait (up to ``timeout`` s) for a Marionette session."""
         self.profile.mkdir(parents=True, exist_ok=True)
         write_user_js(self.profile, self.prefs)
+        for number, certificate in enumerate(self.root_cas):
+            trust_root_ca(self.profile, certificate, name=f"test root CA {number}")
         env = {
             **os.environ,
             "MOZ_HEADLESS": "1",
@@ -174,4 +195,4 @@ class Firefox:
         self.stop()
 
 
-__all__ = ["FIREFOX_PREFS", "Firefox", "write_user_js"]
+__all__ = ["FIREFOX_PREFS", "Firefox", "trust_root_ca", "write_user_js"]
