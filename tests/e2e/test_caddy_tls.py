@@ -2,7 +2,8 @@
 
 The real hub runs as ``pushlog serve --public-url https://127.0.0.1:<port> --forwarded-allow-ips
 127.0.0.1`` and Debian's Caddy runs integrations/caddy/Caddyfile.local unchanged (``tls internal`` on
-127.0.0.1; free high ports, its data and local CA in the test's directory, no privileges). A fresh
+127.0.0.1; free high ports, its data and local CA in a temporary directory, as ``nobody`` when the
+tests run as root). A fresh
 Firefox profile trusts that CA (certutil into cert9.db) and nothing is relaxed for insecure origins:
 ``dom.serviceWorkers.testing.enabled`` is off, so the service worker registers only because the page
 is a secure context served over https with a certificate Firefox accepts.
@@ -74,11 +75,8 @@ def hub(tmp_path: Path, https_port: int) -> Iterator[ProcessHub]:
 
 
 @pytest.fixture
-def caddy(tmp_path: Path, hub: ProcessHub, https_port: int) -> Iterator[Caddy]:
-    proxy = Caddy(
-        CADDYFILE, upstream=f"127.0.0.1:{hub.port}", workdir=tmp_path / "caddy", https_port=https_port
-    )
-    with proxy:
+def caddy(hub: ProcessHub, https_port: int) -> Iterator[Caddy]:
+    with Caddy(CADDYFILE, upstream=f"127.0.0.1:{hub.port}", https_port=https_port) as proxy:
         yield proxy
 
 
@@ -95,6 +93,7 @@ def firefox(tmp_path: Path, push: MozPushServer, caddy: Caddy) -> Iterator[Firef
 
 
 def test_the_proxy_serves_caddys_certificate_and_keeps_metrics_inside(caddy: Caddy, hub: ProcessHub) -> None:
+    assert caddy.uid() != 0, "Caddy needs no privileges: high ports, no system trust store"
     with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
         httpx.get(f"{caddy.base_url}/healthz", timeout=10)  # the system's CAs do not know it
     with httpx.Client(base_url=caddy.base_url, verify=caddy.ssl_context(), timeout=10) as client:

@@ -1,11 +1,13 @@
-"""Debian's Caddy as the TLS reverse proxy in front of a test hub, needing no privileges.
+"""Debian's Caddy as the TLS reverse proxy in front of a test hub, as an unprivileged process.
 
 :class:`Caddy` runs ``caddy run`` on a shipped Caddyfile (integrations/caddy/) unchanged: the file's
 ``{$VAR:default}`` placeholders take free high ports, the hub's address as upstream and ``admin off``
 (no admin endpoint on the shared port 2019), and ``HOME``/``XDG_DATA_HOME`` put Caddy's storage,
-its local CA included, in ``workdir``. The Caddyfile's ``skip_install_trust`` keeps Caddy away from
-the system's trust store; whoever should trust the CA is given :attr:`Caddy.root_ca` (a Firefox
-profile: ``tests.support.firefox.Firefox(root_cas=...)``; httpx: :meth:`Caddy.ssl_context`).
+its local CA included, in a temporary directory removed on :meth:`Caddy.stop`. A test run as root
+starts Caddy as ``nobody`` (``setpriv``), so it never has more rights than a deployment's own user.
+The Caddyfile's ``skip_install_trust`` keeps Caddy away from the system's trust store; whoever
+should trust the CA is given :attr:`Caddy.root_ca` (a Firefox profile:
+``tests.support.firefox.Firefox(root_cas=...)``; httpx: :meth:`Caddy.ssl_context`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import shutil
 import signal
 import ssl
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Self
 
@@ -24,26 +27,29 @@ from tests.support.hub_server import free_port, wait_until
 
 #: Where Caddy's internal issuer keeps its root certificate, under the data directory.
 ROOT_CA = Path("caddy", "pki", "authorities", "local", "root.crt")
+#: The user and group ``nobody``/``nogroup`` Caddy runs as when the tests run as root.
+NOBODY = 65534
 
 
 class Caddy:
     """``caddy run --adapter caddyfile --config CADDYFILE`` proxying to ``upstream`` (host:port)."""
 
-    def __init__(
-        self, caddyfile: Path, *, upstream: str, workdir: Path, https_port: int | None = None
-    ) -> None:
+    def __init__(self, caddyfile: Path, *, upstream: str, https_port: int | None = None) -> None:
         found = shutil.which("caddy")
         if found is None:
             raise RuntimeError("caddy is not installed; run `make system-deps`")
         self.binary = found
         self.caddyfile = caddyfile
         self.upstream = upstream
-        self.workdir = workdir
+        # Not under pytest's tmp_path: its directories are private to the user running the tests.
+        self._tmp = tempfile.TemporaryDirectory(prefix="pushlog-caddy-")
+        self.workdir = Path(self._tmp.name)
+        self.drop_to_nobody = os.geteuid() == 0
         self.https_port = https_port or free_port()
         self.http_port = free_port()  # the HTTP->HTTPS redirect server
         self.base_url = f"https://127.0.0.1:{self.https_port}"
-        self.root_ca = workdir / "data" / ROOT_CA
-        self.log_path = workdir / "caddy.log"
+        self.root_ca = self.workdir / "data" / ROOT_CA
+        self.log_path = self.workdir / "caddy.log"
         self.process: subprocess.Popen[bytes] | None = None
 
     def env(self) -> dict[str, str]:
@@ -64,8 +70,11 @@ class Caddy:
 
     def start(self, timeout: float = 30.0) -> Self:
         """Start Caddy; return once its local CA exists and ``/healthz`` answers 200 through it."""
-        self.workdir.mkdir(parents=True, exist_ok=True)
         command = [self.binary, "run", "--adapter", "caddyfile", "--config", str(self.caddyfile)]
+        if self.drop_to_nobody:
+            os.chown(self.workdir, NOBODY, NOBODY)
+            setpriv = shutil.which("setpriv") or "setpriv"
+            command = [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", *command]
         with self.log_path.open("wb") as log:  # the child keeps its own descriptor
             self.process = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, env=self.env(), start_new_session=True
@@ -99,6 +108,13 @@ class Caddy:
             return self.log_path.read_text(errors="replace")[-6000:]
         return ""
 
+    def uid(self) -> int:
+        """The real user id the running Caddy process has (from ``/proc``)."""
+        assert self.process is not None
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        line = next(line for line in status.splitlines() if line.startswith("Uid:"))
+        return int(line.split()[1])
+
     def stop(self) -> None:
         process = self.process
         if process is not None and process.poll() is None:
@@ -110,6 +126,7 @@ class Caddy:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=10)
+        self._tmp.cleanup()
 
     def __enter__(self) -> Self:
         return self.start()
