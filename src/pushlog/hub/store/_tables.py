@@ -123,9 +123,11 @@ devices = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("name", sa.String(200)),
     sa.Column("endpoint", sa.Text, unique=True),
-    sa.Column("p256dh", sa.String(200)),
-    sa.Column("auth", sa.String(100)),
-    # FCM/APNs: the token encrypted (store/device_tokens.py), its keyed-HMAC lookup and registration time
+    # Web Push: endpoint, p256dh and auth are stored encrypted like native tokens (store/device_tokens.py)
+    sa.Column("p256dh", sa.Text),
+    sa.Column("auth", sa.Text),
+    # FCM/APNs: the token encrypted (store/device_tokens.py), its keyed-HMAC lookup (for Web Push: of the
+    # endpoint, the subscription's address) and registration time
     sa.Column("token", sa.Text),
     sa.Column("token_hash", sa.String(64)),
     sa.Column("token_registered_at", UTCDateTime()),
@@ -138,8 +140,24 @@ devices = sa.Table(
     # The key that registered (or last refreshed) the device; revoking it removes the device.
     # NULL for devices registered before owners were recorded (migration 0006).
     sa.Column("key_id", sa.String(40)),
+    # An app user's device (``user_id`` set, registered with a ``users`` key) never receives log events;
+    # without ``user_id`` it is a team device. ``installation_id`` is the app install that holds the token:
+    # a new token for the same (owner, installation) replaces the old device. ``timezone`` is an IANA name,
+    # ``attributes`` a flat JSON object of scalars. ``last_seen_at``: the last registration or refresh,
+    # which inactivity pruning reads (migration 0009).
+    sa.Column("user_id", sa.String(200)),
+    sa.Column("platform", sa.String(32)),
+    sa.Column("app_version", sa.String(64)),
+    sa.Column("locale", sa.String(64)),
+    sa.Column("timezone", sa.String(64)),
+    sa.Column("attributes", sa.JSON),
+    sa.Column("installation_id", sa.String(200)),
+    sa.Column("last_seen_at", UTCDateTime()),
     sa.Index("ix_devices_key_id", "key_id"),
     sa.Index("ix_devices_token_hash", "token_hash", unique=True),
+    sa.Index("ix_devices_user_id", "user_id"),
+    sa.Index("ix_devices_installation_id", "installation_id"),
+    sa.Index("ix_devices_last_seen_at", "last_seen_at"),
 )
 
 deliveries = sa.Table(
