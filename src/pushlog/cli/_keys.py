@@ -16,7 +16,7 @@ from typing import Any
 
 from ._errors import CLIError
 
-SCOPES = ("publish", "read", "admin")
+SCOPES = ("publish", "read", "admin", "users")
 
 EPILOG = textwrap.dedent(
     """\
@@ -62,7 +62,12 @@ def register(subparsers: Any) -> None:
     )
     create = sub.add_parser("create", help="create a key and print its secret (shown once)")
     create.add_argument("--name", required=True, help="what the key is for")
-    create.add_argument("--scope", choices=SCOPES, default="publish", help="publish (default), read or admin")
+    create.add_argument(
+        "--scope",
+        choices=SCOPES,
+        default="publish",
+        help="publish (default), read, admin, or users (an app's backend: its users' devices only)",
+    )
     add_db_arguments(create)
     create.set_defaults(func=_create)
     listing = sub.add_parser("list", help="list keys (never their secrets)")

@@ -33,6 +33,13 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         help="retention for one channel, e.g. audit=365d or audit=forever (repeatable)",
     )
     parser.add_argument(
+        "--device-inactive-days",
+        type=_days,
+        default=None,
+        metavar="DAYS",
+        help="remove devices not registered or refreshed for DAYS (default 270; 'forever' keeps them)",
+    )
+    parser.add_argument(
         "--metrics-public",
         action="store_true",
         help="serve /metrics without a key (only with a loopback --host; else it needs an admin key)",
@@ -51,6 +58,19 @@ def _age(text: str) -> float:
     if text.strip().lower() in _FOREVER:
         return math.inf
     return duration_arg(text).total_seconds()
+
+
+def _days(text: str) -> float:
+    """A number of days (> 0), or ``forever``: infinite."""
+    if text.strip().lower() in _FOREVER:
+        return math.inf
+    try:
+        days = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of days or 'forever', got {text!r}") from None
+    if not days > 0 or math.isinf(days):
+        raise argparse.ArgumentTypeError(f"expected a positive number of days, got {text!r}")
+    return days
 
 
 def _channel_age(text: str) -> tuple[str, float]:
@@ -73,6 +93,8 @@ def config_values(args: argparse.Namespace) -> dict[str, Any]:
     }
     if args.retention is not None:
         values["retention"] = _kept(args.retention)
+    if args.device_inactive_days is not None:
+        values["device_inactive_days"] = _kept(args.device_inactive_days)
     return values
 
 

@@ -41,8 +41,11 @@ async def lookup_key(state: HubState, secret: str) -> KeyRecord | None:
     return await state.db_read(key_store.find_by_secret, secret)
 
 
-async def authenticate(request: Request, need: str, *, rate_limited: bool = True) -> KeyRecord:
-    """The request's key, checked for scope ``need`` (publish, read or admin) and rate."""
+async def authenticate(request: Request, need: str, *also: str, rate_limited: bool = True) -> KeyRecord:
+    """The request's key, checked for rate and for scope ``need`` (publish, read, users or admin), or
+    any of ``also`` (a route open to two branches, e.g. read for team devices and users for app
+    users' devices, checks which one the key is afterwards)."""
+    needs = (need, *also)
     state = hub_state(request)
     secret = bearer_secret(request)
     if secret is None:
@@ -61,9 +64,10 @@ async def authenticate(request: Request, need: str, *, rate_limited: bool = True
         state.auth_failures.take(address)
         detail = "unknown API key" if record is None else "this API key has been revoked"
         raise ApiError(401, "unauthorized", detail)
-    if not key_store.scope_allows(record.scope, need):
+    if not any(key_store.scope_allows(record.scope, scope) for scope in needs):
+        wanted = " or ".join(needs)
         raise ApiError(
-            403, "forbidden", f"this is a {record.scope} key; this request needs a {need} (or higher) key"
+            403, "forbidden", f"this is a {record.scope} key; this request needs a {wanted} (or admin) key"
         )
     if rate_limited:
         wait = state.limiter.take(record.id)

@@ -179,15 +179,52 @@ class Subscription(Struct, forbid_unknown_fields=False):
     keys: SubscriptionKeys
 
 
+#: App users' devices: an identifier (user id, installation id) is printable text without control
+#: characters; ``attributes`` is a flat object of at most MAX_ATTRIBUTES scalars.
+MAX_USER_ID: Final = 200
+MAX_ATTRIBUTES: Final = 32
+MAX_ATTRIBUTE_KEY: Final = 64
+MAX_ATTRIBUTE_TEXT: Final = 256
+_IDENT_PATTERN: Final = r"^[^\x00-\x1f\x7f]+$"
+UserId = Annotated[
+    str, Meta(min_length=1, max_length=MAX_USER_ID, pattern=_IDENT_PATTERN, description="the app's user id")
+]
+AttributeValue = Annotated[str, Meta(max_length=MAX_ATTRIBUTE_TEXT)] | int | float | bool | None
+Attributes = Annotated[
+    dict[
+        Annotated[str, Meta(min_length=1, max_length=MAX_ATTRIBUTE_KEY, pattern=_IDENT_PATTERN)],
+        AttributeValue,
+    ],
+    Meta(max_length=MAX_ATTRIBUTES, description="flat: string, number, boolean or null values"),
+]
+
+
 class DeviceRegistration(Struct, forbid_unknown_fields=False):
-    """A team device: a Web Push ``subscription``, or an FCM/APNs ``token`` (the hub must have that
-    transport's credentials); which one is required follows from ``kind``."""
+    """A Web Push ``subscription``, or an FCM/APNs ``token`` (the hub must have that transport's
+    credentials); which one is required follows from ``kind``.
+
+    With ``user_id`` (a ``users`` or admin key) the device is an app user's: it never receives log
+    events, only notifications. Without it (a read or admin key) it is a team device. ``timezone`` is an
+    IANA name (checked against the zone database); a new token with the same ``installation_id`` (and
+    user, or key for team devices) replaces the device that install registered before.
+    """
 
     kind: Literal["webpush", "fcm", "apns"] = "webpush"
     subscription: Subscription | None = None
     token: Annotated[str, Meta(min_length=1, max_length=4096)] | None = None
     name: Annotated[str, Meta(max_length=MAX_NAME)] | None = None
     preferences: Preferences | None = None
+    user_id: UserId | None = None
+    platform: Annotated[str, Meta(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.-]+$")] | None = None
+    app_version: Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[\x21-\x7e]+$")] | None = None
+    locale: Annotated[str, Meta(max_length=64, pattern=r"^[A-Za-z]{2,8}([_-][A-Za-z0-9]{1,8})*$")] | None = (
+        None
+    )
+    timezone: Annotated[str, Meta(min_length=1, max_length=64, description="IANA zone name")] | None = None
+    attributes: Attributes | None = None
+    installation_id: (
+        Annotated[str, Meta(min_length=1, max_length=MAX_USER_ID, pattern=_IDENT_PATTERN)] | None
+    ) = None
 
 
 class DeviceChange(Struct, forbid_unknown_fields=False):
@@ -197,7 +234,7 @@ class DeviceChange(Struct, forbid_unknown_fields=False):
 
 class KeyRequest(Struct, forbid_unknown_fields=False):
     name: Annotated[str, Meta(min_length=1, max_length=MAX_NAME, pattern=r"\S")]
-    scope: Literal["publish", "read", "admin"]
+    scope: Literal["publish", "read", "admin", "users"]
 
 
 Seconds = Annotated[float, Meta(gt=0, le=MAX_EVERY_S)]
@@ -357,6 +394,14 @@ class Device(Struct):
     updated_at: Time
     last_success_at: NullTime
     failure_count: int
+    user_id: str | None
+    platform: str | None
+    app_version: str | None
+    locale: str | None
+    timezone: str | None
+    attributes: dict[str, Any] | None
+    installation_id: str | None
+    last_seen_at: NullTime
 
 
 class DeviceList(Struct):
@@ -366,7 +411,7 @@ class DeviceList(Struct):
 class Key(Struct):
     id: str
     name: str
-    scope: Literal["publish", "read", "admin"]
+    scope: Literal["publish", "read", "admin", "users"]
     prefix: str
     created_at: Time
     revoked_at: NullTime

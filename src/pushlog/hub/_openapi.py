@@ -20,7 +20,7 @@ _REF: Final = "#/components/schemas/{name}"
 _ERRORS: Final = {
     400: "Malformed JSON, invalid UTF-8, a value JSON cannot hold or a bad query parameter",
     401: "Missing, unknown or revoked key (or bad receipt token)",
-    403: "The key's scope is too low",
+    403: "The key's scope does not allow this (too low, or the other branch: read vs users)",
     404: "Not found",
     409: "Conflict (revoking the last live admin key)",
     413: "Request body too large",
@@ -45,6 +45,8 @@ class Operation:
     extra_params: list[dict[str, Any]] = field(default_factory=list)
     #: Content type of a response declared without a model (e.g. text/plain), if not JSON.
     media_type: str = ""
+    #: Which scopes are accepted, when not "``scope`` or higher" (the ``users`` branch, DESIGN §5).
+    scope_note: str = ""
 
 
 _META_PARAM: Final = {
@@ -147,13 +149,29 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
     Operation(
         "post",
         "/v1/devices",
-        "Register or refresh a Web Push subscription",
+        "Register or refresh a device (Web Push subscription, FCM or APNs token)",
         "read",
-        {201: (m.Device, "Registered"), 200: (m.Device, "Refreshed (same endpoint)")},
+        {
+            201: (m.Device, "Registered"),
+            200: (m.Device, "Refreshed (same token or endpoint, or the same installation's new token)"),
+        },
         (400, 401, 403, 422, 429),
         body=m.DeviceRegistration,
+        description="A team device with a `read` key; an app user's device (`user_id`) with a `users` key "
+        "(`admin` may register both).",
+        scope_note="`read` (team devices) or `users` (app users' devices)",
     ),
-    Operation("get", "/v1/devices", "List devices", "read", {200: (m.DeviceList, "Devices")}, _READ),
+    Operation("get", "/v1/devices", "List team devices", "read", {200: (m.DeviceList, "Devices")}, _READ),
+    Operation(
+        "get",
+        "/v1/users/{user_id}/devices",
+        "List an app user's devices",
+        "users",
+        {200: (m.DeviceList, "The user's devices (none for an unknown user)")},
+        _READ,
+        path_params=("user_id",),
+        scope_note="`users`",
+    ),
     Operation(
         "patch",
         "/v1/devices/{device_id}",
@@ -163,6 +181,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         (400, 401, 403, 404, 422, 429),
         body=m.DeviceChange,
         path_params=("device_id",),
+        scope_note="`read` (team devices) or `users` (app users' devices)",
     ),
     Operation(
         "delete",
@@ -172,6 +191,7 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         {204: (None, "Removed")},
         (401, 403, 404, 429),
         path_params=("device_id",),
+        scope_note="`read` (team devices) or `users` (app users' devices)",
     ),
     Operation(
         "post",
@@ -305,7 +325,8 @@ def _operation(op: Operation, schemas: dict[Any, Any], components: dict[str, Any
     responses.update({str(code): {"$ref": f"#/components/responses/E{code}"} for code in op.errors})
     description = op.description
     if op.scope:
-        description = f"Needs a key with scope `{op.scope}` or higher. {description}".strip()
+        needs = f"{op.scope_note} or `admin`" if op.scope_note else f"`{op.scope}` or higher"
+        description = f"Needs a key with scope {needs}. {description}".strip()
     operation: dict[str, Any] = {
         "summary": op.summary,
         "responses": responses,

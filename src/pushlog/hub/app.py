@@ -2,7 +2,8 @@
 
 The app's lifespan opens the database (creating and migrating it when needed), loads the hub secrets
 and the bootstrap keys, starts the delivery service (``pushlog.hub.delivery.start_delivery``), the
-heartbeat monitor and the retention task (``_retention.py``) and stops them again on shutdown.
+heartbeat monitor, the retention task (``_retention.py``) and device upkeep (``_device_upkeep.py``) and
+stops them again on shutdown.
 Routes: the API modules in ``api/`` and the web app from ``static/`` at ``/`` (``/sw.js`` at the
 root so the service worker's scope is the whole hub).
 """
@@ -104,6 +105,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        from ._device_upkeep import DeviceUpkeep
         from ._retention import RetentionTask
         from .delivery import start_delivery
         from .heartbeats import start_monitor
@@ -124,9 +126,12 @@ def create_app(
             app.state.heartbeat_monitor = start_monitor(state)
             app.state.retention = RetentionTask.for_config(ready.engine, config, the_clock)
             app.state.retention.start()
+            app.state.device_upkeep = DeviceUpkeep.for_config(ready.engine, config, the_clock)
+            app.state.device_upkeep.start()
             try:
                 yield
             finally:
+                await app.state.device_upkeep.aclose()
                 await app.state.retention.aclose()
                 await app.state.heartbeat_monitor.aclose()
                 await state.broker.close()

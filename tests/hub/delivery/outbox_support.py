@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as _dt
 import random
 import uuid
@@ -18,6 +19,7 @@ from pushlog.hub.delivery._base import Outcome, PushMessage, SendResult
 from pushlog.hub.store import devices as device_store
 from pushlog.hub.store import events as event_store
 from pushlog.hub.store._tables import deliveries
+from pushlog.hub.store.device_tokens import DeviceTokenVault
 
 T0 = _dt.datetime(2026, 11, 21, 8, 0, tzinfo=_dt.UTC)
 SECRET = "receipt-secret-for-tests"
@@ -25,6 +27,10 @@ BASE_URL = "http://hub.test:8765"
 # Valid subscription keys (RFC 8291's example user agent) for rows a fake sender never encrypts to.
 RFC_UA_PUBLIC = "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4"
 RFC_AUTH = "BTBZMqHH6r4Tts7J_aSIgg"
+#: Seals the devices add_device stores; the service opens them with it (a hub: HubConfig's
+#: ``device_token_key=VAULT_KEY``).
+VAULT_KEY = base64.urlsafe_b64encode(bytes(range(32))).decode("ascii")
+VAULT = DeviceTokenVault(bytes(range(32)))
 
 
 @dataclass
@@ -76,7 +82,7 @@ class Outbox:
             channels=channels,
         )
         with self.engine.begin() as conn:
-            device, _ = device_store.register_webpush(conn, reg, now=self.clock())
+            device, _ = device_store.register_webpush(conn, reg, vault=VAULT, now=self.clock())
         return str(device["id"])
 
     def ingest(
@@ -119,6 +125,7 @@ class Outbox:
 
     def service(self, sender: Any, **kwargs: Any) -> DeliveryService:
         kwargs.setdefault("retry", RetryPolicy(rng=random.Random(7)))
+        kwargs.setdefault("vault", VAULT)
         return DeliveryService(
             engine=self.engine,
             senders={"webpush": sender},

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from tests.hub.delivery.outbox_support import FakeSender, Outbox
+from tests.hub.delivery.outbox_support import VAULT_KEY, FakeSender, Outbox
 from tests.support.push_service import PushService
 
 from pushlog._levels import Level
@@ -38,6 +38,7 @@ def config(tmp_path: Path) -> HubConfig:
         push_ttl=900,
         vapid_subject="mailto:ops@example.com",
         allow_private_endpoints=True,
+        device_token_key=VAULT_KEY,
     )
 
 

@@ -7,7 +7,7 @@ import datetime as _dt
 
 import pytest
 import sqlalchemy as sa
-from tests.hub.delivery.outbox_support import BASE_URL, SECRET, FakeSender, Outbox
+from tests.hub.delivery.outbox_support import BASE_URL, SECRET, VAULT, FakeSender, Outbox
 from tests.support.clock import UTCView
 
 from pushlog._levels import Level
@@ -15,6 +15,7 @@ from pushlog.hub import receipts
 from pushlog.hub.delivery._base import Outcome, SendResult, WebPushTarget
 from pushlog.hub.store import outbox as outbox_queries
 from pushlog.hub.store._tables import devices
+from pushlog.hub.store.devices import webpush_secrets
 
 
 async def test_each_matching_device_gets_the_event_once(outbox: Outbox) -> None:
@@ -27,7 +28,7 @@ async def test_each_matching_device_gets_the_event_once(outbox: Outbox) -> None:
     report = await service.run_once()
     assert (report.claimed, report.sent) == (2, 2)
     assert {t.endpoint for t, _ in sender.sent} == {
-        r.endpoint for r in _devices(outbox) if r.id in (first, second)
+        _endpoint(r) for r in _devices(outbox) if r.id in (first, second)
     }
     rows = outbox.rows(event_id)
     assert [r.status for r in rows] == ["sent", "sent"]
@@ -142,7 +143,7 @@ async def test_gone_removes_the_device_and_fails_its_queue(outbox: Outbox) -> No
     sender = FakeSender()
 
     def answer_for(endpoint: str) -> SendResult:
-        dead_endpoint = next(r.endpoint for r in _devices(outbox) if r.id == dead)
+        dead_endpoint = next(_endpoint(r) for r in _devices(outbox) if r.id == dead)
         if endpoint == dead_endpoint:
             return SendResult(outcome=Outcome.GONE, status=410, detail="subscription expired")
         return SendResult(outcome=Outcome.SENT, status=201)
@@ -309,6 +310,13 @@ async def test_non_critical_events_are_not_repushed(outbox: Outbox, clock: UTCVi
 def _devices(outbox: Outbox) -> list[sa.Row]:  # type: ignore[type-arg]
     with outbox.engine.connect() as conn:
         return list(conn.execute(sa.select(devices).order_by(devices.c.id)).all())
+
+
+def _endpoint(row: sa.Row) -> str:  # type: ignore[type-arg]
+    """A device row's endpoint as the push service knows it (the row holds it encrypted)."""
+    opened = webpush_secrets(dict(row._mapping), VAULT)
+    assert opened is not None
+    return opened[0]
 
 
 async def test_a_lost_lease_cannot_record_over_the_new_claim(outbox: Outbox, clock: UTCView) -> None:

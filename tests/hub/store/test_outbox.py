@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
+from tests.hub.store.rows import VAULT
 
 from pushlog._levels import Level
 from pushlog.hub.store import devices as device_store
@@ -54,6 +55,7 @@ def _device(conn: sa.Connection, n: int, min_level: Level, channels: list[str] |
             min_level=min_level,
             channels=channels,
         ),
+        vault=VAULT,
         now=NOW,
     )
     return str(device["id"])

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from tests.hub.store.rows import NOW, REPEAT, new_event
+from tests.hub.store.rows import NOW, REPEAT, VAULT, new_event
 from tests.support.hub_server import start_hub_thread
 
 from pushlog._levels import Level
@@ -35,6 +35,7 @@ def test_ingest_filters_pagination_and_ack(engine: sa.Engine) -> None:
                 min_level=Level.WARNING,
                 channels=["ops"],
             ),
+            vault=VAULT,
             now=NOW,
         )
         assert created
@@ -127,10 +128,10 @@ def test_revoking_removes_owned_devices_and_never_the_last_admin(engine: sa.Engi
             min_level=Level.WARNING,
             channels=None,
         )
-        device, _ = device_store.register_webpush(conn, reg, now=NOW, key_id=first.id)
+        device, _ = device_store.register_webpush(conn, reg, vault=VAULT, now=NOW, key_id=first.id)
     with engine.begin() as conn:
         key_store.revoke_key(conn, first.id, now=NOW)
-        assert device_store.get_device(conn, device["id"]) is None
+        assert device_store.get_device(conn, device["id"], VAULT) is None
     with engine.begin() as conn, pytest.raises(key_store.LastAdminKeyError):
         key_store.revoke_key(conn, second.id, now=NOW)
 

@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
+from tests.hub.store.rows import VAULT
 
 from pushlog._levels import Level
 from pushlog.hub._retention import RetentionTask
@@ -39,6 +40,7 @@ def _phone(conn: sa.Connection) -> None:
             min_level=Level.WARNING,
             channels=None,
         ),
+        vault=VAULT,
         now=START,
     )
 

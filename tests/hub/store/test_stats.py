@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
+from tests.hub.store.rows import VAULT
 
 from pushlog._levels import Level
 from pushlog.hub.store import devices as device_store
@@ -44,6 +45,7 @@ def test_the_same_counts_on_both_databases(engine: sa.Engine) -> None:
                 min_level=Level.WARNING,
                 channels=None,
             ),
+            vault=VAULT,
             now=NOW,
         )
         batch = [

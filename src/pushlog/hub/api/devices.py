@@ -1,5 +1,9 @@
 """``/v1/devices``: register (or refresh) Web Push subscriptions and FCM/APNs tokens, list, change
-preferences, remove.
+preferences, remove; ``/v1/users/{user_id}/devices``: an app user's devices.
+
+Two kinds of device (DESIGN §8), kept apart by key scope: team devices (no ``user_id``) are the
+``read`` scope's, an app's users' devices (``user_id``) the ``users`` scope's; ``admin`` has both. A
+key of one branch neither sees nor changes the other's devices (they answer 404, as if absent).
 
 Native tokens (``kind`` fcm or apns, ``token``) are accepted only when the hub has that transport's
 credentials, and are sealed by the device-token vault before they reach the store.
@@ -27,9 +31,11 @@ from .._endpoints import EndpointError, validate_endpoint
 from .._errors import ApiError
 from .._json import JSONResponse
 from .._models import DeviceChange, DeviceRegistration, Preferences, decode_body, invalid
-from .._state import hub_state
+from .._state import HubState, hub_state
+from .._timezones import is_iana_zone
 from ..store import devices as device_store
-from ..store.device_tokens import open_vault
+from ..store.device_tokens import DeviceTokenVault, open_vault
+from ..store.keys import KeyRecord
 
 NATIVE_KINDS = ("fcm", "apns")
 MAX_TOKEN_CHARS = 4096
@@ -57,12 +63,51 @@ def _preferences(given: Preferences | None, where: str) -> dict[str, Any]:
     return result
 
 
+async def _vault(state: HubState) -> DeviceTokenVault:
+    return await anyio.to_thread.run_sync(open_vault, state.config.data_dir, state.config.device_token_key)
+
+
+def _sees(key: KeyRecord, device: dict[str, Any] | None) -> bool:
+    """Whether ``key`` may see and change ``device``: team devices for read keys, app users' devices
+    for users keys, both for admin."""
+    if device is None:
+        return False
+    return key.scope == "admin" or (key.scope == "users") == (device["user_id"] is not None)
+
+
+def _profile(body: DeviceRegistration, key: KeyRecord) -> device_store.Profile:
+    """The registration's app-user fields, checked against the key: a users key registers only app
+    users' devices (``user_id`` required), a read key only team devices."""
+    if body.user_id is None:
+        if key.scope == "users":
+            raise invalid("user_id", "required with a users key: it registers devices of the app's users")
+        extra = [
+            f for f in ("platform", "app_version", "locale", "timezone", "attributes") if getattr(body, f)
+        ]
+        if extra:
+            raise invalid(extra[0], "only for an app user's device (give user_id)")
+    elif key.scope != "users" and key.scope != "admin":
+        raise ApiError(403, "forbidden", f"this is a {key.scope} key; an app user's device needs a users key")
+    if body.timezone is not None and not is_iana_zone(body.timezone):
+        raise invalid("timezone", f"{body.timezone!r} is not an IANA time zone name (e.g. Europe/Paris)")
+    return device_store.Profile(
+        user_id=body.user_id,
+        platform=body.platform,
+        app_version=body.app_version,
+        locale=body.locale,
+        timezone=body.timezone,
+        attributes=body.attributes,
+        installation_id=body.installation_id,
+    )
+
+
 async def register(request: Request) -> Response:
     state = hub_state(request)
-    key = await authenticate(request, "read")
+    key = await authenticate(request, "read", "users")
     body = decode_body(await request.body(), DeviceRegistration)
+    profile = _profile(body, key)
     if body.kind in NATIVE_KINDS:
-        return await _register_native(request, body, key_id=key.id)
+        return await _register_native(request, body, key_id=key.id, profile=profile)
     sub = body.subscription
     if sub is None:
         raise invalid("subscription", "required object {endpoint, keys: {p256dh, auth}} for kind 'webpush'")
@@ -87,9 +132,14 @@ async def register(request: Request) -> Response:
         auth=sub.keys.auth,
         min_level=Level(prefs.get("min_level", int(PUSH_FLOOR))),
         channels=prefs.get("channels"),
+        profile=profile,
     )
     device, created = await state.db(
-        device_store.register_webpush, registration, now=state.clock(), key_id=key.id
+        device_store.register_webpush,
+        registration,
+        vault=await _vault(state),
+        now=state.clock(),
+        key_id=key.id,
     )
     return JSONResponse(device, status_code=201 if created else 200)
 
@@ -104,8 +154,10 @@ def _native_token(kind: str, value: str | None) -> str:
     return value
 
 
-async def _register_native(request: Request, body: DeviceRegistration, *, key_id: str) -> Response:
-    """``{"kind": "fcm"|"apns", "token", "name"?, "preferences"?}``: a team device on a native transport."""
+async def _register_native(
+    request: Request, body: DeviceRegistration, *, key_id: str, profile: device_store.Profile
+) -> Response:
+    """``{"kind": "fcm"|"apns", "token", "name"?, "preferences"?, ...}``: a device on a native transport."""
     state = hub_state(request)
     kind = body.kind
     if kind not in state.config.native_kinds:
@@ -119,36 +171,61 @@ async def _register_native(request: Request, body: DeviceRegistration, *, key_id
         )
     token = _native_token(kind, body.token)
     prefs = _preferences(body.preferences, "preferences")
-    vault = await anyio.to_thread.run_sync(open_vault, state.config.data_dir, state.config.device_token_key)
     registration = device_store.NativeRegistration(
         kind=kind,
         name=body.name,
-        token_hash=vault.lookup_hash(kind, token),
-        token_ciphertext=vault.encrypt(kind, token),
+        token=token,
         min_level=Level(prefs.get("min_level", int(PUSH_FLOOR))),
         channels=prefs.get("channels"),
+        profile=profile,
     )
     device, created = await state.db(
-        device_store.register_native, registration, now=state.clock(), key_id=key_id
+        device_store.register_native,
+        registration,
+        vault=await _vault(state),
+        now=state.clock(),
+        key_id=key_id,
     )
     return JSONResponse(device, status_code=201 if created else 200)
 
 
 async def list_devices(request: Request) -> Response:
+    """The team's devices (read or admin key)."""
     state = hub_state(request)
     await authenticate(request, "read")
-    return JSONResponse({"devices": await state.db_read(device_store.list_devices)})
+    found = await state.db_read(device_store.list_devices, await _vault(state), team=True)
+    return JSONResponse({"devices": found})
+
+
+async def list_user_devices(request: Request) -> Response:
+    """One app user's devices (users or admin key); an unknown user has none."""
+    state = hub_state(request)
+    await authenticate(request, "users")
+    user_id = request.path_params["user_id"]
+    found = await state.db_read(device_store.list_devices, await _vault(state), user_id=user_id)
+    return JSONResponse({"devices": found})
+
+
+async def _visible(request: Request, state: HubState, key: KeyRecord) -> str:
+    """The path's device id, if it exists and ``key`` may see it; else 404."""
+    device_id: str = request.path_params["device_id"]
+    device = await state.db_read(device_store.get_device, device_id, await _vault(state))
+    if not _sees(key, device):
+        raise ApiError(404, "not_found", f"no device with id {device_id}")
+    return device_id
 
 
 async def update_device(request: Request) -> Response:
     state = hub_state(request)
-    await authenticate(request, "read")
+    key = await authenticate(request, "read", "users")
     body = decode_body(await request.body(), DeviceChange)
     changes = _preferences(body.preferences, "preferences")
     if body.name is not msgspec.UNSET:
         changes["name"] = body.name
-    device_id = request.path_params["device_id"]
-    device = await state.db(device_store.update_device, device_id, changes, now=state.clock())
+    device_id = await _visible(request, state, key)
+    device = await state.db(
+        device_store.update_device, device_id, changes, vault=await _vault(state), now=state.clock()
+    )
     if device is None:
         raise ApiError(404, "not_found", f"no device with id {device_id}")
     return JSONResponse(device)
@@ -156,8 +233,8 @@ async def update_device(request: Request) -> Response:
 
 async def remove_device(request: Request) -> Response:
     state = hub_state(request)
-    await authenticate(request, "read")
-    device_id = request.path_params["device_id"]
+    key = await authenticate(request, "read", "users")
+    device_id = await _visible(request, state, key)
     if not await state.db(device_store.remove_device, device_id):
         raise ApiError(404, "not_found", f"no device with id {device_id}")
     return Response(status_code=204)
@@ -168,4 +245,5 @@ routes = [
     Route("/v1/devices", list_devices, methods=["GET"]),
     Route("/v1/devices/{device_id}", update_device, methods=["PATCH"]),
     Route("/v1/devices/{device_id}", remove_device, methods=["DELETE"]),
+    Route("/v1/users/{user_id}/devices", list_user_devices, methods=["GET"]),
 ]

@@ -33,6 +33,7 @@ from .._clock import Clock
 from ..config import CRITICAL_REPEAT_INTERVAL, PUSH_TTL
 from ..store import outbox
 from ..store.device_tokens import DeviceTokenKeyError, DeviceTokenVault
+from ..store.devices import webpush_secrets
 from ..store.outbox import Claimed
 from ._backoff import RetryPolicy
 from ._base import ApnsTarget, FcmTarget, Outcome, PushMessage, Sender, SendResult, Target, WebPushTarget
@@ -61,10 +62,15 @@ class DeliveryObserver(Protocol):
 
 
 def target_for(device: Mapping[str, Any], vault: DeviceTokenVault | None = None) -> Target | None:
-    """What the device's sender takes (native tokens decrypted with ``vault``); None if unknown."""
+    """What the device's sender takes (its secrets decrypted with ``vault``); None if unknown or sealed
+    under a key this hub lacks."""
     kind = device.get("kind")
     if kind == "webpush":
-        return WebPushTarget(endpoint=device["endpoint"], p256dh=device["p256dh"], auth=device["auth"])
+        opened = webpush_secrets(device, vault) if vault is not None else None
+        if opened is None:
+            return None
+        endpoint, p256dh, auth = opened
+        return WebPushTarget(endpoint=endpoint, p256dh=p256dh, auth=auth)
     if kind in ("fcm", "apns") and vault is not None and device.get("token"):
         token = vault.decrypt(str(kind), str(device["token"]))
         if kind == "fcm":

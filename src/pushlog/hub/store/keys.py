@@ -1,8 +1,11 @@
 """API keys: creation, lookup by secret, listing, revocation.
 
 A key is ``pl_<scope>_<32 url-safe chars>``. Only its SHA-256 (hex) and an 8-character prefix of the
-random part are stored; the secret is shown once at creation. Scopes are ordered
-``publish < read < admin``: a key may do what its scope and every lower scope may do.
+random part are stored; the secret is shown once at creation. Scopes (DESIGN §5): ``publish < read <
+admin`` are ordered (a key may do what its scope and every lower scope may do); ``users`` is a branch
+of its own for an app's backend: its users' devices (and what is built on them), never the team's
+feed, team devices or stream, nor publishing. ``admin`` may do everything; ``read`` does not imply
+``users`` and ``users`` implies nothing else.
 
 Revoking a key removes the devices it registered (they stop receiving pushes at once; the phone
 signs in again with a live key to re-register), and the last live admin key cannot be revoked, so
@@ -23,12 +26,17 @@ from .._clock import format_time
 from ._tables import keys
 from .devices import remove_devices_of_key
 
-SCOPES: Final = ("publish", "read", "admin")
-_RANK: Final = {scope: rank for rank, scope in enumerate(SCOPES)}
+SCOPES: Final = ("publish", "read", "admin", "users")
+#: The team's ordered scopes; ``users`` is outside this ladder.
+_RANK: Final = {scope: rank for rank, scope in enumerate(("publish", "read", "admin"))}
 
 
 def scope_allows(have: str, need: str) -> bool:
     """Whether a key of scope ``have`` may do what needs ``need``."""
+    if have == "admin":
+        return True
+    if "users" in (have, need):
+        return have == need
     return _RANK.get(have, -1) >= _RANK[need]
 
 

@@ -115,7 +115,10 @@ def enqueue(conn: sa.Connection, pushes: Sequence[Push], *, now: _dt.datetime) -
     """
     if not pushes:
         return 0
-    targets = conn.execute(sa.select(devices.c.id, devices.c.min_level, devices.c.channels)).all()
+    # team devices only: an app user's device (user_id set) never receives log events
+    targets = conn.execute(
+        sa.select(devices.c.id, devices.c.min_level, devices.c.channels).where(devices.c.user_id.is_(None))
+    ).all()
     if not targets:
         return 0
     queued = DeliveryStatus.QUEUED.value
