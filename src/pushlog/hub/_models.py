@@ -179,15 +179,22 @@ class Subscription(Struct, forbid_unknown_fields=False):
     keys: SubscriptionKeys
 
 
-#: App users' devices: an identifier (user id, installation id) is printable text without control
-#: characters; ``attributes`` is a flat object of at most MAX_ATTRIBUTES scalars.
+#: App users' devices: an identifier (user id, installation id) is text without control characters;
+#: ``attributes`` is a flat object of at most MAX_ATTRIBUTES scalars.
 MAX_USER_ID: Final = 200
 MAX_ATTRIBUTES: Final = 32
 MAX_ATTRIBUTE_KEY: Final = 64
 MAX_ATTRIBUTE_TEXT: Final = 256
 _IDENT_PATTERN: Final = r"^[^\x00-\x1f\x7f]+$"
+#: A user id is also a path segment (``/v1/users/{user_id}/devices``): no ``/``.
 UserId = Annotated[
-    str, Meta(min_length=1, max_length=MAX_USER_ID, pattern=_IDENT_PATTERN, description="the app's user id")
+    str,
+    Meta(
+        min_length=1,
+        max_length=MAX_USER_ID,
+        pattern=r"^[^\x00-\x1f\x7f/]+$",
+        description="the app's user id (no '/', no control characters)",
+    ),
 ]
 AttributeValue = Annotated[str, Meta(max_length=MAX_ATTRIBUTE_TEXT)] | int | float | bool | None
 Attributes = Annotated[

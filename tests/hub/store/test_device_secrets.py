@@ -1,0 +1,205 @@
+"""Device secrets at rest and the device lifecycle in the store, on SQLite and PostgreSQL: nothing a
+device can be pushed with is readable without the key, rows from before encryption are sealed by the
+reseal pass, key rotation re-encrypts and re-hashes, inactive devices are pruned, and an app user's
+device gets no log event."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from tests.hub.store.rows import NOW, REPEAT, VAULT, new_event
+
+from pushlog._levels import Level
+from pushlog.hub.store import devices as device_store
+from pushlog.hub.store import events as event_store
+from pushlog.hub.store._tables import deliveries, devices
+from pushlog.hub.store.device_tokens import DeviceTokenVault
+
+P256DH = "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4"
+AUTH = "BTBZMqHH6r4Tts7J_aSIgg"
+ENDPOINT = "https://fcm.googleapis.com/fcm/send/secret-capability-1"
+FCM_TOKEN = "fcm-token-secret:APA91bHPRgkF3JUikC4ENAHEeMrd41Zxv3hVZjC9KtT8OvPVGJ-hQMRKRrZuJAEcl7B338"
+NEW_VAULT = DeviceTokenVault(bytes(range(1, 33)), bytes(range(32)))  # rotated: new key first, old kept
+
+
+def webpush(
+    endpoint: str = ENDPOINT, *, profile: device_store.Profile | None = None
+) -> device_store.WebPushRegistration:
+    return device_store.WebPushRegistration(
+        name=None,
+        endpoint=endpoint,
+        p256dh=P256DH,
+        auth=AUTH,
+        min_level=Level.WARNING,
+        channels=None,
+        profile=profile or device_store.Profile(),
+    )
+
+
+def native(token: str = FCM_TOKEN) -> device_store.NativeRegistration:
+    return device_store.NativeRegistration(
+        kind="fcm", name=None, token=token, min_level=Level.WARNING, channels=None
+    )
+
+
+def raw_rows(engine: sa.Engine) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(sa.select(devices)).all()]
+
+
+def test_a_database_copy_reveals_no_token_endpoint_or_key(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        device_store.register_webpush(conn, webpush(), vault=VAULT, now=NOW)
+        device_store.register_native(conn, native(), vault=VAULT, now=NOW)
+    secrets = (ENDPOINT, P256DH, AUTH, FCM_TOKEN, "secret-capability", "fcm-token-secret")
+    for row in raw_rows(engine):
+        for value in map(str, row.values()):
+            assert not any(secret in value for secret in secrets), (row["kind"], value)
+    if engine.dialect.name == "sqlite":  # the file itself, WAL included
+        engine.dispose()
+        db_file = engine.url.database
+        assert db_file is not None
+        files = [Path(db_file), Path(db_file + "-wal")]
+        raw = b"".join(path.read_bytes() for path in files if path.exists())
+        assert not any(secret.encode() in raw for secret in secrets)
+    with engine.connect() as conn:  # with the key, the hub reads them back
+        listed = device_store.list_devices(conn, VAULT)
+        row = conn.execute(sa.select(devices).where(devices.c.kind == "webpush")).one()
+    assert {d["endpoint"] for d in listed} == {ENDPOINT, None}
+    assert device_store.webpush_secrets(dict(row._mapping), VAULT) == (ENDPOINT, P256DH, AUTH)
+    # another hub's key opens nothing
+    assert device_store.webpush_secrets(dict(row._mapping), DeviceTokenVault(bytes(32))) is None
+
+
+def test_reseal_encrypts_rows_stored_in_plaintext_before_encryption(engine: sa.Engine) -> None:
+    with engine.begin() as conn:  # a Web Push row as every hub before migration 0009 wrote it
+        conn.execute(
+            devices.insert().values(
+                id="dev_old",
+                kind="webpush",
+                endpoint=ENDPOINT,
+                p256dh=P256DH,
+                auth=AUTH,
+                min_level=30,
+                created_at=NOW,
+                updated_at=NOW,
+                last_seen_at=NOW,
+            )
+        )
+        # until the pass reaches it, registering the same subscription finds it
+        found, created = device_store.register_webpush(conn, webpush(), vault=VAULT, now=NOW)
+        assert (found["id"], created) == ("dev_old", False)
+        conn.execute(devices.update().values(endpoint=ENDPOINT, p256dh=P256DH, auth=AUTH, token_hash=None))
+    assert device_store.reseal_all(engine, VAULT) == 1
+    assert device_store.reseal_all(engine, VAULT) == 0  # idempotent
+    (row,) = raw_rows(engine)
+    assert all(row[c].startswith(VAULT.current_prefix) for c in ("endpoint", "p256dh", "auth"))
+    assert row["token_hash"] == VAULT.lookup_hash("webpush", ENDPOINT)
+    with engine.begin() as conn:
+        again, created = device_store.register_webpush(conn, webpush(), vault=VAULT, now=NOW)
+    assert (again["id"], created) == ("dev_old", False)
+
+
+def test_key_rotation_reencrypts_and_rehashes_every_device(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        web, _ = device_store.register_webpush(conn, webpush(), vault=VAULT, now=NOW)
+        fcm, _ = device_store.register_native(conn, native(), vault=VAULT, now=NOW)
+    # after the key change, before the pass: old rows still decrypt and are still found
+    with engine.begin() as conn:
+        assert device_store.count_not_current(conn, NEW_VAULT) == 2
+        same, created = device_store.register_native(conn, native(), vault=NEW_VAULT, now=NOW)
+        assert (same["id"], created) == (fcm["id"], False)
+    assert device_store.reseal_all(engine, NEW_VAULT) == 1  # the web push row (the fcm one was refreshed)
+    with engine.connect() as conn:
+        assert device_store.count_not_current(conn, NEW_VAULT) == 0
+    new_only = DeviceTokenVault(bytes(range(1, 33)))  # the old key retired
+    for row in raw_rows(engine):
+        assert row["token_hash"] == new_only.lookup_hash(
+            row["kind"], ENDPOINT if row["kind"] == "webpush" else FCM_TOKEN
+        )
+        if row["kind"] == "webpush":
+            assert device_store.webpush_secrets(row, new_only) == (ENDPOINT, P256DH, AUTH)
+            assert device_store.webpush_secrets(row, VAULT) is None  # the old key alone opens nothing
+        else:
+            assert new_only.decrypt("fcm", row["token"]) == FCM_TOKEN
+    with engine.begin() as conn:
+        _, created = device_store.register_webpush(conn, webpush(), vault=new_only, now=NOW)
+    assert not created and web["id"]
+
+
+def test_prune_removes_devices_unseen_since_the_cutoff(engine: sa.Engine) -> None:
+    day = _dt.timedelta(days=1)
+    with engine.begin() as conn:
+        old, _ = device_store.register_webpush(
+            conn, webpush("https://push.example/old"), vault=VAULT, now=NOW
+        )
+        seen, _ = device_store.register_webpush(
+            conn, webpush("https://push.example/seen"), vault=VAULT, now=NOW
+        )
+        device_store.register_webpush(
+            conn, webpush("https://push.example/seen"), vault=VAULT, now=NOW + 200 * day
+        )
+        assert device_store.prune_inactive(conn, before=NOW + day) == 1
+        assert device_store.prune_inactive(conn, before=NOW + day) == 0
+        left = [d["id"] for d in device_store.list_devices(conn, VAULT)]
+    assert left == [seen["id"]] and old["id"] not in left
+
+
+def test_installation_replacement_is_per_owner(engine: sa.Engine) -> None:
+    def user(user_id: str, install: str) -> device_store.Profile:
+        return device_store.Profile(user_id=user_id, installation_id=install, platform="web")
+
+    with engine.begin() as conn:
+        first, _ = device_store.register_webpush(
+            conn, webpush("https://push.example/a", profile=user("u1", "i1")), vault=VAULT, now=NOW
+        )
+        moved, created = device_store.register_webpush(
+            conn, webpush("https://push.example/b", profile=user("u1", "i1")), vault=VAULT, now=NOW
+        )
+        assert (moved["id"], created, moved["endpoint"]) == (first["id"], False, "https://push.example/b")
+        _, created = device_store.register_webpush(
+            conn, webpush("https://push.example/c", profile=user("u2", "i1")), vault=VAULT, now=NOW
+        )
+        assert created
+        # the install switches to FCM: the same device row, the Web Push secrets gone
+        switched, created = device_store.register_native(
+            conn,
+            device_store.NativeRegistration(
+                kind="fcm",
+                name=None,
+                token=FCM_TOKEN,
+                min_level=Level.WARNING,
+                channels=None,
+                profile=user("u1", "i1"),
+            ),
+            vault=VAULT,
+            now=NOW,
+        )
+        assert (switched["id"], created, switched["kind"], switched["endpoint"]) == (
+            first["id"],
+            False,
+            "fcm",
+            None,
+        )
+        assert [d["user_id"] for d in device_store.list_devices(conn, VAULT, user_id="u1")] == ["u1"]
+        assert len(device_store.list_devices(conn, VAULT, team=False)) == 2
+        assert device_store.list_devices(conn, VAULT, team=True) == []
+
+
+def test_app_users_devices_get_no_log_events(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        team, _ = device_store.register_webpush(conn, webpush("https://push.example/t"), vault=VAULT, now=NOW)
+        device_store.register_webpush(
+            conn,
+            webpush("https://push.example/u", profile=device_store.Profile(user_id="u1")),
+            vault=VAULT,
+            now=NOW,
+        )
+        result = event_store.insert_events(
+            conn, [new_event("down", level=Level.CRITICAL, push=True)], key_id=None, now=NOW, repeat=REPEAT
+        )
+        reached = conn.execute(sa.select(deliveries.c.device_id)).scalars().all()
+    assert result.deliveries == 1 and reached == [team["id"]]
