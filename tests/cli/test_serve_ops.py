@@ -1,4 +1,4 @@
-"""``pushlog serve`` retention options become HubConfig fields (``forever`` = None)."""
+"""``pushlog serve`` retention and device-pruning options become HubConfig fields (``forever`` = None)."""
 
 from __future__ import annotations
 
@@ -39,3 +39,17 @@ def test_bad_retention_is_a_usage_error(bad: list[str], capsys: pytest.CaptureFi
         _parse(*bad)
     assert exit_info.value.code == 2
     assert "--retention" in capsys.readouterr().err
+
+
+def test_device_inactive_days() -> None:
+    assert _config(_parse()).device_inactive_days == 270
+    assert _config(_parse("--device-inactive-days", "90")).device_inactive_days == 90
+    assert _config(_parse("--device-inactive-days", "forever")).device_inactive_days is None
+
+
+@pytest.mark.parametrize("bad", ["0", "-3", "soon", "inf"])
+def test_bad_device_inactive_days_is_a_usage_error(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        _parse("--device-inactive-days", bad)
+    assert exit_info.value.code == 2
+    assert "--device-inactive-days" in capsys.readouterr().err

@@ -120,6 +120,10 @@ def _remove(args: argparse.Namespace) -> int:
 
 
 def _rekey(args: argparse.Namespace) -> int:
+    """Re-encrypt every device under the current key; ``--new-key`` first makes a fresh key current,
+    ``--retire`` then drops the older ones. Changing keys needs the hub stopped (the data dir's lock):
+    a running hub would go on sealing with the key it started with."""
+    from pushlog.hub._backup import DataDirLock
     from pushlog.hub.store import devices as device_store
     from pushlog.hub.store.device_tokens import KEY_ENV, add_key, load_vault, retire_old_keys
 
@@ -129,9 +133,16 @@ def _rekey(args: argparse.Namespace) -> int:
             f"the device key comes from ${KEY_ENV}: rotate there (new key first, comma, old key), "
             "run 'pushlog devices rekey', then drop the old key"
         )
+    data_dir = _data_dir(args)
+    lock = DataDirLock(data_dir)
+    if (args.new_key or args.retire) and not lock.try_exclusive():
+        lock.release()
+        raise CLIError(
+            f"a hub is running on {data_dir}: stop it first (it keeps using the keys it started with; "
+            "it re-encrypts under the current key when it starts)"
+        )
     engine = open_engine(args)
     try:
-        data_dir = _data_dir(args)
         if args.new_key:
             print(f"new device key {add_key(data_dir)} is now the current one")
         vault = load_vault(data_dir, env_key)
@@ -147,4 +158,5 @@ def _rekey(args: argparse.Namespace) -> int:
             print(f"dropped {retire_old_keys(data_dir)} older keys from the key file")
     finally:
         engine.dispose()
+        lock.release()
     return 0

@@ -53,6 +53,8 @@ class DeviceUpkeep:
         self.inactive_days = inactive_days
         self.interval = interval
         self._task: asyncio.Task[None] | None = None
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         #: Completed passes (tests wait for this to move).
         self.passes = 0
 
@@ -85,9 +87,17 @@ class DeviceUpkeep:
         return done
 
     def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name="pushlog-device-upkeep")
 
+    def request_pass(self) -> None:
+        """Ask for a pass now instead of at the end of the interval; safe from any thread."""
+        if self._loop is not None and self._wake is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
     async def _run(self) -> None:
+        assert self._wake is not None
         while True:
             try:
                 done = await self.run_due()
@@ -97,7 +107,9 @@ class DeviceUpkeep:
                 raise
             except Exception:  # a failed pass must not end upkeep; the next one retries
                 log.exception("device upkeep pass failed")
-            await asyncio.sleep(self.interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.interval)
+            self._wake.clear()
 
     async def aclose(self) -> None:
         if self._task is not None:
