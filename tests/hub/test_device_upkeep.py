@@ -1,5 +1,6 @@
-"""The hub's device upkeep on its injected clock: devices not seen for the inactivity age are removed
-(a refresh keeps one), and devices stored in plaintext by an older hub are sealed when it starts."""
+"""The hub's device upkeep on its injected clock: app users' devices not seen for the inactivity age are
+removed (a refresh keeps one; team devices stay), and devices stored in plaintext by an older hub are
+sealed when it starts."""
 
 from __future__ import annotations
 
@@ -20,16 +21,23 @@ from pushlog.hub.store.device_tokens import KEY_FILE, load_vault
 DAY = 86400.0
 
 
-def _register(hub: ThreadHub, endpoint: str) -> str:
-    with hub.client(hub.read_key) as client:
-        answer = client.post("/v1/devices", json={"subscription": subscription(endpoint)})
+def _register(hub: ThreadHub, endpoint: str, key: str | None = None, **fields: Any) -> str:
+    with hub.client(key or hub.read_key) as client:
+        answer = client.post("/v1/devices", json={"subscription": subscription(endpoint), **fields})
     assert answer.status_code in (200, 201), answer.text
     return str(answer.json()["id"])
 
 
 def _listed(hub: ThreadHub) -> list[dict[str, Any]]:
-    with hub.client(hub.read_key) as client:
-        return list(client.get("/v1/devices").json()["devices"])
+    with hub.client(hub.admin_key) as client:
+        team = client.get("/v1/devices").json()["devices"]
+        users = client.get("/v1/users/u1/devices").json()["devices"]
+    return [*team, *users]
+
+
+def _users_key(hub: ThreadHub) -> str:
+    with hub.client(hub.admin_key) as admin:
+        return str(admin.post("/v1/keys", json={"name": "app", "scope": "users"}).json()["secret"])
 
 
 def _pass(hub: ThreadHub) -> None:
@@ -42,20 +50,22 @@ def _pass(hub: ThreadHub) -> None:
 def test_inactive_devices_are_pruned_on_the_hubs_clock(hub_factory: Callable[..., ThreadHub]) -> None:
     clock = FakeClock()
     hub = hub_factory(clock=clock.as_utc(), allow_private_endpoints=True, device_inactive_days=30)
-    stale = _register(hub, "http://127.0.0.1:9/stale")
-    kept = _register(hub, "http://127.0.0.1:9/kept")
+    app = _users_key(hub)
+    stale = _register(hub, "http://127.0.0.1:9/stale", app, user_id="u1")
+    kept = _register(hub, "http://127.0.0.1:9/kept", app, user_id="u1")
+    team = _register(hub, "http://127.0.0.1:9/team")  # team devices are not pruned for age
     clock.advance(20 * DAY)
-    assert _register(hub, "http://127.0.0.1:9/kept") == kept  # a refresh: seen again
+    assert _register(hub, "http://127.0.0.1:9/kept", app, user_id="u1") == kept  # a refresh: seen again
     clock.advance(15 * DAY)  # stale unseen for 35 days, kept for 15
     _pass(hub)
-    assert [d["id"] for d in _listed(hub)] == [kept]
+    assert {d["id"] for d in _listed(hub)} == {kept, team}
     assert stale != kept
 
 
 def test_devices_stay_when_pruning_is_off(hub_factory: Callable[..., ThreadHub]) -> None:
     clock = FakeClock()
     hub = hub_factory(clock=clock.as_utc(), allow_private_endpoints=True, device_inactive_days=None)
-    device = _register(hub, "http://127.0.0.1:9/1")
+    device = _register(hub, "http://127.0.0.1:9/1", _users_key(hub), user_id="u1")
     clock.advance(3650 * DAY)
     _pass(hub)
     assert [d["id"] for d in _listed(hub)] == [device]

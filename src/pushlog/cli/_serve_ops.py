@@ -37,7 +37,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         type=_days,
         default=None,
         metavar="DAYS",
-        help="remove devices not registered or refreshed for DAYS (default 270; 'forever' keeps them)",
+        help="remove app users' devices not registered or refreshed for DAYS (default 270; 'forever' keeps)",
     )
     parser.add_argument(
         "--metrics-public",

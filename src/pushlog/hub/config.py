@@ -20,8 +20,8 @@ CREDENTIALS_FILE: Final = "credentials.json"
 #: Defaults the delivery service shares with :class:`HubConfig` (seconds).
 PUSH_TTL: Final = 3600
 CRITICAL_REPEAT_INTERVAL: Final = 300.0
-#: Devices unseen this many days are pruned by default (about nine months: FCM treats a token
-#: unused for 270 days as expired).
+#: App users' devices unseen this many days are pruned by default (about nine months: FCM treats a
+#: token unused for 270 days as expired).
 DEVICE_INACTIVE_DAYS: Final = 270.0
 #: Events are kept this many seconds by default (30 days; ``store/retention.py``).
 RETENTION: Final = 30 * 86400.0
@@ -135,8 +135,8 @@ class HubConfig:
     retention_interval: float = 3600.0
     #: ``/metrics`` without a key (only allowed when ``host`` is a loopback address).
     metrics_public: bool = False
-    #: Devices not seen (registered or refreshed) for this many days are removed (None: never), checked
-    #: every ``device_upkeep_interval`` seconds (``hub/_device_upkeep.py``).
+    #: App users' devices not seen (registered or refreshed) for this many days are removed (None:
+    #: never), checked every ``device_upkeep_interval`` seconds (``hub/_device_upkeep.py``).
     device_inactive_days: float | None = DEVICE_INACTIVE_DAYS
     device_upkeep_interval: float = 3600.0
 

@@ -130,22 +130,26 @@ def test_key_rotation_reencrypts_and_rehashes_every_device(engine: sa.Engine) ->
     assert not created and web["id"]
 
 
-def test_prune_removes_devices_unseen_since_the_cutoff(engine: sa.Engine) -> None:
+def test_prune_removes_app_users_devices_unseen_since_the_cutoff(engine: sa.Engine) -> None:
     day = _dt.timedelta(days=1)
+    app_user = device_store.Profile(user_id="u1")
+
+    def register(endpoint: str, at: _dt.datetime, profile: device_store.Profile = app_user) -> str:
+        with engine.begin() as conn:
+            device, _ = device_store.register_webpush(
+                conn, webpush(endpoint, profile=profile), vault=VAULT, now=at
+            )
+        return str(device["id"])
+
+    old = register("https://push.example/old", NOW)
+    seen = register("https://push.example/seen", NOW)
+    register("https://push.example/seen", NOW + 200 * day)
+    team = register("https://push.example/team", NOW, device_store.Profile())  # never pruned for age
     with engine.begin() as conn:
-        old, _ = device_store.register_webpush(
-            conn, webpush("https://push.example/old"), vault=VAULT, now=NOW
-        )
-        seen, _ = device_store.register_webpush(
-            conn, webpush("https://push.example/seen"), vault=VAULT, now=NOW
-        )
-        device_store.register_webpush(
-            conn, webpush("https://push.example/seen"), vault=VAULT, now=NOW + 200 * day
-        )
         assert device_store.prune_inactive(conn, before=NOW + day) == 1
         assert device_store.prune_inactive(conn, before=NOW + day) == 0
-        left = [d["id"] for d in device_store.list_devices(conn, VAULT)]
-    assert left == [seen["id"]] and old["id"] not in left
+        left = {d["id"] for d in device_store.list_devices(conn, VAULT)}
+    assert left == {seen, team} and old not in left
 
 
 def test_installation_replacement_is_per_owner(engine: sa.Engine) -> None:

@@ -6,7 +6,8 @@ never receives log events (:func:`.outbox.enqueue` skips it), only notifications
 device. Lifecycle: registering the same token or endpoint again refreshes the device (``last_seen_at``
 and the fields given); a new token for the same ``installation_id`` and owner (the user, or for a team
 device the registering key) replaces that install's device in place (same id); :func:`prune_inactive`
-removes devices not seen for a configured age.
+removes app users' devices not seen for a configured age (team devices only go by the transports'
+answers, their key's revocation or removal).
 
 This module is the one place device secrets are sealed and opened (:mod:`.device_tokens`): callers
 hand it plaintext and a vault; FCM/APNs tokens and Web Push endpoints, ``p256dh`` and ``auth`` are
@@ -308,13 +309,15 @@ def remove_devices_of_key(conn: sa.Connection, key_id: str) -> int:
 
 
 def prune_inactive(conn: sa.Connection, *, before: _dt.datetime, limit: int = 1000) -> int:
-    """Remove up to ``limit`` devices last seen (registered or refreshed) before ``before``; how many.
+    """Remove up to ``limit`` app users' devices last seen (registered or refreshed by the app) before
+    ``before``; how many.
 
+    Team devices are never pruned for age: the web app registers once, and an on-call phone that got
+    no push for months must not silently lose its alerts; dead ones go by the transports' answers.
     Idempotent and safe in two processes at once (a device already gone counts for neither twice)."""
     seen = sa.func.coalesce(devices.c.last_seen_at, devices.c.updated_at)
-    stale = (
-        conn.execute(sa.select(devices.c.id).where(seen < before).order_by(seen).limit(limit)).scalars().all()
-    )
+    query = sa.select(devices.c.id).where(devices.c.user_id.is_not(None), seen < before)
+    stale = conn.execute(query.order_by(seen).limit(limit)).scalars().all()
     return sum(remove_device(conn, device_id) for device_id in stale)
 
 
