@@ -169,3 +169,20 @@ def test_an_app_users_device_never_gets_log_events(hub: ThreadHub) -> None:
 
         wait_until(lambda: bool(devices_reached()), timeout=10, what="deliveries")
         assert devices_reached() == {team_device}
+
+
+def test_rotating_the_users_key_keeps_the_audience(hub: ThreadHub) -> None:
+    first = users_key(hub)
+    with hub.client(first) as app:
+        device_id = register(app, "http://127.0.0.1:9/u/1", **PROFILE).json()["id"]
+    with hub.client(hub.read_key) as team:
+        team_device = register(team, "http://127.0.0.1:9/team/1").json()["id"]
+    with hub.client(hub.admin_key) as admin:
+        first_id = next(k["id"] for k in admin.get("/v1/keys").json()["keys"] if k["scope"] == "users")
+        assert admin.delete(f"/v1/keys/{first_id}").status_code == 200
+    with hub.client(first) as revoked:
+        assert revoked.get("/v1/users/u-42/devices").status_code == 401
+    with hub.client(users_key(hub)) as app:
+        assert [d["id"] for d in app.get("/v1/users/u-42/devices").json()["devices"]] == [device_id]
+    with hub.client(hub.read_key) as team:  # the team device of a live key is untouched too
+        assert [d["id"] for d in team.get("/v1/devices").json()["devices"]] == [team_device]

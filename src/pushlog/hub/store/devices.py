@@ -303,8 +303,15 @@ def remove_device(conn: sa.Connection, device_id: str) -> bool:
 
 
 def remove_devices_of_key(conn: sa.Connection, key_id: str) -> int:
-    """Delete every device ``key_id`` owns (and their queued deliveries); how many went."""
-    owned = conn.execute(sa.select(devices.c.id).where(devices.c.key_id == key_id)).scalars().all()
+    """Delete every team device ``key_id`` registered (and their queued deliveries); how many went.
+
+    App users' devices stay: they belong to the users, not to the backend key that registered them, so
+    rotating an app's users key does not wipe its audience."""
+    owned = (
+        conn.execute(sa.select(devices.c.id).where(devices.c.key_id == key_id, devices.c.user_id.is_(None)))
+        .scalars()
+        .all()
+    )
     return sum(remove_device(conn, device_id) for device_id in owned)
 
 

@@ -7,7 +7,7 @@ of its own for an app's backend: its users' devices (and what is built on them),
 feed, team devices or stream, nor publishing. ``admin`` may do everything; ``read`` does not imply
 ``users`` and ``users`` implies nothing else.
 
-Revoking a key removes the devices it registered (they stop receiving pushes at once; the phone
+Revoking a key removes the team devices it registered (they stop receiving pushes at once; the phone
 signs in again with a live key to re-register), and the last live admin key cannot be revoked, so
 the hub can always be managed over its API.
 """
@@ -153,7 +153,7 @@ class LastAdminKeyError(Exception):
 
 
 def revoke_key(conn: sa.Connection, key_id: str, *, now: _dt.datetime) -> KeyRecord | None:
-    """Revoke a key (idempotent) and remove the devices it registered; ``None`` if there is no such key.
+    """Revoke a key (idempotent) and remove the team devices it registered; ``None`` if there is no such key.
 
     Raises :class:`LastAdminKeyError` for the last live admin key. The live admin rows are locked
     first (``FOR UPDATE`` on PostgreSQL; SQLite's write transaction already serialises), so two
