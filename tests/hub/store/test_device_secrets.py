@@ -6,13 +6,16 @@ device gets no log event."""
 from __future__ import annotations
 
 import datetime as _dt
+import threading
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from tests.hub.store.rows import NOW, REPEAT, VAULT, new_event
+from tests.support.hub_server import wait_until
 
 from pushlog._levels import Level
+from pushlog.hub.store import create_engine, migrate
 from pushlog.hub.store import devices as device_store
 from pushlog.hub.store import events as event_store
 from pushlog.hub.store._tables import deliveries, devices
@@ -207,3 +210,44 @@ def test_app_users_devices_get_no_log_events(engine: sa.Engine) -> None:
         )
         reached = conn.execute(sa.select(deliveries.c.device_id)).scalars().all()
     assert result.deliveries == 1 and reached == [team["id"]]
+
+
+def test_two_registrations_of_one_new_token_at_once_make_one_device(pg_url: str) -> None:
+    """On PostgreSQL the second insert waits for the first and then meets the unique lookup hash: it
+    refreshes the device the first one made instead of failing."""
+    engine = create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    migrate(engine)
+    try:
+        first = engine.connect()
+        first.begin()
+        made, created = device_store.register_native(first, native(), vault=VAULT, now=NOW)
+        assert created
+        answers: list[tuple[dict[str, Any], bool]] = []
+
+        def second() -> None:
+            with engine.begin() as conn:
+                answers.append(device_store.register_native(conn, native(), vault=VAULT, now=NOW))
+
+        racer = threading.Thread(target=second)
+        racer.start()
+        with engine.connect() as probe:  # the racer is waiting on the first transaction's row lock
+            wait_until(
+                lambda: (
+                    probe.execute(
+                        sa.text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+                    ).scalar_one()
+                    > 0
+                ),
+                timeout=10,
+                what="the second registration to wait",
+            )
+        first.commit()
+        first.close()
+        racer.join(timeout=10)
+        assert [(d["id"], c) for d, c in answers] == [(made["id"], False)]
+        assert len(raw_rows(engine)) == 1
+    finally:
+        engine.dispose()

@@ -244,12 +244,19 @@ def _register(
     for replaced in install:
         if replaced != keep:
             remove_device(conn, replaced)
+    if keep is None:
+        device_id, created = f"dev_{secrets.token_hex(8)}", True
+        try:
+            with conn.begin_nested():
+                conn.execute(devices.insert().values(id=device_id, created_at=now, **values))
+        except sa.exc.IntegrityError:
+            # another transaction registered the same token meanwhile (PostgreSQL): refresh theirs
+            keep = conn.execute(sa.select(devices.c.id).where(found)).scalars().first()
+            if keep is None:
+                raise
     if keep is not None:
         conn.execute(devices.update().where(devices.c.id == keep).values(**values))
         device_id, created = keep, False
-    else:
-        device_id, created = f"dev_{secrets.token_hex(8)}", True
-        conn.execute(devices.insert().values(id=device_id, created_at=now, **values))
     device = get_device(conn, device_id, vault)
     assert device is not None
     return device, created
