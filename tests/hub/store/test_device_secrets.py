@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from tests.hub.store.rows import NOW, REPEAT, VAULT, new_event
-from tests.support.hub_server import wait_until
+from tests.support.hub_server import start_hub_thread, wait_until
 
 from pushlog._levels import Level
 from pushlog.hub.store import create_engine, migrate
@@ -250,4 +250,41 @@ def test_two_registrations_of_one_new_token_at_once_make_one_device(pg_url: str)
         assert [(d["id"], c) for d, c in answers] == [(made["id"], False)]
         assert len(raw_rows(engine)) == 1
     finally:
+        engine.dispose()
+
+
+def test_a_hub_on_postgresql_keeps_app_users_devices_apart_and_sealed(pg_url: str, tmp_path: Path) -> None:
+    engine = create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    running = start_hub_thread(tmp_path / "data", db_url=pg_url, allow_private_endpoints=True)
+    try:
+        with running.client(running.admin_key) as admin:
+            users_key = admin.post("/v1/keys", json={"name": "app", "scope": "users"}).json()["secret"]
+        body = {
+            "subscription": {
+                "endpoint": "http://127.0.0.1:9/pg-secret",
+                "keys": {"p256dh": P256DH, "auth": AUTH},
+            },
+            "user_id": "u1",
+            "timezone": "Asia/Tokyo",
+            "attributes": {"plan": "pro"},
+        }
+        with running.client(users_key) as app:
+            assert app.post("/v1/devices", json=body).status_code == 201
+            assert app.post("/v1/devices", json=body).status_code == 200
+            (device,) = app.get("/v1/users/u1/devices").json()["devices"]
+            assert app.get("/v1/events").status_code == 403
+        assert (device["timezone"], device["attributes"], device["endpoint"]) == (
+            "Asia/Tokyo",
+            {"plan": "pro"},
+            "http://127.0.0.1:9/pg-secret",
+        )
+        with running.client(running.read_key) as team:
+            assert team.get("/v1/devices").json()["devices"] == []
+        (row,) = raw_rows(engine)
+        assert "pg-secret" not in str(row) and P256DH not in str(row) and AUTH not in str(row)
+    finally:
+        running.stop()
         engine.dispose()
