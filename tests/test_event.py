@@ -1,11 +1,14 @@
-"""Event ids: UUID version 4 strings, unique in a process, a fresh random part after fork."""
+"""Event ids (UUID version 4 strings, unique in a process, a fresh random part after fork) and
+:meth:`Event.quick`."""
 
 from __future__ import annotations
 
+import datetime
 import os
 import uuid
 
 from pushlog._event import Event, new_event_id
+from pushlog._levels import Level
 
 
 def test_ids_are_uuid4_and_unique() -> None:
@@ -29,3 +32,25 @@ def test_child_after_fork_draws_a_new_random_part() -> None:
     os.close(read)
     assert uuid.UUID(child).version == 4
     assert child[:24] != parent[:24]
+
+
+def test_quick_builds_the_same_event_as_the_constructor() -> None:
+    """Event.quick sets every field (a field added to Event and forgotten there fails here)."""
+    ts = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
+    parts = {
+        "title": "t",
+        "level": Level.ERROR,
+        "ts": ts,
+        "body": "b",
+        "fingerprint": "f",
+        "source": {"logger": "x"},
+        "metadata": {"k": 1},
+    }
+    quick = Event.quick(**parts)  # type: ignore[arg-type]
+    full = Event(**parts)  # type: ignore[arg-type]
+    assert quick.id != full.id and uuid.UUID(quick.id).version == 4
+    quick.id = full.id
+    assert quick == full
+    assert {name: getattr(quick, name) for name in Event.__slots__} == {
+        name: getattr(full, name) for name in Event.__slots__
+    }

@@ -44,13 +44,14 @@ from ._dsn import DSN, DSNError, dsn_from_env, parse_dsn
 from ._event import Event
 from ._levels import Level
 from ._ratelimit import PushLimiter
-from ._redact import Redactor
 from ._snapshot import add_trace_ids, coerce_reserved, host_name, safe_metadata, safe_str, split_message
 from ._transport import HubTransport, StderrNote, load_http
 from ._worker import Backlog, EventQueue, MemoryBacklog, Worker
 
 if TYPE_CHECKING:
     import httpx
+
+    from ._redact import Redactor
 
 #: Set by :func:`pushlog.testing.capture_events`: events captured in this context go to the list
 #: instead of the hub (after redaction; no dedup, no rate limit, works without a DSN).
@@ -143,7 +144,9 @@ class Client:
             "critical_burst": int(_as_number(critical_burst, "critical_burst", minimum=1)),
             "critical_per_minute": _as_number(critical_per_minute, "critical_per_minute"),
         }
-        self.redactor = Redactor(
+        from ._redact import Redactor  # its compiled rules load with the first client, not the package
+
+        self.redactor: Redactor = Redactor(
             enabled=_as_bool(redact, "redact"),
             keys=_as_strings(redact_keys, "redact_keys"),
             patterns=_as_strings(redact_patterns, "redact_patterns"),
@@ -184,6 +187,9 @@ class Client:
             )
             load_http()  # now, not in the worker's first send, whose time a flush at exit bounds
         self._worker: Worker | None = None
+        #: Thread id of the worker (records logged on it are never turned into events); a plain
+        #: attribute, read on every record.
+        self.worker_ident: int | None = None
         self._dedup = Deduplicator(window=self.dedup_window, clock=self._clock)
         self._limiter = PushLimiter(clock=self._clock, **self._limits) if self.rate_limit else None  # type: ignore[arg-type]
         self._note = StderrNote(interval=60.0)
@@ -208,12 +214,6 @@ class Client:
     def capturing(self) -> bool:
         """True inside :func:`pushlog.testing.capture_events` on this thread: nothing goes to the hub."""
         return CAPTURE.get() is not None
-
-    @property
-    def worker_ident(self) -> int | None:
-        """Thread id of the worker (records logged on it are never turned into events)."""
-        worker = self._worker
-        return worker.ident if worker is not None else None
 
     # ---- the hot path -------------------------------------------------------------------------
     def check_repeat(self, key: Hashable) -> tuple[bool, str | None]:
@@ -247,6 +247,19 @@ class Client:
                 repeat, first_id = self._dedup.seen(dedup_key)
                 if repeat:
                     return first_id or event.id
+            return self.queue_checked(event, dedup_key)
+        except Exception as exc:  # never let the app see our failure; count it like any drop
+            self.queue.give_back_dropped(1)
+            self._note(f"could not queue an event: {exc!r}")
+            return None
+
+    def queue_checked(self, event: Event, dedup_key: Hashable) -> str | None:
+        """The rest of :meth:`capture`, for a caller that made its checks (PushHandler): ``event`` has
+        a source, no capture sink is active and :meth:`check_repeat` found ``dedup_key`` new. Never
+        raises or blocks; returns the event's id, ``None`` when closed or the event could not be queued."""
+        try:
+            if self._closed:
+                return None
             if event.fingerprint is None:
                 event.fingerprint = fingerprint_of(dedup_key)
             self._dedup.attach(dedup_key, event)
@@ -314,7 +327,7 @@ class Client:
             if dead is not None:
                 worker.lost, worker.sent = dead.lost + lost, dead.sent
             worker.start()
-            self._worker = worker
+            self._worker, self.worker_ident = worker, worker.ident
             _LIVE.add(self)
             _register_exit_hook()
 

@@ -40,7 +40,6 @@ import itertools
 import json
 import os
 from dataclasses import dataclass, field
-from random import getrandbits as _getrandbits
 from typing import Any, Final
 
 from ._levels import POLICIES, Level, parse_level
@@ -89,6 +88,11 @@ def metadata_value_length(value: Any) -> int:
     return len(json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str))
 
 
+def _random_bits(n: int) -> int:
+    """``n`` random bits from the OS (the ``random`` module is not loaded for this)."""
+    return int.from_bytes(os.urandom((n + 7) // 8)) >> (-n % 8)
+
+
 class _EventIds:
     """Version 4 UUID strings made cheaply: 70 random bits per process (re-drawn after ``fork``) and a
     48-bit counter. Unique within a process by construction and across processes with overwhelming
@@ -99,9 +103,9 @@ class _EventIds:
         os.register_at_fork(after_in_child=self.reseed)
 
     def reseed(self) -> None:
-        h = "%032x" % (_getrandbits(128) & _CLEAR | _SET)
+        h = "%032x" % (_random_bits(128) & _CLEAR | _SET)
         self._prefix = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-"
-        self._counter = itertools.count(_getrandbits(40))  # next() is atomic under the GIL
+        self._counter = itertools.count(_random_bits(40))  # next() is atomic under the GIL
 
     def __call__(self) -> str:
         return f"{self._prefix}{next(self._counter) & 0xFFFFFFFFFFFF:012x}"
@@ -109,6 +113,8 @@ class _EventIds:
 
 _CLEAR: Final = ~((0xF000 << 64) | (0xC000 << 48))  # version nibble and variant bits
 _SET: Final = (0x4000 << 64) | (0x8000 << 48)  # version 4, RFC 4122 variant
+
+_new: Final = object.__new__
 
 #: ``new_event_id() -> str``: a fresh event id (a UUID string), the hub's idempotency key.
 new_event_id: Final = _EventIds()
@@ -159,6 +165,27 @@ class Event:
     repeat_of: str | None = None
     id: str = field(default_factory=new_event_id)
     ts: _dt.datetime = field(default_factory=now_utc)
+
+    @classmethod
+    def quick(
+        cls,
+        title: str,
+        level: Level,
+        ts: _dt.datetime,
+        body: str | None,
+        fingerprint: str | None,
+        source: dict[str, Any],
+        metadata: dict[str, Any],
+    ) -> Event:
+        """An event with these fields and every other field at its default, built about twice as fast
+        as the dataclass's ``__init__`` (which checks sixteen defaults and factories): the logging
+        thread builds one per record. The arguments are taken as given, not copied or checked."""
+        event = _new(cls)
+        event.title, event.level, event.ts, event.body = title, level, ts, body
+        event.fingerprint, event.source, event.metadata = fingerprint, source, metadata
+        event.channel = event.link = event.image = event.push = event.repeat_of = None
+        event.tags, event.actions, event.count, event.id = [], [], 1, new_event_id()
+        return event
 
     @property
     def pushed(self) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from _thread import get_ident
 from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Any, Final
@@ -127,19 +128,20 @@ class PushHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             client = self.client
-            ignored = self._ignored.get(record.name)
+            name = record.name
+            ignored = self._ignored.get(name)
             if ignored is None:
                 if len(self._ignored) > 4096:
                     self._ignored.clear()
-                ignored = self._ignored[record.name] = record.name.partition(".")[0] in IGNORED_LOGGERS
-            if ignored:
-                return
-            if threading.get_ident() == client.worker_ident:
+                ignored = self._ignored[name] = name.partition(".")[0] in IGNORED_LOGGERS
+            if ignored or get_ident() == client.worker_ident:
                 return
             msg = record.msg
-            if (type(msg) is dict and msg.get(STRUCTLOG_MARKER)) or record.__dict__.get(STRUCTLOG_MARKER):
+            if type(msg) is not str and type(msg) is dict and msg.get(STRUCTLOG_MARKER):
                 return
-            if record in SENT_RECORDS:  # a PushProcessor in a ProcessorFormatter sent it already
+            if record.__dict__.get(STRUCTLOG_MARKER):
+                return
+            if SENT_RECORDS.active and record in SENT_RECORDS:  # a PushProcessor sent it already
                 return
             capturing = CAPTURE.get() is not None
             if client.inert and not capturing:
@@ -160,7 +162,10 @@ class PushHandler(logging.Handler):
                     fingerprint = self._fingerprints[key] = fingerprint_of(key)
             event = snapshot(record, fingerprint=fingerprint, sources=self._sources)
             setattr(record, RECORD_EVENT_ID, event.id)
-            client.capture(event, dedup_key=key)
+            if capturing:
+                client.capture(event, dedup_key=key)
+            else:
+                client.queue_checked(event, key)
         except Exception as exc:
             self._note(f"PushHandler could not handle a record from {record.name!r}: {exc!r}")
 

@@ -21,7 +21,7 @@ import json
 import logging
 import math
 import os
-import socket
+import sys
 from collections.abc import Hashable, Mapping
 from types import TracebackType
 from typing import Any, Final
@@ -33,6 +33,7 @@ from ._event import (
     MAX_CHANNEL,
     MAX_FINGERPRINT,
     MAX_METADATA_DEPTH,
+    MAX_METADATA_KEY,
     MAX_METADATA_KEYS,
     MAX_METADATA_VALUE,
     MAX_TAG,
@@ -45,7 +46,7 @@ from ._event import (
     now_utc,
     truncate,
 )
-from ._levels import level_from_number
+from ._levels import Level, level_from_number
 
 #: Set to a true value in a structlog event dict (and so on ``record.msg`` or as a record attribute)
 #: by pushlog's structlog processor once it has pushed the event: PushHandler then skips the record.
@@ -62,7 +63,20 @@ STANDARD_ATTRS: Final[frozenset[str]] = frozenset(vars(logging.LogRecord("", 0, 
 
 _OTEL_ATTRS: Final = frozenset({"otelTraceID", "otelSpanID", "otelTraceSampled", "otelServiceName"})
 _MAX_ITEMS: Final = 50
-_HOST: Final = socket.gethostname()
+
+
+def _host() -> str:
+    """The machine's host name: ``uname``'s node name where there is one (what ``socket.gethostname``
+    returns there, without loading ``socket`` for it)."""
+    uname = getattr(os, "uname", None)
+    if uname is not None:
+        return str(uname().nodename)
+    import socket
+
+    return socket.gethostname()
+
+
+_HOST: Final = _host()
 
 
 def host_name() -> str:
@@ -268,6 +282,11 @@ def add_trace_ids(metadata: dict[str, Any], attrs: Mapping[str, Any] | None = No
 
 
 _BASE_COUNT: Final = len(vars(logging.LogRecord("", 0, "", 0, "", None, None)))
+_UTC: Final = _dt.UTC
+#: The standard levels by number, looked up before :func:`level_from_number` (the usual record).
+_LEVELS: Final = {int(level): level for level in Level}
+#: The module whose presence means a span may be current (see :func:`pushlog._otel.current_metadata`).
+_OTEL_MODULE: Final = "opentelemetry.trace"
 _SKIP_ATTRS: Final = STANDARD_ATTRS | _OTEL_ATTRS | {RECORD_EVENT_ID, STRUCTLOG_MARKER}
 
 
@@ -297,9 +316,16 @@ def snapshot(
         from ._eventdict import event_from_record  # imports this module: load on first use
 
         return event_from_record(record, marker=STRUCTLOG_MARKER, fingerprint=fingerprint)
-    title, body = split_message(record_message(record))
     try:
-        ts = _dt.datetime.fromtimestamp(record.created, _dt.UTC)
+        message = record.getMessage()
+    except Exception:
+        message = record_message(record)
+    if "\n" not in message and 0 < len(message) <= MAX_TITLE and not message[0].isspace():
+        title, body = message.rstrip() or "(no message)", None  # the usual one-line message, inline
+    else:
+        title, body = split_message(message)
+    try:
+        ts = _dt.datetime.fromtimestamp(record.created, _UTC)
     except Exception:
         ts = now_utc()
     if record.exc_info:
@@ -316,36 +342,52 @@ def snapshot(
                 sources.clear()
             cached = sources[site] = record_source(record)
         source = cached.copy()
-    event = Event(
-        title=title,
-        level=level_from_number(record.levelno),
-        ts=ts,
-        body=truncate(body, MAX_BODY) if body else None,
-        fingerprint=fingerprint,
-        source=source,
-    )
+    metadata: dict[str, Any] = {}
     attrs = record.__dict__
-    extra: dict[str, Any] = {}
+    reserved: list[str] | None = None
     if len(attrs) > _BASE_COUNT:
         # LogRecord.__init__ sets its attributes first, so extra= keys (and anything a filter or a
-        # formatter added) come after them: look only at that tail.
+        # formatter added) come after them: look only at that tail. Exact scalars are kept as they are;
+        # anything else (or too many keys) goes through safe_metadata.
+        plain = True
         for key in list(attrs)[_BASE_COUNT:]:
-            if key not in _SKIP_ATTRS:
-                extra[key] = attrs[key]
-    metadata: dict[str, Any] = {}
-    if extra:
-        for key in RESERVED_KEYS & extra.keys():
-            value = extra.pop(key)
+            if key in _SKIP_ATTRS or key.startswith("_pushlog"):
+                continue
+            if key in RESERVED_KEYS:
+                reserved = [key] if reserved is None else [*reserved, key]
+                continue
+            value = metadata[key] = attrs[key]
+            if plain:
+                kind = type(value)
+                if kind is str:
+                    plain = len(value) <= MAX_METADATA_VALUE
+                elif kind is int:
+                    plain = -(2**63) <= value < 2**63
+                elif not (value is None or kind is bool or (kind is float and math.isfinite(value))):
+                    plain = False
+                plain = plain and len(key) <= MAX_METADATA_KEY
+        if not plain or len(metadata) >= MAX_METADATA_KEYS:
+            metadata = safe_metadata(metadata)
+    event = Event.quick(
+        title,
+        _LEVELS.get(record.levelno) or level_from_number(record.levelno),
+        ts,
+        truncate(body, MAX_BODY) if body else None,
+        fingerprint,
+        source,
+        metadata,
+    )
+    if reserved is not None:
+        for key in reserved:
+            value = attrs[key]
             if key == "body":  # extra body joins the message's own body
                 text = truncate(safe_str(value), MAX_BODY) if value is not None else None
                 joined = f"{text}\n\n{event.body}" if event.body and text else (text or event.body)
                 event.body = truncate(joined, MAX_BODY) if joined else None
             else:
                 coerce_reserved(key, value, event)  # an explicit fingerprint replaces the computed one
-        for key in [k for k in extra if k.startswith("_pushlog")]:
-            del extra[key]
-        if extra:
-            metadata = safe_metadata(extra)
-    add_trace_ids(metadata, attrs if "otelTraceID" in attrs else None)
-    event.metadata = metadata
+    if "otelTraceID" in attrs:
+        add_trace_ids(metadata, attrs)
+    elif _OTEL_MODULE in sys.modules:  # only a loaded OpenTelemetry can have a current span
+        add_trace_ids(metadata)
     return event
