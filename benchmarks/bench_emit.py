@@ -16,10 +16,13 @@ serializes, redacts and posts: nothing is measured with the network path switche
   ``PushHandler`` (until ``Client.flush`` reports everything accepted by the hub).
 * Phase C, Sentry: ``LoggingIntegration(event_level=WARNING)`` with a transport that drops every
   envelope, with the default 100 breadcrumbs and with ``max_breadcrumbs=0``, calling thread.
+* Footprint: RSS and time ``import pushlog`` adds over bare Python (fresh processes alternating), and
+  RSS above bare Python once 10,000 WARNINGs were delivered to the live hub.
 * Peak memory with the hub down (fresh process each): the queue bound holds.
 
 Targets (issue 15): calling thread PushHandler <= 1.2x QueueHandler; whole process <= 2.5x
-QueueHandler + QueueListener; storm repeats <= 1.0x; DEBUG below the level ~ 1.0x no handler.
+QueueHandler + QueueListener; storm repeats <= 1.0x; DEBUG below the level ~ 1.0x no handler;
+``import pushlog`` <= 5 MB and <= 20 ms; RSS after 10,000 sent records <= 15 MB above bare Python.
 Usage: ``python benchmarks/bench_emit.py [--quick] [--smoke] [--wall]``.
 """
 
@@ -340,6 +343,76 @@ def memory_phase() -> list[dict[str, float]]:
     return results
 
 
+# ------------------------------------------------------------------------------------------- footprint
+_IMPORT_PROBE = """
+import os, sys, time
+def rss():
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+before, cpu, wall = rss(), time.process_time(), time.perf_counter()
+if sys.argv[1] == 'pushlog':
+    import pushlog
+print(rss() - before, time.process_time() - cpu, time.perf_counter() - wall)
+"""
+
+
+def import_phase() -> dict[str, float]:
+    """``import pushlog`` against bare Python, fresh processes alternating: RSS growth and time."""
+    rounds = 2 if SMOKE else 7
+    samples: dict[str, list[list[float]]] = {"bare": [], "pushlog": []}
+    for _ in range(rounds):
+        for what in samples:
+            done = subprocess.run(
+                [sys.executable, "-c", _IMPORT_PROBE, what], capture_output=True, text=True, check=True
+            )
+            samples[what].append([float(x) for x in done.stdout.split()])
+    row = {
+        key: statistics.median(p[i] for p in samples["pushlog"])
+        - statistics.median(b[i] for b in samples["bare"])
+        for i, key in enumerate(("rss_mb", "cpu_ms", "wall_ms"))
+    }
+    row["rss_mb"] /= 1e6
+    row["cpu_ms"] *= 1e3
+    row["wall_ms"] *= 1e3
+    return row
+
+
+def steady_rss_child(records: int, dsn: str) -> dict[str, float]:
+    """RSS above the interpreter's start (bare Python) once ``records`` WARNINGs were delivered."""
+    log = logging.getLogger("bench.steady")
+    log.propagate = False
+    log.setLevel(logging.INFO)
+    handler = PushHandler(dsn, dedup_window=0, rate_limit=False)
+    log.addHandler(handler)
+    for i in range(records):
+        warning(log, i)
+        if i % 1000 == 999:
+            handler.client.flush(FLUSH_TIMEOUT)  # the default queue (10,000) is never the limit here
+    if not handler.client.flush(FLUSH_TIMEOUT):
+        raise SystemExit("steady: not everything was delivered")
+    gc.collect()
+    return {"rss_mb": _rss_bytes() / 1e6}
+
+
+def footprint_phase(dsn: str) -> dict[str, float]:
+    row = import_phase()
+    print(
+        f"\nFootprint: import pushlog adds {row['rss_mb']:.1f} MB RSS (target <= 5), "
+        f"{row['cpu_ms']:.1f} ms CPU, {row['wall_ms']:.1f} ms wall (target <= 20) over bare Python"
+    )
+    records = 1_000 if SMOKE else 10_000
+    code = "import os; print(int(open('/proc/self/statm').read().split()[1]) * os.sysconf('SC_PAGE_SIZE'))"
+    bare = statistics.median(
+        int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout) / 1e6
+        for _ in range(3)
+    )
+    steady = run_child("steady_rss_child", records, dsn)["rss_mb"] - bare
+    print(f"  RSS after {records:,} delivered records: {steady:.1f} MB above bare Python (target <= 15)")
+    print(ratio_line("footprint: import pushlog RSS / 5 MB target", row["rss_mb"] / 5.0, "<= 1.0"))
+    print(ratio_line(f"footprint: RSS after {records:,} sent / 15 MB target", steady / 15.0, "<= 1.0"))
+    return {**row, "steady_rss_mb": steady, "steady_records": records}
+
+
 # ------------------------------------------------------------------------------------------------ main
 def main() -> None:
     clock = "wall time" if CLOCK is time.perf_counter_ns else "CPU time of the logging thread"
@@ -400,6 +473,7 @@ def main() -> None:
         ratio = whole["pushlog"]["cpu_us"] / whole["stdlib"]["cpu_us"]
         print(ratio_line("whole process: PushHandler / QueueHandler + QueueListener", ratio, "<= 2.5"))
         figures["whole_process_us"] = whole
+        figures["footprint"] = footprint_phase(hub.dsn())
 
         sentry = sentry_phase(setups)
         if sentry is not None:

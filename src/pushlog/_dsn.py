@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import urllib.parse
 from dataclasses import dataclass
 
 ENV_VAR = "PUSHLOG_DSN"
@@ -31,6 +30,8 @@ class DSN:
 def parse_dsn(value: str) -> DSN:
     """Parse a DSN string; raise :class:`DSNError` if it is not usable."""
     text = value.strip()
+    import urllib.parse  # with the first DSN, not with the package
+
     parts = urllib.parse.urlsplit(text)
     if parts.scheme not in ("http", "https"):
         raise DSNError("PUSHLOG_DSN must start with http:// or https://")

@@ -31,7 +31,6 @@ import os
 import sys
 import time
 import traceback
-import urllib.parse
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any
@@ -209,6 +208,8 @@ class job(contextlib.ContextDecorator):
             payload["duration_s"] = round(self.duration, 3)
         if error:
             payload["message"] = truncate(client.redactor.text(error), 1024)  # not an event: redact here
+        import urllib.parse
+
         path = "/v1/heartbeats/" + urllib.parse.quote(self.name, safe="")
         try:
             hub.post_json(path, payload, timeout=self.timeout, retries=2)

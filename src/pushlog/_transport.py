@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import json
-import random
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -127,8 +127,13 @@ def build_payload(events: Iterable[Event], *, dropped: int = 0, recovered: int =
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8")
 
 
+def jitter() -> float:
+    """A uniform random float in ``[0, 1)`` from the OS (``random`` is not loaded for backoff jitter)."""
+    return (int.from_bytes(os.urandom(7)) >> 3) / 2**53
+
+
 def backoff_delay(
-    attempt: int, *, base: float = 0.5, cap: float = 30.0, rng: Callable[[], float] = random.random
+    attempt: int, *, base: float = 0.5, cap: float = 30.0, rng: Callable[[], float] = jitter
 ) -> float:
     """Delay before retry number ``attempt`` (0-based): jittered in ``[d/2, d]``,
     ``d = min(cap, base * 2**attempt)``."""
@@ -136,7 +141,7 @@ def backoff_delay(
     return ceiling / 2 + rng() * ceiling / 2
 
 
-def retry_delay(attempt: int, result: Attempt, *, rng: Callable[[], float] = random.random) -> float:
+def retry_delay(attempt: int, result: Attempt, *, rng: Callable[[], float] = jitter) -> float:
     """How long to wait before retry number ``attempt`` (0-based) after ``result`` asked for a retry:
     the hub's ``Retry-After`` when it gave one, else :func:`backoff_delay`."""
     return result.retry_after if result.retry_after is not None else backoff_delay(attempt, rng=rng)
@@ -182,7 +187,7 @@ class HubTransport:
         timeout: float = 5.0,
         transport: httpx.BaseTransport | None = None,
         clock: Clock = SYSTEM_CLOCK,
-        rng: Callable[[], float] = random.random,
+        rng: Callable[[], float] = jitter,
     ) -> None:
         self.dsn = dsn
         self.timeout = timeout

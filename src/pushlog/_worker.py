@@ -24,13 +24,12 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 from ._clock import SYSTEM_CLOCK, Clock
 from ._event import Event
 from ._levels import Level
 from ._otel import suppressed
-from ._redact import Redactor
 from ._transport import (
     EVENTS_PATH,
     Attempt,
@@ -40,6 +39,9 @@ from ._transport import (
     build_payload,
     retry_delay,
 )
+
+if TYPE_CHECKING:
+    from ._redact import Redactor
 
 #: A batch body is split so one POST stays under this many bytes.
 MAX_BATCH_BYTES = 512 * 1024
