@@ -12,9 +12,11 @@ check here; other backends get their driver's defaults.
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 from typing import Any, Final
 
+import msgspec
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -29,6 +31,33 @@ MIGRATIONS_DIR: Final = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS: Final = 10_000
 
 
+_ENCODE: Final = msgspec.json.Encoder().encode
+_DECODE: Final = msgspec.json.Decoder().decode
+
+
+def json_text(value: Any) -> str:
+    """How JSON columns are written: msgspec's encoder (several times faster than ``json.dumps``,
+    which ingest paid four times per event), ``json.dumps`` for what it refuses (integers beyond 64
+    bits, lone surrogates)."""
+    try:
+        return _ENCODE(value).decode("utf-8")
+    except (TypeError, ValueError, OverflowError, UnicodeError):
+        return json.dumps(value)
+
+
+def json_value(text: str | bytes) -> Any:
+    """How JSON columns are read: msgspec's decoder, ``json.loads`` for text it refuses (``NaN`` an
+    older hub may have stored)."""
+    try:
+        return _DECODE(text)
+    except (msgspec.DecodeError, UnicodeError):
+        return json.loads(text)
+
+
+#: JSON column (de)serialisers every engine is made with.
+_JSON_CODEC: Final = {"json_serializer": json_text, "json_deserializer": json_value}
+
+
 def create_engine(url: str, *, busy_timeout: float = BUSY_TIMEOUT_MS / 1000) -> sa.Engine:
     """An engine for ``url`` with the hub's connection settings applied.
 
@@ -37,7 +66,7 @@ def create_engine(url: str, *, busy_timeout: float = BUSY_TIMEOUT_MS / 1000) -> 
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, busy_ms=int(busy_timeout * 1000))
-    return sa.create_engine(parsed, pool_pre_ping=True)
+    return sa.create_engine(parsed, pool_pre_ping=True, **_JSON_CODEC)
 
 
 def _sqlite_engine(url: sa.URL, *, busy_ms: int) -> sa.Engine:
@@ -49,6 +78,7 @@ def _sqlite_engine(url: sa.URL, *, busy_ms: int) -> sa.Engine:
         connect_args={"check_same_thread": False, "timeout": busy_ms / 1000},
         pool_size=8,
         max_overflow=8,
+        **_JSON_CODEC,
     )
 
     @event.listens_for(engine, "connect")
