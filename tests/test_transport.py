@@ -6,6 +6,7 @@ from __future__ import annotations
 import email.utils
 import json
 import os
+import pathlib
 import socket
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import pytest
 from tests.conftest import StandInHub
 from tests.support.clock import FakeClock
 
+from pushlog import _transport
 from pushlog._dsn import parse_dsn
 from pushlog._event import Event
 from pushlog._levels import Level
@@ -146,3 +148,15 @@ def test_httpx_and_ssl_load_with_a_sending_client_not_on_import(hub: StandInHub)
     )
     assert out.stdout.splitlines() == ["[]", "True"]  # inert: nothing; a client with a hub: loaded
     assert [e["title"] for e in hub.accepted_events()] == ["first send"]
+
+
+@pytest.mark.parametrize("stdlib", [False, True], ids=["msgspec", "stdlib"])
+def test_request_bodies_encode_alike_with_or_without_msgspec(
+    stdlib: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if stdlib:
+        monkeypatch.setattr(_transport, "_encoder", _transport._stdlib_json)
+    value = {"a": [1, 2.5, None, True, "é · ✓"], "big": 2**70, "odd": pathlib.PurePosixPath("/x")}
+    assert json.loads(_transport.encode_json(value)) == {**value, "odd": "/x"}
+    with pytest.raises(UnicodeEncodeError):  # what the worker's screen() repairs
+        _transport.encode_json({"title": "bad \ud800"})
