@@ -337,3 +337,18 @@ async def test_a_lost_lease_cannot_record_over_the_new_claim(outbox: Outbox, clo
         assert not outbox_queries.record_sent(conn, old, now=clock(), status_code=201)
     [row] = outbox.rows(event_id)
     assert (row.status, row.attempts, row.last_status_code) == ("queued", 2, 503)
+
+
+async def test_a_step_claims_a_small_first_part_then_the_rest_of_its_batch(outbox: Outbox) -> None:
+    for _ in range(12):
+        outbox.add_device()
+    outbox.ingest()
+    sender = FakeSender()
+    service = outbox.service(sender, batch_size=10, first_claim=3)
+    first = await service.run_once()
+    assert (first.claimed, first.sent) == (10, 10)  # 3, then 7 more while those were in flight
+    second = await service.run_once()
+    assert (second.claimed, second.sent) == (2, 2)  # a first claim that is not full claims no more
+    ids = [m.delivery_id for _, m in sender.sent]
+    assert len(ids) == len(set(ids)) == 12
+    assert {r.status for r in outbox.rows()} == {"sent"}

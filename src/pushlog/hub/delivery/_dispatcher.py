@@ -1,8 +1,9 @@
 """The dispatcher: drains the durable outbox through the push senders.
 
 :meth:`DeliveryService.run_once` is one step, deterministic under an injected clock: create the due
-CRITICAL re-push rounds, lease a batch of due ``queued`` deliveries, send them concurrently through
-the sender for each device's kind, and record every outcome in one transaction:
+CRITICAL re-push rounds, lease a batch of due ``queued`` deliveries (a small first claim starts
+sending while the rest of the batch is claimed), send them concurrently through the sender for each
+device's kind, and record every outcome in one transaction:
 
 * SENT -> ``sent`` (device's ``last_success_at`` updated);
 * RETRY -> stays ``queued`` with ``next_attempt_at`` from :class:`RetryPolicy` (honouring
@@ -96,6 +97,7 @@ class DeliveryService:
         retry: RetryPolicy | None = None,
         lease: float = 120.0,
         batch_size: int = 256,
+        first_claim: int = 32,
         max_idle: float = 30.0,
         shutdown_grace: float = 5.0,
         owned_senders: bool = False,
@@ -114,6 +116,7 @@ class DeliveryService:
         self._retry = retry or RetryPolicy()
         self._lease = _dt.timedelta(seconds=lease)
         self._batch = batch_size
+        self._first_claim = max(1, min(first_claim, batch_size))
         self._max_idle = max_idle
         self._grace = shutdown_grace
         self._wakeup = asyncio.Event()
@@ -128,11 +131,23 @@ class DeliveryService:
         report = StepReport()
         now = self._clock()
         report.repeats_created = await self._db(outbox.schedule_repeats, now=now, interval=self._interval)
-        claims = await self._db(outbox.claim_due, now=now, lease=self._lease, limit=self._batch)
+        # Claims stream: a small first claim starts sending at once, the rest of the batch is claimed
+        # while it is in flight, so the first push of a large fan-out does not wait for a large claim.
+        first = self._first_claim
+        claims: list[Claimed] = await self._db(outbox.claim_due, now=now, lease=self._lease, limit=first)
+        sending = [asyncio.ensure_future(self._send(claim)) for claim in claims]
+        if len(claims) == first < self._batch:
+            try:
+                more = await self._db(outbox.claim_due, now=now, lease=self._lease, limit=self._batch - first)
+            except Exception:  # the first part is in flight: record it; the rest waits for the next step
+                log.exception("claiming the rest of a delivery batch failed")
+                more = []
+            claims += more
+            sending += [asyncio.ensure_future(self._send(claim)) for claim in more]
         report.claimed = len(claims)
         if not claims:
             return report
-        results = await asyncio.gather(*(self._send(claim) for claim in claims))
+        results = await asyncio.gather(*sending)
         await self._db(self._record_all, list(zip(claims, results, strict=True)), report)
         return report
 

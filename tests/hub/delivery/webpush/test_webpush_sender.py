@@ -9,12 +9,14 @@ never follow redirects, and verify TLS certificates.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import socket
 import ssl
 import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import httpx
@@ -216,6 +218,40 @@ async def test_connections_are_reused_and_concurrency_is_bounded(service: PushSe
     received = service.wait_for(30)
     assert len({p.client_port for p in received}) <= 3  # at most 3 connections, each reused
     assert sender.signer.tokens_signed == 1  # one VAPID token for the one origin
+
+
+class CountingExecutor(concurrent.futures.ThreadPoolExecutor):
+    """Notes, at every encryption handed to it, how many pushes the service had received by then."""
+
+    def __init__(self, service: PushService) -> None:
+        super().__init__(max_workers=2)
+        self.service = service
+        self.received_at_submit: list[int] = []
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        self.received_at_submit.append(len(self.service.received))
+        return super().submit(fn, *args, **kwargs)
+
+
+async def test_messages_are_encrypted_in_the_executor_as_slots_free_up(
+    service: PushService, pem: str
+) -> None:
+    """A fan-out never encrypts everything before its first request: only a request holding one of
+    the ``max_concurrency`` slots is encrypted, so most are encrypted after pushes went out."""
+    executor = CountingExecutor(service)
+    sender = WebPushSender(
+        VapidSigner(pem, "mailto:a@b.c"), max_concurrency=3, allow_private_endpoints=True, executor=executor
+    )
+    try:
+        phones = [service.subscribe() for _ in range(30)]
+        results = await asyncio.gather(*(sender.send(target(p), message()) for p in phones))
+    finally:
+        await sender.aclose()
+    assert all(r.outcome is Outcome.SENT for r in results)
+    assert len(executor.received_at_submit) == 30  # every message was encrypted there
+    assert executor.received_at_submit[:3] == [0, 0, 0]
+    assert executor.received_at_submit[-1] >= 20  # the last ones once most pushes had arrived
+    executor.shutdown()  # injected: the sender left it running
 
 
 async def test_connection_refused_is_retried(sender: WebPushSender) -> None:
