@@ -278,8 +278,10 @@ def register_devices(hub_dir: Path, port: int, count: int, keys: list[tuple[str,
     from pushlog._levels import Level
     from pushlog.hub.store import create_engine
     from pushlog.hub.store import devices as device_store
+    from pushlog.hub.store.device_tokens import open_vault
 
     engine = create_engine(f"sqlite:///{hub_dir / 'pushlog.db'}")
+    vault = open_vault(hub_dir)  # the data dir's key, as the hub reads it (Web Push keys are sealed)
     now = _dt.datetime.now(_dt.UTC)
     try:
         with engine.begin() as conn:
@@ -292,7 +294,7 @@ def register_devices(hub_dir: Path, port: int, count: int, keys: list[tuple[str,
                     min_level=Level.WARNING,
                     channels=None,
                 )
-                device_store.register_webpush(conn, registration, now=now)
+                device_store.register_webpush(conn, registration, vault=vault, now=now)
     finally:
         engine.dispose()
 

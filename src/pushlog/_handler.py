@@ -137,7 +137,7 @@ class PushHandler(logging.Handler):
             if ignored or get_ident() == client.worker_ident:
                 return
             msg = record.msg
-            if type(msg) is not str and type(msg) is dict and msg.get(STRUCTLOG_MARKER):
+            if type(msg) is dict and msg.get(STRUCTLOG_MARKER):
                 return
             if record.__dict__.get(STRUCTLOG_MARKER):
                 return
