@@ -22,6 +22,7 @@ INDIRECT = {
     "opentelemetry-sdk": "users' tracer provider; pushlog reads spans through opentelemetry-api only",
     "sentry-sdk": "the user passes pushlog's hook to sentry_sdk.init; pushlog never imports sentry_sdk",
     "structlog": "pushlog's processor is put in the user's structlog chain; it never imports structlog",
+    "tzdata": "zoneinfo reads IANA zones from it where the system has no zone files (slim containers)",
     "opentelemetry-api": "pushlog looks opentelemetry.trace up in sys.modules instead of importing it",
 }
 #: Distribution name -> top-level module, where they differ.
