@@ -24,6 +24,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
 
+from ._locks import MIGRATE, hold_for_transaction
+
 #: Execution option for connections that only read (deferred BEGIN on SQLite).
 READ_ONLY: Final = {"pushlog_read_only": True}
 
@@ -134,6 +136,7 @@ def migrate(engine: sa.Engine) -> None:
     """Bring the schema up to the newest migration (idempotent; safe on every start)."""
     cfg = alembic_config()
     with engine.begin() as conn:
+        hold_for_transaction(conn, MIGRATE)  # several processes starting at once: one migrates
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 

@@ -25,6 +25,7 @@ from ..._levels import POLICIES, Level
 from .._clock import format_time
 from . import outbox
 from ._bulk import BulkInsert
+from ._locks import INGEST, hold_for_transaction
 from ._tables import UTCDateTime, event_meta, event_tags, events
 
 
@@ -104,6 +105,8 @@ def insert_events(
     unique: dict[str, NewEvent] = {}
     for item in batch:
         unique.setdefault(item.id, item)
+    if unique:  # seq commits in increasing order across hub processes too (store/_locks.py)
+        hold_for_transaction(conn, INGEST)
     duplicates = len(batch) - len(unique)
     if unique:
         known = set(conn.execute(sa.select(events.c.id).where(events.c.id.in_(list(unique)))).scalars().all())

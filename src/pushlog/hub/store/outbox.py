@@ -152,7 +152,13 @@ def _as_dict(row: Any) -> dict[str, Any]:
 
 
 def claim_due(conn: sa.Connection, *, now: _dt.datetime, lease: _dt.timedelta, limit: int) -> list[Claimed]:
-    """Lease up to ``limit`` queued deliveries whose ``next_attempt_at`` has come, oldest first."""
+    """Lease up to ``limit`` queued deliveries whose ``next_attempt_at`` has come, oldest first.
+
+    Several dispatchers (hub processes on one PostgreSQL) claim side by side: the candidates are read
+    ``FOR UPDATE SKIP LOCKED``, so a row another claimer is leasing right now is passed over instead
+    of waited for, and each claimer gets its own rows. SQLite has one writer (``BEGIN IMMEDIATE``) and
+    ignores the clause. The UPDATE re-checks the conditions either way: only rows it changed are ours.
+    """
     free = sa.or_(deliveries.c.locked_until.is_(None), deliveries.c.locked_until <= now)
     due = sa.and_(deliveries.c.status == DeliveryStatus.QUEUED, deliveries.c.next_attempt_at <= now, free)
     candidates = list(
@@ -161,6 +167,7 @@ def claim_due(conn: sa.Connection, *, now: _dt.datetime, lease: _dt.timedelta, l
             .where(due)
             .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
             .limit(limit)
+            .with_for_update(skip_locked=True)
         ).scalars()
     )
     if not candidates:
@@ -416,9 +423,21 @@ def schedule_repeats(conn: sa.Connection, *, now: _dt.datetime, interval: _dt.ti
     One new ``queued`` row per device whose preferences match (devices registered since the first
     push included). The event's ``repeat_next_at`` moves one ``interval`` on, or is cleared once that
     passes ``repeat_until``. Returns the number of rows created.
+
+    Safe when several dispatchers call it at once: each due event is claimed by a conditional UPDATE
+    of its ``repeat_next_at`` (still the value read), and only the caller whose UPDATE changed the row
+    creates the round. On PostgreSQL a second caller's UPDATE waits for the first to commit, then
+    finds the value moved and changes nothing; so every round is created exactly once.
     """
     due = conn.execute(
-        sa.select(events.c.seq, events.c.id, events.c.level, events.c.channel, events.c.repeat_until).where(
+        sa.select(
+            events.c.seq,
+            events.c.id,
+            events.c.level,
+            events.c.channel,
+            events.c.repeat_next_at,
+            events.c.repeat_until,
+        ).where(
             events.c.repeat_next_at.is_not(None),
             events.c.repeat_next_at <= now,
             events.c.acknowledged_at.is_(None),
@@ -429,18 +448,23 @@ def schedule_repeats(conn: sa.Connection, *, now: _dt.datetime, interval: _dt.ti
     pushes = []
     for event in due:
         expired = event.repeat_until is not None and now >= event.repeat_until
-        if not expired:
-            last_round = conn.execute(
-                sa.select(sa.func.max(deliveries.c.round)).where(deliveries.c.event_id == event.id)
-            ).scalar()
-            pushes.append(Push(event.seq, event.id, event.level, event.channel, round=(last_round or 0) + 1))
         following = now + interval
         stop = expired or (event.repeat_until is not None and following >= event.repeat_until)
-        conn.execute(
+        claimed = conn.execute(
             events.update()
-            .where(events.c.seq == event.seq, events.c.acknowledged_at.is_(None))
+            .where(
+                events.c.seq == event.seq,
+                events.c.acknowledged_at.is_(None),
+                events.c.repeat_next_at == event.repeat_next_at,
+            )
             .values(repeat_next_at=None if stop else following)
-        )
+        ).rowcount
+        if not claimed or expired:  # another dispatcher took this round, or the series is over
+            continue
+        last_round = conn.execute(
+            sa.select(sa.func.max(deliveries.c.round)).where(deliveries.c.event_id == event.id)
+        ).scalar()
+        pushes.append(Push(event.seq, event.id, event.level, event.channel, round=(last_round or 0) + 1))
     return enqueue(conn, pushes, now=now)
 
 
