@@ -14,6 +14,11 @@ follow the same generation rule, so the window misses nothing; a stream whose po
 window (a reconnect with ``Last-Event-ID`` far behind, or a client too slow to keep up) reads from the
 database itself (:func:`Tail.catch_up`) until it reaches the window.
 
+Other processes: with several hub processes on one PostgreSQL, a relay (:mod:`pushlog.hub._relay`,
+LISTEN/NOTIFY) is attached as :attr:`Broker.relay`; local changes are passed to it, and it calls
+:meth:`Broker.remote_changed` / :meth:`Broker.remote_acknowledged` for the other processes' changes,
+which wake the streams exactly like local ones. On SQLite there is no relay.
+
 All methods run on the event loop (handlers call :meth:`Broker.changed` after their database work
 returns). Positions are the events' ``seq``: the hub commits events in ``seq`` order, so once an item
 is visible every item before it is too.
@@ -27,7 +32,7 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 #: One item of a stream: its position (``seq``) and its text, serialized once for every stream.
 Item = tuple[int, str]
@@ -37,8 +42,16 @@ ReadItems = Callable[[int], Awaitable[Sequence[Item]]]
 WINDOW = 1000
 
 
+class Relay(Protocol):
+    """Carries a change to the hub's other processes: ``{"k": "e"}`` (events) or ``{"k": "a", "p": ack}``."""
+
+    def publish(self, message: dict[str, Any]) -> None: ...
+
+
 class Broker:
     def __init__(self, *, ack_log: int = 1000, window: int = WINDOW) -> None:
+        #: Set when other hub processes share the database (hub/_relay.py); None: this process only.
+        self.relay: Relay | None = None
         self._generation = 0
         self._window = window
         self._acks: deque[tuple[int, dict[str, Any]]] = deque(maxlen=ack_log)
@@ -64,9 +77,21 @@ class Broker:
     async def changed(self) -> None:
         """Events were committed."""
         self._notify()
+        if self.relay is not None:
+            self.relay.publish({"k": "e"})
 
     async def acknowledged(self, payload: dict[str, Any]) -> None:
         """An event was acknowledged; ``payload`` is ``{"id", "acknowledged_at"}``."""
+        self.remote_acknowledged(payload)
+        if self.relay is not None:
+            self.relay.publish({"k": "a", "p": payload})
+
+    def remote_changed(self) -> None:
+        """Another process committed events (the relay): wake the streams, tell nobody else."""
+        self._notify()
+
+    def remote_acknowledged(self, payload: dict[str, Any]) -> None:
+        """Another process acknowledged an event (the relay)."""
         self._ack_counter += 1
         self._acks.append((self._ack_counter, payload))
         self._notify()

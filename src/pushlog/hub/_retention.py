@@ -1,5 +1,5 @@
-"""The hub's retention task: deletes expired events in small batches on a timer, then gives the freed
-space back (SQLite incremental vacuum).
+"""The hub's retention task: deletes expired events in small batches as the ``retention`` periodic duty
+(``hub/_duties.py``), then gives the freed space back (SQLite incremental vacuum).
 
 What expires and how a batch is deleted belong to :mod:`pushlog.hub.store.retention`; this module
 only decides when. Each batch is its own short transaction in a worker thread, so ingest and the
@@ -9,13 +9,14 @@ dispatcher get the write lock between batches. Time comes from the hub's injecte
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as _dt
 import logging
+from typing import Final
 
 import sqlalchemy as sa
 
 from ._clock import Clock
+from ._duties import Duty, DutyRunner
 from .config import HubConfig
 from .store import reclaim_space
 from .store.retention import BATCH, Policy, Purged, purge_batch
@@ -24,7 +25,10 @@ log = logging.getLogger("pushlog.hub.retention")
 
 
 class RetentionTask:
-    """Runs :meth:`run_pass` every ``interval`` seconds; tests and benchmarks call it directly."""
+    """Runs :meth:`run_pass` as the ``retention`` duty every ``interval`` seconds (:meth:`duties`: none
+    when the policy keeps everything); tests and benchmarks call it directly."""
+
+    NAME: Final = "retention"
 
     def __init__(
         self, *, engine: sa.Engine, policy: Policy, clock: Clock, interval: float, batch: int = BATCH
@@ -34,9 +38,8 @@ class RetentionTask:
         self._clock = clock
         self.interval = interval
         self._batch = batch
-        self._task: asyncio.Task[None] | None = None
-        self._wake: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        #: The runner the duty is registered with (set by the app's lifespan).
+        self.runner: DutyRunner | None = None
         #: Completed passes (tests wait for this to move).
         self.passes = 0
 
@@ -61,38 +64,17 @@ class RetentionTask:
         if total.events or total.client_reports:
             await asyncio.to_thread(reclaim_space, self._engine)
         self.passes += 1
+        if total.events:
+            log.info("retention deleted %d events, %d deliveries", total.events, total.deliveries)
         return total
 
-    def start(self) -> None:
+    def duties(self) -> list[Duty]:
+        """The retention duty, or none when the policy keeps everything."""
         if self.policy.keeps_everything:
-            return
-        self._loop = asyncio.get_running_loop()
-        self._wake = asyncio.Event()
-        self._task = asyncio.create_task(self._run(), name="pushlog-retention")
+            return []
+        return [Duty(self.NAME, self.interval, self.run_pass)]
 
     def request_pass(self) -> None:
         """Ask for a pass now instead of at the end of the interval; safe from any thread."""
-        if self._loop is not None and self._wake is not None:
-            self._loop.call_soon_threadsafe(self._wake.set)
-
-    async def _run(self) -> None:
-        assert self._wake is not None
-        while True:
-            try:
-                purged = await self.run_pass()
-                if purged.events:
-                    log.info("retention deleted %d events, %d deliveries", purged.events, purged.deliveries)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a failed pass must not end retention; the next one retries
-                log.exception("retention pass failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.interval)
-            self._wake.clear()
-
-    async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        if self.runner is not None and not self.policy.keeps_everything:
+            self.runner.request(self.NAME)

@@ -2,8 +2,9 @@
 
 The app's lifespan opens the database (creating and migrating it when needed), loads the hub secrets
 and the bootstrap keys, starts the delivery service (``pushlog.hub.delivery.start_delivery``), the
-heartbeat monitor, the retention task (``_retention.py``) and device upkeep (``_device_upkeep.py``) and
-stops them again on shutdown.
+periodic duties (``_duties.py``: heartbeat deadlines, retention), device upkeep (``_device_upkeep.py``)
+and, on PostgreSQL, the relay that carries live-stream changes between hub processes (``_relay.py``),
+and stops them again on shutdown.
 Routes: the API modules in ``api/`` and the web app from ``static/`` at ``/`` (``/sw.js`` at the
 root so the service worker's scope is the whole hub).
 """
@@ -106,9 +107,11 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         from ._device_upkeep import DeviceUpkeep
+        from ._duties import DutyRunner, leadership_for
+        from ._relay import PgRelay
         from ._retention import RetentionTask
         from .delivery import start_delivery
-        from .heartbeats import start_monitor
+        from .heartbeats import heartbeat_monitor
 
         data_lock = DataDirLock(config.data_dir)  # restore refuses while a hub holds it
         await anyio.to_thread.run_sync(data_lock.hold_shared)
@@ -119,24 +122,37 @@ def create_app(
             raise
         state.engine = ready.engine
         state.secrets = ready.secrets
+        relay = None
         try:
+            if ready.engine.dialect.name == "postgresql":  # other hub processes may share the database
+                relay = PgRelay(ready.engine.url, state.broker)
+                await relay.start()
+                state.broker.relay = relay
             state.delivery = await start_delivery(
                 engine=ready.engine, config=config, clock=clock, senders=senders, observer=state.metrics
             )
-            app.state.heartbeat_monitor = start_monitor(state)
-            app.state.retention = RetentionTask.for_config(ready.engine, config, the_clock)
-            app.state.retention.start()
+            monitor = app.state.heartbeat_monitor = heartbeat_monitor(state)
+            retention = app.state.retention = RetentionTask.for_config(ready.engine, config, the_clock)
+            # The hub's periodic duties, run by one process at a time (hub/_duties.py); append new ones.
+            duties = [monitor.duty(), *retention.duties()]
+            runner = app.state.duties = DutyRunner(
+                duties, clock=the_clock, leadership=leadership_for(ready.engine)
+            )
+            monitor.runner = retention.runner = runner
+            runner.start()
             app.state.device_upkeep = DeviceUpkeep.for_config(ready.engine, config, the_clock)
             app.state.device_upkeep.start()
             try:
                 yield
             finally:
                 await app.state.device_upkeep.aclose()
-                await app.state.retention.aclose()
-                await app.state.heartbeat_monitor.aclose()
+                await runner.aclose()
                 await state.broker.close()
                 await state.delivery.aclose()
         finally:
+            if relay is not None:
+                state.broker.relay = None
+                await relay.aclose()
             state.engine = None
             ready.engine.dispose()
             data_lock.release()

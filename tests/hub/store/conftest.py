@@ -1,5 +1,5 @@
-"""Store fixtures: one real PostgreSQL server per test session, and an ``engine`` fixture that runs
-each test once on SQLite and once on PostgreSQL (a clean, freshly migrated schema every time)."""
+"""Store fixtures: an ``engine`` fixture that runs each test once on SQLite and once on PostgreSQL (a
+clean, freshly migrated schema every time; the server is tests/hub/conftest.py's ``pg_url``)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from tests.hub.store.postgres import postgres_server
 
 from pushlog.hub.store import create_engine, migrate
-
-
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    with postgres_server() as url:
-        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
