@@ -21,6 +21,7 @@ Usage::
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import collections
 import dataclasses
@@ -245,8 +246,10 @@ class ServerThread:
 class PushService:
     """The RFC 8030 stand-in; see the module docstring."""
 
-    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.time, delay: float = 0.0) -> None:
         self._clock = clock
+        #: Seconds each push takes to answer (keeps a hub's sends in flight, e.g. for kill -9 tests).
+        self.delay = delay
         self._lock = threading.Condition()
         self._subscribers: dict[str, Subscriber] = {}
         self._gone: set[str] = set()
@@ -321,6 +324,8 @@ class PushService:
     async def _push(self, request: Request) -> Response:
         sub_id = request.path_params["sub_id"]
         body = await request.body()
+        if self.delay:
+            await asyncio.sleep(self.delay)
         headers = {k.lower(): v for k, v in request.headers.items()}
         with self._lock:
             status, error, vapid = self._check(sub_id, headers, body)

@@ -27,6 +27,7 @@ EPILOG = textwrap.dedent(
       pushlog serve --host 0.0.0.0 --port 8765 \\
           --public-url https://push.example.com
       pushlog serve --db postgresql+psycopg://pushlog@db/pushlog
+      pushlog serve --db postgresql+psycopg://pushlog@db/pushlog --workers 4
 
     Each start prints the URL, the PUSHLOG_DSN to export and the read key, and records the URL in the
     data directory so that 'pushlog tail' on this machine finds the hub without options.
@@ -261,6 +262,10 @@ def run(args: argparse.Namespace) -> int:
         except Exception as exc:
             raise CLIError(f"cannot open the hub's data ({config.database_url}): {exc}") from None
         ready.engine.dispose()
+        if args.workers > 1:  # created once here, not raced by the workers' first starts
+            from pushlog.hub.store.device_tokens import open_vault
+
+            open_vault(config.data_dir, config.device_token_key)
         listen_url = dataclasses.replace(config, public_url=None).base_url
         record_local_hub(config.data_dir, listen_url)
         print(
@@ -273,6 +278,10 @@ def run(args: argparse.Namespace) -> int:
             ),
             flush=True,
         )
+        if args.workers > 1:
+            from ._serve_workers import supervise
+
+            return supervise(config, sock, workers=args.workers, access_log=not args.quiet)
         server, _app = build_server(config, access_log=not args.quiet)
         server.run(sockets=[sock])
     finally:

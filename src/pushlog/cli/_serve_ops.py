@@ -1,4 +1,5 @@
-"""``pushlog serve`` options for running a hub for months: retention, public metrics, ``--workers``.
+"""``pushlog serve`` options for running a hub for months: retention, public metrics, ``--workers``,
+the delivery lease.
 
 Kept beside ``_serve.py`` (which calls :func:`add_options` and :func:`config_values`) so the
 operations settings read as one group; what they do is docs/deploy.md.
@@ -49,7 +50,14 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=1,
         metavar="N",
-        help="hub processes (only 1 for now: SQLite takes one; several on PostgreSQL are not built yet)",
+        help="hub processes sharing the port (PostgreSQL only: a SQLite database takes one; docs/deploy.md)",
+    )
+    parser.add_argument(
+        "--delivery-lease",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="how long a claimed push is held before another process may send it (120; docs/deploy.md)",
     )
 
 
@@ -95,22 +103,20 @@ def config_values(args: argparse.Namespace) -> dict[str, Any]:
         values["retention"] = _kept(args.retention)
     if args.device_inactive_days is not None:
         values["device_inactive_days"] = _kept(args.device_inactive_days)
+    if args.delivery_lease is not None:
+        if args.delivery_lease <= 0:
+            raise CLIError("--delivery-lease must be more than 0 seconds", exit_code=EXIT_USAGE)
+        values["delivery_lease"] = args.delivery_lease
     return values
 
 
 def check_workers(workers: int, *, sqlite: bool) -> None:
-    """``--workers``: 1 is all there is for now; say why more is refused."""
-    if workers == 1:
-        return
+    """``--workers``: at least 1; more than 1 needs PostgreSQL (what they share: docs/deploy.md)."""
     if workers < 1:
         raise CLIError("--workers must be at least 1", exit_code=EXIT_USAGE)
-    if sqlite:
+    if workers > 1 and sqlite:
         raise CLIError(
             "--workers needs PostgreSQL: a SQLite database is served by one hub process "
             "(run one process, or use --db postgresql+psycopg://...)",
             exit_code=EXIT_USAGE,
         )
-    raise CLIError(
-        "--workers > 1 is not implemented yet, also on PostgreSQL: run one hub process (docs/deploy.md)",
-        exit_code=EXIT_USAGE,
-    )

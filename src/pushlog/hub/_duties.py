@@ -15,6 +15,9 @@ dedicated connection holds the session-level advisory lock ``store._locks.DUTIES
 (``pg_try_advisory_lock``); the others try again every ``poll`` seconds. When the leader dies (even
 ``kill -9``) its connection closes, PostgreSQL releases the lock, and another process takes over
 within about ``poll`` seconds and runs every duty at once (the old leader may have died mid-way).
+The leader's connection is named ``pushlog-duties-<pid>`` (``application_name``), so
+``SELECT application_name FROM pg_locks JOIN pg_stat_activity USING (pid) WHERE locktype =
+'advisory' AND granted`` names the process that leads.
 Duties must still be idempotent and safe if two processes ran them (a network partition can leave
 the old session alive a while): the database decides, e.g. a conditional UPDATE claims a row.
 
@@ -76,7 +79,7 @@ class AdvisoryLeadership:
     def __init__(self, url: str | sa.URL, *, key: int = DUTIES) -> None:
         from ._relay import psycopg_conninfo
 
-        self._conninfo = psycopg_conninfo(url)
+        self._conninfo = psycopg_conninfo(url, "duties")
         self._key = key
         self._conn: Any = None
         self._held = False

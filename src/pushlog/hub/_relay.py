@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import secrets
 from typing import Any, Final
 
@@ -37,9 +38,11 @@ CHANNEL: Final = "pushlog_changes"
 _RECONNECT_MAX: Final = 5.0
 
 
-def psycopg_conninfo(url: str | sa.URL) -> str:
-    """A libpq connection URI for a SQLAlchemy ``postgresql+psycopg://`` URL (password included)."""
+def psycopg_conninfo(url: str | sa.URL, role: str) -> str:
+    """A libpq connection URI for a SQLAlchemy ``postgresql+psycopg://`` URL (password included),
+    named ``pushlog-<role>-<pid>`` in ``pg_stat_activity`` (which process leads, which listens)."""
     parsed = sa.make_url(url).set(drivername="postgresql")
+    parsed = parsed.update_query_dict({"application_name": f"pushlog-{role}-{os.getpid()}"})
     return parsed.render_as_string(hide_password=False)
 
 
@@ -48,7 +51,7 @@ class PgRelay:
     docstring. :meth:`start` before use, :meth:`aclose` at shutdown."""
 
     def __init__(self, url: str | sa.URL, broker: Broker) -> None:
-        self._conninfo = psycopg_conninfo(url)
+        self._conninfo = psycopg_conninfo(url, "relay")
         self._broker = broker
         self.origin = secrets.token_hex(8)
         self._pending_change = False

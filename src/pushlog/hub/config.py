@@ -139,6 +139,9 @@ class HubConfig:
     #: never), checked every ``device_upkeep_interval`` seconds (``hub/_device_upkeep.py``).
     device_inactive_days: float | None = DEVICE_INACTIVE_DAYS
     device_upkeep_interval: float = 3600.0
+    #: Seconds a dispatcher holds a claimed delivery: if its process dies mid-send, another process
+    #: sends the delivery once this has passed. Keep it above the longest send (timeouts included).
+    delivery_lease: float = 120.0
 
     def __post_init__(self) -> None:
         for proxy in self.forwarded_allow_ips:

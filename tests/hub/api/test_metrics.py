@@ -112,8 +112,8 @@ def test_metrics_public_is_refused_off_loopback(capsys: pytest.CaptureFixture[st
 def test_workers_are_refused_with_a_reason(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve", "--workers", "2"]) == 2
     assert "--workers needs PostgreSQL" in capsys.readouterr().err
-    assert main(["serve", "--workers", "2", "--db", "postgresql+psycopg://u@127.0.0.1:1/x"]) == 2
-    assert "not implemented yet" in capsys.readouterr().err
+    assert main(["serve", "--workers", "0", "--db", "postgresql+psycopg://u@127.0.0.1:1/x"]) == 2
+    assert "at least 1" in capsys.readouterr().err
 
 
 def test_readyz(hub: ThreadHub) -> None:

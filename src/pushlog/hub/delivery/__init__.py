@@ -95,6 +95,7 @@ async def start_delivery(
         clock=the_clock,
         ttl=config.push_ttl,
         repeat_interval=config.critical_repeat_interval,
+        lease=config.delivery_lease,
         vault=await asyncio.to_thread(open_vault, config.data_dir, config.device_token_key),
         observer=observer,
     )
