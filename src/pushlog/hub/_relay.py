@@ -9,6 +9,8 @@ relay sends every local change to the others and wakes the local broker on their
   delivered at once); changes that arrive while one is being sent are folded into the next.
 * a listener task holds a second connection in ``LISTEN`` and, for each notification from another
   process, bumps the broker's generation (streams read the database again) or adds the ack to its log.
+  New events also call ``on_events`` (the app wakes its dispatcher: the events may have queued
+  deliveries, and every process's dispatcher takes a share of a large fan-out).
 
 The payload is small and carries no events: streams always read the database, so a notification that
 is lost (a connection drop, a process killed between its commit and its NOTIFY) only delays a stream
@@ -25,6 +27,7 @@ import json
 import logging
 import os
 import secrets
+from collections.abc import Callable
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -50,9 +53,12 @@ class PgRelay:
     """Connects ``broker`` to the other hub processes on the database at ``url``; see the module
     docstring. :meth:`start` before use, :meth:`aclose` at shutdown."""
 
-    def __init__(self, url: str | sa.URL, broker: Broker) -> None:
+    def __init__(
+        self, url: str | sa.URL, broker: Broker, *, on_events: Callable[[], None] | None = None
+    ) -> None:
         self._conninfo = psycopg_conninfo(url, "relay")
         self._broker = broker
+        self._on_events = on_events
         self.origin = secrets.token_hex(8)
         self._pending_change = False
         self._pending_acks: list[dict[str, Any]] = []
@@ -138,6 +144,8 @@ class PgRelay:
             self._broker.remote_acknowledged(message["p"])
         else:
             self._broker.remote_changed()
+            if self._on_events is not None:
+                self._on_events()
 
     async def aclose(self) -> None:
         for task in self._tasks:

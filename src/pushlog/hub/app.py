@@ -125,7 +125,7 @@ def create_app(
         relay = None
         try:
             if ready.engine.dialect.name == "postgresql":  # other hub processes may share the database
-                relay = PgRelay(ready.engine.url, state.broker)
+                relay = PgRelay(ready.engine.url, state.broker, on_events=state.wake_delivery)
                 await relay.start()
                 state.broker.relay = relay
             state.delivery = await start_delivery(
