@@ -133,10 +133,32 @@ def streams(data: dict[str, Any]) -> Figure:
     return fig
 
 
+def scale(data: dict[str, Any]) -> Figure:
+    fig = Figure(figsize=(15, 4.5))
+    rate, p99, fan = fig.subplots(1, 3)
+    setups = data["setups"]
+    labels = [
+        "SQLite\n1 process" if name == "sqlite" else f"PostgreSQL\n{row['processes']} proc."
+        for name, row in setups.items()
+    ]
+    colors = ["tab:gray" if name == "sqlite" else "tab:blue" for name in setups]
+    _bars(rate, labels, [row["events_per_s"] for row in setups.values()], colors)
+    rate.set_ylabel(f"events per second (batches of {data['batch']}, {data['clients']} clients)")
+    rate.set_title("Ingest")
+    _bars(p99, labels, [row["p99_ms"] for row in setups.values()], colors)
+    p99.set_ylabel("p99 of one POST /v1/events, ms")
+    p99.set_title("Publish latency under that load")
+    _bars(fan, labels, [row["msgs_per_s"] for row in setups.values()], colors)
+    fan.set_ylabel(f"pushes per second (one event to {data['devices']:,} devices)")
+    fan.set_title("Fan-out (the dispatchers share the outbox)")
+    return fig
+
+
 PLOTS: dict[str, Callable[[dict[str, Any]], Figure]] = {
     "emit": emit,
     "fanout": fanout,
     "ingest": ingest,
+    "scale": scale,
     "streams": streams,
 }
 

@@ -49,6 +49,7 @@ def _leader(engine: sa.Engine) -> int | None:
     return int(name.rsplit("-", 1)[1]) if name else None
 
 
+@pytest.mark.timeout(300)
 def test_a_stream_on_one_process_sees_events_and_acks_of_another(pg_url: str, tmp_path: Path) -> None:
     url = new_database(pg_url)
     data = tmp_path / "data"
@@ -93,6 +94,7 @@ def _publish_batch(hub: RunningHub, tag: str, errors: int, criticals: int) -> li
     return [e["id"] for e in events]
 
 
+@pytest.mark.timeout(900)
 def test_kill_9_loses_no_delivery_doubles_none_it_had_not_sent_and_runs_no_round_twice(
     pg_url: str, tmp_path: Path
 ) -> None:
@@ -212,6 +214,7 @@ def _is_hub_worker(pid: int) -> bool:
         return False
 
 
+@pytest.mark.timeout(300)
 def test_workers_share_the_port_and_a_killed_worker_is_replaced(pg_url: str, tmp_path: Path) -> None:
     url = new_database(pg_url)
     hub = _hub(tmp_path / "data", url, "--workers", "2")

@@ -3,7 +3,8 @@
 :meth:`DeliveryService.run_once` is one step, deterministic under an injected clock: create the due
 CRITICAL re-push rounds, lease a batch of due ``queued`` deliveries (a small first claim starts
 sending while the rest of the batch is claimed), send them concurrently through the sender for each
-device's kind, and record every outcome in one transaction:
+device's kind, and record the outcomes as they come in (a few transactions per batch at most, see
+:meth:`DeliveryService._record_as_done`):
 
 * SENT -> ``sent`` (device's ``last_success_at`` updated);
 * RETRY -> stays ``queued`` with ``next_attempt_at`` from :class:`RetryPolicy` (honouring
@@ -41,6 +42,9 @@ from ._base import ApnsTarget, FcmTarget, Outcome, PushMessage, Sender, SendResu
 from ._payload import build_message
 
 log = logging.getLogger("pushlog.hub.delivery")
+
+#: While a batch is sending, its finished results are written at least this often (seconds).
+RECORD_EVERY = 0.05
 
 
 @dataclass(slots=True)
@@ -147,9 +151,27 @@ class DeliveryService:
         report.claimed = len(claims)
         if not claims:
             return report
-        results = await asyncio.gather(*sending)
-        await self._db(self._record_all, list(zip(claims, results, strict=True)), report)
+        await self._record_as_done(list(zip(claims, sending, strict=True)), report)
         return report
+
+    async def _record_as_done(
+        self, sends: list[tuple[Claimed, asyncio.Future[SendResult]]], report: StepReport
+    ) -> None:
+        """Record the outcomes of ``sends`` as they come in: every :data:`RECORD_EVERY` seconds while
+        some are still sending, and once more at the end. A process killed mid-batch so leaves
+        unrecorded (and sent again after the lease) only what finished since its last write, not the
+        whole batch; a batch done within the interval is recorded in one transaction."""
+        remaining = sends
+        try:
+            while remaining:
+                await asyncio.wait({future for _, future in remaining}, timeout=RECORD_EVERY)
+                done = [(claim, future.result()) for claim, future in remaining if future.done()]
+                remaining = [(claim, future) for claim, future in remaining if not future.done()]
+                if done:
+                    await self._db(self._record_all, done, report)
+        finally:
+            for _, future in remaining:
+                future.cancel()
 
     async def _send(self, claim: Claimed) -> SendResult:
         kind = str(claim.device.get("kind"))
