@@ -2,23 +2,25 @@
 not seen for ``HubConfig.device_inactive_days``.
 
 What is resealed or pruned, and how a batch is written, belong to :mod:`pushlog.hub.store.devices`;
-this module only decides when: :meth:`DeviceUpkeep.run_due` once at start (plaintext rows from before
-migration 0009 and rows under a rotated-out key are resealed before they are used), then every
-``device_upkeep_interval`` seconds. Each batch is its own short transaction in a worker thread, and
-every step is idempotent and safe when two hub processes run it at once.
+this module only decides when: :meth:`DeviceUpkeep.run_due` as a periodic duty (``hub/_duties.py``),
+once when a hub process starts leading (plaintext rows from before migration 0009 and rows under a
+rotated-out key are resealed before they are used), then every ``device_upkeep_interval`` seconds.
+Each batch is its own short transaction in a worker thread, and every step is idempotent and safe
+when two hub processes run it at once.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as _dt
 import logging
 from dataclasses import dataclass
+from typing import Final
 
 import sqlalchemy as sa
 
 from ._clock import Clock
+from ._duties import Duty, DutyRunner
 from .config import HubConfig
 from .store import devices as device_store
 from .store.device_tokens import DeviceTokenVault, open_vault
@@ -36,7 +38,9 @@ class Upkept:
 
 
 class DeviceUpkeep:
-    """Runs :meth:`run_due` every ``interval`` seconds; tests call it directly."""
+    """Runs :meth:`run_due` as the ``devices`` periodic duty (:meth:`duty`); tests call it directly."""
+
+    NAME: Final = "devices"
 
     def __init__(
         self,
@@ -52,9 +56,8 @@ class DeviceUpkeep:
         self._clock = clock
         self.inactive_days = inactive_days
         self.interval = interval
-        self._task: asyncio.Task[None] | None = None
-        self._wake: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        #: The runner the duty is registered with (set by the app's lifespan).
+        self.runner: DutyRunner | None = None
         #: Completed passes (tests wait for this to move).
         self.passes = 0
 
@@ -86,34 +89,17 @@ class DeviceUpkeep:
         self.passes += 1
         return done
 
-    def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._wake = asyncio.Event()
-        self._task = asyncio.create_task(self._run(), name="pushlog-device-upkeep")
+    async def _pass(self, now: _dt.datetime) -> None:
+        done = await self.run_due(now)
+        if done.resealed or done.pruned:
+            log.info("devices: %d resealed, %d inactive removed", done.resealed, done.pruned)
+
+    def duty(self) -> Duty:
+        """The ``devices`` periodic duty (``hub/_duties.py``): every ``interval`` seconds, and at
+        once when a process starts leading."""
+        return Duty(self.NAME, self.interval, self._pass)
 
     def request_pass(self) -> None:
         """Ask for a pass now instead of at the end of the interval; safe from any thread."""
-        if self._loop is not None and self._wake is not None:
-            self._loop.call_soon_threadsafe(self._wake.set)
-
-    async def _run(self) -> None:
-        assert self._wake is not None
-        while True:
-            try:
-                done = await self.run_due()
-                if done.resealed or done.pruned:
-                    log.info("devices: %d resealed, %d inactive removed", done.resealed, done.pruned)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a failed pass must not end upkeep; the next one retries
-                log.exception("device upkeep pass failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.interval)
-            self._wake.clear()
-
-    async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        if self.runner is not None:
+            self.runner.request(self.NAME)

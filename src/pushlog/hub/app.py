@@ -2,9 +2,9 @@
 
 The app's lifespan opens the database (creating and migrating it when needed), loads the hub secrets
 and the bootstrap keys, starts the delivery service (``pushlog.hub.delivery.start_delivery``), the
-periodic duties (``_duties.py``: heartbeat deadlines, retention), device upkeep (``_device_upkeep.py``)
-and, on PostgreSQL, the relay that carries live-stream changes between hub processes (``_relay.py``),
-and stops them again on shutdown.
+periodic duties (``_duties.py``: heartbeat deadlines, retention, device upkeep) and, on PostgreSQL,
+the relay that carries live-stream changes between hub processes (``_relay.py``), and stops them
+again on shutdown.
 Routes: the API modules in ``api/`` and the web app from ``static/`` at ``/`` (``/sw.js`` at the
 root so the service worker's scope is the whole hub).
 """
@@ -133,19 +133,17 @@ def create_app(
             )
             monitor = app.state.heartbeat_monitor = heartbeat_monitor(state)
             retention = app.state.retention = RetentionTask.for_config(ready.engine, config, the_clock)
+            upkeep = app.state.device_upkeep = DeviceUpkeep.for_config(ready.engine, config, the_clock)
             # The hub's periodic duties, run by one process at a time (hub/_duties.py); append new ones.
-            duties = [monitor.duty(), *retention.duties()]
+            duties = [monitor.duty(), *retention.duties(), upkeep.duty()]
             runner = app.state.duties = DutyRunner(
                 duties, clock=the_clock, leadership=leadership_for(ready.engine)
             )
-            monitor.runner = retention.runner = runner
+            monitor.runner = retention.runner = upkeep.runner = runner
             runner.start()
-            app.state.device_upkeep = DeviceUpkeep.for_config(ready.engine, config, the_clock)
-            app.state.device_upkeep.start()
             try:
                 yield
             finally:
-                await app.state.device_upkeep.aclose()
                 await runner.aclose()
                 await state.broker.close()
                 await state.delivery.aclose()
