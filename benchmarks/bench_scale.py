@@ -95,14 +95,16 @@ def ingest(hubs: list[Hub]) -> tuple[float, float]:
     return BATCHES * BATCH / elapsed, latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
 
 
-def register(db_url: str, port: int, keys: list[tuple[str, str]]) -> None:
+def register(db_url: str, data: Path, port: int, keys: list[tuple[str, str]]) -> None:
     """DEVICES Web Push devices at the sink, written straight into the store (the device API is not
     what this measures)."""
     from pushlog._levels import Level
     from pushlog.hub.store import create_engine
     from pushlog.hub.store import devices as device_store
+    from pushlog.hub.store.device_tokens import open_vault
 
     engine = create_engine(db_url)
+    vault = open_vault(data)  # the hubs' key: device secrets are stored sealed
     now = _dt.datetime.now(_dt.UTC)
     try:
         with engine.begin() as conn:
@@ -116,7 +118,7 @@ def register(db_url: str, port: int, keys: list[tuple[str, str]]) -> None:
                     min_level=Level.WARNING,
                     channels=None,
                 )
-                device_store.register_webpush(conn, registration, now=now)
+                device_store.register_webpush(conn, registration, vault=vault, now=now)
     finally:
         engine.dispose()
 
@@ -167,7 +169,7 @@ def main() -> None:
                 url = db_url or f"sqlite:///{data / 'pushlog.db'}"
                 with hubs_on(data, count, db_url) as hubs:
                     rate, p99 = ingest(hubs)
-                    register(url, port, keys)
+                    register(url, data, port, keys)
                     results[name] = {"processes": count, "events_per_s": rate, "p99_ms": p99 * 1000}
                     results[name]["msgs_per_s"] = fanout(hubs, port)
     finally:

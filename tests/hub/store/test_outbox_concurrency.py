@@ -9,6 +9,7 @@ import threading
 import uuid
 
 import sqlalchemy as sa
+from tests.hub.store.rows import VAULT
 from tests.support.hub_server import wait_until
 
 from pushlog._levels import Level
@@ -36,6 +37,7 @@ def _devices(conn: sa.Connection, count: int) -> None:
                 min_level=Level.WARNING,
                 channels=None,
             ),
+            vault=VAULT,
             now=NOW,
         )
 
