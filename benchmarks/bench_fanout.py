@@ -46,6 +46,8 @@ from _common import SMOKE, Hub, machine, process_cpu, ratio_line, running_hub, s
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from pushlog._levels import Level
+from pushlog.hub.delivery import PushContent
 from pushlog.hub.delivery._base import PushMessage, WebPushTarget
 from pushlog.hub.delivery.webpush import VapidSigner, WebPushSender, generate_vapid_keys
 
@@ -57,6 +59,14 @@ PAYLOAD = {
     "level": "error",
     "url": "http://127.0.0.1/#/events/x",
 }
+#: The same push as our sender renders it (ERROR: Urgency high).
+CONTENT = PushContent(
+    title=str(PAYLOAD["title"]),
+    body=str(PAYLOAD["body"]),
+    level=Level.ERROR,
+    url=str(PAYLOAD["url"]),
+    collapse_key="bench",
+)
 TARGET = ">= 0.40 of the {cores}-core crypto floor"
 #: Tries per message for the in-process contenders: a timeout on a busy machine is resent, as the
 #: hub's dispatcher would.
@@ -250,9 +260,7 @@ async def pywebpush_async(
 async def sender(port: int, count: int, keys: list[tuple[str, str]], pem: str, concurrency: int) -> Run:
     """Our sender alone, all messages gathered at once."""
     ours = WebPushSender(VapidSigner(pem, SUBJECT), max_concurrency=concurrency, allow_private_endpoints=True)
-    message = PushMessage(
-        delivery_id="d", event_id="e", payload=PAYLOAD, ttl=3600, urgency="high", collapse_key="bench"
-    )
+    message = PushMessage(delivery_id="d", content=CONTENT, ttl=3600)
     subs = targets(port, count, keys)
     try:
         await ours.send(subs[0], message)  # warm the connection pool and the VAPID cache

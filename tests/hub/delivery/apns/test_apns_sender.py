@@ -8,11 +8,14 @@ import ssl
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from tests.support.apns_service import ApnsService
 
+from pushlog._levels import parse_level
+from pushlog.hub.delivery import PushContent
 from pushlog.hub.delivery._base import ApnsTarget, FcmTarget, Outcome, PushMessage
 from pushlog.hub.delivery.apns import ApnsSender, ProviderToken, collapse_id, load_key
 
@@ -73,25 +76,16 @@ async def sender(apns: ApnsService, clock: Clock) -> AsyncIterator[ApnsSender]:
     await s.aclose()
 
 
-def message(level: str = "warning", collapse: str | None = "fp1", **payload: object) -> PushMessage:
-    body: dict[str, object] = {
-        "v": 1,
-        "event_id": "evt_1",
-        "title": "Disk almost full",
-        "body": "92% on /var",
-        "url": "https://hub.example/#/events/evt_1",
-        "link": None,
-    }
-    body.update(payload)
-    return PushMessage(
-        delivery_id="dlv_1",
-        event_id="evt_1",
-        payload=body,
-        ttl=900,
-        urgency="normal",
+def message(level: str = "warning", collapse: str | None = "fp1", **fields: Any) -> PushMessage:
+    fields = {"title": "Disk almost full", "body": "92% on /var", **fields}
+    content = PushContent(
+        level=parse_level(level),
+        url="https://hub.example/#/events/evt_1",
         collapse_key=collapse,
-        level=level,
+        refs={"event_id": "evt_1"},
+        **fields,
     )
+    return PushMessage(delivery_id="dlv_1", content=content, ttl=900)
 
 
 async def test_sends_over_http2_with_headers_and_aps(

@@ -7,10 +7,13 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 from tests.support.fcm_service import FcmService
 
+from pushlog._levels import parse_level
+from pushlog.hub.delivery import Action, PushContent
 from pushlog.hub.delivery._base import FcmTarget, Outcome, PushMessage, WebPushTarget
 from pushlog.hub.delivery.fcm import (
     QUOTA_BACKOFF,
@@ -50,27 +53,17 @@ async def sender(fcm: FcmService, clock: Clock) -> AsyncIterator[FcmSender]:
     await s.aclose()
 
 
-def message(level: str = "warning", **payload: object) -> PushMessage:
-    body: dict[str, object] = {
-        "v": 1,
-        "event_id": "evt_1",
-        "title": "Payment failed",
-        "body": "card declined",
-        "url": "https://hub.example/#/events/evt_1",
-        "count": 1,
-        "actions": [{"action": "open", "title": "Open"}],
-        "link": None,
-    }
-    body.update(payload)
-    return PushMessage(
-        delivery_id="dlv_1",
-        event_id="evt_1",
-        payload=body,
-        ttl=600,
-        urgency="normal",
+def message(level: str = "warning", **fields: Any) -> PushMessage:
+    fields = {"title": "Payment failed", "body": "card declined", **fields}
+    content = PushContent(
+        level=parse_level(level),
+        url="https://hub.example/#/events/evt_1",
+        actions=(Action(id="open", title="Open"),),
         collapse_key="fp1",
-        level=level,
+        refs={"event_id": "evt_1"},
+        **fields,
     )
+    return PushMessage(delivery_id="dlv_1", content=content, ttl=600)
 
 
 async def test_sends_one_message_per_token_with_level_priority_ttl_and_collapse_key(
@@ -83,7 +76,8 @@ async def test_sends_one_message_per_token_with_level_priority_ttl_and_collapse_
     assert received.token == phone
     assert received.message["notification"] == {"title": "Payment failed", "body": "card declined"}
     assert received.message["android"] == {"priority": "HIGH", "ttl": "600s", "collapse_key": "fp1"}
-    assert received.data["title"] == "Payment failed" and received.data["count"] == "1"
+    assert received.data["event_id"] == "evt_1" and received.data["count"] == "1"
+    assert "title" not in received.data and "body" not in received.data  # in notification, not twice
     assert json.loads(received.data["actions"]) == [{"action": "open", "title": "Open"}]
     assert "link" not in received.data  # None values are left out: FCM data is a string map
 
@@ -223,7 +217,8 @@ async def test_oversized_body_is_cut_keeping_title_and_url(fcm: FcmService, send
     await sender.send(FcmTarget(token=fcm.register()), message(body="x" * 10_000))
     [received] = fcm.wait_for(1)
     assert len(json.dumps(received.message, separators=(",", ":")).encode()) <= 4096
-    assert received.data["title"] == "Payment failed" and received.data["url"].endswith("evt_1")
+    assert received.message["notification"]["title"] == "Payment failed"
+    assert received.data["url"].endswith("evt_1")
     assert received.data["truncated"] == "true"
 
 
