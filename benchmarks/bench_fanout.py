@@ -364,7 +364,8 @@ def main() -> None:
         webpush_fanout(args, sizes, floor_n, figures)
     if args.transports != "webpush":
         native_fanout(sizes, args.rounds, figures)
-    save_figures("fanout", figures)
+    if args.transports == "all":  # a partial run must not replace the figures of a whole one
+        save_figures("fanout", figures)
 
 
 def webpush_fanout(args: argparse.Namespace, sizes: list[int], floor_n: int, figures: dict[str, Any]) -> None:
