@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from tests.support.fcm_service import FcmService
 
@@ -18,11 +19,13 @@ from pushlog.hub.delivery._base import FcmTarget, Outcome, PushMessage, WebPushT
 from pushlog.hub.delivery.fcm import (
     QUOTA_BACKOFF,
     SCOPE,
+    AccessTokens,
     CredentialsError,
     FcmSender,
     ServiceAccount,
     classify,
 )
+from pushlog.hub.delivery.fcm._message import render
 
 
 class Clock:
@@ -239,3 +242,38 @@ def test_service_account_file_must_be_one() -> None:
 def test_a_bare_404_without_fcm_reason_keeps_the_device() -> None:
     result = classify(404, {}, None)
     assert result.outcome is Outcome.FAILED and result.status == 404
+
+
+async def test_rich_fields_go_to_notification_android_apns_and_string_data(
+    fcm: FcmService, sender: FcmSender
+) -> None:
+    rich = message(
+        "critical",
+        image="https://cdn.example.com/i.png",
+        link="myapp://orders/A-1001",
+        category="order.shipped",
+        data={"order": "A-1001", "items": 3},
+    )
+    assert (await sender.send(FcmTarget(token=fcm.register()), rich)).outcome is Outcome.SENT
+    [received] = fcm.wait_for(1)  # the stand-in refuses unknown field names and a misshapen apns part
+    assert received.message["notification"]["image"] == "https://cdn.example.com/i.png"
+    assert received.message["android"]["notification"] == {"click_action": "order.shipped"}
+    aps = received.message["apns"]["payload"]["aps"]
+    assert aps == {"mutable-content": 1, "category": "order.shipped"}
+    assert received.data["link"] == "myapp://orders/A-1001" and received.data["category"] == "order.shipped"
+    assert json.loads(received.data["data"]) == {"order": "A-1001", "items": 3}
+    assert "webpush" not in received.message
+
+
+async def test_the_stand_in_refuses_a_field_fcm_does_not_have(fcm: FcmService, clock: Clock) -> None:
+    async with httpx.AsyncClient() as client:
+        tokens = AccessTokens(ServiceAccount.from_info(fcm.service_account()), client, clock=clock)
+        body = json.loads(render(fcm.register(), message()))
+        body["message"]["android"]["notification"] = {"image_url": "https://cdn.example.com/i.png"}
+        answer = await client.post(
+            f"{fcm.origin}/v1/projects/{fcm.project_id}/messages:send",
+            json=body,
+            headers={"Authorization": f"Bearer {await tokens.token()}"},
+        )
+    assert answer.status_code == 400
+    assert 'Unknown name "image_url"' in answer.json()["error"]["message"] and fcm.received == []
