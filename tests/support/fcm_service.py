@@ -329,7 +329,7 @@ class FcmService:
             return f"android.priority {android.get('priority')!r}"
         if "ttl" in android and not TTL.fullmatch(str(android["ttl"])):
             return f"android.ttl {android['ttl']!r} is not a duration"
-        if len(json.dumps(message, separators=(",", ":")).encode()) > MAX_MESSAGE:
+        if len(json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()) > MAX_MESSAGE:
             return "Message is too big"
         return ""
 

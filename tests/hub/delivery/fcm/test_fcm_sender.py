@@ -216,10 +216,14 @@ async def test_unreachable_fcm_is_retry(fcm: FcmService, clock: Clock) -> None:
     assert result.outcome is Outcome.RETRY and "transport error" in result.detail
 
 
-async def test_oversized_body_is_cut_keeping_title_and_url(fcm: FcmService, sender: FcmSender) -> None:
-    await sender.send(FcmTarget(token=fcm.register()), message(body="x" * 10_000))
+@pytest.mark.parametrize("char", ["x", "😀"])
+async def test_oversized_body_is_cut_keeping_title_and_url(
+    fcm: FcmService, sender: FcmSender, char: str
+) -> None:
+    await sender.send(FcmTarget(token=fcm.register()), message(body=char * 10_000))
     [received] = fcm.wait_for(1)
-    assert len(json.dumps(received.message, separators=(",", ":")).encode()) <= 4096
+    assert len(json.dumps(received.message, separators=(",", ":"), ensure_ascii=False).encode()) <= 4096
+    assert received.message["notification"]["body"].startswith(char * 100)
     assert received.message["notification"]["title"] == "Payment failed"
     assert received.data["url"].endswith("evt_1")
     assert received.data["truncated"] == "true"

@@ -13,7 +13,6 @@ problem: timeouts and connection errors are ``RETRY``.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -57,11 +56,6 @@ class FcmSender:
         self.tokens = AccessTokens(account, self._client, clock=clock)
         self._reported: set[str] = set()
 
-    def build_message(self, target: FcmTarget, message: PushMessage) -> dict[str, Any]:
-        """The JSON body of ``messages:send`` for one token, fitted to FCM's 4096 bytes."""
-        result: dict[str, Any] = json.loads(render(target.token, message))
-        return result
-
     def _report_once(self, reason: str, detail: str) -> None:
         if reason not in self._reported:
             self._reported.add(reason)
@@ -71,7 +65,7 @@ class FcmSender:
         if not isinstance(target, FcmTarget):
             return SendResult(outcome=Outcome.FAILED, detail=f"not an FCM target: {type(target).__name__}")
         try:
-            body = self.build_message(target, message)
+            body = render(target.token, message)  # sent as is: the bytes that were fitted
         except ValueError as exc:
             return SendResult(outcome=Outcome.FAILED, detail=str(exc))
         try:
@@ -85,10 +79,11 @@ class FcmSender:
             self._report_once(reason, result.detail)
         return result
 
-    async def _post(self, body: dict[str, Any], *, refreshed: bool) -> tuple[SendResult, str]:
+    async def _post(self, body: bytes, *, refreshed: bool) -> tuple[SendResult, str]:
         """Send once (and once more with a fresh access token after a 401); the result and FCM's reason."""
         token = await self.tokens.token()
-        response = await self._client.post(self._url, json=body, headers={"Authorization": f"Bearer {token}"})
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json; charset=UTF-8"}
+        response = await self._client.post(self._url, content=body, headers=headers)
         try:
             answer: Any = response.json()
         except ValueError:
