@@ -56,7 +56,7 @@ class PushMessage:
             self.content if content is None else content,
             delivery_id=self.delivery_id,
             receipt=self.receipt,
-            round=self.round,
+            repush=self.round,
         )
 
     @property

@@ -106,8 +106,9 @@ def team_actions(own: tuple[Action, ...], level: Level) -> tuple[Action, ...]:
     return (*mine, *opened, ACK_ACTION)
 
 
-def document(content: PushContent, *, delivery_id: str, receipt: str | None, round: int) -> dict[str, Any]:
-    """The pushlog JSON for one delivery of ``content`` (see the module docstring)."""
+def document(content: PushContent, *, delivery_id: str, receipt: str | None, repush: int) -> dict[str, Any]:
+    """The pushlog JSON for one delivery of ``content`` (see the module docstring); ``repush`` is its
+    ``round`` (0 = first push, 1.. = CRITICAL re-pushes)."""
     doc: dict[str, Any] = {"v": 1, **content.refs, "delivery_id": delivery_id}
     if receipt is not None:
         doc["receipt"] = receipt
@@ -122,7 +123,7 @@ def document(content: PushContent, *, delivery_id: str, receipt: str | None, rou
         tag=content.collapse_key,
         require_interaction=content.require_interaction,
         actions=[a.to_json() for a in content.actions],
-        round=round,
+        round=repush,
     )
     if content.image:
         doc["image"] = content.image
