@@ -1,4 +1,6 @@
-"""Fan-out: one event to 1,000 and 10,000 Web Push subscriptions on a local push-service sink.
+"""Fan-out: one event to 1,000 and 10,000 Web Push subscriptions on a local push-service sink, and to as
+many FCM and APNs tokens (benchmarks/_fanout_native.py: one multiplexed HTTP/2 connection against one
+request per connection, same run, messages per second and CPU per message).
 
 Contenders, interleaved round by round in one run (the machine is shared; the best round of each is
 kept), each reaching the same sink:
@@ -20,7 +22,7 @@ For each: messages per second, first-push and last-push latency (from the start 
 request arriving at the sink, on the shared monotonic clock), and CPU per message of the process doing
 the work (the sink's CPU is not counted). The sink is a minimal HTTP/1.1 server in its own process.
 
-Usage: ``python benchmarks/bench_fanout.py [--quick] [--smoke]``.
+Usage: ``python benchmarks/bench_fanout.py [--quick] [--smoke] [--transports all|webpush|native]``.
 """
 
 from __future__ import annotations
@@ -43,9 +45,14 @@ from typing import Any
 
 import httpx
 from _common import SMOKE, Hub, machine, process_cpu, ratio_line, running_hub, save_figures
+from _fanout_native import CONTENDERS as NATIVE_CONTENDERS
+from _fanout_native import IN_FLIGHT, NativeRun, run_native
+from _fanout_native import start_sink as start_native_sink
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from pushlog._levels import Level
+from pushlog.hub.delivery import PushContent
 from pushlog.hub.delivery._base import PushMessage, WebPushTarget
 from pushlog.hub.delivery.webpush import VapidSigner, WebPushSender, generate_vapid_keys
 
@@ -57,6 +64,14 @@ PAYLOAD = {
     "level": "error",
     "url": "http://127.0.0.1/#/events/x",
 }
+#: The same push as our sender renders it (ERROR: Urgency high).
+CONTENT = PushContent(
+    title=str(PAYLOAD["title"]),
+    body=str(PAYLOAD["body"]),
+    level=Level.ERROR,
+    url=str(PAYLOAD["url"]),
+    collapse_key="bench",
+)
 TARGET = ">= 0.40 of the {cores}-core crypto floor"
 #: Tries per message for the in-process contenders: a timeout on a busy machine is resent, as the
 #: hub's dispatcher would.
@@ -250,9 +265,7 @@ async def pywebpush_async(
 async def sender(port: int, count: int, keys: list[tuple[str, str]], pem: str, concurrency: int) -> Run:
     """Our sender alone, all messages gathered at once."""
     ours = WebPushSender(VapidSigner(pem, SUBJECT), max_concurrency=concurrency, allow_private_endpoints=True)
-    message = PushMessage(
-        delivery_id="d", event_id="e", payload=PAYLOAD, ttl=3600, urgency="high", collapse_key="bench"
-    )
+    message = PushMessage(delivery_id="d", content=CONTENT, ttl=3600)
     subs = targets(port, count, keys)
     try:
         await ours.send(subs[0], message)  # warm the connection pool and the VAPID cache
@@ -337,14 +350,27 @@ def main() -> None:
         "--concurrency", type=int, default=32, help="connections of the in-process contenders"
     )
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; the best of each is kept")
+    parser.add_argument(
+        "--transports", choices=("all", "webpush", "native"), default="all", help="native: FCM and APNs"
+    )
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     if SMOKE:
         sizes, args.rounds, args.naive_sample, floor_n = [40], 1, 10, 20
     else:
         sizes, floor_n = ([1_000] if args.quick else [1_000, 10_000]), 2_000
-    cores = os.cpu_count() or 1
+    figures: dict[str, Any] = {"sizes": {}, "cores": os.cpu_count() or 1}
+    if args.transports != "native":
+        webpush_fanout(args, sizes, floor_n, figures)
+    if args.transports != "webpush":
+        native_fanout(sizes, args.rounds, figures)
+    if args.transports == "all":  # a partial run must not replace the figures of a whole one
+        save_figures("fanout", figures)
 
+
+def webpush_fanout(args: argparse.Namespace, sizes: list[int], floor_n: int, figures: dict[str, Any]) -> None:
+    """The Web Push contenders (see the module docstring), every size, printed and added to ``figures``."""
+    cores = figures["cores"]
     sink, port = start_sink()
     pem = generate_vapid_keys()
     keys = make_keys(10 if SMOKE else 200)
@@ -352,7 +378,6 @@ def main() -> None:
         f"bench_fanout: sink on 127.0.0.1:{port} (own process), {machine()}, "
         f"concurrency {args.concurrency}, best of {args.rounds} interleaved rounds"
     )
-    figures: dict[str, Any] = {"sizes": {}, "cores": cores}
     try:
         per_message = crypto_floor(floor_n, keys)
         floor_rate = cores / per_message
@@ -391,7 +416,52 @@ def main() -> None:
     finally:
         sink.terminate()
         sink.join(5)
-    save_figures("fanout", figures)
+
+
+def native_fanout(sizes: list[int], rounds: int, figures: dict[str, Any]) -> None:
+    """FCM and APNs (benchmarks/_fanout_native.py): one rich message to each size's tokens over one
+    multiplexed HTTP/2 connection and with one request per connection, interleaved round by round."""
+    print(
+        f"\nbench_fanout native: FCM and APNs senders, {IN_FLIGHT} in flight, HTTP/2 sink (hypercorn, TLS) "
+        f"in its own process, {machine()}, best of {rounds} interleaved rounds"
+    )
+    native: dict[str, Any] = figures.setdefault("native", {})
+    with tempfile.TemporaryDirectory() as tmp:
+        sink = start_native_sink(Path(tmp))
+        try:
+            for transport in ("fcm", "apns"):
+                for size in sizes:
+                    best: dict[str, NativeRun] = {}
+                    for _ in range(rounds):
+                        for label, pooled in NATIVE_CONTENDERS:
+                            result = run_native(transport, sink, size, pooled=pooled)
+                            if label not in best or result.rate > best[label].rate:
+                                best[label] = result
+                    native[f"{transport} {size}"] = native_report(transport, size, best)
+        finally:
+            sink.stop()
+
+
+def native_report(transport: str, size: int, best: dict[str, NativeRun]) -> dict[str, Any]:
+    name = {"fcm": "FCM", "apns": "APNs"}[transport]
+    print(f"\n  {name} {size:,} tokens                 msg/s    total s   CPU us/msg  connections")
+    for label, run in best.items():
+        print(f"    {label:<30} {run.rate:8,.0f} {run.wall:9.2f} {run.cpu_us:12.0f} {run.connections:12,}")
+    multiplexed, single = best["multiplexed HTTP/2"], best["one request per connection"]
+    print(
+        ratio_line(
+            f"{size:>6} {name} msg/s multiplexed / one request per connection", multiplexed.rate / single.rate
+        )
+    )
+    print(
+        ratio_line(
+            f"{size:>6} {name} CPU per message one request per connection / multiplexed",
+            single.cpu_us / multiplexed.cpu_us,
+        )
+    )
+    return {
+        label: {"rate": r.rate, "cpu_us": r.cpu_us, "connections": r.connections} for label, r in best.items()
+    }
 
 
 def report(

@@ -32,6 +32,7 @@ from pushlog.hub._retention import RetentionTask
 from pushlog.hub.store import create_engine, migrate
 from pushlog.hub.store import devices as device_store
 from pushlog.hub.store import events as event_store
+from pushlog.hub.store.device_tokens import open_vault
 from pushlog.hub.store.retention import Policy
 
 SMOKE = "--smoke" in sys.argv or os.environ.get("PUSHLOG_BENCH_SMOKE") == "1"
@@ -65,6 +66,7 @@ def _open(path: Path) -> sa.Engine:
                 min_level=Level.WARNING,
                 channels=None,
             ),
+            vault=open_vault(path.parent),  # Web Push keys are sealed at rest, as in the hub
             now=START,
         )
     return engine

@@ -8,7 +8,8 @@ VAPID key, ``POST /v1/devices``). Then a separate Python process logs through ``
 
 * WARNING: the hub encrypts and sends the push, the stand-in forwards it, Firefox decrypts it (ack
   code 100), the service worker shows the notification and reports it delivered to the hub; clicking
-  Firefox's notification window opens the event in the web app and reports it opened.
+  Firefox's notification window opens the event in the web app and reports it opened; clicking one
+  whose event has a ``link`` opens that link instead.
 * CRITICAL: the same, then re-pushed every ``--critical-repeat`` seconds; acknowledging it through the
   web app stops the re-push.
 * Devices: the view recognises this browser's device; removing it there also unsubscribes the browser.
@@ -153,6 +154,27 @@ def test_warning_and_critical_reach_firefox_and_acknowledge_stops_the_repush(
         what="the web app showing the clicked event",
     )
     assert js(driver, "return location.hash;") == f"#/events/{warning['id']}"
+
+    # A tap on a notification whose event has a link opens the link (a deep link into the web app).
+    link = f"{hub.base_url}/#/devices"
+    log_in_separate_process(hub.dsn, "warning", "Backup finished late", "took 4 h", extra={"link": link})
+    linked = event_by_title(hub, "Backup finished late")
+    wait_until(
+        lambda: [n for n in shown_notifications(driver) if n["title"] == "Backup finished late"],
+        timeout=30,
+        interval=0.2,
+        retry_on=NOT_YET,
+        what="the notification with a link",
+    )
+    click_notification(driver, "Backup finished late")
+    wait_js(driver, "location.hash === '#/devices'", timeout=30, what="the link opened by the tap")
+    wait_until(
+        lambda: [d for d in deliveries(hub, linked["id"]) if d["status"] == "opened"],
+        timeout=30,
+        interval=0.1,
+        retry_on=NOT_YET,
+        what="the hub to record the linked push as opened",
+    )
 
     # 3. CRITICAL: delivered, shown with requireInteraction, then re-pushed until acknowledged.
     acks_before = len(push.received_acks())

@@ -4,8 +4,10 @@ Chromium cannot subscribe offline (its push service is Google's), but DevTools c
 to a registered service worker (``ServiceWorker.deliverPushMessage``), the same way Chromium does once
 its push service delivered one. The payload is the genuine article: the hub's dispatcher encrypts a
 CRITICAL event for a subscription on the RFC 8030 stand-in, which decrypts it. The worker must show
-the notification (title, body, tag, requireInteraction, the open and acknowledge actions, the data it
-needs for clicks), tell the open page, and report the delivery to the hub with the receipt token.
+the notification (title, body, tag, requireInteraction, the event's image, the buttons the browser has
+room for with Acknowledge first, the data it needs for clicks: the link a tap opens and each button's
+url), tell the open page, and report the delivery to the hub with the receipt token. (Clicks, in a
+real Firefox: tests/e2e/test_firefox_push.py.)
 """
 
 from __future__ import annotations
@@ -22,12 +24,17 @@ from tests.support.push_service import PushService
 
 pytestmark = [pytest.mark.browser]
 
+IMAGE = "https://cdn.example.com/graphs/payments.png"
+LINK = "https://status.example.com/payments"
+RETRY = "https://admin.example.com/payments/retry"
+
 
 def notifications(page: Page) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = page.evaluate(
         """navigator.serviceWorker.ready.then(r => r.getNotifications()).then(list => list.map(n => ({
              title: n.title, body: n.body, tag: n.tag, requireInteraction: n.requireInteraction,
-             actions: n.actions.map(a => a.action), data: n.data})))"""
+             image: n.image, actions: n.actions.map(a => [a.action, a.title]), data: n.data,
+             maxActions: Notification.maxActions})))"""
     )
     return found
 
@@ -45,7 +52,13 @@ def test_service_worker_shows_the_hubs_push_and_reports_it_delivered(tmp_path: P
             )
             assert answer.status_code == 201, answer.text
         publish(
-            hub, {"level": "critical", "title": "Payments failing", "body": "3 charges failed", "count": 2}
+            hub,
+            {"level": "critical", "title": "Payments failing", "body": "3 charges failed", "count": 2}
+            | {
+                "image": IMAGE,
+                "link": LINK,
+                "actions": [{"action": "retry", "title": "Retry", "url": RETRY}],
+            },
         )
         [received] = service.wait_for(1, timeout=30)
         payload = received.payload
@@ -96,7 +109,11 @@ def test_service_worker_shows_the_hubs_push_and_reports_it_delivered(tmp_path: P
             assert note["body"] == "\u00d72 \u00b7 3 charges failed"
             assert note["tag"] == payload["tag"]
             assert note["requireInteraction"] is True
-            assert note["actions"] == ["open", "ack"]
+            assert note["image"] == IMAGE
+            # CRITICAL: Acknowledge first, then the event's own button, then Open, as many as fit
+            buttons = [["ack", "Acknowledge"], ["retry", "Retry"], ["open", "Open"]]
+            assert note["maxActions"] >= 2 and note["actions"] == buttons[: note["maxActions"]]
+            assert note["data"]["link"] == LINK and note["data"]["targets"] == {"retry": RETRY}
             assert note["data"]["event_id"] == payload["event_id"]
             assert note["data"]["url"].endswith(f"/#/events/{payload['event_id']}")
             expect(page.locator("#notification-log li")).to_have_text(["Payments failing"])

@@ -14,6 +14,11 @@ Each request is checked like APNs does, answering its documented JSON ``{"reason
   ``apns-collapse-id`` at most 64 bytes (400 BadCollapseId);
 * the payload: JSON with an ``aps`` dictionary (400 PayloadEmpty / BadMessage... as ``PayloadEmpty``),
   at most 4096 bytes (413 PayloadTooLarge);
+* the rich parts (:func:`check_rich`): ``aps.alert`` with string ``title``/``body``, ``category`` a
+  string, ``mutable-content`` 1, and ``mutable-content`` set whenever the payload has an ``image`` (a
+  notification service extension only runs with it). APNs itself accepts such payloads and iOS
+  silently shows them without the image or buttons, so the stand-in refuses them with a
+  ``BadPayload (stand-in: ...)`` reason a test cannot miss;
 * the device token: unknown -> 400 BadDeviceToken, unregistered -> 410 Unregistered with the
   timestamp (ms) of the unregistration.
 
@@ -59,6 +64,24 @@ PUSH_TYPES = {
     "mdm",
     "liveactivity",
 }
+
+
+def check_rich(payload: dict[str, Any]) -> str:
+    """What iOS would silently ignore in ``payload`` ("" when nothing)."""
+    aps = payload["aps"]
+    alert = aps.get("alert")
+    if alert is not None and not (
+        isinstance(alert, str)
+        or (isinstance(alert, dict) and all(isinstance(alert.get(k, ""), str) for k in ("title", "body")))
+    ):
+        return "aps.alert must be a string or {title, body} strings"
+    if "category" in aps and not (isinstance(aps["category"], str) and aps["category"]):
+        return "aps.category must be a non-empty string"
+    if aps.get("mutable-content", 1) != 1:
+        return "aps.mutable-content must be 1"
+    if payload.get("image") is not None and aps.get("mutable-content") != 1:
+        return "an image needs aps.mutable-content 1 (the service extension attaches it)"
+    return ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -258,6 +281,9 @@ class ApnsService:
             return self._error(400, "PayloadEmpty" if not body else "BadMessageId")
         if not isinstance(payload, dict) or not isinstance(payload.get("aps"), dict):
             return self._error(400, "PayloadEmpty")
+        why = check_rich(payload)
+        if why:
+            return self._error(400, f"BadPayload (stand-in: {why})")
         token = request.path_params["token"]
         with self._lock:
             scripted = self._script.pop(0) if self._script else None

@@ -8,8 +8,11 @@
   firebase.messaging, ``iat``/``exp`` against the stand-in's clock) and answers an access token;
 * ``POST /v1/projects/{project}/messages:send`` checks the ``Authorization: Bearer`` token (issued,
   unexpired, not revoked: else 401 UNAUTHENTICATED), the project, and the message (one ``token``;
-  ``data`` values strings; ``android.priority`` HIGH/NORMAL; ``android.ttl`` like ``"3600s"``; at most
-  4096 bytes) before accepting it as a :class:`ReceivedMessage`. Unknown tokens get FCM's real
+  ``data`` values strings; no field name FCM's Message resource lacks, at the top and in
+  ``notification``, ``android``, ``android.notification``, ``apns`` and ``webpush``; notification
+  values strings and ``image`` a URL; ``apns.payload.aps`` with ``mutable-content`` 1 and a string
+  ``category``; ``android.priority`` HIGH/NORMAL; ``android.ttl`` like ``"3600s"``; at most 4096 bytes)
+  before accepting it as a :class:`ReceivedMessage`. Unknown tokens get FCM's real
   INVALID_ARGUMENT answer, unregistered ones UNREGISTERED; :meth:`FcmService.fail_next` scripts any
   other documented error with its real JSON body.
 
@@ -78,6 +81,68 @@ def error_body(
             {"@type": BAD_REQUEST, "fieldViolations": [{"field": "message.token", "description": message}]}
         )
     return status, {"error": {"code": status, "message": message, "status": rpc_status, "details": details}}
+
+
+#: The fields of FCM HTTP v1's Message resource and of the parts pushlog fills; FCM refuses unknown names.
+MESSAGE_FIELDS = {
+    "name", "data", "notification", "android", "webpush", "apns", "fcm_options", "token", "topic", "condition"
+}  # fmt: skip
+NOTIFICATION_FIELDS = {"title", "body", "image"}
+ANDROID_FIELDS = {
+    "collapse_key", "priority", "ttl", "restricted_package_name", "data", "notification", "fcm_options",
+    "direct_boot_ok",
+}  # fmt: skip
+ANDROID_NOTIFICATION_FIELDS = {
+    "title", "body", "icon", "color", "sound", "tag", "click_action", "body_loc_key", "body_loc_args",
+    "title_loc_key", "title_loc_args", "channel_id", "ticker", "sticky", "event_time", "local_only",
+    "notification_priority", "default_sound", "default_vibrate_timings", "default_light_settings",
+    "vibrate_timings", "visibility", "notification_count", "light_settings", "image",
+    "bypass_proxy_notification",
+}  # fmt: skip
+APNS_FIELDS = {"headers", "payload", "fcm_options", "live_activity_token"}
+WEBPUSH_FIELDS = {"headers", "data", "notification", "fcm_options"}
+
+
+def _check_fields(value: Any, known: set[str], where: str) -> str:
+    """FCM's answer to a field name its Message resource does not have ("" when all are known)."""
+    if not isinstance(value, dict):
+        return f"Invalid value at '{where}': not an object"
+    for name in value:
+        if name not in known:
+            return f"Invalid JSON payload received. Unknown name \"{name}\" at '{where}': Cannot find field."
+    return ""
+
+
+def _is_url(value: Any) -> bool:
+    return isinstance(value, str) and value.lower().startswith(("https://", "http://"))
+
+
+def _check_rich(message: dict[str, Any]) -> str:
+    """The rich parts pushlog sends: notification title/body/image, android.notification, apns.payload."""
+    notification = message.get("notification", {})
+    why = _check_fields(notification, NOTIFICATION_FIELDS, "message.notification")
+    if why:
+        return why
+    if not all(isinstance(v, str) for v in notification.values()):
+        return "message.notification values must be strings"
+    if "image" in notification and not _is_url(notification["image"]):
+        return "message.notification.image must be a URL"
+    android = message.get("android", {})
+    why = _check_fields(android, ANDROID_FIELDS, "message.android") or _check_fields(
+        android.get("notification", {}), ANDROID_NOTIFICATION_FIELDS, "message.android.notification"
+    )
+    if why:
+        return why
+    apns = message.get("apns", {})
+    why = _check_fields(apns, APNS_FIELDS, "message.apns")
+    if why:
+        return why
+    aps = apns.get("payload", {}).get("aps", {})
+    if not isinstance(aps, dict):
+        return "message.apns.payload.aps must be an object"
+    if aps.get("mutable-content", 1) != 1 or not isinstance(aps.get("category", ""), str):
+        return "message.apns.payload.aps: mutable-content must be 1 and category a string"
+    return _check_fields(message.get("webpush", {}), WEBPUSH_FIELDS, "message.webpush")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -256,12 +321,15 @@ class FcmService:
         data = message.get("data", {})
         if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
             return "message.data values must be strings"
+        why = _check_fields(message, MESSAGE_FIELDS, "message") or _check_rich(message)
+        if why:
+            return why
         android = message.get("android", {})
         if android.get("priority") not in (None, "HIGH", "NORMAL"):
             return f"android.priority {android.get('priority')!r}"
         if "ttl" in android and not TTL.fullmatch(str(android["ttl"])):
             return f"android.ttl {android['ttl']!r} is not a duration"
-        if len(json.dumps(message, separators=(",", ":")).encode()) > MAX_MESSAGE:
+        if len(json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()) > MAX_MESSAGE:
             return "Message is too big"
         return ""
 

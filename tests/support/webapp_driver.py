@@ -87,15 +87,23 @@ def enable_push_through_the_ui(driver: Marionette, base_url: str, read_key: str)
 
 
 def log_in_separate_process(
-    dsn: str, level: str, title: str, body: str, *, env: Mapping[str, str] | None = None
+    dsn: str,
+    level: str,
+    title: str,
+    body: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    extra: Mapping[str, str] | None = None,
 ) -> None:
-    """An app process: PushHandler on the root logger, one record, flush, exit 0 (asserted)."""
+    """An app process: PushHandler on the root logger, one record (``extra``: more ``extra=`` keys such
+    as ``link``), flush, exit 0 (asserted)."""
+    fields = {"body": body, "job": "nightly", **(extra or {})}
     script = textwrap.dedent(
         f"""
         import logging, sys
         import pushlog
         logging.getLogger().addHandler(pushlog.PushHandler())
-        logging.getLogger("app.jobs").{level}({title!r}, extra={{"body": {body!r}, "job": "nightly"}})
+        logging.getLogger("app.jobs").{level}({title!r}, extra={fields!r})
         sys.exit(0 if pushlog.flush(timeout=20.0) is not False else 3)
         """
     )

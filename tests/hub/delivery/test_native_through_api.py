@@ -186,7 +186,7 @@ def test_critical_rounds_and_acknowledgement_on_fcm_and_apns(
         timeout=15,
         what="marker sent on both transports",
     )
-    assert [m.data["title"] for m in fcm.received] == ["Payments failing"] * 2 + ["marker"]
+    assert [m.message["notification"]["title"] for m in fcm.received] == ["Payments failing"] * 2 + ["marker"]
     assert [n.aps["alert"]["title"] for n in apns.received] == ["Payments failing"] * 2 + ["marker"]
 
 

@@ -6,6 +6,11 @@ table, builds the Web Push sender with the hub's ``allow_private_endpoints`` fla
 the FCM sender when ``fcm_credentials`` is set and the APNs sender when its key, key id, team id and
 topic are (unless ``senders`` are injected, as tests do), opens the device-token vault native tokens
 are decrypted with, and starts a :class:`DeliveryService` on the running event loop.
+
+What a push shows is one :class:`PushContent` (title, body, link, image, actions, data, category, level,
+collapse key) that each sender renders in its transport's shape; a log event's comes from
+``_payload.content_for_event``, anything else (an app user's notification) constructs it directly and
+sends it as a :class:`PushMessage`.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from ..config import HubConfig
 from ..store import settings as settings_store
 from ..store.device_tokens import open_vault
 from ._backoff import RetryPolicy
-from ._base import Sender
+from ._base import PushMessage, Sender
+from ._content import ACK, OPEN, TEAM_CATEGORY, Action, PushContent, team_actions
 from ._dispatcher import DeliveryObserver, DeliveryService, StepReport
 from .webpush import VapidSigner, WebPushSender
 
@@ -104,11 +110,18 @@ async def start_delivery(
 
 
 __all__ = [
+    "ACK",
+    "OPEN",
+    "TEAM_CATEGORY",
+    "Action",
     "DeliveryObserver",
     "DeliveryService",
+    "PushContent",
+    "PushMessage",
     "RetryPolicy",
     "Sender",
     "StepReport",
     "native_senders",
     "start_delivery",
+    "team_actions",
 ]

@@ -1,15 +1,18 @@
 """What every push sender (Web Push, FCM, APNs) takes and returns.
 
-The dispatcher builds one :class:`PushMessage` per (event, device) delivery and hands it to the
-sender for the device's kind. Senders never touch the database: they report a :class:`SendResult`
-and the dispatcher records it in the outbox.
+The dispatcher builds one :class:`PushMessage` per (event, device) delivery (a
+:class:`~._content.PushContent` plus the delivery's receipt) and hands it to the sender for the device's
+kind, which renders the content in its transport's shape. Senders never touch the database: they
+report a :class:`SendResult` and the dispatcher records it in the outbox.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
+
+from ._content import PushContent, document
 
 
 class Outcome(enum.StrEnum):
@@ -21,16 +24,45 @@ class Outcome(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PushMessage:
-    """A notification for one device. ``payload`` is what the device's code receives (JSON)."""
+    """One delivery of a :class:`PushContent` to one device.
+
+    ``receipt`` is the token the device sends back with "delivered"/"opened" and acknowledge
+    (:mod:`pushlog.hub.receipts`); ``round`` counts CRITICAL re-pushes (0 = first push).
+    """
 
     delivery_id: str
-    event_id: str
-    payload: dict[str, Any]
+    content: PushContent
     ttl: int  # seconds; always explicit
-    urgency: str  # Web Push Urgency: very-low | low | normal | high
-    collapse_key: str | None = None  # Web Push Topic / APNs collapse-id / FCM collapse_key
-    level: str = "warning"
-    extra: dict[str, Any] = field(default_factory=dict)
+    receipt: str | None = None
+    round: int = 0
+
+    @property
+    def urgency(self) -> str:
+        """Web Push ``Urgency``: very-low | low | normal | high (from the content's level)."""
+        return self.content.urgency
+
+    @property
+    def level(self) -> str:
+        return self.content.level.wire_name
+
+    @property
+    def collapse_key(self) -> str | None:
+        """Web Push Topic / APNs collapse-id / FCM collapse_key."""
+        return self.content.collapse_key
+
+    def document(self, content: PushContent | None = None) -> dict[str, Any]:
+        """The pushlog JSON of this delivery for ``content`` (default: the message's, unfitted)."""
+        return document(
+            self.content if content is None else content,
+            delivery_id=self.delivery_id,
+            receipt=self.receipt,
+            repush=self.round,
+        )
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """The pushlog JSON before any transport cut it to size."""
+        return self.document()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -38,8 +38,9 @@ from ..store.device_tokens import DeviceTokenKeyError, DeviceTokenVault
 from ..store.devices import webpush_secrets
 from ..store.outbox import Claimed
 from ._backoff import RetryPolicy
-from ._base import ApnsTarget, FcmTarget, Outcome, PushMessage, Sender, SendResult, Target, WebPushTarget
-from ._payload import build_message
+from ._base import ApnsTarget, FcmTarget, Outcome, Sender, SendResult, Target, WebPushTarget
+from ._content import PushContent
+from ._payload import build_message, content_for_event
 
 log = logging.getLogger("pushlog.hub.delivery")
 
@@ -139,7 +140,8 @@ class DeliveryService:
         # while it is in flight, so the first push of a large fan-out does not wait for a large claim.
         first = self._first_claim
         claims: list[Claimed] = await self._db(outbox.claim_due, now=now, lease=self._lease, limit=first)
-        sending = [asyncio.ensure_future(self._send(claim)) for claim in claims]
+        contents: dict[str, PushContent] = {}  # one content per event, however many devices get it
+        sending = [asyncio.ensure_future(self._send(claim, contents)) for claim in claims]
         if len(claims) == first < self._batch:
             try:
                 more = await self._db(outbox.claim_due, now=now, lease=self._lease, limit=self._batch - first)
@@ -147,7 +149,7 @@ class DeliveryService:
                 log.exception("claiming the rest of a delivery batch failed")
                 more = []
             claims += more
-            sending += [asyncio.ensure_future(self._send(claim)) for claim in more]
+            sending += [asyncio.ensure_future(self._send(claim, contents)) for claim in more]
         report.claimed = len(claims)
         if not claims:
             return report
@@ -173,7 +175,7 @@ class DeliveryService:
             for _, future in remaining:
                 future.cancel()
 
-    async def _send(self, claim: Claimed) -> SendResult:
+    async def _send(self, claim: Claimed, contents: dict[str, PushContent]) -> SendResult:
         kind = str(claim.device.get("kind"))
         sender = self._senders.get(kind)
         try:
@@ -184,9 +186,11 @@ class DeliveryService:
             return SendResult(outcome=Outcome.FAILED, detail=f"no sender for device kind {kind!r}")
         start = time.perf_counter()
         try:
-            message: PushMessage = build_message(
-                claim, base_url=self._base_url, receipt_secret=self._secret, ttl=self._ttl
-            )
+            event_id = str(claim.event["id"])
+            content = contents.get(event_id)
+            if content is None:
+                content = contents[event_id] = content_for_event(claim.event, base_url=self._base_url)
+            message = build_message(claim, content, receipt_secret=self._secret, ttl=self._ttl)
             result: SendResult = await sender.send(target, message)
         except Exception as exc:  # a sender bug must not stop the dispatcher; retry with backoff
             log.exception("sender for %s raised on delivery %s", kind, claim.id)

@@ -1,60 +1,66 @@
-"""From an outbox row to a :class:`PushMessage`: the push payload (docs/architecture.md), TTL,
-``Urgency`` by level (DESIGN §2) and the collapse key.
+"""From an outbox row to a :class:`PushMessage`: the event's :class:`PushContent` (once per event) and
+the delivery's receipt.
 
-The payload carries a receipt token (``pushlog.hub.receipts.make_token``) so the service worker can
-report "delivered"/"opened" and acknowledge without a key, and ``url``, the event in the hub's feed,
-which the Web Push sender keeps even when it has to shorten the body.
+The receipt token (``pushlog.hub.receipts.make_token``) lets the device report "delivered"/"opened"
+and acknowledge without a key; ``url``, the event in the hub's feed, survives any cutting to size.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from ..._levels import POLICIES, level_from_number
+from ..._levels import level_from_number
 from .. import receipts
-from .._clock import format_time
 from ..store.outbox import Claimed
 from ._base import PushMessage
+from ._content import TEAM_CATEGORY, Action, PushContent, team_actions
 
-ACTIONS = ({"action": "open", "title": "Open"}, {"action": "ack", "title": "Acknowledge"})
 
-
-def collapse_key(event: dict[str, Any]) -> str:
+def collapse_key(event: Mapping[str, Any]) -> str:
     """Repeats of one event (same fingerprint) replace each other; else the event id itself."""
     return str(event.get("fingerprint") or event["id"])
 
 
-def build_message(claim: Claimed, *, base_url: str, receipt_secret: str, ttl: int) -> PushMessage:
-    """The message for one claimed delivery."""
-    event = claim.event
+def event_url(base_url: str, event_id: str) -> str:
+    """The event's line in the hub's web app."""
+    return f"{base_url.rstrip('/')}/#/events/{event_id}"
+
+
+def _own_actions(stored: Any) -> tuple[Action, ...]:
+    """The event's ``actions`` column (``[{"action", "title", "url"?}]``) as :class:`Action` values."""
+    out = []
+    for item in stored or ():
+        if isinstance(item, Mapping) and item.get("action") and item.get("title"):
+            out.append(Action(id=str(item["action"]), title=str(item["title"]), url=item.get("url") or None))
+    return tuple(out)
+
+
+def content_for_event(event: Mapping[str, Any], *, base_url: str) -> PushContent:
+    """What a team push of ``event`` (an events row) shows: its own fields plus Open/Acknowledge."""
     level = level_from_number(int(event["level"]))
-    policy = POLICIES[level]
-    key = collapse_key(event)
-    payload: dict[str, Any] = {
-        "v": 1,
-        "event_id": event["id"],
-        "delivery_id": claim.id,
-        "receipt": receipts.make_token(receipt_secret, claim.id),
-        "title": event["title"],
-        "body": event.get("body") or "",
-        "level": level.wire_name,
-        "ts": format_time(event.get("ts")),
-        "count": int(event.get("count") or 1),
-        "url": f"{base_url.rstrip('/')}/#/events/{event['id']}",
-        "link": event.get("link"),
-        "tag": key,
-        "require_interaction": policy.urgent,
-        "actions": [dict(a) for a in ACTIONS],
-        "round": claim.round,
-    }
-    if event.get("image"):
-        payload["image"] = event["image"]
+    return PushContent(
+        title=str(event["title"]),
+        body=str(event.get("body") or ""),
+        level=level,
+        link=event.get("link") or None,
+        image=event.get("image") or None,
+        actions=team_actions(_own_actions(event.get("actions")), level),
+        category=TEAM_CATEGORY,
+        collapse_key=collapse_key(event),
+        url=event_url(base_url, str(event["id"])),
+        ts=event.get("ts"),
+        count=int(event.get("count") or 1),
+        refs={"event_id": str(event["id"])},
+    )
+
+
+def build_message(claim: Claimed, content: PushContent, *, receipt_secret: str, ttl: int) -> PushMessage:
+    """The message for one claimed delivery of ``content`` (:func:`content_for_event` of its event)."""
     return PushMessage(
         delivery_id=claim.id,
-        event_id=str(event["id"]),
-        payload=payload,
+        content=content,
         ttl=int(ttl),
-        urgency=policy.webpush_urgency or "normal",
-        collapse_key=key,
-        level=level.wire_name,
+        receipt=receipts.make_token(receipt_secret, claim.id),
+        round=claim.round,
     )

@@ -1,17 +1,24 @@
 // pushlog's service worker: turns a Web Push message from the hub into a notification and reports
 // back. Payload (docs/architecture.md, "Push payload"):
-//   {v, event_id, delivery_id, receipt, title, body, level, ts, count, url, link, tag,
-//    require_interaction, actions: [{action: "open"|"ack", title}]}
-// On push: show the notification and POST {token, status: "delivered"} to
-// /v1/deliveries/{delivery_id}/receipt. On click: the "ack" action POSTs /v1/events/{id}/ack with the
-// receipt token (stops a CRITICAL re-push on every device); anything else opens or focuses the event in
-// the web app and reports "opened". Open pages are told what was shown ("pushlog:shown").
+//   {v, event_id, delivery_id, receipt, title, body, level, ts, count, url, link, image, tag,
+//    require_interaction, actions: [{action, title, url?}], category, data}
+// On push: show the notification (with the image and the action buttons the browser has room for)
+// and POST {token, status: "delivered"} to /v1/deliveries/{delivery_id}/receipt. On click: the "ack"
+// action POSTs /v1/events/{id}/ack with the receipt token (stops a CRITICAL re-push on every device);
+// "open" opens the event in the web app; an action with a url opens that url; a tap on the
+// notification itself opens the event's link, else the event. Every opening reports "opened". Open
+// pages are told what was shown ("pushlog:shown").
 
 const ICON = "icon-192.png";
 const BADGE = "badge-96.png"; // monochrome: Android draws it in the status bar
 
 self.addEventListener("install", () => self.skipWaiting());
 self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
+
+/** Only http(s) URLs are shown or opened: a javascript: or data: link in an event must not run. */
+function httpUrl(value) {
+  return typeof value === "string" && /^https?:\/\//i.test(value) ? value : null;
+}
 
 function readPayload(event) {
   if (!event.data) return { title: "pushlog", body: "" };
@@ -59,7 +66,10 @@ async function onPush(event) {
   let body = String(p.body || "");
   if (Number(p.count) > 1) body = `×${p.count} · ${body}`;
   const maxActions = self.Notification && "maxActions" in self.Notification ? self.Notification.maxActions : 2;
-  const actions = Array.isArray(p.actions) ? p.actions : [];
+  const actions = (Array.isArray(p.actions) ? p.actions : []).filter((a) => a && a.action && a.title);
+  // Where each button leads: "ack" acknowledges, "open" is the event, an action's own url wins.
+  const targets = {};
+  for (const a of actions) if (httpUrl(a.url)) targets[String(a.action)] = a.url;
   const options = {
     body,
     tag: tag || undefined,
@@ -68,9 +78,18 @@ async function onPush(event) {
     badge: BADGE,
     timestamp: Date.parse(p.ts) || Date.now(),
     requireInteraction: Boolean(p.require_interaction ?? critical),
-    data: { event_id: p.event_id, delivery_id: p.delivery_id, receipt: p.receipt, url: p.url || "./", link: p.link || null, level: p.level },
+    data: {
+      event_id: p.event_id,
+      delivery_id: p.delivery_id,
+      receipt: p.receipt,
+      url: p.url || "./",
+      link: httpUrl(p.link),
+      level: p.level,
+      targets,
+    },
     actions: actions.slice(0, maxActions).map((a) => ({ action: String(a.action), title: String(a.title) })),
   };
+  if (httpUrl(p.image)) options.image = p.image;
   try {
     await self.registration.showNotification(title, options);
   } catch (err) {
@@ -111,7 +130,16 @@ async function onClick(event) {
     }
     return;
   }
-  await Promise.all([focusOrOpen(data.url || "./"), receipt(data, "opened")]);
+  await Promise.all([focusOrOpen(clickTarget(data, event.action)), receipt(data, "opened")]);
+}
+
+// What a click opens: an action's own url, the event for "open", else (a tap on the notification
+// itself, or an action without a url) the event's link, falling back to the event in the web app.
+function clickTarget(data, action) {
+  const targets = data.targets || {};
+  if (action && targets[action]) return targets[action];
+  if (action === "open") return data.url || "./";
+  return data.link || data.url || "./";
 }
 
 self.addEventListener("push", (event) => event.waitUntil(onPush(event)));

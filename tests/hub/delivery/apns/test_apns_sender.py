@@ -8,11 +8,14 @@ import ssl
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from tests.support.apns_service import ApnsService
 
+from pushlog._levels import parse_level
+from pushlog.hub.delivery import Action, PushContent
 from pushlog.hub.delivery._base import ApnsTarget, FcmTarget, Outcome, PushMessage
 from pushlog.hub.delivery.apns import ApnsSender, ProviderToken, collapse_id, load_key
 
@@ -73,25 +76,16 @@ async def sender(apns: ApnsService, clock: Clock) -> AsyncIterator[ApnsSender]:
     await s.aclose()
 
 
-def message(level: str = "warning", collapse: str | None = "fp1", **payload: object) -> PushMessage:
-    body: dict[str, object] = {
-        "v": 1,
-        "event_id": "evt_1",
-        "title": "Disk almost full",
-        "body": "92% on /var",
-        "url": "https://hub.example/#/events/evt_1",
-        "link": None,
-    }
-    body.update(payload)
-    return PushMessage(
-        delivery_id="dlv_1",
-        event_id="evt_1",
-        payload=body,
-        ttl=900,
-        urgency="normal",
+def message(level: str = "warning", collapse: str | None = "fp1", **fields: Any) -> PushMessage:
+    fields = {"title": "Disk almost full", "body": "92% on /var", **fields}
+    content = PushContent(
+        level=parse_level(level),
+        url="https://hub.example/#/events/evt_1",
         collapse_key=collapse,
-        level=level,
+        refs={"event_id": "evt_1"},
+        **fields,
     )
+    return PushMessage(delivery_id="dlv_1", content=content, ttl=900)
 
 
 async def test_sends_over_http2_with_headers_and_aps(
@@ -284,3 +278,40 @@ async def test_unreachable_apns_is_retry(apns: ApnsService, clock: Clock) -> Non
 
 async def test_not_an_apns_target_fails(sender: ApnsSender) -> None:
     assert (await sender.send(FcmTarget(token="t"), message())).outcome is Outcome.FAILED
+
+
+async def test_rich_fields_go_to_aps_and_custom_keys(apns: ApnsService, sender: ApnsSender) -> None:
+    rich = message(
+        image="https://cdn.example.com/i.png",
+        link="myapp://orders/A-1001",
+        category="order.shipped",
+        actions=(Action(id="track", title="Track", url="https://shop.example.com/t/A-1001"),),
+        data={"order": "A-1001"},
+    )
+    assert (await sender.send(ApnsTarget(token=apns.register()), rich)).outcome is Outcome.SENT
+    [got] = apns.wait_for(1)  # the stand-in refuses an image without mutable-content, a bad category
+    assert got.aps["mutable-content"] == 1 and got.aps["category"] == "order.shipped"
+    assert got.payload["image"] == "https://cdn.example.com/i.png"
+    assert got.payload["link"] == "myapp://orders/A-1001" and got.payload["data"] == {"order": "A-1001"}
+    assert got.payload["actions"] == [
+        {"action": "track", "title": "Track", "url": "https://shop.example.com/t/A-1001"}
+    ]
+    assert "title" not in got.payload and "body" not in got.payload  # only in aps.alert
+
+
+async def test_the_stand_in_refuses_an_image_the_extension_would_never_see(
+    apns: ApnsService, clock: Clock
+) -> None:
+    token = ProviderToken(load_key(apns.key_pem()), key_id=apns.key_id, team_id=apns.team_id, clock=clock)
+    payload = {"aps": {"alert": {"title": "t", "body": "b"}}, "image": "https://cdn.example.com/i.png"}
+    headers = {
+        "apns-topic": apns.topic,
+        "apns-push-type": "alert",
+        "authorization": f"bearer {token.current()}",
+    }
+    async with httpx.AsyncClient(
+        http2=True, verify=ssl.create_default_context(cafile=str(apns.ca_file))
+    ) as c:
+        answer = await c.post(f"{apns.origin}/3/device/{apns.register()}", json=payload, headers=headers)
+    assert answer.status_code == 400 and "mutable-content" in answer.json()["reason"]
+    assert apns.received == []

@@ -7,19 +7,25 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
+import httpx
 import pytest
 from tests.support.fcm_service import FcmService
 
+from pushlog._levels import parse_level
+from pushlog.hub.delivery import Action, PushContent
 from pushlog.hub.delivery._base import FcmTarget, Outcome, PushMessage, WebPushTarget
 from pushlog.hub.delivery.fcm import (
     QUOTA_BACKOFF,
     SCOPE,
+    AccessTokens,
     CredentialsError,
     FcmSender,
     ServiceAccount,
     classify,
 )
+from pushlog.hub.delivery.fcm._message import render
 
 
 class Clock:
@@ -50,27 +56,17 @@ async def sender(fcm: FcmService, clock: Clock) -> AsyncIterator[FcmSender]:
     await s.aclose()
 
 
-def message(level: str = "warning", **payload: object) -> PushMessage:
-    body: dict[str, object] = {
-        "v": 1,
-        "event_id": "evt_1",
-        "title": "Payment failed",
-        "body": "card declined",
-        "url": "https://hub.example/#/events/evt_1",
-        "count": 1,
-        "actions": [{"action": "open", "title": "Open"}],
-        "link": None,
-    }
-    body.update(payload)
-    return PushMessage(
-        delivery_id="dlv_1",
-        event_id="evt_1",
-        payload=body,
-        ttl=600,
-        urgency="normal",
+def message(level: str = "warning", **fields: Any) -> PushMessage:
+    fields = {"title": "Payment failed", "body": "card declined", **fields}
+    content = PushContent(
+        level=parse_level(level),
+        url="https://hub.example/#/events/evt_1",
+        actions=(Action(id="open", title="Open"),),
         collapse_key="fp1",
-        level=level,
+        refs={"event_id": "evt_1"},
+        **fields,
     )
+    return PushMessage(delivery_id="dlv_1", content=content, ttl=600)
 
 
 async def test_sends_one_message_per_token_with_level_priority_ttl_and_collapse_key(
@@ -83,7 +79,8 @@ async def test_sends_one_message_per_token_with_level_priority_ttl_and_collapse_
     assert received.token == phone
     assert received.message["notification"] == {"title": "Payment failed", "body": "card declined"}
     assert received.message["android"] == {"priority": "HIGH", "ttl": "600s", "collapse_key": "fp1"}
-    assert received.data["title"] == "Payment failed" and received.data["count"] == "1"
+    assert received.data["event_id"] == "evt_1" and received.data["count"] == "1"
+    assert "title" not in received.data and "body" not in received.data  # in notification, not twice
     assert json.loads(received.data["actions"]) == [{"action": "open", "title": "Open"}]
     assert "link" not in received.data  # None values are left out: FCM data is a string map
 
@@ -219,11 +216,16 @@ async def test_unreachable_fcm_is_retry(fcm: FcmService, clock: Clock) -> None:
     assert result.outcome is Outcome.RETRY and "transport error" in result.detail
 
 
-async def test_oversized_body_is_cut_keeping_title_and_url(fcm: FcmService, sender: FcmSender) -> None:
-    await sender.send(FcmTarget(token=fcm.register()), message(body="x" * 10_000))
+@pytest.mark.parametrize("char", ["x", "😀"])
+async def test_oversized_body_is_cut_keeping_title_and_url(
+    fcm: FcmService, sender: FcmSender, char: str
+) -> None:
+    await sender.send(FcmTarget(token=fcm.register()), message(body=char * 10_000))
     [received] = fcm.wait_for(1)
-    assert len(json.dumps(received.message, separators=(",", ":")).encode()) <= 4096
-    assert received.data["title"] == "Payment failed" and received.data["url"].endswith("evt_1")
+    assert len(json.dumps(received.message, separators=(",", ":"), ensure_ascii=False).encode()) <= 4096
+    assert received.message["notification"]["body"].startswith(char * 100)
+    assert received.message["notification"]["title"] == "Payment failed"
+    assert received.data["url"].endswith("evt_1")
     assert received.data["truncated"] == "true"
 
 
@@ -244,3 +246,38 @@ def test_service_account_file_must_be_one() -> None:
 def test_a_bare_404_without_fcm_reason_keeps_the_device() -> None:
     result = classify(404, {}, None)
     assert result.outcome is Outcome.FAILED and result.status == 404
+
+
+async def test_rich_fields_go_to_notification_android_apns_and_string_data(
+    fcm: FcmService, sender: FcmSender
+) -> None:
+    rich = message(
+        "critical",
+        image="https://cdn.example.com/i.png",
+        link="myapp://orders/A-1001",
+        category="order.shipped",
+        data={"order": "A-1001", "items": 3},
+    )
+    assert (await sender.send(FcmTarget(token=fcm.register()), rich)).outcome is Outcome.SENT
+    [received] = fcm.wait_for(1)  # the stand-in refuses unknown field names and a misshapen apns part
+    assert received.message["notification"]["image"] == "https://cdn.example.com/i.png"
+    assert received.message["android"]["notification"] == {"click_action": "order.shipped"}
+    aps = received.message["apns"]["payload"]["aps"]
+    assert aps == {"mutable-content": 1, "category": "order.shipped"}
+    assert received.data["link"] == "myapp://orders/A-1001" and received.data["category"] == "order.shipped"
+    assert json.loads(received.data["data"]) == {"order": "A-1001", "items": 3}
+    assert "webpush" not in received.message
+
+
+async def test_the_stand_in_refuses_a_field_fcm_does_not_have(fcm: FcmService, clock: Clock) -> None:
+    async with httpx.AsyncClient() as client:
+        tokens = AccessTokens(ServiceAccount.from_info(fcm.service_account()), client, clock=clock)
+        body = json.loads(render(fcm.register(), message()))
+        body["message"]["android"]["notification"] = {"image_url": "https://cdn.example.com/i.png"}
+        answer = await client.post(
+            f"{fcm.origin}/v1/projects/{fcm.project_id}/messages:send",
+            json=body,
+            headers={"Authorization": f"Bearer {await tokens.token()}"},
+        )
+    assert answer.status_code == 400
+    assert 'Unknown name "image_url"' in answer.json()["error"]["message"] and fcm.received == []

@@ -1,16 +1,14 @@
-"""Encryption reproduces RFC 8291 and every push fits the 4096-byte limit."""
+"""Encryption reproduces RFC 8291 and the largest plaintext fits the 4096-byte limit
+(cutting a push to that plaintext: tests/hub/delivery/test_fit.py)."""
 
 from __future__ import annotations
-
-import json
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from pywebpush import WebPusher
 from tests.support.push_service import Subscriber
 
-from pushlog._event import TRUNCATION_MARKER
-from pushlog.hub.delivery.webpush import MAX_PLAINTEXT, SubscriptionKeyError, encrypt, fit_payload
+from pushlog.hub.delivery.webpush import MAX_PLAINTEXT, SubscriptionKeyError, encrypt
 from pushlog.hub.delivery.webpush._vapid import b64url, b64url_decode
 
 # RFC 8291 Appendix A / Section 5 (https://www.rfc-editor.org/rfc/rfc8291).
@@ -90,57 +88,3 @@ def test_largest_plaintext_is_exactly_4096_bytes_encrypted() -> None:
 def test_bad_subscription_keys_are_refused_clearly(p256dh: str, auth: str, message: str) -> None:
     with pytest.raises(SubscriptionKeyError, match=message):
         encrypt(b"x", p256dh=p256dh, auth=auth)
-
-
-def _payload(body: str, title: str = "Payments failing") -> dict[str, object]:
-    return {
-        "v": 1,
-        "event_id": "e1",
-        "title": title,
-        "body": body,
-        "url": "https://hub.example/#/events/e1",
-        "link": "https://example.com/runbook",
-        "actions": [{"action": "ack", "title": "Acknowledge"}],
-    }
-
-
-def test_small_payload_is_sent_as_is() -> None:
-    payload = _payload("short")
-    assert json.loads(fit_payload(payload)) == payload
-
-
-@pytest.mark.parametrize("char", ["a", "é", "€", "😀"])
-def test_long_body_is_truncated_keeping_title_and_link(char: str) -> None:
-    payload = _payload(char * 8000)
-    data = fit_payload(payload)
-    assert len(data) <= MAX_PLAINTEXT
-    assert len(data) > MAX_PLAINTEXT - 8  # the body was cut no shorter than needed
-    fitted = json.loads(data)
-    assert fitted["title"] == "Payments failing"
-    assert fitted["url"] == "https://hub.example/#/events/e1"
-    assert fitted["link"] == "https://example.com/runbook"
-    assert fitted["truncated"] is True
-    assert fitted["body"].endswith(TRUNCATION_MARKER)
-    assert fitted["body"].startswith(char * 100)
-    ua = Subscriber(endpoint="https://push.example.net/x")
-    assert len(encrypt(data, p256dh=ua.p256dh, auth=ua.auth)) <= 4096
-
-
-def test_when_even_no_body_does_not_fit_the_image_goes_first() -> None:
-    payload = _payload("b" * 100)
-    payload["link"] = "https://example.com/" + "l" * 2000
-    payload["image"] = "https://example.com/" + "i" * 3000
-    fitted = json.loads(fit_payload(payload))
-    assert fitted["url"] == "https://hub.example/#/events/e1"
-    assert fitted["title"] == "Payments failing"
-    assert fitted["link"] == payload["link"]
-    assert "image" not in fitted
-
-
-def test_a_huge_link_goes_but_the_event_url_stays() -> None:
-    payload = _payload("b" * 100)
-    payload["link"] = "https://example.com/" + "l" * 5000
-    fitted = json.loads(fit_payload(payload))
-    assert "link" not in fitted
-    assert fitted["url"] == "https://hub.example/#/events/e1"
-    assert fitted["title"] == "Payments failing"

@@ -23,6 +23,7 @@ from tests.support.firefox import Firefox
 from tests.support.mozpush import ACK_DELIVERED, MozPushServer
 from tests.support.push_service import ServerThread
 
+from pushlog.hub.delivery import PushContent
 from pushlog.hub.delivery._base import Outcome, PushMessage, WebPushTarget
 from pushlog.hub.delivery.webpush import VapidSigner, WebPushSender, generate_vapid_keys, public_key_b64
 
@@ -145,10 +146,9 @@ async def test_firefox_receives_and_decrypts_our_push(mozpush: MozPushServer) ->
             p256dh=subscription["keys"]["p256dh"],
             auth=subscription["keys"]["auth"],
         )
-        payload = {"v": 1, "title": "Payment failed", "body": "card declined · €29", "level": "warning"}
-        message = PushMessage(
-            delivery_id="d1", event_id="e1", payload=payload, ttl=600, urgency="normal", collapse_key="pay"
-        )
+        content = PushContent(title="Payment failed", body="card declined · €29", collapse_key="pay")
+        message = PushMessage(delivery_id="d1", content=content, ttl=600)
+        payload = message.payload
         result = await sender.send(target, message)
         assert result.outcome is Outcome.SENT, result
 

@@ -20,6 +20,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from tests.support.push_service import Subscriber
 from tests.support.tls import self_signed
 
+from pushlog.hub.delivery import PushContent
 from pushlog.hub.delivery._base import Outcome, PushMessage, WebPushTarget
 from pushlog.hub.delivery.webpush import VapidSigner, WebPushSender, generate_vapid_keys
 from pushlog.hub.delivery.webpush._guard import PublicOnlyResolver, RefusedAddress
@@ -153,7 +154,7 @@ def sender(cert: tuple[Path, Path], dns: FakeDNS, *, allow_private: bool) -> Web
 
 async def send(s: WebPushSender, endpoint: str) -> tuple[Outcome, str]:
     phone = Subscriber(endpoint=endpoint)
-    message = PushMessage(delivery_id="d1", event_id="e1", payload={"v": 1}, ttl=60, urgency="high")
+    message = PushMessage(delivery_id="d1", content=PushContent(title="t"), ttl=60)
     try:
         result = await s.send(WebPushTarget(endpoint=endpoint, p256dh=phone.p256dh, auth=phone.auth), message)
     finally:

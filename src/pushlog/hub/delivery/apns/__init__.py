@@ -4,7 +4,8 @@ The provider JWT is signed with PyJWT (ES256 through ``cryptography``) and sent 
 client (``h2``), the same libraries the FCM sender uses.
 """
 
-from ._sender import HOSTS, MAX_PAYLOAD_BYTES, ApnsSender, collapse_id, interruption_level
+from ._payload import MAX_PAYLOAD_BYTES, collapse_id, interruption_level
+from ._sender import HOSTS, ApnsSender
 from ._status import CONFIG_REASONS, classify, reason_of
 from ._token import MAX_AGE, MIN_AGE, RENEW_AFTER, ApnsKeyError, ProviderToken, load_key, load_key_file
 

@@ -3,24 +3,15 @@
 :class:`ApnsSender` implements the :class:`~pushlog.hub.delivery._base.Sender` protocol for
 ``kind="apns"`` devices. APNs speaks HTTP/2 only, so the sender's httpx client has ``http2=True`` and
 talks TLS (over plain http httpx would silently fall back to HTTP/1.1); concurrent sends become streams
-of one connection. Every request carries:
-
-* ``authorization: bearer <provider JWT>`` (:class:`~._token.ProviderToken`, reused 50 minutes);
-* ``apns-topic`` (the app's bundle id), ``apns-push-type: alert``;
-* ``apns-priority`` and ``aps.interruption-level`` from the level (DESIGN §2: WARNING active, ERROR
-  time-sensitive, CRITICAL ``critical`` with a critical sound only when the app holds Apple's
-  entitlement (``critical_entitled``), else time-sensitive);
-* ``apns-expiration`` now + the message's TTL (epoch seconds), and ``apns-collapse-id`` from the
-  collapse key (a SHA-256 hex digest when the key is over APNs' 64 bytes).
-
-The body is ``{"aps": {"alert": {"title", "body"}, "sound", "interruption-level"}, ...pushlog keys}``
-fitted to 4096 bytes by the shared rule (cut the body, keep title and the feed link). Answers are
+of one connection. Every request carries ``authorization: bearer <provider JWT>``
+(:class:`~._token.ProviderToken`, reused 50 minutes) and the headers and payload :mod:`._payload`
+renders from the message (``aps`` with alert, sound, interruption level, category and mutable-content;
+the rich fields as custom keys; fitted to 4096 bytes). Answers are
 classified by :func:`~._status.classify`; an ExpiredProviderToken renews the token and resends once.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import ssl
@@ -30,9 +21,8 @@ from typing import Any, Final
 
 import httpx
 
-from ...._levels import POLICIES, parse_level
 from .._base import ApnsTarget, Outcome, PushMessage, SendResult, Target
-from .._fit import dumps, fit_payload
+from . import _payload
 from ._status import CONFIG_REASONS, classify, reason_of
 from ._token import ProviderToken
 
@@ -42,24 +32,7 @@ HOSTS: Final = {
     "production": "https://api.push.apple.com",
     "sandbox": "https://api.sandbox.push.apple.com",
 }
-MAX_PAYLOAD_BYTES: Final = 4096
-MAX_COLLAPSE_ID_BYTES: Final = 64
 DEFAULT_TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)
-
-
-def collapse_id(key: str) -> str:
-    """``key`` when it fits APNs' 64 bytes, else its SHA-256 hex digest (64 characters)."""
-    if len(key.encode("utf-8")) <= MAX_COLLAPSE_ID_BYTES:
-        return key
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
-
-
-def interruption_level(level: str, *, critical_entitled: bool) -> str:
-    """``aps.interruption-level`` for a level name (DESIGN §2)."""
-    parsed = parse_level(level)
-    if POLICIES[parsed].urgent and critical_entitled:
-        return "critical"
-    return POLICIES[parsed].apns_interruption_level or "active"
 
 
 class ApnsSender:
@@ -98,29 +71,8 @@ class ApnsSender:
 
     def build_request(self, target: ApnsTarget, message: PushMessage) -> tuple[dict[str, str], bytes]:
         """Headers (without authorization) and the fitted JSON body for one notification."""
-        level = interruption_level(message.level, critical_entitled=self._critical)
-        sound: Any = {"critical": 1, "name": "default", "volume": 1.0} if level == "critical" else "default"
-
-        def document(payload: dict[str, Any]) -> bytes:
-            aps = {
-                "alert": {"title": str(payload.get("title") or ""), "body": str(payload.get("body") or "")},
-                "sound": sound,
-                "interruption-level": level,
-            }
-            custom = {k: v for k, v in payload.items() if k not in ("title", "body", "aps") and v is not None}
-            return dumps({"aps": aps, **custom})
-
-        body = fit_payload(message.payload, limit=MAX_PAYLOAD_BYTES, render=document)
-        priority = POLICIES[parse_level(message.level)].apns_priority or 10
-        headers = {
-            "apns-topic": self._topic,
-            "apns-push-type": "alert",
-            "apns-priority": str(priority),
-            "apns-expiration": str(int(self._clock()) + int(message.ttl)),
-        }
-        if message.collapse_key:
-            headers["apns-collapse-id"] = collapse_id(message.collapse_key)
-        return headers, body
+        body = _payload.render(message, critical_entitled=self._critical)
+        return _payload.headers(message, topic=self._topic, now=self._clock()), body
 
     def _report_once(self, reason: str, detail: str) -> None:
         if reason not in self._reported:

@@ -6,8 +6,9 @@ support is experimental, while the exchange itself is one form POST; PyJWT also 
 provider tokens, so one well-kept JWT library serves both native transports.
 """
 
+from ._message import MAX_MESSAGE_BYTES, android_priority
 from ._oauth import SCOPE, AccessTokens, CredentialsError, ServiceAccount
-from ._sender import FCM_BASE_URL, MAX_MESSAGE_BYTES, FcmSender, android_priority
+from ._sender import FCM_BASE_URL, FcmSender
 from ._status import QUOTA_BACKOFF, classify, reason_of
 
 __all__ = [

@@ -1,12 +1,8 @@
 """The FCM HTTP v1 sender: one ``messages:send`` request per token over one shared httpx client.
 
 :class:`FcmSender` implements the :class:`~pushlog.hub.delivery._base.Sender` protocol for
-``kind="fcm"`` devices. Each message is ``{"message": {"token", "notification", "data", "android"}}``:
-``notification`` carries title and body (shown by the system when the app is in the background),
-``data`` the pushlog payload as string values (FCM's data map takes strings only; lists and numbers are
-JSON), and ``android`` the ``priority`` from the level (DESIGN §2: WARNING NORMAL, ERROR and CRITICAL
-HIGH), an explicit ``ttl`` and the event's ``collapse_key`` (repeats of one fingerprint replace each
-other). The message is fitted to FCM's 4096-byte limit by the shared cutting rule.
+``kind="fcm"`` devices. Each message is the ``messages:send`` body :mod:`._message` renders
+(notification, string data, android/apns/webpush overrides, fitted to 4096 bytes).
 
 Authorisation comes from :class:`~._oauth.AccessTokens`; a 401 UNAUTHENTICATED makes the sender drop
 the cached token and try once more with a fresh one. Answers are classified by :func:`~._status.classify`;
@@ -17,7 +13,6 @@ problem: timeouts and connection errors are ``RETRY``.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -25,31 +20,15 @@ from typing import Any, Final
 
 import httpx
 
-from ...._levels import POLICIES, parse_level
 from .._base import FcmTarget, Outcome, PushMessage, SendResult, Target
-from .._fit import dumps, fit_payload
+from ._message import render
 from ._oauth import AccessTokens, CredentialsError, ServiceAccount
 from ._status import CONFIG_ERRORS, classify, reason_of
 
 log = logging.getLogger("pushlog.hub.delivery.fcm")
 
 FCM_BASE_URL: Final = "https://fcm.googleapis.com"
-#: FCM refuses messages over 4096 bytes (notification plus data).
-MAX_MESSAGE_BYTES: Final = 4096
 DEFAULT_TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)
-
-
-def _data(payload: dict[str, Any]) -> dict[str, str]:
-    return {
-        key: value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
-        for key, value in payload.items()
-        if value is not None
-    }
-
-
-def android_priority(level: str) -> str:
-    """FCM ``android.priority`` for a level name (DESIGN §2)."""
-    return POLICIES[parse_level(level)].fcm_priority or "NORMAL"
 
 
 class FcmSender:
@@ -77,29 +56,6 @@ class FcmSender:
         self.tokens = AccessTokens(account, self._client, clock=clock)
         self._reported: set[str] = set()
 
-    def build_message(self, target: FcmTarget, message: PushMessage) -> dict[str, Any]:
-        """The JSON body of ``messages:send`` for one token, fitted to :data:`MAX_MESSAGE_BYTES`."""
-        android: dict[str, Any] = {"priority": android_priority(message.level), "ttl": f"{int(message.ttl)}s"}
-        if message.collapse_key:
-            android["collapse_key"] = message.collapse_key
-
-        def document(payload: dict[str, Any]) -> dict[str, Any]:
-            return {
-                "message": {
-                    "token": target.token,
-                    "notification": {
-                        "title": str(payload.get("title") or ""),
-                        "body": str(payload.get("body") or ""),
-                    },
-                    "data": _data(payload),
-                    "android": android,
-                }
-            }
-
-        fitted = fit_payload(message.payload, limit=MAX_MESSAGE_BYTES, render=lambda p: dumps(document(p)))
-        result: dict[str, Any] = json.loads(fitted)
-        return result
-
     def _report_once(self, reason: str, detail: str) -> None:
         if reason not in self._reported:
             self._reported.add(reason)
@@ -109,7 +65,7 @@ class FcmSender:
         if not isinstance(target, FcmTarget):
             return SendResult(outcome=Outcome.FAILED, detail=f"not an FCM target: {type(target).__name__}")
         try:
-            body = self.build_message(target, message)
+            body = render(target.token, message)  # sent as is: the bytes that were fitted
         except ValueError as exc:
             return SendResult(outcome=Outcome.FAILED, detail=str(exc))
         try:
@@ -123,10 +79,11 @@ class FcmSender:
             self._report_once(reason, result.detail)
         return result
 
-    async def _post(self, body: dict[str, Any], *, refreshed: bool) -> tuple[SendResult, str]:
+    async def _post(self, body: bytes, *, refreshed: bool) -> tuple[SendResult, str]:
         """Send once (and once more with a fresh access token after a 401); the result and FCM's reason."""
         token = await self.tokens.token()
-        response = await self._client.post(self._url, json=body, headers={"Authorization": f"Bearer {token}"})
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json; charset=UTF-8"}
+        response = await self._client.post(self._url, content=body, headers=headers)
         try:
             answer: Any = response.json()
         except ValueError:

@@ -6,7 +6,8 @@ sends through :class:`WebPushSender`.
 """
 
 from ...._retry_after import parse_retry_after
-from ._encrypt import MAX_PLAINTEXT, SubscriptionKeyError, encrypt, fit_payload, parse_keys
+from ._encrypt import MAX_PLAINTEXT, SubscriptionKeyError, encrypt, parse_keys
+from ._payload import render
 from ._sender import WebPushSender
 from ._status import classify
 from ._topic import topic_for
@@ -19,11 +20,11 @@ __all__ = [
     "WebPushSender",
     "classify",
     "encrypt",
-    "fit_payload",
     "generate_vapid_keys",
     "origin_of",
     "parse_keys",
     "parse_retry_after",
     "public_key_b64",
+    "render",
     "topic_for",
 ]

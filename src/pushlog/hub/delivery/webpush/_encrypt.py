@@ -7,20 +7,18 @@ RFC 8291 Appendix A vector can be reproduced byte for byte.
 
 A push service refuses bodies over 4096 bytes (413). With one aes128gcm record the header takes
 86 bytes (salt 16, record size 4, key id length 1, key id 65) and the record adds a delimiter byte and
-a 16-byte tag, so at most :data:`MAX_PLAINTEXT` = 3993 bytes of plaintext fit. :func:`fit_payload`
-(shared with the native senders) serialises the push payload and, when it is too large, shortens the
-body (never the title, never the link to the event in the feed) until it fits.
+a 16-byte tag, so at most :data:`MAX_PLAINTEXT` = 3993 bytes of plaintext fit (``_payload.render``
+fits the push to it).
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any, Final
+from typing import Final
 
 import http_ece
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from .._fit import fit_payload as _fit
 from ._vapid import b64url_decode
 
 MAX_BODY_BYTES: Final = 4096
@@ -29,7 +27,7 @@ RECORD_OVERHEAD: Final = 1 + 16
 MAX_PLAINTEXT: Final = MAX_BODY_BYTES - HEADER_BYTES - RECORD_OVERHEAD  # 3993
 
 
-__all__ = ["MAX_PLAINTEXT", "SubscriptionKeyError", "encrypt", "fit_payload", "parse_keys"]
+__all__ = ["MAX_PLAINTEXT", "SubscriptionKeyError", "encrypt", "parse_keys"]
 
 
 class SubscriptionKeyError(ValueError):
@@ -77,8 +75,3 @@ def encrypt(
         version="aes128gcm",
     )
     return body
-
-
-def fit_payload(payload: dict[str, Any]) -> bytes:
-    """``payload`` as JSON of at most :data:`MAX_PLAINTEXT` bytes (body cut by the shared rule)."""
-    return _fit(payload, limit=MAX_PLAINTEXT)

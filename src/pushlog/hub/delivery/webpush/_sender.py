@@ -55,8 +55,9 @@ from aiohttp.abc import AbstractResolver
 
 from ..._endpoints import EndpointError, check_url
 from .._base import Outcome, PushMessage, SendResult, Target, WebPushTarget
-from ._encrypt import SubscriptionKeyError, encrypt, fit_payload, parse_keys
+from ._encrypt import SubscriptionKeyError, encrypt, parse_keys
 from ._guard import PublicOnlyResolver, RefusedAddress
+from ._payload import render
 from ._status import classify
 from ._topic import topic_for
 from ._vapid import VapidSigner
@@ -131,7 +132,7 @@ class WebPushSender:
             raise ValueError(f"invalid Urgency {message.urgency!r}")
         if message.ttl < 0:
             raise ValueError(f"TTL must be >= 0, got {message.ttl}")
-        plaintext = fit_payload(message.payload)
+        plaintext = render(message)
         parse_keys(target.p256dh, target.auth)  # bad keys fail here, before a slot is taken
         headers = {
             "TTL": str(int(message.ttl)),
