@@ -45,7 +45,19 @@ from ._pushbudget import PushBudget
 from ._ratelimit import RateLimiter
 from ._state import HubState
 from ._streams import StreamSlots
-from .api import deliveries, devices, events, heartbeats, keys, meta, stats, stream
+from .api import (
+    audiences,
+    deliveries,
+    devices,
+    events,
+    heartbeats,
+    keys,
+    meta,
+    stats,
+    stream,
+    templates,
+    users,
+)
 from .config import HubConfig
 
 if TYPE_CHECKING:  # delivery imports aiohttp: loaded when the hub starts (lifespan)
@@ -71,6 +83,9 @@ def api_routes() -> list[BaseRoute]:
         *keys.routes,
         *heartbeats.routes,
         *stats.routes,
+        *users.routes,
+        *audiences.routes,
+        *templates.routes,
     ]
 
 
