@@ -384,6 +384,44 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         body_required=False,
         path_params=("name",),
     ),
+    Operation(
+        "post",
+        "/v1/notifications",
+        "Send (or schedule) a notification to app users",
+        "admin",
+        {201: (m.Notification, "Created"), 200: (m.Notification, "An earlier one with this idempotency_key")},
+        (400, 401, 403, 422, 429),
+        body=m.NotificationRequest,
+        description="Audience (users, segment, filter, topic), a template or literal title/body, options, "
+        "and a schedule: none (now), at, delay, or local_time on date in each recipient's time zone.",
+    ),
+    Operation(
+        "get",
+        "/v1/notifications",
+        "Notifications, newest first",
+        "admin",
+        {200: (m.NotificationList, "A page")},
+        _READ,
+        query=m.NotificationListQuery,
+    ),
+    Operation(
+        "get",
+        "/v1/notifications/{notification_id}",
+        "One notification with its funnel (targeted, skipped, queued, sent, delivered, opened, failed)",
+        "admin",
+        {200: (m.Notification, "The notification")},
+        (400, 401, 403, 404, 429),
+        path_params=("notification_id",),
+    ),
+    Operation(
+        "post",
+        "/v1/notifications/{notification_id}/cancel",
+        "Cancel what has not been sent yet",
+        "admin",
+        {200: (m.Notification, "Cancelled")},
+        (400, 401, 403, 404, 429),
+        path_params=("notification_id",),
+    ),
 )
 
 

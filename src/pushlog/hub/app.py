@@ -53,6 +53,7 @@ from .api import (
     heartbeats,
     keys,
     meta,
+    notifications,
     stats,
     stream,
     templates,
@@ -86,6 +87,7 @@ def api_routes() -> list[BaseRoute]:
         *users.routes,
         *audiences.routes,
         *templates.routes,
+        *notifications.routes,
     ]
 
 
@@ -127,6 +129,7 @@ def create_app(
         from ._retention import RetentionTask
         from .delivery import start_delivery
         from .heartbeats import heartbeat_monitor
+        from .notifications._runner import NotificationRunner
 
         data_lock = DataDirLock(config.data_dir)  # restore refuses while a hub holds it
         await anyio.to_thread.run_sync(data_lock.hold_shared)
@@ -156,9 +159,15 @@ def create_app(
             )
             monitor.runner = retention.runner = upkeep.runner = runner
             runner.start()
+            # Notifications (claims by conditional UPDATE: safe in every process) run beside the duties.
+            app.state.notifications = NotificationRunner(
+                engine=ready.engine, clock=the_clock, on_queued=state.wake_delivery
+            )
+            app.state.notifications.start()
             try:
                 yield
             finally:
+                await app.state.notifications.aclose()
                 await runner.aclose()
                 await state.broker.close()
                 await state.delivery.aclose()

@@ -33,6 +33,8 @@ import sqlalchemy as sa
 
 from .._clock import Clock
 from ..config import CRITICAL_REPEAT_INTERVAL, PUSH_TTL
+from ..notifications import RenderError
+from ..notifications._message import notification_message
 from ..store import outbox
 from ..store.device_tokens import DeviceTokenKeyError, DeviceTokenVault
 from ..store.devices import webpush_secrets
@@ -184,9 +186,16 @@ class DeliveryService:
             return SendResult(outcome=Outcome.FAILED, detail=f"no sender for device kind {kind!r}")
         start = time.perf_counter()
         try:
-            message: PushMessage = build_message(
-                claim, base_url=self._base_url, receipt_secret=self._secret, ttl=self._ttl
-            )
+            message: PushMessage
+            if claim.notification is not None:
+                try:
+                    message = notification_message(claim, receipt_secret=self._secret, ttl=self._ttl)
+                except RenderError as exc:  # this user's text: fails this delivery, never the send
+                    return SendResult(outcome=Outcome.FAILED, detail=f"render error: {exc}")
+            else:
+                message = build_message(
+                    claim, base_url=self._base_url, receipt_secret=self._secret, ttl=self._ttl
+                )
             result: SendResult = await sender.send(target, message)
         except Exception as exc:  # a sender bug must not stop the dispatcher; retry with backoff
             log.exception("sender for %s raised on delivery %s", kind, claim.id)

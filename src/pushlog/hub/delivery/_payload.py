@@ -25,8 +25,9 @@ def collapse_key(event: dict[str, Any]) -> str:
 
 
 def build_message(claim: Claimed, *, base_url: str, receipt_secret: str, ttl: int) -> PushMessage:
-    """The message for one claimed delivery."""
+    """The message for one claimed delivery of an event (notifications: ``hub/notifications``)."""
     event = claim.event
+    assert event is not None, "a notification's delivery is built by pushlog.hub.notifications"
     level = level_from_number(int(event["level"]))
     policy = POLICIES[level]
     key = collapse_key(event)

@@ -21,8 +21,8 @@ from typing import Any, Final
 import sqlalchemy as sa
 
 from .._clock import format_time
+from . import devices as device_store  # a module import: devices -> outbox -> users -> devices
 from ._tables import devices, user_attributes, user_topics, users
-from .devices import remove_device
 
 #: Custom attribute values: strings up to this many characters, numbers and booleans.
 MAX_CUSTOM_TEXT: Final = 256
@@ -128,7 +128,7 @@ def delete_user(conn: sa.Connection, user_id: str) -> int | None:
     deliveries). Returns how many devices went, or None when nothing knew ``user_id``."""
     device_ids = list(conn.execute(sa.select(devices.c.id).where(devices.c.user_id == user_id)).scalars())
     for device_id in device_ids:
-        remove_device(conn, device_id)
+        device_store.remove_device(conn, device_id)
     conn.execute(user_attributes.delete().where(user_attributes.c.user_id == user_id))
     conn.execute(user_topics.delete().where(user_topics.c.user_id == user_id))
     gone = conn.execute(users.delete().where(users.c.id == user_id)).rowcount

@@ -1,0 +1,146 @@
+"""Expanding due notifications into the outbox, and the task that does it inside the hub.
+
+:func:`run_due` is the idempotent duty (safe when two processes call it at once): each due
+notification is claimed with a conditional UPDATE and expanded in the same transaction, its
+deliveries queued with ``INSERT ... SELECT`` from the audience query (one statement, or one per
+recipients' time zone for a local-time schedule), so memory stays bounded whatever the audience's
+size. A crash before the commit leaves the notification scheduled; after it, it is expanded once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as _dt
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import sqlalchemy as sa
+
+from .. import audience
+from .._clock import Clock
+from .._timezones import zone
+from ..store import notifications as store
+from ..store import outbox
+from ..store._tables import devices
+from ._schedule import local_time_of
+
+#: Longest the runner sleeps between looks (a notification created meanwhile also wakes it).
+MAX_IDLE: Final = 30.0
+
+
+@dataclass(slots=True)
+class Expanded:
+    notifications: int = 0
+    deliveries: int = 0
+
+
+def expand(conn: sa.Connection, row: dict[str, Any], *, now: _dt.datetime) -> int:
+    """Queue a claimed notification's deliveries and count its audience; returns rows queued."""
+    where = audience.audience_condition(row["audience"], now=now)
+    targeted, _ = audience.count(conn, where)
+    reached = int(
+        conn.execute(
+            sa.select(sa.func.count(sa.distinct(audience.USER_ID)))
+            .select_from(audience.RECIPIENTS)
+            .where(where, devices.c.id.is_not(None))
+        ).scalar()
+        or 0
+    )
+    local = local_time_of(row["schedule"])
+    if local is None:
+        outbox.enqueue_notification(conn, row["id"], audience.device_rows(where), due=now, now=now)
+    else:
+        zones = conn.execute(
+            sa.select(audience.EFFECTIVE_TIMEZONE)
+            .select_from(audience.RECIPIENTS)
+            .where(where, devices.c.id.is_not(None))
+            .distinct()
+        ).scalars()
+        for name in list(zones):
+            in_zone = (
+                audience.EFFECTIVE_TIMEZONE.is_(None) if name is None else name == audience.EFFECTIVE_TIMEZONE
+            )
+            due = local.in_zone(zone(name), now=now)
+            outbox.enqueue_notification(
+                conn, row["id"], audience.device_rows(sa.and_(where, in_zone)), due=due, now=now
+            )
+    skipped = {"no_device": targeted - reached} if targeted > reached else {}
+    store.record_expansion(conn, row["id"], targeted=targeted, skipped=skipped)
+    return outbox.notification_rows(conn, row["id"])
+
+
+def run_due(engine: sa.Engine, *, now: _dt.datetime) -> Expanded:
+    """Expand every notification due at ``now``, each in its own transaction."""
+    done = Expanded()
+    with engine.connect() as conn:
+        ids = store.due(conn, now=now, limit=1000)
+    for notification_id in ids:
+        with engine.begin() as conn:
+            row = store.claim(conn, notification_id, now=now)
+            if row is None:
+                continue
+            done.deliveries += expand(conn, row, now=now)
+            done.notifications += 1
+    return done
+
+
+class NotificationRunner:
+    """Runs :func:`run_due` in the hub: when the next notification is due, on :meth:`wake`, and at
+    least every :data:`MAX_IDLE` seconds; tells the dispatcher when it queued deliveries."""
+
+    def __init__(self, *, engine: sa.Engine, clock: Clock, on_queued: Callable[[], None]) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._on_queued = on_queued
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        #: Completed rounds (tests wait for this to move).
+        self.rounds = 0
+
+    async def run_once(self) -> Expanded:
+        done = await asyncio.to_thread(run_due, self._engine, now=self._clock())
+        if done.deliveries:
+            self._on_queued()
+        self.rounds += 1
+        return done
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._task = self._loop.create_task(self._run(), name="pushlog-notifications")
+
+    def wake(self) -> None:
+        """Look now (a notification was created or cancelled); safe from any thread."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    def _next(self) -> float:
+        with self._engine.connect() as conn:
+            start = store.next_start(conn)
+        if start is None:
+            return MAX_IDLE
+        return min(MAX_IDLE, max(0.0, (start - self._clock()).total_seconds()))
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            idle = MAX_IDLE
+            try:
+                await self.run_once()
+                idle = await asyncio.to_thread(self._next)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a failed round must not end the runner; the next one retries
+                print(f"pushlog hub: notification round failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), max(idle, 0.05))
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None

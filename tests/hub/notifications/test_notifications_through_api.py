@@ -1,0 +1,127 @@
+"""Notifications through a real hub: POST /v1/notifications -> expansion -> outbox -> the Web Push
+stand-in, which decrypts what each user's phone got. App users' devices are registered as devices
+and then given their ``user_id``/``locale`` in the database (what the devices API does for a
+``users`` key)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from tests.support.clock import FakeClock
+from tests.support.hub_server import ThreadHub, wait_until
+from tests.support.push_service import PushService
+
+from pushlog.hub.config import DB_FILE
+from pushlog.hub.store._tables import devices
+
+TEMPLATE = {
+    "default_locale": "en",
+    "locales": {
+        "en": {"title": "Hi {{ user.custom.name }}", "body": "Order {{ data.order }} shipped"},
+        "de": {"title": "Hallo {{ user.custom.name }}", "body": "Bestellung {{ data.order }} ist unterwegs"},
+    },
+}
+
+
+@pytest.fixture
+def push_service() -> Iterator[PushService]:
+    with PushService() as svc:
+        yield svc
+
+
+def app_user_device(hub: ThreadHub, push: PushService, user_id: str, **columns: Any) -> Any:
+    phone = push.subscribe()
+    with hub.client(hub.read_key) as http:
+        made = http.post("/v1/devices", json={"kind": "webpush", "subscription": phone.subscription()})
+    assert made.status_code == 201, made.text
+    engine = sa.create_engine(f"sqlite:///{hub.data_dir / DB_FILE}")
+    with engine.begin() as conn:
+        conn.execute(
+            devices.update().where(devices.c.id == made.json()["id"]).values(user_id=user_id, **columns)
+        )
+    engine.dispose()
+    return phone
+
+
+def funnel_of(hub: ThreadHub, notification_id: str) -> dict[str, Any]:
+    with hub.client(hub.admin_key) as http:
+        shown: dict[str, Any] = http.get(f"/v1/notifications/{notification_id}").json()
+    return shown
+
+
+def test_each_user_gets_their_own_text_and_the_funnel_says_what_happened(
+    hub: ThreadHub, push_service: PushService
+) -> None:
+    with hub.client(hub.admin_key) as http:
+        assert http.put("/v1/templates/shipped", json=TEMPLATE).status_code == 201
+        http.put("/v1/users/anna", json={"locale": "de", "plan": "pro", "custom": {"name": "Anna"}})
+        http.put("/v1/users/bob", json={"plan": "pro", "custom": {"name": "Bob"}})
+        http.put("/v1/users/cleo", json={"plan": "pro"})  # no name: her text cannot be rendered
+        http.put("/v1/users/dan", json={"plan": "pro", "custom": {"name": "Dan"}})  # no device
+        http.put("/v1/users/free", json={"plan": "free", "custom": {"name": "F"}})
+    anna = app_user_device(hub, push_service, "anna")
+    bob = app_user_device(hub, push_service, "bob", locale="en-GB")
+    app_user_device(hub, push_service, "cleo")
+    app_user_device(hub, push_service, "free")
+    with hub.client(hub.admin_key) as http:
+        sent = http.post(
+            "/v1/notifications",
+            json={
+                "audience": {"filter": 'plan = "pro"'},
+                "template": "shipped",
+                "data": {"order": "A-1"},
+                "idempotency_key": "k1",
+            },
+        )
+        assert sent.status_code == 201, sent.text
+        again = http.post(
+            "/v1/notifications", json={"audience": {"users": ["free"]}, "title": "x", "idempotency_key": "k1"}
+        )
+        assert again.status_code == 200 and again.json()["id"] == sent.json()["id"]
+    notification_id = sent.json()["id"]
+    received = push_service.wait_for(2)
+    texts = {r.subscription_id: (r.payload["title"], r.payload["body"]) for r in received}
+    assert texts == {
+        anna.endpoint.rsplit("/", 1)[1]: ("Hallo Anna", "Bestellung A-1 ist unterwegs"),
+        bob.endpoint.rsplit("/", 1)[1]: ("Hi Bob", "Order A-1 shipped"),
+    }
+    wait_until(
+        lambda: funnel_of(hub, notification_id)["status"] == "sent", timeout=10, what="the send to finish"
+    )
+    funnel = funnel_of(hub, notification_id)["funnel"]
+    assert funnel["targeted"] == 4 and funnel["skipped"] == {"no_device": 1}
+    assert (funnel["deliveries"], funnel["sent"], funnel["failed"], funnel["queued"]) == (3, 2, 1, 0)
+    assert funnel["failed_reasons"] == {"render error": 1}
+    assert funnel["by_transport"]["webpush"]["sent"] == 2
+    with hub.client(hub.admin_key) as http:
+        listed = http.get("/v1/notifications").json()["notifications"]
+    assert [n["id"] for n in listed] == [notification_id]
+
+
+def test_a_cancelled_send_sends_nothing_and_a_scheduled_one_survives_a_restart(
+    hub_factory: Callable[..., ThreadHub], push_service: PushService, tmp_path: Path
+) -> None:
+    clock = FakeClock(_dt.datetime.now(_dt.UTC))
+    data_dir = tmp_path / "hub"
+    hub = hub_factory(data_dir=data_dir, clock=clock.as_utc(), allow_private_endpoints=True)
+    with hub.client(hub.admin_key) as http:
+        http.put("/v1/users/u1", json={})
+    app_user_device(hub, push_service, "u1")
+    with hub.client(hub.admin_key) as http:
+        later = {"audience": {"users": ["u1"]}, "schedule": {"delay": "1h"}}
+        cancelled = http.post("/v1/notifications", json={**later, "title": "cancelled"}).json()
+        kept = http.post("/v1/notifications", json={**later, "title": "kept"}).json()
+        assert http.post(f"/v1/notifications/{cancelled['id']}/cancel").json()["status"] == "cancelled"
+        assert kept["status"] == "scheduled"
+    hub.stop()
+    clock.advance(2 * 3600)
+    again = hub_factory(data_dir=data_dir, clock=clock.as_utc(), allow_private_endpoints=True)
+    received = push_service.wait_for(1)
+    assert [r.payload["title"] for r in received] == ["kept"]
+    wait_until(lambda: funnel_of(again, kept["id"])["status"] == "sent", timeout=10, what="the kept send")
+    assert funnel_of(again, cancelled["id"])["funnel"] is None  # never expanded: no delivery exists
