@@ -33,7 +33,7 @@ from .._models import (
     parse_query,
 )
 from .._state import hub_state
-from .._timezones import zone
+from .._timezones import is_iana_zone
 from ..notifications._schedule import local_time_of
 from ..store import notifications as store
 from ..store import templates as template_store
@@ -48,7 +48,7 @@ def _schedule(given: Schedule | None, now: _dt.datetime) -> tuple[dict[str, Any]
     kinds = [k for k in ("at", "delay", "local_time") if getattr(given, k) is not None]
     if len(kinds) > 1:
         raise invalid("schedule", f"give one of at, delay and local_time, not {' and '.join(kinds)}")
-    if given.timezone is not None and zone(given.timezone) is None:
+    if given.timezone is not None and not is_iana_zone(given.timezone):
         raise invalid("schedule.timezone", f"unknown IANA time zone {given.timezone!r}")
     if given.at is not None:
         at = given.at if given.at.tzinfo is not None else given.at.replace(tzinfo=_dt.UTC)

@@ -23,9 +23,9 @@ from .._state import hub_state
 from .._timezones import is_iana_zone
 from ..store.users import UserProfile, delete_user, get_user, put_user
 
-#: The scope that manages app users and sends them notifications. The ``users`` scope (devices
-#: work) replaces it once keys know it; until then only admin keys may.
-USERS_SCOPE: Final = "admin"
+#: The scope that manages app users and sends them notifications: ``users`` (an app's backend; admin
+#: keys may too, ``store/keys.scope_allows``).
+USERS_SCOPE: Final = "users"
 _USER_ID: Final = re.compile(r"[^\s/]{1,200}")
 
 

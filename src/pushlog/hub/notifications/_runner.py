@@ -21,11 +21,10 @@ import sqlalchemy as sa
 
 from .. import audience
 from .._clock import Clock
-from .._timezones import zone
 from ..store import notifications as store
 from ..store import outbox
 from ..store._tables import devices
-from ._schedule import local_time_of
+from ._schedule import local_time_of, zone_of
 
 #: Longest the runner sleeps between looks (a notification created meanwhile also wakes it).
 MAX_IDLE: Final = 30.0
@@ -63,7 +62,7 @@ def expand(conn: sa.Connection, row: dict[str, Any], *, now: _dt.datetime) -> in
             in_zone = (
                 audience.EFFECTIVE_TIMEZONE.is_(None) if name is None else name == audience.EFFECTIVE_TIMEZONE
             )
-            due = local.in_zone(zone(name), now=now)
+            due = local.in_zone(zone_of(name), now=now)
             outbox.enqueue_notification(
                 conn, row["id"], audience.device_rows(sa.and_(where, in_zone)), due=due, now=now
             )

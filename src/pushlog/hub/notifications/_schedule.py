@@ -18,8 +18,16 @@ import zoneinfo
 from dataclasses import dataclass
 from typing import Any, Final
 
+from .._timezones import is_iana_zone
+
 #: The largest UTC offset in use (Kiribati, UTC+14): no zone reaches a local time earlier than this.
 _EARLIEST_OFFSET: Final = _dt.timedelta(hours=14)
+
+
+def zone_of(name: str | None) -> zoneinfo.ZoneInfo | None:
+    """The zone called ``name``; None for None or a name that is not an IANA zone (what devices
+    report is not trusted to be one)."""
+    return zoneinfo.ZoneInfo(name) if name and is_iana_zone(name) else None
 
 
 @dataclass(frozen=True, slots=True)
