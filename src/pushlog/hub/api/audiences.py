@@ -71,8 +71,12 @@ def condition(stored: dict[str, Any], *, now: _dt.datetime) -> sa.ColumnElement[
 
 def _preview(conn: sa.Connection, spec: AudiencePreviewRequest, now: _dt.datetime) -> dict[str, Any]:
     where = condition(resolve(conn, spec), now=now)
-    users, devices = audience.count(conn, where)
-    return {"users": users, "devices": devices, "sample": audience.sample(conn, where, spec.sample)}
+    reach = audience.count(conn, where)
+    return {
+        "users": reach.users,
+        "devices": reach.devices,
+        "sample": audience.sample(conn, where, spec.sample),
+    }
 
 
 async def preview(request: Request) -> Response:

@@ -4,7 +4,7 @@ The language is documented in docs/notifications.md."""
 
 from ._compile import EFFECTIVE_LOCALE, EFFECTIVE_TIMEZONE, FIELDS, RECIPIENTS, USER_ID, compile_filter
 from ._parse import MAX_FILTER, FilterError, Node, parse_filter
-from ._query import MAX_USER_IDS, audience_condition, audience_node, count, device_rows, sample
+from ._query import MAX_USER_IDS, Reach, audience_condition, audience_node, count, device_rows, sample
 
 __all__ = [
     "EFFECTIVE_LOCALE",
@@ -16,6 +16,7 @@ __all__ = [
     "USER_ID",
     "FilterError",
     "Node",
+    "Reach",
     "audience_condition",
     "audience_node",
     "compile_filter",

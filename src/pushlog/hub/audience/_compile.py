@@ -24,10 +24,14 @@ import sqlalchemy as sa
 from ..store._tables import devices, user_attributes, user_topics, users
 from ._parse import And, Compare, Exists, FilterError, In, Node, Not, Or, Value, Within
 
-#: Every user, also those only their devices name; the FROM of every audience query.
-audience_users = sa.union(
+#: Every user, also those only their devices name; the FROM of every audience query. (UNION ALL of
+#: the users and the distinct ids of devices whose user has no row: no sort over all users.)
+_orphans = sa.alias(devices, "orphan_devices")
+audience_users = sa.union_all(
     sa.select(users.c.id.label("id")),
-    sa.select(devices.c.user_id.label("id")).where(devices.c.user_id.is_not(None)),
+    sa.select(_orphans.c.user_id.label("id"))
+    .where(_orphans.c.user_id.is_not(None), ~sa.exists().where(users.c.id == _orphans.c.user_id))
+    .distinct(),
 ).subquery("audience_users")
 USER_ID: Final = audience_users.c.id
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -44,14 +45,29 @@ def audience_condition(audience: Mapping[str, Any], *, now: _dt.datetime) -> sa.
     return compile_filter(audience_node(audience), now=now)
 
 
-def count(conn: sa.Connection, condition: sa.ColumnElement[bool]) -> tuple[int, int]:
-    """(users, devices) the condition reaches; users without any matching device count as users."""
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """What an audience reaches: ``users`` (with or without a device), ``users_with_devices`` and
+    ``devices`` (one delivery each)."""
+
+    users: int
+    users_with_devices: int
+    devices: int
+
+
+def count(conn: sa.Connection, condition: sa.ColumnElement[bool]) -> Reach:
+    """Who the condition reaches, in one query."""
+    with_device = sa.case((devices.c.id.is_not(None), USER_ID))
     row = conn.execute(
-        sa.select(sa.func.count(sa.distinct(USER_ID)), sa.func.count(devices.c.id))
+        sa.select(
+            sa.func.count(sa.distinct(USER_ID)),
+            sa.func.count(sa.distinct(with_device)),
+            sa.func.count(devices.c.id),
+        )
         .select_from(RECIPIENTS)
         .where(condition)
     ).one()
-    return int(row[0] or 0), int(row[1] or 0)
+    return Reach(int(row[0] or 0), int(row[1] or 0), int(row[2] or 0))
 
 
 def sample(conn: sa.Connection, condition: sa.ColumnElement[bool], limit: int) -> list[str]:

@@ -39,15 +39,7 @@ class Expanded:
 def expand(conn: sa.Connection, row: dict[str, Any], *, now: _dt.datetime) -> int:
     """Queue a claimed notification's deliveries and count its audience; returns rows queued."""
     where = audience.audience_condition(row["audience"], now=now)
-    targeted, _ = audience.count(conn, where)
-    reached = int(
-        conn.execute(
-            sa.select(sa.func.count(sa.distinct(audience.USER_ID)))
-            .select_from(audience.RECIPIENTS)
-            .where(where, devices.c.id.is_not(None))
-        ).scalar()
-        or 0
-    )
+    reach = audience.count(conn, where)
     local = local_time_of(row["schedule"])
     if local is None:
         outbox.enqueue_notification(conn, row["id"], audience.device_rows(where), due=now, now=now)
@@ -66,9 +58,11 @@ def expand(conn: sa.Connection, row: dict[str, Any], *, now: _dt.datetime) -> in
             outbox.enqueue_notification(
                 conn, row["id"], audience.device_rows(sa.and_(where, in_zone)), due=due, now=now
             )
-    skipped = {"no_device": targeted - reached} if targeted > reached else {}
-    store.record_expansion(conn, row["id"], targeted=targeted, skipped=skipped)
-    return outbox.notification_rows(conn, row["id"])
+    no_device = reach.users - reach.users_with_devices
+    store.record_expansion(
+        conn, row["id"], targeted=reach.users, skipped={"no_device": no_device} if no_device else {}
+    )
+    return reach.devices
 
 
 def run_due(engine: sa.Engine, *, now: _dt.datetime) -> Expanded:

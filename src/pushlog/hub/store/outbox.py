@@ -152,8 +152,8 @@ def enqueue_notification(
     now: _dt.datetime,
 ) -> None:
     """Queue ``notification_id`` for every device ``device_ids`` (a one-column SELECT) names, due at
-    ``due``, in one ``INSERT ... SELECT`` (drivers do not all report its row count:
-    :func:`notification_rows` counts them)."""
+    ``due``, in one ``INSERT ... SELECT`` (drivers do not all report its row count; the audience's
+    count says how many, ``hub/audience``)."""
     found = device_ids.subquery("recipient_devices")
     device_id = found.c[0]
     rows = sa.select(
@@ -179,16 +179,6 @@ def enqueue_notification(
         "updated_at",
     ]
     conn.execute(deliveries.insert().from_select(columns, rows))
-
-
-def notification_rows(conn: sa.Connection, notification_id: str) -> int:
-    """How many deliveries a notification has (one index range count)."""
-    found = conn.execute(
-        sa.select(sa.func.count())
-        .select_from(deliveries)
-        .where(deliveries.c.notification_id == notification_id)
-    ).scalar()
-    return int(found or 0)
 
 
 def cancel_notification(conn: sa.Connection, notification_id: str, *, now: _dt.datetime) -> int:
