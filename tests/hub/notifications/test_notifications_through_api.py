@@ -93,7 +93,16 @@ def test_each_user_gets_their_own_text_and_the_funnel_says_what_happened(
     wait_until(
         lambda: funnel_of(hub, notification_id)["status"] == "sent", timeout=10, what="the send to finish"
     )
+    with hub.client() as phone:  # receipts as the service worker (or a native app) sends them
+        first, second = (r.payload for r in received)
+        for payload, status in ((first, "delivered"), (second, "opened")):
+            answer = phone.post(
+                f"/v1/deliveries/{payload['delivery_id']}/receipt",
+                json={"token": payload["receipt"], "status": status},
+            )
+            assert answer.status_code == 200, answer.text
     funnel = funnel_of(hub, notification_id)["funnel"]
+    assert (funnel["delivered"], funnel["opened"]) == (2, 1)
     assert funnel["targeted"] == 4 and funnel["skipped"] == {"no_device": 1}
     assert (funnel["deliveries"], funnel["sent"], funnel["failed"], funnel["queued"]) == (3, 2, 1, 0)
     assert funnel["failed_reasons"] == {"render error": 1}
