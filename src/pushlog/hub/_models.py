@@ -756,6 +756,7 @@ class Notification(Struct):
     status: Annotated[str, Meta(description="scheduled, sending, sent or cancelled")]
     audience: dict[str, Any]
     template: str | None
+    trigger: Annotated[str | None, Meta(description="the trigger that started it, if one did")]
     level: LevelName
     ttl: int
     collapse_key: str | None
@@ -771,6 +772,41 @@ class Notification(Struct):
 class NotificationList(Struct):
     notifications: list[Notification]
     next_cursor: str | None
+
+
+class TriggerRequest(Struct, forbid_unknown_fields=False):
+    """An incoming event (in ``channel``, titled exactly ``title`` when given) whose metadata names a
+    user (``user_key``) starts ``template`` for that user, after ``delay``, once per ``once_key``."""
+
+    template: Name
+    channel: Annotated[str, Meta(min_length=1, max_length=MAX_CHANNEL)] | None = None
+    title: Annotated[str, Meta(min_length=1, max_length=MAX_TITLE)] | None = None
+    user_key: Annotated[str, Meta(min_length=1, max_length=MAX_METADATA_KEY)] = "user_id"
+    delay: Annotated[str | float, Meta(description="seconds, or a duration like 10m, 2h")] | None = None
+    once_key: (
+        Annotated[
+            str, Meta(min_length=1, max_length=MAX_METADATA_KEY, description="default: each event once")
+        ]
+        | None
+    ) = None
+    level: LevelIn = "info"
+
+
+class Trigger(Struct):
+    name: str
+    channel: str | None
+    title: str | None
+    user_key: str
+    template: str
+    delay_s: float | None
+    once_key: str | None
+    level: LevelName
+    created_at: Time
+    updated_at: Time
+
+
+class TriggerList(Struct):
+    triggers: list[Trigger]
 
 
 class NotificationListQuery(Struct, forbid_unknown_fields=False):

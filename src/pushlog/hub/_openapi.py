@@ -428,6 +428,33 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         (400, 401, 403, 404, 429),
         path_params=("notification_id",),
     ),
+    Operation(
+        "get",
+        "/v1/triggers",
+        "Triggers: log events that notify the user they name",
+        USERS_SCOPE,
+        {200: (m.TriggerList, "By name")},
+        _READ,
+    ),
+    Operation(
+        "put",
+        "/v1/triggers/{name}",
+        "Create or replace a trigger (acts on events that arrive from then on)",
+        USERS_SCOPE,
+        {200: (m.Trigger, "Replaced"), 201: (m.Trigger, "Created")},
+        (400, 401, 403, 422, 429),
+        body=m.TriggerRequest,
+        path_params=("name",),
+    ),
+    Operation(
+        "delete",
+        "/v1/triggers/{name}",
+        "Delete a trigger",
+        USERS_SCOPE,
+        {204: (None, "Deleted")},
+        (400, 401, 403, 404, 429),
+        path_params=("name",),
+    ),
 )
 
 

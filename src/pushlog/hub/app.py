@@ -57,6 +57,7 @@ from .api import (
     stats,
     stream,
     templates,
+    triggers,
     users,
 )
 from .config import HubConfig
@@ -88,6 +89,7 @@ def api_routes() -> list[BaseRoute]:
         *audiences.routes,
         *templates.routes,
         *notifications.routes,
+        *triggers.routes,
     ]
 
 
@@ -161,7 +163,11 @@ def create_app(
             runner.start()
             # Notifications (claims by conditional UPDATE: safe in every process) run beside the duties.
             app.state.notifications = NotificationRunner(
-                engine=ready.engine, clock=the_clock, on_queued=state.wake_delivery
+                engine=ready.engine,
+                clock=the_clock,
+                on_queued=state.wake_delivery,
+                ttl=config.push_ttl,
+                broker=state.broker,
             )
             app.state.notifications.start()
             try:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from tests.support.clock import FakeClock
-from tests.support.hub_server import ThreadHub, wait_until
+from tests.support.hub_server import ThreadHub, publish, wait_until
 from tests.support.push_service import PushService
 
 from pushlog.hub.config import DB_FILE
@@ -134,3 +134,32 @@ def test_a_cancelled_send_sends_nothing_and_a_scheduled_one_survives_a_restart(
     assert [r.payload["title"] for r in received] == ["kept"]
     wait_until(lambda: funnel_of(again, kept["id"])["status"] == "sent", timeout=10, what="the kept send")
     assert funnel_of(again, cancelled["id"])["funnel"] is None  # never expanded: no delivery exists
+
+
+def test_a_trigger_turns_a_log_event_into_its_users_notification_once_per_key(
+    hub: ThreadHub, push_service: PushService
+) -> None:
+    shipped = {"locales": {"en": {"title": "Order {{ data.order }} shipped", "body": "Hi {{ user.id }}"}}}
+    with hub.client(hub.admin_key) as http:
+        assert http.put("/v1/templates/order_shipped", json=shipped).status_code == 201
+        trigger = {
+            "channel": "orders",
+            "title": "Order shipped",
+            "template": "order_shipped",
+            "once_key": "order",
+        }
+        made = http.put("/v1/triggers/shipped", json=trigger)
+        assert made.status_code == 201, made.text
+        assert http.put("/v1/triggers/x", json={"template": "nope"}).status_code == 422
+    app_user_device(hub, push_service, "u7")
+    event = {"channel": "orders", "title": "Order shipped", "level": "info"}
+    publish(hub, {**event, "metadata": {"user_id": "u7", "order": "A-1"}})
+    publish(hub, {**event, "metadata": {"user_id": "u7", "order": "A-1"}})  # the same key: nothing more
+    publish(hub, {**event, "title": "Order packed", "metadata": {"user_id": "u7", "order": "A-3"}})
+    publish(hub, {**event, "metadata": {"user_id": "u7", "order": "A-2"}})
+    received = push_service.wait_for(2)
+    assert sorted(r.payload["title"] for r in received) == ["Order A-1 shipped", "Order A-2 shipped"]
+    assert {r.payload["body"] for r in received} == {"Hi u7"}
+    with hub.client(hub.admin_key) as http:
+        listed = http.get("/v1/notifications").json()["notifications"]
+    assert [(n["trigger"], n["audience"]) for n in listed] == [("shipped", {"users": ["u7"]})] * 2

@@ -18,26 +18,16 @@ from .. import audience
 from .._auth import authenticate
 from .._errors import ApiError
 from .._json import JSONResponse
-from .._models import NAME_RE, AudiencePreviewRequest, AudienceSpec, SegmentRequest, decode_body
+from .._models import AudiencePreviewRequest, AudienceSpec, SegmentRequest, decode_body
 from .._state import hub_state
 from ..store import segments as segment_store
+from ._names import path_name
 from .users import USERS_SCOPE
 
 
 def filter_error(where: str, exc: audience.FilterError) -> ApiError:
     """422 ``invalid_filter`` naming the field and the filter's column."""
     return ApiError(422, "invalid_filter", f"{where}: {exc}")
-
-
-def _name(request: Request) -> str:
-    name = str(request.path_params["name"])
-    if not NAME_RE.fullmatch(name):
-        raise ApiError(
-            400,
-            "invalid_name",
-            "name: 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
-        )
-    return name
 
 
 def resolve(conn: sa.Connection, spec: AudienceSpec) -> dict[str, Any]:
@@ -89,7 +79,7 @@ async def preview(request: Request) -> Response:
 async def put_segment(request: Request) -> Response:
     state = hub_state(request)
     await authenticate(request, USERS_SCOPE)
-    name = _name(request)
+    name = path_name(request)
     body = decode_body(await request.body(), SegmentRequest)
     try:
         audience.compile_filter(audience.parse_filter(body.filter), now=state.clock())
@@ -110,7 +100,7 @@ async def list_segments(request: Request) -> Response:
 async def get_segment(request: Request) -> Response:
     state = hub_state(request)
     await authenticate(request, USERS_SCOPE)
-    name = _name(request)
+    name = path_name(request)
     found = await state.db_read(segment_store.get_segment, name)
     if found is None:
         raise ApiError(404, "not_found", f"no segment named {name!r}")
@@ -120,7 +110,7 @@ async def get_segment(request: Request) -> Response:
 async def delete_segment(request: Request) -> Response:
     state = hub_state(request)
     await authenticate(request, USERS_SCOPE)
-    name = _name(request)
+    name = path_name(request)
     if not await state.db(segment_store.delete_segment, name):
         raise ApiError(404, "not_found", f"no segment named {name!r}")
     return Response(status_code=204)

@@ -34,6 +34,7 @@ from .._models import (
 )
 from .._state import hub_state
 from .._timezones import is_iana_zone
+from ..notifications._create import template_content
 from ..notifications._schedule import local_time_of
 from ..store import notifications as store
 from ..store import templates as template_store
@@ -87,11 +88,7 @@ def _create(
         template = template_store.get_template(conn, body.template)
         if template is None:
             raise invalid("template", f"no template named {body.template!r}")
-        content: dict[str, Any] = {
-            "template": body.template,
-            "locales": template["locales"],
-            "default_locale": template["default_locale"],
-        }
+        content = template_content(template)
     elif body.title is not None:
         content = {"title": body.title, "body": body.body}
     else:

@@ -15,29 +15,19 @@ from starlette.routing import Route
 from .._auth import authenticate
 from .._errors import ApiError
 from .._json import JSONResponse
-from .._models import NAME_RE, TemplatePreviewRequest, TemplateRequest, decode_body, invalid
+from .._models import TemplatePreviewRequest, TemplateRequest, decode_body, invalid
 from .._state import hub_state
 from ..notifications import RenderError, render, syntax_error
 from ..store import templates as template_store
 from ..store.users import get_user, profiles
+from ._names import path_name
 from .users import USERS_SCOPE
-
-
-def _name(request: Request) -> str:
-    name = str(request.path_params["name"])
-    if not NAME_RE.fullmatch(name):
-        raise ApiError(
-            400,
-            "invalid_name",
-            "name: 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
-        )
-    return name
 
 
 async def put_one(request: Request) -> Response:
     state = hub_state(request)
     await authenticate(request, USERS_SCOPE)
-    name = _name(request)
+    name = path_name(request)
     body = decode_body(await request.body(), TemplateRequest)
     locales: dict[str, dict[str, str]] = {}
     for locale, text in body.locales.items():
@@ -62,7 +52,7 @@ async def list_all(request: Request) -> Response:
 async def get_one(request: Request) -> Response:
     state = hub_state(request)
     await authenticate(request, USERS_SCOPE)
-    name = _name(request)
+    name = path_name(request)
     found = await state.db_read(template_store.get_template, name)
     if found is None:
         raise ApiError(404, "not_found", f"no template named {name!r}")
@@ -72,7 +62,7 @@ async def get_one(request: Request) -> Response:
 async def delete_one(request: Request) -> Response:
     state = hub_state(request)
     await authenticate(request, USERS_SCOPE)
-    name = _name(request)
+    name = path_name(request)
     if not await state.db(template_store.delete_template, name):
         raise ApiError(404, "not_found", f"no template named {name!r}")
     return Response(status_code=204)
@@ -97,7 +87,7 @@ def _preview_inputs(
 async def preview(request: Request) -> Response:
     state = hub_state(request)
     await authenticate(request, USERS_SCOPE)
-    name = _name(request)
+    name = path_name(request)
     body = decode_body(await request.body(), TemplatePreviewRequest, optional=True)
     template, user, locale = await state.db_read(_preview_inputs, name, body.user_id)
     if template is None:

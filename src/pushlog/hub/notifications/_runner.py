@@ -20,11 +20,15 @@ from typing import Any, Final
 import sqlalchemy as sa
 
 from .. import audience
+from .._broker import Broker
 from .._clock import Clock
+from ..config import PUSH_TTL
 from ..store import notifications as store
 from ..store import outbox
 from ..store._tables import devices
 from ._schedule import local_time_of, zone_of
+from ._triggers import BATCH as TRIGGER_BATCH
+from ._triggers import run_triggers
 
 #: Longest the runner sleeps between looks (a notification created meanwhile also wakes it).
 MAX_IDLE: Final = 30.0
@@ -32,7 +36,8 @@ MAX_IDLE: Final = 30.0
 
 @dataclass(slots=True)
 class Expanded:
-    notifications: int = 0
+    triggered: int = 0  # notifications triggers created from new events
+    notifications: int = 0  # notifications expanded
     deliveries: int = 0
 
 
@@ -65,9 +70,16 @@ def expand(conn: sa.Connection, row: dict[str, Any], *, now: _dt.datetime) -> in
     return reach.devices
 
 
-def run_due(engine: sa.Engine, *, now: _dt.datetime) -> Expanded:
-    """Expand every notification due at ``now``, each in its own transaction."""
+def run_due(engine: sa.Engine, *, now: _dt.datetime, ttl: int = PUSH_TTL) -> Expanded:
+    """Start the notifications of triggers (events since the last round), then expand every
+    notification due at ``now``, each in its own transaction. ``ttl``: of triggered notifications."""
     done = Expanded()
+    while True:  # a round reads a batch of events; full batches mean more are waiting
+        with engine.begin() as conn:
+            made, read = run_triggers(conn, now=now, ttl=ttl)
+        done.triggered += made
+        if read < TRIGGER_BATCH:
+            break
     with engine.connect() as conn:
         ids = store.due(conn, now=now, limit=1000)
     for notification_id in ids:
@@ -84,8 +96,19 @@ class NotificationRunner:
     """Runs :func:`run_due` in the hub: when the next notification is due, on :meth:`wake`, and at
     least every :data:`MAX_IDLE` seconds; tells the dispatcher when it queued deliveries."""
 
-    def __init__(self, *, engine: sa.Engine, clock: Clock, on_queued: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        *,
+        engine: sa.Engine,
+        clock: Clock,
+        on_queued: Callable[[], None],
+        ttl: int = PUSH_TTL,
+        broker: Broker | None = None,
+    ) -> None:
         self._engine = engine
+        self._ttl = ttl
+        self._broker = broker
+        self._watcher: asyncio.Task[None] | None = None
         self._clock = clock
         self._on_queued = on_queued
         self._task: asyncio.Task[None] | None = None
@@ -95,7 +118,9 @@ class NotificationRunner:
         self.rounds = 0
 
     async def run_once(self) -> Expanded:
-        done = await asyncio.to_thread(run_due, self._engine, now=self._clock())
+        done = await asyncio.to_thread(run_due, self._engine, now=self._clock(), ttl=self._ttl)
+        if done.triggered:  # due now, or later: either way the next look is at the earliest start
+            self.wake()
         if done.deliveries:
             self._on_queued()
         self.rounds += 1
@@ -104,6 +129,16 @@ class NotificationRunner:
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._task = self._loop.create_task(self._run(), name="pushlog-notifications")
+        if self._broker is not None:
+            self._watcher = self._loop.create_task(self._watch(self._broker), name="pushlog-triggers")
+
+    async def _watch(self, broker: Broker) -> None:
+        """New events were committed: look for triggers now rather than at the next round."""
+        seen = broker.generation
+        while not broker.closed:
+            if await broker.wait(seen, MAX_IDLE):
+                seen = broker.generation
+                self._wake.set()
 
     def wake(self) -> None:
         """Look now (a notification was created or cancelled); safe from any thread."""
@@ -132,8 +167,9 @@ class NotificationRunner:
                 await asyncio.wait_for(self._wake.wait(), max(idle, 0.05))
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        for task in (self._watcher, self._task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._watcher = None

@@ -325,3 +325,22 @@ notifications = sa.Table(
     sa.Index("ix_notifications_status_start", "status", "start_at"),
     sa.Index("ix_notifications_created", "created_at", "id"),
 )
+
+#: Triggers: an incoming event (``channel``, exact ``title`` when given) naming a user in its metadata
+#: (``user_key``) starts a notification from ``template`` for that user, after ``delay_s``, at most
+#: once per value of metadata ``once_key`` (else per event). ``settings["triggers.last_seq"]`` is how
+#: far the event stream has been read.
+triggers = sa.Table(
+    "triggers",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("channel", sa.String(64)),
+    sa.Column("title", sa.Text),
+    sa.Column("user_key", sa.String(128), nullable=False),
+    sa.Column("template", sa.String(64), nullable=False),
+    sa.Column("delay_s", sa.Float),
+    sa.Column("once_key", sa.String(128)),
+    sa.Column("level", sa.Integer, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)

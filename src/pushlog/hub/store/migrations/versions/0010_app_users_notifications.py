@@ -1,4 +1,4 @@
-"""app users, topics, segments, templates and notifications; deliveries of notifications
+"""app users, topics, segments, templates, notifications and triggers; deliveries of notifications
 
 A delivery now belongs to an event (team devices) or to a notification (app users' devices): the
 event columns become nullable and ``notification_id`` is added, unique per device.
@@ -97,6 +97,20 @@ def upgrade() -> None:
     )
     op.create_index("ix_notifications_status_start", "notifications", ["status", "start_at"])
     op.create_index("ix_notifications_created", "notifications", ["created_at", "id"])
+    op.create_table(
+        "triggers",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("channel", sa.String(length=64), nullable=True),
+        sa.Column("title", sa.Text(), nullable=True),
+        sa.Column("user_key", sa.String(length=128), nullable=False),
+        sa.Column("template", sa.String(length=64), nullable=False),
+        sa.Column("delay_s", sa.Float(), nullable=True),
+        sa.Column("once_key", sa.String(length=128), nullable=True),
+        sa.Column("level", sa.Integer(), nullable=False),
+        sa.Column("created_at", utc(timezone=True), nullable=False),
+        sa.Column("updated_at", utc(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name"),
+    )
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.alter_column("event_seq", existing_type=sa.Integer(), nullable=True)
         batch_op.alter_column("event_id", existing_type=sa.String(length=64), nullable=True)
@@ -114,6 +128,7 @@ def downgrade() -> None:
         batch_op.drop_column("notification_id")
         batch_op.alter_column("event_id", existing_type=sa.String(length=64), nullable=False)
         batch_op.alter_column("event_seq", existing_type=sa.Integer(), nullable=False)
+    op.drop_table("triggers")
     op.drop_index("ix_notifications_created", table_name="notifications")
     op.drop_index("ix_notifications_status_start", table_name="notifications")
     op.drop_table("notifications")
