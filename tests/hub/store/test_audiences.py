@@ -7,11 +7,14 @@ import datetime as _dt
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from pushlog.hub import audience
+from pushlog.hub.store import migrate
 from pushlog.hub.store import users as user_store
+from pushlog.hub.store._engine import alembic_config
 from pushlog.hub.store._tables import devices, metadata
 from pushlog.hub.store.users import UserProfile
 
@@ -165,3 +168,14 @@ def test_the_migrated_schema_is_the_declared_one(engine: sa.Engine) -> None:
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), metadata)
     assert diff == []
+
+
+def test_migration_0010_goes_down_and_up_again(engine: sa.Engine) -> None:
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0009")
+    assert "notifications" not in sa.inspect(engine).get_table_names()
+    migrate(engine)
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
