@@ -163,3 +163,61 @@ def test_a_trigger_turns_a_log_event_into_its_users_notification_once_per_key(
     with hub.client(hub.admin_key) as http:
         listed = http.get("/v1/notifications").json()["notifications"]
     assert [(n["trigger"], n["audience"]) for n in listed] == [("shipped", {"users": ["u7"]})] * 2
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"audience": {"users": ["u"]}}, "body: give a template or a title"),
+        (
+            {"audience": {}, "title": "x"},
+            "audience.filter: an audience needs users, segment, filter or topic",
+        ),
+        ({"audience": {"filter": "plan ="}, "title": "x"}, "audience.filter: column 7: expected a value"),
+        ({"audience": {"segment": "none"}, "title": "x"}, "audience.segment: no segment named 'none'"),
+        ({"audience": {"users": ["u"]}, "template": "none"}, "template: no template named 'none'"),
+        (
+            {
+                "audience": {"users": ["u"]},
+                "title": "x",
+                "schedule": {"delay": "2h", "at": "2030-01-01T00:00:00Z"},
+            },
+            "schedule: give one of at, delay and local_time, not at and delay",
+        ),
+        (
+            {"audience": {"users": ["u"]}, "title": "x", "schedule": {"local_time": "09:00"}},
+            "schedule.date: required",
+        ),
+        (
+            {
+                "audience": {"users": ["u"]},
+                "title": "x",
+                "schedule": {"local_time": "25:00", "date": "2027-01-01"},
+            },
+            "schedule: not a date and time",
+        ),
+        (
+            {
+                "audience": {"users": ["u"]},
+                "title": "x",
+                "schedule": {"local_time": "09:00", "date": "0001-01-01"},
+            },
+            "schedule",
+        ),
+        (
+            {
+                "audience": {"users": ["u"]},
+                "title": "x",
+                "schedule": {"local_time": "09:00", "date": "2027-01-01", "timezone": "Mars/Base"},
+            },
+            "schedule.timezone: unknown IANA time zone",
+        ),
+    ],
+)
+def test_bad_notifications_are_refused_with_the_reason(
+    hub: ThreadHub, body: dict[str, Any], message: str
+) -> None:
+    with hub.client(hub.admin_key) as http:
+        answer = http.post("/v1/notifications", json=body)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["message"].startswith(message)

@@ -25,6 +25,7 @@ from .._errors import ApiError
 from .._json import JSONResponse
 from .._models import (
     MAX_TIME,
+    MIN_TIME,
     NotificationListQuery,
     NotificationRequest,
     Schedule,
@@ -70,10 +71,13 @@ def _schedule(given: Schedule | None, now: _dt.datetime) -> tuple[dict[str, Any]
         stored = {"local_time": given.local_time, "date": given.date, "timezone": given.timezone}
         try:
             local = local_time_of(stored)
-        except ValueError as exc:
+            assert local is not None
+            earliest = local.earliest
+        except (ValueError, OverflowError) as exc:
             raise invalid("schedule", f"not a date and time: {exc}") from None
-        assert local is not None
-        return stored, max(local.earliest, now)
+        if not MIN_TIME <= earliest < MAX_TIME - _dt.timedelta(days=2):
+            raise invalid("schedule.date", "must be between 1970 and 9998")
+        return stored, max(earliest, now)
     if given.date is not None:
         raise invalid("schedule.local_time", "required with date (HH:MM)")
     return {}, now

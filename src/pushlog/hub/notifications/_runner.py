@@ -43,7 +43,12 @@ class Expanded:
 
 def expand(conn: sa.Connection, row: dict[str, Any], *, now: _dt.datetime) -> int:
     """Queue a claimed notification's deliveries and count its audience; returns rows queued."""
-    where = audience.audience_condition(row["audience"], now=now)
+    try:
+        where = audience.audience_condition(row["audience"], now=now)
+    except audience.FilterError as exc:  # checked when it was made; a later hub may read it otherwise
+        print(f"pushlog hub: notification {row['id']}: audience not usable: {exc}", file=sys.stderr)
+        store.record_expansion(conn, row["id"], targeted=0, skipped={"invalid_audience": 1})
+        return 0
     reach = audience.count(conn, where)
     local = local_time_of(row["schedule"])
     if local is None:
