@@ -18,6 +18,7 @@ from tests.support.push_service import PushService
 
 from pushlog.hub.config import DB_FILE
 from pushlog.hub.store._tables import devices
+from pushlog.hub.store._tables import users as users_table
 
 TEMPLATE = {
     "default_locale": "en",
@@ -221,3 +222,43 @@ def test_bad_notifications_are_refused_with_the_reason(
         answer = http.post("/v1/notifications", json=body)
     assert answer.status_code == 422, answer.text
     assert answer.json()["error"]["message"].startswith(message)
+
+
+def test_a_thousand_users_each_get_their_own_name(hub: ThreadHub, push_service: PushService) -> None:
+    """Many batches of the dispatcher, one notification: every phone decrypts its own user's text."""
+    users = 1000
+    phones = [push_service.subscribe() for _ in range(users)]
+    engine = sa.create_engine(f"sqlite:///{hub.data_dir / DB_FILE}")
+    now = _dt.datetime.now(_dt.UTC)
+    with engine.begin() as conn:
+        conn.execute(
+            users_table.insert(),
+            [
+                {"id": f"u{n}", "custom": {"name": f"Name{n}"}, "created_at": now, "updated_at": now}
+                for n in range(users)
+            ],
+        )
+        conn.execute(
+            devices.insert(),
+            [
+                {
+                    "id": f"dev_{n:016x}",
+                    "kind": "webpush",
+                    "endpoint": phone.endpoint,
+                    "p256dh": phone.p256dh,
+                    "auth": phone.auth,
+                    "created_at": now,
+                    "updated_at": now,
+                    "user_id": f"u{n}",
+                }
+                for n, phone in enumerate(phones)
+            ],
+        )
+    engine.dispose()
+    with hub.client(hub.admin_key) as http:
+        http.put("/v1/templates/hello", json={"locales": {"en": {"title": "Hi {{ user.custom.name }}"}}})
+        sent = http.post("/v1/notifications", json={"audience": {"filter": "id exists"}, "template": "hello"})
+    assert sent.status_code == 201, sent.text
+    received = push_service.wait_for(users, timeout=120)
+    by_phone = {r.subscription_id: r.payload["title"] for r in received}
+    assert by_phone == {phone.endpoint.rsplit("/", 1)[1]: f"Hi Name{n}" for n, phone in enumerate(phones)}
