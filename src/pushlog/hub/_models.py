@@ -196,6 +196,8 @@ UserId = Annotated[
         description="the app's user id (no '/', no control characters)",
     ),
 ]
+#: :data:`UserId`'s rule for a user id given in a path (``/v1/users/{user_id}``).
+USER_ID_RE: Final = re.compile(rf"[^\x00-\x1f\x7f/]{{1,{MAX_USER_ID}}}")
 AttributeValue = Annotated[str, Meta(max_length=MAX_ATTRIBUTE_TEXT)] | int | float | bool | None
 Attributes = Annotated[
     dict[
@@ -563,7 +565,6 @@ class VapidKey(Struct):
 _NAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 NAME_RE: Final = re.compile(_NAME_PATTERN.strip("^$"))
 Name = Annotated[str, Meta(pattern=_NAME_PATTERN, description="1-64 letters, digits, . _ -")]
-UserId = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[^\s/]+$")]
 Locale = Annotated[str, Meta(pattern=r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,3}$", description="BCP 47")]
 ZoneName = Annotated[
     str, Meta(min_length=1, max_length=64, description="an IANA time zone, e.g. Europe/Berlin")

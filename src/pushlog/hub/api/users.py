@@ -8,7 +8,6 @@ every device naming them (right to erasure, docs/notifications.md).
 
 from __future__ import annotations
 
-import re
 from typing import Final
 
 from starlette.requests import Request
@@ -18,7 +17,7 @@ from starlette.routing import Route
 from .._auth import authenticate
 from .._errors import ApiError
 from .._json import JSONResponse
-from .._models import UserRequest, decode_body, invalid
+from .._models import USER_ID_RE, UserRequest, decode_body, invalid
 from .._state import hub_state
 from .._timezones import is_iana_zone
 from ..store.users import UserProfile, delete_user, get_user, put_user
@@ -26,13 +25,12 @@ from ..store.users import UserProfile, delete_user, get_user, put_user
 #: The scope that manages app users and sends them notifications: ``users`` (an app's backend; admin
 #: keys may too, ``store/keys.scope_allows``).
 USERS_SCOPE: Final = "users"
-_USER_ID: Final = re.compile(r"[^\s/]{1,200}")
 
 
 def user_id_of(request: Request) -> str:
     user_id = str(request.path_params["user_id"])
-    if not _USER_ID.fullmatch(user_id):
-        raise ApiError(400, "invalid_user_id", "user id: 1-200 characters without spaces or '/'")
+    if not USER_ID_RE.fullmatch(user_id):
+        raise ApiError(400, "invalid_user_id", "user id: 1-200 characters, no '/' and no control characters")
     return user_id
 
 
