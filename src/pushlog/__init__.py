@@ -26,6 +26,7 @@ from ._event import Event
 from ._handler import PushHandler
 from ._job import job
 from ._levels import Level
+from ._push_to import push_to
 from ._transport import SendError, SendResult, send_now
 
 __version__ = "0.1.0"
@@ -46,6 +47,7 @@ __all__ = [
     "job",
     "log",
     "notify",
+    "push_to",
     "send_now",
     "set_default_client",
 ]

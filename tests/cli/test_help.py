@@ -12,6 +12,7 @@ COMMANDS = [
     ("tail",),
     ("keys",),
     ("devices",),
+    ("notify",),
 ]
 
 

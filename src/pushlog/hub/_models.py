@@ -196,6 +196,8 @@ UserId = Annotated[
         description="the app's user id (no '/', no control characters)",
     ),
 ]
+#: :data:`UserId`'s rule for a user id given in a path (``/v1/users/{user_id}``).
+USER_ID_RE: Final = re.compile(rf"[^\x00-\x1f\x7f/]{{1,{MAX_USER_ID}}}")
 AttributeValue = Annotated[str, Meta(max_length=MAX_ATTRIBUTE_TEXT)] | int | float | bool | None
 Attributes = Annotated[
     dict[
@@ -555,6 +557,262 @@ class Ready(Struct):
 
 class VapidKey(Struct):
     public_key: Annotated[str, Meta(description="base64url uncompressed P-256 point")]
+
+
+# -- app users, audiences, templates, notifications (DESIGN §8, docs/notifications.md) ------------
+
+#: Names of segments, templates and topics.
+_NAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+NAME_RE: Final = re.compile(_NAME_PATTERN.strip("^$"))
+Name = Annotated[str, Meta(pattern=_NAME_PATTERN, description="1-64 letters, digits, . _ -")]
+Locale = Annotated[str, Meta(pattern=r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,3}$", description="BCP 47")]
+ZoneName = Annotated[
+    str, Meta(min_length=1, max_length=64, description="an IANA time zone, e.g. Europe/Berlin")
+]
+CustomValue = Annotated[str, Meta(max_length=256)] | int | float | bool
+#: Most custom attributes and topics one user may have.
+MAX_CUSTOM: Final = 50
+MAX_TOPICS: Final = 100
+#: A template source (or literal text) may be longer than what it renders to; the result is cut.
+MAX_TEMPLATE_SOURCE: Final = 8192
+#: Longest push TTL: four weeks (what FCM and Web Push services keep at most).
+MAX_TTL: Final = 28 * 86400
+
+
+class UserRequest(Struct, forbid_unknown_fields=False):
+    """An app user's attributes (PUT replaces them all); ``topics`` omitted keeps the topics."""
+
+    locale: Locale | None = None
+    timezone: ZoneName | None = None
+    plan: Annotated[str, Meta(max_length=64)] | None = None
+    country: Annotated[str, Meta(pattern=r"^[A-Za-z]{2}$", description="ISO 3166 alpha-2")] | None = None
+    custom: (
+        Annotated[
+            dict[Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")], CustomValue],
+            Meta(max_length=MAX_CUSTOM),
+        ]
+        | None
+    ) = None
+    topics: Annotated[list[Name], Meta(max_length=MAX_TOPICS)] | None = None
+
+
+class UserEffective(Struct):
+    locale: str | None
+    timezone: str | None
+
+
+class User(Struct):
+    id: str
+    locale: str | None
+    timezone: str | None
+    plan: str | None
+    country: str | None
+    custom: dict[str, Any]
+    topics: list[str]
+    effective: Annotated[UserEffective, Meta(description="the user's values, else their devices' reports")]
+    devices: int
+    created_at: NullTime
+    updated_at: NullTime
+
+
+class UserErased(Struct):
+    id: str
+    devices_removed: int
+
+
+class AudienceSpec(Struct, forbid_unknown_fields=False):
+    """Who: any of these; when several are given a recipient matches all of them."""
+
+    users: Annotated[list[UserId], Meta(min_length=1, max_length=10_000)] | None = None
+    segment: Name | None = None
+    filter: (
+        Annotated[str, Meta(min_length=1, max_length=4000, description="docs/notifications.md")] | None
+    ) = None
+    topic: Name | None = None
+
+
+class AudiencePreviewRequest(AudienceSpec):
+    sample: Annotated[int, Meta(ge=0, le=100)] = 10
+
+
+class AudiencePreview(Struct):
+    users: int
+    devices: int
+    sample: list[str]
+
+
+class SegmentRequest(Struct, forbid_unknown_fields=False):
+    filter: Annotated[str, Meta(min_length=1, max_length=4000)]
+    description: Annotated[str, Meta(max_length=1000)] | None = None
+
+
+class Segment(Struct):
+    name: str
+    filter: str
+    description: str | None
+    created_at: Time
+    updated_at: Time
+
+
+class SegmentList(Struct):
+    segments: list[Segment]
+
+
+TemplateSource = Annotated[str, Meta(max_length=MAX_TEMPLATE_SOURCE)]
+
+
+class TemplateText(Struct, forbid_unknown_fields=False, omit_defaults=True):
+    """One locale's Jinja2 sources; ``title`` is required."""
+
+    title: Annotated[str, Meta(min_length=1, max_length=MAX_TEMPLATE_SOURCE)]
+    body: TemplateSource | None = None
+    link: TemplateSource | None = None
+    image: TemplateSource | None = None
+
+
+class TemplateRequest(Struct, forbid_unknown_fields=False):
+    locales: Annotated[dict[Locale, TemplateText], Meta(min_length=1, max_length=100)]
+    default_locale: Locale | None = None
+
+
+class Template(Struct):
+    name: str
+    default_locale: str
+    locales: dict[str, TemplateText]
+    created_at: Time
+    updated_at: Time
+
+
+class TemplateList(Struct):
+    templates: list[Template]
+
+
+class TemplatePreviewRequest(Struct, forbid_unknown_fields=False):
+    user_id: UserId | None = None
+    locale: Locale | None = None
+    data: Annotated[dict[str, Any], Meta(max_length=MAX_METADATA_KEYS)] | None = None
+
+
+class Rendered(Struct):
+    locale: str
+    title: str
+    body: str | None
+    link: str | None
+    image: str | None
+
+
+class Schedule(Struct, forbid_unknown_fields=False):
+    """When: nothing (now), ``at``, ``delay``, or ``local_time`` on ``date`` in each recipient's zone."""
+
+    at: Timestamp | None = None
+    delay: Annotated[str | float, Meta(description="seconds, or a duration like 90m, 2h, 1d")] | None = None
+    local_time: Annotated[str, Meta(pattern=r"^\d{2}:\d{2}$", description="HH:MM")] | None = None
+    date: Annotated[str, Meta(pattern=r"^\d{4}-\d{2}-\d{2}$", description="YYYY-MM-DD")] | None = None
+    timezone: Annotated[ZoneName, Meta(description="zone of recipients without one; default UTC")] | None = (
+        None
+    )
+
+
+class NotificationRequest(Struct, forbid_unknown_fields=False):
+    audience: AudienceSpec
+    template: Name | None = None
+    title: Annotated[str, Meta(min_length=1, max_length=MAX_TITLE)] | None = None
+    body: Annotated[str, Meta(max_length=MAX_BODY)] | None = None
+    data: Annotated[dict[str, Any], Meta(max_length=MAX_METADATA_KEYS)] | None = None
+    image: Url | None = None
+    link: Url | None = None
+    actions: Annotated[list[Action], Meta(max_length=MAX_ACTIONS)] | None = None
+    category: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
+    level: LevelIn = "info"
+    ttl: Annotated[int, Meta(ge=0, le=MAX_TTL)] | None = None
+    collapse_key: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
+    idempotency_key: Annotated[str, Meta(min_length=1, max_length=128)] | None = None
+    schedule: Schedule | None = None
+
+
+class TransportFunnel(Struct):
+    queued: int
+    sent: int
+    delivered: int
+    opened: int
+    failed: int
+
+
+class Funnel(Struct):
+    targeted: Annotated[int, Meta(description="users the audience named when the notification went out")]
+    skipped: Annotated[dict[str, int], Meta(description="users not reached, by reason (no_device, ...)")]
+    deliveries: int
+    queued: int
+    sent: Annotated[int, Meta(description="accepted by the push service (delivered and opened included)")]
+    delivered: int
+    opened: int
+    failed: int
+    cancelled: int
+    failed_reasons: dict[str, int]
+    by_transport: dict[str, TransportFunnel]
+
+
+class Notification(Struct):
+    id: str
+    status: Annotated[str, Meta(description="scheduled, sending, sent or cancelled")]
+    audience: dict[str, Any]
+    template: str | None
+    trigger: Annotated[str | None, Meta(description="the trigger that started it, if one did")]
+    level: LevelName
+    ttl: int
+    collapse_key: str | None
+    idempotency_key: str | None
+    schedule: dict[str, Any]
+    start_at: Time
+    created_at: Time
+    expanded_at: NullTime
+    cancelled_at: NullTime
+    funnel: Funnel | None
+
+
+class NotificationList(Struct):
+    notifications: list[Notification]
+    next_cursor: str | None
+
+
+class TriggerRequest(Struct, forbid_unknown_fields=False):
+    """An incoming event (in ``channel``, titled exactly ``title`` when given) whose metadata names a
+    user (``user_key``) starts ``template`` for that user, after ``delay``, once per ``once_key``."""
+
+    template: Name
+    channel: Annotated[str, Meta(min_length=1, max_length=MAX_CHANNEL)] | None = None
+    title: Annotated[str, Meta(min_length=1, max_length=MAX_TITLE)] | None = None
+    user_key: Annotated[str, Meta(min_length=1, max_length=MAX_METADATA_KEY)] = "user_id"
+    delay: Annotated[str | float, Meta(description="seconds, or a duration like 10m, 2h")] | None = None
+    once_key: (
+        Annotated[
+            str, Meta(min_length=1, max_length=MAX_METADATA_KEY, description="default: each event once")
+        ]
+        | None
+    ) = None
+    level: LevelIn = "info"
+
+
+class Trigger(Struct):
+    name: str
+    channel: str | None
+    title: str | None
+    user_key: str
+    template: str
+    delay_s: float | None
+    once_key: str | None
+    level: LevelName
+    created_at: Time
+    updated_at: Time
+
+
+class TriggerList(Struct):
+    triggers: list[Trigger]
+
+
+class NotificationListQuery(Struct, forbid_unknown_fields=False):
+    limit: Annotated[int, Meta(ge=1, le=200)] = 50
+    cursor: Annotated[str, Meta(max_length=64)] | None = None
 
 
 # -- decoding -------------------------------------------------------------------------------------

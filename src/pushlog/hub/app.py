@@ -45,7 +45,21 @@ from ._pushbudget import PushBudget
 from ._ratelimit import RateLimiter
 from ._state import HubState
 from ._streams import StreamSlots
-from .api import deliveries, devices, events, heartbeats, keys, meta, stats, stream
+from .api import (
+    audiences,
+    deliveries,
+    devices,
+    events,
+    heartbeats,
+    keys,
+    meta,
+    notifications,
+    stats,
+    stream,
+    templates,
+    triggers,
+    users,
+)
 from .config import HubConfig
 
 if TYPE_CHECKING:  # delivery imports aiohttp: loaded when the hub starts (lifespan)
@@ -71,6 +85,11 @@ def api_routes() -> list[BaseRoute]:
         *keys.routes,
         *heartbeats.routes,
         *stats.routes,
+        *users.routes,
+        *audiences.routes,
+        *templates.routes,
+        *notifications.routes,
+        *triggers.routes,
     ]
 
 
@@ -112,6 +131,7 @@ def create_app(
         from ._retention import RetentionTask
         from .delivery import start_delivery
         from .heartbeats import heartbeat_monitor
+        from .notifications._runner import NotificationRunner
 
         data_lock = DataDirLock(config.data_dir)  # restore refuses while a hub holds it
         await anyio.to_thread.run_sync(data_lock.hold_shared)
@@ -141,9 +161,19 @@ def create_app(
             )
             monitor.runner = retention.runner = upkeep.runner = runner
             runner.start()
+            # Notifications (claims by conditional UPDATE: safe in every process) run beside the duties.
+            app.state.notifications = NotificationRunner(
+                engine=ready.engine,
+                clock=the_clock,
+                on_queued=state.wake_delivery,
+                ttl=config.push_ttl,
+                broker=state.broker,
+            )
+            app.state.notifications.start()
             try:
                 yield
             finally:
+                await app.state.notifications.aclose()
                 await runner.aclose()
                 await state.broker.close()
                 await state.delivery.aclose()

@@ -33,6 +33,8 @@ import sqlalchemy as sa
 
 from .._clock import Clock
 from ..config import CRITICAL_REPEAT_INTERVAL, PUSH_TTL
+from ..notifications import RenderError
+from ..notifications._message import content_for_notification
 from ..store import outbox
 from ..store.device_tokens import DeviceTokenKeyError, DeviceTokenVault
 from ..store.devices import webpush_secrets
@@ -186,11 +188,22 @@ class DeliveryService:
             return SendResult(outcome=Outcome.FAILED, detail=f"no sender for device kind {kind!r}")
         start = time.perf_counter()
         try:
-            event_id = str(claim.event["id"])
-            content = contents.get(event_id)
-            if content is None:
-                content = contents[event_id] = content_for_event(claim.event, base_url=self._base_url)
-            message = build_message(claim, content, receipt_secret=self._secret, ttl=self._ttl)
+            ttl = self._ttl
+            if claim.notification is not None:  # an app user's notification: their own text
+                try:
+                    content = content_for_notification(claim)
+                except RenderError as exc:  # fails this user's delivery, never the whole send
+                    return SendResult(outcome=Outcome.FAILED, detail=f"render error: {exc}")
+                if claim.notification.get("ttl") is not None:
+                    ttl = int(claim.notification["ttl"])
+            else:
+                assert claim.event is not None
+                event_id = str(claim.event["id"])
+                cached = contents.get(event_id)
+                if cached is None:
+                    cached = contents[event_id] = content_for_event(claim.event, base_url=self._base_url)
+                content = cached
+            message = build_message(claim, content, receipt_secret=self._secret, ttl=ttl)
             result: SendResult = await sender.send(target, message)
         except Exception as exc:  # a sender bug must not stop the dispatcher; retry with backoff
             log.exception("sender for %s raised on delivery %s", kind, claim.id)

@@ -164,8 +164,10 @@ deliveries = sa.Table(
     "deliveries",
     metadata,
     sa.Column("id", sa.String(40), primary_key=True),
-    sa.Column("event_seq", sa.Integer, sa.ForeignKey("events.seq", ondelete="CASCADE"), nullable=False),
-    sa.Column("event_id", sa.String(64), nullable=False),
+    # A delivery is of an event (team devices) or of a notification (app users' devices, DESIGN §8):
+    # exactly one of event_seq/event_id and notification_id is set (migration 0009).
+    sa.Column("event_seq", sa.Integer, sa.ForeignKey("events.seq", ondelete="CASCADE")),
+    sa.Column("event_id", sa.String(64)),
     sa.Column("device_id", sa.String(40), nullable=False),
     sa.Column("round", sa.Integer, nullable=False, server_default="0"),
     sa.Column("status", sa.String(16), nullable=False),
@@ -179,10 +181,14 @@ deliveries = sa.Table(
     sa.Column("sent_at", UTCDateTime()),
     sa.Column("delivered_at", UTCDateTime()),
     sa.Column("opened_at", UTCDateTime()),
+    sa.Column("notification_id", sa.String(40)),
     sa.UniqueConstraint("event_id", "device_id", "round", name="uq_deliveries_event_device_round"),
+    # A notification reaches a device at most once, whatever retries the expansion had.
+    sa.UniqueConstraint("notification_id", "device_id", name="uq_deliveries_notification_device"),
     sa.Index("ix_deliveries_status_next", "status", "next_attempt_at"),
     sa.Index("ix_deliveries_event_seq", "event_seq"),
     sa.Index("ix_deliveries_device", "device_id"),
+    sa.Index("ix_deliveries_notification", "notification_id", "status"),
 )
 
 settings = sa.Table(
@@ -226,4 +232,115 @@ client_reports = sa.Table(
     sa.Column("sdk", sa.String(64)),
     sa.Column("recovered", sa.Integer),  # migration 0005; NULL in rows written before it
     sa.Index("ix_client_reports_received_at", "received_at"),
+)
+
+# -- app users and notifications (DESIGN §8, store/users.py, store/notifications.py) ---------------
+
+#: App users: what the app's backend says about each user (their devices name them by ``user_id``).
+#: ``custom`` is the record of custom attributes; ``user_attributes`` indexes it for audience filters.
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("locale", sa.String(35)),
+    sa.Column("timezone", sa.String(64)),
+    sa.Column("plan", sa.String(64)),
+    sa.Column("country", sa.String(8)),
+    sa.Column("custom", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+#: One row per custom attribute of a user: ``text_value`` always (strings as given, numbers and
+#: booleans in JSON form), ``num_value`` for numbers, so filters compare either way in SQL.
+user_attributes = sa.Table(
+    "user_attributes",
+    metadata,
+    sa.Column("user_id", sa.String(200), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("key", sa.String(64), nullable=False),
+    sa.Column("text_value", sa.String(256), nullable=False),
+    sa.Column("num_value", sa.Float),
+    sa.PrimaryKeyConstraint("user_id", "key"),
+    sa.Index("ix_user_attributes_key_text", "key", "text_value"),
+    sa.Index("ix_user_attributes_key_num", "key", "num_value"),
+)
+
+#: Topics a user subscribed to (an audience may be a topic).
+user_topics = sa.Table(
+    "user_topics",
+    metadata,
+    sa.Column("user_id", sa.String(200), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("topic", sa.String(64), nullable=False),
+    sa.PrimaryKeyConstraint("user_id", "topic"),
+    sa.Index("ix_user_topics_topic", "topic", "user_id"),
+)
+
+#: Saved audience filters, by name.
+segments = sa.Table(
+    "segments",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("filter", sa.Text, nullable=False),
+    sa.Column("description", sa.Text),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+#: Notification templates: ``locales`` maps a locale to its {title, body, link, image} sources.
+templates = sa.Table(
+    "templates",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("default_locale", sa.String(35), nullable=False),
+    sa.Column("locales", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+#: Notifications to app users: what, to whom, when. ``status`` is scheduled (waiting for
+#: ``start_at``), expanded (its deliveries are in the outbox) or cancelled; ``content`` is the
+#: template (copied when the notification was made) or literal text; ``targeted``/``skipped`` are
+#: counted when it is expanded.
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    sa.Column("id", sa.String(20), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("audience", sa.JSON, nullable=False),
+    sa.Column("content", sa.JSON, nullable=False),
+    sa.Column("options", sa.JSON, nullable=False),
+    sa.Column("level", sa.Integer, nullable=False),
+    sa.Column("ttl", sa.Integer, nullable=False),
+    sa.Column("collapse_key", sa.String(64)),
+    sa.Column("idempotency_key", sa.String(128), unique=True),
+    sa.Column("schedule", sa.JSON, nullable=False),
+    sa.Column("start_at", UTCDateTime(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("expanded_at", UTCDateTime()),
+    sa.Column("cancelled_at", UTCDateTime()),
+    sa.Column("targeted", sa.Integer),
+    sa.Column("skipped", sa.JSON),
+    sa.Column("key_id", sa.String(40)),
+    sa.Index("ix_notifications_status_start", "status", "start_at"),
+    sa.Index("ix_notifications_created", "created_at", "id"),
+)
+
+#: Triggers: an incoming event (``channel``, exact ``title`` when given) naming a user in its metadata
+#: (``user_key``) starts a notification from ``template`` for that user, after ``delay_s``, at most
+#: once per value of metadata ``once_key`` (else per event). ``settings["triggers.last_seq"]`` is how
+#: far the event stream has been read.
+triggers = sa.Table(
+    "triggers",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("channel", sa.String(64)),
+    sa.Column("title", sa.Text),
+    sa.Column("user_key", sa.String(128), nullable=False),
+    sa.Column("template", sa.String(64), nullable=False),
+    sa.Column("delay_s", sa.Float),
+    sa.Column("once_key", sa.String(128)),
+    sa.Column("level", sa.Integer, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
 )

@@ -3,6 +3,12 @@
 * :func:`enqueue` creates delivery rows: one per (event, device whose preferences take it, see
   :func:`device_matches`). Ingest calls it for round 0 of pushed events, :func:`schedule_repeats`
   for CRITICAL re-push rounds; anything that creates deliveries later calls it too.
+* :func:`enqueue_notification` creates a notification's rows (app users' devices, DESIGN §8) with one
+  ``INSERT ... SELECT`` from the audience query, so no recipient passes through Python; the row's id
+  is derived from (notification, device), and a unique constraint on that pair means a notification
+  reaches a device once. :func:`cancel_notification` fails its rows still queued. The dispatcher
+  claims and records both kinds of row alike; a claimed notification row carries the notification
+  and its user instead of an event.
 * The dispatcher (:mod:`pushlog.hub.delivery`) leases due rows (:func:`claim_due`) and records what
   the senders said (``record_*``); it also reads ``devices`` and moves events' re-push columns.
 * The API side moves rows on for receipts (:func:`record_receipt`), acknowledgement
@@ -34,7 +40,8 @@ from typing import Any, Final
 import sqlalchemy as sa
 
 from ._bulk import BulkInsert
-from ._tables import as_utc, deliveries, devices, events
+from ._tables import as_utc, deliveries, devices, events, notifications
+from .users import profiles
 
 
 class DeliveryStatus(enum.StrEnum):
@@ -132,19 +139,83 @@ def enqueue(conn: sa.Connection, pushes: Sequence[Push], *, now: _dt.datetime) -
     return len(rows)
 
 
+#: ``last_error`` of a notification's delivery that was still queued when the notification was cancelled.
+NOTIFICATION_CANCELLED: Final = "notification cancelled"
+
+
+def enqueue_notification(
+    conn: sa.Connection,
+    notification_id: str,
+    device_ids: sa.Select[Any],
+    *,
+    due: _dt.datetime,
+    now: _dt.datetime,
+) -> None:
+    """Queue ``notification_id`` for every device ``device_ids`` (a one-column SELECT) names, due at
+    ``due``, in one ``INSERT ... SELECT`` (drivers do not all report its row count; the audience's
+    count says how many, ``hub/audience``)."""
+    found = device_ids.subquery("recipient_devices")
+    device_id = found.c[0]
+    rows = sa.select(
+        (sa.literal(notification_id + ".") + device_id).label("id"),
+        sa.literal(notification_id).label("notification_id"),
+        device_id.label("device_id"),
+        sa.literal(0).label("round"),
+        sa.literal(DeliveryStatus.QUEUED.value).label("status"),
+        sa.literal(0).label("attempts"),
+        sa.literal(due, deliveries.c.next_attempt_at.type).label("next_attempt_at"),
+        sa.literal(now, deliveries.c.created_at.type).label("created_at"),
+        sa.literal(now, deliveries.c.updated_at.type).label("updated_at"),
+    )
+    columns = [
+        "id",
+        "notification_id",
+        "device_id",
+        "round",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+        "updated_at",
+    ]
+    conn.execute(deliveries.insert().from_select(columns, rows))
+
+
+def cancel_notification(conn: sa.Connection, notification_id: str, *, now: _dt.datetime) -> int:
+    """Fail the notification's deliveries that were not sent yet (:data:`NOTIFICATION_CANCELLED`)."""
+    return int(
+        conn.execute(
+            deliveries.update()
+            .where(
+                deliveries.c.notification_id == notification_id, deliveries.c.status == DeliveryStatus.QUEUED
+            )
+            .values(
+                status=DeliveryStatus.FAILED,
+                locked_until=None,
+                next_attempt_at=None,
+                last_error=NOTIFICATION_CANCELLED,
+                updated_at=now,
+            )
+        ).rowcount
+    )
+
+
 # ------------------------------------------------------------------------------------ the dispatcher
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Claimed:
-    """A claimed delivery with what is needed to send it."""
+    """A claimed delivery with what is needed to send it: its ``event``, or its ``notification`` and
+    the ``user`` the device belongs to (:func:`pushlog.hub.store.users.profiles`)."""
 
     id: str
     lease: _dt.datetime
     attempts: int
     round: int
     device: dict[str, Any]
-    event: dict[str, Any]
+    event: dict[str, Any] | None = None
+    notification: dict[str, Any] | None = None
+    user: dict[str, Any] | None = None
 
 
 def _as_dict(row: Any) -> dict[str, Any]:
@@ -191,6 +262,7 @@ def claim_due(conn: sa.Connection, *, now: _dt.datetime, lease: _dt.timedelta, l
             deliveries.c.round,
             deliveries.c.device_id,
             deliveries.c.event_seq,
+            deliveries.c.notification_id,
         ).where(deliveries.c.id.in_(claimed))
     ).all()
     device_rows = {
@@ -199,19 +271,41 @@ def claim_due(conn: sa.Connection, *, now: _dt.datetime, lease: _dt.timedelta, l
     }
     event_rows = {
         r.seq: _as_dict(r)
-        for r in conn.execute(sa.select(events).where(events.c.seq.in_({r.event_seq for r in rows})))
+        for r in conn.execute(
+            sa.select(events).where(events.c.seq.in_({r.event_seq for r in rows if r.event_seq is not None}))
+        )
     }
+    wanted = {r.notification_id for r in rows if r.notification_id is not None}
+    notification_rows = (
+        {
+            r.id: _as_dict(r)
+            for r in conn.execute(sa.select(notifications).where(notifications.c.id.in_(wanted)))
+        }
+        if wanted
+        else {}
+    )
+    users = profiles(
+        conn, {d["user_id"] for d in device_rows.values() if d.get("user_id") is not None} if wanted else ()
+    )
     result = []
     orphans = []
     for row in rows:
         device = device_rows.get(row.device_id)
         event = event_rows.get(row.event_seq)
-        if device is None or event is None:
+        notification = notification_rows.get(row.notification_id)
+        if device is None or (event is None and notification is None):
             orphans.append(row.id)
             continue
         result.append(
             Claimed(
-                id=row.id, lease=until, attempts=row.attempts, round=row.round, device=device, event=event
+                id=row.id,
+                lease=until,
+                attempts=row.attempts,
+                round=row.round,
+                device=device,
+                event=event,
+                notification=notification,
+                user=users.get(device["user_id"]) if notification is not None else None,
             )
         )
     if orphans:  # the device was removed between queueing and sending

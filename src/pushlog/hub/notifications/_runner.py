@@ -1,0 +1,180 @@
+"""Expanding due notifications into the outbox, and the task that does it inside the hub.
+
+:func:`run_due` is the idempotent duty (safe when two processes call it at once): each due
+notification is claimed with a conditional UPDATE and expanded in the same transaction, its
+deliveries queued with ``INSERT ... SELECT`` from the audience query (one statement, or one per
+recipients' time zone for a local-time schedule), so memory stays bounded whatever the audience's
+size. A crash before the commit leaves the notification scheduled; after it, it is expanded once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as _dt
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import sqlalchemy as sa
+
+from .. import audience
+from .._broker import Broker
+from .._clock import Clock
+from ..config import PUSH_TTL
+from ..store import notifications as store
+from ..store import outbox
+from ..store._tables import devices
+from ._schedule import local_time_of, zone_of
+from ._triggers import BATCH as TRIGGER_BATCH
+from ._triggers import run_triggers
+
+#: Longest the runner sleeps between looks (a notification created meanwhile also wakes it).
+MAX_IDLE: Final = 30.0
+
+
+@dataclass(slots=True)
+class Expanded:
+    triggered: int = 0  # notifications triggers created from new events
+    notifications: int = 0  # notifications expanded
+    deliveries: int = 0
+
+
+def expand(conn: sa.Connection, row: dict[str, Any], *, now: _dt.datetime) -> int:
+    """Queue a claimed notification's deliveries and count its audience; returns rows queued."""
+    try:
+        where = audience.audience_condition(row["audience"], now=now)
+    except audience.FilterError as exc:  # checked when it was made; a later hub may read it otherwise
+        print(f"pushlog hub: notification {row['id']}: audience not usable: {exc}", file=sys.stderr)
+        store.record_expansion(conn, row["id"], targeted=0, skipped={"invalid_audience": 1})
+        return 0
+    reach = audience.count(conn, where)
+    local = local_time_of(row["schedule"])
+    if local is None:
+        outbox.enqueue_notification(conn, row["id"], audience.device_rows(where), due=now, now=now)
+    else:
+        zones = conn.execute(
+            sa.select(audience.EFFECTIVE_TIMEZONE)
+            .select_from(audience.RECIPIENTS)
+            .where(where, devices.c.id.is_not(None))
+            .distinct()
+        ).scalars()
+        for name in list(zones):
+            in_zone = (
+                audience.EFFECTIVE_TIMEZONE.is_(None) if name is None else name == audience.EFFECTIVE_TIMEZONE
+            )
+            due = local.in_zone(zone_of(name), now=now)
+            outbox.enqueue_notification(
+                conn, row["id"], audience.device_rows(sa.and_(where, in_zone)), due=due, now=now
+            )
+    no_device = reach.users - reach.users_with_devices
+    store.record_expansion(
+        conn, row["id"], targeted=reach.users, skipped={"no_device": no_device} if no_device else {}
+    )
+    return reach.devices
+
+
+def run_due(engine: sa.Engine, *, now: _dt.datetime, ttl: int = PUSH_TTL) -> Expanded:
+    """Start the notifications of triggers (events since the last round), then expand every
+    notification due at ``now``, each in its own transaction. ``ttl``: of triggered notifications."""
+    done = Expanded()
+    while True:  # a round reads a batch of events; full batches mean more are waiting
+        with engine.begin() as conn:
+            made, read = run_triggers(conn, now=now, ttl=ttl)
+        done.triggered += made
+        if read < TRIGGER_BATCH:
+            break
+    with engine.connect() as conn:
+        ids = store.due(conn, now=now, limit=1000)
+    for notification_id in ids:
+        with engine.begin() as conn:
+            row = store.claim(conn, notification_id, now=now)
+            if row is None:
+                continue
+            done.deliveries += expand(conn, row, now=now)
+            done.notifications += 1
+    return done
+
+
+class NotificationRunner:
+    """Runs :func:`run_due` in the hub: when the next notification is due, on :meth:`wake`, and at
+    least every :data:`MAX_IDLE` seconds; tells the dispatcher when it queued deliveries."""
+
+    def __init__(
+        self,
+        *,
+        engine: sa.Engine,
+        clock: Clock,
+        on_queued: Callable[[], None],
+        ttl: int = PUSH_TTL,
+        broker: Broker | None = None,
+    ) -> None:
+        self._engine = engine
+        self._ttl = ttl
+        self._broker = broker
+        self._watcher: asyncio.Task[None] | None = None
+        self._clock = clock
+        self._on_queued = on_queued
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        #: Completed rounds (tests wait for this to move).
+        self.rounds = 0
+
+    async def run_once(self) -> Expanded:
+        done = await asyncio.to_thread(run_due, self._engine, now=self._clock(), ttl=self._ttl)
+        if done.triggered:  # due now, or later: either way the next look is at the earliest start
+            self.wake()
+        if done.deliveries:
+            self._on_queued()
+        self.rounds += 1
+        return done
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._task = self._loop.create_task(self._run(), name="pushlog-notifications")
+        if self._broker is not None:
+            self._watcher = self._loop.create_task(self._watch(self._broker), name="pushlog-triggers")
+
+    async def _watch(self, broker: Broker) -> None:
+        """New events were committed: look for triggers now rather than at the next round."""
+        seen = broker.generation
+        while not broker.closed:
+            if await broker.wait(seen, MAX_IDLE):
+                seen = broker.generation
+                self._wake.set()
+
+    def wake(self) -> None:
+        """Look now (a notification was created or cancelled); safe from any thread."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    def _next(self) -> float:
+        with self._engine.connect() as conn:
+            start = store.next_start(conn)
+        if start is None:
+            return MAX_IDLE
+        return min(MAX_IDLE, max(0.0, (start - self._clock()).total_seconds()))
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            idle = MAX_IDLE
+            try:
+                await self.run_once()
+                idle = await asyncio.to_thread(self._next)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a failed round must not end the runner; the next one retries
+                print(f"pushlog hub: notification round failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), max(idle, 0.05))
+
+    async def aclose(self) -> None:
+        for task in (self._watcher, self._task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._watcher = None

@@ -1,0 +1,225 @@
+"""Notifications to app users (``POST /v1/notifications``): their rows, claims and funnels.
+
+A notification is ``scheduled`` until its ``start_at``; :func:`claim` moves it to ``expanded`` with a
+conditional UPDATE (only the transaction whose UPDATE changed the row expands it, so two hub
+processes never both do), in the same transaction that queues its deliveries
+(``hub/notifications/_runner.py``): it is expanded exactly once, or not at all if that transaction
+fails. ``cancelled`` stops a scheduled one, and fails the deliveries an expanded one still has queued.
+What the API shows as ``status`` adds ``sending`` (deliveries still queued) and ``sent``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import secrets
+from typing import Any, Final
+
+import sqlalchemy as sa
+
+from ..._levels import level_from_number
+from .._clock import format_time
+from ._tables import as_utc, deliveries, devices, notifications
+from .outbox import NOTIFICATION_CANCELLED, DeliveryStatus, cancel_notification
+
+SCHEDULED: Final = "scheduled"
+EXPANDED: Final = "expanded"
+CANCELLED: Final = "cancelled"
+
+
+def new_id() -> str:
+    return f"nt_{secrets.token_hex(8)}"
+
+
+def create(conn: sa.Connection, values: dict[str, Any], *, now: _dt.datetime) -> tuple[dict[str, Any], bool]:
+    """Store a new notification (``values``: the table's columns but id, status and times). With an
+    ``idempotency_key`` that is already known, the earlier notification is returned instead.
+    Returns (notification, created)."""
+    key = values.get("idempotency_key")
+    if key is not None:
+        known = conn.execute(
+            sa.select(notifications.c.id).where(notifications.c.idempotency_key == key)
+        ).scalar()
+        if known is not None:
+            found = get(conn, known)
+            assert found is not None
+            return found, False
+    notification_id = new_id()
+    conn.execute(
+        notifications.insert().values(
+            id=notification_id, status=SCHEDULED, created_at=now, updated_at=now, **values
+        )
+    )
+    found = get(conn, notification_id)
+    assert found is not None
+    return found, True
+
+
+def due(conn: sa.Connection, *, now: _dt.datetime, limit: int = 20) -> list[str]:
+    """Ids of scheduled notifications whose ``start_at`` has come, oldest first."""
+    return list(
+        conn.execute(
+            sa.select(notifications.c.id)
+            .where(notifications.c.status == SCHEDULED, notifications.c.start_at <= now)
+            .order_by(notifications.c.start_at, notifications.c.id)
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def claim(conn: sa.Connection, notification_id: str, *, now: _dt.datetime) -> dict[str, Any] | None:
+    """Take a due notification for expansion (scheduled -> expanded); its row, or None if another
+    transaction took or cancelled it first."""
+    taken = conn.execute(
+        notifications.update()
+        .where(
+            notifications.c.id == notification_id,
+            notifications.c.status == SCHEDULED,
+            notifications.c.start_at <= now,
+        )
+        .values(status=EXPANDED, expanded_at=now, updated_at=now)
+    ).rowcount
+    if not taken:
+        return None
+    row = conn.execute(sa.select(notifications).where(notifications.c.id == notification_id)).one()
+    return dict(row._mapping)
+
+
+def record_expansion(
+    conn: sa.Connection, notification_id: str, *, targeted: int, skipped: dict[str, int]
+) -> None:
+    conn.execute(
+        notifications.update()
+        .where(notifications.c.id == notification_id)
+        .values(targeted=targeted, skipped=skipped)
+    )
+
+
+def next_start(conn: sa.Connection) -> _dt.datetime | None:
+    """When the next scheduled notification is due (the runner sleeps until then)."""
+    found = conn.execute(
+        sa.select(sa.func.min(notifications.c.start_at)).where(notifications.c.status == SCHEDULED)
+    ).scalar()
+    return None if found is None else as_utc(found)
+
+
+def cancel(conn: sa.Connection, notification_id: str, *, now: _dt.datetime) -> dict[str, Any] | None:
+    """Cancel a notification: a scheduled one never goes out, an expanded one's queued deliveries
+    fail as cancelled. None if there is no such notification."""
+    row = conn.execute(sa.select(notifications.c.status).where(notifications.c.id == notification_id)).first()
+    if row is None:
+        return None
+    if row.status != CANCELLED:
+        conn.execute(
+            notifications.update()
+            .where(notifications.c.id == notification_id, notifications.c.status != CANCELLED)
+            .values(status=CANCELLED, cancelled_at=now, updated_at=now)
+        )
+        cancel_notification(conn, notification_id, now=now)
+    return get(conn, notification_id)
+
+
+# -- reading ----------------------------------------------------------------------------------------
+
+_SENT_OR_LATER: Final = (DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.OPENED)
+
+
+def funnel(conn: sa.Connection, row: Any) -> dict[str, Any] | None:
+    """What happened to an expanded notification's recipients, from its delivery rows (None before
+    it is expanded)."""
+    if row.expanded_at is None:
+        return None
+    counts = conn.execute(
+        sa.select(
+            devices.c.kind,
+            deliveries.c.status,
+            deliveries.c.last_error,
+            sa.func.count().label("n"),
+        )
+        .select_from(deliveries.outerjoin(devices, devices.c.id == deliveries.c.device_id))
+        .where(deliveries.c.notification_id == row.id)
+        .group_by(devices.c.kind, deliveries.c.status, deliveries.c.last_error)
+    ).all()
+    total = {"queued": 0, "sent": 0, "delivered": 0, "opened": 0, "failed": 0}
+    per: dict[str, dict[str, int]] = {}
+    reasons: dict[str, int] = {}
+    cancelled = 0
+    for kind, status, error, n in counts:
+        if status == DeliveryStatus.FAILED and error == NOTIFICATION_CANCELLED:
+            cancelled += n
+            continue
+        into = per.setdefault(
+            kind or "unknown", {"queued": 0, "sent": 0, "delivered": 0, "opened": 0, "failed": 0}
+        )
+        steps = {
+            DeliveryStatus.QUEUED: ("queued",),
+            DeliveryStatus.FAILED: ("failed",),
+            DeliveryStatus.SENT: ("sent",),
+            DeliveryStatus.DELIVERED: ("sent", "delivered"),
+            DeliveryStatus.OPENED: ("sent", "delivered", "opened"),
+        }.get(status, ())
+        for step in steps:
+            into[step] += n
+            total[step] += n
+        if status == DeliveryStatus.FAILED:
+            reason = (error or "failed").split(":")[0][:80]
+            reasons[reason] = reasons.get(reason, 0) + n
+    return {
+        "targeted": int(row.targeted or 0),
+        "skipped": dict(row.skipped or {}),
+        "deliveries": sum(n for *_, n in counts),
+        **total,
+        "cancelled": cancelled,
+        "failed_reasons": reasons,
+        "by_transport": per,
+    }
+
+
+def _json(conn: sa.Connection, row: Any) -> dict[str, Any]:
+    shown = funnel(conn, row)
+    status = row.status
+    if status == EXPANDED:
+        status = "sending" if shown and shown["queued"] else "sent"
+    content = row.content or {}
+    return {
+        "id": row.id,
+        "status": status,
+        "audience": {k: v for k, v in dict(row.audience).items() if k != "segment_filter"},
+        "template": content.get("template"),
+        "trigger": (row.options or {}).get("trigger"),
+        "level": level_from_number(int(row.level)).wire_name,
+        "ttl": row.ttl,
+        "collapse_key": row.collapse_key,
+        "idempotency_key": row.idempotency_key,
+        "schedule": dict(row.schedule),
+        "start_at": format_time(row.start_at),
+        "created_at": format_time(row.created_at),
+        "expanded_at": format_time(row.expanded_at),
+        "cancelled_at": format_time(row.cancelled_at),
+        "funnel": shown,
+    }
+
+
+def get(conn: sa.Connection, notification_id: str) -> dict[str, Any] | None:
+    row = conn.execute(sa.select(notifications).where(notifications.c.id == notification_id)).first()
+    return None if row is None else _json(conn, row)
+
+
+def list_page(
+    conn: sa.Connection, *, limit: int, cursor: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Newest first; ``cursor`` is the last id of the previous page."""
+    query = sa.select(notifications).order_by(notifications.c.created_at.desc(), notifications.c.id.desc())
+    if cursor is not None:
+        after = conn.execute(
+            sa.select(notifications.c.created_at).where(notifications.c.id == cursor)
+        ).scalar()
+        if after is not None:
+            query = query.where(
+                sa.or_(
+                    notifications.c.created_at < after,
+                    sa.and_(notifications.c.created_at == after, notifications.c.id < cursor),
+                )
+            )
+    rows = conn.execute(query.limit(limit + 1)).all()
+    page = [_json(conn, row) for row in rows[:limit]]
+    return page, (rows[limit - 1].id if len(rows) > limit else None)

@@ -1,0 +1,241 @@
+"""Notifications through a real hub: POST /v1/notifications -> expansion -> outbox -> the Web Push
+stand-in, which decrypts what each user's phone got. App users' devices are registered as devices
+and then given their ``user_id``/``locale`` in the database (what the devices API does for a
+``users`` key)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.support.clock import FakeClock
+from tests.support.hub_server import ThreadHub, publish, wait_until
+from tests.support.push_service import PushService
+
+TEMPLATE = {
+    "default_locale": "en",
+    "locales": {
+        "en": {"title": "Hi {{ user.custom.name }}", "body": "Order {{ data.order }} shipped"},
+        "de": {"title": "Hallo {{ user.custom.name }}", "body": "Bestellung {{ data.order }} ist unterwegs"},
+    },
+}
+
+
+@pytest.fixture
+def push_service() -> Iterator[PushService]:
+    with PushService() as svc:
+        yield svc
+
+
+def app_user_device(hub: ThreadHub, push: PushService, user_id: str, **fields: Any) -> Any:
+    """A phone subscribed on the stand-in, registered as ``user_id``'s device (what the app's backend
+    does with a users key; admin may too)."""
+    phone = push.subscribe()
+    body = {"kind": "webpush", "subscription": phone.subscription(), "user_id": user_id, **fields}
+    with hub.client(hub.admin_key) as http:
+        made = http.post("/v1/devices", json=body)
+    assert made.status_code == 201, made.text
+    return phone
+
+
+def funnel_of(hub: ThreadHub, notification_id: str) -> dict[str, Any]:
+    with hub.client(hub.admin_key) as http:
+        shown: dict[str, Any] = http.get(f"/v1/notifications/{notification_id}").json()
+    return shown
+
+
+def test_each_user_gets_their_own_text_and_the_funnel_says_what_happened(
+    hub: ThreadHub, push_service: PushService
+) -> None:
+    with hub.client(hub.admin_key) as http:
+        assert http.put("/v1/templates/shipped", json=TEMPLATE).status_code == 201
+        http.put("/v1/users/anna", json={"locale": "de", "plan": "pro", "custom": {"name": "Anna"}})
+        http.put("/v1/users/bob", json={"plan": "pro", "custom": {"name": "Bob"}})
+        http.put("/v1/users/cleo", json={"plan": "pro"})  # no name: her text cannot be rendered
+        http.put("/v1/users/dan", json={"plan": "pro", "custom": {"name": "Dan"}})  # no device
+        http.put("/v1/users/free", json={"plan": "free", "custom": {"name": "F"}})
+    anna = app_user_device(hub, push_service, "anna")
+    bob = app_user_device(hub, push_service, "bob", locale="en-GB")
+    app_user_device(hub, push_service, "cleo")
+    app_user_device(hub, push_service, "free")
+    with hub.client(hub.admin_key) as http:
+        sent = http.post(
+            "/v1/notifications",
+            json={
+                "audience": {"filter": 'plan = "pro"'},
+                "template": "shipped",
+                "data": {"order": "A-1"},
+                "category": "orders",
+                "idempotency_key": "k1",
+            },
+        )
+        assert sent.status_code == 201, sent.text
+        again = http.post(
+            "/v1/notifications", json={"audience": {"users": ["free"]}, "title": "x", "idempotency_key": "k1"}
+        )
+        assert again.status_code == 200 and again.json()["id"] == sent.json()["id"]
+    notification_id = sent.json()["id"]
+    received = push_service.wait_for(2)
+    texts = {r.subscription_id: (r.payload["title"], r.payload["body"]) for r in received}
+    for push in received:  # one content shape with team pushes; refs name the notification
+        assert push.payload["notification_id"] == notification_id and "event_id" not in push.payload
+        assert push.payload["data"] == {"order": "A-1"} and push.payload["category"] == "orders"
+    assert texts == {
+        anna.endpoint.rsplit("/", 1)[1]: ("Hallo Anna", "Bestellung A-1 ist unterwegs"),
+        bob.endpoint.rsplit("/", 1)[1]: ("Hi Bob", "Order A-1 shipped"),
+    }
+    wait_until(
+        lambda: funnel_of(hub, notification_id)["status"] == "sent", timeout=10, what="the send to finish"
+    )
+    with hub.client() as phone:  # receipts as the service worker (or a native app) sends them
+        first, second = (r.payload for r in received)
+        for payload, status in ((first, "delivered"), (second, "opened")):
+            answer = phone.post(
+                f"/v1/deliveries/{payload['delivery_id']}/receipt",
+                json={"token": payload["receipt"], "status": status},
+            )
+            assert answer.status_code == 200, answer.text
+    funnel = funnel_of(hub, notification_id)["funnel"]
+    assert (funnel["delivered"], funnel["opened"]) == (2, 1)
+    assert funnel["targeted"] == 4 and funnel["skipped"] == {"no_device": 1}
+    assert (funnel["deliveries"], funnel["sent"], funnel["failed"], funnel["queued"]) == (3, 2, 1, 0)
+    assert funnel["failed_reasons"] == {"render error": 1}
+    assert funnel["by_transport"]["webpush"]["sent"] == 2
+    with hub.client(hub.admin_key) as http:
+        listed = http.get("/v1/notifications").json()["notifications"]
+    assert [n["id"] for n in listed] == [notification_id]
+
+
+def test_a_cancelled_send_sends_nothing_and_a_scheduled_one_survives_a_restart(
+    hub_factory: Callable[..., ThreadHub], push_service: PushService, tmp_path: Path
+) -> None:
+    clock = FakeClock(_dt.datetime.now(_dt.UTC))
+    data_dir = tmp_path / "hub"
+    hub = hub_factory(data_dir=data_dir, clock=clock.as_utc(), allow_private_endpoints=True)
+    with hub.client(hub.admin_key) as http:
+        http.put("/v1/users/u1", json={})
+    app_user_device(hub, push_service, "u1")
+    with hub.client(hub.admin_key) as http:
+        later = {"audience": {"users": ["u1"]}, "schedule": {"delay": "1h"}}
+        cancelled = http.post("/v1/notifications", json={**later, "title": "cancelled"}).json()
+        kept = http.post("/v1/notifications", json={**later, "title": "kept"}).json()
+        assert http.post(f"/v1/notifications/{cancelled['id']}/cancel").json()["status"] == "cancelled"
+        assert kept["status"] == "scheduled"
+    hub.stop()
+    clock.advance(2 * 3600)
+    again = hub_factory(data_dir=data_dir, clock=clock.as_utc(), allow_private_endpoints=True)
+    received = push_service.wait_for(1)
+    assert [r.payload["title"] for r in received] == ["kept"]
+    wait_until(lambda: funnel_of(again, kept["id"])["status"] == "sent", timeout=10, what="the kept send")
+    assert funnel_of(again, cancelled["id"])["funnel"] is None  # never expanded: no delivery exists
+
+
+def test_a_trigger_turns_a_log_event_into_its_users_notification_once_per_key(
+    hub: ThreadHub, push_service: PushService
+) -> None:
+    shipped = {"locales": {"en": {"title": "Order {{ data.order }} shipped", "body": "Hi {{ user.id }}"}}}
+    with hub.client(hub.admin_key) as http:
+        assert http.put("/v1/templates/order_shipped", json=shipped).status_code == 201
+        trigger = {
+            "channel": "orders",
+            "title": "Order shipped",
+            "template": "order_shipped",
+            "once_key": "order",
+        }
+        made = http.put("/v1/triggers/shipped", json=trigger)
+        assert made.status_code == 201, made.text
+        assert http.put("/v1/triggers/x", json={"template": "nope"}).status_code == 422
+    app_user_device(hub, push_service, "u7")
+    event = {"channel": "orders", "title": "Order shipped", "level": "info"}
+    publish(hub, {**event, "metadata": {"user_id": "u7", "order": "A-1"}})
+    publish(hub, {**event, "metadata": {"user_id": "u7", "order": "A-1"}})  # the same key: nothing more
+    publish(hub, {**event, "title": "Order packed", "metadata": {"user_id": "u7", "order": "A-3"}})
+    publish(hub, {**event, "metadata": {"user_id": "u7", "order": "A-2"}})
+    received = push_service.wait_for(2)
+    assert sorted(r.payload["title"] for r in received) == ["Order A-1 shipped", "Order A-2 shipped"]
+    assert {r.payload["body"] for r in received} == {"Hi u7"}
+    with hub.client(hub.admin_key) as http:
+        listed = http.get("/v1/notifications").json()["notifications"]
+    assert [(n["trigger"], n["audience"]) for n in listed] == [("shipped", {"users": ["u7"]})] * 2
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"audience": {"users": ["u"]}}, "body: give a template or a title"),
+        (
+            {"audience": {}, "title": "x"},
+            "audience.filter: an audience needs users, segment, filter or topic",
+        ),
+        ({"audience": {"filter": "plan ="}, "title": "x"}, "audience.filter: column 7: expected a value"),
+        ({"audience": {"segment": "none"}, "title": "x"}, "audience.segment: no segment named 'none'"),
+        ({"audience": {"users": ["u"]}, "template": "none"}, "template: no template named 'none'"),
+        (
+            {
+                "audience": {"users": ["u"]},
+                "title": "x",
+                "schedule": {"delay": "2h", "at": "2030-01-01T00:00:00Z"},
+            },
+            "schedule: give one of at, delay and local_time, not at and delay",
+        ),
+        (
+            {"audience": {"users": ["u"]}, "title": "x", "schedule": {"local_time": "09:00"}},
+            "schedule.date: required",
+        ),
+        (
+            {
+                "audience": {"users": ["u"]},
+                "title": "x",
+                "schedule": {"local_time": "25:00", "date": "2027-01-01"},
+            },
+            "schedule: not a date and time",
+        ),
+        (
+            {
+                "audience": {"users": ["u"]},
+                "title": "x",
+                "schedule": {"local_time": "09:00", "date": "0001-01-01"},
+            },
+            "schedule",
+        ),
+        (
+            {
+                "audience": {"users": ["u"]},
+                "title": "x",
+                "schedule": {"local_time": "09:00", "date": "2027-01-01", "timezone": "Mars/Base"},
+            },
+            "schedule.timezone: unknown IANA time zone",
+        ),
+    ],
+)
+def test_bad_notifications_are_refused_with_the_reason(
+    hub: ThreadHub, body: dict[str, Any], message: str
+) -> None:
+    with hub.client(hub.admin_key) as http:
+        answer = http.post("/v1/notifications", json=body)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"]["message"].startswith(message)
+
+
+def test_hundreds_of_users_each_get_their_own_name(
+    hub_factory: Callable[..., ThreadHub], push_service: PushService
+) -> None:
+    """Many batches of the dispatcher, one notification: every phone decrypts its own user's text."""
+    hub = hub_factory(
+        allow_private_endpoints=True, rate_limit_per_second=1_000_000, rate_limit_burst=1_000_000
+    )
+    users = 300  # more than one dispatcher batch (256)
+    phones = [app_user_device(hub, push_service, f"u{n}") for n in range(users)]
+    with hub.client(hub.admin_key) as http:
+        for n in range(users):
+            assert http.put(f"/v1/users/u{n}", json={"custom": {"name": f"Name{n}"}}).status_code == 201
+    with hub.client(hub.admin_key) as http:
+        http.put("/v1/templates/hello", json={"locales": {"en": {"title": "Hi {{ user.custom.name }}"}}})
+        sent = http.post("/v1/notifications", json={"audience": {"filter": "id exists"}, "template": "hello"})
+    assert sent.status_code == 201, sent.text
+    received = push_service.wait_for(users, timeout=120)
+    by_phone = {r.subscription_id: r.payload["title"] for r in received}
+    assert by_phone == {phone.endpoint.rsplit("/", 1)[1]: f"Hi Name{n}" for n, phone in enumerate(phones)}
