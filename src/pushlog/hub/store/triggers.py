@@ -63,7 +63,12 @@ def delete_trigger(conn: sa.Connection, name: str) -> bool:
 
 
 def cursor(conn: sa.Connection) -> int | None:
-    found = conn.execute(sa.select(settings.c.value).where(settings.c.key == CURSOR)).scalar()
+    """The seq of the last event triggers have read. On PostgreSQL the row stays locked until the
+    transaction ends, so two hub processes never read the same events for triggers: the second waits,
+    then reads the moved cursor (SQLite has one process)."""
+    found = conn.execute(
+        sa.select(settings.c.value).where(settings.c.key == CURSOR).with_for_update()
+    ).scalar()
     return None if found is None else int(found)
 
 
