@@ -46,6 +46,8 @@ from .._event import (
 )
 from .._levels import POLICIES, parse_level
 from ._errors import ApiError
+from .attention import Category as Category  # the preference shapes are declared in hub/attention
+from .attention import PreferenceDocument as PreferenceDocument
 from .store.events import NewEvent
 from .store.outbox import RECEIPT_STATUSES, DeliveryStatus
 
@@ -461,6 +463,8 @@ class StatusCounts(Struct):
     delivered: int
     opened: int
     acknowledged: int
+    held: Annotated[int, Meta(description="kept by quiet hours, a cap or a digest until their time")] = 0
+    skipped: Annotated[int, Meta(description="not pushed by the person's preferences (feed only)")] = 0
 
 
 class LevelCounts(Struct):
@@ -555,6 +559,38 @@ class Ready(Struct):
 
 class VapidKey(Struct):
     public_key: Annotated[str, Meta(description="base64url uncompressed P-256 point")]
+
+
+class SubjectPreferences(Struct):
+    """A device's or an app user's preferences as they apply (``custom`` false: nobody chose yet and
+    these are the defaults; a user's device without its own document follows its user's)."""
+
+    subject: Literal["device", "user"]
+    id: str
+    custom: bool
+    preferences: PreferenceDocument
+
+
+class CategoryList(Struct):
+    categories: dict[str, Category]
+
+
+class LinkPreferences(Struct):
+    """What the preference page reached by a signed link shows: the user's preferences and the app's
+    categories."""
+
+    user: SubjectPreferences
+    categories: dict[str, Category]
+
+
+class PreferenceLinkRequest(Struct, forbid_unknown_fields=True):
+    expires_in_s: Annotated[int, Meta(ge=60, le=90 * 86400, description="default 7 days")] = 7 * 86400
+
+
+class PreferenceLink(Struct):
+    url: Annotated[str, Meta(description="opens the user's preference page; no key needed")]
+    token: str
+    expires_at: Time
 
 
 # -- decoding -------------------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 
 The app's lifespan opens the database (creating and migrating it when needed), loads the hub secrets
 and the bootstrap keys, starts the delivery service (``pushlog.hub.delivery.start_delivery``), the
-heartbeat monitor, the retention task (``_retention.py``) and device upkeep (``_device_upkeep.py``) and
-stops them again on shutdown.
+heartbeat monitor, the retention task (``_retention.py``), device upkeep (``_device_upkeep.py``) and
+the release of held pushes (``_attention.py``), and stops them again on shutdown.
 Routes: the API modules in ``api/`` and the web app from ``static/`` at ``/`` (``/sw.js`` at the
 root so the service worker's scope is the whole hub).
 """
@@ -44,7 +44,7 @@ from ._pushbudget import PushBudget
 from ._ratelimit import RateLimiter
 from ._state import HubState
 from ._streams import StreamSlots
-from .api import deliveries, devices, events, heartbeats, keys, meta, stats, stream
+from .api import deliveries, devices, events, heartbeats, keys, meta, preferences, stats, stream
 from .config import HubConfig
 
 if TYPE_CHECKING:  # delivery imports aiohttp: loaded when the hub starts (lifespan)
@@ -70,6 +70,7 @@ def api_routes() -> list[BaseRoute]:
         *keys.routes,
         *heartbeats.routes,
         *stats.routes,
+        *preferences.routes,
     ]
 
 
@@ -105,6 +106,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        from ._attention import AttentionTask
         from ._device_upkeep import DeviceUpkeep
         from ._retention import RetentionTask
         from .delivery import start_delivery
@@ -128,9 +130,14 @@ def create_app(
             app.state.retention.start()
             app.state.device_upkeep = DeviceUpkeep.for_config(ready.engine, config, the_clock)
             app.state.device_upkeep.start()
+            app.state.attention = AttentionTask(
+                engine=ready.engine, clock=the_clock, on_released=state.wake_delivery
+            )
+            app.state.attention.start()
             try:
                 yield
             finally:
+                await app.state.attention.aclose()
                 await app.state.device_upkeep.aclose()
                 await app.state.retention.aclose()
                 await app.state.heartbeat_monitor.aclose()

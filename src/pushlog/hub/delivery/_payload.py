@@ -13,6 +13,7 @@ from typing import Any
 from ..._levels import POLICIES, level_from_number
 from .. import receipts
 from .._clock import format_time
+from ..attention import summary_fields
 from ..store.outbox import Claimed
 from ._base import PushMessage
 
@@ -49,6 +50,8 @@ def build_message(claim: Claimed, *, base_url: str, receipt_secret: str, ttl: in
     }
     if event.get("image"):
         payload["image"] = event["image"]
+    if claim.summary:  # this push stands for several that waited (quiet hours, caps, digests)
+        payload.update(summary_fields(claim.summary, base_url=base_url))
     return PushMessage(
         delivery_id=claim.id,
         event_id=str(event["id"]),

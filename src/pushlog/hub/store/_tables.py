@@ -179,10 +179,16 @@ deliveries = sa.Table(
     sa.Column("sent_at", UTCDateTime()),
     sa.Column("delivered_at", UTCDateTime()),
     sa.Column("opened_at", UTCDateTime()),
+    # Migration 0010 (hub/attention): why the gate held or skipped the row; the push's category (a log
+    # event's channel; frequency caps count by it); the summary a released row carries for others.
+    sa.Column("reason", sa.String(32)),
+    sa.Column("category", sa.String(64)),
+    sa.Column("summary", sa.JSON),
     sa.UniqueConstraint("event_id", "device_id", "round", name="uq_deliveries_event_device_round"),
     sa.Index("ix_deliveries_status_next", "status", "next_attempt_at"),
     sa.Index("ix_deliveries_event_seq", "event_seq"),
     sa.Index("ix_deliveries_device", "device_id"),
+    sa.Index("ix_deliveries_device_created", "device_id", "created_at"),  # frequency caps
 )
 
 settings = sa.Table(
@@ -226,4 +232,26 @@ client_reports = sa.Table(
     sa.Column("sdk", sa.String(64)),
     sa.Column("recovered", sa.Integer),  # migration 0005; NULL in rows written before it
     sa.Index("ix_client_reports_received_at", "received_at"),
+)
+
+#: A person's preference document (``hub/attention``), for a device (``subject_kind`` "device", the
+#: device id) or an app user (``"user"``, the app's user id as a string); migration 0010.
+preferences = sa.Table(
+    "preferences",
+    metadata,
+    sa.Column("subject_kind", sa.String(8), nullable=False),
+    sa.Column("subject_id", sa.String(128), nullable=False),
+    sa.Column("document", sa.JSON, nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint("subject_kind", "subject_id"),
+)
+
+#: The app's notification categories with their default (push | digest | off); migration 0010.
+categories = sa.Table(
+    "categories",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("default_mode", sa.String(8), nullable=False),
+    sa.Column("description", sa.String(200)),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
 )
