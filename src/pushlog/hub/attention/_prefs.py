@@ -75,7 +75,7 @@ class DigestSchedule(Struct, forbid_unknown_fields=True):
     at: LocalTime = "09:00"
 
 
-class PreferenceDocument(Struct, forbid_unknown_fields=True, omit_defaults=True):
+class PreferenceDocument(Struct, forbid_unknown_fields=True):
     """What a person chose. Every field has the default a new device or user gets."""
 
     timezone: (
