@@ -13,7 +13,7 @@ from tests.hub.store.rows import REPEAT
 from tests.support.devices import AUTH, P256DH
 
 from pushlog._levels import Level
-from pushlog.hub.attention import Cap, PreferenceDocument, QuietHours
+from pushlog.hub.attention import Cap, DigestSchedule, PreferenceDocument, QuietHours
 from pushlog.hub.store import create_engine, outbox
 from pushlog.hub.store import devices as device_store
 from pushlog.hub.store import events as event_store
@@ -227,3 +227,31 @@ def test_a_users_document_applies_to_that_users_devices_unless_a_device_has_its_
     assert found["dev_a"].device_timezone == "Asia/Tokyo"
     assert found["dev_b"].document == PreferenceDocument()
     assert found["dev_c"].document == PreferenceDocument() and not found["dev_c"].user
+
+
+def test_info_events_reach_only_the_digests_that_collect_them(engine: sa.Engine) -> None:
+    morning = _dt.datetime(2026, 1, 14, 8, 10, tzinfo=_dt.UTC)  # 09:10 Berlin
+    daily = PreferenceDocument(
+        timezone="Europe/Berlin", digest_info=True, digest=DigestSchedule(every="day", at="18:00")
+    )
+    with engine.begin() as conn:
+        collector = _device(conn, "collector")
+        other = _device(conn, "other")
+        pref_store.put_document(conn, pref_store.DEVICE, collector, daily, now=morning)
+        infos = [
+            event_store.NewEvent(
+                id=str(uuid.uuid4()), ts=morning, level=Level.INFO, title=t, channel="deploys", push=False
+            )
+            for t in ("deployed api", "deployed web")
+        ]
+        result = event_store.insert_events(conn, infos, key_id=None, now=morning, repeat=REPEAT)
+        assert result.deliveries == 0  # nothing to send now
+        evening = _dt.datetime(2026, 1, 14, 17, 0, tzinfo=_dt.UTC)  # 18:00 Berlin
+        assert [(r.status, r.reason, r.next_attempt_at) for r in _rows(conn, collector)] == [
+            ("held", "digest", evening)
+        ] * 2
+        assert _rows(conn, other) == []
+        released = outbox.release_held(conn, now=evening)
+        assert (released.queued, released.summarized) == (1, 1)
+        (claim,) = outbox.claim_due(conn, now=evening, lease=_dt.timedelta(seconds=60), limit=10)
+        assert claim.summary is not None and claim.summary["by_channel"] == {"deploys": 2}

@@ -4,6 +4,8 @@
 what the recipient already got (the outbox counts delivery rows in the database, so caps hold across
 restarts and processes). Order of the checks, first that applies wins:
 
+0. a feed-only (INFO) event: collected into the digest of recipients who asked for that
+   (``digest_info``), else nothing;
 1. an app user's minimum level and channels, and a category the person (or the app's default) turned
    off: skipped;
 2. CRITICAL with ``critical_bypass`` (the default), or a push marked time-sensitive: delivered;
@@ -97,6 +99,8 @@ class PushFacts:
     channel: str | None = None
     category: str | None = None
     time_sensitive: bool = False
+    #: Not pushed by its level (INFO): reaches only recipients collecting such events in the digest.
+    feed_only: bool = False
 
     @property
     def topic(self) -> str | None:
@@ -109,9 +113,16 @@ class PushFacts:
 SentWithin = Callable[[_dt.timedelta, str | None], int]
 
 
-def decide(recipient: Recipient, push: PushFacts, now: _dt.datetime, *, sent_within: SentWithin) -> Decision:
-    """What happens to ``push`` for ``recipient`` at ``now`` (see the module docstring)."""
+def decide(
+    recipient: Recipient, push: PushFacts, now: _dt.datetime, *, sent_within: SentWithin
+) -> Decision | None:
+    """What happens to ``push`` for ``recipient`` at ``now`` (see the module docstring); ``None`` for a
+    feed-only event the recipient does not collect (no row at all, as for a level below min_level)."""
     doc = recipient.document
+    if push.feed_only:
+        if not doc.digest_info or recipient.category_mode(push.topic) == "off":
+            return None
+        return Digest(next_digest(doc.digest, recipient.tz, now), Reason.DIGEST)
     if recipient.user:
         if doc.min_level is not None and push.level < int(parse_level(doc.min_level)):
             return Skip(Reason.BELOW_MIN_LEVEL)

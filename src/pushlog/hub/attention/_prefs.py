@@ -92,6 +92,9 @@ class PreferenceDocument(Struct, forbid_unknown_fields=True):
     caps: Annotated[list[Cap], Meta(max_length=MAX_CAPS)] = []
     digest: DigestSchedule = msgspec.field(default_factory=DigestSchedule)
     critical_bypass: Annotated[bool, Meta(description="CRITICAL ignores quiet hours and caps")] = True
+    digest_info: Annotated[
+        bool, Meta(description="team devices: INFO events (feed only) are collected into the digest")
+    ] = False
 
 
 DEFAULT_DOCUMENT: Final = PreferenceDocument()

@@ -114,6 +114,8 @@ class Push:
     round: int = 0
     category: str | None = None
     time_sensitive: bool = False
+    #: An event not pushed by its level (INFO): only digests that collect such events take it.
+    feed_only: bool = False
 
 
 _DELIVERY_COLUMNS: Final = (
@@ -181,18 +183,26 @@ def enqueue(conn: sa.Connection, pushes: Sequence[Push], *, now: _dt.datetime) -
     targets = conn.execute(sa.select(*preferences.device_columns()).where(devices.c.user_id.is_(None))).all()
     if not targets:
         return 0
+    if all(p.feed_only for p in pushes) and not preferences.anyone_collects_info(conn):
+        return 0
     people = preferences.recipients(conn, targets)
     counter = _SentCounter(conn, now)
     rows = []
     queued = 0
     for push in pushes:
         facts = PushFacts(
-            level=push.level, channel=push.channel, category=push.category, time_sensitive=push.time_sensitive
+            level=push.level,
+            channel=push.channel,
+            category=push.category,
+            time_sensitive=push.time_sensitive,
+            feed_only=push.feed_only,
         )
         for device in targets:
-            if not device_matches(device, push.level, push.channel):
+            if not push.feed_only and not device_matches(device, push.level, push.channel):
                 continue
             decision = decide(people[device.id], facts, now, sent_within=counter.for_device(device.id))
+            if decision is None:
+                continue
             status, due, reason = _row_outcome(decision, now)
             if status is DeliveryStatus.QUEUED:
                 counter.add(device.id, facts.topic)

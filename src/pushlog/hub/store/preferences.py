@@ -80,6 +80,15 @@ def delete_category(conn: sa.Connection, name: str) -> bool:
     return bool(conn.execute(categories.delete().where(categories.c.name == name)).rowcount)
 
 
+def anyone_collects_info(conn: sa.Connection) -> bool:
+    """Whether any team device's document asks for INFO events in its digest (ingest skips the gate
+    for feed-only events otherwise): one read of the devices' documents (a handful of rows)."""
+    documents = conn.execute(
+        sa.select(preferences.c.document).where(preferences.c.subject_kind == DEVICE)
+    ).scalars()
+    return any(isinstance(raw, dict) and raw.get("digest_info") for raw in documents)
+
+
 #: Device columns the gate reads beyond min_level/channels, when the schema has them (the app users'
 #: devices add ``user_id`` and ``timezone``); absent columns read as None.
 OPTIONAL_DEVICE_COLUMNS: Final = ("user_id", "timezone")
