@@ -302,6 +302,7 @@ class StatsQuery(Struct, forbid_unknown_fields=False):
         | None
     ) = None
     bucket: Literal["hour", "day"] = "hour"
+    top: Annotated[int, Meta(ge=1, le=100, description="how many noisiest fingerprints")] = 10
 
 
 # -- responses ------------------------------------------------------------------------------------
@@ -538,6 +539,60 @@ class ClientStats(Struct):
     buckets: list[DropBucket]
 
 
+class ChannelBucket(Struct):
+    start: Time
+    channels: dict[str, int]
+
+
+class ChannelStats(Struct):
+    """Visible lines per channel (the busiest ones; the rest as ``(other)``, none as ``(none)``)."""
+
+    by_channel: dict[str, int]
+    buckets: list[ChannelBucket]
+
+
+class NoisyFingerprint(Struct):
+    fingerprint: str
+    title: str
+    channel: str | None
+    level: LevelName
+    lines: int
+    occurrences: Annotated[int, Meta(description="the lines' count summed (dedup included)")]
+
+
+class AckStats(Struct):
+    """CRITICAL lines and the time from receipt to acknowledgement."""
+
+    critical: int
+    acknowledged: int
+    mean_s: float | None
+    p90_s: float | None
+
+
+class TransportStats(Struct):
+    transport: str
+    sent: int
+    failed: int
+    success_rate: Annotated[float | None, Meta(description="sent / (sent + failed)")]
+    latency_p50_s: float | None
+    latency_p90_s: float | None
+    latency_p99_s: float | None
+
+
+class Funnel(Struct):
+    """Deliveries created in the window, step by step; held/skipped by the gate's reason, failed by
+    the push service's status code."""
+
+    targeted: int
+    held: dict[str, int]
+    skipped: dict[str, int]
+    sent: int
+    delivered: int
+    opened: int
+    acknowledged: int
+    failed: dict[str, int]
+
+
 class Stats(Struct):
     since: Time
     until: Time
@@ -546,6 +601,11 @@ class Stats(Struct):
     deliveries: DeliveryStats
     pushes: PushStats
     clients: ClientStats
+    channels: ChannelStats
+    noisiest: list[NoisyFingerprint]
+    acknowledgement: AckStats
+    transports: list[TransportStats]
+    funnel: Funnel
 
 
 class Health(Struct):
