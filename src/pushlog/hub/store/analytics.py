@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from ..._levels import Level
 from .._clock import format_time
 from ._tables import deliveries, devices, events
-from ._window import Window, bucket_start, time_bucket
+from ._window import Window, bucket_start, elapsed_seconds, time_bucket
 from .outbox import DeliveryStatus
 
 #: How many channels the per-channel series keeps (the rest is summed as ``other``).
@@ -108,15 +108,13 @@ def acknowledgement(conn: sa.Connection, window: Window) -> dict[str, Any]:
         window.contains(events.c.ts), events.c.merged_into.is_(None), events.c.level >= int(Level.CRITICAL)
     )
     total = int(conn.execute(sa.select(sa.func.count()).where(critical)).scalar() or 0)
+    wait = elapsed_seconds(events.c.received_at, events.c.acknowledged_at)
     waits = [
-        (acked - received).total_seconds()
-        for received, acked in conn.execute(
-            sa.select(events.c.received_at, events.c.acknowledged_at).where(
-                critical, events.c.acknowledged_at.is_not(None)
-            )
-        )
+        float(w)
+        for w in conn.execute(
+            sa.select(wait).where(critical, events.c.acknowledged_at.is_not(None), wait >= 0)
+        ).scalars()
     ]
-    waits = [w for w in waits if w >= 0]
     return {
         "critical": total,
         "acknowledged": len(waits),
@@ -145,13 +143,18 @@ def transports(conn: sa.Connection, window: Window) -> list[dict[str, Any]]:
         .group_by(kind)
     ).all()
     latencies: dict[str, list[float]] = {}
-    for name, sent, delivered in conn.execute(
-        sa.select(kind, deliveries.c.sent_at, deliveries.c.delivered_at)
+    latency = elapsed_seconds(deliveries.c.sent_at, deliveries.c.delivered_at)
+    for name, seconds in conn.execute(
+        sa.select(kind, latency)
         .select_from(joined)
-        .where(in_window, deliveries.c.sent_at.is_not(None), deliveries.c.delivered_at.is_not(None))
+        .where(
+            in_window,
+            deliveries.c.sent_at.is_not(None),
+            deliveries.c.delivered_at.is_not(None),
+            latency >= 0,
+        )
     ):
-        if delivered >= sent:
-            latencies.setdefault(name, []).append((delivered - sent).total_seconds())
+        latencies.setdefault(name, []).append(float(seconds))
     out = []
     for name, sent, failed in sorted(counts, key=lambda r: r[0]):
         tried = int(sent) + int(failed)

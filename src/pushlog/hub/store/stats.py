@@ -31,7 +31,7 @@ from ..._levels import Level
 from .._clock import format_time
 from . import analytics
 from ._tables import client_reports, deliveries, devices, events, keys
-from ._window import BUCKETS, Window, bucket_start, time_bucket
+from ._window import BUCKETS, Window, bucket_start, elapsed_seconds, time_bucket
 from .outbox import DeliveryStatus
 
 __all__ = ["BUCKETS", "Window", "record_client_report", "stats"]
@@ -140,14 +140,17 @@ def _deliveries(conn: sa.Connection, window: Window) -> tuple[dict[str, Any], di
             _count(deliveries.c.status == DeliveryStatus.ACKNOWLEDGED),
         ).where(in_window)
     ).one()
+    latency = elapsed_seconds(deliveries.c.sent_at, deliveries.c.delivered_at)
     latencies = [
-        (delivered - sent).total_seconds()
-        for sent, delivered in conn.execute(
-            sa.select(deliveries.c.sent_at, deliveries.c.delivered_at).where(
-                in_window, deliveries.c.sent_at.is_not(None), deliveries.c.delivered_at.is_not(None)
+        float(seconds)
+        for seconds in conn.execute(
+            sa.select(latency).where(
+                in_window,
+                deliveries.c.sent_at.is_not(None),
+                deliveries.c.delivered_at.is_not(None),
+                latency >= 0,
             )
-        )
-        if delivered >= sent
+        ).scalars()
     ]
     sent, failed, delivered, opened, acknowledged = (int(v) for v in milestones)
     pushes = {
