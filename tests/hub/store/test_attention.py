@@ -255,3 +255,30 @@ def test_info_events_reach_only_the_digests_that_collect_them(engine: sa.Engine)
         assert (released.queued, released.summarized) == (1, 1)
         (claim,) = outbox.claim_due(conn, now=evening, lease=_dt.timedelta(seconds=60), limit=10)
         assert claim.summary is not None and claim.summary["by_channel"] == {"deploys": 2}
+
+
+def test_migration_0009_matches_the_tables_and_goes_down_and_up_again(engine: sa.Engine) -> None:
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from pushlog.hub.store._engine import alembic_config
+    from pushlog.hub.store._tables import metadata
+
+    def differences() -> list[object]:
+        with engine.connect() as conn:
+            found = compare_metadata(MigrationContext.configure(conn), metadata)
+        names = {"preferences", "categories", "deliveries"}
+        return [d for d in found if any(name in repr(d) for name in names)]
+
+    assert differences() == []
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0008")
+    with engine.connect() as conn:
+        assert "preferences" not in sa.inspect(conn).get_table_names()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    assert differences() == []

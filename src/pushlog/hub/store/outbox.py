@@ -36,8 +36,8 @@ from typing import Any, Final
 import sqlalchemy as sa
 
 from ..attention import (
+    Decision,
     Deliver,
-    Hold,
     PushFacts,
     Reason,
     SentWithin,
@@ -228,14 +228,14 @@ def enqueue(conn: sa.Connection, pushes: Sequence[Push], *, now: _dt.datetime) -
 
 
 def _row_outcome(
-    decision: Deliver | Hold | Skip | Any, now: _dt.datetime
+    decision: Decision, now: _dt.datetime
 ) -> tuple[DeliveryStatus, _dt.datetime | None, str | None]:
     """A gate decision as (status, next_attempt_at, reason) of the row."""
     if isinstance(decision, Deliver):
         return DeliveryStatus.QUEUED, now, None
     if isinstance(decision, Skip):
         return DeliveryStatus.SKIPPED, None, decision.reason.value
-    return DeliveryStatus.HELD, decision.until, decision.reason.value  # Hold or Digest
+    return DeliveryStatus.HELD, decision.until, decision.reason.value  # Hold, or Digest (same release)
 
 
 # ------------------------------------------------------------------------------------ the dispatcher
