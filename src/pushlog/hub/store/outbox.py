@@ -179,11 +179,11 @@ def enqueue(conn: sa.Connection, pushes: Sequence[Push], *, now: _dt.datetime) -
     """
     if not pushes:
         return 0
+    if all(p.feed_only for p in pushes) and not preferences.anyone_collects_info(conn):
+        return 0  # an INFO-only batch and no digest collects INFO: one read of a small table
     # team devices only: an app user's device (user_id set) never receives log events
     targets = conn.execute(sa.select(*preferences.device_columns()).where(devices.c.user_id.is_(None))).all()
     if not targets:
-        return 0
-    if all(p.feed_only for p in pushes) and not preferences.anyone_collects_info(conn):
         return 0
     people = preferences.recipients(conn, targets)
     counter = _SentCounter(conn, now)
