@@ -9,7 +9,7 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
-from tests.hub.store.rows import REPEAT
+from tests.hub.store.rows import REPEAT, VAULT
 from tests.support.devices import AUTH, P256DH
 
 from pushlog._levels import Level
@@ -110,6 +110,7 @@ def test_transports_and_the_funnel_with_the_gates_reasons(engine: sa.Engine) -> 
                 channels=None,
             ),
             now=at(9),
+            vault=VAULT,
         )
         feed_only = PreferenceDocument(categories={"marketing": "off"})
         pref_store.put_document(conn, pref_store.DEVICE, phone["id"], feed_only, now=at(9))

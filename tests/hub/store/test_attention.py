@@ -9,7 +9,7 @@ import uuid
 from types import SimpleNamespace
 
 import sqlalchemy as sa
-from tests.hub.store.rows import REPEAT
+from tests.hub.store.rows import REPEAT, VAULT
 from tests.support.devices import AUTH, P256DH
 
 from pushlog._levels import Level
@@ -39,6 +39,7 @@ def _device(conn: sa.Connection, name: str) -> str:
             channels=None,
         ),
         now=NIGHT,
+        vault=VAULT,
     )
     return str(device["id"])
 
@@ -257,7 +258,7 @@ def test_info_events_reach_only_the_digests_that_collect_them(engine: sa.Engine)
         assert claim.summary is not None and claim.summary["by_channel"] == {"deploys": 2}
 
 
-def test_migration_0009_matches_the_tables_and_goes_down_and_up_again(engine: sa.Engine) -> None:
+def test_migration_0010_matches_the_tables_and_goes_down_and_up_again(engine: sa.Engine) -> None:
     from alembic import command
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
@@ -275,7 +276,7 @@ def test_migration_0009_matches_the_tables_and_goes_down_and_up_again(engine: sa
     cfg = alembic_config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0008")
+        command.downgrade(cfg, "0009")
     with engine.connect() as conn:
         assert "preferences" not in sa.inspect(conn).get_table_names()
     with engine.begin() as conn:

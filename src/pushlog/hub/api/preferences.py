@@ -6,7 +6,7 @@ signed link that lets an app user change their own preferences with no key.
   names them changes the row, the rest of the document replaces the stored one.
 * ``GET/PUT /v1/users/{user_id}/preferences`` (:data:`USER_SCOPE`): an app user's document, for all
   of that user's devices (a device with a document of its own keeps its own).
-* ``GET /v1/categories`` (read), ``PUT/DELETE /v1/categories/{name}`` (:data:`USER_SCOPE`): the
+* ``GET /v1/categories`` (read or users), ``PUT/DELETE /v1/categories/{name}`` (:data:`USER_SCOPE`): the
   app's categories with their default.
 * ``POST /v1/users/{user_id}/preferences/link`` (:data:`USER_SCOPE`): a URL to the preference page
   (``/preferences.html#token=...``) carrying a signed, expiring token; the page calls
@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any, Final
 
+import anyio.to_thread
 import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
@@ -50,12 +51,11 @@ from ..attention import (
     verify_link_token,
 )
 from ..store import devices as device_store
-from ..store import keys as key_store
 from ..store import preferences as pref_store
+from ..store.device_tokens import DeviceTokenVault, open_vault
 
-#: The scope that manages app users' preferences: the ``users`` scope (an app backend's key) where
-#: the hub has it, else ``admin``.
-USER_SCOPE: Final = "users" if "users" in key_store.SCOPES else "admin"
+#: The scope that manages app users' preferences and categories: an app backend's key (or admin).
+USER_SCOPE: Final = "users"
 LINK_HEADER: Final = "x-pushlog-link"
 MAX_USER_ID: Final = 128
 
@@ -66,6 +66,10 @@ def _document(raw: bytes) -> tuple[PreferenceDocument, set[str]]:
     if document.timezone is not None and (problem := check_timezone(document.timezone)):
         raise invalid("timezone", problem)
     return document, set(decode_object(raw))
+
+
+async def _vault(state: HubState) -> DeviceTokenVault:
+    return await anyio.to_thread.run_sync(open_vault, state.config.data_dir, state.config.device_token_key)
 
 
 def _user_id(request: Request) -> str:
@@ -86,33 +90,39 @@ def _device_view(device: dict[str, Any], stored: PreferenceDocument | None) -> S
     return SubjectPreferences(subject="device", id=device["id"], custom=stored is not None, preferences=shown)
 
 
-def _device_prefs(conn: Any, device_id: str) -> SubjectPreferences | None:
-    device = device_store.get_device(conn, device_id)
+def _device_prefs(conn: Any, device_id: str, vault: DeviceTokenVault) -> SubjectPreferences | None:
+    device = device_store.get_device(conn, device_id, vault)
     if device is None:
         return None
     return _device_view(device, pref_store.get_document(conn, pref_store.DEVICE, device_id))
 
 
 def _put_device_prefs(
-    conn: Any, device_id: str, document: PreferenceDocument, named: set[str], *, now: _dt.datetime
+    conn: Any,
+    device_id: str,
+    document: PreferenceDocument,
+    named: set[str],
+    *,
+    vault: DeviceTokenVault,
+    now: _dt.datetime,
 ) -> SubjectPreferences | None:
     changes: dict[str, Any] = {}
     if "min_level" in named and document.min_level is not None:
         changes["min_level"] = int(parse_level(document.min_level))
     if "channels" in named:
         changes["channels"] = document.channels
-    if device_store.update_device(conn, device_id, changes, now=now) is None:
+    if device_store.update_device(conn, device_id, changes, vault=vault, now=now) is None:
         return None
     rest = msgspec.structs.replace(document, min_level=None, channels=None)
     pref_store.put_document(conn, pref_store.DEVICE, device_id, rest, now=now)
-    return _device_prefs(conn, device_id)
+    return _device_prefs(conn, device_id, vault)
 
 
 async def get_device_preferences(request: Request) -> Response:
     state = hub_state(request)
     await authenticate(request, "read")
     device_id = request.path_params["device_id"]
-    found = await state.db_read(_device_prefs, device_id)
+    found = await state.db_read(_device_prefs, device_id, await _vault(state))
     if found is None:
         raise ApiError(404, "not_found", f"no device with id {device_id}")
     return JSONResponse(found)
@@ -123,7 +133,9 @@ async def put_device_preferences(request: Request) -> Response:
     await authenticate(request, "read")
     document, named = _document(await request.body())
     device_id = request.path_params["device_id"]
-    found = await state.db(_put_device_prefs, device_id, document, named, now=state.clock())
+    found = await state.db(
+        _put_device_prefs, device_id, document, named, vault=await _vault(state), now=state.clock()
+    )
     if found is None:
         raise ApiError(404, "not_found", f"no device with id {device_id}")
     return JSONResponse(found)
@@ -159,7 +171,7 @@ async def put_user_preferences(request: Request) -> Response:
 
 async def list_categories(request: Request) -> Response:
     state = hub_state(request)
-    await authenticate(request, "read")
+    await authenticate(request, "read", "users")
     return JSONResponse(CategoryList(categories=await state.db_read(pref_store.list_categories)))
 
 

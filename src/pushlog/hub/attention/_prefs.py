@@ -20,6 +20,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from ..._event import MAX_CHANNEL
+from .._timezones import is_iana_zone
 
 #: ``HH:MM`` on a 24-hour clock, local time in the person's zone.
 LocalTime = Annotated[str, Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM, 24-hour")]
@@ -33,7 +34,6 @@ CategoryMode = Literal["push", "digest", "off"]
 MAX_QUIET_WINDOWS: Final = 14
 MAX_CAPS: Final = 16
 MAX_CATEGORY_CHOICES: Final = 64
-_IANA: Final = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*$")
 
 
 class Reason(enum.StrEnum):
@@ -108,14 +108,8 @@ class Category(Struct, forbid_unknown_fields=True):
 
 
 def check_timezone(name: str) -> str | None:
-    """``None`` if ``name`` is an IANA zone this machine knows, else why not."""
-    if not _IANA.match(name):
-        return f"{name!r} is not an IANA time zone name"
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return f"unknown time zone {name!r}"
-    return None
+    """``None`` if ``name`` is an IANA zone (the hub's one check, ``hub/_timezones.py``), else why not."""
+    return None if is_iana_zone(name) else f"unknown time zone {name!r}: use an IANA name like Europe/Paris"
 
 
 def zone(name: str | None) -> _dt.tzinfo:

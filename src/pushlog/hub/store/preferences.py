@@ -89,15 +89,10 @@ def anyone_collects_info(conn: sa.Connection) -> bool:
     return any(isinstance(raw, dict) and raw.get("digest_info") for raw in documents)
 
 
-#: Device columns the gate reads beyond min_level/channels, when the schema has them (the app users'
-#: devices add ``user_id`` and ``timezone``); absent columns read as None.
-OPTIONAL_DEVICE_COLUMNS: Final = ("user_id", "timezone")
-
-
 def device_columns() -> list[sa.ColumnElement[Any]]:
-    """What :func:`recipients` needs of a ``devices`` row (with id, min_level and channels)."""
-    wanted = [devices.c.id, devices.c.min_level, devices.c.channels]
-    return wanted + [devices.c[name] for name in OPTIONAL_DEVICE_COLUMNS if name in devices.c]
+    """What :func:`recipients` needs of a ``devices`` row (with id, min_level and channels for
+    ``outbox.device_matches``): the user a device belongs to and the zone it reported."""
+    return [devices.c.id, devices.c.min_level, devices.c.channels, devices.c.user_id, devices.c.timezone]
 
 
 def recipients(conn: sa.Connection, device_rows: Iterable[Any]) -> dict[str, Recipient]:
