@@ -775,7 +775,16 @@ def test_dashboard_charts_events_per_hour_and_real_delivery_statuses(
                     strict=True,
                 )
             )
-            assert chart_labels == ["queued", "sent", "failed", "delivered", "opened", "acknowledged"]
+            assert chart_labels == [
+                "queued",
+                "sent",
+                "failed",
+                "delivered",
+                "opened",
+                "acknowledged",
+                "held",
+                "skipped",
+            ]
             assert values == {
                 "queued": 0,
                 "sent": 12,
@@ -783,6 +792,8 @@ def test_dashboard_charts_events_per_hour_and_real_delivery_statuses(
                 "delivered": 5,
                 "opened": 3,
                 "acknowledged": 0,
+                "held": 0,
+                "skipped": 0,
             }
             page.screenshot(path=str(screenshots / "dashboard.png"), full_page=True)
             page.set_viewport_size(PHONE)

@@ -141,10 +141,32 @@ def test_dashboard_bins_come_from_the_stats_buckets(page: Page) -> None:
         "delivered": 1,
         "opened": 0,
         "acknowledged": 0,
+        "held": 0,
+        "skipped": 0,
         "later": 4,
     }
     assert got["latency"] == ["\u2013", "250 ms", "3 s", "4.2 s", "10 min"]
     assert got["max"] == [2, 4, 10, 20, 80]
+
+
+def test_csv_export_quotes_what_needs_quoting(page: Page) -> None:
+    got = run(
+        page,
+        "analytics.js",
+        r"""return m.toCsv(["name", "n"],
+                           [["plain", 1], ["a,b", 2], ['say "hi"', 3], ["two\nlines", null]]);""",
+    )
+    assert got == 'name,n\r\nplain,1\r\n"a,b",2\r\n"say ""hi""",3\r\n"two\nlines",\r\n'
+
+
+def test_the_range_picker_windows_end_with_the_current_bucket(page: Page) -> None:
+    got = run(
+        page,
+        "dashboard.js",
+        """const now = Date.parse("2026-11-21T12:34:00Z");
+        return [m.chartSince(now, "24h"), m.chartSince(now, "7d"), m.chartSince(now, "30d")];""",
+    )
+    assert got == ["2026-11-20T13:00:00.000Z", "2026-11-15T00:00:00.000Z", "2026-10-23T00:00:00.000Z"]
 
 
 def test_heartbeat_periods_deadlines_and_order(page: Page) -> None:

@@ -46,6 +46,8 @@ from .._event import (
 )
 from .._levels import POLICIES, parse_level
 from ._errors import ApiError
+from .attention import Category as Category  # the preference shapes are declared in hub/attention
+from .attention import PreferenceDocument as PreferenceDocument
 from .store.events import NewEvent
 from .store.outbox import RECEIPT_STATUSES, DeliveryStatus
 
@@ -302,6 +304,7 @@ class StatsQuery(Struct, forbid_unknown_fields=False):
         | None
     ) = None
     bucket: Literal["hour", "day"] = "hour"
+    top: Annotated[int, Meta(ge=1, le=100, description="how many noisiest fingerprints")] = 10
 
 
 # -- responses ------------------------------------------------------------------------------------
@@ -463,6 +466,8 @@ class StatusCounts(Struct):
     delivered: int
     opened: int
     acknowledged: int
+    held: Annotated[int, Meta(description="kept by quiet hours, a cap or a digest until their time")] = 0
+    skipped: Annotated[int, Meta(description="not pushed by the person's preferences (feed only)")] = 0
 
 
 class LevelCounts(Struct):
@@ -536,6 +541,60 @@ class ClientStats(Struct):
     buckets: list[DropBucket]
 
 
+class ChannelBucket(Struct):
+    start: Time
+    channels: dict[str, int]
+
+
+class ChannelStats(Struct):
+    """Visible lines per channel (the busiest ones; the rest as ``(other)``, none as ``(none)``)."""
+
+    by_channel: dict[str, int]
+    buckets: list[ChannelBucket]
+
+
+class NoisyFingerprint(Struct):
+    fingerprint: str
+    title: str
+    channel: str | None
+    level: LevelName
+    lines: int
+    occurrences: Annotated[int, Meta(description="the lines' count summed (dedup included)")]
+
+
+class AckStats(Struct):
+    """CRITICAL lines and the time from receipt to acknowledgement."""
+
+    critical: int
+    acknowledged: int
+    mean_s: float | None
+    p90_s: float | None
+
+
+class TransportStats(Struct):
+    transport: str
+    sent: int
+    failed: int
+    success_rate: Annotated[float | None, Meta(description="sent / (sent + failed)")]
+    latency_p50_s: float | None
+    latency_p90_s: float | None
+    latency_p99_s: float | None
+
+
+class DeliveryFunnel(Struct):
+    """Deliveries created in the window, step by step; held/skipped by the gate's reason, failed by
+    the push service's status code."""
+
+    targeted: int
+    held: dict[str, int]
+    skipped: dict[str, int]
+    sent: int
+    delivered: int
+    opened: int
+    acknowledged: int
+    failed: dict[str, int]
+
+
 class Stats(Struct):
     since: Time
     until: Time
@@ -544,6 +603,11 @@ class Stats(Struct):
     deliveries: DeliveryStats
     pushes: PushStats
     clients: ClientStats
+    channels: ChannelStats
+    noisiest: list[NoisyFingerprint]
+    acknowledgement: AckStats
+    transports: list[TransportStats]
+    funnel: DeliveryFunnel
 
 
 class Health(Struct):
@@ -813,6 +877,38 @@ class TriggerList(Struct):
 class NotificationListQuery(Struct, forbid_unknown_fields=False):
     limit: Annotated[int, Meta(ge=1, le=200)] = 50
     cursor: Annotated[str, Meta(max_length=64)] | None = None
+
+
+class SubjectPreferences(Struct):
+    """A device's or an app user's preferences as they apply (``custom`` false: nobody chose yet and
+    these are the defaults; a user's device without its own document follows its user's)."""
+
+    subject: Literal["device", "user"]
+    id: str
+    custom: bool
+    preferences: PreferenceDocument
+
+
+class CategoryList(Struct):
+    categories: dict[str, Category]
+
+
+class LinkPreferences(Struct):
+    """What the preference page reached by a signed link shows: the user's preferences and the app's
+    categories."""
+
+    user: SubjectPreferences
+    categories: dict[str, Category]
+
+
+class PreferenceLinkRequest(Struct, forbid_unknown_fields=True):
+    expires_in_s: Annotated[int, Meta(ge=60, le=90 * 86400, description="default 7 days")] = 7 * 86400
+
+
+class PreferenceLink(Struct):
+    url: Annotated[str, Meta(description="opens the user's preference page; no key needed")]
+    token: str
+    expires_at: Time
 
 
 # -- decoding -------------------------------------------------------------------------------------

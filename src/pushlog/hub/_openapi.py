@@ -58,6 +58,13 @@ _META_PARAM: Final = {
     "description": "metadata equality, written meta.KEY=VALUE (repeatable; all of)",
 }
 _EVENT_ID: Final = ("event_id",)
+_LINK_PARAM: Final = {
+    "name": "X-Pushlog-Link",
+    "in": "header",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "the token of a link from POST /v1/users/{user_id}/preferences/link",
+}
 _READ: Final = (400, 401, 403, 429)
 
 OPERATIONS: Final[tuple[Operation, ...]] = (
@@ -272,6 +279,103 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         query=m.StatsQuery,
         description="Exact counts of events per bucket and level, deliveries by status and device, push "
         "milestones with the median sent-to-delivered latency, and events clients reported dropping.",
+    ),  # -- preferences (hub/attention, api/preferences.py) --
+    Operation(
+        "get",
+        "/v1/devices/{device_id}/preferences",
+        "A team device's preferences (quiet hours, caps, digests, CRITICAL bypass, level, channels)",
+        "read",
+        {200: (m.SubjectPreferences, "The preferences that apply")},
+        (401, 403, 404, 429),
+        path_params=("device_id",),
+    ),
+    Operation(
+        "put",
+        "/v1/devices/{device_id}/preferences",
+        "Replace a team device's preferences",
+        "read",
+        {200: (m.SubjectPreferences, "Stored")},
+        (400, 401, 403, 404, 422, 429),
+        body=m.PreferenceDocument,
+        path_params=("device_id",),
+        description="min_level and channels, when named, change the device row (as PATCH does).",
+    ),
+    Operation(
+        "get",
+        "/v1/users/{user_id}/preferences",
+        "An app user's preferences",
+        USERS_SCOPE,
+        {200: (m.SubjectPreferences, "The preferences that apply")},
+        (400, 401, 403, 422, 429),
+        path_params=("user_id",),
+    ),
+    Operation(
+        "put",
+        "/v1/users/{user_id}/preferences",
+        "Replace an app user's preferences",
+        USERS_SCOPE,
+        {200: (m.SubjectPreferences, "Stored")},
+        (400, 401, 403, 422, 429),
+        body=m.PreferenceDocument,
+        path_params=("user_id",),
+    ),
+    Operation(
+        "post",
+        "/v1/users/{user_id}/preferences/link",
+        "A signed, expiring link to the user's preference page (no key on the device)",
+        USERS_SCOPE,
+        {201: (m.PreferenceLink, "The link")},
+        (400, 401, 403, 422, 429),
+        body=m.PreferenceLinkRequest,
+        body_required=False,
+        path_params=("user_id",),
+    ),
+    Operation(
+        "get",
+        "/v1/categories",
+        "The app's categories and defaults",
+        "read",
+        {200: (m.CategoryList, "All")},
+        _READ,
+    ),
+    Operation(
+        "put",
+        "/v1/categories/{name}",
+        "Define a category and its default (push, digest or off)",
+        USERS_SCOPE,
+        {200: (m.Category, "Stored")},
+        (400, 401, 403, 422, 429),
+        body=m.Category,
+        path_params=("name",),
+    ),
+    Operation(
+        "delete",
+        "/v1/categories/{name}",
+        "Remove a category",
+        USERS_SCOPE,
+        {204: (None, "Removed")},
+        (401, 403, 404, 422, 429),
+        path_params=("name",),
+    ),
+    Operation(
+        "get",
+        "/v1/link/preferences",
+        "The preferences of the user a signed link names",
+        None,
+        {200: (m.LinkPreferences, "The user's preferences and the app's categories")},
+        (401, 429),
+        extra_params=[_LINK_PARAM],
+        description="401 link_expired for an expired link, invalid_link for a tampered or foreign one.",
+    ),
+    Operation(
+        "put",
+        "/v1/link/preferences",
+        "Replace the preferences of the user a signed link names",
+        None,
+        {200: (m.SubjectPreferences, "Stored")},
+        (400, 401, 422, 429),
+        body=m.PreferenceDocument,
+        extra_params=[_LINK_PARAM],
     ),
     # -- app users, audiences, templates, notifications (docs/notifications.md) --------------------
     Operation(

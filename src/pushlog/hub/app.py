@@ -2,9 +2,9 @@
 
 The app's lifespan opens the database (creating and migrating it when needed), loads the hub secrets
 and the bootstrap keys, starts the delivery service (``pushlog.hub.delivery.start_delivery``), the
-periodic duties (``_duties.py``: heartbeat deadlines, retention, device upkeep) and, on PostgreSQL,
-the relay that carries live-stream changes between hub processes (``_relay.py``), and stops them
-again on shutdown.
+periodic duties (``_duties.py``: heartbeat deadlines, retention, device upkeep, the release of held
+pushes) and, on PostgreSQL, the relay that carries live-stream changes between hub processes
+(``_relay.py``), and stops them again on shutdown.
 Routes: the API modules in ``api/`` and the web app from ``static/`` at ``/`` (``/sw.js`` at the
 root so the service worker's scope is the whole hub).
 """
@@ -54,6 +54,7 @@ from .api import (
     keys,
     meta,
     notifications,
+    preferences,
     stats,
     stream,
     templates,
@@ -90,6 +91,7 @@ def api_routes() -> list[BaseRoute]:
         *templates.routes,
         *notifications.routes,
         *triggers.routes,
+        *preferences.routes,
     ]
 
 
@@ -125,6 +127,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        from ._attention import AttentionTask
         from ._device_upkeep import DeviceUpkeep
         from ._duties import DutyRunner, leadership_for
         from ._relay import PgRelay
@@ -154,12 +157,15 @@ def create_app(
             monitor = app.state.heartbeat_monitor = heartbeat_monitor(state)
             retention = app.state.retention = RetentionTask.for_config(ready.engine, config, the_clock)
             upkeep = app.state.device_upkeep = DeviceUpkeep.for_config(ready.engine, config, the_clock)
+            attention = app.state.attention = AttentionTask(
+                engine=ready.engine, clock=the_clock, on_released=state.wake_delivery
+            )
             # The hub's periodic duties, run by one process at a time (hub/_duties.py); append new ones.
-            duties = [monitor.duty(), *retention.duties(), upkeep.duty()]
+            duties = [monitor.duty(), *retention.duties(), upkeep.duty(), attention.duty()]
             runner = app.state.duties = DutyRunner(
                 duties, clock=the_clock, leadership=leadership_for(ready.engine)
             )
-            monitor.runner = retention.runner = upkeep.runner = runner
+            monitor.runner = retention.runner = upkeep.runner = attention.runner = runner
             runner.start()
             # Notifications (claims by conditional UPDATE: safe in every process) run beside the duties.
             app.state.notifications = NotificationRunner(

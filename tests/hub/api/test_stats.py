@@ -139,6 +139,8 @@ def test_events_deliveries_and_pushes_in_the_window(
         "delivered": 1,
         "opened": 1,
         "acknowledged": 1,
+        "held": 0,
+        "skipped": 0,
     }
     per_device = {d["device_id"]: d for d in got["deliveries"]["by_device"]}
     assert set(per_device) == set(device_ids)

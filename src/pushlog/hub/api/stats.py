@@ -68,7 +68,8 @@ async def get_stats(request: Request) -> Response:
     state = hub_state(request)
     await authenticate(request, "read")
     window = parse_window(request.query_params, state.clock())
-    return JSONResponse(await state.db_read(stats_store.stats, window))
+    top = parse_query(request.query_params, StatsQuery).top
+    return JSONResponse(await state.db_read(stats_store.stats, window, top=top))
 
 
 routes = [Route("/v1/stats", get_stats, methods=["GET"])]

@@ -42,7 +42,7 @@ from ..store.outbox import Claimed
 from ._backoff import RetryPolicy
 from ._base import ApnsTarget, FcmTarget, Outcome, Sender, SendResult, Target, WebPushTarget
 from ._content import PushContent
-from ._payload import build_message, content_for_event
+from ._payload import build_message, content_for_event, with_summary
 
 log = logging.getLogger("pushlog.hub.delivery")
 
@@ -203,6 +203,8 @@ class DeliveryService:
                 if cached is None:
                     cached = contents[event_id] = content_for_event(claim.event, base_url=self._base_url)
                 content = cached
+                if claim.summary:  # this push stands for several that waited (hub/attention)
+                    content = with_summary(content, claim.summary, base_url=self._base_url)
             message = build_message(claim, content, receipt_secret=self._secret, ttl=ttl)
             result: SendResult = await sender.send(target, message)
         except Exception as exc:  # a sender bug must not stop the dispatcher; retry with backoff

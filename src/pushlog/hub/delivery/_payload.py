@@ -7,11 +7,13 @@ and acknowledge without a key; ``url``, the event in the hub's feed, survives an
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
 from ..._levels import level_from_number
 from .. import receipts
+from ..attention import summary_fields
 from ..store.outbox import Claimed
 from ._base import PushMessage
 from ._content import TEAM_CATEGORY, Action, PushContent, team_actions
@@ -63,4 +65,14 @@ def build_message(claim: Claimed, content: PushContent, *, receipt_secret: str, 
         ttl=int(ttl),
         receipt=receipts.make_token(receipt_secret, claim.id),
         round=claim.round,
+    )
+
+
+def with_summary(content: PushContent, summary: Mapping[str, Any], *, base_url: str) -> PushContent:
+    """``content`` standing for the pushes that waited with it (quiet hours, caps, digests): the
+    summary's title, body (counts per channel, top titles), count and a link to the feed filtered to
+    the period (:func:`pushlog.hub.attention.summary_fields`)."""
+    fields = summary_fields(summary, base_url=base_url)
+    return dataclasses.replace(
+        content, title=fields["title"], body=fields["body"], count=fields["count"], url=fields["url"]
     )

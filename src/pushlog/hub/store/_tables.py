@@ -182,6 +182,11 @@ deliveries = sa.Table(
     sa.Column("delivered_at", UTCDateTime()),
     sa.Column("opened_at", UTCDateTime()),
     sa.Column("notification_id", sa.String(40)),
+    # Migration 0011 (hub/attention): why the gate held or skipped the row; the push's category (a log
+    # event's channel; frequency caps count by it); the summary a released row carries for others.
+    sa.Column("reason", sa.String(32)),
+    sa.Column("category", sa.String(64)),
+    sa.Column("summary", sa.JSON),
     sa.UniqueConstraint("event_id", "device_id", "round", name="uq_deliveries_event_device_round"),
     # A notification reaches a device at most once, whatever retries the expansion had.
     sa.UniqueConstraint("notification_id", "device_id", name="uq_deliveries_notification_device"),
@@ -189,6 +194,7 @@ deliveries = sa.Table(
     sa.Index("ix_deliveries_event_seq", "event_seq"),
     sa.Index("ix_deliveries_device", "device_id"),
     sa.Index("ix_deliveries_notification", "notification_id", "status"),
+    sa.Index("ix_deliveries_device_created", "device_id", "created_at"),  # frequency caps
 )
 
 settings = sa.Table(
@@ -342,5 +348,27 @@ triggers = sa.Table(
     sa.Column("once_key", sa.String(128)),
     sa.Column("level", sa.Integer, nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+#: A person's preference document (``hub/attention``), for a device (``subject_kind`` "device", the
+#: device id) or an app user (``"user"``, the app's user id as a string); migration 0011.
+preferences = sa.Table(
+    "preferences",
+    metadata,
+    sa.Column("subject_kind", sa.String(8), nullable=False),
+    sa.Column("subject_id", sa.String(200), nullable=False),
+    sa.Column("document", sa.JSON, nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint("subject_kind", "subject_id"),
+)
+
+#: The app's notification categories with their default (push | digest | off); migration 0011.
+categories = sa.Table(
+    "categories",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("default_mode", sa.String(8), nullable=False),
+    sa.Column("description", sa.String(200)),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
 )

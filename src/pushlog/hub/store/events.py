@@ -134,9 +134,9 @@ def insert_events(
     _INSERT_META.execute(conn, meta_rows)
 
     pushes = [
-        outbox.Push(seq_of[item.id], item.id, int(item.level), item.channel)
+        outbox.Push(seq_of[item.id], item.id, int(item.level), item.channel, feed_only=not item.push)
         for item in visible
-        if item.push and item.repeat_of is None
+        if item.repeat_of is None and (item.push or item.level == Level.INFO)
     ]
     queued = outbox.enqueue(conn, pushes, now=now)
     levels = Counter(int(item.level) for item in fresh)

@@ -1,8 +1,10 @@
 """The outbox: the one module that writes the ``deliveries`` table.
 
 * :func:`enqueue` creates delivery rows: one per (event, device whose preferences take it, see
-  :func:`device_matches`). Ingest calls it for round 0 of pushed events, :func:`schedule_repeats`
-  for CRITICAL re-push rounds; anything that creates deliveries later calls it too.
+  :func:`device_matches`), each as the attention gate (:func:`pushlog.hub.attention.decide`) decides:
+  queued, held until a moment (quiet hours, digest) or skipped, with the reason. Ingest calls it for
+  round 0 of pushed events, :func:`schedule_repeats` for CRITICAL re-push rounds; anything that
+  creates deliveries later calls it too. :func:`release_held` lets held rows go when their time came.
 * :func:`enqueue_notification` creates a notification's rows (app users' devices, DESIGN §8) with one
   ``INSERT ... SELECT`` from the audience query, so no recipient passes through Python; the row's id
   is derived from (notification, device), and a unique constraint on that pair means a notification
@@ -39,6 +41,18 @@ from typing import Any, Final
 
 import sqlalchemy as sa
 
+from ..attention import (
+    Decision,
+    Deliver,
+    PushFacts,
+    Reason,
+    SentWithin,
+    Skip,
+    decide,
+    make_summary,
+    release_at,
+)
+from . import preferences
 from ._bulk import BulkInsert
 from ._tables import as_utc, deliveries, devices, events, notifications
 from .users import profiles
@@ -53,6 +67,8 @@ class DeliveryStatus(enum.StrEnum):
     DELIVERED = "delivered"  # the service worker reported it arrived
     OPENED = "opened"  # the notification was clicked
     ACKNOWLEDGED = "acknowledged"  # the event was acknowledged (on any device) before this one finished
+    HELD = "held"  # the gate keeps it until next_attempt_at (quiet hours, digest); ``reason`` says why
+    SKIPPED = "skipped"  # the gate decided it is not pushed (feed only, opted out, summarized); ``reason``
 
 
 #: What a service worker may report with a receipt token.
@@ -60,6 +76,8 @@ RECEIPT_STATUSES: Final = (DeliveryStatus.DELIVERED, DeliveryStatus.OPENED)
 
 #: How far along a delivery is; a receipt never moves a delivery backwards.
 _PROGRESS: Final = {
+    DeliveryStatus.HELD: 0,
+    DeliveryStatus.SKIPPED: 1,
     DeliveryStatus.QUEUED: 0,
     DeliveryStatus.FAILED: 1,
     DeliveryStatus.SENT: 1,
@@ -70,6 +88,7 @@ _PROGRESS: Final = {
 
 #: Deliveries that acknowledgement turns into "acknowledged" (failed ones keep their failure).
 _ACKNOWLEDGEABLE: Final = (
+    DeliveryStatus.HELD,
     DeliveryStatus.QUEUED,
     DeliveryStatus.SENT,
     DeliveryStatus.DELIVERED,
@@ -91,13 +110,19 @@ def device_matches(device: Any, level: int, channel: str | None) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Push:
-    """An event to push in ``round`` (0 = first push, 1.. = CRITICAL re-pushes)."""
+    """An event to push in ``round`` (0 = first push, 1.. = CRITICAL re-pushes). ``category`` (an app
+    notification's; a log event's is its channel) and ``time_sensitive`` (bypasses quiet hours and
+    caps) are for the attention gate."""
 
     seq: int
     id: str
     level: int
     channel: str | None
     round: int = 0
+    category: str | None = None
+    time_sensitive: bool = False
+    #: An event not pushed by its level (INFO): only digests that collect such events take it.
+    feed_only: bool = False
 
 
 _DELIVERY_COLUMNS: Final = (
@@ -111,32 +136,113 @@ _DELIVERY_COLUMNS: Final = (
     "next_attempt_at",
     "created_at",
     "updated_at",
+    "reason",
+    "category",
 )
 _INSERT_DELIVERIES: Final = BulkInsert(deliveries, _DELIVERY_COLUMNS)
 
 
-def enqueue(conn: sa.Connection, pushes: Sequence[Push], *, now: _dt.datetime) -> int:
-    """Queue every push for each device that matches it now, due at ``now``; returns rows created.
+#: Rows that count against a frequency cap: everything that was (or is about to be) pushed.
+_PUSHED: Final = tuple(s for s in DeliveryStatus if s not in (DeliveryStatus.HELD, DeliveryStatus.SKIPPED))
 
-    One ``executemany`` for all rows; the devices are read once.
+
+class _SentCounter:
+    """What each device got lately, for the gate's caps: counted from ``deliveries`` (so caps hold
+    across restarts and processes) once per (device, period, category), plus this batch's rows."""
+
+    def __init__(self, conn: sa.Connection, now: _dt.datetime) -> None:
+        self._conn = conn
+        self._now = now
+        self._counted: dict[tuple[str, _dt.timedelta, str | None], int] = {}
+        self._added: list[tuple[str, str | None]] = []
+
+    def for_device(self, device_id: str) -> SentWithin:
+        def sent_within(period: _dt.timedelta, category: str | None) -> int:
+            key = (device_id, period, category)
+            if key not in self._counted:
+                where = [
+                    deliveries.c.device_id == device_id,
+                    deliveries.c.created_at > self._now - period,
+                    deliveries.c.status.in_(_PUSHED),
+                ]
+                if category is not None:
+                    where.append(deliveries.c.category == category)
+                found = self._conn.execute(sa.select(sa.func.count()).select_from(deliveries).where(*where))
+                self._counted[key] = int(found.scalar() or 0)
+            extra = sum(1 for d, c in self._added if d == device_id and (category is None or c == category))
+            return self._counted[key] + extra
+
+        return sent_within
+
+    def add(self, device_id: str, category: str | None) -> None:
+        self._added.append((device_id, category))
+
+
+def enqueue(conn: sa.Connection, pushes: Sequence[Push], *, now: _dt.datetime) -> int:
+    """Create the rows of every push for each device that matches it now, as the attention gate
+    decides (queued due at ``now``, held, or skipped); returns how many were queued to send now.
+
+    One ``executemany`` for all rows; the devices and their preferences are read once.
     """
     if not pushes:
         return 0
+    if all(p.feed_only for p in pushes) and not preferences.anyone_collects_info(conn):
+        return 0  # an INFO-only batch and no digest collects INFO: one read of a small table
     # team devices only: an app user's device (user_id set) never receives log events
-    targets = conn.execute(
-        sa.select(devices.c.id, devices.c.min_level, devices.c.channels).where(devices.c.user_id.is_(None))
-    ).all()
+    targets = conn.execute(sa.select(*preferences.device_columns()).where(devices.c.user_id.is_(None))).all()
     if not targets:
         return 0
-    queued = DeliveryStatus.QUEUED.value
-    rows = [
-        (f"dl_{secrets.token_hex(10)}", push.seq, push.id, device.id, push.round, queued, 0, now, now, now)
-        for push in pushes
-        for device in targets
-        if device_matches(device, push.level, push.channel)
-    ]
+    people = preferences.recipients(conn, targets)
+    counter = _SentCounter(conn, now)
+    rows = []
+    queued = 0
+    for push in pushes:
+        facts = PushFacts(
+            level=push.level,
+            channel=push.channel,
+            category=push.category,
+            time_sensitive=push.time_sensitive,
+            feed_only=push.feed_only,
+        )
+        for device in targets:
+            if not push.feed_only and not device_matches(device, push.level, push.channel):
+                continue
+            decision = decide(people[device.id], facts, now, sent_within=counter.for_device(device.id))
+            if decision is None:
+                continue
+            status, due, reason = _row_outcome(decision, now)
+            if status is DeliveryStatus.QUEUED:
+                counter.add(device.id, facts.topic)
+                queued += 1
+            rows.append(
+                (
+                    f"dl_{secrets.token_hex(10)}",
+                    push.seq,
+                    push.id,
+                    device.id,
+                    push.round,
+                    status.value,
+                    0,
+                    due,
+                    now,
+                    now,
+                    reason,
+                    facts.topic,
+                )
+            )
     _INSERT_DELIVERIES.execute(conn, rows)
-    return len(rows)
+    return queued
+
+
+def _row_outcome(
+    decision: Decision, now: _dt.datetime
+) -> tuple[DeliveryStatus, _dt.datetime | None, str | None]:
+    """A gate decision as (status, next_attempt_at, reason) of the row."""
+    if isinstance(decision, Deliver):
+        return DeliveryStatus.QUEUED, now, None
+    if isinstance(decision, Skip):
+        return DeliveryStatus.SKIPPED, None, decision.reason.value
+    return DeliveryStatus.HELD, decision.until, decision.reason.value  # Hold, or Digest (same release)
 
 
 #: ``last_error`` of a notification's delivery that was still queued when the notification was cancelled.
@@ -216,6 +322,8 @@ class Claimed:
     event: dict[str, Any] | None = None
     notification: dict[str, Any] | None = None
     user: dict[str, Any] | None = None
+    #: Set when this push stands for several that waited (``attention.summary_fields`` renders it).
+    summary: dict[str, Any] | None = None
 
 
 def _as_dict(row: Any) -> dict[str, Any]:
@@ -263,6 +371,7 @@ def claim_due(conn: sa.Connection, *, now: _dt.datetime, lease: _dt.timedelta, l
             deliveries.c.device_id,
             deliveries.c.event_seq,
             deliveries.c.notification_id,
+            deliveries.c.summary,
         ).where(deliveries.c.id.in_(claimed))
     ).all()
     device_rows = {
@@ -306,6 +415,7 @@ def claim_due(conn: sa.Connection, *, now: _dt.datetime, lease: _dt.timedelta, l
                 event=event,
                 notification=notification,
                 user=users.get(device["user_id"]) if notification is not None else None,
+                summary=row.summary,
             )
         )
     if orphans:  # the device was removed between queueing and sending
@@ -436,7 +546,10 @@ def record_gone(
     device_id = claim.device["id"]
     conn.execute(
         deliveries.update()
-        .where(deliveries.c.device_id == device_id, deliveries.c.status == DeliveryStatus.QUEUED)
+        .where(
+            deliveries.c.device_id == device_id,
+            deliveries.c.status.in_((DeliveryStatus.QUEUED, DeliveryStatus.HELD)),
+        )
         .values(
             status=DeliveryStatus.FAILED,
             locked_until=None,
@@ -485,10 +598,12 @@ def acknowledge_deliveries(conn: sa.Connection, event_id: str, *, now: _dt.datet
 
 
 def drop_queued(conn: sa.Connection, device_id: str) -> None:
-    """Delete the deliveries of a device that were still waiting to be sent (the device is removed)."""
+    """Delete the deliveries of a device that were still waiting to be sent or held (the device is
+    removed)."""
     conn.execute(
         deliveries.delete().where(
-            deliveries.c.device_id == device_id, deliveries.c.status == DeliveryStatus.QUEUED
+            deliveries.c.device_id == device_id,
+            deliveries.c.status.in_((DeliveryStatus.QUEUED, DeliveryStatus.HELD)),
         )
     )
 
@@ -576,3 +691,104 @@ def next_due(conn: sa.Connection) -> _dt.datetime | None:
     ).scalar()
     moments = [as_utc(m) for m in (attempt, repeat) if m is not None]
     return min(moments) if moments else None
+
+
+# ------------------------------------------------------------------------------------- held pushes
+
+
+@dataclass(slots=True)
+class Released:
+    """What one :func:`release_held` call did."""
+
+    queued: int = 0  # rows queued to send (one per device and pass)
+    summarized: int = 0  # held rows that went out inside another row's summary
+    deferred: int = 0  # held rows whose time came during quiet hours: moved to their end
+    seen: int = 0  # held rows looked at (a full batch means: call again)
+
+
+def release_held(conn: sa.Connection, *, now: _dt.datetime, limit: int = 500) -> Released:
+    """Let held rows whose time came go: per device, one row is queued; when several waited it
+    carries a summary of all of them (``summary``) and the others become ``skipped`` (reason
+    ``summarized``). Rows due while the device is in quiet hours move to their end instead.
+
+    Safe to run in several processes at once: rows are taken by a conditional UPDATE (``status`` still
+    ``held``) and only the rows that statement changed are released, so none is lost or sent twice.
+    """
+    held = DeliveryStatus.HELD
+    due = conn.execute(
+        sa.select(
+            deliveries.c.id,
+            deliveries.c.device_id,
+            deliveries.c.event_seq,
+            deliveries.c.reason,
+            events.c.level,
+            events.c.title,
+            events.c.channel,
+            events.c.ts,
+        )
+        .join(events, events.c.seq == deliveries.c.event_seq)
+        .where(deliveries.c.status == held, deliveries.c.next_attempt_at <= now)
+        .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
+        .limit(limit)
+    ).all()
+    result = Released(seen=len(due))
+    if not due:
+        return result
+    by_device: dict[str, list[Any]] = {}
+    for row in due:
+        by_device.setdefault(row.device_id, []).append(row)
+    targets = conn.execute(
+        sa.select(*preferences.device_columns()).where(devices.c.id.in_(list(by_device)))
+    ).all()
+    people = preferences.recipients(conn, targets)
+    for device_id, rows in by_device.items():
+        ids = [r.id for r in rows]
+        recipient = people.get(device_id)
+        if recipient is not None and (later := release_at(recipient, now)) > now:
+            result.deferred += conn.execute(
+                deliveries.update()
+                .where(deliveries.c.id.in_(ids), deliveries.c.status == held)
+                .values(next_attempt_at=later, updated_at=now)
+            ).rowcount
+            continue
+        taken = set(
+            conn.execute(
+                deliveries.update()
+                .where(deliveries.c.id.in_(ids), deliveries.c.status == held)
+                .values(status=DeliveryStatus.SKIPPED, reason=Reason.SUMMARIZED.value, updated_at=now)
+                .returning(deliveries.c.id)
+            ).scalars()
+        )
+        mine = [r for r in rows if r.id in taken]
+        if not mine:
+            continue  # another process released them
+        carrier = max(mine, key=lambda r: (r.level, r.event_seq))
+        summary = (
+            make_summary(
+                ((r.title, r.channel, as_utc(r.ts)) for r in mine), (r.reason for r in mine if r.reason)
+            )
+            if len(mine) > 1
+            else None
+        )
+        conn.execute(
+            deliveries.update()
+            .where(deliveries.c.id == carrier.id)
+            .values(
+                status=DeliveryStatus.QUEUED,
+                reason=carrier.reason,
+                summary=summary,
+                next_attempt_at=now,
+                updated_at=now,
+            )
+        )
+        result.queued += 1
+        result.summarized += len(mine) - 1
+    return result
+
+
+def next_held(conn: sa.Connection) -> _dt.datetime | None:
+    """When the earliest held row is due (the release pass sleeps until then)."""
+    found = conn.execute(
+        sa.select(sa.func.min(deliveries.c.next_attempt_at)).where(deliveries.c.status == DeliveryStatus.HELD)
+    ).scalar()
+    return None if found is None else as_utc(found)

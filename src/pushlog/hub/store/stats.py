@@ -2,7 +2,9 @@
 
 Everything is aggregated in the database with portable Core (``count``, ``sum(case ...)``,
 ``group by``); the only dialect-specific piece is how a timestamp is cut to its hour or day
-(:class:`TimeBucket`, compiled for SQLite and PostgreSQL), which both render as the same text.
+(``_window.TimeBucket``, compiled for SQLite and PostgreSQL), which both render as the same text.
+The team's analytics (per channel, noisiest fingerprints, acknowledgement times, transports, the
+funnel) are :mod:`.analytics`'.
 
 * Events are counted by their ``ts`` (the same clock the feed's ``since``/``until`` filter on) as
   the feed shows them: visible lines per bucket and level (a dedup follow-up folded into its first
@@ -20,94 +22,21 @@ from __future__ import annotations
 
 import datetime as _dt
 import statistics
-from dataclasses import dataclass
 from typing import Any, Final
 
 import sqlalchemy as sa
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+from sqlalchemy.sql.expression import ColumnElement
 
 from ..._levels import Level
 from .._clock import format_time
+from . import analytics
 from ._tables import client_reports, deliveries, devices, events, keys
+from ._window import BUCKETS, Window, bucket_start, elapsed_seconds, time_bucket
 from .outbox import DeliveryStatus
 
-#: Bucket sizes the API accepts, with their length.
-BUCKETS: Final = {"hour": _dt.timedelta(hours=1), "day": _dt.timedelta(days=1)}
+__all__ = ["BUCKETS", "Window", "record_client_report", "stats"]
+
 _LEVEL_NAMES: Final = {int(level): level.name.lower() for level in Level}
-
-
-class TimeBucket(FunctionElement[str]):
-    """``column`` cut to the start of its hour (:class:`HourBucket`) or day (:class:`DayBucket`), as
-    ``YYYY-MM-DD HH:00:00`` text (UTC). One class per unit, so SQLAlchemy's statement cache (keyed on
-    the class) never reuses one unit's SQL for the other."""
-
-    type = sa.String()
-    inherit_cache = True
-    name = "time_bucket"
-    unit: str = ""
-
-
-class HourBucket(TimeBucket):
-    inherit_cache = True
-    unit = "hour"
-
-
-class DayBucket(TimeBucket):
-    inherit_cache = True
-    unit = "day"
-
-
-def time_bucket(column: ColumnElement[Any], unit: str) -> TimeBucket:
-    if unit == "hour":
-        return HourBucket(column)
-    if unit == "day":
-        return DayBucket(column)
-    raise ValueError(f"unknown bucket {unit!r}")
-
-
-@compiles(TimeBucket, "sqlite")
-def _bucket_sqlite(element: TimeBucket, compiler: SQLCompiler, **kw: Any) -> str:
-    # UTCDateTime is stored as 'YYYY-MM-DD HH:MM:SS.ffffff' (UTC) on SQLite.
-    fmt = "%Y-%m-%d %H:00:00" if element.unit == "hour" else "%Y-%m-%d 00:00:00"
-    return f"strftime('{fmt}', {compiler.process(element.clauses, **kw)})"
-
-
-@compiles(TimeBucket, "postgresql")
-def _bucket_postgresql(element: TimeBucket, compiler: SQLCompiler, **kw: Any) -> str:
-    column = compiler.process(element.clauses, **kw)
-    return f"to_char(date_trunc('{element.unit}', {column} AT TIME ZONE 'UTC'), 'YYYY-MM-DD HH24:00:00')"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Window:
-    """``since <= t < until``, cut into buckets of ``unit`` (aligned to UTC hours or days)."""
-
-    since: _dt.datetime
-    until: _dt.datetime
-    unit: str = "hour"
-    #: ``False`` when the caller gave no ``until``: rows stamped after ``until`` (a client whose clock
-    #: runs ahead) still count, in buckets of their own, so the window's totals match the feed's.
-    bounded: bool = True
-
-    def contains(self, column: Any) -> ColumnElement[bool]:
-        if self.bounded:
-            return sa.and_(column >= self.since, column < self.until)
-        return sa.and_(column >= self.since)
-
-    def starts(self) -> list[_dt.datetime]:
-        """The start of every bucket that overlaps the window (open-ended: up to now's), oldest first."""
-        step = BUCKETS[self.unit]
-        first = self.since.astimezone(_dt.UTC).replace(minute=0, second=0, microsecond=0)
-        if self.unit == "day":
-            first = first.replace(hour=0)
-        out = []
-        moment = first
-        while moment < self.until or (not self.bounded and moment <= self.until):
-            out.append(moment)
-            moment += step
-        return out
 
 
 def record_client_report(
@@ -130,10 +59,6 @@ def record_client_report(
             sdk=(sdk or None) and sdk[:64],
         )
     )
-
-
-def _bucket_start(text: str) -> _dt.datetime:
-    return _dt.datetime.fromisoformat(text).replace(tzinfo=_dt.UTC)
 
 
 def _level_name(level: int) -> str:
@@ -162,7 +87,7 @@ def _events(conn: sa.Connection, window: Window, starts: list[_dt.datetime]) -> 
     total = occurrences = 0
     for text, level, n, occ in rows:
         name = _level_name(int(level))
-        per_bucket.setdefault(_bucket_start(text), dict.fromkeys(names, 0))[name] += int(n)
+        per_bucket.setdefault(bucket_start(text), dict.fromkeys(names, 0))[name] += int(n)
         by_level[name] += int(n)
         total += int(n)
         occurrences += int(occ)
@@ -215,14 +140,17 @@ def _deliveries(conn: sa.Connection, window: Window) -> tuple[dict[str, Any], di
             _count(deliveries.c.status == DeliveryStatus.ACKNOWLEDGED),
         ).where(in_window)
     ).one()
+    latency = elapsed_seconds(deliveries.c.sent_at, deliveries.c.delivered_at)
     latencies = [
-        (delivered - sent).total_seconds()
-        for sent, delivered in conn.execute(
-            sa.select(deliveries.c.sent_at, deliveries.c.delivered_at).where(
-                in_window, deliveries.c.sent_at.is_not(None), deliveries.c.delivered_at.is_not(None)
+        float(seconds)
+        for seconds in conn.execute(
+            sa.select(latency).where(
+                in_window,
+                deliveries.c.sent_at.is_not(None),
+                deliveries.c.delivered_at.is_not(None),
+                latency >= 0,
             )
-        )
-        if delivered >= sent
+        ).scalars()
     ]
     sent, failed, delivered, opened, acknowledged = (int(v) for v in milestones)
     pushes = {
@@ -250,8 +178,8 @@ def _clients(conn: sa.Connection, window: Window, starts: list[_dt.datetime]) ->
     bucket = time_bucket(client_reports.c.received_at, window.unit).label("bucket")
     per_bucket = {start: (0, 0) for start in starts}
     for text, n, r in conn.execute(sa.select(bucket, dropped, recovered).where(in_window).group_by(bucket)):
-        before = per_bucket.get(_bucket_start(text), (0, 0))
-        per_bucket[_bucket_start(text)] = (before[0] + int(n), before[1] + int(r))
+        before = per_bucket.get(bucket_start(text), (0, 0))
+        per_bucket[bucket_start(text)] = (before[0] + int(n), before[1] + int(r))
     keys_out = sorted(
         (
             {
@@ -276,11 +204,17 @@ def _clients(conn: sa.Connection, window: Window, starts: list[_dt.datetime]) ->
     }
 
 
-def stats(conn: sa.Connection, window: Window) -> dict[str, Any]:
-    """Every count of ``GET /v1/stats`` for ``window`` (see the module docstring)."""
+def stats(conn: sa.Connection, window: Window, *, top: int = 10) -> dict[str, Any]:
+    """Every count of ``GET /v1/stats`` for ``window`` (see the module docstring and
+    :mod:`.analytics`); ``top``: how many noisiest fingerprints."""
     starts = window.starts()
     delivery_stats, pushes = _deliveries(conn, window)
     return {
+        "channels": analytics.channels(conn, window, starts),
+        "noisiest": analytics.noisiest(conn, window, top),
+        "acknowledgement": analytics.acknowledgement(conn, window),
+        "transports": analytics.transports(conn, window),
+        "funnel": analytics.funnel(conn, window),
         "since": format_time(window.since),
         "until": format_time(window.until),
         "bucket": window.unit,

@@ -1,17 +1,34 @@
-// The dashboard: exact counts for the last 24 hours from the hub's GET /v1/stats (events per hour
-// by level as stacked bars, deliveries by status, pushes, per device, events clients dropped), drawn
-// as inline SVG.
+// The dashboard: exact counts for a period (24 h, 7 or 30 days) from the hub's GET /v1/stats (events
+// per hour or day by level as stacked bars, deliveries by status, pushes, per device, events clients
+// dropped), drawn as inline SVG, and the analytics tables of analytics.js (each with a CSV export).
 
+import { analyticsPanels } from "./analytics.js";
 import { h, replace, svg, toast } from "./dom.js";
 
 const HOUR = 3600 * 1000;
 const CHART_LEVELS = ["info", "warning", "error", "critical"];
-export const STATUSES = ["queued", "sent", "failed", "delivered", "opened", "acknowledged"];
+export const STATUSES = ["queued", "sent", "failed", "delivered", "opened", "acknowledged", "held", "skipped"];
 const MAX_OPEN_CRITICAL = 1000;
+/** The periods the range picker offers: how many buckets of which size, ending with the current one. */
+export const RANGES = {
+  "24h": { bins: 24, bucket: "hour", label: "last 24 h" },
+  "7d": { bins: 7, bucket: "day", label: "last 7 days" },
+  "30d": { bins: 30, bucket: "day", label: "last 30 days" },
+};
+let currentRange = "24h";
 
-/** The stats window for the chart: the 24 whole hours ending with the current one. */
-export function chartSince(now = Date.now()) {
-  return new Date(Math.floor(now / HOUR) * HOUR - 23 * HOUR).toISOString();
+/** The stats window for the chart: `bins` whole hours (or UTC days) ending with the current one. */
+export function chartSince(now = Date.now(), range = "24h") {
+  const { bins, bucket } = RANGES[range];
+  const size = bucket === "hour" ? HOUR : 24 * HOUR;
+  return new Date(Math.floor(now / size) * size - (bins - 1) * size).toISOString();
+}
+
+/** A bin's axis label and tooltip time: "14h" / "14:00" for hours, "01-14" for days. */
+function binLabel(start, bucket, tooltip = false) {
+  const d = new Date(start);
+  if (bucket === "day") return `${String(d.getUTCMonth() + 1).padStart(2, "0")}-${String(d.getUTCDate()).padStart(2, "0")}`;
+  return tooltip ? `${d.getHours()}:00` : `${String(d.getHours()).padStart(2, "0")}h`;
 }
 
 /** The API's hourly buckets as chart bins [{start: ms, counts: {level: n}}] (debug left out). */
@@ -43,7 +60,8 @@ export function chartWidth(available) {
   return Math.round(Math.min(720, Math.max(280, Number(available) || 720)));
 }
 
-export function hourlyChart(bins, W = 720) {
+export function hourlyChart(bins, W = 720, range = "24h") {
+  const { bucket, label } = RANGES[range];
   const H = W < 500 ? 200 : 260, left = 36, bottom = 24, top = 10, right = 8;
   const totals = bins.map((b) => CHART_LEVELS.reduce((s, l) => s + b.counts[l], 0));
   const max = niceMax(Math.max(0, ...totals));
@@ -64,16 +82,17 @@ export function hourlyChart(bins, W = 720) {
       const n = b.counts[level];
       if (!n) continue;
       parts.push(svg("rect", { x, y: y(acc + n), width: bar, height: y(acc) - y(acc + n), class: `bar fill-${level}` },
-        svg("title", { text: `${new Date(b.start).getHours()}:00 · ${n} ${level}` })));
+        svg("title", { text: `${binLabel(b.start, bucket, true)} · ${n} ${level}` })));
       acc += n;
     }
-    if (i % (W < 500 ? 8 : 6) === 0 || i === bins.length - 1) {
-      parts.push(svg("text", { x: x + bar / 2, y: H - 6, "text-anchor": "middle", class: "axis", text: `${String(new Date(b.start).getHours()).padStart(2, "0")}h` }));
+    const every = bucket === "hour" ? (W < 500 ? 8 : 6) : (W < 500 ? 7 : bins.length > 10 ? 5 : 1);
+    if (i % every === 0 || i === bins.length - 1) {
+      parts.push(svg("text", { x: x + bar / 2, y: H - 6, "text-anchor": "middle", class: "axis", text: binLabel(b.start, bucket) }));
     }
   });
   return h("figure", { class: "chart", id: "chart-hourly" },
-    svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "Events per hour by level, last 24 hours" }, parts),
-    h("figcaption", {}, h("span", { text: "Events per hour, last 24 h" }),
+    svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": `Events per ${bucket} by level, ${label}` }, parts),
+    h("figcaption", {}, h("span", { text: `Events per ${bucket}, ${label}` }),
       h("span", { class: "legend" }, CHART_LEVELS.map((l) => h("span", { class: "legend-item" }, h("i", { class: `swatch fill-${l}` }), l)))));
 }
 
@@ -174,13 +193,22 @@ function droppedPanel(clients) {
       ` ${k.dropped} dropped${k.recovered ? `, ${k.recovered} recovered` : ""} in ${k.reports} report${plural(k.reports)}`))));
 }
 
+function rangePicker(main, api, now) {
+  const select = h("select", { id: "range", "aria-label": "Period",
+    onchange: () => { currentRange = select.value; showDashboard(main, api, now); } },
+  Object.entries(RANGES).map(([value, r]) => h("option", { value, text: r.label, selected: value === currentRange })));
+  return h("div", { class: "range-picker" }, h("label", { for: "range", text: "Period " }), select);
+}
+
 export async function showDashboard(main, api, now = Date.now()) {
+  const range = currentRange;
+  const { bucket, label } = RANGES[range];
   const view = h("section", { class: "view dashboard", id: "dashboard" }, h("p", { class: "muted", text: "Loading…" }));
   replace(main, view);
   try {
-    const since = chartSince(now);
+    const since = chartSince(now, range);
     const [stats, devicesAnswer, openCritical] = await Promise.all([
-      api.get(`/v1/stats?${new URLSearchParams({ since, bucket: "hour" })}`),
+      api.get(`/v1/stats?${new URLSearchParams({ since, bucket })}`),
       api.get("/v1/devices").catch(() => []),
       openCriticalCount(api, since),
     ]);
@@ -189,17 +217,19 @@ export async function showDashboard(main, api, now = Date.now()) {
     const byLevel = stats.events.by_level;
     const pushed = byLevel.warning + byLevel.error + byLevel.critical;
     replace(view,
+      rangePicker(main, api, now),
       h("div", { class: "cards" },
-        card("events, 24 h", stats.events.total, "card-events"),
+        card(`events, ${range}`, stats.events.total, "card-events"),
         card("to push (warning +)", pushed, "card-pushed"),
         card("critical open", openCritical, "card-critical"),
         card("devices", devices.length, "card-devices"),
         card("dropped by clients", stats.clients.dropped, "card-dropped", stats.clients.dropped ? { "data-alert": "" } : {})),
       pushNote(pushed, devices.length, stats.pushes.sent),
-      hourlyChart(binsFromStats(stats.events.buckets), width),
-      statusChart(statusCounts(stats.deliveries.by_status), "Deliveries by status, last 24 h", width),
+      hourlyChart(binsFromStats(stats.events.buckets), width, range),
+      statusChart(statusCounts(stats.deliveries.by_status), `Deliveries by status, ${label}`, width),
       h("div", { class: "panels" }, pushesPanel(stats.pushes), devicesPanel(stats.deliveries.by_device)),
-      droppedPanel(stats.clients));
+      droppedPanel(stats.clients),
+      analyticsPanels(stats));
   } catch (err) {
     replace(view, h("p", { class: "form-error", role: "alert", text: `Could not load the dashboard: ${err.message}` }));
     toast(err.message, "error");

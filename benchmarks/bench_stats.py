@@ -1,0 +1,178 @@
+"""The dashboard's queries (``GET /v1/stats``) on a database of 1 million stored events.
+
+One SQLite database is filled directly (bulk INSERTs, no fsync: this measures reading, not ingest)
+with EVENTS events over DAYS days: levels INFO 60 %, WARNING 25 %, ERROR 12 %, CRITICAL 3 % (half of
+them acknowledged), 12 channels, 500 fingerprints (a few very noisy), and one delivery to one of two
+devices (Web Push, FCM) for every pushed event, most sent and delivered, some failed, some held or
+skipped by the gate. Then every section of ``store.stats.stats`` is timed for the last 24 hours
+(hour buckets) and for the whole period (day buckets), each the best of REPEATS runs, and printed as
+a ratio against ``SELECT count(*) FROM events`` timed the same way in the same run: the price of a
+section in "full table counts". The whole answer is timed too.
+
+Usage: ``python benchmarks/bench_stats.py [--smoke]`` (or ``PUSHLOG_BENCH_SMOKE=1``: 20,000 events,
+same code path).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import random
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import SMOKE, machine, ratio_line
+
+from pushlog.hub.store import analytics, create_engine, migrate
+from pushlog.hub.store import stats as stats_store
+from pushlog.hub.store._tables import deliveries, devices, events
+
+EVENTS = 20_000 if SMOKE else 1_000_000
+DAYS = 30
+REPEATS = 2 if SMOKE else 3
+CHUNK = 20_000
+END = _dt.datetime(2026, 1, 31, tzinfo=_dt.UTC)
+START = END - _dt.timedelta(days=DAYS)
+CHANNELS = [f"ch{n}" for n in range(12)]
+
+
+def _fill(engine: sa.Engine) -> None:
+    rng = random.Random(7)
+    with engine.begin() as conn:
+        for n, kind in enumerate(("webpush", "fcm")):
+            conn.execute(
+                devices.insert().values(
+                    id=f"dev_{n}", kind=kind, name=kind, min_level=30, created_at=START, updated_at=START
+                )
+            )
+    step = (END - START) / EVENTS
+    seq = 0
+    for first in range(0, EVENTS, CHUNK):
+        event_rows: list[dict[str, Any]] = []
+        delivery_rows: list[dict[str, Any]] = []
+        for i in range(first, min(first + CHUNK, EVENTS)):
+            seq += 1
+            ts = START + step * i
+            roll = rng.random()
+            level = 20 if roll < 0.60 else 30 if roll < 0.85 else 40 if roll < 0.97 else 50
+            noisy = rng.random() < 0.3
+            fingerprint = f"fp{rng.randrange(5)}" if noisy else f"fp{rng.randrange(500)}"
+            acked = (
+                ts + _dt.timedelta(seconds=rng.randrange(30, 3600))
+                if level == 50 and rng.random() < 0.5
+                else None
+            )
+            event_rows.append(
+                {
+                    "seq": seq,
+                    "id": f"ev{seq}",
+                    "ts": ts,
+                    "received_at": ts,
+                    "level": level,
+                    "title": f"title {fingerprint}",
+                    "body": None,
+                    "channel": CHANNELS[rng.randrange(len(CHANNELS))],
+                    "tags": [],
+                    "actions": [],
+                    "metadata": {},
+                    "fingerprint": fingerprint,
+                    "count": rng.randrange(1, 4),
+                    "push": level >= 30,
+                    "source": {},
+                    "acknowledged_at": acked,
+                }
+            )
+            if level >= 30:
+                outcome = rng.random()
+                sent = ts + _dt.timedelta(seconds=1) if outcome < 0.9 else None
+                status = (
+                    "delivered"
+                    if outcome < 0.8
+                    else "sent"
+                    if outcome < 0.9
+                    else "failed"
+                    if outcome < 0.95
+                    else "skipped"
+                )
+                delivery_rows.append(
+                    {
+                        "id": f"dl{seq}",
+                        "event_seq": seq,
+                        "event_id": f"ev{seq}",
+                        "device_id": f"dev_{seq % 2}",
+                        "round": 0,
+                        "status": status,
+                        "attempts": 1,
+                        "created_at": ts,
+                        "updated_at": ts,
+                        "sent_at": sent,
+                        "delivered_at": ts + _dt.timedelta(seconds=1 + rng.random() * 3)
+                        if status == "delivered"
+                        else None,
+                        "last_status_code": 410 if status == "failed" else 201,
+                        "reason": "quiet_hours" if status == "skipped" else None,
+                    }
+                )
+        with engine.begin() as conn:
+            conn.execute(events.insert(), event_rows)
+            if delivery_rows:
+                conn.execute(deliveries.insert(), delivery_rows)
+    with engine.begin() as conn:
+        conn.execute(sa.text("ANALYZE"))
+
+
+def _best(engine: sa.Engine, fn: Callable[[sa.Connection], object]) -> float:
+    times = []
+    for _ in range(REPEATS):
+        with engine.connect() as conn:
+            start = time.perf_counter()
+            fn(conn)
+            times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = create_engine(f"sqlite:///{Path(tmp) / 'stats.db'}")
+
+        @sa.event.listens_for(engine, "connect")
+        def _no_fsync(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.execute("PRAGMA synchronous=OFF")
+
+        migrate(engine)
+        began = time.perf_counter()
+        _fill(engine)
+        filled = time.perf_counter() - began
+        print(f"# bench_stats on {machine()}: {EVENTS:,} events over {DAYS} days, filled in {filled:.1f} s")
+        baseline = _best(engine, lambda c: c.execute(sa.select(sa.func.count()).select_from(events)).scalar())
+        print(f"baseline SELECT count(*) FROM events: {baseline * 1000:.1f} ms")
+        windows = {
+            "24h": stats_store.Window(since=END - _dt.timedelta(hours=24), until=END, unit="hour"),
+            f"{DAYS}d": stats_store.Window(since=START, until=END, unit="day"),
+        }
+        for name, window in windows.items():
+            starts = window.starts()
+            sections: dict[str, Callable[[sa.Connection], object]] = {
+                "events by level": lambda c, w=window, s=starts: stats_store._events(c, w, s),
+                "deliveries+pushes": lambda c, w=window: stats_store._deliveries(c, w),
+                "channels": lambda c, w=window, s=starts: analytics.channels(c, w, s),
+                "noisiest top 10": lambda c, w=window: analytics.noisiest(c, w, 10),
+                "ack times": lambda c, w=window: analytics.acknowledgement(c, w),
+                "transports": lambda c, w=window: analytics.transports(c, w),
+                "funnel": lambda c, w=window: analytics.funnel(c, w),
+                "whole answer": lambda c, w=window: stats_store.stats(c, w),
+            }
+            for label, fn in sections.items():
+                seconds = _best(engine, fn)
+                print(ratio_line(f"{name} {label} ({seconds * 1000:.1f} ms) vs count(*)", seconds / baseline))
+        engine.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,217 @@
+"""The team's analytics in ``GET /v1/stats`` beyond the counts of :mod:`.stats`: events per channel
+over time, the noisiest fingerprints, how long CRITICALs wait to be acknowledged, each transport's
+success rate and sent -> delivered latency, and the delivery funnel with held/skipped/failed reasons.
+
+Exact: every number is aggregated from the rows in the window (``count``/``sum`` in the database;
+percentiles over the exact list of durations, read as two timestamp columns only). Windows are
+:class:`.stats.Window` and buckets :func:`.stats.time_bucket`, so every section cuts time alike.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from collections.abc import Sequence
+from typing import Any, Final
+
+import sqlalchemy as sa
+
+from ..._levels import Level
+from .._clock import format_time
+from ._tables import deliveries, devices, events
+from ._window import Window, bucket_start, elapsed_seconds, time_bucket
+from .outbox import DeliveryStatus
+
+#: How many channels the per-channel series keeps (the rest is summed as ``other``).
+TOP_CHANNELS: Final = 8
+OTHER: Final = "(other)"
+NO_CHANNEL: Final = "(none)"
+
+
+def percentile(values: Sequence[float], fraction: float) -> float | None:
+    """The nearest-rank percentile of ``values`` (``fraction`` 0..1); None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(fraction * len(ordered)))
+    return round(ordered[rank - 1], 3)
+
+
+def channels(conn: sa.Connection, window: Window, starts: list[_dt.datetime]) -> dict[str, Any]:
+    """Visible event lines per channel: totals (top :data:`TOP_CHANNELS` + other) and per bucket."""
+    visible = sa.and_(window.contains(events.c.ts), events.c.merged_into.is_(None))
+    totals = conn.execute(
+        sa.select(events.c.channel, sa.func.count()).where(visible).group_by(events.c.channel)
+    ).all()
+    ranked = sorted(((c or NO_CHANNEL, int(n)) for c, n in totals), key=lambda item: (-item[1], item[0]))
+    top = [name for name, _ in ranked[:TOP_CHANNELS]]
+    by_channel = {name: n for name, n in ranked[:TOP_CHANNELS]}
+    rest = sum(n for _, n in ranked[TOP_CHANNELS:])
+    if rest:
+        by_channel[OTHER] = rest
+    names = [*top, *([OTHER] if rest else [])]
+    bucket = time_bucket(events.c.ts, window.unit).label("bucket")
+    per_bucket = {start: dict.fromkeys(names, 0) for start in starts}
+    for text, channel, n in conn.execute(
+        sa.select(bucket, events.c.channel, sa.func.count()).where(visible).group_by(bucket, events.c.channel)
+    ):
+        name = channel or NO_CHANNEL
+        counts = per_bucket.setdefault(bucket_start(text), dict.fromkeys(names, 0))
+        counts[name if name in top else OTHER] += int(n)
+    return {
+        "by_channel": by_channel,
+        "buckets": [{"start": format_time(s), "channels": c} for s, c in sorted(per_bucket.items())],
+    }
+
+
+def noisiest(conn: sa.Connection, window: Window, top: int) -> list[dict[str, Any]]:
+    """The ``top`` fingerprints with the most occurrences (``count`` summed, dedup included)."""
+    occurrences = sa.func.sum(events.c.count)
+    rows = conn.execute(
+        sa.select(
+            events.c.fingerprint,
+            sa.func.count(),
+            occurrences,
+            sa.func.max(events.c.level),
+            sa.func.max(events.c.title),
+            sa.func.max(events.c.channel),
+        )
+        .where(
+            window.contains(events.c.ts), events.c.merged_into.is_(None), events.c.fingerprint.is_not(None)
+        )
+        .group_by(events.c.fingerprint)
+        .order_by(occurrences.desc(), events.c.fingerprint)
+        .limit(top)
+    ).all()
+    return [
+        {
+            "fingerprint": fp,
+            "title": title,
+            "channel": channel,
+            "level": _level_name(int(level)),
+            "lines": int(lines),
+            "occurrences": int(occ),
+        }
+        for fp, lines, occ, level, title, channel in rows
+    ]
+
+
+def _level_name(level: int) -> str:
+    below = [lv for lv in Level if lv <= level]
+    return (max(below) if below else Level.DEBUG).wire_name
+
+
+def acknowledgement(conn: sa.Connection, window: Window) -> dict[str, Any]:
+    """CRITICAL lines of the window: how many, how many acknowledged, mean and p90 seconds from
+    receipt to acknowledgement."""
+    critical = sa.and_(
+        window.contains(events.c.ts), events.c.merged_into.is_(None), events.c.level >= int(Level.CRITICAL)
+    )
+    total = int(conn.execute(sa.select(sa.func.count()).where(critical)).scalar() or 0)
+    wait = elapsed_seconds(events.c.received_at, events.c.acknowledged_at)
+    waits = [
+        float(w)
+        for w in conn.execute(
+            sa.select(wait).where(critical, events.c.acknowledged_at.is_not(None), wait >= 0)
+        ).scalars()
+    ]
+    return {
+        "critical": total,
+        "acknowledged": len(waits),
+        "mean_s": round(sum(waits) / len(waits), 3) if waits else None,
+        "p90_s": percentile(waits, 0.9),
+    }
+
+
+def transports(conn: sa.Connection, window: Window) -> list[dict[str, Any]]:
+    """Per transport (device kind): sent, failed, success rate of what was tried, and sent -> delivered
+    latency percentiles (p50, p90, p99)."""
+    in_window = window.contains(deliveries.c.created_at)
+    kind = sa.func.coalesce(devices.c.kind, "removed").label("kind")
+    joined = deliveries.outerjoin(devices, devices.c.id == deliveries.c.device_id)
+    went = sa.or_(deliveries.c.sent_at.is_not(None), deliveries.c.delivered_at.is_not(None))
+    counts = conn.execute(
+        sa.select(
+            kind,
+            sa.func.coalesce(sa.func.sum(sa.case((went, 1), else_=0)), 0),
+            sa.func.coalesce(
+                sa.func.sum(sa.case((deliveries.c.status == DeliveryStatus.FAILED, 1), else_=0)), 0
+            ),
+        )
+        .select_from(joined)
+        .where(in_window)
+        .group_by(kind)
+    ).all()
+    latencies: dict[str, list[float]] = {}
+    latency = elapsed_seconds(deliveries.c.sent_at, deliveries.c.delivered_at)
+    for name, seconds in conn.execute(
+        sa.select(kind, latency)
+        .select_from(joined)
+        .where(
+            in_window,
+            deliveries.c.sent_at.is_not(None),
+            deliveries.c.delivered_at.is_not(None),
+            latency >= 0,
+        )
+    ):
+        latencies.setdefault(name, []).append(float(seconds))
+    out = []
+    for name, sent, failed in sorted(counts, key=lambda r: r[0]):
+        tried = int(sent) + int(failed)
+        lat = latencies.get(name, [])
+        if not tried and not lat:
+            continue
+        out.append(
+            {
+                "transport": name,
+                "sent": int(sent),
+                "failed": int(failed),
+                "success_rate": round(int(sent) / tried, 4) if tried else None,
+                "latency_p50_s": percentile(lat, 0.5),
+                "latency_p90_s": percentile(lat, 0.9),
+                "latency_p99_s": percentile(lat, 0.99),
+            }
+        )
+    return out
+
+
+def funnel(conn: sa.Connection, window: Window) -> dict[str, Any]:
+    """Deliveries created in the window as a funnel: targeted (every row), held and skipped by the
+    gate's reason, sent, delivered, opened, acknowledged, and failed by status code."""
+    in_window = window.contains(deliveries.c.created_at)
+    by_reason: dict[str, dict[str, int]] = {"held": {}, "skipped": {}}
+    for status, reason, n in conn.execute(
+        sa.select(deliveries.c.status, deliveries.c.reason, sa.func.count())
+        .where(in_window, deliveries.c.status.in_((DeliveryStatus.HELD, DeliveryStatus.SKIPPED)))
+        .group_by(deliveries.c.status, deliveries.c.reason)
+    ):
+        by_reason[status][reason or "unknown"] = int(n)
+    failed: dict[str, int] = {}
+    for code, n in conn.execute(
+        sa.select(deliveries.c.last_status_code, sa.func.count())
+        .where(in_window, deliveries.c.status == DeliveryStatus.FAILED)
+        .group_by(deliveries.c.last_status_code)
+    ):
+        failed[str(code) if code is not None else "no_response"] = int(n)
+    row = conn.execute(
+        sa.select(
+            sa.func.count(),
+            sa.func.count(deliveries.c.sent_at),
+            sa.func.count(deliveries.c.delivered_at),
+            sa.func.count(deliveries.c.opened_at),
+            sa.func.coalesce(
+                sa.func.sum(sa.case((deliveries.c.status == DeliveryStatus.ACKNOWLEDGED, 1), else_=0)), 0
+            ),
+        ).where(in_window)
+    ).one()
+    targeted, sent, delivered, opened, acknowledged = (int(v) for v in row)
+    return {
+        "targeted": targeted,
+        "held": by_reason["held"],
+        "skipped": by_reason["skipped"],
+        "sent": sent,
+        "delivered": delivered,
+        "opened": opened,
+        "acknowledged": acknowledged,
+        "failed": failed,
+    }

@@ -1,0 +1,130 @@
+"""Preference documents (``preferences``) and the app's categories (``categories``).
+
+A document belongs to a device (``"device"``, its id) or to an app user (``"user"``, the app's user
+id as a string; no users table is needed). What a device gets is decided with its :class:`Recipient`
+(:func:`recipients`): the device's own document, else its user's, else the defaults.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Iterable
+from typing import Any, Final, Literal
+
+import msgspec
+import sqlalchemy as sa
+
+from ..attention import Category, PreferenceDocument, Recipient
+from ._tables import categories, devices, preferences
+
+SubjectKind = Literal["device", "user"]
+DEVICE: Final = "device"
+USER: Final = "user"
+
+
+def _document(raw: Any) -> PreferenceDocument:
+    return msgspec.convert(raw, PreferenceDocument)
+
+
+def get_document(conn: sa.Connection, kind: SubjectKind, subject_id: str) -> PreferenceDocument | None:
+    """The stored document, or None when the subject never chose (the defaults apply)."""
+    raw = conn.execute(
+        sa.select(preferences.c.document).where(
+            preferences.c.subject_kind == kind, preferences.c.subject_id == subject_id
+        )
+    ).scalar_one_or_none()
+    return None if raw is None else _document(raw)
+
+
+def put_document(
+    conn: sa.Connection,
+    kind: SubjectKind,
+    subject_id: str,
+    document: PreferenceDocument,
+    *,
+    now: _dt.datetime,
+) -> None:
+    """Replace the subject's document (insert on first use)."""
+    raw = msgspec.to_builtins(document)
+    changed = conn.execute(
+        preferences.update()
+        .where(preferences.c.subject_kind == kind, preferences.c.subject_id == subject_id)
+        .values(document=raw, updated_at=now)
+    ).rowcount
+    if not changed:
+        conn.execute(
+            preferences.insert().values(
+                subject_kind=kind, subject_id=subject_id, document=raw, updated_at=now
+            )
+        )
+
+
+def delete_document(conn: sa.Connection, kind: SubjectKind, subject_id: str) -> None:
+    conn.execute(
+        preferences.delete().where(preferences.c.subject_kind == kind, preferences.c.subject_id == subject_id)
+    )
+
+
+def list_categories(conn: sa.Connection) -> dict[str, Category]:
+    rows = conn.execute(sa.select(categories).order_by(categories.c.name)).all()
+    return {r.name: Category(default=r.default_mode, description=r.description) for r in rows}
+
+
+def put_category(conn: sa.Connection, name: str, category: Category, *, now: _dt.datetime) -> None:
+    values = {"default_mode": category.default, "description": category.description, "updated_at": now}
+    if not conn.execute(categories.update().where(categories.c.name == name).values(**values)).rowcount:
+        conn.execute(categories.insert().values(name=name, **values))
+
+
+def delete_category(conn: sa.Connection, name: str) -> bool:
+    return bool(conn.execute(categories.delete().where(categories.c.name == name)).rowcount)
+
+
+def anyone_collects_info(conn: sa.Connection) -> bool:
+    """Whether any team device's document asks for INFO events in its digest (ingest skips the gate
+    for feed-only events otherwise): one read of the devices' documents (a handful of rows)."""
+    documents = conn.execute(
+        sa.select(preferences.c.document).where(preferences.c.subject_kind == DEVICE)
+    ).scalars()
+    return any(isinstance(raw, dict) and raw.get("digest_info") for raw in documents)
+
+
+def device_columns() -> list[sa.ColumnElement[Any]]:
+    """What :func:`recipients` needs of a ``devices`` row (with id, min_level and channels for
+    ``outbox.device_matches``): the user a device belongs to and the zone it reported."""
+    return [devices.c.id, devices.c.min_level, devices.c.channels, devices.c.user_id, devices.c.timezone]
+
+
+def recipients(conn: sa.Connection, device_rows: Iterable[Any]) -> dict[str, Recipient]:
+    """Each device's :class:`Recipient`; reads the documents of these devices and their users and the
+    categories in three queries (none when no one chose anything)."""
+    rows = list(device_rows)
+    if not rows:
+        return {}
+    documents: dict[tuple[str, str], PreferenceDocument] = {}
+    if conn.execute(sa.select(preferences.c.subject_id).limit(1)).first() is not None:
+        users = {str(u) for r in rows if (u := r._mapping.get("user_id")) is not None}
+        wanted = sa.or_(
+            sa.and_(preferences.c.subject_kind == DEVICE, preferences.c.subject_id.in_([r.id for r in rows])),
+            sa.and_(preferences.c.subject_kind == USER, preferences.c.subject_id.in_(users)),
+        )
+        for kind, subject, raw in conn.execute(
+            sa.select(preferences.c.subject_kind, preferences.c.subject_id, preferences.c.document).where(
+                wanted
+            )
+        ):
+            documents[(kind, subject)] = _document(raw)
+    known = list_categories(conn)
+    result = {}
+    for row in rows:
+        user_id = row._mapping.get("user_id")
+        own = documents.get((DEVICE, row.id))
+        users_doc = documents.get((USER, str(user_id))) if user_id is not None else None
+        document = own or users_doc or PreferenceDocument()
+        result[row.id] = Recipient(
+            document=document,
+            user=user_id is not None,
+            device_timezone=row._mapping.get("timezone"),
+            categories=known,
+        )
+    return result
