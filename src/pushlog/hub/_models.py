@@ -124,6 +124,10 @@ class Event(Struct, forbid_unknown_fields=False):
     repeat_of: Annotated[
         Id | None, Meta(description="dedup follow-up: the first event's id; count is added to its line")
     ] = None
+    resolves: Annotated[
+        Annotated[str, Meta(min_length=1, max_length=MAX_FINGERPRINT)] | None,
+        Meta(description="the fingerprint of an alert this event resolves (its push is replaced)"),
+    ] = None
 
 
 class ClientReport(Struct, forbid_unknown_fields=False):
@@ -374,6 +378,10 @@ class StoredEvent(Struct):
     acknowledged_by: str | None
     repeat_of: str | None = None
     last_seen_at: Annotated[NullTime, Meta(description="ts of the newest follow-up folded into it")] = None
+    resolves: str | None = None
+    resolved_at: Annotated[NullTime, Meta(description="when this alert was resolved (docs/rules.md)")] = None
+    resolved_by: Annotated[str | None, Meta(description="event:<id>, rule:<name>, quiet:<rule name>")] = None
+    resolved_after_s: Annotated[float | None, Meta(description="seconds from arrival to resolution")] = None
     deliveries: list[Delivery] = []
 
 
@@ -555,6 +563,94 @@ class Ready(Struct):
 
 class VapidKey(Struct):
     public_key: Annotated[str, Meta(description="base64url uncompressed P-256 point")]
+
+
+# -- rules (hub/rules/, docs/rules.md) ------------------------------------------------------------
+
+RuleKind = Literal["expect", "threshold", "resolve"]
+RuleName = Annotated[str, Meta(min_length=1, max_length=128, pattern=r"^\S(.*\S)?$")]
+Duration = Annotated[
+    str | Annotated[float, Meta(gt=0, le=MAX_EVERY_S)],
+    Meta(description="seconds, or a duration like 90s, 15m, 1d (at most 366 days)"),
+]
+
+
+class RuleMatch(Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Which events a rule looks at; all given conditions must hold (none: every event)."""
+
+    channel: Annotated[str, Meta(min_length=1, max_length=MAX_CHANNEL)] | None = None
+    level: Annotated[LevelName | None, Meta(description="minimum level")] = None
+    text: (
+        Annotated[str, Meta(min_length=1, max_length=MAX_TITLE, description="in the title or body, any case")]
+        | None
+    ) = None
+    fingerprint: Annotated[str, Meta(min_length=1, max_length=MAX_FINGERPRINT)] | None = None
+    tag: Annotated[str, Meta(min_length=1, max_length=MAX_TAG)] | None = None
+    meta: (
+        Annotated[
+            dict[
+                Annotated[str, Meta(min_length=1, max_length=MAX_METADATA_KEY)],
+                Annotated[str, Meta(max_length=MAX_METADATA_VALUE)],
+            ],
+            Meta(max_length=16, description="metadata equality (values compared as text)"),
+        ]
+        | None
+    ) = None
+
+
+class RuleRequest(Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """A rule as it is declared (API, ``pushlog rules add``, the rules file, ``pushlog.expect``).
+
+    ``expect``: a matching event at least every ``every`` (+ ``grace``); ``threshold``: ``count``
+    matching occurrences within ``within`` make one push; ``resolve``: alerts matching go resolved
+    after ``quiet`` without a new occurrence. ``level`` is the level of the rule's own alert
+    (expect and threshold; default error), ``title`` its text (default: the rule's name)."""
+
+    kind: RuleKind
+    match: RuleMatch | None = None
+    every: Duration | None = None
+    grace: Duration | None = None
+    count: Annotated[int, Meta(ge=1, le=1_000_000)] | None = None
+    within: Duration | None = None
+    quiet: Duration | None = None
+    level: LevelName | None = None
+    title: Annotated[str, Meta(min_length=1, max_length=MAX_TITLE)] | None = None
+
+
+class RuleHistoryEntry(Struct):
+    at: Time
+    previous: str | None
+    state: str
+    event_id: Annotated[str | None, Meta(description="the event that caused or announced the change")]
+    detail: str | None
+
+
+class Rule(Struct):
+    name: str
+    kind: RuleKind
+    match: RuleMatch
+    every_s: float | None
+    grace_s: float | None
+    count: int | None
+    within_s: float | None
+    quiet_s: float | None
+    level: LevelName | None
+    title: str | None
+    source: Annotated[Literal["api", "file", "client"], Meta(description="who declared it")]
+    state: Annotated[
+        str, Meta(description="expect: waiting|ok|missed; threshold: ok|firing; resolve: active")
+    ]
+    state_since: Time
+    due_at: Annotated[NullTime, Meta(description="expect: when it is missed without a match")]
+    last_match_at: NullTime
+    alert_event_id: Annotated[str | None, Meta(description="the rule's unresolved alert")]
+    created_at: Time
+    updated_at: Time
+    history: Annotated[list[RuleHistoryEntry], Meta(description="newest first (one rule's read)")] = []
+
+
+class RuleList(Struct):
+    rules: list[Rule]
 
 
 # -- decoding -------------------------------------------------------------------------------------
@@ -907,6 +1003,7 @@ def to_new_event(event: Event, where: str, *, now: _dt.datetime) -> NewEvent:
         push=push and pushes and event.repeat_of is None,
         source=source,
         repeat_of=event.repeat_of,
+        resolves=event.resolves,
     )
 
 

@@ -22,7 +22,7 @@ _ERRORS: Final = {
     401: "Missing, unknown or revoked key (or bad receipt token)",
     403: "The key's scope does not allow this (too low, or the other branch: read vs users)",
     404: "Not found",
-    409: "Conflict (revoking the last live admin key)",
+    409: "Conflict (revoking the last live admin key; changing a rule another declarer owns)",
     413: "Request body too large",
     422: "Well-formed but invalid (wrong types, missing fields, out of range); the message names the field",
     429: "Rate limited; see Retry-After",
@@ -271,6 +271,44 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         query=m.StatsQuery,
         description="Exact counts of events per bucket and level, deliveries by status and device, push "
         "milestones with the median sent-to-delivered latency, and events clients reported dropping.",
+    ),
+    Operation(
+        "get",
+        "/v1/rules",
+        "List rules over the event stream, with their state",
+        "read",
+        {200: (m.RuleList, "All rules, by name")},
+        _READ,
+    ),
+    Operation(
+        "put",
+        "/v1/rules/{name}",
+        "Declare a rule (create, or change it; the same declaration again changes nothing)",
+        "admin",
+        {200: (m.Rule, "The rule now")},
+        (400, 401, 403, 409, 422, 429),
+        body=m.RuleRequest,
+        path_params=("name",),
+        description="A publish key may declare kind expect only (pushlog.expect), and may not change a "
+        "rule declared with an admin key or by the rules file (409). docs/rules.md.",
+    ),
+    Operation(
+        "get",
+        "/v1/rules/{name}",
+        "One rule with its state history (newest first)",
+        "read",
+        {200: (m.Rule, "The rule")},
+        (400, 401, 403, 404, 429),
+        path_params=("name",),
+    ),
+    Operation(
+        "delete",
+        "/v1/rules/{name}",
+        "Remove a rule (its open alert stays in the feed)",
+        "admin",
+        {204: (None, "Deleted")},
+        (400, 401, 403, 404, 429),
+        path_params=("name",),
     ),
 )
 

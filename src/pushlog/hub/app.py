@@ -12,6 +12,7 @@ root so the service worker's scope is the whole hub).
 from __future__ import annotations
 
 import contextlib
+import datetime as _dt
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,8 +46,10 @@ from ._pushbudget import PushBudget
 from ._ratelimit import RateLimiter
 from ._state import HubState
 from ._streams import StreamSlots
-from .api import deliveries, devices, events, heartbeats, keys, meta, stats, stream
+from .api import deliveries, devices, events, heartbeats, keys, meta, rules, stats, stream
 from .config import HubConfig
+from .rules import RulesEngine, RulesTask, apply_rules_file, read_rules_file
+from .store.events import Repeat
 
 if TYPE_CHECKING:  # delivery imports aiohttp: loaded when the hub starts (lifespan)
     from .delivery import Sender
@@ -71,7 +74,40 @@ def api_routes() -> list[BaseRoute]:
         *keys.routes,
         *heartbeats.routes,
         *stats.routes,
+        *rules.routes,
     ]
+
+
+def critical_repeat(config: HubConfig) -> Repeat:
+    """The CRITICAL re-push schedule applied at ingest (publish path and the hub's own alerts)."""
+    return Repeat(
+        interval=_dt.timedelta(seconds=config.critical_repeat_interval),
+        expiry=_dt.timedelta(seconds=config.critical_expiry),
+    )
+
+
+async def start_rules(state: HubState) -> RulesTask:
+    """Declare the rules file (if any) and start the rules' periodic pass."""
+    config = state.config
+    if config.rules_file is not None:
+        specs = read_rules_file(config.rules_file)  # RulesFileError stops the start, saying where
+        await state.db(apply_rules_file, specs, now=state.clock())
+        state.rules.invalidate()
+
+    async def on_events(deliveries: int) -> None:
+        await state.broker.changed()
+        if deliveries:
+            state.wake_delivery()
+
+    task = RulesTask(
+        engine=state.rules,
+        run_db=state.db,
+        clock=state.clock,
+        on_events=on_events,
+        interval=config.rules_interval,
+    )
+    task.start()
+    return task
 
 
 def create_app(
@@ -102,6 +138,7 @@ def create_app(
         ),
         resolver=resolver or system_resolver,
         senders=senders,
+        rules=RulesEngine(repeat=critical_repeat(config)),
     )
 
     @contextlib.asynccontextmanager
@@ -141,9 +178,12 @@ def create_app(
             )
             monitor.runner = retention.runner = upkeep.runner = runner
             runner.start()
+            # The rules' pass (idempotent, safe in every process) keeps its own loop for now.
+            app.state.rules = await start_rules(state)
             try:
                 yield
             finally:
+                await app.state.rules.aclose()
                 await runner.aclose()
                 await state.broker.close()
                 await state.delivery.aclose()

@@ -468,6 +468,21 @@ def schedule_repeats(conn: sa.Connection, *, now: _dt.datetime, interval: _dt.ti
     return enqueue(conn, pushes, now=now)
 
 
+def _next_round(conn: sa.Connection, event_id: str) -> int:
+    last = conn.execute(
+        sa.select(sa.func.max(deliveries.c.round)).where(deliveries.c.event_id == event_id)
+    ).scalar()
+    return int(last or 0) + 1
+
+
+def enqueue_next_round(conn: sa.Connection, push: Push, *, now: _dt.datetime) -> int:
+    """Queue one more round of an already pushed event (a resolved alert's replacement, built from
+    the event as it is when sent); returns rows created."""
+    return enqueue(
+        conn, [Push(push.seq, push.id, push.level, push.channel, round=_next_round(conn, push.id))], now=now
+    )
+
+
 def next_due(conn: sa.Connection) -> _dt.datetime | None:
     """When the dispatcher next has work: the earliest queued attempt (or lease end) or re-push."""
     attempt = conn.execute(

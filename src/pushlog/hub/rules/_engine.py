@@ -1,0 +1,393 @@
+"""The rules engine: evaluates rules as events are ingested and when time passes.
+
+* On ingest (:meth:`RulesEngine.ingest_job`, wrapped around the publish path's job, inside its
+  transaction): the compiled rules are checked against the stored generation (one small query per
+  transaction) and recompiled only when a rule was declared, changed or removed. Threshold rules take
+  the push off their matching events before they are stored (below the threshold they stay in the
+  feed only); after the insert, each newly stored event is offered to the rules of its channel and
+  to those without one (a dict lookup and a few comparisons per rule): an expectation moves its
+  deadline, a threshold counts the occurrences in its window and, crossing it, raises one alert.
+* When time passes (:meth:`RulesEngine.run_due`, idempotent, safe to call from several processes):
+  expectations past their deadline are missed (one alert), threshold windows that went quiet re-arm
+  and resolve their alert, ``resolve`` rules resolve the alerts they match after their quiet time.
+
+State changes are conditional UPDATEs (:func:`pushlog.hub.store.rules.move`); the rule's own alerts
+are ordinary events stored through ``insert_events`` (streamed, pushed, acknowledged like any other)
+with the fingerprint ``rule:<name>``, and resolved through :mod:`pushlog.hub.store.alerts`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import sqlalchemy as sa
+
+from ..._duration import format_seconds, format_span
+from ..._levels import POLICIES, Level
+from .._clock import format_time
+from ..store import alerts
+from ..store import rules as rule_store
+from ..store._tables import as_utc, events, rules
+from ..store.events import NO_REPEAT, IngestResult, NewEvent, Repeat, insert_events
+from ._match import Matcher
+from ._spec import RuleSpec
+
+#: The channel of a rule's alert when its match names none.
+ALERT_CHANNEL: Final = "rules"
+#: Matching events a threshold alert links (metadata ``linked``).
+MAX_LINKED: Final = 20  # ids as JSON stay within a metadata value's 1024 characters
+
+Job = Callable[[sa.Connection], IngestResult]
+
+
+def alert_fingerprint(name: str) -> str:
+    return f"rule:{name}"
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    id: str
+    name: str
+    kind: str
+    spec: RuleSpec
+    matcher: Matcher
+    created_at: _dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    """The rules of one generation, indexed for the ingest path."""
+
+    rules: tuple[CompiledRule, ...] = ()
+    by_channel: dict[str | None, tuple[CompiledRule, ...]] = dataclasses.field(default_factory=dict)
+    any_channel: tuple[CompiledRule, ...] = ()
+    thresholds: bool = False
+
+    @classmethod
+    def build(cls, found: Sequence[CompiledRule]) -> Compiled:
+        live = [rule for rule in found if rule.kind in ("expect", "threshold")]
+        by_channel: dict[str | None, list[CompiledRule]] = {}
+        for rule in live:
+            if rule.matcher.channel is not None:
+                by_channel.setdefault(rule.matcher.channel, []).append(rule)
+        return cls(
+            rules=tuple(found),
+            by_channel={channel: tuple(group) for channel, group in by_channel.items()},
+            any_channel=tuple(rule for rule in live if rule.matcher.channel is None),
+            thresholds=any(rule.kind == "threshold" for rule in live),
+        )
+
+    @property
+    def live(self) -> bool:
+        return bool(self.by_channel or self.any_channel)
+
+    def matching(self, event: NewEvent) -> list[CompiledRule]:
+        found = [rule for rule in self.any_channel if rule.matcher(event)]
+        if event.channel is not None:
+            found.extend(rule for rule in self.by_channel.get(event.channel, ()) if rule.matcher(event))
+        return found
+
+    def screen(self, batch: Sequence[NewEvent]) -> Sequence[NewEvent]:
+        """``batch`` with pushes taken off events a threshold rule counts (they reach the feed only;
+        the threshold's own alert is the push)."""
+        changed = None
+        for index, item in enumerate(batch):
+            if item.push and any(rule.kind == "threshold" for rule in self.matching(item)):
+                if changed is None:
+                    changed = list(batch)
+                changed[index] = dataclasses.replace(item, push=False, repeats=False)
+        return batch if changed is None else changed
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """What one :meth:`RulesEngine.run_due` did."""
+
+    changed: int = 0  # rules that changed state or alerts resolved
+    deliveries: int = 0
+
+
+def compile_row(row: Any) -> CompiledRule:
+    spec = RuleSpec.from_json(row.kind, row.spec)
+    return CompiledRule(row.id, row.name, row.kind, spec, Matcher.compile(spec.match), row.created_at)
+
+
+class RulesEngine:
+    """One per hub process. ``repeat`` is the CRITICAL re-push schedule for the rules' own alerts."""
+
+    def __init__(self, *, repeat: Repeat = NO_REPEAT) -> None:
+        self._repeat = repeat
+        self._generation: tuple[int, Any] | None = None
+        self._compiled = Compiled()
+
+    def invalidate(self) -> None:
+        """A rule changed in this process: recompile on the next use."""
+        self._generation = None
+
+    def current(self, conn: sa.Connection) -> Compiled:
+        """The compiled rules, recompiled when the stored generation moved (another process too)."""
+        generation = rule_store.generation(conn)
+        if generation != self._generation:
+            self._compiled = Compiled.build([compile_row(row) for row in rule_store.list_rules(conn)])
+            self._generation = generation
+        return self._compiled
+
+    # ---- ingest --------------------------------------------------------------------------------
+    def ingest_job(
+        self, batch: Sequence[NewEvent], *, now: _dt.datetime, then: Callable[[Sequence[NewEvent]], Job]
+    ) -> Job:
+        """The ingest job for ``batch``: ``then(batch)`` (the store's job) with the rules around it."""
+
+        def job(conn: sa.Connection) -> IngestResult:
+            compiled = self.current(conn)
+            screened = compiled.screen(batch) if compiled.thresholds else batch
+            result = then(screened)(conn)
+            if compiled.live and result.stored:
+                more = self.evaluate(conn, compiled, result.stored, now=now)
+                if more:
+                    result = dataclasses.replace(result, deliveries=result.deliveries + more)
+            return result
+
+        return job
+
+    def evaluate(
+        self,
+        conn: sa.Connection,
+        compiled: Compiled,
+        stored: Sequence[tuple[int, NewEvent]],
+        *,
+        now: _dt.datetime,
+    ) -> int:
+        """Offer newly stored events to the rules; returns deliveries the rules' alerts created."""
+        hits: dict[str, tuple[CompiledRule, list[tuple[int, NewEvent]]]] = {}
+        for seq, item in stored:
+            for rule in compiled.matching(item):
+                hits.setdefault(rule.id, (rule, []))[1].append((seq, item))
+        deliveries = 0
+        for rule, matched in hits.values():
+            if rule.kind == "expect":
+                deliveries += self._seen(conn, rule, now=now)
+            else:
+                deliveries += self._count(conn, rule, matched, now=now)
+        return deliveries
+
+    def _seen(self, conn: sa.Connection, rule: CompiledRule, *, now: _dt.datetime) -> int:
+        spec = rule.spec
+        due = now + _dt.timedelta(seconds=(spec.every_s or 0) + (spec.grace_s or 0))
+        rule_store.set_values(conn, rule.id, last_match_at=now, due_at=due)  # takes the row's lock
+        row = conn.execute(
+            sa.select(rules.c.state, rules.c.alert_event_id).where(rules.c.id == rule.id)
+        ).first()
+        if row is None or row.state == "ok":
+            return 0
+        if row.state == "waiting":
+            rule_store.move(conn, rule.id, expected="waiting", state="ok", now=now, detail="first seen")
+            return 0
+        if not rule_store.move(
+            conn, rule.id, expected="missed", state="ok", now=now, detail="seen again", alert_event_id=None
+        ):
+            return 0
+        if row.alert_event_id is None:
+            return 0
+        return alerts.resolve_event(conn, row.alert_event_id, by=f"rule:{rule.name}", now=now)
+
+    def _count(
+        self,
+        conn: sa.Connection,
+        rule: CompiledRule,
+        matched: list[tuple[int, NewEvent]],
+        *,
+        now: _dt.datetime,
+    ) -> int:
+        spec = rule.spec
+        assert spec.within_s is not None and spec.count is not None
+        rule_store.set_values(conn, rule.id, last_match_at=now)  # the row's lock: one count at a time
+        rule_store.add_matches(
+            conn,
+            [{"rule_id": rule.id, "event_seq": seq, "at": now, "count": item.count} for seq, item in matched],
+        )
+        since = now - _dt.timedelta(seconds=spec.within_s)
+        total = rule_store.window_total(conn, rule.id, since=since)
+        if total < spec.count:
+            return 0
+        state = conn.execute(sa.select(rules.c.state).where(rules.c.id == rule.id)).scalar()
+        if state != "ok":
+            return 0
+        linked = rule_store.window_event_ids(conn, rule.id, since=since, limit=MAX_LINKED)
+        label = spec.title or spec.match.get("text") or rule.name
+        alert = self._alert(
+            rule,
+            title=f"{label} \u00d7{total} in {format_span(spec.within_s)}",
+            body=f"rule {rule.name!r}: {total} matching events within {format_seconds(spec.within_s)} "
+            f"(threshold {spec.count}); the first {len(linked)} are linked in metadata.linked",
+            now=now,
+            extra={"count": total, "linked": linked},
+        )
+        if not rule_store.move(
+            conn,
+            rule.id,
+            expected="ok",
+            state="firing",
+            now=now,
+            event_id=alert.id,
+            detail=f"{total} in {format_seconds(spec.within_s)}",
+            alert_event_id=alert.id,
+        ):
+            return 0
+        return self._raise(conn, alert, now=now)
+
+    def _alert(
+        self, rule: CompiledRule, *, title: str, body: str, now: _dt.datetime, extra: dict[str, Any]
+    ) -> NewEvent:
+        level = rule.spec.alert_level
+        return NewEvent(
+            id=str(uuid.uuid4()),
+            ts=now,
+            level=level,
+            title=title[:256],
+            body=body,
+            channel=rule.spec.match.get("channel") or ALERT_CHANNEL,
+            tags=["rule"],
+            metadata={"rule": rule.name, "kind": rule.kind, **extra},
+            fingerprint=alert_fingerprint(rule.name),
+            push=POLICIES[level].push,
+            source={"logger": "pushlog.hub.rules"},
+        )
+
+    def _raise(self, conn: sa.Connection, alert: NewEvent, *, now: _dt.datetime) -> int:
+        repeat = self._repeat if alert.level >= Level.CRITICAL else NO_REPEAT
+        return insert_events(conn, [alert], key_id=None, now=now, repeat=repeat).deliveries
+
+    # ---- time ----------------------------------------------------------------------------------
+    def run_due(self, conn: sa.Connection, *, now: _dt.datetime) -> Due:
+        """Everything time decides at ``now``: missed expectations, re-armed thresholds, quiet alerts.
+        Idempotent; with several processes each change is made by exactly one of them."""
+        compiled = self.current(conn)
+        changed = deliveries = 0
+        for rule in compiled.rules:
+            if rule.kind == "expect":
+                done, made = self._check_missed(conn, rule, now=now)
+            elif rule.kind == "threshold":
+                done, made = self._rearm(conn, rule, now=now)
+            else:
+                done, made = self._quiet(conn, rule, now=now)
+            changed += done
+            deliveries += made
+        return Due(changed=changed, deliveries=deliveries)
+
+    def _check_missed(self, conn: sa.Connection, rule: CompiledRule, *, now: _dt.datetime) -> tuple[int, int]:
+        row = conn.execute(sa.select(rules).where(rules.c.id == rule.id)).first()
+        if row is None or row.state not in ("waiting", "ok") or row.due_at is None or row.due_at > now:
+            return 0, 0
+        spec = rule.spec
+        since = row.last_match_at or row.created_at
+        label = spec.title or rule.name
+        alert = self._alert(
+            rule,
+            title=f"{label}: not seen for {format_span((now - since).total_seconds())}",
+            body=f"expected every {format_seconds(spec.every_s or 0)} (+{format_seconds(spec.grace_s or 0)} "
+            f"grace); last seen: {format_time(row.last_match_at) or 'never'}",
+            now=now,
+            extra={"due_at": format_time(row.due_at), "last_seen_at": format_time(row.last_match_at)},
+        )
+        if not rule_store.move(
+            conn,
+            rule.id,
+            expected=row.state,
+            state="missed",
+            now=now,
+            event_id=alert.id,
+            detail="not seen by " + (format_time(row.due_at) or ""),
+            where=(rules.c.due_at <= now,),
+            alert_event_id=alert.id,
+        ):
+            return 0, 0
+        return 1, self._raise(conn, alert, now=now)
+
+    def _rearm(self, conn: sa.Connection, rule: CompiledRule, *, now: _dt.datetime) -> tuple[int, int]:
+        spec = rule.spec
+        assert spec.within_s is not None and spec.count is not None
+        since = now - _dt.timedelta(seconds=spec.within_s)
+        rule_store.prune_matches(conn, rule.id, before=since)
+        row = conn.execute(
+            sa.select(rules.c.state, rules.c.alert_event_id).where(rules.c.id == rule.id)
+        ).first()
+        if row is None or row.state != "firing":
+            return 0, 0
+        if rule_store.window_total(conn, rule.id, since=since) >= spec.count:
+            return 0, 0
+        if not rule_store.move(
+            conn,
+            rule.id,
+            expected="firing",
+            state="ok",
+            now=now,
+            detail="below the threshold",
+            alert_event_id=None,
+        ):
+            return 0, 0
+        made = 0
+        if row.alert_event_id is not None:
+            made = alerts.resolve_event(conn, row.alert_event_id, by=f"rule:{rule.name}", now=now)
+        return 1, made
+
+    def _quiet(self, conn: sa.Connection, rule: CompiledRule, *, now: _dt.datetime) -> tuple[int, int]:
+        assert rule.spec.quiet_s is not None
+        cutoff = now - _dt.timedelta(seconds=rule.spec.quiet_s)
+        last = sa.func.coalesce(events.c.last_seen_at, events.c.received_at)
+        rows = conn.execute(
+            sa.select(
+                events.c.seq,
+                events.c.id,
+                events.c.level,
+                events.c.channel,
+                events.c.fingerprint,
+                last.label("last"),
+            )
+            .where(*alerts.open_alerts(), *rule.matcher.conditions(), events.c.received_at >= rule.created_at)
+            .order_by(events.c.seq)
+        ).all()
+        lines: dict[str, list[Any]] = {}
+        for row in rows:
+            lines.setdefault(row.fingerprint, []).append(row)
+        changed = made = 0
+        for group in lines.values():
+            if max(as_utc(row.last) for row in group) <= cutoff:
+                created = alerts.resolve_lines(conn, group, by=f"quiet:{rule.name}", now=now)
+                changed += 1
+                made += created
+        return changed, made
+
+
+def declare(
+    conn: sa.Connection,
+    *,
+    name: str,
+    spec: RuleSpec,
+    source: str,
+    key_id: str | None,
+    now: _dt.datetime,
+) -> rule_store.Declared:
+    """Store a declared rule (an expectation's deadline counts from its last match, else from now)."""
+    due_at = None
+    if spec.kind == "expect":
+        row = rule_store.get_rule(conn, name)
+        start = now
+        if row is not None and row.kind == "expect":
+            start = row.last_match_at or row.created_at
+        due_at = start + _dt.timedelta(seconds=(spec.every_s or 0) + (spec.grace_s or 0))
+    return rule_store.declare(
+        conn,
+        name=name,
+        kind=spec.kind,
+        spec=spec.to_json(),
+        source=source,
+        key_id=key_id,
+        now=now,
+        due_at=due_at,
+    )
