@@ -22,6 +22,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "tail",
     "keys",
     "devices",
+    "rules",
     "backup",
     "restore",
 )

@@ -68,7 +68,7 @@ def test_a_publish_key_declares_expectations_only_and_never_over_an_admins_rule(
 
 def test_invalid_declarations_name_the_field(hub: ThreadHub) -> None:
     cases: list[tuple[Any, str]] = [
-        ({"kind": "expect"}, "every: required for a expect rule"),
+        ({"kind": "expect"}, "every: required for an expect rule"),
         ({"kind": "threshold", "count": 5}, "within: required for a threshold rule"),
         ({"kind": "threshold", "count": 1, "within": "1m"}, "count: must be at least 2"),
         ({"kind": "resolve", "quiet": "10m", "every": "1h"}, "every: not used by a resolve rule"),

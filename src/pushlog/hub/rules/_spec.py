@@ -25,6 +25,7 @@ _TAKES: Final = {
     "resolve": ("quiet",),
 }
 DEFAULT_ALERT_LEVEL: Final = Level.ERROR
+_A: Final = {"expect": "an", "threshold": "a", "resolve": "a"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,9 +86,9 @@ def spec_from_request(request: RuleRequest) -> RuleSpec:
     }
     for name in _NEEDS[request.kind]:
         if name not in given:
-            raise invalid(name, f"required for a {request.kind} rule")
+            raise invalid(name, f"required for {_A[request.kind]} {request.kind} rule")
     for name in sorted(given - set(_TAKES[request.kind])):
-        raise invalid(name, f"not used by a {request.kind} rule")
+        raise invalid(name, f"not used by {_A[request.kind]} {request.kind} rule")
     every = _seconds(request.every, "every")
     grace = _seconds(request.grace, "grace")
     if request.kind == "expect" and grace is None and every is not None:
