@@ -32,9 +32,9 @@ from ..._levels import POLICIES, Level
 from .._clock import format_time
 from ..store import alerts
 from ..store import rules as rule_store
-from ..store._tables import as_utc, events, rules
+from ..store._tables import UTCDateTime, as_utc, events, rules
 from ..store.events import NO_REPEAT, IngestResult, NewEvent, Repeat, insert_events
-from ._match import Matcher
+from ._match import Matcher, fold
 from ._spec import RuleSpec
 
 #: The channel of a rule's alert when its match names none.
@@ -87,17 +87,30 @@ class Compiled:
         return bool(self.by_channel or self.any_channel)
 
     def matching(self, event: NewEvent) -> list[CompiledRule]:
-        found = [rule for rule in self.any_channel if rule.matcher(event)]
-        if event.channel is not None:
-            found.extend(rule for rule in self.by_channel.get(event.channel, ()) if rule.matcher(event))
+        """The live rules ``event`` matches (those of its channel and those without one)."""
+        own = self.by_channel.get(event.channel, ()) if event.channel is not None else ()
+        if not own and not self.any_channel:
+            return []
+        folded = fold(event)
+        found = [rule for rule in self.any_channel if rule.matcher.matches(event, folded)]
+        found.extend(rule for rule in own if rule.matcher.matches(event, folded))
         return found
 
-    def screen(self, batch: Sequence[NewEvent]) -> Sequence[NewEvent]:
+    def match_batch(self, batch: Sequence[NewEvent]) -> dict[str, list[CompiledRule]]:
+        """The rules each event of ``batch`` matches, by event id (events matching none left out)."""
+        found: dict[str, list[CompiledRule]] = {}
+        for item in batch:
+            rules = self.matching(item)
+            if rules:
+                found[item.id] = rules
+        return found
+
+    def screen(self, batch: Sequence[NewEvent], hits: dict[str, list[CompiledRule]]) -> Sequence[NewEvent]:
         """``batch`` with pushes taken off events a threshold rule counts (they reach the feed only;
         the threshold's own alert is the push)."""
         changed = None
         for index, item in enumerate(batch):
-            if item.push and any(rule.kind == "threshold" for rule in self.matching(item)):
+            if item.push and any(rule.kind == "threshold" for rule in hits.get(item.id, ())):
                 if changed is None:
                     changed = list(batch)
                 changed[index] = dataclasses.replace(item, push=False, repeats=False)
@@ -110,6 +123,17 @@ class Due:
 
     changed: int = 0  # rules that changed state or alerts resolved
     deliveries: int = 0
+
+
+#: An expectation seen while ``ok``: its deadline moves (executemany over the rules seen in a batch).
+_SEEN_OK: Final = (
+    rules.update()
+    .where(rules.c.id == sa.bindparam("b_id"), rules.c.state == "ok")
+    .values(
+        last_match_at=sa.bindparam("b_now", type_=UTCDateTime()),
+        due_at=sa.bindparam("b_due", type_=UTCDateTime()),
+    )
+)
 
 
 def compile_row(row: Any) -> CompiledRule:
@@ -145,10 +169,13 @@ class RulesEngine:
 
         def job(conn: sa.Connection) -> IngestResult:
             compiled = self.current(conn)
-            screened = compiled.screen(batch) if compiled.thresholds else batch
+            if not compiled.live:
+                return then(batch)(conn)
+            hits = compiled.match_batch(batch)  # once per event, before and after the insert
+            screened = compiled.screen(batch, hits) if compiled.thresholds and hits else batch
             result = then(screened)(conn)
-            if compiled.live and result.stored:
-                more = self.evaluate(conn, compiled, result.stored, now=now)
+            if hits and result.stored:
+                more = self.evaluate(conn, hits, result.stored, now=now)
                 if more:
                     result = dataclasses.replace(result, deliveries=result.deliveries + more)
             return result
@@ -158,28 +185,48 @@ class RulesEngine:
     def evaluate(
         self,
         conn: sa.Connection,
-        compiled: Compiled,
+        hits: dict[str, list[CompiledRule]],
         stored: Sequence[tuple[int, NewEvent]],
         *,
         now: _dt.datetime,
     ) -> int:
-        """Offer newly stored events to the rules; returns deliveries the rules' alerts created."""
-        hits: dict[str, tuple[CompiledRule, list[tuple[int, NewEvent]]]] = {}
+        """Offer newly stored events (duplicates are not in ``stored``) to the rules they matched;
+        returns deliveries the rules' alerts created."""
+        by_rule: dict[str, tuple[CompiledRule, list[tuple[int, NewEvent]]]] = {}
         for seq, item in stored:
-            for rule in compiled.matching(item):
-                hits.setdefault(rule.id, (rule, []))[1].append((seq, item))
-        deliveries = 0
-        for rule, matched in hits.values():
-            if rule.kind == "expect":
-                deliveries += self._seen(conn, rule, now=now)
-            else:
+            for rule in hits.get(item.id, ()):
+                by_rule.setdefault(rule.id, (rule, []))[1].append((seq, item))
+        if not by_rule:
+            return 0
+        seen = [rule for rule, _ in by_rule.values() if rule.kind == "expect"]
+        deliveries = self._seen_all(conn, seen, now=now) if seen else 0
+        for rule, matched in by_rule.values():
+            if rule.kind == "threshold":
                 deliveries += self._count(conn, rule, matched, now=now)
         return deliveries
 
+    def _seen_all(self, conn: sa.Connection, seen: list[CompiledRule], *, now: _dt.datetime) -> int:
+        """Expectations seen: one statement moves the deadlines of those that were ``ok`` (the usual
+        case); the others (first seen, or back after a miss) change state one by one."""
+        moved = conn.execute(
+            _SEEN_OK,
+            [{"b_id": rule.id, "b_now": now, "b_due": self._due(rule, now)} for rule in seen],
+        ).rowcount
+        if moved == len(seen):
+            return 0
+        ok = set(
+            conn.execute(
+                sa.select(rules.c.id).where(rules.c.id.in_([r.id for r in seen]), rules.c.state == "ok")
+            ).scalars()
+        )
+        return sum(self._seen(conn, rule, now=now) for rule in seen if rule.id not in ok)
+
+    @staticmethod
+    def _due(rule: CompiledRule, now: _dt.datetime) -> _dt.datetime:
+        return now + _dt.timedelta(seconds=(rule.spec.every_s or 0) + (rule.spec.grace_s or 0))
+
     def _seen(self, conn: sa.Connection, rule: CompiledRule, *, now: _dt.datetime) -> int:
-        spec = rule.spec
-        due = now + _dt.timedelta(seconds=(spec.every_s or 0) + (spec.grace_s or 0))
-        rule_store.set_values(conn, rule.id, last_match_at=now, due_at=due)  # takes the row's lock
+        rule_store.set_values(conn, rule.id, last_match_at=now, due_at=self._due(rule, now))  # row lock
         row = conn.execute(
             sa.select(rules.c.state, rules.c.alert_event_id).where(rules.c.id == rule.id)
         ).first()

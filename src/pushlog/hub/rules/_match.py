@@ -17,6 +17,11 @@ from ..store._tables import events
 from ..store.events import EventFilter, NewEvent, meta_text
 
 
+def fold(event: NewEvent) -> tuple[str, str]:
+    """The title and body as text conditions compare them."""
+    return event.title.casefold(), event.body.casefold() if event.body else ""
+
+
 @dataclass(frozen=True, slots=True)
 class Matcher:
     min_level: int
@@ -40,6 +45,11 @@ class Matcher:
         )
 
     def __call__(self, event: NewEvent) -> bool:
+        return self.matches(event, None)
+
+    def matches(self, event: NewEvent, folded: tuple[str, str] | None) -> bool:
+        """``folded``: the event's title and body casefolded, when the caller made them once for
+        all rules (the ingest path); ``None`` makes them here."""
         if event.level < self.min_level:
             return False
         if self.channel is not None and event.channel != self.channel:
@@ -52,9 +62,8 @@ class Matcher:
             if key not in event.metadata or meta_text(event.metadata[key]) != value:
                 return False
         if self.text is not None:
-            if self.text in event.title.casefold():
-                return True
-            return event.body is not None and self.text in event.body.casefold()
+            title, body = folded if folded is not None else fold(event)
+            return self.text in title or self.text in body
         return True
 
     def conditions(self) -> list[sa.ColumnElement[bool]]:
