@@ -52,6 +52,19 @@ def test_a_rule_added_from_the_cli_acts_on_the_running_hub(
     assert code != 0 and "no rule named 'declines'" in err
 
 
+def test_an_escalation_chain_from_the_cli(running: ThreadHub, capsys: pytest.CaptureFixture[str]) -> None:
+    data = ("--data-dir", str(running.data_dir))
+    code, out, _ = cli(capsys, "rules", "group", "oncall-2", "bob-phone", "dev_x", *data)
+    assert (code, out.strip()) == (0, "group oncall-2: 2 members, 0 registered devices now")
+    add = ("rules", "add", "oncall", "--kind", "escalate", "--min-level", "critical")
+    code, out, _ = cli(capsys, *add, "--step", "10m:oncall-2", "--step", "30m:managers", *data)
+    assert (code, out.strip()) == (0, "declared: oncall (escalate, active)")
+    code, out, _ = cli(capsys, "rules", "show", "oncall", *data)
+    assert "steps: [{'after_s': 600.0, 'group': 'oncall-2'}, {'after_s': 1800.0, 'group': 'managers'}]" in out
+    code, _, err = cli(capsys, *add, "--step", "10m", *data)
+    assert code != 0 and "--step wants AFTER:GROUP" in err
+
+
 def test_add_refuses_what_the_hub_would(running: ThreadHub, capsys: pytest.CaptureFixture[str]) -> None:
     data = ("--data-dir", str(running.data_dir))
     code, _, err = cli(capsys, "rules", "add", "late", "--kind", "expect", "--count", "3", *data)

@@ -25,6 +25,8 @@ EPILOG = textwrap.dedent(
       pushlog rules add declines --kind threshold --text "payment declined" --min-level warning \\
           --count 20 --within 5m --level error
       pushlog rules add payments-quiet --kind resolve --channel payments --quiet 15m
+      pushlog rules group oncall-2 bob-phone carol-phone
+      pushlog rules add oncall --kind escalate --min-level critical --step 10m:oncall-2 --step 30m:managers
       pushlog rules list
       pushlog rules show declines          # state, and its history of state changes
       pushlog rules remove declines
@@ -52,7 +54,7 @@ def register(subparsers: Any) -> None:
     show.set_defaults(func=_show)
     add = sub.add_parser("add", help="declare a rule (or change it)")
     add.add_argument("name", help="the rule's name (an expectation's name is also its text by default)")
-    add.add_argument("--kind", required=True, choices=("expect", "threshold", "resolve"))
+    add.add_argument("--kind", required=True, choices=("expect", "threshold", "resolve", "escalate"))
     match = add.add_argument_group("which events (all given must hold)")
     match.add_argument("--channel", help="the event's channel")
     match.add_argument("--text", help="text in the title or body (expect: default the rule's name)")
@@ -70,8 +72,20 @@ def register(subparsers: Any) -> None:
     kinds.add_argument("--quiet", help="resolve: alerts quiet this long are resolved")
     kinds.add_argument("--level", help="expect/threshold: level of the rule's push (default error)")
     kinds.add_argument("--title", help="expect/threshold: text of the rule's push (default: the name)")
+    kinds.add_argument(
+        "--step",
+        action="append",
+        default=None,
+        metavar="AFTER:GROUP",
+        help="escalate: unacknowledged AFTER its arrival, push to GROUP (repeatable, in order)",
+    )
     add_db_arguments(add)
     add.set_defaults(func=_add)
+    group = sub.add_parser("group", help="set a device group for escalate rules (no members: remove it)")
+    group.add_argument("group", help="the group's name")
+    group.add_argument("members", nargs="*", help="device names or ids (see 'pushlog devices list')")
+    add_db_arguments(group)
+    group.set_defaults(func=_group)
     remove = sub.add_parser("remove", help="remove a rule")
     remove.add_argument("name")
     add_db_arguments(remove)
@@ -100,6 +114,14 @@ def declaration(args: argparse.Namespace) -> dict[str, Any]:
             pairs[key] = value
         match["meta"] = pairs
     rule: dict[str, Any] = {"kind": args.kind, "match": match}
+    if args.step:
+        steps = []
+        for item in args.step:
+            after, sep, group = item.partition(":")
+            if not sep or not after or not group:
+                raise CLIError(f"--step wants AFTER:GROUP (e.g. 10m:oncall-2), not {item!r}")
+            steps.append({"after": after, "group": group})
+        rule["steps"] = steps
     for key in ("every", "grace", "count", "within", "quiet", "level", "title"):
         value = getattr(args, key)
         if value is not None:
@@ -189,6 +211,7 @@ def _show(args: argparse.Namespace) -> int:
         "quiet_s",
         "level",
         "title",
+        "steps",
         "due_at",
         "last_match_at",
     ):
@@ -202,6 +225,27 @@ def _show(args: argparse.Namespace) -> int:
         detail = f"  {visible(entry['detail'])}" if entry["detail"] else ""
         event = f"  event {entry['event_id']}" if entry["event_id"] else ""
         print(f"    {entry['at']}  {moved}{detail}{event}")
+    return 0
+
+
+def _group(args: argparse.Namespace) -> int:
+    from pushlog.hub.store import rules as rule_store
+
+    if not 0 < len(args.group) <= 64:
+        raise CLIError("a group's name must be 1-64 characters")
+    engine = open_engine(args)
+    try:
+        with engine.begin() as conn:
+            rule_store.set_group(conn, args.group, list(args.members))
+            found = rule_store.group_devices(conn, args.group)
+    finally:
+        engine.dispose()
+    if not args.members:
+        print(f"removed group {visible(args.group)}")
+    else:
+        print(
+            f"group {visible(args.group)}: {len(args.members)} members, {len(found)} registered devices now"
+        )
     return 0
 
 

@@ -567,7 +567,7 @@ class VapidKey(Struct):
 
 # -- rules (hub/rules/, docs/rules.md) ------------------------------------------------------------
 
-RuleKind = Literal["expect", "threshold", "resolve"]
+RuleKind = Literal["expect", "threshold", "resolve", "escalate"]
 RuleName = Annotated[str, Meta(min_length=1, max_length=128, pattern=r"^\S(.*\S)?$")]
 Duration = Annotated[
     str | Annotated[float, Meta(gt=0, le=MAX_EVERY_S)],
@@ -598,12 +598,21 @@ class RuleMatch(Struct, forbid_unknown_fields=True, omit_defaults=True):
     ) = None
 
 
+class EscalationStep(Struct, forbid_unknown_fields=True):
+    """Push the CRITICAL to the devices of ``group`` when it is still unacknowledged ``after`` its
+    arrival."""
+
+    after: Duration
+    group: Annotated[str, Meta(min_length=1, max_length=64)]
+
+
 class RuleRequest(Struct, forbid_unknown_fields=True, omit_defaults=True):
     """A rule as it is declared (API, ``pushlog rules add``, the rules file, ``pushlog.expect``).
 
     ``expect``: a matching event at least every ``every`` (+ ``grace``); ``threshold``: ``count``
     matching occurrences within ``within`` make one push; ``resolve``: alerts matching go resolved
-    after ``quiet`` without a new occurrence. ``level`` is the level of the rule's own alert
+    after ``quiet`` without a new occurrence; ``escalate``: a matching CRITICAL not acknowledged goes
+    to each step's device group in turn. ``level`` is the level of the rule's own alert
     (expect and threshold; default error), ``title`` its text (default: the rule's name)."""
 
     kind: RuleKind
@@ -615,6 +624,7 @@ class RuleRequest(Struct, forbid_unknown_fields=True, omit_defaults=True):
     quiet: Duration | None = None
     level: LevelName | None = None
     title: Annotated[str, Meta(min_length=1, max_length=MAX_TITLE)] | None = None
+    steps: Annotated[list[EscalationStep], Meta(min_length=1, max_length=10)] | None = None
 
 
 class RuleHistoryEntry(Struct):
@@ -636,9 +646,11 @@ class Rule(Struct):
     quiet_s: float | None
     level: LevelName | None
     title: str | None
+    steps: Annotated[list[dict[str, Any]] | None, Meta(description="escalate: [{after_s, group}]")]
     source: Annotated[Literal["api", "file", "client"], Meta(description="who declared it")]
     state: Annotated[
-        str, Meta(description="expect: waiting|ok|missed; threshold: ok|firing; resolve: active")
+        str,
+        Meta(description="expect: waiting|ok|missed; threshold: ok|firing; resolve, escalate: active"),
     ]
     state_since: Time
     due_at: Annotated[NullTime, Meta(description="expect: when it is missed without a match")]

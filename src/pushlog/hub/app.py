@@ -90,8 +90,8 @@ async def start_rules(state: HubState) -> RulesTask:
     """Declare the rules file (if any) and start the rules' periodic pass."""
     config = state.config
     if config.rules_file is not None:
-        specs = read_rules_file(config.rules_file)  # RulesFileError stops the start, saying where
-        await state.db(apply_rules_file, specs, now=state.clock())
+        found = read_rules_file(config.rules_file)  # RulesFileError stops the start, saying where
+        await state.db(apply_rules_file, found, now=state.clock())
         state.rules.invalidate()
 
     async def on_events(deliveries: int) -> None:

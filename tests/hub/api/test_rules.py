@@ -76,6 +76,12 @@ def test_invalid_declarations_name_the_field(hub: ThreadHub) -> None:
         ({"kind": "expect", "every": "1d", "match": {"chanel": "x"}}, "match"),
         ({"kind": "later"}, "kind"),
         ({"kind": "expect", "every": 400 * 86400}, "every:"),
+        ({"kind": "escalate"}, "steps: required for an escalate rule"),
+        (
+            {"kind": "escalate", "steps": [{"after": "30m", "group": "a"}, {"after": "10m", "group": "b"}]},
+            "steps[1].after: must be later than the step before",
+        ),
+        ({"kind": "escalate", "steps": [{"after": "10m"}]}, "steps[0].group: required"),
     ]
     for body, message in cases:
         answer = put(hub, "bad", body)

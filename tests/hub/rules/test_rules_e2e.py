@@ -22,6 +22,7 @@ from tests.support.push_service import PushService, ReceivedPush
 
 import pushlog
 from pushlog import Client
+from pushlog.hub.store import rules as rule_store
 from pushlog.hub.store._tables import deliveries, events
 
 MIN = 60.0
@@ -109,6 +110,9 @@ class Rig:
             answer = http.get("/v1/events")
         assert answer.status_code == 200, answer.text
         return list(answer.json()["events"])
+
+    def db_write(self) -> Any:
+        return self.hub.app.state.hub.require_engine().begin()
 
     def db(self, query: Callable[[sa.Connection], Any]) -> Any:
         with self.hub.app.state.hub.require_engine().connect() as conn:
@@ -314,3 +318,65 @@ def test_a_threshold_survives_a_restart_in_its_window_pushes_once_and_rearms(rig
     assert rig.rule("declines")["state"] == "ok"
     pushed = rig.db(lambda c: c.execute(sa.select(deliveries.c.event_id).distinct()).scalars().all())
     assert pushed == [alert["event_id"]], "only the threshold's alert reached the phone"
+
+
+def test_an_unacknowledged_critical_escalates_group_by_group_until_acknowledged(rig: Rig) -> None:
+    oncall, managers = rig.push_service.subscribe(), rig.push_service.subscribe()
+    with rig.hub.client(rig.hub.read_key) as http:
+        for name, phone in (("bob-phone", oncall), ("carol-phone", managers)):
+            answer = http.post(
+                "/v1/devices",
+                json={
+                    "kind": "webpush",
+                    "name": name,
+                    "subscription": phone.subscription(),
+                    "preferences": {"channels": ["nothing-by-default"]},  # only what escalation sends
+                },
+            )
+            assert answer.status_code == 201, answer.text
+    with rig.db_write() as conn:
+        rule_store.set_group(conn, "oncall-2", ["bob-phone"])
+        rule_store.set_group(conn, "managers", ["carol-phone"])
+    rig.put_rule(
+        "oncall",
+        {
+            "kind": "escalate",
+            "match": {"level": "critical"},
+            "steps": [{"after": "10m", "group": "oncall-2"}, {"after": "30m", "group": "managers"}],
+        },
+    )
+    client = rig.client()
+    try:
+        first = send(client, pushlog.critical, "Payments failing", fingerprint="pay")
+        second = send(client, pushlog.critical, "Disk full", fingerprint="disk")
+    finally:
+        client.close()
+    rig.pushes(2)  # the team's phone, round 0 of each
+
+    rig.advance(10 * MIN)
+    rig.rules_pass()
+    pushes = rig.push_service.wait_for(4, status=201)
+    step_one = [(p.subscription_id, p.payload["event_id"]) for p in pushes[2:]]
+    bob = oncall.endpoint.rsplit("/", 1)[1]
+    assert sorted(step_one) == sorted([(bob, first), (bob, second)]), "step 1: both to oncall-2"
+
+    with rig.hub.client(rig.hub.read_key) as http:  # acknowledged anywhere: every step stops
+        assert http.post(f"/v1/events/{first}/ack").status_code == 200
+    rig.advance(20 * MIN)
+    rig.rules_pass()
+    pushes = rig.push_service.wait_for(5, status=201)
+    carol = managers.endpoint.rsplit("/", 1)[1]
+    assert [(p.subscription_id, p.payload["event_id"]) for p in pushes[4:]] == [(carol, second)]
+    rig.rules_pass()
+    history = [(h["state"], h["event_id"], (h["detail"] or "")[:22]) for h in rig.rule("oncall")["history"]]
+    assert sorted(history, key=str) == sorted(
+        [
+            ("active", None, "declared (api)"),
+            ("escalated", first, "step 1: group oncall-2"),
+            ("escalated", second, "step 1: group oncall-2"),
+            ("stopped", first, "acknowledged (key:boot"),
+            ("escalated", second, "step 2: group managers"),
+        ],
+        key=str,
+    ), "each step recorded once, the acknowledged one stopped"
+    assert len(rig.push_service.wait_for(5, status=201)) == 5

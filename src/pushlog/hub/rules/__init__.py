@@ -9,7 +9,7 @@ rules file). The rows are ``store/rules.py``'s; resolving alerts is ``store/aler
 from __future__ import annotations
 
 from ._engine import Compiled, Due, RulesEngine, alert_fingerprint, declare
-from ._file import RulesFileError, apply_rules_file, read_rules_file
+from ._file import RulesFile, RulesFileError, apply_rules_file, read_rules_file
 from ._spec import KINDS, RuleSpec, parse_rule, spec_from_request
 from ._task import RulesTask
 
@@ -19,6 +19,7 @@ __all__ = [
     "Due",
     "RuleSpec",
     "RulesEngine",
+    "RulesFile",
     "RulesFileError",
     "RulesTask",
     "alert_fingerprint",

@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from ..._duration import format_seconds, format_span
 from ..._levels import POLICIES, Level
 from .._clock import format_time
-from ..store import alerts
+from ..store import alerts, outbox
 from ..store import rules as rule_store
 from ..store._tables import UTCDateTime, as_utc, events, rules
 from ..store.events import NO_REPEAT, IngestResult, NewEvent, Repeat, insert_events
@@ -70,7 +70,7 @@ class Compiled:
 
     @classmethod
     def build(cls, found: Sequence[CompiledRule]) -> Compiled:
-        live = [rule for rule in found if rule.kind in ("expect", "threshold")]
+        live = [rule for rule in found if rule.kind in ("expect", "threshold", "escalate")]
         by_channel: dict[str | None, list[CompiledRule]] = {}
         for rule in live:
             if rule.matcher.channel is not None:
@@ -203,7 +203,29 @@ class RulesEngine:
         for rule, matched in by_rule.values():
             if rule.kind == "threshold":
                 deliveries += self._count(conn, rule, matched, now=now)
+            elif rule.kind == "escalate":
+                self._follow(conn, rule, matched, now=now)
         return deliveries
+
+    def _follow(
+        self,
+        conn: sa.Connection,
+        rule: CompiledRule,
+        matched: list[tuple[int, NewEvent]],
+        *,
+        now: _dt.datetime,
+    ) -> None:
+        """Pushed CRITICALs the rule matched: their first step is due ``after`` from now."""
+        steps = rule.spec.steps or []
+        first = now + _dt.timedelta(seconds=steps[0]["after_s"])
+        rule_store.follow(
+            conn,
+            [
+                {"rule_id": rule.id, "event_seq": seq, "event_id": item.id, "step": 0, "next_at": first}
+                for seq, item in matched
+                if item.push and item.repeat_of is None and item.level >= Level.CRITICAL
+            ],
+        )
 
     def _seen_all(self, conn: sa.Connection, seen: list[CompiledRule], *, now: _dt.datetime) -> int:
         """Expectations seen: one statement moves the deadlines of those that were ``ok`` (the usual
@@ -321,6 +343,8 @@ class RulesEngine:
                 done, made = self._check_missed(conn, rule, now=now)
             elif rule.kind == "threshold":
                 done, made = self._rearm(conn, rule, now=now)
+            elif rule.kind == "escalate":
+                done, made = self._escalate(conn, rule, now=now)
             else:
                 done, made = self._quiet(conn, rule, now=now)
             changed += done
@@ -382,6 +406,44 @@ class RulesEngine:
         if row.alert_event_id is not None:
             made = alerts.resolve_event(conn, row.alert_event_id, by=f"rule:{rule.name}", now=now)
         return 1, made
+
+    def _escalate(self, conn: sa.Connection, rule: CompiledRule, *, now: _dt.datetime) -> tuple[int, int]:
+        """Due steps of followed CRITICALs: push to the step's group, or stop once acknowledged (or
+        resolved). Each step is taken by one process (conditional UPDATE) and recorded."""
+        steps = rule.spec.steps or []
+        changed = made = 0
+        for row in rule_store.due_escalations(conn, rule.id, now=now):
+            if row.acknowledged_at is not None or row.resolved_at is not None:
+                if rule_store.advance_escalation(conn, row, next_at=None):
+                    why = f"acknowledged ({row.acknowledged_by})" if row.acknowledged_at else "resolved"
+                    rule_store.note(conn, rule.id, now=now, what="stopped", event_id=row.event_id, detail=why)
+                    changed += 1
+                continue
+            if row.step >= len(steps):  # the rule lost steps since: nothing more to do
+                rule_store.advance_escalation(conn, row, next_at=None)
+                continue
+            step = steps[row.step]
+            following = steps[row.step + 1] if row.step + 1 < len(steps) else None
+            next_at = (
+                now + _dt.timedelta(seconds=following["after_s"] - step["after_s"]) if following else None
+            )
+            if not rule_store.advance_escalation(conn, row, next_at=next_at):
+                continue
+            devices = rule_store.group_devices(conn, step["group"])
+            push = outbox.Push(row.event_seq, row.event_id, int(row.level), row.channel)
+            created = outbox.enqueue_next_round(conn, push, now=now, only=devices) if devices else 0
+            rule_store.note(
+                conn,
+                rule.id,
+                now=now,
+                what="escalated",
+                event_id=row.event_id,
+                detail=f"step {row.step + 1}: group {step['group']} ({len(devices)} devices), "
+                f"unacknowledged after {format_span(step['after_s'])}",
+            )
+            changed += 1
+            made += created
+        return changed, made
 
     def _quiet(self, conn: sa.Connection, rule: CompiledRule, *, now: _dt.datetime) -> tuple[int, int]:
         assert rule.spec.quiet_s is not None

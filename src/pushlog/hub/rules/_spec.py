@@ -16,16 +16,22 @@ from .._errors import ApiError
 from .._models import MAX_EVERY_S, RuleMatch, RuleRequest, describe, invalid
 from ..store.heartbeats import default_grace
 
-KINDS: Final = ("expect", "threshold", "resolve")
+KINDS: Final = ("expect", "threshold", "resolve", "escalate")
 #: The fields each kind needs (first) and may take.
-_NEEDS: Final = {"expect": ("every",), "threshold": ("count", "within"), "resolve": ("quiet",)}
+_NEEDS: Final = {
+    "expect": ("every",),
+    "threshold": ("count", "within"),
+    "resolve": ("quiet",),
+    "escalate": ("steps",),
+}
 _TAKES: Final = {
     "expect": ("every", "grace", "level", "title"),
     "threshold": ("count", "within", "level", "title"),
     "resolve": ("quiet",),
+    "escalate": ("steps",),
 }
 DEFAULT_ALERT_LEVEL: Final = Level.ERROR
-_A: Final = {"expect": "an", "threshold": "a", "resolve": "a"}
+_A: Final = {"expect": "an", "threshold": "a", "resolve": "a", "escalate": "an"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -41,6 +47,8 @@ class RuleSpec:
     quiet_s: float | None = None
     level: str | None = None
     title: str | None = None
+    #: escalate: ``[{"after_s", "group"}]``, in order of ``after_s``.
+    steps: list[dict[str, Any]] | None = None
 
     @property
     def alert_level(self) -> Level:
@@ -49,7 +57,7 @@ class RuleSpec:
     def to_json(self) -> dict[str, Any]:
         """The stored form (``rules.spec``): only what is set."""
         data: dict[str, Any] = {"match": dict(self.match)}
-        for name in ("every_s", "grace_s", "count", "within_s", "quiet_s", "level", "title"):
+        for name in ("every_s", "grace_s", "count", "within_s", "quiet_s", "level", "title", "steps"):
             value = getattr(self, name)
             if value is not None:
                 data[name] = value
@@ -60,7 +68,9 @@ class RuleSpec:
         return cls(kind=kind, **{k: v for k, v in data.items() if k in _FIELDS})
 
 
-_FIELDS: Final = frozenset(("match", "every_s", "grace_s", "count", "within_s", "quiet_s", "level", "title"))
+_FIELDS: Final = frozenset(
+    ("match", "every_s", "grace_s", "count", "within_s", "quiet_s", "level", "title", "steps")
+)
 
 
 def _seconds(value: float | str | None, name: str) -> float | None:
@@ -81,7 +91,7 @@ def spec_from_request(request: RuleRequest) -> RuleSpec:
     """Check the kind's fields (422 naming the field) and normalise durations and defaults."""
     given = {
         name
-        for name in ("every", "grace", "count", "within", "quiet", "level", "title")
+        for name in ("every", "grace", "count", "within", "quiet", "level", "title", "steps")
         if getattr(request, name) is not None
     }
     for name in _NEEDS[request.kind]:
@@ -96,6 +106,16 @@ def spec_from_request(request: RuleRequest) -> RuleSpec:
     if request.kind == "threshold" and (request.count or 0) < 2:
         raise invalid("count", "must be at least 2 (one event is already pushed by its level)")
     match = msgspec.to_builtins(request.match) if request.match is not None else {}
+    steps: list[dict[str, Any]] | None = None
+    if request.steps is not None:
+        steps = []
+        last = 0.0
+        for index, step in enumerate(request.steps):
+            after = _seconds(step.after, f"steps[{index}].after") or 0.0
+            if after <= last:
+                raise invalid(f"steps[{index}].after", "must be later than the step before")
+            steps.append({"after_s": after, "group": step.group})
+            last = after
     return RuleSpec(
         kind=request.kind,
         match=match,
@@ -106,6 +126,7 @@ def spec_from_request(request: RuleRequest) -> RuleSpec:
         quiet_s=_seconds(request.quiet, "quiet"),
         level=request.level,
         title=request.title,
+        steps=steps,
     )
 
 

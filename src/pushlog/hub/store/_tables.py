@@ -281,3 +281,26 @@ rule_matches = sa.Table(
     sa.Column("count", sa.Integer, nullable=False),
     sa.Index("ix_rule_matches_rule_at", "rule_id", "at"),
 )
+
+#: Named groups of devices (on-call chains): escalate rules push to a group at their step.
+#: ``device_id`` holds a device's id or its name (``store/rules.group_devices``).
+device_groups = sa.Table(
+    "device_groups",
+    metadata,
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("device_id", sa.String(200), nullable=False),
+    sa.PrimaryKeyConstraint("name", "device_id"),
+)
+
+#: A CRITICAL an escalate rule is following: ``step`` is the next step's index, due at ``next_at``.
+escalations = sa.Table(
+    "escalations",
+    metadata,
+    sa.Column("rule_id", sa.String(40), sa.ForeignKey("rules.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("event_seq", sa.Integer, nullable=False),
+    sa.Column("event_id", sa.String(64), nullable=False),
+    sa.Column("step", sa.Integer, nullable=False),
+    sa.Column("next_at", UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint("rule_id", "event_seq"),
+    sa.Index("ix_escalations_next_at", "next_at"),
+)

@@ -108,17 +108,21 @@ _DELIVERY_COLUMNS: Final = (
 _INSERT_DELIVERIES: Final = BulkInsert(deliveries, _DELIVERY_COLUMNS)
 
 
-def enqueue(conn: sa.Connection, pushes: Sequence[Push], *, now: _dt.datetime) -> int:
+def enqueue(
+    conn: sa.Connection, pushes: Sequence[Push], *, now: _dt.datetime, only: Sequence[str] | None = None
+) -> int:
     """Queue every push for each device that matches it now, due at ``now``; returns rows created.
+    ``only``: exactly these devices, whatever their preferences (an escalation step's group).
 
     One ``executemany`` for all rows; the devices are read once.
     """
     if not pushes:
         return 0
     # team devices only: an app user's device (user_id set) never receives log events
-    targets = conn.execute(
-        sa.select(devices.c.id, devices.c.min_level, devices.c.channels).where(devices.c.user_id.is_(None))
-    ).all()
+    query = sa.select(devices.c.id, devices.c.min_level, devices.c.channels).where(devices.c.user_id.is_(None))
+    if only is not None:
+        query = query.where(devices.c.id.in_(list(only)))
+    targets = conn.execute(query).all()
     if not targets:
         return 0
     queued = DeliveryStatus.QUEUED.value
@@ -126,7 +130,7 @@ def enqueue(conn: sa.Connection, pushes: Sequence[Push], *, now: _dt.datetime) -
         (f"dl_{secrets.token_hex(10)}", push.seq, push.id, device.id, push.round, queued, 0, now, now, now)
         for push in pushes
         for device in targets
-        if device_matches(device, push.level, push.channel)
+        if only is not None or device_matches(device, push.level, push.channel)
     ]
     _INSERT_DELIVERIES.execute(conn, rows)
     return len(rows)
@@ -475,11 +479,16 @@ def _next_round(conn: sa.Connection, event_id: str) -> int:
     return int(last or 0) + 1
 
 
-def enqueue_next_round(conn: sa.Connection, push: Push, *, now: _dt.datetime) -> int:
+def enqueue_next_round(
+    conn: sa.Connection, push: Push, *, now: _dt.datetime, only: Sequence[str] | None = None
+) -> int:
     """Queue one more round of an already pushed event (a resolved alert's replacement, built from
-    the event as it is when sent); returns rows created."""
+    the event as it is when sent; an escalation step to ``only`` its group); returns rows created."""
     return enqueue(
-        conn, [Push(push.seq, push.id, push.level, push.channel, round=_next_round(conn, push.id))], now=now
+        conn,
+        [Push(push.seq, push.id, push.level, push.channel, round=_next_round(conn, push.id))],
+        now=now,
+        only=only,
     )
 
 

@@ -17,10 +17,10 @@ from typing import Any, Final
 import sqlalchemy as sa
 
 from .._clock import format_time
-from ._tables import events, rule_history, rule_matches, rules
+from ._tables import device_groups, devices, escalations, events, rule_history, rule_matches, rules
 
 #: The state a new rule starts in, by kind.
-INITIAL_STATE: Final = {"expect": "waiting", "threshold": "ok", "resolve": "active"}
+INITIAL_STATE: Final = {"expect": "waiting", "threshold": "ok", "resolve": "active", "escalate": "active"}
 #: History rows a rule's read shows.
 HISTORY_LIMIT: Final = 50
 
@@ -156,6 +156,14 @@ def set_values(conn: sa.Connection, rule_id: str, **values: Any) -> None:
     conn.execute(rules.update().where(rules.c.id == rule_id).values(**values))
 
 
+def note(
+    conn: sa.Connection, rule_id: str, *, now: _dt.datetime, what: str, event_id: str | None, detail: str
+) -> None:
+    """Record something a rule did that is not a change of its state (an escalation step)."""
+    state = conn.execute(sa.select(rules.c.state).where(rules.c.id == rule_id)).scalar()
+    _history(conn, rule_id, now=now, previous=state, state=what, event_id=event_id, detail=detail)
+
+
 def _history(
     conn: sa.Connection,
     rule_id: str,
@@ -226,3 +234,78 @@ def window_event_ids(conn: sa.Connection, rule_id: str, *, since: _dt.datetime, 
 
 def prune_matches(conn: sa.Connection, rule_id: str, *, before: _dt.datetime) -> None:
     conn.execute(rule_matches.delete().where(rule_matches.c.rule_id == rule_id, rule_matches.c.at <= before))
+
+
+# ---------------------------------------------------------------------------- escalation
+
+
+def set_group(conn: sa.Connection, name: str, device_ids: list[str]) -> None:
+    """Make the device group ``name`` exactly ``device_ids`` (empty: remove the group)."""
+    conn.execute(device_groups.delete().where(device_groups.c.name == name))
+    if device_ids:
+        conn.execute(
+            device_groups.insert(), [{"name": name, "device_id": d} for d in dict.fromkeys(device_ids)]
+        )
+
+
+def groups(conn: sa.Connection) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for row in conn.execute(
+        sa.select(device_groups).order_by(device_groups.c.name, device_groups.c.device_id)
+    ):
+        found.setdefault(row.name, []).append(row.device_id)
+    return found
+
+
+def group_devices(conn: sa.Connection, name: str) -> list[str]:
+    """The ids of the devices in group ``name``; members are device ids or device names (so a rules
+    file can name phones before they are registered)."""
+    members = list(
+        conn.execute(sa.select(device_groups.c.device_id).where(device_groups.c.name == name)).scalars()
+    )
+    if not members:
+        return []
+    return list(
+        conn.execute(
+            sa.select(devices.c.id).where(sa.or_(devices.c.id.in_(members), devices.c.name.in_(members)))
+        ).scalars()
+    )
+
+
+def follow(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    """Start following CRITICALs (``rule_id``, ``event_seq``, ``event_id``, ``step`` 0, ``next_at``)."""
+    if rows:
+        conn.execute(escalations.insert(), rows)
+
+
+def due_escalations(conn: sa.Connection, rule_id: str, *, now: _dt.datetime) -> list[Any]:
+    """The rule's followed events whose next step is due, with their acknowledgement and resolution."""
+    return list(
+        conn.execute(
+            sa.select(
+                escalations,
+                events.c.level,
+                events.c.channel,
+                events.c.acknowledged_at,
+                events.c.acknowledged_by,
+                events.c.resolved_at,
+            )
+            .join(events, events.c.seq == escalations.c.event_seq)
+            .where(escalations.c.rule_id == rule_id, escalations.c.next_at <= now)
+            .order_by(escalations.c.next_at)
+        ).all()
+    )
+
+
+def advance_escalation(conn: sa.Connection, row: Any, *, next_at: _dt.datetime | None) -> bool:
+    """Take step ``row.step`` (conditional: one process wins); ``next_at`` None ends the chain."""
+    where = (
+        escalations.c.rule_id == row.rule_id,
+        escalations.c.event_seq == row.event_seq,
+        escalations.c.step == row.step,
+    )
+    if next_at is None:
+        return bool(conn.execute(escalations.delete().where(*where)).rowcount)
+    return bool(
+        conn.execute(escalations.update().where(*where).values(step=row.step + 1, next_at=next_at)).rowcount
+    )

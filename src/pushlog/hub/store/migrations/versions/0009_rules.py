@@ -1,5 +1,5 @@
-"""rules over the event stream (rules, rule_history, rule_matches) and alerts that resolve themselves
-(events.resolves, resolved_at, resolved_by; an index on events.fingerprint)
+"""rules over the event stream (rules, rule_history, rule_matches, escalations, device_groups) and
+alerts that resolve themselves (events.resolves, resolved_at, resolved_by; index on fingerprint)
 
 Revision ID: 0009
 Revises: 0008
@@ -62,9 +62,27 @@ def upgrade() -> None:
         sa.Column("count", sa.Integer, nullable=False),
     )
     op.create_index("ix_rule_matches_rule_at", "rule_matches", ["rule_id", "at"])
+    op.create_table(
+        "device_groups",
+        sa.Column("name", sa.String(64), nullable=False),
+        sa.Column("device_id", sa.String(200), nullable=False),
+        sa.PrimaryKeyConstraint("name", "device_id"),
+    )
+    op.create_table(
+        "escalations",
+        sa.Column("rule_id", sa.String(40), sa.ForeignKey("rules.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("event_seq", sa.Integer, nullable=False),
+        sa.Column("event_id", sa.String(64), nullable=False),
+        sa.Column("step", sa.Integer, nullable=False),
+        sa.Column("next_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("rule_id", "event_seq"),
+    )
+    op.create_index("ix_escalations_next_at", "escalations", ["next_at"])
 
 
 def downgrade() -> None:
+    op.drop_table("escalations")
+    op.drop_table("device_groups")
     op.drop_table("rule_matches")
     op.drop_table("rule_history")
     op.drop_table("rules")
