@@ -356,6 +356,17 @@ class Delivery(Struct):
     history: list[dict[str, Any]] = []
 
 
+class Incident(Struct):
+    """Lines that belong together (same trace id, else same fingerprint): docs/rules.md."""
+
+    by: Literal["trace_id", "fingerprint"]
+    key: str
+    first: Time
+    last: Time
+    count: Annotated[int, Meta(description="occurrences: the lines' counts")]
+    lines: int
+
+
 class StoredEvent(Struct):
     id: str
     seq: int
@@ -382,6 +393,9 @@ class StoredEvent(Struct):
     resolved_at: Annotated[NullTime, Meta(description="when this alert was resolved (docs/rules.md)")] = None
     resolved_by: Annotated[str | None, Meta(description="event:<id>, rule:<name>, quiet:<rule name>")] = None
     resolved_after_s: Annotated[float | None, Meta(description="seconds from arrival to resolution")] = None
+    incident: Annotated[
+        Incident | None, Meta(description="feed list only: the incident of two or more lines it is part of")
+    ] = None
     deliveries: list[Delivery] = []
 
 

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from ..._event import MAX_COUNT
 from ..._levels import POLICIES, Level
 from .._clock import format_time
-from . import alerts, outbox
+from . import alerts, incidents, outbox
 from ._bulk import BulkInsert
 from ._locks import INGEST, hold_for_transaction
 from ._tables import UTCDateTime, event_meta, event_tags, events
@@ -409,6 +409,7 @@ def list_events(
     rows = conn.execute(query.order_by(events.c.seq.desc()).limit(limit + 1)).all()
     more = len(rows) > limit
     page = [stored_event(row) for row in rows[:limit]]
+    incidents.annotate(conn, page)
     next_cursor = encode_cursor(page[-1]["seq"]) if more and page else None
     return page, next_cursor
 
@@ -495,6 +496,7 @@ def stored_event(row: sa.Row[Any]) -> dict[str, Any]:
         "resolved_at": format_time(row.resolved_at),
         "resolved_by": row.resolved_by,
         "resolved_after_s": alerts.resolved_after(row),
+        "incident": None,  # the feed list fills it in (store/incidents.py)
     }
 
 
