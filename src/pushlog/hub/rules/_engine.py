@@ -146,20 +146,22 @@ class RulesEngine:
 
     def __init__(self, *, repeat: Repeat = NO_REPEAT) -> None:
         self._repeat = repeat
-        self._generation: tuple[int, Any] | None = None
-        self._compiled = Compiled()
+        #: (generation, compiled rules), replaced as one value: ingest and the periodic pass run in
+        #: different threads, and a generation must never be paired with another's rules.
+        self._cache: tuple[tuple[int, Any] | None, Compiled] = (None, Compiled())
 
     def invalidate(self) -> None:
         """A rule changed in this process: recompile on the next use."""
-        self._generation = None
+        self._cache = (None, self._cache[1])
 
     def current(self, conn: sa.Connection) -> Compiled:
         """The compiled rules, recompiled when the stored generation moved (another process too)."""
         generation = rule_store.generation(conn)
-        if generation != self._generation:
-            self._compiled = Compiled.build([compile_row(row) for row in rule_store.list_rules(conn)])
-            self._generation = generation
-        return self._compiled
+        known, compiled = self._cache
+        if generation != known:
+            compiled = Compiled.build([compile_row(row) for row in rule_store.list_rules(conn)])
+            self._cache = (generation, compiled)
+        return compiled
 
     # ---- ingest --------------------------------------------------------------------------------
     def ingest_job(
