@@ -108,3 +108,22 @@ def test_two_processes_ingesting_at_once_cross_a_threshold_once(engine: sa.Engin
     with engine.connect() as conn:
         pushed = conn.execute(sa.select(sa.func.count()).where(events.c.push.is_(True))).scalar_one()
     assert pushed == 1, "the six warnings went to the feed only; the alert is the one push"
+
+
+def test_the_migrated_schema_is_what_the_tables_declare(engine: sa.Engine) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from pushlog.hub.store._tables import metadata
+
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    ours = [
+        d
+        for d in diff
+        if any(
+            name in repr(d)
+            for name in ("rule", "escalation", "device_groups", "resolve", "ix_events_fingerprint")
+        )
+    ]
+    assert ours == []
