@@ -89,7 +89,7 @@ events = sa.Table(
     sa.Column("repeat_of", sa.String(64)),
     sa.Column("merged_into", sa.Integer),
     sa.Column("last_seen_at", UTCDateTime()),
-    # Alerts that resolve themselves (store/alerts.py, migration 0009): the wire ``resolves`` an event
+    # Alerts that resolve themselves (store/alerts.py, migration 0010): the wire ``resolves`` an event
     # carried, and on a pushed line, when and by what it was resolved.
     sa.Column("resolves", sa.String(128)),
     sa.Column("resolved_at", UTCDateTime()),

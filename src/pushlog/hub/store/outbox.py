@@ -119,7 +119,9 @@ def enqueue(
     if not pushes:
         return 0
     # team devices only: an app user's device (user_id set) never receives log events
-    query = sa.select(devices.c.id, devices.c.min_level, devices.c.channels).where(devices.c.user_id.is_(None))
+    query = sa.select(devices.c.id, devices.c.min_level, devices.c.channels).where(
+        devices.c.user_id.is_(None)
+    )
     if only is not None:
         query = query.where(devices.c.id.in_(list(only)))
     targets = conn.execute(query).all()

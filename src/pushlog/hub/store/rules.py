@@ -267,7 +267,10 @@ def group_devices(conn: sa.Connection, name: str) -> list[str]:
         return []
     return list(
         conn.execute(
-            sa.select(devices.c.id).where(sa.or_(devices.c.id.in_(members), devices.c.name.in_(members)))
+            sa.select(devices.c.id).where(
+                sa.or_(devices.c.id.in_(members), devices.c.name.in_(members)),
+                devices.c.user_id.is_(None),  # team devices: an app user's device never gets log events
+            )
         ).scalars()
     )
 

@@ -1,8 +1,8 @@
 """rules over the event stream (rules, rule_history, rule_matches, escalations, device_groups) and
 alerts that resolve themselves (events.resolves, resolved_at, resolved_by; index on fingerprint)
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-01 23:10:00
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 from pushlog.hub.store._tables import UTCDateTime
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
