@@ -192,7 +192,7 @@ class Event:
         event = _new(cls)
         event.title, event.level, event.ts, event.body = title, level, ts, body
         event.fingerprint, event.source, event.metadata = fingerprint, source, metadata
-        event.channel = event.link = event.image = event.push = event.repeat_of = None
+        event.channel = event.link = event.image = event.push = event.repeat_of = event.resolves = None
         event.tags, event.actions, event.count, event.id = [], [], 1, new_event_id()
         return event
 
