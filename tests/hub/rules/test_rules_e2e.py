@@ -160,14 +160,15 @@ def test_a_recovery_naming_the_alert_replaces_its_push_in_place_and_stops_critic
 
     first, second = rig.pushes(2)
     assert second["event_id"] == alert_id, "the alert's own notification, not a new one"
-    assert (second["title"], second["body"], second["resolved"]) == (
+    assert (second["title"], second["body"], second["data"]["resolved"]) == (
         "Resolved: Payments failing",
         "resolved after 14 min",
         True,
     )
     assert second["tag"] == first["tag"] == "payments-gateway"
     assert rig.topics() == ["payments-gateway", "payments-gateway"], "same Web Push Topic: replaced in place"
-    assert second["require_interaction"] is False
+    assert (second["require_interaction"], second["level"]) == (False, "info"), "informational, not sticky"
+    assert [a["action"] for a in second["actions"]] == ["open"], "nothing left to acknowledge"
 
     lines = {line["id"]: line for line in rig.feed()}
     alert, recovery = lines[alert_id], lines[recovery_id]
