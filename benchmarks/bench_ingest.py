@@ -12,8 +12,13 @@ each is kept):
                  ``event_meta``): the same rows as the hub, without HTTP, JSON, validation,
                  SQLAlchemy, the idempotency check and delivery matching.
 
+* ``hub+rules`` - a second hub, the same requests, with 100 active rules (``docs/rules.md``): 10 on
+                 every channel, 10 on this channel (5 expectations that match every batch), 80 on
+                 other channels; measured in the same rounds as ``hub``.
+
 The ratios say what those layers cost on top of bare inserts.
-Target (issue 15): hub >= 0.5x raw+side. Usage: ``python benchmarks/bench_ingest.py [--quick] [--smoke]``.
+Targets: hub >= 0.5x raw+side (issue 15); hub+rules >= 0.8x hub (issue 13).
+Usage: ``python benchmarks/bench_ingest.py [--quick] [--smoke]``.
 """
 
 from __future__ import annotations
@@ -55,6 +60,49 @@ def make_batch(round_no: int, batch_no: int) -> list[dict[str, Any]]:
         }
         for i in range(BATCH)
     ]
+
+
+def declare_rules(url: str, admin_key: str, count: int = 100) -> None:
+    """``count`` rules of every kind, as an app with many jobs and channels might have them."""
+    rules: list[tuple[str, dict[str, Any]]] = []
+    for i in range(10):  # no channel: every event is offered to these
+        rules.append(
+            (
+                f"any-{i}",
+                {"kind": "threshold", "match": {"text": f"declined {i}"}, "count": 20, "within": "5m"},
+            )
+        )
+    for i in range(5):  # this channel; they match (one deadline moved per batch and rule)
+        rules.append(
+            (f"paid-{i}", {"kind": "expect", "match": {"channel": "payments", "text": "paid"}, "every": "1h"})
+        )
+        rules.append(
+            (
+                f"refund-{i}",
+                {
+                    "kind": "threshold",
+                    "match": {"channel": "payments", "text": "refund"},
+                    "count": 5,
+                    "within": "1m",
+                },
+            )
+        )
+    for i in range(count - len(rules)):  # other channels
+        kind = ("expect", "threshold", "resolve")[i % 3]
+        rule: dict[str, Any] = {"kind": kind, "match": {"channel": f"job-{i}"}}
+        rule.update(
+            {
+                "expect": {"every": "1d"},
+                "threshold": {"count": 10, "within": "10m"},
+                "resolve": {"quiet": "15m"},
+            }[kind]
+        )
+        rules.append((f"job-{i}", rule))
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin_key}"}) as client:
+        for name, rule in rules:
+            answer = client.put(f"/v1/rules/{name}", json=rule)
+            if answer.status_code != 200:
+                raise SystemExit(f"hub answered {answer.status_code}: {answer.text}")
 
 
 def run_hub(url: str, key: str, batches: list[list[dict[str, Any]]]) -> float:
@@ -162,11 +210,15 @@ def main() -> None:
         engine = create_engine(f"sqlite:///{raw_db}")
         migrate(engine)  # the hub's own schema and indexes
         engine.dispose()
-        best = {"hub": 0.0, "raw": 0.0, "raw+side": 0.0}
-        with running_hub(root / "hub") as hub:
+        best = {"hub": 0.0, "raw": 0.0, "raw+side": 0.0, "hub+rules": 0.0}
+        with running_hub(root / "hub") as hub, running_hub(root / "hub-rules") as ruled:
+            declare_rules(ruled.url, ruled.credentials["admin"])
             for round_no in range(ROUNDS):
                 batches = [make_batch(round_no, b) for b in range(BATCHES)]
                 best["hub"] = max(best["hub"], run_hub(hub.url, hub.credentials["publish"], batches))
+                best["hub+rules"] = max(
+                    best["hub+rules"], run_hub(ruled.url, ruled.credentials["publish"], batches)
+                )
                 best["raw"] = max(best["raw"], run_raw(raw_db, batches, side_tables=False))
                 again = [make_batch(round_no + ROUNDS, b) for b in range(BATCHES)]  # fresh ids
                 best["raw+side"] = max(best["raw+side"], run_raw(raw_db, again, side_tables=True))
@@ -175,6 +227,7 @@ def main() -> None:
         "hub": f"hub       POST /v1/events, {CLIENTS} clients (202 = on disk)",
         "raw": "raw       sqlite3 executemany, events only",
         "raw+side": "raw+side  sqlite3 executemany, events + tags + metadata",
+        "hub+rules": "hub+rules the same as hub, 100 active rules",
     }
     for name, label in labels.items():
         print(f"  {label:<58} {best[name]:>8,.0f} events/s")
@@ -183,6 +236,7 @@ def main() -> None:
         ratio_line("hub / raw+side (the same rows, no HTTP or validation)", hub / best["raw+side"], ">= 0.5")
     )
     print(ratio_line("hub / raw (events only)", hub / best["raw"]))
+    print(ratio_line("hub+rules / hub (100 active rules beside none)", best["hub+rules"] / hub, ">= 0.8"))
     save_figures(
         "ingest", {"events_per_second": best, "batch": BATCH, "batches": BATCHES, "clients": CLIENTS}
     )

@@ -8,8 +8,11 @@
     pushlog.flush(timeout=2.0)
 
 The three calls take the reserved keywords ``body``, ``channel``, ``tags``, ``link``, ``image``,
-``actions``, ``fingerprint``; every other keyword argument is metadata. They return the event id, or
-``None`` when pushlog is inert (no ``PUSHLOG_DSN``). They never raise and never block.
+``actions``, ``fingerprint``, ``resolves`` (the fingerprint of an earlier alert this event ends; its
+notification is replaced by "resolved", docs/rules.md); every other keyword argument is metadata.
+They return the event id, or ``None`` when pushlog is inert (no ``PUSHLOG_DSN``). They never raise
+and never block. ``expect("nightly backup finished", every="1d")`` asks the hub to push when a line
+stops coming.
 
 Errors you may catch: :class:`DSNError` (a ``ValueError``) when a DSN given explicitly, as
 ``Client(dsn)`` or ``PushHandler(dsn)``, is malformed; :class:`SendError` from :func:`send_now`, the
@@ -23,6 +26,7 @@ from typing import Any
 from ._client import Client, emit, get_default_client, install_sigterm_flush, set_default_client
 from ._dsn import DSNError
 from ._event import Event
+from ._expect import Registration, expect
 from ._handler import PushHandler
 from ._job import job
 from ._levels import Level
@@ -37,10 +41,12 @@ __all__ = [
     "Event",
     "Level",
     "PushHandler",
+    "Registration",
     "SendError",
     "SendResult",
     "__version__",
     "critical",
+    "expect",
     "flush",
     "get_default_client",
     "install_sigterm_flush",
@@ -61,6 +67,7 @@ def _fields(
     image: object,
     actions: object,
     fingerprint: object,
+    resolves: object,
 ) -> dict[str, Any]:
     return {
         "body": body,
@@ -70,6 +77,7 @@ def _fields(
         "image": image,
         "actions": actions,
         "fingerprint": fingerprint,
+        "resolves": resolves,
     }
 
 
@@ -83,10 +91,13 @@ def log(
     image: str | None = None,
     actions: list[dict[str, str]] | None = None,
     fingerprint: str | None = None,
+    resolves: str | None = None,
     **metadata: Any,
 ) -> str | None:
     """An INFO event: goes to the feed, not pushed. Returns the event id or ``None`` when inert."""
-    return emit(Level.INFO, title, _fields(body, channel, tags, link, image, actions, fingerprint), metadata)
+    return emit(
+        Level.INFO, title, _fields(body, channel, tags, link, image, actions, fingerprint, resolves), metadata
+    )
 
 
 def notify(
@@ -99,11 +110,15 @@ def notify(
     image: str | None = None,
     actions: list[dict[str, str]] | None = None,
     fingerprint: str | None = None,
+    resolves: str | None = None,
     **metadata: Any,
 ) -> str | None:
     """A WARNING event: feed and push. Returns the event id or ``None`` when inert."""
     return emit(
-        Level.WARNING, title, _fields(body, channel, tags, link, image, actions, fingerprint), metadata
+        Level.WARNING,
+        title,
+        _fields(body, channel, tags, link, image, actions, fingerprint, resolves),
+        metadata,
     )
 
 
@@ -117,11 +132,15 @@ def critical(
     image: str | None = None,
     actions: list[dict[str, str]] | None = None,
     fingerprint: str | None = None,
+    resolves: str | None = None,
     **metadata: Any,
 ) -> str | None:
     """A CRITICAL event: urgent push, re-pushed by the hub until acknowledged. Returns the id or ``None``."""
     return emit(
-        Level.CRITICAL, title, _fields(body, channel, tags, link, image, actions, fingerprint), metadata
+        Level.CRITICAL,
+        title,
+        _fields(body, channel, tags, link, image, actions, fingerprint, resolves),
+        metadata,
     )
 
 

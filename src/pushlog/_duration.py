@@ -71,3 +71,16 @@ def format_duration(delta: _dt.timedelta | float) -> str:
     if whole < 86400:
         return f"{whole // 3600}h{(whole % 3600) // 60:02d}m"
     return f"{whole // 86400}d{(whole % 86400) // 3600}h"
+
+
+def format_span(seconds: float) -> str:
+    """A span as people say it in one unit, for alert texts: ``45 s``, ``14 min``, ``25 h``, ``3 d``
+    (seconds below 2 min, minutes below 2 h, hours below 3 d)."""
+    seconds = max(0.0, seconds)
+    if seconds < 120:
+        return f"{round(seconds)} s"
+    if seconds < 7200:
+        return f"{round(seconds / 60)} min"
+    if seconds < 3 * 86400:
+        return f"{round(seconds / 3600)} h"
+    return f"{round(seconds / 86400)} d"

@@ -18,12 +18,16 @@ Wire form (JSON, one object per event inside ``{"events": [...]}``)::
       "count": 1,                     # occurrences this event stands for after dedup
       "push": true,                   # false: feed only (level below WARNING, or rate-limited)
       "source": {"logger": "app.pay", "module": "pay:42", "host": "web-1", "pid": 123},
-      "repeat_of": "<id of the first event>"   # only on dedup follow-ups (absent otherwise)
+      "repeat_of": "<id of the first event>",  # only on dedup follow-ups (absent otherwise)
+      "resolves": "payments-gateway"          # only when set: the fingerprint of an alert it resolves
     }
 
 ``push`` is pushlog's addition to the DESIGN §4 field list: the client's rate limiter downgrades an
 event to feed-only without lying about its level. When absent it follows the level (WARNING and up).
 The envelope may carry ``"client": {"dropped": n, "sdk": "pushlog/x.y"}`` so drops reach the hub.
+
+``resolves`` (the reserved keyword of the same name) names the fingerprint of an earlier alert this
+event ends: the hub marks that alert resolved and replaces its notification in place (docs/rules.md).
 
 ``repeat_of`` marks a dedup follow-up (see :mod:`pushlog._dedup`): it names the id of the first
 occurrence, ``count`` is the number of repeats it reports (not counting the first), ``push`` is false
@@ -47,7 +51,7 @@ from ._levels import POLICIES, Level, parse_level
 #: Keyword arguments of log()/notify()/critical() and keys of ``extra=`` that are event fields,
 #: not metadata (DESIGN §3).
 RESERVED_KEYS: Final[frozenset[str]] = frozenset(
-    {"body", "channel", "tags", "link", "image", "actions", "fingerprint"}
+    {"body", "channel", "tags", "link", "image", "actions", "fingerprint", "resolves"}
 )
 
 #: Size limits shared by client (truncates) and hub (rejects beyond them). Lengths are characters;
@@ -167,6 +171,7 @@ class Event:
     push: bool | None = None
     source: dict[str, Any] = field(default_factory=dict)
     repeat_of: str | None = None
+    resolves: str | None = None
     id: str = field(default_factory=new_event_id)
     ts: _dt.datetime = field(default_factory=now_utc)
 
@@ -187,7 +192,7 @@ class Event:
         event = _new(cls)
         event.title, event.level, event.ts, event.body = title, level, ts, body
         event.fingerprint, event.source, event.metadata = fingerprint, source, metadata
-        event.channel = event.link = event.image = event.push = event.repeat_of = None
+        event.channel = event.link = event.image = event.push = event.repeat_of = event.resolves = None
         event.tags, event.actions, event.count, event.id = [], [], 1, new_event_id()
         return event
 
@@ -218,6 +223,8 @@ class Event:
         }
         if self.repeat_of is not None:
             wire["repeat_of"] = self.repeat_of
+        if self.resolves is not None:
+            wire["resolves"] = self.resolves
         return wire
 
     @classmethod
@@ -240,4 +247,5 @@ class Event:
             push=data.get("push"),
             source=dict(data.get("source") or {}),
             repeat_of=data.get("repeat_of"),
+            resolves=data.get("resolves"),
         )

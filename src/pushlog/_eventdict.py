@@ -11,7 +11,7 @@ Part of the client core because both sides need it: :class:`pushlog.PushHandler`
   rendered it into ``exception`` (``format_exc_info``'s text, ``dict_tracebacks``' list of dicts), the
   same two lines are read back from that;
 * the reserved keys of DESIGN §3 (``channel``, ``tags``, ``link``, ``image``, ``actions``,
-  ``fingerprint``) become event fields;
+  ``fingerprint``, ``resolves``) become event fields;
 * structlog's own bookkeeping (``level``, ``timestamp``, ``logger``, ``_record``, ...) is left out;
 * everything else is metadata.
 """

@@ -6,7 +6,8 @@ What is taken from a record (see docs/client.md):
   exception's type, message and innermost frame. If ``%``-formatting fails, the raw template and the
   arguments' reprs are used instead.
 * reserved ``extra=`` keys (``body``, ``channel``, ``tags``, ``link``, ``image``, ``actions``,
-  ``fingerprint``) become event fields; every other non-standard record attribute becomes metadata.
+  ``fingerprint``, ``resolves``) become event fields; every other non-standard record attribute
+  becomes metadata.
 * ``source``: logger, ``module:line``, host, pid; ``trace_id``/``span_id`` in metadata when an
   OpenTelemetry span is current (or the record carries OpenTelemetry's ``otel*`` attributes).
 
@@ -253,6 +254,8 @@ def coerce_reserved(key: str, value: Any, event: Event) -> None:
         event.actions = actions
     elif key == "fingerprint":
         event.fingerprint = truncate(safe_str(value), MAX_FINGERPRINT)
+    elif key == "resolves":
+        event.resolves = truncate(safe_str(value), MAX_FINGERPRINT) or None
 
 
 def _as_list(value: Any) -> list[Any]:

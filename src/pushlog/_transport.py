@@ -251,8 +251,11 @@ class HubTransport:
             transport=self._transport,
         )
 
-    def attempt(self, path: str, body: bytes, *, timeout: float | None = None) -> Attempt:
-        """One POST of a prepared JSON body to ``path`` (``/v1/...``). Never raises."""
+    def attempt(
+        self, path: str, body: bytes, *, timeout: float | None = None, method: str = "POST"
+    ) -> Attempt:
+        """One POST (or ``method``: PUT declares a rule) of a prepared JSON body to ``path``
+        (``/v1/...``). Never raises."""
         try:
             import httpx
 
@@ -260,9 +263,9 @@ class HubTransport:
             url = self.dsn.base_url + path
             try:
                 if timeout is None:
-                    response = http.post(url, content=body)
+                    response = http.request(method, url, content=body)
                 else:
-                    response = http.post(url, content=body, timeout=max(0.01, timeout))
+                    response = http.request(method, url, content=body, timeout=max(0.01, timeout))
             except httpx.HTTPError as exc:
                 return Attempt(Outcome.RETRY, detail=_describe(exc))
         except Exception as exc:  # a broken transport must not kill the worker
@@ -280,7 +283,7 @@ class HubTransport:
             return Attempt(Outcome.RETRY, status=status, retry_after=retry_after, detail=detail)
         return Attempt(Outcome.REJECTED, status=status, detail=detail)
 
-    def post(self, path: str, body: bytes, *, timeout: float, retries: int) -> Attempt:
+    def post(self, path: str, body: bytes, *, timeout: float, retries: int, method: str = "POST") -> Attempt:
         """POST until the hub accepts, retrying at most ``retries`` times within ``timeout`` seconds
         (requests and waits; a ``Retry-After`` longer than the time left ends the retries).
 
@@ -294,7 +297,7 @@ class HubTransport:
             remaining = deadline - clock()
             if remaining <= 0:
                 break
-            last = self.attempt(path, body, timeout=remaining)
+            last = self.attempt(path, body, timeout=remaining, method=method)
             if last.outcome is Outcome.SENT:
                 return Attempt(Outcome.SENT, status=last.status, data=last.data, attempts=n + 1)
             if last.outcome is Outcome.REJECTED or n == retries:
@@ -311,10 +314,12 @@ class HubTransport:
         problem = f"hub answered {last.status}" if last.status else "hub unreachable"
         raise SendError(f"{problem} at {where}: {last.detail}", status=last.status, retryable=True)
 
-    def post_json(self, path: str, payload: dict[str, Any], *, timeout: float, retries: int) -> Any:
+    def post_json(
+        self, path: str, payload: dict[str, Any], *, timeout: float, retries: int, method: str = "POST"
+    ) -> Any:
         """:meth:`post` for a JSON payload; returns the hub's JSON answer (``None`` if it sent none)."""
         body = encode_json(payload)
-        return self.post(path, body, timeout=timeout, retries=retries).data
+        return self.post(path, body, timeout=timeout, retries=retries, method=method).data
 
     def close(self) -> None:
         with self._lock:

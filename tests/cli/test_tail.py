@@ -44,6 +44,20 @@ def test_history_oldest_first_and_plain_when_piped(real_hub: ThreadHub) -> None:
     assert "\x1b[" not in result.stdout, "no colours when not a terminal"
 
 
+def test_a_resolved_alert_says_how_long_it_lasted(real_hub: ThreadHub) -> None:
+    publish_events(
+        real_hub.base_url,
+        real_hub.publish_key,
+        {"title": "gateway down", "level": "error", "fingerprint": "gw"},
+        {"title": "gateway back", "level": "info", "resolves": "gw"},
+    )
+    result = run_cli(["tail", "--no-follow"], env=_env(real_hub))
+    assert result.returncode == 0, result.stderr
+    down, back = result.stdout.splitlines()
+    assert down.split()[2:4] == ["gateway", "down"] and down.endswith("(resolved after 0 s)")
+    assert "resolved" not in back
+
+
 def test_filters_and_count(real_hub: ThreadHub) -> None:
     publish_events(
         real_hub.base_url,

@@ -184,7 +184,12 @@ async def test_overdue_alert_is_pushed_like_any_event(engine: sa.Engine) -> None
         rows = conn.execute(sa.select(deliveries)).all()
     assert [(r.device_id, r.status, r.round) for r in rows] == [("dev_1", "queued", 0)]
     assert rig.woken == [1], "the delivery service is woken for the new delivery"
-    # the INFO recovery is feed-only: no delivery
+    # the INFO recovery is feed-only; it resolves the overdue alert, whose push is replaced in place:
+    # one more round of the alert itself (built as "Resolved: ..." when sent), nothing for the recovery
     rig.checkin("backup", T0 + 3 * MIN)
     with engine.connect() as conn:
-        assert len(conn.execute(sa.select(deliveries)).all()) == 1
+        rows = conn.execute(sa.select(deliveries).order_by(deliveries.c.round)).all()
+        alert = conn.execute(sa.select(events).where(events.c.title == "backup is overdue")).one()
+    assert [(r.event_id, r.round) for r in rows] == [(alert.id, 0), (alert.id, 1)]
+    assert alert.resolved_at == T0 + 3 * MIN
+    assert alert.resolved_by.startswith("event:")

@@ -190,6 +190,23 @@ def test_heartbeat_periods_deadlines_and_order(page: Page) -> None:
     assert got["order"] == ["c", "a", "b", "z"]
 
 
+def test_a_resolved_alert_reads_like_its_replaced_push(page: Page) -> None:
+    got = run(
+        page,
+        "dom.js",
+        """
+        return [
+          {resolved_at: "2026-11-21T12:14:00Z", resolved_after_s: 840},
+          {resolved_at: "2026-11-21T12:14:00Z", resolved_after_s: 25 * 3600},
+          {resolved_at: "2026-11-21T12:14:00Z", resolved_after_s: 45},
+          {resolved_at: "2026-11-21T12:14:00Z"},
+          {resolved_at: null, resolved_after_s: null},
+        ].map(m.resolvedNote);
+        """,
+    )
+    assert got == ["resolved after 14 min", "resolved after 25 h", "resolved after 45 s", "resolved", None]
+
+
 def test_levels_links_and_relative_times(page: Page) -> None:
     got = run(
         page,

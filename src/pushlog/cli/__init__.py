@@ -23,6 +23,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "keys",
     "devices",
     "notify",
+    "rules",
     "backup",
     "restore",
 )

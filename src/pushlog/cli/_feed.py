@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from .._duration import format_span
 from .._event import parse_ts
 from .._levels import Level, parse_level
 from ._common import EXIT_REFUSED, HubAccess, error_message, user_agent
@@ -282,3 +283,9 @@ class AsyncHubFeed:
                 item = _item_from(parser, line)
                 if item is not None:
                     yield item
+
+
+def resolved_text(event: StoredEvent) -> str:
+    """``resolved after 14 min`` for a resolved alert (docs/rules.md), as tail shows it."""
+    after = event.get("resolved_after_s")
+    return f"resolved after {format_span(float(after))}" if after is not None else "resolved"

@@ -143,6 +143,13 @@ def register(subparsers: Any) -> None:
         help="the app holds Apple's critical-alerts entitlement: CRITICAL uses interruption-level critical",
     )
     _serve_ops.add_options(parser)
+    parser.add_argument(
+        "--rules",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="a TOML rules file declared at every start (docs/rules.md)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no access log")
     parser.set_defaults(func=run)
 
@@ -187,6 +194,7 @@ def _config(args: argparse.Namespace) -> Any:
         "apns_environment": args.apns_environment,
         "apns_critical_entitled": args.apns_critical_entitled or None,
         "device_token_key": os.environ.get(DEVICE_TOKEN_KEY_ENV) or None,
+        "rules_file": _rules_file(args.rules),
     }
     values.update({k: v for k, v in optional.items() if v is not None})
     apns = [args.apns_key, args.apns_key_id, args.apns_team_id, args.apns_topic]
@@ -199,6 +207,19 @@ def _config(args: argparse.Namespace) -> Any:
         raise CLIError(str(exc), exit_code=EXIT_USAGE) from None
     _serve_ops.check_workers(args.workers, sqlite=config.is_sqlite)
     return config
+
+
+def _rules_file(path: Path | None) -> Path | None:
+    """``--rules``: checked before the hub starts, so a mistake is one line naming the rule."""
+    if path is None:
+        return None
+    from pushlog.hub.rules import RulesFileError, read_rules_file
+
+    try:
+        read_rules_file(path)
+    except RulesFileError as exc:
+        raise CLIError(str(exc), exit_code=EXIT_USAGE) from None
+    return path
 
 
 def _check_native(config: Any) -> None:

@@ -37,7 +37,7 @@ from ._common import (
     resolve_read_access,
 )
 from ._errors import CLIError
-from ._feed import FeedFilter, HubFeed, StoredEvent, StreamItem, log_order
+from ._feed import FeedFilter, HubFeed, StoredEvent, StreamItem, log_order, resolved_text
 from ._safe_text import json_line, visible
 
 EPILOG = textwrap.dedent(
@@ -146,6 +146,8 @@ def format_plain(event: StoredEvent, *, colour: bool = False) -> str:
     parts.extend(f"{visible(str(k))}={visible(_short(v))}" for k, v in (event.get("metadata") or {}).items())
     if event.get("acknowledged_at"):
         parts.append("(acknowledged)")
+    if event.get("resolved_at"):
+        parts.append(f"({resolved_text(event)})")
     return " ".join(parts)
 
 

@@ -33,7 +33,16 @@ from .._event import parse_ts
 from .._levels import Level, parse_level
 from ._common import HubAccess
 from ._errors import CLIError
-from ._feed import AsyncHubFeed, FeedFilter, Page, StoredEvent, StreamItem, log_order, parse_filter
+from ._feed import (
+    AsyncHubFeed,
+    FeedFilter,
+    Page,
+    StoredEvent,
+    StreamItem,
+    log_order,
+    parse_filter,
+    resolved_text,
+)
 from ._safe_text import visible
 from ._tail import heartbeat_rows
 
@@ -155,6 +164,11 @@ class DetailScreen(ModalScreen[None]):
             ("received", event.get("received_at")),
             ("acknowledged", event.get("acknowledged_at")),
             ("acknowledged by", event.get("acknowledged_by")),
+            (
+                "resolved",
+                f"{event.get('resolved_at')} ({resolved_text(event)})" if event.get("resolved_at") else None,
+            ),
+            ("resolved by", event.get("resolved_by")),
         ]
         for name, value in rows:
             if value not in (None, ""):
@@ -455,6 +469,8 @@ class TailApp(App[int]):
         count = int(event.get("count") or 1)
         if count > 1:
             title.append(f"  x{count}", style="dim")
+        if event.get("resolved_at"):
+            title.append(f"  {resolved_text(event)}", style="green")
         acked = Text("✓", style="green") if event.get("acknowledged_at") else Text("")
         # Text cells throughout: DataTable reads a str cell as markup, and this is the hub's text
         return (

@@ -126,6 +126,10 @@ class Event(Struct, forbid_unknown_fields=False):
     repeat_of: Annotated[
         Id | None, Meta(description="dedup follow-up: the first event's id; count is added to its line")
     ] = None
+    resolves: Annotated[
+        Annotated[str, Meta(min_length=1, max_length=MAX_FINGERPRINT)] | None,
+        Meta(description="the fingerprint of an alert this event resolves (its push is replaced)"),
+    ] = None
 
 
 class ClientReport(Struct, forbid_unknown_fields=False):
@@ -357,6 +361,17 @@ class Delivery(Struct):
     history: list[dict[str, Any]] = []
 
 
+class Incident(Struct):
+    """Lines that belong together (same trace id, else same fingerprint): docs/rules.md."""
+
+    by: Literal["trace_id", "fingerprint"]
+    key: str
+    first: Time
+    last: Time
+    count: Annotated[int, Meta(description="occurrences: the lines' counts")]
+    lines: int
+
+
 class StoredEvent(Struct):
     id: str
     seq: int
@@ -379,6 +394,13 @@ class StoredEvent(Struct):
     acknowledged_by: str | None
     repeat_of: str | None = None
     last_seen_at: Annotated[NullTime, Meta(description="ts of the newest follow-up folded into it")] = None
+    resolves: str | None = None
+    resolved_at: Annotated[NullTime, Meta(description="when this alert was resolved (docs/rules.md)")] = None
+    resolved_by: Annotated[str | None, Meta(description="event:<id>, rule:<name>, quiet:<rule name>")] = None
+    resolved_after_s: Annotated[float | None, Meta(description="seconds from arrival to resolution")] = None
+    incident: Annotated[
+        Incident | None, Meta(description="feed list only: the incident of two or more lines it is part of")
+    ] = None
     deliveries: list[Delivery] = []
 
 
@@ -911,6 +933,106 @@ class PreferenceLink(Struct):
     expires_at: Time
 
 
+# -- rules (hub/rules/, docs/rules.md) ------------------------------------------------------------
+
+RuleKind = Literal["expect", "threshold", "resolve", "escalate"]
+RuleName = Annotated[str, Meta(min_length=1, max_length=128, pattern=r"^\S(.*\S)?$")]
+Duration = Annotated[
+    str | Annotated[float, Meta(gt=0, le=MAX_EVERY_S)],
+    Meta(description="seconds, or a duration like 90s, 15m, 1d (at most 366 days)"),
+]
+
+
+class RuleMatch(Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Which events a rule looks at; all given conditions must hold (none: every event)."""
+
+    channel: Annotated[str, Meta(min_length=1, max_length=MAX_CHANNEL)] | None = None
+    level: Annotated[LevelName | None, Meta(description="minimum level")] = None
+    text: (
+        Annotated[str, Meta(min_length=1, max_length=MAX_TITLE, description="in the title or body, any case")]
+        | None
+    ) = None
+    fingerprint: Annotated[str, Meta(min_length=1, max_length=MAX_FINGERPRINT)] | None = None
+    tag: Annotated[str, Meta(min_length=1, max_length=MAX_TAG)] | None = None
+    meta: (
+        Annotated[
+            dict[
+                Annotated[str, Meta(min_length=1, max_length=MAX_METADATA_KEY)],
+                Annotated[str, Meta(max_length=MAX_METADATA_VALUE)],
+            ],
+            Meta(max_length=16, description="metadata equality (values compared as text)"),
+        ]
+        | None
+    ) = None
+
+
+class EscalationStep(Struct, forbid_unknown_fields=True):
+    """Push the CRITICAL to the devices of ``group`` when it is still unacknowledged ``after`` its
+    arrival."""
+
+    after: Duration
+    group: Annotated[str, Meta(min_length=1, max_length=64)]
+
+
+class RuleRequest(Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """A rule as it is declared (API, ``pushlog rules add``, the rules file, ``pushlog.expect``).
+
+    ``expect``: a matching event at least every ``every`` (+ ``grace``); ``threshold``: ``count``
+    matching occurrences within ``within`` make one push; ``resolve``: alerts matching go resolved
+    after ``quiet`` without a new occurrence; ``escalate``: a matching CRITICAL not acknowledged goes
+    to each step's device group in turn. ``level`` is the level of the rule's own alert
+    (expect and threshold; default error), ``title`` its text (default: the rule's name)."""
+
+    kind: RuleKind
+    match: RuleMatch | None = None
+    every: Duration | None = None
+    grace: Duration | None = None
+    count: Annotated[int, Meta(ge=1, le=1_000_000)] | None = None
+    within: Duration | None = None
+    quiet: Duration | None = None
+    level: LevelName | None = None
+    title: Annotated[str, Meta(min_length=1, max_length=MAX_TITLE)] | None = None
+    steps: Annotated[list[EscalationStep], Meta(min_length=1, max_length=10)] | None = None
+
+
+class RuleHistoryEntry(Struct):
+    at: Time
+    previous: str | None
+    state: str
+    event_id: Annotated[str | None, Meta(description="the event that caused or announced the change")]
+    detail: str | None
+
+
+class Rule(Struct):
+    name: str
+    kind: RuleKind
+    match: RuleMatch
+    every_s: float | None
+    grace_s: float | None
+    count: int | None
+    within_s: float | None
+    quiet_s: float | None
+    level: LevelName | None
+    title: str | None
+    steps: Annotated[list[dict[str, Any]] | None, Meta(description="escalate: [{after_s, group}]")]
+    source: Annotated[Literal["api", "file", "client"], Meta(description="who declared it")]
+    state: Annotated[
+        str,
+        Meta(description="expect: waiting|ok|missed; threshold: ok|firing; resolve, escalate: active"),
+    ]
+    state_since: Time
+    due_at: Annotated[NullTime, Meta(description="expect: when it is missed without a match")]
+    last_match_at: NullTime
+    alert_event_id: Annotated[str | None, Meta(description="the rule's unresolved alert")]
+    created_at: Time
+    updated_at: Time
+    history: Annotated[list[RuleHistoryEntry], Meta(description="newest first (one rule's read)")] = []
+
+
+class RuleList(Struct):
+    rules: list[Rule]
+
+
 # -- decoding -------------------------------------------------------------------------------------
 
 
@@ -1261,6 +1383,7 @@ def to_new_event(event: Event, where: str, *, now: _dt.datetime) -> NewEvent:
         push=push and pushes and event.repeat_of is None,
         source=source,
         repeat_of=event.repeat_of,
+        resolves=event.resolves,
     )
 
 

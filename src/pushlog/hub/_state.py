@@ -27,6 +27,7 @@ from ._pushbudget import PushBudget
 from ._ratelimit import RateLimiter
 from ._streams import StreamSlots
 from .config import HubConfig
+from .rules import RulesEngine
 from .store import READ_ONLY
 
 if TYPE_CHECKING:  # delivery imports aiohttp; the app loads it only when the hub starts
@@ -50,6 +51,8 @@ class HubState:
     secrets: Secrets | None = None
     delivery: DeliveryService | None = None
     metrics: HubMetrics = field(default_factory=HubMetrics)
+    #: Rules over the event stream (compiled once per generation; the publish path wraps its job).
+    rules: RulesEngine = field(default_factory=RulesEngine)
     _touched: dict[str, float] = field(default_factory=dict)
     _ingest_lock: asyncio.Lock | None = None
     _group_commit: GroupCommit | None = None

@@ -3,7 +3,7 @@
 The app's lifespan opens the database (creating and migrating it when needed), loads the hub secrets
 and the bootstrap keys, starts the delivery service (``pushlog.hub.delivery.start_delivery``), the
 periodic duties (``_duties.py``: heartbeat deadlines, retention, device upkeep, the release of held
-pushes) and, on PostgreSQL, the relay that carries live-stream changes between hub processes
+pushes, the rules' pass) and, on PostgreSQL, the relay that carries live-stream changes between hub processes
 (``_relay.py``), and stops them again on shutdown.
 Routes: the API modules in ``api/`` and the web app from ``static/`` at ``/`` (``/sw.js`` at the
 root so the service worker's scope is the whole hub).
@@ -12,6 +12,7 @@ root so the service worker's scope is the whole hub).
 from __future__ import annotations
 
 import contextlib
+import datetime as _dt
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -55,6 +56,7 @@ from .api import (
     meta,
     notifications,
     preferences,
+    rules,
     stats,
     stream,
     templates,
@@ -62,6 +64,8 @@ from .api import (
     users,
 )
 from .config import HubConfig
+from .rules import RulesEngine, RulesTask, apply_rules_file, read_rules_file
+from .store.events import Repeat
 
 if TYPE_CHECKING:  # delivery imports aiohttp: loaded when the hub starts (lifespan)
     from .delivery import Sender
@@ -92,7 +96,39 @@ def api_routes() -> list[BaseRoute]:
         *notifications.routes,
         *triggers.routes,
         *preferences.routes,
+        *rules.routes,
     ]
+
+
+def critical_repeat(config: HubConfig) -> Repeat:
+    """The CRITICAL re-push schedule applied at ingest (publish path and the hub's own alerts)."""
+    return Repeat(
+        interval=_dt.timedelta(seconds=config.critical_repeat_interval),
+        expiry=_dt.timedelta(seconds=config.critical_expiry),
+    )
+
+
+async def start_rules(state: HubState) -> RulesTask:
+    """Declare the rules file (if any) and build the rules' periodic pass (a duty for the runner)."""
+    config = state.config
+    if config.rules_file is not None:
+        found = read_rules_file(config.rules_file)  # RulesFileError stops the start, saying where
+        await state.db(apply_rules_file, found, now=state.clock())
+        state.rules.invalidate()
+
+    async def on_events(deliveries: int) -> None:
+        await state.broker.changed()
+        if deliveries:
+            state.wake_delivery()
+
+    task = RulesTask(
+        engine=state.rules,
+        run_db=state.db,
+        clock=state.clock,
+        on_events=on_events,
+        interval=config.rules_interval,
+    )
+    return task
 
 
 def create_app(
@@ -123,6 +159,7 @@ def create_app(
         ),
         resolver=resolver or system_resolver,
         senders=senders,
+        rules=RulesEngine(repeat=critical_repeat(config)),
     )
 
     @contextlib.asynccontextmanager
@@ -160,12 +197,13 @@ def create_app(
             attention = app.state.attention = AttentionTask(
                 engine=ready.engine, clock=the_clock, on_released=state.wake_delivery
             )
+            rules = app.state.rules = await start_rules(state)
             # The hub's periodic duties, run by one process at a time (hub/_duties.py); append new ones.
-            duties = [monitor.duty(), *retention.duties(), upkeep.duty(), attention.duty()]
+            duties = [monitor.duty(), *retention.duties(), upkeep.duty(), attention.duty(), rules.duty()]
             runner = app.state.duties = DutyRunner(
                 duties, clock=the_clock, leadership=leadership_for(ready.engine)
             )
-            monitor.runner = retention.runner = upkeep.runner = attention.runner = runner
+            monitor.runner = retention.runner = upkeep.runner = attention.runner = rules.runner = runner
             runner.start()
             # Notifications (claims by conditional UPDATE: safe in every process) run beside the duties.
             app.state.notifications = NotificationRunner(

@@ -142,6 +142,10 @@ class HubConfig:
     #: Seconds a dispatcher holds a claimed delivery: if its process dies mid-send, another process
     #: sends the delivery once this has passed. Keep it above the longest send (timeouts included).
     delivery_lease: float = 120.0
+    #: A TOML rules file declared at every start (``hub/rules/_file.py``, docs/rules.md).
+    rules_file: Path | None = None
+    #: Seconds between the rules' periodic passes (missed expectations, quiet alerts).
+    rules_interval: float = 30.0
 
     def __post_init__(self) -> None:
         for proxy in self.forwarded_allow_ips:

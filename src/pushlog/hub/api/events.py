@@ -34,7 +34,13 @@ async def publish(request: Request) -> Response:
         expiry=_dt.timedelta(seconds=state.config.critical_expiry),
     )
     result = await state.ingest(
-        state.push_budget.ingest_job(batch=batch, key_id=key.id, key_name=key.name, now=now, repeat=repeat)
+        state.rules.ingest_job(
+            batch,
+            now=now,
+            then=lambda screened: state.push_budget.ingest_job(
+                batch=screened, key_id=key.id, key_name=key.name, now=now, repeat=repeat
+            ),
+        )
     )
     if (client.dropped or client.recovered) and result.accepted:  # a retried batch counted already
         await state.db(

@@ -11,12 +11,14 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from ..._levels import level_from_number
+from ..._duration import format_span
+from ..._levels import Level, level_from_number
 from .. import receipts
+from .._clock import format_time
 from ..attention import summary_fields
 from ..store.outbox import Claimed
 from ._base import PushMessage
-from ._content import TEAM_CATEGORY, Action, PushContent, team_actions
+from ._content import OPEN_ACTION, TEAM_CATEGORY, Action, PushContent, team_actions
 
 
 def collapse_key(event: Mapping[str, Any]) -> str:
@@ -41,6 +43,8 @@ def _own_actions(stored: Any) -> tuple[Action, ...]:
 def content_for_event(event: Mapping[str, Any], *, base_url: str) -> PushContent:
     """What a team push of ``event`` (an events row) shows: its own fields plus Open/Acknowledge."""
     level = level_from_number(int(event["level"]))
+    if event.get("resolved_at") is not None:
+        return resolved_content(event, base_url=base_url)
     return PushContent(
         title=str(event["title"]),
         body=str(event.get("body") or ""),
@@ -53,6 +57,26 @@ def content_for_event(event: Mapping[str, Any], *, base_url: str) -> PushContent
         url=event_url(base_url, str(event["id"])),
         ts=event.get("ts"),
         count=int(event.get("count") or 1),
+        refs={"event_id": str(event["id"])},
+    )
+
+
+def resolved_content(event: Mapping[str, Any], *, base_url: str) -> PushContent:
+    """A resolved alert (``store/alerts.py``): "Resolved: …, resolved after 14 min" under the alert's
+    own collapse key, so it replaces the notification in place; informational (normal urgency, no
+    Acknowledge, not sticky), ``data.resolved`` for the app's code."""
+    after = (event["resolved_at"] - event["received_at"]).total_seconds()
+    return PushContent(
+        title=f"Resolved: {event['title']}",
+        body=f"resolved after {format_span(after)}",
+        level=Level.INFO,
+        actions=(OPEN_ACTION,),
+        category=TEAM_CATEGORY,
+        collapse_key=collapse_key(event),
+        url=event_url(base_url, str(event["id"])),
+        ts=event.get("ts"),
+        count=int(event.get("count") or 1),
+        data={"resolved": True, "resolved_at": format_time(event["resolved_at"])},
         refs={"event_id": str(event["id"])},
     )
 

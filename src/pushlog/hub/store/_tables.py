@@ -89,7 +89,13 @@ events = sa.Table(
     sa.Column("repeat_of", sa.String(64)),
     sa.Column("merged_into", sa.Integer),
     sa.Column("last_seen_at", UTCDateTime()),
+    # Alerts that resolve themselves (store/alerts.py, migration 0012): the wire ``resolves`` an event
+    # carried, and on a pushed line, when and by what it was resolved.
+    sa.Column("resolves", sa.String(128)),
+    sa.Column("resolved_at", UTCDateTime()),
+    sa.Column("resolved_by", sa.String(200)),
     sa.Index("ix_events_level_seq", "level", "seq"),
+    sa.Index("ix_events_fingerprint", "fingerprint"),
     sa.Index("ix_events_channel_seq", "channel", "seq"),
     sa.Index("ix_events_ts", "ts"),
     sa.Index("ix_events_received_at", "received_at"),  # retention (store/retention.py)
@@ -371,4 +377,75 @@ categories = sa.Table(
     sa.Column("default_mode", sa.String(8), nullable=False),
     sa.Column("description", sa.String(200)),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+#: Rules over the event stream (``store/rules.py``, ``hub/rules/``): ``kind`` is expect | threshold |
+#: resolve, ``spec`` its normalised parameters (``hub/rules/_spec.py``). The state columns are changed
+#: only by conditional UPDATEs, so with several hub processes the database decides who moves a rule.
+rules = sa.Table(
+    "rules",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(128), nullable=False, unique=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("spec", sa.JSON, nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),  # api | file | client
+    sa.Column("key_id", sa.String(40)),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("state_since", UTCDateTime(), nullable=False),
+    sa.Column("due_at", UTCDateTime()),  # expect: the deadline
+    sa.Column("last_match_at", UTCDateTime()),
+    sa.Column("alert_event_id", sa.String(64)),  # the alert this rule raised and has not resolved
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_rules_state_due", "state", "due_at"),
+)
+
+#: Every state change of a rule, with the event that caused or announced it.
+rule_history = sa.Table(
+    "rule_history",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("rule_id", sa.String(40), sa.ForeignKey("rules.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("previous", sa.String(16)),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("event_id", sa.String(64)),
+    sa.Column("detail", sa.Text),
+    sa.Index("ix_rule_history_rule", "rule_id", "id"),
+)
+
+#: Threshold rules' matching events inside their window (``count`` = occurrences the event stands for).
+rule_matches = sa.Table(
+    "rule_matches",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("rule_id", sa.String(40), sa.ForeignKey("rules.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("event_seq", sa.Integer, nullable=False),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Index("ix_rule_matches_rule_at", "rule_id", "at"),
+)
+
+#: Named groups of devices (on-call chains): escalate rules push to a group at their step.
+#: ``device_id`` holds a device's id or its name (``store/rules.group_devices``).
+device_groups = sa.Table(
+    "device_groups",
+    metadata,
+    sa.Column("name", sa.String(64), nullable=False),
+    sa.Column("device_id", sa.String(200), nullable=False),
+    sa.PrimaryKeyConstraint("name", "device_id"),
+)
+
+#: A CRITICAL an escalate rule is following: ``step`` is the next step's index, due at ``next_at``.
+escalations = sa.Table(
+    "escalations",
+    metadata,
+    sa.Column("rule_id", sa.String(40), sa.ForeignKey("rules.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("event_seq", sa.Integer, nullable=False),
+    sa.Column("event_id", sa.String(64), nullable=False),
+    sa.Column("step", sa.Integer, nullable=False),
+    sa.Column("next_at", UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint("rule_id", "event_seq"),
+    sa.Index("ix_escalations_next_at", "next_at"),
 )

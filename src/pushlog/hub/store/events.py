@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from ..._event import MAX_COUNT
 from ..._levels import POLICIES, Level
 from .._clock import format_time
-from . import outbox
+from . import alerts, incidents, outbox
 from ._bulk import BulkInsert
 from ._locks import INGEST, hold_for_transaction
 from ._tables import UTCDateTime, event_meta, event_tags, events
@@ -49,6 +49,8 @@ class NewEvent:
     push: bool = False
     source: dict[str, Any] = field(default_factory=dict)
     repeat_of: str | None = None
+    #: The fingerprint of an alert this event resolves (wire ``resolves``, store/alerts.py).
+    resolves: str | None = None
     #: False: a pushed CRITICAL event gets no re-push series (the hub's push budget, hub/_pushbudget.py).
     repeats: bool = True
 
@@ -60,6 +62,9 @@ class IngestResult:
     deliveries: int
     #: Stored events by numeric level (the hub's ``pushlog_events_ingested_total``).
     levels: Mapping[int, int] = field(default_factory=dict)
+    #: The newly stored events with the seq of their feed line (a merged follow-up: its line's), in
+    #: batch order: what the rules engine (hub/rules/) evaluates.
+    stored: Sequence[tuple[int, NewEvent]] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -139,8 +144,25 @@ def insert_events(
         if item.repeat_of is None and (item.push or item.level == Level.INFO)
     ]
     queued = outbox.enqueue(conn, pushes, now=now)
+    recoveries = [item for item in visible if item.resolves]
+    if recoveries:
+        for item in recoveries:
+            assert item.resolves is not None
+            queued += alerts.resolve(
+                conn, item.resolves, key_id=key_id, by=f"event:{item.id}", now=now, before=seq_of[item.id]
+            )
     levels = Counter(int(item.level) for item in fresh)
-    return IngestResult(accepted=len(fresh), duplicates=duplicates, deliveries=queued, levels=levels)
+    stored = [(seq_of[item.id], item) for item in visible]
+    if targets:
+        stored.extend((_line_of(targets[item.id], seq_of), item) for item in fresh if item.id in targets)
+    return IngestResult(
+        accepted=len(fresh), duplicates=duplicates, deliveries=queued, levels=levels, stored=stored
+    )
+
+
+def _line_of(target: tuple[str, int | str], seq_of: Mapping[str, int]) -> int:
+    where = target[1]
+    return where if isinstance(where, int) else seq_of[where]
 
 
 #: Column order of the tuples :func:`_row` builds.
@@ -166,6 +188,7 @@ _EVENT_COLUMNS: Final = (
     "repeat_until",
     "repeat_of",
     "merged_into",
+    "resolves",
 )
 _INSERT_EVENTS: Final = BulkInsert(events, _EVENT_COLUMNS)
 _INSERT_TAGS: Final = BulkInsert(event_tags, ("event_seq", "tag"))
@@ -203,6 +226,7 @@ def _row(
         now + repeat.expiry if critical else None,
         item.repeat_of,
         merged_into,
+        item.resolves,
     )
 
 
@@ -385,6 +409,7 @@ def list_events(
     rows = conn.execute(query.order_by(events.c.seq.desc()).limit(limit + 1)).all()
     more = len(rows) > limit
     page = [stored_event(row) for row in rows[:limit]]
+    incidents.annotate(conn, page)
     next_cursor = encode_cursor(page[-1]["seq"]) if more and page else None
     return page, next_cursor
 
@@ -467,6 +492,11 @@ def stored_event(row: sa.Row[Any]) -> dict[str, Any]:
         "acknowledged_by": row.acknowledged_by,
         "repeat_of": row.repeat_of,
         "last_seen_at": format_time(row.last_seen_at),
+        "resolves": row.resolves,
+        "resolved_at": format_time(row.resolved_at),
+        "resolved_by": row.resolved_by,
+        "resolved_after_s": alerts.resolved_after(row),
+        "incident": None,  # the feed list fills it in (store/incidents.py)
     }
 
 

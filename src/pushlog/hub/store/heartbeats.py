@@ -12,8 +12,9 @@ monitor (:mod:`pushlog.hub.heartbeats`) calls :func:`check_due` on a timer: each
 deadline passed turns ``overdue`` and an ERROR event goes through the hub's own ingest
 (:func:`insert_events`, the same function ``POST /v1/events`` uses) in the same transaction, so it
 is stored, streamed and pushed like any other event and the state change and its alert commit
-together. The next ``success`` turns it ``up`` again with an INFO "recovered" event. All state lives
-in the database, so a restarted hub neither forgets an outage nor alerts twice for it. Every
+together. The next ``success`` turns it ``up`` again with an INFO "recovered" event that resolves
+the overdue alert (``resolves``, :mod:`pushlog.hub.store.alerts`): its push is replaced in place.
+All state lives in the database, so a restarted hub neither forgets an outage nor alerts twice for it. Every
 function takes the time as ``now``.
 """
 
@@ -93,8 +94,20 @@ def delete_heartbeat(conn: sa.Connection, name: str) -> bool:
     return bool(conn.execute(heartbeats.delete().where(heartbeats.c.name == name)).rowcount)
 
 
+def fingerprint_of(name: str) -> str:
+    """The fingerprint of a heartbeat's alerts (its overdue alert is resolved by this name)."""
+    return f"heartbeat:{name}"
+
+
 def _event(
-    *, name: str, level: Level, title: str, body: str, now: _dt.datetime, extra: dict[str, Any]
+    *,
+    name: str,
+    level: Level,
+    title: str,
+    body: str,
+    now: _dt.datetime,
+    extra: dict[str, Any],
+    resolves: str | None = None,
 ) -> NewEvent:
     return NewEvent(
         id=str(uuid.uuid4()),
@@ -105,9 +118,10 @@ def _event(
         channel=CHANNEL,
         tags=["heartbeat"],
         metadata={"heartbeat": name, **extra},
-        fingerprint=f"heartbeat:{name}",
+        fingerprint=fingerprint_of(name),
         push=POLICIES[level].push,
         source={"logger": "pushlog.hub.heartbeats"},
+        resolves=resolves,
     )
 
 
@@ -193,6 +207,7 @@ def record_checkin(
             body=f"checked in again after being overdue for {outage}",
             now=now,
             extra={"status": "recovered"},
+            resolves=fingerprint_of(checkin.name),  # replaces the overdue push (store/alerts.py)
         )
         result = insert_events(conn, [event], key_id=None, now=now, repeat=NO_REPEAT)
         events, deliveries = result.accepted, result.deliveries

@@ -178,9 +178,13 @@ class _SentCounter:
         self._added.append((device_id, category))
 
 
-def enqueue(conn: sa.Connection, pushes: Sequence[Push], *, now: _dt.datetime) -> int:
+def enqueue(
+    conn: sa.Connection, pushes: Sequence[Push], *, now: _dt.datetime, only: Sequence[str] | None = None
+) -> int:
     """Create the rows of every push for each device that matches it now, as the attention gate
     decides (queued due at ``now``, held, or skipped); returns how many were queued to send now.
+    ``only``: exactly these devices, whatever their level and channel choices (an escalation step's
+    group); the gate still decides for each (a CRITICAL bypasses quiet hours unless turned off).
 
     One ``executemany`` for all rows; the devices and their preferences are read once.
     """
@@ -189,7 +193,10 @@ def enqueue(conn: sa.Connection, pushes: Sequence[Push], *, now: _dt.datetime) -
     if all(p.feed_only for p in pushes) and not preferences.anyone_collects_info(conn):
         return 0  # an INFO-only batch and no digest collects INFO: one read of a small table
     # team devices only: an app user's device (user_id set) never receives log events
-    targets = conn.execute(sa.select(*preferences.device_columns()).where(devices.c.user_id.is_(None))).all()
+    query = sa.select(*preferences.device_columns()).where(devices.c.user_id.is_(None))
+    if only is not None:
+        query = query.where(devices.c.id.in_(list(only)))
+    targets = conn.execute(query).all()
     if not targets:
         return 0
     people = preferences.recipients(conn, targets)
@@ -205,7 +212,7 @@ def enqueue(conn: sa.Connection, pushes: Sequence[Push], *, now: _dt.datetime) -
             feed_only=push.feed_only,
         )
         for device in targets:
-            if not push.feed_only and not device_matches(device, push.level, push.channel):
+            if only is None and not push.feed_only and not device_matches(device, push.level, push.channel):
                 continue
             decision = decide(people[device.id], facts, now, sent_within=counter.for_device(device.id))
             if decision is None:
@@ -675,6 +682,26 @@ def schedule_repeats(conn: sa.Connection, *, now: _dt.datetime, interval: _dt.ti
         ).scalar()
         pushes.append(Push(event.seq, event.id, event.level, event.channel, round=(last_round or 0) + 1))
     return enqueue(conn, pushes, now=now)
+
+
+def _next_round(conn: sa.Connection, event_id: str) -> int:
+    last = conn.execute(
+        sa.select(sa.func.max(deliveries.c.round)).where(deliveries.c.event_id == event_id)
+    ).scalar()
+    return int(last or 0) + 1
+
+
+def enqueue_next_round(
+    conn: sa.Connection, push: Push, *, now: _dt.datetime, only: Sequence[str] | None = None
+) -> int:
+    """Queue one more round of an already pushed event (a resolved alert's replacement, built from
+    the event as it is when sent; an escalation step to ``only`` its group); returns rows created."""
+    return enqueue(
+        conn,
+        [Push(push.seq, push.id, push.level, push.channel, round=_next_round(conn, push.id))],
+        now=now,
+        only=only,
+    )
 
 
 def next_due(conn: sa.Connection) -> _dt.datetime | None:

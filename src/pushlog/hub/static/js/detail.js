@@ -1,7 +1,7 @@
 // One event in full: body, link, metadata, source, dedup count, acknowledgement and its deliveries.
 
 import { ackControl } from "./feed.js";
-import { formatValue, fullTime, h, levelName, replace, safeUrl, toast } from "./dom.js";
+import { formatValue, fullTime, h, levelName, replace, resolvedNote, safeUrl, toast } from "./dom.js";
 
 export async function showDetail(main, api, id, { onChange = () => {} } = {}) {
   const view = h("section", { class: "view detail", id: "detail" },
@@ -58,6 +58,7 @@ function renderEvent(e, acknowledge, deviceNames) {
     e.fingerprint ? ["fingerprint", e.fingerprint] : null,
     ["id", e.id],
     e.acknowledged_at ? ["acknowledged", `${fullTime(e.acknowledged_at)}${e.acknowledged_by ? ` by ${e.acknowledged_by}` : ""}`] : null,
+    e.resolved_at ? ["resolved", `${resolvedNote(e)}, ${fullTime(e.resolved_at)}${e.resolved_by ? ` by ${e.resolved_by}` : ""}`] : null,
   ].filter(Boolean);
   const deliveries = e.deliveries || [];
   return h("article", { class: `event-detail level-${level}`, dataset: { id: e.id } },

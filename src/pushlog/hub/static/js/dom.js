@@ -110,3 +110,15 @@ export function toast(message, kind = "info") {
   box.append(el);
   setTimeout(() => el.remove(), kind === "error" ? 8000 : 4000);
 }
+
+/** "resolved after 14 min" for a resolved alert, null otherwise (the hub's format_span: seconds
+ * below 2 min, minutes below 2 h, hours below 3 d, then days; docs/rules.md). */
+export function resolvedNote(event) {
+  if (!event || !event.resolved_at) return null;
+  const after = event.resolved_after_s;
+  if (after === null || after === undefined) return "resolved";
+  const s = Math.max(0, Number(after));
+  const span = s < 120 ? `${Math.round(s)} s` : s < 7200 ? `${Math.round(s / 60)} min`
+    : s < 3 * 86400 ? `${Math.round(s / 3600)} h` : `${Math.round(s / 86400)} d`;
+  return `resolved after ${span}`;
+}

@@ -3,7 +3,7 @@
 // back keeps the list, its scroll position and the live connection.
 
 import { apiUrl, filterParams, query } from "./api.js";
-import { h, levelName, relativeTime, replace, safeUrl, toast } from "./dom.js";
+import { h, levelName, relativeTime, replace, resolvedNote, safeUrl, toast } from "./dom.js";
 import { LiveStream } from "./sse.js";
 
 const PAGE = 50;
@@ -218,6 +218,7 @@ export class Feed {
     const seen = e.last_seen_at ? `, last reported ${e.last_seen_at}` : "";
     const count = Number(e.count) > 1 ? h("span", { class: "count", title: `${e.count} occurrences${seen}`, text: `×${e.count}` }) : null;
     const link = safeUrl(e.link);
+    const resolved = resolvedNote(e);
     return h(
       "li",
       { class: `event level-${level}${e.acknowledged_at ? " acked" : ""}`,
@@ -228,7 +229,8 @@ export class Feed {
         h("div", { class: "event-head" },
           h("span", { class: `badge badge-${level}`, text: level }),
           h("span", { class: "event-title", text: e.title }),
-          count),
+          count,
+          resolved ? h("span", { class: "chip resolved", title: e.resolved_by || "", text: resolved }) : null),
         e.body ? h("p", { class: "event-body", text: e.body }) : null,
         e.channel || (e.tags || []).length
           ? h("div", { class: "event-meta" },
