@@ -1,5 +1,6 @@
 // The web app's entry point: sign-in with a read key, the hash router (#/, #/events/ID, #/devices,
-// #/dashboard, #/heartbeats), the live-connection indicator and messages from the service worker.
+// #/dashboard, #/heartbeats, #/rules, #/rules/NAME), the live-connection indicator and messages from
+// the service worker.
 
 import { Api, ApiError, forgetKey, storedKey, storeKey } from "./js/api.js";
 import { showDashboard } from "./js/dashboard.js";
@@ -8,6 +9,7 @@ import { h, replace, toast } from "./js/dom.js";
 import { Feed } from "./js/feed.js";
 import { showDevices } from "./js/push.js";
 import { showHeartbeats } from "./js/heartbeats.js";
+import { showRule, showRules } from "./js/rules.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
@@ -104,6 +106,7 @@ function route() {
     link.classList.toggle("active", target === "/" ? hash === "/" || hash.startsWith("/events/") : hash.startsWith(target));
   }
   const eventMatch = hash.match(/^\/events\/(.+)$/);
+  const ruleMatch = hash.match(/^\/rules\/(.+)$/);
   if (eventMatch) {
     showDetail(main, session.api, decodeURIComponent(eventMatch[1]), { onChange: (e) => session?.feed.updateEvent(e) });
   } else if (hash.startsWith("/devices")) {
@@ -112,6 +115,10 @@ function route() {
     showDashboard(main, session.api);
   } else if (hash.startsWith("/heartbeats")) {
     showHeartbeats(main, session.api);
+  } else if (ruleMatch) {
+    showRule(main, session.api, decodeURIComponent(ruleMatch[1]));
+  } else if (hash.startsWith("/rules")) {
+    showRules(main, session.api);
   } else {
     session.feed.mount(main);
   }
