@@ -22,7 +22,7 @@ from textual.widgets import DataTable, Input, Static
 
 from pushlog.cli._common import HubAccess
 from pushlog.cli._feed import AsyncHubFeed, FeedFilter
-from pushlog.cli._tail_app import DetailScreen, HeartbeatsScreen, HelpScreen, TailApp
+from pushlog.cli._tail_app import DetailScreen, HeartbeatsScreen, HelpScreen, RulesScreen, TailApp
 
 __all__ = ["real_hub"]
 
@@ -400,6 +400,63 @@ async def test_heartbeats_screen_without_any_says_how_they_appear(real_hub: Thre
         shown = "\n".join(screen_lines(app))
         assert "no heartbeats yet" in shown, shown
         assert "pushlog run --every" in shown, shown
+
+
+async def test_rules_screen_shows_states_alerting_first_and_the_highlighted_rules_history(
+    real_hub: ThreadHub,
+) -> None:
+    admin = {"Authorization": f"Bearer {real_hub.admin_key}"}
+    declared = {
+        "nightly-import": {"kind": "expect", "match": {"text": "import done"}, "every": "1d"},
+        "payment-errors": {
+            "kind": "threshold",
+            "match": {"channel": "payments"},
+            "count": 2,
+            "within": "10m",
+        },
+    }
+    for name, body in declared.items():
+        response = httpx.put(f"{real_hub.base_url}/v1/rules/{name}", json=body, headers=admin)
+        assert response.status_code == 200, response.text
+    publish_events(
+        real_hub.base_url,
+        real_hub.publish_key,
+        {"title": "card declined", "channel": "payments"},
+        {"title": "card declined again", "channel": "payments"},
+    )
+    rule = httpx.get(f"{real_hub.base_url}/v1/rules/payment-errors", headers=admin).json()
+    assert rule["state"] == "firing", rule
+    app = _app(real_hub)
+    async with app.run_test(size=(140, 40)) as pilot:
+        await pilot.press("R")
+        await until(pilot, lambda: isinstance(app.screen, RulesScreen) and app.screen.loaded, "rules")
+        screen = app.screen
+        assert isinstance(screen, RulesScreen)
+        table = screen.query_one("#rules", DataTable)
+        rows = [[str(cell) for cell in table.get_row_at(i)][:3] for i in range(table.row_count)]
+        assert rows == [["payment-errors", "threshold", "firing"], ["nightly-import", "expect", "waiting"]]
+        await until(pilot, lambda: screen.shown == "payment-errors", "the highlighted rule's history")
+        await pilot.pause()
+        shown = "\n".join(screen_lines(app))
+        assert "history of payment-errors (newest first):" in shown, shown
+        assert f"ok -> firing  2 in 10m  event {rule['alert_event_id']}" in shown, shown
+        assert "declared (api)" in shown, shown
+        await pilot.press("down")
+        await until(pilot, lambda: screen.shown == "nightly-import", "the next rule's history")
+        await pilot.pause()
+        assert "history of nightly-import" in "\n".join(screen_lines(app))
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, RulesScreen), "rules closed")
+
+
+async def test_rules_screen_without_any_says_how_to_declare_one(real_hub: ThreadHub) -> None:
+    app = _app(real_hub)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("R")
+        await until(pilot, lambda: isinstance(app.screen, RulesScreen) and app.screen.loaded, "rules")
+        await pilot.pause()
+        shown = "\n".join(screen_lines(app))
+        assert "no rules yet" in shown and "pushlog rules add" in shown, shown
 
 
 def test_the_cli_opens_the_interactive_feed_on_a_terminal(real_hub: ThreadHub) -> None:

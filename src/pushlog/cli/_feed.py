@@ -13,6 +13,7 @@ import shlex
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -268,6 +269,17 @@ class AsyncHubFeed:
         response = await self._client.get("/v1/heartbeats")
         _check(response)
         return list(response.json().get("heartbeats") or [])
+
+    async def rules(self) -> list[dict[str, Any]]:
+        response = await self._client.get("/v1/rules")
+        _check(response)
+        return list(response.json().get("rules") or [])
+
+    async def rule(self, name: str) -> dict[str, Any]:
+        """One rule with its history."""
+        response = await self._client.get(f"/v1/rules/{quote(name, safe='')}")
+        _check(response)
+        return dict(response.json())
 
     async def stream(self, flt: FeedFilter, *, last_id: str | None = None) -> AsyncIterator[StreamItem]:
         timeout = httpx.Timeout(10.0, read=60.0)

@@ -333,6 +333,43 @@ def heartbeat_rows(beats: list[dict[str, Any]]) -> list[list[str]]:
     return rows
 
 
+#: Rule states that mean something is wrong (docs/rules.md): listed first.
+ALERTING_RULE_STATES = frozenset({"missed", "firing"})
+
+
+def sort_rules(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Alerting rules first, then by name."""
+    return sorted(rules, key=lambda r: (r.get("state") not in ALERTING_RULE_STATES, str(r.get("name"))))
+
+
+def rule_rows(rules: list[dict[str, Any]]) -> list[list[str]]:
+    """Rows (header first) for the rules table (``GET /v1/rules``); alerting rules first, then by
+    name; hub text escaped."""
+    rows = [["NAME", "KIND", "STATE", "SINCE"]]
+    for rule in sort_rules(rules):
+        rows.append(
+            [
+                visible(str(rule.get("name"))),
+                visible(str(rule.get("kind"))),
+                visible(str(rule.get("state"))),
+                _short_ts(rule.get("state_since")),
+            ]
+        )
+    return rows
+
+
+def rule_history_lines(rule: dict[str, Any]) -> list[str]:
+    """A rule's history (``GET /v1/rules/{name}``), newest first: time, change, cause, event."""
+    lines = []
+    for entry in rule.get("history") or []:
+        previous, state = entry.get("previous"), entry.get("state")
+        moved = f"{previous} -> {state}" if previous else str(state)
+        detail = f"  {entry['detail']}" if entry.get("detail") else ""
+        event = f"  event {entry['event_id']}" if entry.get("event_id") else ""
+        lines.append(visible(f"{_short_ts(entry.get('at'))}  {moved}{detail}{event}"))
+    return lines
+
+
 def _short_ts(value: Any) -> str:
     if not value:
         return "-"

@@ -7,7 +7,7 @@ and reconnects (with backoff) from the last ``seq`` seen when the stream drops. 
 the last row (or pressing ``n``) loads the next older page through the list's cursor.
 
 Keys: ``/`` filter, ``l`` cycle the minimum level, ``enter`` details, ``a`` acknowledge a CRITICAL,
-``n`` older page, ``r`` reload, ``h`` heartbeats, ``?`` help, ``q`` quit. The filter bar reads
+``n`` older page, ``r`` reload, ``h`` heartbeats, ``R`` rules, ``?`` help, ``q`` quit. The filter bar reads
 ``level:error channel:payments tag:db user_id=42 free text`` (see :func:`pushlog.cli._feed.parse_filter`).
 """
 
@@ -44,7 +44,7 @@ from ._feed import (
     resolved_text,
 )
 from ._safe_text import visible
-from ._tail import heartbeat_rows
+from ._tail import ALERTING_RULE_STATES, heartbeat_rows, rule_history_lines, rule_rows, sort_rules
 
 LEVEL_STYLES: dict[str, str] = {
     "debug": "dim",
@@ -70,6 +70,7 @@ HELP_TEXT = """\
   [b]l[/b]              cycle the minimum level: all, warning, error, critical
   [b]r[/b]              reload from the hub
   [b]h[/b]              heartbeats: jobs that check in, overdue first
+  [b]R[/b]              rules: each rule's state, alerting first; a rule's history under it
   [b]?[/b]              this help      [b]escape[/b] close      [b]q[/b] quit
 
 Colours: [cyan]info[/] [yellow]warning[/] [bold red]error[/] [bold white on red]critical[/]; ✓ acknowledged.
@@ -86,6 +87,10 @@ class FeedSource(Protocol):
     async def ack(self, event_id: str) -> StoredEvent: ...
 
     async def heartbeats(self) -> list[dict[str, Any]]: ...
+
+    async def rules(self) -> list[dict[str, Any]]: ...
+
+    async def rule(self, name: str) -> dict[str, Any]: ...
 
     async def aclose(self) -> None: ...
 
@@ -275,6 +280,83 @@ class HeartbeatsScreen(ModalScreen[None]):
         self.loaded = True
 
 
+class RulesScreen(ModalScreen[None]):
+    """The hub's rules (docs/rules.md) with their state, alerting first; the highlighted rule's
+    history (state changes, newest first) below the table; ``r`` refreshes."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,R", "dismiss", "close"),
+        Binding("r", "refresh_list", "refresh"),
+    ]
+    DEFAULT_CSS = """
+    RulesScreen { align: center middle; }
+    RulesScreen > Vertical { width: 95%; height: 90%; border: round $accent; background: $surface; }
+    RulesScreen DataTable { height: auto; max-height: 1fr; }
+    #rule-history { padding: 1 2; height: auto; }
+    """
+    #: Shown instead of rows when the hub has no rule.
+    EMPTY_HINT = (
+        "no rules yet: declare one with\n"
+        '  pushlog rules add "nightly backup finished" --kind expect --every 1d --grace 1h\n'
+        "  or PUT /v1/rules/NAME, or a rules file (pushlog serve --rules rules.toml)"
+    )
+
+    def __init__(self, feed: FeedSource) -> None:
+        super().__init__()
+        self.feed = feed
+        self.loaded = False
+        #: The rule whose history is shown, once it has loaded.
+        self.shown: str | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = "rules"
+            yield DataTable(id="rules", cursor_type="row")
+            yield Static("", id="rule-history", markup=False)
+
+    def on_mount(self) -> None:
+        table = self.query_one("#rules", DataTable)
+        for label in rule_rows([])[0]:
+            table.add_column(label.lower(), key=label.lower())
+        self.action_refresh_list()
+
+    @work(exclusive=True, group="rules")
+    async def action_refresh_list(self) -> None:
+        try:
+            rules = await self.feed.rules()
+        except (CLIError, httpx.HTTPError) as exc:
+            self.notify(visible(f"could not list rules: {exc}"), severity="error", markup=False)
+            return
+        table = self.query_one("#rules", DataTable)
+        table.clear()
+        ordered = sort_rules(rules)
+        for rule, row in zip(ordered, rule_rows(ordered)[1:], strict=True):
+            cells = [Text(cell) for cell in row]  # never markup: names come from whoever declared them
+            cells[2] = Text(row[2], style="bold red" if row[2] in ALERTING_RULE_STATES else "green")
+            table.add_row(*cells, key=str(rule["name"]))
+        if not rules:
+            self.query_one("#rule-history", Static).update(self.EMPTY_HINT)
+        self.loaded = True
+
+    @on(DataTable.RowHighlighted, "#rules")
+    def _highlighted(self, message: DataTable.RowHighlighted) -> None:
+        if message.row_key.value is not None:
+            self.show_history(message.row_key.value)
+
+    @work(exclusive=True, group="rule-history")
+    async def show_history(self, name: str) -> None:
+        try:
+            rule = await self.feed.rule(name)
+        except (CLIError, httpx.HTTPError) as exc:
+            self.notify(visible(f"could not read rule {name}: {exc}"), severity="error", markup=False)
+            return
+        lines = rule_history_lines(rule)
+        self.query_one("#rule-history", Static).update(
+            "\n".join([f"history of {visible(name)} (newest first):", *lines])
+        )
+        self.shown = name
+
+
 class TailApp(App[int]):
     """The live feed. ``feed`` is the hub (``AsyncHubFeed``); ``flt`` the initial filter."""
 
@@ -295,6 +377,7 @@ class TailApp(App[int]):
         Binding("n", "older", "older"),
         Binding("r", "reload", "reload"),
         Binding("h", "heartbeats", "heartbeats"),
+        Binding("R", "rules", "rules"),
         Binding("question_mark", "help", "help"),
     ]
 
@@ -600,6 +683,9 @@ class TailApp(App[int]):
 
     def action_heartbeats(self) -> None:
         self.push_screen(HeartbeatsScreen(self.feed))
+
+    def action_rules(self) -> None:
+        self.push_screen(RulesScreen(self.feed))
 
     def action_ack(self) -> None:
         event = self.current_event()
