@@ -1,4 +1,5 @@
-"""Fixtures for the delivery tests (helpers live in outbox_support.py)."""
+"""Fixtures for the delivery tests (helpers live in outbox_support.py; the FCM and APNs stand-ins and
+the hub configuration for them come from tests/support/native_services.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from pathlib import Path
 import pytest
 from tests.hub.delivery.outbox_support import T0, Outbox
 from tests.support.clock import UTCView, utc_clock
+from tests.support.native_services import apns, fcm, native
 
 from pushlog.hub.store import create_engine, migrate
+
+__all__ = ["apns", "fcm", "native"]
 
 
 @pytest.fixture

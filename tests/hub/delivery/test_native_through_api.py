@@ -29,38 +29,6 @@ def push_service() -> Iterator[PushService]:
 
 
 @pytest.fixture
-def fcm() -> Iterator[FcmService]:
-    with FcmService() as service:
-        yield service
-
-
-@pytest.fixture
-def apns(tmp_path: Path) -> Iterator[ApnsService]:
-    with ApnsService(tmp_path) as service:
-        yield service
-
-
-@pytest.fixture
-def native(tmp_path: Path, fcm: FcmService, apns: ApnsService) -> dict[str, Any]:
-    """HubConfig fields for FCM and APNs through the stand-ins."""
-    account = tmp_path / "service-account.json"
-    account.write_text(json.dumps(fcm.service_account()))
-    key = tmp_path / "AuthKey_TEST.p8"
-    key.write_text(apns.key_pem())
-    return dict(
-        fcm_credentials=account,
-        fcm_base_url=fcm.origin,
-        apns_key=key,
-        apns_key_id=apns.key_id,
-        apns_team_id=apns.team_id,
-        apns_topic=apns.topic,
-        apns_environment="sandbox",
-        apns_base_url=apns.origin,
-        apns_ca_file=apns.ca_file,
-    )
-
-
-@pytest.fixture
 def hub(hub_factory: Callable[..., ThreadHub], native: dict[str, Any]) -> ThreadHub:
     return hub_factory(allow_private_endpoints=True, **native)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.support.apns_service import ApnsService
@@ -28,37 +28,8 @@ def push_service() -> Iterator[PushService]:
 
 
 @pytest.fixture
-def fcm() -> Iterator[FcmService]:
-    with FcmService() as service:
-        yield service
-
-
-@pytest.fixture
-def apns(tmp_path: Path) -> Iterator[ApnsService]:
-    with ApnsService(tmp_path) as service:
-        yield service
-
-
-@pytest.fixture
-def hub(
-    hub_factory: Callable[..., ThreadHub], tmp_path: Path, fcm: FcmService, apns: ApnsService
-) -> ThreadHub:
-    account = tmp_path / "service-account.json"
-    account.write_text(json.dumps(fcm.service_account()))
-    key = tmp_path / "AuthKey_TEST.p8"
-    key.write_text(apns.key_pem())
-    return hub_factory(
-        allow_private_endpoints=True,
-        fcm_credentials=account,
-        fcm_base_url=fcm.origin,
-        apns_key=key,
-        apns_key_id=apns.key_id,
-        apns_team_id=apns.team_id,
-        apns_topic=apns.topic,
-        apns_environment="sandbox",
-        apns_base_url=apns.origin,
-        apns_ca_file=apns.ca_file,
-    )
+def hub(hub_factory: Callable[..., ThreadHub], native: dict[str, Any]) -> ThreadHub:
+    return hub_factory(allow_private_endpoints=True, **native)
 
 
 @pytest.fixture
