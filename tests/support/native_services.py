@@ -3,6 +3,10 @@
 ``fcm`` and ``apns`` run one stand-in each for a test; ``native`` is the ``HubConfig`` fields (service
 account file, APNs key file, origins, CA) for ``hub_factory(**native)``, its files written under the
 test's ``tmp_path``. A conftest imports them to offer them to a test directory.
+
+Request ``native`` before ``hub_factory`` (pytest tears fixtures down in reverse order of setting them
+up): the hub must stop first, since the APNs stand-in stopped under the hub's open HTTP/2 connection
+waits out its 10 s shutdown.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ def push_service() -> Iterator[PushService]:
 
 
 @pytest.fixture
-def hub(hub_factory: Callable[..., ThreadHub], native: dict[str, Any]) -> ThreadHub:
+def hub(native: dict[str, Any], hub_factory: Callable[..., ThreadHub]) -> ThreadHub:
     return hub_factory(allow_private_endpoints=True, **native)
 
 
@@ -123,7 +123,7 @@ def delivery_statuses(hub: ThreadHub, event_id: str) -> list[tuple[int, str]]:
 
 
 def test_critical_rounds_and_acknowledgement_on_fcm_and_apns(
-    hub_factory: Callable[..., ThreadHub], native: dict[str, Any], fcm: FcmService, apns: ApnsService
+    native: dict[str, Any], hub_factory: Callable[..., ThreadHub], fcm: FcmService, apns: ApnsService
 ) -> None:
     clock = utc_clock()
     hub = hub_factory(clock=clock, critical_repeat_interval=300, critical_expiry=3600, **native)
@@ -159,7 +159,7 @@ def test_critical_rounds_and_acknowledgement_on_fcm_and_apns(
 
 
 def test_fcm_quota_exceeded_waits_at_least_a_minute_on_the_hubs_clock(
-    hub_factory: Callable[..., ThreadHub], native: dict[str, Any], fcm: FcmService
+    native: dict[str, Any], hub_factory: Callable[..., ThreadHub], fcm: FcmService
 ) -> None:
     clock = utc_clock()
     hub = hub_factory(clock=clock, **native)

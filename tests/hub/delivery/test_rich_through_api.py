@@ -28,7 +28,7 @@ def push_service() -> Iterator[PushService]:
 
 
 @pytest.fixture
-def hub(hub_factory: Callable[..., ThreadHub], native: dict[str, Any]) -> ThreadHub:
+def hub(native: dict[str, Any], hub_factory: Callable[..., ThreadHub]) -> ThreadHub:
     return hub_factory(allow_private_endpoints=True, **native)
 
 
