@@ -79,6 +79,15 @@ _URL_PATTERN: Final = r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#\s]"
 
 Id = Annotated[str, Meta(min_length=1, max_length=MAX_ID)]
 Url = Annotated[str, Meta(max_length=MAX_URL, pattern=_URL_PATTERN, description="an http(s) URL")]
+#: What a tap on an app user's notification opens: an http(s) URL or the app's own deep link
+#: (``myshop://orders/42``); schemes that run or read things (javascript, data, file, vbscript) are not.
+_LINK_PATTERN: Final = (
+    r"^(?![Jj][Aa][Vv][Aa][Ss][Cc][Rr][Ii][Pp][Tt]:|[Dd][Aa][Tt][Aa]:|[Ff][Ii][Ll][Ee]:"
+    r"|[Vv][Bb][Ss][Cc][Rr][Ii][Pp][Tt]:)[A-Za-z][A-Za-z0-9+.-]*://\S+$"
+)
+DeepLink = Annotated[
+    str, Meta(max_length=MAX_URL, pattern=_LINK_PATTERN, description="an http(s) URL or an app deep link")
+]
 Int32 = Annotated[int, Meta(ge=-(2**31), le=INT32_MAX)]
 Count = Annotated[int, Meta(ge=1, le=MAX_COUNT)]
 LevelIn = LevelName | Annotated[int, Meta(ge=0, le=INT32_MAX)] | str
@@ -806,7 +815,7 @@ class NotificationRequest(Struct, forbid_unknown_fields=False):
     body: Annotated[str, Meta(max_length=MAX_BODY)] | None = None
     data: Annotated[dict[str, Any], Meta(max_length=MAX_METADATA_KEYS)] | None = None
     image: Url | None = None
-    link: Url | None = None
+    link: DeepLink | None = None
     actions: Annotated[list[Action], Meta(max_length=MAX_ACTIONS)] | None = None
     category: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
     level: LevelIn = "info"

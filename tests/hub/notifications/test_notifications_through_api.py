@@ -209,6 +209,8 @@ def test_a_trigger_turns_a_log_event_into_its_users_notification_once_per_key(
             },
             "schedule.timezone: unknown IANA time zone",
         ),
+        ({"audience": {"users": ["u"]}, "title": "x", "link": "javascript://%0aalert(1)"}, "link"),
+        ({"audience": {"users": ["u"]}, "title": "x", "link": "DATA://text/html,x"}, "link"),
     ],
 )
 def test_bad_notifications_are_refused_with_the_reason(
@@ -218,6 +220,18 @@ def test_bad_notifications_are_refused_with_the_reason(
         answer = http.post("/v1/notifications", json=body)
     assert answer.status_code == 422, answer.text
     assert answer.json()["error"]["message"].startswith(message)
+
+
+def test_an_app_deep_link_is_what_a_tap_opens(hub: ThreadHub, push_service: PushService) -> None:
+    app_user_device(hub, push_service, "dora")
+    with hub.client(hub.admin_key) as http:
+        sent = http.post(
+            "/v1/notifications",
+            json={"audience": {"users": ["dora"]}, "title": "Shipped", "link": "myshop://orders/42"},
+        )
+        assert sent.status_code == 201, sent.text
+    (push,) = push_service.wait_for(1)
+    assert push.payload["link"] == "myshop://orders/42"
 
 
 def test_hundreds_of_users_each_get_their_own_name(
