@@ -817,7 +817,17 @@ class NotificationRequest(Struct, forbid_unknown_fields=False):
     image: Url | None = None
     link: DeepLink | None = None
     actions: Annotated[list[Action], Meta(max_length=MAX_ACTIONS)] | None = None
-    category: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
+    category: (
+        Annotated[
+            str,
+            Meta(min_length=1, max_length=64, description="what preferences choose by (docs/preferences.md)"),
+        ]
+        | None
+    ) = None
+    time_sensitive: Annotated[
+        bool,
+        Meta(description="goes out through quiet hours, caps and digests (not past an opted-out category)"),
+    ] = False
     level: LevelIn = "info"
     ttl: Annotated[int, Meta(ge=0, le=MAX_TTL)] | None = None
     collapse_key: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
@@ -844,6 +854,12 @@ class Funnel(Struct):
     failed: int
     cancelled: int
     failed_reasons: dict[str, int]
+    held: Annotated[int, Meta(description="deliveries the attention gate holds (quiet hours, digest, cap)")]
+    held_reasons: dict[str, int]
+    skipped_reasons: Annotated[
+        dict[str, int],
+        Meta(description="deliveries the attention gate skipped, by reason (category_off, ...)"),
+    ]
     by_transport: dict[str, TransportFunnel]
 
 

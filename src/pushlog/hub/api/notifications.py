@@ -108,6 +108,7 @@ def _create(
         "link": body.link,
         "actions": [msgspec.structs.asdict(a) for a in body.actions or []],
         "category": body.category,
+        "time_sensitive": body.time_sensitive,
     }
     values = {
         "audience": stored_audience,

@@ -2,9 +2,10 @@
 
 :func:`run_due` is the idempotent duty (safe when two processes call it at once): each due
 notification is claimed with a conditional UPDATE and expanded in the same transaction, its
-deliveries queued with ``INSERT ... SELECT`` from the audience query (one statement, or one per
-recipients' time zone for a local-time schedule), so memory stays bounded whatever the audience's
-size. A crash before the commit leaves the notification scheduled; after it, it is expanded once.
+deliveries created by ``store/outbox.enqueue_notification`` from the audience query (once, or once
+per recipients' time zone for a local-time schedule) through the attention gate, so memory stays
+bounded whatever the audience's size. A crash before the commit leaves the notification scheduled;
+after it, it is expanded once.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import sqlalchemy as sa
 from .. import audience
 from .._broker import Broker
 from .._clock import Clock
+from ..attention import PushFacts
 from ..config import PUSH_TTL
 from ..store import notifications as store
 from ..store import outbox
@@ -41,6 +43,19 @@ class Expanded:
     deliveries: int = 0
 
 
+def push_facts(row: dict[str, Any]) -> PushFacts:
+    """What the attention gate weighs of a notification: its level, its category (which is also
+    the channel an app user's ``channels`` choice filters) and whether it is time-sensitive."""
+    options = row.get("options") or {}
+    category = options.get("category")
+    return PushFacts(
+        level=int(row["level"]),
+        channel=category,
+        category=category,
+        time_sensitive=bool(options.get("time_sensitive")),
+    )
+
+
 def expand(conn: sa.Connection, row: dict[str, Any], *, now: _dt.datetime) -> int:
     """Queue a claimed notification's deliveries and count its audience; returns rows queued."""
     try:
@@ -51,8 +66,11 @@ def expand(conn: sa.Connection, row: dict[str, Any], *, now: _dt.datetime) -> in
         return 0
     reach = audience.count(conn, where)
     local = local_time_of(row["schedule"])
+    facts = push_facts(row)
     if local is None:
-        outbox.enqueue_notification(conn, row["id"], audience.device_rows(where), due=now, now=now)
+        outbox.enqueue_notification(
+            conn, row["id"], audience.device_rows(where), facts=facts, due=now, now=now
+        )
     else:
         zones = conn.execute(
             sa.select(audience.EFFECTIVE_TIMEZONE)
@@ -66,7 +84,7 @@ def expand(conn: sa.Connection, row: dict[str, Any], *, now: _dt.datetime) -> in
             )
             due = local.in_zone(zone_of(name), now=now)
             outbox.enqueue_notification(
-                conn, row["id"], audience.device_rows(sa.and_(where, in_zone)), due=due, now=now
+                conn, row["id"], audience.device_rows(sa.and_(where, in_zone)), facts=facts, due=due, now=now
             )
     no_device = reach.users - reach.users_with_devices
     store.record_expansion(

@@ -5,7 +5,7 @@ conditional UPDATE (only the transaction whose UPDATE changed the row expands it
 processes never both do), in the same transaction that queues its deliveries
 (``hub/notifications/_runner.py``): it is expanded exactly once, or not at all if that transaction
 fails. ``cancelled`` stops a scheduled one, and fails the deliveries an expanded one still has queued.
-What the API shows as ``status`` adds ``sending`` (deliveries still queued) and ``sent``.
+What the API shows as ``status`` adds ``sending`` (deliveries still queued or held) and ``sent``.
 """
 
 from __future__ import annotations
@@ -133,17 +133,19 @@ def funnel(conn: sa.Connection, row: Any) -> dict[str, Any] | None:
             devices.c.kind,
             deliveries.c.status,
             deliveries.c.last_error,
+            deliveries.c.reason,
             sa.func.count().label("n"),
         )
         .select_from(deliveries.outerjoin(devices, devices.c.id == deliveries.c.device_id))
         .where(deliveries.c.notification_id == row.id)
-        .group_by(devices.c.kind, deliveries.c.status, deliveries.c.last_error)
+        .group_by(devices.c.kind, deliveries.c.status, deliveries.c.last_error, deliveries.c.reason)
     ).all()
     total = {"queued": 0, "sent": 0, "delivered": 0, "opened": 0, "failed": 0}
     per: dict[str, dict[str, int]] = {}
     reasons: dict[str, int] = {}
+    gated: dict[str, dict[str, int]] = {DeliveryStatus.HELD: {}, DeliveryStatus.SKIPPED: {}}
     cancelled = 0
-    for kind, status, error, n in counts:
+    for kind, status, error, gate_reason, n in counts:
         if status == DeliveryStatus.FAILED and error == NOTIFICATION_CANCELLED:
             cancelled += n
             continue
@@ -163,6 +165,9 @@ def funnel(conn: sa.Connection, row: Any) -> dict[str, Any] | None:
         if status == DeliveryStatus.FAILED:
             reason = (error or "failed").split(":")[0][:80]
             reasons[reason] = reasons.get(reason, 0) + n
+        elif status in gated:  # the attention gate's outcome, by its reason
+            by_reason = gated[status]
+            by_reason[gate_reason or status] = by_reason.get(gate_reason or status, 0) + n
     return {
         "targeted": int(row.targeted or 0),
         "skipped": dict(row.skipped or {}),
@@ -170,6 +175,9 @@ def funnel(conn: sa.Connection, row: Any) -> dict[str, Any] | None:
         **total,
         "cancelled": cancelled,
         "failed_reasons": reasons,
+        "held": sum(gated[DeliveryStatus.HELD].values()),
+        "held_reasons": gated[DeliveryStatus.HELD],
+        "skipped_reasons": gated[DeliveryStatus.SKIPPED],
         "by_transport": per,
     }
 
@@ -178,7 +186,7 @@ def _json(conn: sa.Connection, row: Any) -> dict[str, Any]:
     shown = funnel(conn, row)
     status = row.status
     if status == EXPANDED:
-        status = "sending" if shown and shown["queued"] else "sent"
+        status = "sending" if shown and (shown["queued"] or shown["held"]) else "sent"
     content = row.content or {}
     return {
         "id": row.id,

@@ -5,10 +5,12 @@
   queued, held until a moment (quiet hours, digest) or skipped, with the reason. Ingest calls it for
   round 0 of pushed events, :func:`schedule_repeats` for CRITICAL re-push rounds; anything that
   creates deliveries later calls it too. :func:`release_held` lets held rows go when their time came.
-* :func:`enqueue_notification` creates a notification's rows (app users' devices, DESIGN §8) with one
-  ``INSERT ... SELECT`` from the audience query, so no recipient passes through Python; the row's id
-  is derived from (notification, device), and a unique constraint on that pair means a notification
-  reaches a device once. :func:`cancel_notification` fails its rows still queued. The dispatcher
+* :func:`enqueue_notification` creates a notification's rows (app users' devices, DESIGN §8) through
+  the same gate: recipients who chose nothing get one ``INSERT ... SELECT`` from the audience query
+  (no recipient passes through Python), those with a preference document are decided in keyset
+  pages; the row's id is derived from (notification, device), and a unique constraint on that pair
+  means a notification reaches a device once. :func:`cancel_notification` fails its rows still
+  queued or held. The dispatcher
   claims and records both kinds of row alike; a claimed notification row carries the notification
   and its user instead of an event.
 * The dispatcher (:mod:`pushlog.hub.delivery`) leases due rows (:func:`claim_due`) and records what
@@ -46,6 +48,7 @@ from ..attention import (
     Deliver,
     PushFacts,
     Reason,
+    Recipient,
     SentWithin,
     Skip,
     decide,
@@ -55,6 +58,7 @@ from ..attention import (
 from . import preferences
 from ._bulk import BulkInsert
 from ._tables import as_utc, deliveries, devices, events, notifications
+from ._tables import preferences as preference_documents
 from .users import profiles
 
 
@@ -256,51 +260,136 @@ def _row_outcome(
 NOTIFICATION_CANCELLED: Final = "notification cancelled"
 
 
+#: Recipients with a preference document are decided this many devices at a time (keyset pages).
+NOTIFICATION_BATCH: Final = 500
+
+_NOTIFICATION_COLUMNS: Final = (
+    "id",
+    "notification_id",
+    "device_id",
+    "round",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+    "updated_at",
+    "reason",
+    "category",
+)
+_INSERT_NOTIFICATION_ROWS: Final = BulkInsert(deliveries, _NOTIFICATION_COLUMNS)
+
+
+def _has_document() -> sa.ColumnElement[bool]:
+    """Whether the ``devices`` row in the query, or its app user, keeps a preference document."""
+    kind, subject = preference_documents.c.subject_kind, preference_documents.c.subject_id
+    return sa.or_(
+        sa.exists().where(kind == preferences.DEVICE, subject == devices.c.id),
+        sa.exists().where(kind == preferences.USER, subject == devices.c.user_id),
+    )
+
+
 def enqueue_notification(
     conn: sa.Connection,
     notification_id: str,
     device_ids: sa.Select[Any],
     *,
+    facts: PushFacts,
     due: _dt.datetime,
     now: _dt.datetime,
+    batch: int = NOTIFICATION_BATCH,
 ) -> None:
-    """Queue ``notification_id`` for every device ``device_ids`` (a one-column SELECT) names, due at
-    ``due``, in one ``INSERT ... SELECT`` (drivers do not all report its row count; the audience's
-    count says how many, ``hub/audience``)."""
+    """Create ``notification_id``'s row for every device ``device_ids`` (a one-column SELECT) names,
+    as the attention gate decides at ``due`` (the moment it would go out): queued due then, held, or
+    skipped with the reason. A row's id is derived from (notification, device).
+
+    Memory stays bounded whatever the audience's size. The gate is asked once what it decides for a
+    recipient who chose nothing (the defaults and the app's category default): when that is the same
+    for every such device (deliver, or skip an ``off`` category) their rows are written by one
+    ``INSERT ... SELECT`` that no recipient passes through Python; the devices that (or whose user)
+    keep a preference document, or everyone when the default depends on the device (a ``digest``
+    category's local hour), are read :data:`NOTIFICATION_BATCH` at a time (keyset pages on the device
+    id) and each decided by :func:`decide`. Drivers do not all report an ``INSERT ... SELECT``'s row
+    count: the audience's count says how many (``hub/audience``).
+    """
     found = device_ids.subquery("recipient_devices")
     device_id = found.c[0]
-    rows = sa.select(
-        (sa.literal(notification_id + ".") + device_id).label("id"),
-        sa.literal(notification_id).label("notification_id"),
-        device_id.label("device_id"),
-        sa.literal(0).label("round"),
-        sa.literal(DeliveryStatus.QUEUED.value).label("status"),
-        sa.literal(0).label("attempts"),
-        sa.literal(due, deliveries.c.next_attempt_at.type).label("next_attempt_at"),
-        sa.literal(now, deliveries.c.created_at.type).label("created_at"),
-        sa.literal(now, deliveries.c.updated_at.type).label("updated_at"),
+    recipients_from = found.join(devices, devices.c.id == device_id)
+    nobody = decide(
+        Recipient(user=True, categories=preferences.list_categories(conn)),
+        facts,
+        due,
+        sent_within=lambda _period, _category: 0,  # the defaults have no caps
     )
-    columns = [
-        "id",
-        "notification_id",
-        "device_id",
-        "round",
-        "status",
-        "attempts",
-        "next_attempt_at",
-        "created_at",
-        "updated_at",
-    ]
-    conn.execute(deliveries.insert().from_select(columns, rows))
+    same_for_all = nobody if isinstance(nobody, Deliver | Skip) else None
+    if same_for_all is not None:
+        status, next_at, reason = _row_outcome(same_for_all, due)
+        rows = (
+            sa.select(
+                (sa.literal(notification_id + ".") + device_id).label("id"),
+                sa.literal(notification_id).label("notification_id"),
+                device_id.label("device_id"),
+                sa.literal(0).label("round"),
+                sa.literal(status.value).label("status"),
+                sa.literal(0).label("attempts"),
+                sa.literal(next_at, deliveries.c.next_attempt_at.type).label("next_attempt_at"),
+                sa.literal(now, deliveries.c.created_at.type).label("created_at"),
+                sa.literal(now, deliveries.c.updated_at.type).label("updated_at"),
+                sa.literal(reason, deliveries.c.reason.type).label("reason"),
+                sa.literal(facts.topic, deliveries.c.category.type).label("category"),
+            )
+            .select_from(recipients_from)
+            .where(~_has_document())
+        )
+        conn.execute(deliveries.insert().from_select(list(_NOTIFICATION_COLUMNS), rows))
+    gated = sa.select(*preferences.device_columns()).select_from(recipients_from)
+    if same_for_all is not None:
+        gated = gated.where(_has_document())
+    after: str | None = None
+    while True:
+        page = gated.order_by(devices.c.id).limit(batch)
+        if after is not None:
+            page = page.where(devices.c.id > after)
+        targets = conn.execute(page).all()
+        if not targets:
+            return
+        people = preferences.recipients(conn, targets)
+        counter = _SentCounter(conn, due)
+        out = []
+        for device in targets:
+            decision = decide(people[device.id], facts, due, sent_within=counter.for_device(device.id))
+            if decision is None:
+                continue
+            status, next_at, reason = _row_outcome(decision, due)
+            out.append(
+                (
+                    f"{notification_id}.{device.id}",
+                    notification_id,
+                    device.id,
+                    0,
+                    status.value,
+                    0,
+                    next_at,
+                    now,
+                    now,
+                    reason,
+                    facts.topic,
+                )
+            )
+        _INSERT_NOTIFICATION_ROWS.execute(conn, out)
+        if len(targets) < batch:
+            return
+        after = targets[-1].id
 
 
 def cancel_notification(conn: sa.Connection, notification_id: str, *, now: _dt.datetime) -> int:
-    """Fail the notification's deliveries that were not sent yet (:data:`NOTIFICATION_CANCELLED`)."""
+    """Fail the notification's deliveries that were not sent yet, queued or held
+    (:data:`NOTIFICATION_CANCELLED`)."""
     return int(
         conn.execute(
             deliveries.update()
             .where(
-                deliveries.c.notification_id == notification_id, deliveries.c.status == DeliveryStatus.QUEUED
+                deliveries.c.notification_id == notification_id,
+                deliveries.c.status.in_((DeliveryStatus.QUEUED, DeliveryStatus.HELD)),
             )
             .values(
                 status=DeliveryStatus.FAILED,
@@ -734,9 +823,11 @@ class Released:
 
 
 def release_held(conn: sa.Connection, *, now: _dt.datetime, limit: int = 500) -> Released:
-    """Let held rows whose time came go: per device, one row is queued; when several waited it
+    """Let held rows whose time came go: per device, one event row is queued; when several waited it
     carries a summary of all of them (``summary``) and the others become ``skipped`` (reason
-    ``summarized``). Rows due while the device is in quiet hours move to their end instead.
+    ``summarized``). A notification's row (an app user's device) is queued as itself: each is a
+    message of its own, rendered per user when sent. Rows due while the device is in quiet hours
+    move to their end instead.
 
     Safe to run in several processes at once: rows are taken by a conditional UPDATE (``status`` still
     ``held``) and only the rows that statement changed are released, so none is lost or sent twice.
@@ -747,13 +838,14 @@ def release_held(conn: sa.Connection, *, now: _dt.datetime, limit: int = 500) ->
             deliveries.c.id,
             deliveries.c.device_id,
             deliveries.c.event_seq,
+            deliveries.c.notification_id,
             deliveries.c.reason,
             events.c.level,
             events.c.title,
             events.c.channel,
             events.c.ts,
         )
-        .join(events, events.c.seq == deliveries.c.event_seq)
+        .select_from(deliveries.outerjoin(events, events.c.seq == deliveries.c.event_seq))
         .where(deliveries.c.status == held, deliveries.c.next_attempt_at <= now)
         .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
         .limit(limit)
@@ -778,6 +870,17 @@ def release_held(conn: sa.Connection, *, now: _dt.datetime, limit: int = 500) ->
                 .values(next_attempt_at=later, updated_at=now)
             ).rowcount
             continue
+        notes = [r.id for r in rows if r.notification_id is not None]
+        if notes:  # an app's notifications are each their own message: released one by one
+            result.queued += conn.execute(
+                deliveries.update()
+                .where(deliveries.c.id.in_(notes), deliveries.c.status == held)
+                .values(status=DeliveryStatus.QUEUED, next_attempt_at=now, updated_at=now)
+            ).rowcount
+            rows = [r for r in rows if r.notification_id is None]
+            ids = [r.id for r in rows]
+            if not rows:
+                continue
         taken = set(
             conn.execute(
                 deliveries.update()
