@@ -4,6 +4,7 @@
 
 import { apiUrl, filterParams, query } from "./api.js";
 import { h, levelName, relativeTime, replace, resolvedNote, safeUrl, toast } from "./dom.js";
+import { IncidentEntry, incidentKey, incidentOf, joinIncident, recount } from "./incidents.js";
 import { LiveStream } from "./sse.js";
 
 const PAGE = 50;
@@ -14,6 +15,7 @@ export class Feed {
     this.onLiveState = onLiveState;
     this.filters = { level: "", channel: "", tag: "", meta: "", q: "" };
     this.rows = new Map(); // event id -> {event, el}
+    this.groups = new Map(); // incident key -> {rows, incident, entry}: lines shown as one (incidents.js)
     this.maxSeq = null;
     this.nextCursor = null;
     this.stream = null;
@@ -119,6 +121,7 @@ export class Feed {
     this.stop();
     const generation = this.generation;
     this.rows.clear();
+    this.groups.clear();
     this.list.replaceChildren();
     this.maxSeq = null;
     this.root.classList.add("loading");
@@ -190,11 +193,31 @@ export class Feed {
     row.el = this.render(row);
     this.rows.set(event.id, row);
     if (where === "start") row.el.classList.add("new");
-    // Newest first by log time (ts), not by arrival: a client sends pushes before feed-only events,
-    // so an INFO logged before a WARNING may arrive after it. Ties (and bad times) by arrival (seq).
-    const key = orderKey(event);
-    const before = [...this.list.children].find((li) => isOlder(JSON.parse(li.dataset.order), key));
-    this.list.insertBefore(row.el, before || null);
+    this.place(row);
+  }
+
+  /**
+   * Put a row in the list, or in its incident's entry when it shares a trace id or fingerprint with
+   * other lines. A loaded line brings the hub's `incident`; a live one (none) is counted in here.
+   */
+  place(row) {
+    const key = incidentKey(row.event);
+    if (!key) return insertByOrder(this.list, row.el);
+    const group = this.groups.get(key) || { rows: [], incident: null, entry: null };
+    this.groups.set(key, group);
+    group.rows.push(row);
+    group.incident = row.event.incident
+      || (group.incident ? joinIncident(group.incident, row.event) : incidentOf(group.rows.map((r) => r.event)));
+    if (group.incident.lines < 2) return insertByOrder(this.list, row.el);
+    if (!group.entry) group.entry = new IncidentEntry(key);
+    for (const r of group.rows) if (r.el.parentElement !== group.entry.lines) insertByOrder(group.entry.lines, r.el);
+    this.showIncident(group);
+  }
+
+  showIncident(group) {
+    group.entry.update(group.incident, JSON.parse(group.entry.lines.firstElementChild.dataset.order));
+    group.entry.el.remove();
+    insertByOrder(this.list, group.entry.el);
   }
 
   refresh(row) {
@@ -207,8 +230,14 @@ export class Feed {
   updateEvent(event) {
     const row = this.rows.get(event.id);
     if (row) {
+      const before = row.event;
       row.event = { ...row.event, ...event };
       this.refresh(row);
+      const group = this.groups.get(incidentKey(row.event));
+      if (group && group.entry) {
+        group.incident = recount(group.incident, before, row.event);
+        this.showIncident(group);
+      }
     }
   }
 
@@ -263,6 +292,17 @@ export function orderKey(event) {
   const t = Date.parse(event.ts);
   const seq = Number(event.seq);
   return [Number.isFinite(t) ? t : 0, Number.isFinite(seq) ? seq : 0];
+}
+
+/**
+ * Insert a row (or an incident's entry) into `list` at its place: newest first by log time (ts), not
+ * by arrival: a client sends pushes before feed-only events, so an INFO logged before a WARNING may
+ * arrive after it. Ties (and bad times) by arrival (seq).
+ */
+function insertByOrder(list, el) {
+  const key = JSON.parse(el.dataset.order);
+  const before = [...list.children].find((li) => li !== el && isOlder(JSON.parse(li.dataset.order), key));
+  list.insertBefore(el, before || null);
 }
 
 /** Whether a row with order key `a` belongs below one with key `b`. */
