@@ -1,7 +1,8 @@
 // The preference page an app links its users to (docs/preferences.md): the signed token arrives in
 // the URL fragment (never sent to a server in a Referer or a log line) and authorises GET/PUT
 // /v1/link/preferences for that one user. No API key, no sign-in.
-const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+import { fillPrefs, readPrefsForm } from "./prefs-form.js";
+
 const MODES = { push: "notify me", digest: "in the digest", off: "never" };
 const token = new URLSearchParams(location.hash.replace(/^#/, "")).get("token") || "";
 const status = document.getElementById("status");
@@ -31,18 +32,7 @@ async function call(method, body) {
 }
 
 function show(prefs, categories) {
-  const quiet = prefs.quiet_hours[0] || { start: "", end: "", days: DAYS };
-  form.quiet_start.value = quiet.start;
-  form.quiet_end.value = quiet.end;
-  const days = document.getElementById("quiet-days");
-  days.replaceChildren(...DAYS.map((d) => el("label", { class: "day" },
-    el("input", { type: "checkbox", name: "day", value: d, checked: quiet.days.includes(d) }), d)));
-  form.quiet_mode.value = prefs.quiet_mode;
-  form.timezone.value = prefs.timezone || Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
-  const cap = prefs.caps.find((c) => c.per === "hour" && !c.category);
-  form.cap.value = cap ? cap.max : "";
-  form.digest_every.value = prefs.digest.every;
-  form.digest_at.value = prefs.digest.at;
+  fillPrefs(form, prefs);
   const names = Object.keys(categories);
   document.getElementById("categories-set").hidden = names.length === 0;
   document.getElementById("categories").replaceChildren(...names.map((name) => {
@@ -54,15 +44,7 @@ function show(prefs, categories) {
 }
 
 function collect() {
-  const doc = structuredClone(current);
-  const days = [...form.querySelectorAll("input[name=day]:checked")].map((i) => i.value);
-  doc.quiet_hours = form.quiet_start.value && form.quiet_end.value && days.length
-    ? [{ start: form.quiet_start.value, end: form.quiet_end.value, days }] : [];
-  doc.quiet_mode = form.quiet_mode.value;
-  doc.timezone = form.timezone.value.trim() || null;
-  doc.caps = doc.caps.filter((c) => !(c.per === "hour" && !c.category));
-  if (form.cap.value) doc.caps.push({ max: Number(form.cap.value), per: "hour", category: null });
-  doc.digest = { every: form.digest_every.value, at: form.digest_at.value || "09:00" };
+  const doc = readPrefsForm(form, current);
   for (const select of form.querySelectorAll("select[data-category]")) doc.categories[select.dataset.category] = select.value;
   return doc;
 }
