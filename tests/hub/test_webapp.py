@@ -583,7 +583,7 @@ def test_device_preferences_are_saved_and_devices_removed(page: Page, hub: Proce
     expect(item).to_contain_text(name)
     item.locator("select[name=min_level]").select_option("error")
     item.locator("input[name=channels]").fill("payments, deploys")
-    item.locator("button[type=submit]").click()
+    item.locator("form.prefs button[type=submit]").click()
     expect(page.locator("#toasts")).to_contain_text("Preferences saved")
 
     saved = next(d for d in api_get(hub, "/v1/devices")["devices"] if d["id"] == device["id"])

@@ -94,6 +94,10 @@ export class Api {
     return this.request("POST", path, body, options);
   }
 
+  put(path, body, options) {
+    return this.request("PUT", path, body, options);
+  }
+
   patch(path, body, options) {
     return this.request("PATCH", path, body, options);
   }

@@ -4,6 +4,7 @@
 // Firefox still starting) may never settle pushManager.subscribe(). Every browser call here is raced
 // against a timeout and turned into a sentence the user can act on.
 
+import { attentionEditor } from "./attention.js";
 import { h, LEVELS, levelName, replace, toast, fullTime } from "./dom.js";
 
 const SUBSCRIBE_TIMEOUT_MS = 15000;
@@ -253,5 +254,6 @@ function deviceItem(api, device, isThis, changed) {
       device.last_success_at ? `last push ${fullTime(device.last_success_at)}` : null,
       device.failure_count ? `${device.failure_count} failures` : null,
     ].filter(Boolean).join(" · ") }),
-    form);
+    form,
+    attentionEditor(api, device, { open: isThis }));
 }
