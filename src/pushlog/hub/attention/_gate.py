@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from ..._levels import Level, parse_level
+from ..._levels import POLICIES, level_from_number, parse_level
 from ._prefs import DEFAULT_DOCUMENT, Category, PreferenceDocument, Reason, zone
 from ._schedule import next_digest, quiet_until
 
@@ -131,7 +131,7 @@ def decide(
     mode = recipient.category_mode(push.topic)
     if mode == "off":
         return Skip(Reason.CATEGORY_OFF)
-    if push.time_sensitive or (push.level >= Level.CRITICAL and doc.critical_bypass):
+    if push.time_sensitive or (POLICIES[level_from_number(push.level)].urgent and doc.critical_bypass):
         return DELIVER
     tz = recipient.tz
     if mode == "digest":

@@ -28,7 +28,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 
 from ..._duration import format_seconds, format_span
-from ..._levels import POLICIES, Level
+from ..._levels import POLICIES, level_from_number
 from .._clock import format_time
 from ..store import alerts, outbox
 from ..store import rules as rule_store
@@ -43,6 +43,12 @@ ALERT_CHANNEL: Final = "rules"
 MAX_LINKED: Final = 20  # ids as JSON stay within a metadata value's 1024 characters
 
 Job = Callable[[sa.Connection], IngestResult]
+
+
+def _repeats(level: int) -> bool:
+    """Whether pushes of ``level`` repeat until acknowledged (CRITICAL, per the levels table): the
+    alerts a rule raises re-push, and escalate rules follow them."""
+    return POLICIES[level_from_number(int(level))].repeat_until_acknowledged
 
 
 def alert_fingerprint(name: str) -> str:
@@ -225,7 +231,7 @@ class RulesEngine:
             [
                 {"rule_id": rule.id, "event_seq": seq, "event_id": item.id, "step": 0, "next_at": first}
                 for seq, item in matched
-                if item.push and item.repeat_of is None and item.level >= Level.CRITICAL
+                if item.push and item.repeat_of is None and _repeats(item.level)
             ],
         )
 
@@ -331,7 +337,7 @@ class RulesEngine:
         )
 
     def _raise(self, conn: sa.Connection, alert: NewEvent, *, now: _dt.datetime) -> int:
-        repeat = self._repeat if alert.level >= Level.CRITICAL else NO_REPEAT
+        repeat = self._repeat if _repeats(alert.level) else NO_REPEAT
         return insert_events(conn, [alert], key_id=None, now=now, repeat=repeat).deliveries
 
     # ---- time ----------------------------------------------------------------------------------
