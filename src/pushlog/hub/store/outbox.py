@@ -431,18 +431,29 @@ def _decide_in_pages(
 def cancel_notification(conn: sa.Connection, notification_id: str, *, now: _dt.datetime) -> int:
     """Fail the notification's deliveries that were not sent yet, queued or held
     (:data:`NOTIFICATION_CANCELLED`)."""
+    return _fail_pending(
+        conn, deliveries.c.notification_id == notification_id, error=NOTIFICATION_CANCELLED, now=now
+    )
+
+
+#: Deliveries not sent yet: waiting in the queue or held by the attention gate.
+_PENDING: Final = (DeliveryStatus.QUEUED, DeliveryStatus.HELD)
+
+
+def _fail_pending(
+    conn: sa.Connection, where: sa.ColumnElement[bool], *, error: str, now: _dt.datetime
+) -> int:
+    """Fail the pending rows matching ``where`` with ``error`` (their lease and retry time cleared);
+    returns how many. The one way a not-yet-sent delivery ends without being sent."""
     return int(
         conn.execute(
             deliveries.update()
-            .where(
-                deliveries.c.notification_id == notification_id,
-                deliveries.c.status.in_((DeliveryStatus.QUEUED, DeliveryStatus.HELD)),
-            )
+            .where(where, deliveries.c.status.in_(_PENDING))
             .values(
                 status=DeliveryStatus.FAILED,
                 locked_until=None,
                 next_attempt_at=None,
-                last_error=NOTIFICATION_CANCELLED,
+                last_error=error,
                 updated_at=now,
             )
         ).rowcount
@@ -687,20 +698,7 @@ def record_gone(
     """
     done = record_failed(conn, claim, now=now, status_code=status_code, error=error)
     device_id = claim.device["id"]
-    conn.execute(
-        deliveries.update()
-        .where(
-            deliveries.c.device_id == device_id,
-            deliveries.c.status.in_((DeliveryStatus.QUEUED, DeliveryStatus.HELD)),
-        )
-        .values(
-            status=DeliveryStatus.FAILED,
-            locked_until=None,
-            next_attempt_at=None,
-            last_error=f"device removed: {error}",
-            updated_at=now,
-        )
-    )
+    _fail_pending(conn, deliveries.c.device_id == device_id, error=f"device removed: {error}", now=now)
     conn.execute(devices.delete().where(devices.c.id == device_id))
     return done
 
@@ -744,10 +742,7 @@ def drop_queued(conn: sa.Connection, device_id: str) -> None:
     """Delete the deliveries of a device that were still waiting to be sent or held (the device is
     removed)."""
     conn.execute(
-        deliveries.delete().where(
-            deliveries.c.device_id == device_id,
-            deliveries.c.status.in_((DeliveryStatus.QUEUED, DeliveryStatus.HELD)),
-        )
+        deliveries.delete().where(deliveries.c.device_id == device_id, deliveries.c.status.in_(_PENDING))
     )
 
 
@@ -961,11 +956,3 @@ def release_held(conn: sa.Connection, *, now: _dt.datetime, limit: int = 500) ->
         result.queued += 1
         result.summarized += len(mine) - 1
     return result
-
-
-def next_held(conn: sa.Connection) -> _dt.datetime | None:
-    """When the earliest held row is due (the release pass sleeps until then)."""
-    found = conn.execute(
-        sa.select(sa.func.min(deliveries.c.next_attempt_at)).where(deliveries.c.status == DeliveryStatus.HELD)
-    ).scalar()
-    return None if found is None else as_utc(found)
