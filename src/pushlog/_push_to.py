@@ -16,7 +16,7 @@ import datetime as _dt
 import os
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypedDict, Unpack
 
 from ._clock import SYSTEM_CLOCK, Clock
 from ._dsn import DSN, DSNError, parse_dsn
@@ -49,72 +49,80 @@ def _time(value: _dt.datetime | str) -> str:
     return value
 
 
-def notification_request(
-    *,
-    users: Iterable[str | int] | None = None,
-    segment: str | None = None,
-    filter: str | None = None,
-    topic: str | None = None,
-    template: str | None = None,
-    title: str | None = None,
-    body: str | None = None,
-    data: Mapping[str, Any] | None = None,
-    image: str | None = None,
-    link: str | None = None,
-    actions: Sequence[Mapping[str, str]] | None = None,
-    category: str | None = None,
-    level: str | int = "info",
-    ttl: int | None = None,
-    collapse_key: str | None = None,
-    idempotency_key: str | None = None,
-    at: _dt.datetime | str | None = None,
-    delay: float | str | _dt.timedelta | None = None,
-    local_time: str | None = None,
-    date: _dt.date | str | None = None,
-    timezone: str | None = None,
-) -> dict[str, Any]:
+class NotificationFields(TypedDict, total=False):
+    """What one notification says, to whom and when: the keyword arguments of :func:`push_to`, declared
+    once (:func:`notification_request` turns them into the request body). ``None`` is the same as
+    leaving a field out."""
+
+    users: Iterable[str | int] | None
+    segment: str | None
+    filter: str | None
+    topic: str | None
+    template: str | None
+    title: str | None
+    body: str | None
+    data: Mapping[str, Any] | None
+    image: str | None
+    link: str | None
+    actions: Sequence[Mapping[str, str]] | None
+    category: str | None
+    level: str | int
+    ttl: int | None
+    collapse_key: str | None
+    idempotency_key: str | None
+    at: _dt.datetime | str | None
+    delay: float | str | _dt.timedelta | None
+    local_time: str | None
+    date: _dt.date | str | None
+    timezone: str | None
+
+
+def notification_request(**fields: Unpack[NotificationFields]) -> dict[str, Any]:
     """The JSON body of ``POST /v1/notifications`` (see :func:`push_to`); ``data`` redacted."""
+    users = fields.get("users")
     audience = {
         key: value
         for key, value in (
             ("users", [str(u) for u in users] if users is not None else None),
-            ("segment", segment),
-            ("filter", filter),
-            ("topic", topic),
+            ("segment", fields.get("segment")),
+            ("filter", fields.get("filter")),
+            ("topic", fields.get("topic")),
         )
         if value is not None
     }
     if not audience:
         raise SendError("push_to: name an audience (users=, segment=, filter= or topic=)")
+    template, title = fields.get("template"), fields.get("title")
     if (template is None) == (title is None):
         raise SendError("push_to: give either template= or title=")
     schedule: dict[str, Any] = {}
-    if at is not None:
+    if (at := fields.get("at")) is not None:
         schedule["at"] = _time(at)
-    if delay is not None:
+    if (delay := fields.get("delay")) is not None:
         schedule["delay"] = delay.total_seconds() if isinstance(delay, _dt.timedelta) else delay
-    if local_time is not None:
+    if (local_time := fields.get("local_time")) is not None:
         schedule["local_time"] = local_time
-    if date is not None:
+    if (date := fields.get("date")) is not None:
         schedule["date"] = date.isoformat() if isinstance(date, _dt.date) else date
-    if timezone is not None:
+    if (timezone := fields.get("timezone")) is not None:
         schedule["timezone"] = timezone
     request: dict[str, Any] = {
         "audience": audience,
-        "level": level,
-        "idempotency_key": idempotency_key or str(uuid.uuid4()),
+        "level": fields.get("level", "info"),
+        "idempotency_key": fields.get("idempotency_key") or str(uuid.uuid4()),
     }
+    data, actions = fields.get("data"), fields.get("actions")
     optional = {
         "template": template,
         "title": title,
-        "body": body,
+        "body": fields.get("body"),
         "data": DEFAULT_REDACTOR.value(dict(data)) if data is not None else None,
-        "image": image,
-        "link": link,
+        "image": fields.get("image"),
+        "link": fields.get("link"),
         "actions": [dict(a) for a in actions] if actions is not None else None,
-        "category": category,
-        "ttl": ttl,
-        "collapse_key": collapse_key,
+        "category": fields.get("category"),
+        "ttl": fields.get("ttl"),
+        "collapse_key": fields.get("collapse_key"),
         "schedule": schedule or None,
     }
     request.update({key: value for key, value in optional.items() if value is not None})
@@ -123,32 +131,12 @@ def notification_request(
 
 def push_to(
     *,
-    users: Iterable[str | int] | None = None,
-    segment: str | None = None,
-    filter: str | None = None,
-    topic: str | None = None,
-    template: str | None = None,
-    title: str | None = None,
-    body: str | None = None,
-    data: Mapping[str, Any] | None = None,
-    image: str | None = None,
-    link: str | None = None,
-    actions: Sequence[Mapping[str, str]] | None = None,
-    category: str | None = None,
-    level: str | int = "info",
-    ttl: int | None = None,
-    collapse_key: str | None = None,
-    idempotency_key: str | None = None,
-    at: _dt.datetime | str | None = None,
-    delay: float | str | _dt.timedelta | None = None,
-    local_time: str | None = None,
-    date: _dt.date | str | None = None,
-    timezone: str | None = None,
     dsn: str | DSN | None = None,
     timeout: float = 10.0,
     retries: int = 3,
     transport: httpx.BaseTransport | None = None,
     clock: Clock = SYSTEM_CLOCK,
+    **fields: Unpack[NotificationFields],
 ) -> dict[str, Any]:
     """Send a notification to app users; returns the hub's notification (``id``, ``status``...).
 
@@ -159,29 +147,7 @@ def push_to(
     timedelta), or ``local_time="09:00"`` with ``date`` in each recipient's zone (``timezone`` for
     those without one). Raises :class:`~pushlog.SendError`.
     """
-    request = notification_request(
-        users=users,
-        segment=segment,
-        filter=filter,
-        topic=topic,
-        template=template,
-        title=title,
-        body=body,
-        data=data,
-        image=image,
-        link=link,
-        actions=actions,
-        category=category,
-        level=level,
-        ttl=ttl,
-        collapse_key=collapse_key,
-        idempotency_key=idempotency_key,
-        at=at,
-        delay=delay,
-        local_time=local_time,
-        date=date,
-        timezone=timezone,
-    )
+    request = notification_request(**fields)
     hub = HubTransport(users_dsn(dsn), timeout=timeout, transport=transport, clock=clock)
     try:
         answer = hub.post_json(NOTIFICATIONS_PATH, request, timeout=timeout, retries=retries)
