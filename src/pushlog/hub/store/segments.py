@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from .._clock import format_time
+from ._named import NamedRows
 from ._tables import segments
 
 
@@ -22,27 +23,23 @@ def _json(row: Any) -> dict[str, Any]:
     }
 
 
+_ROWS = NamedRows(segments, _json)
+
+
 def put_segment(
     conn: sa.Connection, name: str, filter_text: str, description: str | None, *, now: _dt.datetime
 ) -> tuple[dict[str, Any], bool]:
     """Create or replace a segment. Returns (segment, created)."""
-    values = {"filter": filter_text, "description": description, "updated_at": now}
-    created = not conn.execute(segments.update().where(segments.c.name == name).values(**values)).rowcount
-    if created:
-        conn.execute(segments.insert().values(name=name, created_at=now, **values))
-    found = get_segment(conn, name)
-    assert found is not None
-    return found, created
+    return _ROWS.put(conn, name, {"filter": filter_text, "description": description}, now=now)
 
 
 def get_segment(conn: sa.Connection, name: str) -> dict[str, Any] | None:
-    row = conn.execute(sa.select(segments).where(segments.c.name == name)).first()
-    return None if row is None else _json(row)
+    return _ROWS.get(conn, name)
 
 
 def list_segments(conn: sa.Connection) -> list[dict[str, Any]]:
-    return [_json(row) for row in conn.execute(sa.select(segments).order_by(segments.c.name))]
+    return _ROWS.list(conn)
 
 
 def delete_segment(conn: sa.Connection, name: str) -> bool:
-    return bool(conn.execute(segments.delete().where(segments.c.name == name)).rowcount)
+    return _ROWS.delete(conn, name)

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from .._clock import format_time
+from ._named import NamedRows
 from ._tables import templates
 
 
@@ -22,6 +23,9 @@ def _json(row: Any) -> dict[str, Any]:
     }
 
 
+_ROWS = NamedRows(templates, _json)
+
+
 def put_template(
     conn: sa.Connection,
     name: str,
@@ -31,23 +35,16 @@ def put_template(
     now: _dt.datetime,
 ) -> tuple[dict[str, Any], bool]:
     """Create or replace a template. Returns (template, created)."""
-    values = {"locales": locales, "default_locale": default_locale, "updated_at": now}
-    created = not conn.execute(templates.update().where(templates.c.name == name).values(**values)).rowcount
-    if created:
-        conn.execute(templates.insert().values(name=name, created_at=now, **values))
-    found = get_template(conn, name)
-    assert found is not None
-    return found, created
+    return _ROWS.put(conn, name, {"locales": locales, "default_locale": default_locale}, now=now)
 
 
 def get_template(conn: sa.Connection, name: str) -> dict[str, Any] | None:
-    row = conn.execute(sa.select(templates).where(templates.c.name == name)).first()
-    return None if row is None else _json(row)
+    return _ROWS.get(conn, name)
 
 
 def list_templates(conn: sa.Connection) -> list[dict[str, Any]]:
-    return [_json(row) for row in conn.execute(sa.select(templates).order_by(templates.c.name))]
+    return _ROWS.list(conn)
 
 
 def delete_template(conn: sa.Connection, name: str) -> bool:
-    return bool(conn.execute(templates.delete().where(templates.c.name == name)).rowcount)
+    return _ROWS.delete(conn, name)
