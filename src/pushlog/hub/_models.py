@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, TypeVar, get_a
 import msgspec
 from msgspec import Meta, Struct
 
+from .._duration import parse_seconds
 from .._event import (
     MAX_ACTION_TEXT,
     MAX_ACTIONS,
@@ -1064,6 +1065,23 @@ class RuleList(Struct):
 def invalid(where: str, message: str) -> ApiError:
     """422 ``invalid``: a well-formed body with a wrong value at ``where``."""
     return ApiError(422, "invalid", f"{where}: {message}")
+
+
+def duration_field(value: float | str | None, where: str, *, at_least: float = 0.0) -> float | None:
+    """A duration given as seconds or a duration string (``"90s"``, ``"1d"``): finite, at most 366 days
+    (:data:`MAX_EVERY_S`) and at least ``at_least`` seconds; ``None`` stays ``None``. A 422 ``invalid``
+    at ``where`` otherwise. The one check for every duration a request carries."""
+    if value is None:
+        return None
+    try:
+        seconds = parse_seconds(value, where)
+    except ValueError as exc:
+        raise invalid(where, str(exc)) from None
+    if not math.isfinite(seconds) or seconds > MAX_EVERY_S:
+        raise invalid(where, "must be at most 366 days")
+    if seconds < at_least:
+        raise invalid(where, f"must be at least {at_least:g} second{'s' if at_least != 1 else ''}")
+    return seconds
 
 
 def bad_query(name: str, message: str) -> ApiError:

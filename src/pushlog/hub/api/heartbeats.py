@@ -10,7 +10,6 @@ one, ``DELETE /v1/heartbeats/{name}`` (admin) retires one.
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Any, Final
 
@@ -19,11 +18,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..._duration import parse_seconds
 from .._auth import authenticate
 from .._errors import ApiError
 from .._json import JSONResponse
-from .._models import MAX_EVERY_S, MAX_MESSAGE, CheckInRequest, decode_object, describe, invalid
+from .._models import MAX_MESSAGE, CheckInRequest, decode_object, describe, duration_field, invalid
 from .._state import hub_state
 from ..store.heartbeats import CheckIn, delete_heartbeat, get_heartbeat, list_heartbeats, record_checkin
 
@@ -42,27 +40,14 @@ def _name(request: Request) -> str:
     return name
 
 
-def _seconds(given: float | str | None, key: str) -> float | None:
-    """``every``/``grace``: a number of seconds or a duration string, at most 366 days."""
-    if given is None:
-        return None
-    try:
-        seconds = parse_seconds(given, key)
-    except ValueError as exc:
-        raise invalid(key, str(exc)) from None
-    if not math.isfinite(seconds) or seconds > MAX_EVERY_S:
-        raise invalid(key, "must be at most 366 days")
-    return seconds
-
-
 def parse_checkin(name: str, data: dict[str, Any]) -> CheckIn:
     """A check-in from body fields merged over query parameters; 422 naming the bad field."""
     try:
         given = msgspec.convert(data, CheckInRequest, strict=False)
     except msgspec.ValidationError as exc:
         raise ApiError(422, "invalid", describe(exc, "")) from None
-    every = given.every_s if given.every_s is not None else _seconds(given.every, "every")
-    grace = given.grace_s if given.grace_s is not None else _seconds(given.grace, "grace")
+    every = given.every_s if given.every_s is not None else duration_field(given.every, "every")
+    grace = given.grace_s if given.grace_s is not None else duration_field(given.grace, "grace")
     if grace is not None and every is None:
         raise invalid("grace", "needs every")
     if every is not None and every < 1:

@@ -6,7 +6,6 @@ lists them, ``DELETE /v1/triggers/{name}`` removes one.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import sqlalchemy as sa
@@ -14,12 +13,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..._duration import parse_seconds
 from ..._levels import parse_level
 from .._auth import authenticate
 from .._errors import ApiError
 from .._json import JSONResponse
-from .._models import MAX_EVERY_S, TriggerRequest, decode_body, invalid
+from .._models import TriggerRequest, decode_body, duration_field, invalid
 from .._state import hub_state
 from ..store import templates as template_store
 from ..store import triggers as store
@@ -28,14 +26,7 @@ from .users import USERS_SCOPE
 
 
 def _values(body: TriggerRequest) -> dict[str, Any]:
-    delay = None
-    if body.delay is not None:
-        try:
-            delay = parse_seconds(body.delay, "delay")
-        except ValueError as exc:
-            raise invalid("delay", str(exc)) from None
-        if not math.isfinite(delay) or delay > MAX_EVERY_S:
-            raise invalid("delay", "at most 366 days")
+    delay = duration_field(body.delay, "delay")
     try:
         level = parse_level(body.level)
     except ValueError as exc:

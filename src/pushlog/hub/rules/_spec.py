@@ -4,16 +4,14 @@ whichever way it came (API, rules file, ``pushlog.expect``), and stored as JSON 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import msgspec
 
-from ..._duration import parse_seconds
 from ..._levels import Level, parse_level
 from .._errors import ApiError
-from .._models import MAX_EVERY_S, RuleMatch, RuleRequest, describe, invalid
+from .._models import RuleMatch, RuleRequest, describe, duration_field, invalid
 from ..store.heartbeats import default_grace
 
 KINDS: Final = ("expect", "threshold", "resolve", "escalate")
@@ -74,17 +72,7 @@ _FIELDS: Final = frozenset(
 
 
 def _seconds(value: float | str | None, name: str) -> float | None:
-    if value is None:
-        return None
-    try:
-        seconds = parse_seconds(value, name)
-    except ValueError as exc:
-        raise invalid(name, str(exc)) from None
-    if not math.isfinite(seconds) or seconds > MAX_EVERY_S:
-        raise invalid(name, "must be at most 366 days")
-    if seconds < 1:
-        raise invalid(name, "must be at least 1 second")
-    return seconds
+    return duration_field(value, name, at_least=1.0)
 
 
 def spec_from_request(request: RuleRequest) -> RuleSpec:
