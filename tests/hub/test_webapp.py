@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -356,6 +357,30 @@ def test_event_content_is_shown_as_text_never_run(page: Page, hub: ProcessHub) -
     expect(page.locator("table.metadata")).to_contain_text("<b onmouseover=alert(1)>x</b>")
     assert page.locator("#detail img, #detail script, #detail b").count() == 0
     assert page.evaluate("window.__pwned") is None
+
+
+def test_a_summary_link_opens_the_feed_from_its_start_time(page: Page, hub: ProcessHub) -> None:
+    """A summary push of held pushes links to ``#/?since=<first held event>``: the feed shows events
+    from then on, says so, and shows everything again on request."""
+    run = unique("since")
+    now = dt.datetime.now(dt.UTC)
+    publish(
+        hub,
+        {"level": "warning", "title": f"{run} before the night", "ts": iso(now - dt.timedelta(hours=3))},
+        {"level": "warning", "title": f"{run} held overnight", "ts": iso(now - dt.timedelta(minutes=50))},
+    )
+    since = iso(now - dt.timedelta(hours=1))
+    sign_in(page, hub.read_key, f"/#/?{urlencode({'since': since})}")
+    filter_feed(page, q=run)
+    expect(page.locator("#events .event-title")).to_have_text([f"{run} held overnight"])
+    expect(page.locator("#feed-since")).to_contain_text("Showing events since")
+
+    page.click("#feed-since-clear")
+    expect(page.locator("#events .event-title")).to_have_text(
+        [f"{run} held overnight", f"{run} before the night"]
+    )
+    expect(page.locator("#feed-since")).to_be_hidden()
+    assert not page.js_errors  # type: ignore[attr-defined]
 
 
 def test_live_event_arrives_through_the_stream_and_respects_filters(page: Page, hub: ProcessHub) -> None:

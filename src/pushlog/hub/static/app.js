@@ -100,7 +100,7 @@ function setLiveState(state, detail = "", status = 0) {
 
 function route() {
   if (!session) return;
-  const hash = location.hash.replace(/^#/, "") || "/";
+  const [hash, search = ""] = (location.hash.replace(/^#/, "") || "/").split("?");
   for (const link of nav.querySelectorAll("a")) {
     const target = link.getAttribute("href").slice(1);
     link.classList.toggle("active", target === "/" ? hash === "/" || hash.startsWith("/events/") : hash.startsWith(target));
@@ -120,7 +120,7 @@ function route() {
   } else if (hash.startsWith("/rules")) {
     showRules(main, session.api);
   } else {
-    session.feed.mount(main);
+    session.feed.mount(main, new URLSearchParams(search).get("since"));
   }
   window.scrollTo(0, 0);
 }

@@ -129,6 +129,7 @@ export function filterParams(filters = {}) {
   if (filters.channel) params.channel = filters.channel.trim();
   if (filters.tag) params.tag = filters.tag.trim();
   if (filters.q) params.q = filters.q.trim();
+  if (filters.since) params.since = filters.since;
   for (const [key, value] of parseMeta(filters.meta || "")) params[`meta.${key}`] = value;
   return params;
 }

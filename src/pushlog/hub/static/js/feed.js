@@ -13,7 +13,7 @@ export class Feed {
   constructor(api, { onLiveState = () => {} } = {}) {
     this.api = api;
     this.onLiveState = onLiveState;
-    this.filters = { level: "", channel: "", tag: "", meta: "", q: "" };
+    this.filters = { level: "", channel: "", tag: "", meta: "", q: "", since: "" };
     this.rows = new Map(); // event id -> {event, el}
     this.groups = new Map(); // incident key -> {rows, incident, entry}: lines shown as one (incidents.js)
     this.maxSeq = null;
@@ -68,6 +68,11 @@ export class Feed {
         h("button", { type: "button", id: "filter-clear", text: "Clear", onclick: () => this.clearFilters() })),
       (this.filterError = h("p", { class: "form-error", role: "alert", hidden: true })),
     );
+    // A summary push links to the feed from the time its held pushes began (#/?since=...).
+    this.sinceNote = h("p", { class: "since-note", id: "feed-since", hidden: true },
+      (this.sinceText = h("span")), " ",
+      h("button", { type: "button", class: "quiet", id: "feed-since-clear", text: "Show all",
+        onclick: () => this.showSince("") }));
     this.list = h("ol", { class: "events", id: "events", "aria-live": "polite" });
     this.empty = h("p", { class: "empty", id: "feed-empty", hidden: true, text: "No events match." });
     this.older = h("button", {
@@ -77,20 +82,38 @@ export class Feed {
     // On a phone the filters start folded so the feed is on the first screen; on wider screens open.
     this.filterBox = h("details", { class: "filter-box", id: "filter-box", open: matchMedia("(min-width: 760px)").matches },
       (this.filterSummary = h("summary", { text: "Filters" })), this.form);
-    return h("section", { class: "view feed", id: "feed" }, this.filterBox, this.list, this.empty, this.older);
+    return h("section", { class: "view feed", id: "feed" }, this.filterBox, this.sinceNote, this.list, this.empty, this.older);
   }
 
-  mount(main) {
+  /** Show the feed; ``since`` (RFC 3339, from a summary push's link) limits it to events from then on. */
+  mount(main, since = null) {
     replace(main, this.root);
-    if (!this.started) {
+    if (since !== null && since !== this.filters.since) {
+      this.started = true;
+      this.showSince(since);
+    } else if (!this.started) {
       this.started = true;
       this.reload();
     }
   }
 
+  showSince(since) {
+    const when = since ? new Date(since) : null;
+    if (when && Number.isNaN(when.getTime())) {
+      toast(`This link's start time is not a time: ${since}`, "error");
+      since = "";
+    }
+    this.filters = { ...this.filters, since };
+    this.sinceNote.hidden = !since;
+    if (!since && location.hash.includes("since=")) history.replaceState(null, "", "#/");
+    if (since) this.sinceText.textContent = `Showing events since ${new Date(since).toLocaleString()}.`;
+    this.reload();
+  }
+
   applyForm() {
     const data = new FormData(this.form);
     const next = Object.fromEntries(["level", "channel", "tag", "meta", "q"].map((k) => [k, String(data.get(k) || "")]));
+    next.since = this.filters.since; // set by a link, cleared by its own button
     try {
       filterParams(next); // validates metadata pairs
     } catch (err) {
@@ -100,13 +123,15 @@ export class Feed {
     }
     this.filterError.hidden = true;
     this.filters = next;
-    const active = Object.values(next).filter(Boolean).length;
+    const active = Object.entries(next).filter(([k, v]) => k !== "since" && v).length;
     this.filterSummary.textContent = active ? `Filters (${active})` : "Filters";
     this.reload();
   }
 
   clearFilters() {
     this.form.reset();
+    this.filters.since = "";
+    this.sinceNote.hidden = true;
     this.applyForm();
   }
 
