@@ -65,6 +65,10 @@ def _stored(hub: ThreadHub, device_id: str) -> dict[str, Any]:
     return prefs
 
 
+def _values(form: Locator, selector: str) -> list[str]:
+    return [field.input_value() for field in form.locator(selector).all()]
+
+
 def _open_editor(page: Page, device_id: str) -> Locator:
     page.click("#nav-devices")
     item = page.locator(f"#devices li.device[data-id='{device_id}']")
@@ -83,12 +87,23 @@ def test_quiet_hours_cap_digest_and_bypass_are_saved_and_shown_again(page: Page,
     expect(form.locator("input[name=critical_bypass]")).to_be_checked()
     expect(form.locator("input[name=digest_info]")).not_to_be_checked()
 
-    form.locator("input[name=quiet_start]").fill("22:00")
-    form.locator("input[name=quiet_end]").fill("07:00")
-    form.locator("input[name=day][value=sun]").uncheck()
+    night = form.locator(".window").nth(0)
+    night.locator("input[name=quiet_start]").fill("22:00")
+    night.locator("input[name=quiet_end]").fill("07:00")
+    night.locator("input[name=day][value=sun]").uncheck()
+    form.get_by_role("button", name="Add a quiet window").click()
+    lunch = form.locator(".window").nth(1)
+    lunch.locator("input[name=quiet_start]").fill("12:00")
+    lunch.locator("input[name=quiet_end]").fill("13:00")
+    for day in ("mon", "tue", "wed", "thu", "fri"):
+        lunch.locator(f"input[name=day][value={day}]").uncheck()
     form.locator("select[name=quiet_mode]").select_option("feed")
-    form.locator("input[name=cap]").fill("20")
-    form.locator("select[name=cap_per]").select_option("day")
+    form.locator(".cap-row input[name=cap]").fill("20")
+    form.locator(".cap-row select[name=cap_per]").select_option("day")
+    form.get_by_role("button", name="Add a cap").click()
+    deploys = form.locator(".cap-row").nth(1)
+    deploys.locator("input[name=cap]").fill("2")
+    deploys.locator("input[name=cap_for]").fill("deploys")
     form.locator("input[name=digest_info]").check()
     form.locator("select[name=digest_every]").select_option("day")
     form.locator("input[name=digest_at]").fill("08:30")
@@ -98,11 +113,15 @@ def test_quiet_hours_cap_digest_and_bypass_are_saved_and_shown_again(page: Page,
 
     stored = _stored(hub, device_id)
     assert stored["quiet_hours"] == [
-        {"start": "22:00", "end": "07:00", "days": ["mon", "tue", "wed", "thu", "fri", "sat"]}
+        {"start": "22:00", "end": "07:00", "days": ["mon", "tue", "wed", "thu", "fri", "sat"]},
+        {"start": "12:00", "end": "13:00", "days": ["sat", "sun"]},
     ]
     assert stored["timezone"] == BROWSER_ZONE
     assert stored["quiet_mode"] == "feed"
-    assert stored["caps"] == [{"max": 20, "per": "day", "category": None}]
+    assert stored["caps"] == [
+        {"max": 20, "per": "day", "category": None},
+        {"max": 2, "per": "hour", "category": "deploys"},
+    ]
     assert stored["digest"] == {"every": "day", "at": "08:30"}
     assert (stored["digest_info"], stored["critical_bypass"]) == (True, False)
     # The device row's own settings were not touched by this form.
@@ -110,21 +129,28 @@ def test_quiet_hours_cap_digest_and_bypass_are_saved_and_shown_again(page: Page,
 
     page.reload()
     form = _open_editor(page, device_id)
-    expect(form.locator("input[name=quiet_start]")).to_have_value("22:00")
-    expect(form.locator("input[name=quiet_end]")).to_have_value("07:00")
-    expect(form.locator("input[name=day][value=sun]")).not_to_be_checked()
-    expect(form.locator("input[name=day][value=sat]")).to_be_checked()
+    expect(form.locator(".window")).to_have_count(2)
+    expect(form.locator(".cap-row")).to_have_count(2)
+    assert _values(form, "input[name=quiet_start]") == ["22:00", "12:00"]
+    assert _values(form, "input[name=quiet_end]") == ["07:00", "13:00"]
+    night, lunch = form.locator(".window").nth(0), form.locator(".window").nth(1)
+    expect(night.locator("input[name=day][value=sun]")).not_to_be_checked()
+    expect(night.locator("input[name=day][value=sat]")).to_be_checked()
+    expect(lunch.locator("input[name=day][value=mon]")).not_to_be_checked()
     expect(form.locator("input[name=timezone]")).to_have_value(BROWSER_ZONE)
     expect(form.locator("select[name=quiet_mode]")).to_have_value("feed")
-    expect(form.locator("input[name=cap]")).to_have_value("20")
-    expect(form.locator("select[name=cap_per]")).to_have_value("day")
+    assert _values(form, "input[name=cap]") == ["20", "2"]
+    assert _values(form, "select[name=cap_per]") == ["day", "hour"]
+    assert _values(form, "input[name=cap_for]") == ["", "deploys"]
     expect(form.locator("input[name=digest_info]")).to_be_checked()
     expect(form.locator("select[name=digest_every]")).to_have_value("day")
     expect(form.locator("input[name=digest_at]")).to_have_value("08:30")
     expect(form.locator("input[name=critical_bypass]")).not_to_be_checked()
 
 
-def test_clearing_the_shown_window_and_cap_keeps_what_the_form_hides(page: Page, hub: ThreadHub) -> None:
+def test_every_window_and_cap_set_through_the_api_is_shown_and_can_be_removed(
+    page: Page, hub: ThreadHub
+) -> None:
     device_id = _register(hub)
     with hub.client(hub.read_key) as client:
         put = client.put(
@@ -142,14 +168,16 @@ def test_clearing_the_shown_window_and_cap_keeps_what_the_form_hides(page: Page,
     sign_in(page, hub.read_key)
     form = _open_editor(page, device_id)
     expect(form.locator("input[name=timezone]")).to_have_value("Europe/Paris")  # chosen beats the browser's
-    expect(form.locator("input[name=cap]")).to_have_value("5")
-    form.locator("input[name=quiet_start]").fill("")
-    form.locator("input[name=cap]").fill("")
+    expect(form.locator(".window")).to_have_count(2)
+    assert _values(form, "input[name=quiet_start]") == ["22:00", "12:00"]
+    assert _values(form, "input[name=cap]") == ["5", "2"]
+    assert _values(form, "input[name=cap_for]") == ["", "deploys"]
+    form.locator(".window").nth(0).get_by_role("button", name="Remove this window").click()
+    form.locator(".cap-row").nth(0).get_by_role("button", name="Remove this cap").click()
     form.locator("button[type=submit]").click()
     expect(page.locator("#toasts")).to_contain_text("Quiet hours and digests saved")
 
     stored = _stored(hub, device_id)
-    # The form edits the first window; the second, set through the API, stays.
     assert stored["quiet_hours"] == [{"start": "12:00", "end": "13:00", "days": ["sat"]}]
-    assert stored["caps"] == [{"max": 2, "per": "hour", "category": "deploys"}]  # a channel's cap stays
+    assert stored["caps"] == [{"max": 2, "per": "hour", "category": "deploys"}]
     assert stored["timezone"] == "Europe/Paris"

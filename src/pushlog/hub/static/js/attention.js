@@ -17,18 +17,14 @@ function attentionFields() {
   return [
     h("fieldset", {},
       h("legend", { text: "Quiet hours" }),
-      field("From", h("input", { type: "time", name: "quiet_start" })),
-      field("Until", h("input", { type: "time", name: "quiet_end" })),
+      h("div", { class: "windows" }),
       field("Time zone", h("input", { name: "timezone", autocomplete: "off", placeholder: "Europe/Paris" })),
-      h("div", { class: "days" }),
       field("During quiet hours", h("select", { name: "quiet_mode" },
         h("option", { value: "hold", text: "hold pushes, one summary when they end" }),
         h("option", { value: "feed", text: "feed only, no push" })))),
     h("fieldset", {},
       h("legend", { text: "How often" }),
-      field("At most (pushes)", h("input", { type: "number", name: "cap", min: 1, max: 10000, placeholder: "no limit" })),
-      field("per", h("select", { name: "cap_per" },
-        h("option", { value: "hour", text: "hour" }), h("option", { value: "day", text: "day" }))),
+      h("div", { class: "caps" }),
       check("digest_info", "Collect INFO events into a digest"),
       field("Digest", h("select", { name: "digest_every" },
         h("option", { value: "hour", text: "every hour" }), h("option", { value: "day", text: "once a day" }))),
@@ -43,7 +39,7 @@ export function attentionEditor(api, device, { open = false } = {}) {
   const path = `/v1/devices/${encodeURIComponent(device.id)}/preferences`;
   const status = h("p", { class: "muted small", role: "status", text: "Loading…" });
   let current = null;
-  const form = h("form", { class: "prefs-form attention-form", hidden: true, onsubmit: async (e) => {
+  const form = h("form", { class: "prefs-form attention-form", hidden: true, dataset: { capFor: "channel" }, onsubmit: async (e) => {
     e.preventDefault();
     // min_level and channels are the device row's, saved by the form above: not named here, not changed.
     const { min_level: _level, channels: _channels, ...doc } = readPrefsForm(form, current);
