@@ -869,6 +869,7 @@ class Notification(Struct):
     status: Annotated[str, Meta(description="scheduled, sending, sent or cancelled")]
     audience: dict[str, Any]
     template: str | None
+    title: Annotated[str | None, Meta(description="the literal title (null when a template is used)")]
     trigger: Annotated[str | None, Meta(description="the trigger that started it, if one did")]
     level: LevelName
     ttl: int

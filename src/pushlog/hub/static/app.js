@@ -1,15 +1,18 @@
 // The web app's entry point: sign-in with a read key, the hash router (#/, #/events/ID, #/devices,
-// #/dashboard, #/heartbeats, #/rules, #/rules/NAME), the live-connection indicator and messages from
+// #/dashboard, #/heartbeats, #/rules, #/rules/NAME, #/notifications, #/notifications/new), the live-connection indicator and messages from
 // the service worker.
 
 import { Api, ApiError, forgetKey, storedKey, storeKey } from "./js/api.js";
 import { showDashboard } from "./js/dashboard.js";
+import { showComposer } from "./js/composer.js";
 import { showDetail } from "./js/detail.js";
 import { h, replace, toast } from "./js/dom.js";
 import { Feed } from "./js/feed.js";
 import { showDevices } from "./js/push.js";
 import { showHeartbeats } from "./js/heartbeats.js";
+import { showNotifications } from "./js/notifications.js";
 import { showRule, showRules } from "./js/rules.js";
+import { forgetUsersKey } from "./js/users-key.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
@@ -83,6 +86,7 @@ function signOut(message = "") {
   if (session) session.feed.close();
   session = null;
   forgetKey();
+  forgetUsersKey();
   if (location.hash && location.hash !== "#/") history.replaceState(null, "", "#/");
   showSignIn(message);
 }
@@ -119,6 +123,10 @@ function route() {
     showRule(main, session.api, decodeURIComponent(ruleMatch[1]));
   } else if (hash.startsWith("/rules")) {
     showRules(main, session.api);
+  } else if (hash === "/notifications/new") {
+    showComposer(main, session.api);
+  } else if (hash.startsWith("/notifications")) {
+    showNotifications(main, session.api);
   } else {
     session.feed.mount(main, new URLSearchParams(search).get("since"));
   }

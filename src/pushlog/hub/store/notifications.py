@@ -193,6 +193,7 @@ def _json(conn: sa.Connection, row: Any) -> dict[str, Any]:
         "status": status,
         "audience": {k: v for k, v in dict(row.audience).items() if k != "segment_filter"},
         "template": content.get("template"),
+        "title": None if content.get("template") else content.get("title"),
         "trigger": (row.options or {}).get("trigger"),
         "level": level_from_number(int(row.level)).wire_name,
         "ttl": row.ttl,
