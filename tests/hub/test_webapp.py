@@ -192,7 +192,14 @@ def test_the_content_security_policy_blocks_nothing_the_web_app_does(page: Page,
     sign_in(page, hub.read_key)
     page.click(f"#events .event-title:text('{title}')")
     expect(page.locator("body")).to_contain_text("order")
-    for view in ("#nav-dashboard", "#nav-devices", "#nav-heartbeats", "#nav-rules", "#nav-feed"):
+    for view in (
+        "#nav-dashboard",
+        "#nav-devices",
+        "#nav-heartbeats",
+        "#nav-rules",
+        "#nav-notifications",
+        "#nav-feed",
+    ):
         page.click(view)
     expect(page.locator("#live")).to_have_attribute("data-state", "live")
     assert violations == []

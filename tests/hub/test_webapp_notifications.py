@@ -224,6 +224,11 @@ def test_a_newcomer_schedules_09_00_local_tomorrow_and_watches_the_funnel_fill_i
                 expect(sale.locator(".notification-what")).to_have_text("“Spring sale”")
                 expect(sale.locator(".notification-status")).to_have_text("scheduled")
                 expect(sale.locator(".notification-audience")).to_have_text("users cleo, nobody")
+                with hub.client(hub.admin_key) as admin:  # the browser's 12:00 in Berlin
+                    (sale_sent,) = [
+                        n for n in admin.get("/v1/notifications").json()["notifications"] if n["title"]
+                    ]
+                assert sale_sent["start_at"] == "2027-01-10T11:00:00.000000Z", sale_sent
                 page.once("dialog", lambda dialog: dialog.accept())
                 sale.locator(".notification-cancel").click()
                 expect(sale.locator(".notification-status")).to_have_text("cancelled")
