@@ -1,9 +1,9 @@
 // The Notifications view (#/notifications): notifications to an app's users (docs/notifications.md),
 // newest first, each with its state, when, its audience and its funnel (GET /v1/notifications), a
 // Cancel button while it can still be stopped, and a link to the composer (#/notifications/new,
-// js/composer.js). The list is fetched again every POLL_MS while the view is on screen, so a funnel
-// fills in as deliveries are sent and receipts arrive. The view talks with a users or admin key
-// (js/users-key.js); when the sign-in key is not one, it asks for one first.
+// js/composer.js). The 50 newest are fetched again every POLL_MS while the view is on screen (not in
+// a background tab), so a funnel fills in as deliveries are sent and receipts arrive. The view talks
+// with a users or admin key (js/users-key.js); when the sign-in key is not one, it asks for one first.
 
 import { Api, ApiError } from "./api.js";
 import { fullTime, h, relativeTime, replace, toast } from "./dom.js";
@@ -175,6 +175,10 @@ export function showNotifications(main, signInApi) {
       clearTimeout(timer);
       const mine = ++generation;
       if (!view.isConnected) return; // another view replaced this one: stop polling
+      if (document.hidden) { // a background tab asks nothing; it looks again when shown
+        document.addEventListener("visibilitychange", refresh, { once: true });
+        return;
+      }
       try {
         const answer = await api.get("/v1/notifications?limit=50");
         if (mine !== generation) return;
