@@ -377,3 +377,62 @@ def test_the_notifications_key_is_asked_for_checked_kept_and_forgotten_on_sign_o
             ctx.close()
     finally:
         hub.stop()
+
+
+def test_the_summaries_and_request_parts_the_views_compute(browser: Browser, tmp_path: Path) -> None:
+    """The pure pieces, on inputs the page tests above do not reach: long user lists, several audience
+    parts, skips from both the expansion and the attention gate, malformed data and schedules."""
+    hub = start_hub_thread(tmp_path / "data")
+    try:
+        page = browser.new_page(base_url=hub.base_url, timezone_id="America/New_York")
+        try:
+            page.goto("/")
+            got = page.evaluate(
+                """async () => {
+                  const n = await import("/js/notifications.js");
+                  const c = await import("/js/composer.js");
+                  const fails = (f) => { try { f(); return null; } catch (e) { return e.message; } };
+                  const funnel = {targeted: 5, skipped: {no_device: 1}, skipped_reasons: {category_off: 2},
+                    held: 1, held_reasons: {quiet_hours: 1}, queued: 0, sent: 2, delivered: 1, opened: 0,
+                    failed: 1, failed_reasons: {gone: 1}, cancelled: 0};
+                  return {
+                    users: n.audienceSummary({users: ["a", "b", "c", "d", "e"]}),
+                    parts: n.audienceSummary({segment: "pro", topic: "news"}),
+                    funnel: n.funnelRows(funnel).map(([label, count, why]) => `${label} ${count}${why}`),
+                    none: n.funnelRows(null),
+                    audience: [c.audienceOf({kind: "users", users: " 42,43  57 "}),
+                               c.audienceOf({kind: "filter", filter: "  "})],
+                    data: [fails(() => c.parseData("[1]")), c.parseData(""), c.parseData('{"a": 1}')],
+                    at: c.scheduleOf({when: "at", at: "2027-03-14T09:30"}),
+                    local: c.scheduleOf(
+                      {when: "local", localTime: "09:00", date: "2027-01-04", timezone: " "}),
+                    now: c.scheduleOf({when: "now"}),
+                    noDate: fails(() => c.scheduleOf({when: "local", localTime: "09:00", date: ""})),
+                    tomorrow: c.tomorrow(new Date("2027-01-31T12:00:00-05:00")),
+                  };
+                }"""
+            )
+        finally:
+            page.close()
+    finally:
+        hub.stop()
+    assert got["users"] == "users a, b, c and 2 more"
+    assert got["parts"] == "segment pro and topic news"
+    assert got["funnel"] == [
+        "targeted 5",
+        "skipped 3 (no device 1, category off 2)",
+        "held 1 (quiet hours 1)",
+        "queued 0",
+        "sent 2",
+        "delivered 1",
+        "opened 0",
+        "failed 1 (gone 1)",
+    ]
+    assert got["none"] == []
+    assert got["audience"] == [{"users": ["42", "43", "57"]}, None]
+    assert got["data"] == ['Data must be a JSON object, like {"count": 3}.', None, {"a": 1}]
+    assert got["at"] == {"at": "2027-03-14T13:30:00.000Z"}  # New York is on daylight time from the 14th
+    assert got["local"] == {"local_time": "09:00", "date": "2027-01-04"}
+    assert got["now"] is None
+    assert got["noDate"] == "Choose the local time and the date."
+    assert got["tomorrow"] == "2027-02-01"
