@@ -78,7 +78,7 @@ function funnelList(funnel) {
   if (!funnel) return h("p", { class: "muted small notification-nofunnel", text: "Nothing sent yet." });
   return h("dl", { class: "funnel" }, funnelRows(funnel).map(([label, n, detail]) => h("div", { dataset: { step: label } },
     h("dt", { text: label }),
-    h("dd", { text: `${n}${detail}` }))));
+    h("dd", {}, String(n), detail ? h("span", { class: "funnel-why", text: detail }) : null))));
 }
 
 function row(n, api, refresh, now) {
