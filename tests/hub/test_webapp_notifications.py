@@ -131,6 +131,8 @@ def test_a_newcomer_schedules_09_00_local_tomorrow_and_watches_the_funnel_fill_i
             with hub.client(hub.admin_key) as admin:
                 assert admin.put("/v1/segments/pro", json={"filter": 'plan = "pro"'}).status_code == 201
                 assert admin.put("/v1/templates/weekly", json=WEEKLY).status_code == 201
+                news = {"default": "push", "description": "Product news"}
+                assert admin.put("/v1/categories/news", json=news).status_code in (200, 201)
             _, key = users_key(hub)
 
             ctx = browser.new_context(
@@ -242,6 +244,8 @@ def test_a_newcomer_schedules_09_00_local_tomorrow_and_watches_the_funnel_fill_i
                 page.fill("#audience-users", "cleo")
                 page.check("#content-kind-text")
                 page.fill("#title", "Welcome")
+                page.select_option("#level", "warning")
+                page.fill("#category", "news")
                 expect(page.locator("#send")).to_have_text("Send now")
                 page.click("#send")
                 welcome = page.locator("#notification-list li.notification").first
@@ -250,6 +254,8 @@ def test_a_newcomer_schedules_09_00_local_tomorrow_and_watches_the_funnel_fill_i
                 expect(welcome.locator("[data-step=sent] dd")).to_have_text("1", timeout=POLL)
                 (to_cleo,) = push.wait_for(1)
                 assert to_cleo.subscription_id == phones["cleo"] and to_cleo.payload["title"] == "Welcome"
+                assert to_cleo.payload["category"] == "news"
+                expect(welcome.locator(".notification-when")).to_contain_text("· warning")
                 receipt(hub, to_cleo, "delivered")
                 expect(welcome.locator("[data-step=delivered] dd")).to_have_text(
                     "1", timeout=POLL

@@ -1,18 +1,17 @@
 // The composer (#/notifications/new): a notification to an app's users, as POST /v1/notifications
 // takes it (docs/notifications.md). Who: a saved segment, a filter typed in the filter language, or
-// user ids, with the number of users and devices it reaches and a sample (POST /v1/audiences/preview,
-// asked again PREVIEW_DELAY_MS after the last change; the hub's parse error is shown under the
-// filter). What: a template, previewed as a sample user would get it (POST /v1/templates/{name}/preview),
-// or literal title and body; level, category, link. When: now, at a time, or at HH:MM in each
-// recipient's time zone on a date. Sending goes back to the list (js/notifications.js).
+// user ids, with the number of users and devices it reaches and a sample (POST
+// /v1/audiences/preview, asked again PREVIEW_DELAY_MS after the last change; the hub's parse error is
+// shown under the filter). What: a template, previewed as a sample user would get it (POST
+// /v1/templates/{name}/preview), or literal title and body; level, category (the app's categories
+// offered, GET /v1/categories), link. When: now, at a time, or at HH:MM in each recipient's time
+// zone on a date. Sending goes back to the list (js/notifications.js).
 
-import { h, replace, toast } from "./dom.js";
+import { h, LEVELS, replace, toast } from "./dom.js";
 import { withUsersKey } from "./notifications.js";
 
 /** How long the composer waits after the last keystroke before asking the hub again. */
 export const PREVIEW_DELAY_MS = 350;
-
-const LEVELS = ["info", "warning", "error", "critical"];
 
 function pad(n) {
   return String(n).padStart(2, "0");
@@ -97,10 +96,12 @@ async function mountComposer(view, api) {
   replace(view, h("p", { class: "muted", text: "Loading…" }));
   let segments = [];
   let templates = [];
+  let categories = {};
   try {
-    [segments, templates] = await Promise.all([
+    [segments, templates, categories] = await Promise.all([
       api.get("/v1/segments").then((a) => a.segments || []),
       api.get("/v1/templates").then((a) => a.templates || []),
+      api.get("/v1/categories").then((a) => a.categories || {}),
     ]);
   } catch (err) {
     replace(view, h("p", { class: "form-error", role: "alert", text: `Could not load segments and templates: ${err.message}` }));
@@ -140,8 +141,10 @@ async function mountComposer(view, api) {
   };
 
   // Options
-  const levelSelect = h("select", { id: "level" }, LEVELS.map((l) => h("option", { value: l, text: l })));
-  const categoryInput = h("input", { id: "category", type: "text", placeholder: "news" });
+  const levelSelect = h("select", { id: "level" }, LEVELS.map((l) => h("option", { value: l, text: l, selected: l === "info" })));
+  const categoryInput = h("input", { id: "category", type: "text", placeholder: "news", list: "category-names" });
+  const categoryNames = h("datalist", { id: "category-names" }, Object.entries(categories).map(([name, c]) =>
+    h("option", { value: name, label: c.description || null })));
   const linkInput = h("input", { id: "link", type: "text", placeholder: "https://… or myapp://…" });
 
   // When
@@ -175,7 +178,7 @@ async function mountComposer(view, api) {
         choice("content-kind", "template", "Template", templates.length > 0),
         choice("content-kind", "text", "Text", templates.length === 0)),
       Object.values(content),
-      h("div", { class: "options" }, field("Level", levelSelect), field("Category", categoryInput), field("Link", linkInput))),
+      h("div", { class: "options" }, field("Level", levelSelect), field("Category", [categoryInput, categoryNames]), field("Link", linkInput))),
     h("fieldset", { id: "when" }, h("legend", { text: "When" }),
       h("div", { class: "choices" },
         choice("when", "now", "Now", true),
