@@ -229,10 +229,13 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _group(args: argparse.Namespace) -> int:
+    from pushlog.hub._models import MAX_GROUP_MEMBERS, MAX_NAME, NAME_RE
     from pushlog.hub.store import rules as rule_store
 
-    if not 0 < len(args.group) <= 64:
-        raise CLIError("a group's name must be 1-64 characters")
+    if not NAME_RE.fullmatch(args.group):
+        raise CLIError("a group's name must be 1-64 letters, digits, '.', '_' or '-'")
+    if len(args.members) > MAX_GROUP_MEMBERS or not all(0 < len(m) <= MAX_NAME for m in args.members):
+        raise CLIError(f"a group has at most {MAX_GROUP_MEMBERS} members of 1-{MAX_NAME} characters")
     engine = open_engine(args)
     try:
         with engine.begin() as conn:

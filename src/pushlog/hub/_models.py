@@ -997,7 +997,7 @@ class EscalationStep(Struct, forbid_unknown_fields=True):
     arrival."""
 
     after: Duration
-    group: Annotated[str, Meta(min_length=1, max_length=64)]
+    group: Annotated[Name, Meta(description="a device group (PUT /v1/device-groups/{name})")]
 
 
 class RuleRequest(Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -1057,6 +1057,42 @@ class Rule(Struct):
 
 class RuleList(Struct):
     rules: list[Rule]
+
+
+#: Most members one device group may have.
+MAX_GROUP_MEMBERS: Final = 100
+#: A device group's member: a team device's id or name.
+GroupMember = Annotated[str, Meta(min_length=1, max_length=MAX_NAME)]
+
+
+class DeviceGroupRequest(Struct, forbid_unknown_fields=True):
+    """The devices an escalate rule's step pushes to, in the order given."""
+
+    members: Annotated[
+        list[GroupMember],
+        Meta(
+            min_length=1,
+            max_length=MAX_GROUP_MEMBERS,
+            description="ids or names of registered team devices (GET /v1/devices)",
+        ),
+    ]
+
+
+class GroupDevice(Struct):
+    id: str
+    name: str | None
+
+
+class DeviceGroup(Struct):
+    name: str
+    members: Annotated[list[str], Meta(description="as declared: device ids or names")]
+    devices: Annotated[
+        list[GroupDevice], Meta(description="the registered team devices the members name now")
+    ]
+
+
+class DeviceGroupList(Struct):
+    groups: list[DeviceGroup]
 
 
 # -- decoding -------------------------------------------------------------------------------------
