@@ -5,8 +5,8 @@ as the hub's clock steps past its deadline, and a person signed in with a read k
 name, kind and state (alerting first) and, on selecting one, its history: every state change with
 its time, what caused it and a link to the event behind it. Signed in with an admin key on a 360 px
 phone, a person adds rules of each form (seeing the hub's refusal of a wrong one in the form), a
-device group, changes a rule and removes one; with a read key the same controls say an admin key is
-needed.
+device group, changes a rule, pauses and resumes it and removes one; with a read key the same
+controls say an admin key is needed.
 
 Chromium is Debian's (/usr/bin/chromium) driven by Playwright (tests/support/chromium.py).
 """
@@ -283,6 +283,23 @@ def test_an_admin_adds_changes_and_removes_rules_and_groups_on_a_phone(
             assert rule(hub, "declines")["match"] == {"text": "payment declined", "level": "warning"}
             no_sideways_scroll(page)
 
+            # Pause it (kept, not evaluated), then resume it.
+            page.click("#rule-pause")
+            expect(page.locator("#rule .rule-state")).to_have_text(["ok", "paused"])
+            expect(page.locator("#rule-pause")).to_have_text("Resume rule")
+            expect(page.locator("#rule-history li.rule-change").first).to_contain_text("paused (api)")
+            paused = rule(hub, "declines")
+            assert (paused["paused"], paused["count"], paused["within_s"]) == (True, 30, 300.0)
+            page.goto("/#/rules")
+            expect(page.locator("#rule-list li.rule").nth(0).locator(".rule-state")).to_have_text(
+                ["ok", "paused"]
+            )
+            page.locator("#rule-list li.rule").nth(0).locator("a").click()
+            page.click("#rule-pause")
+            expect(page.locator("#rule-pause")).to_have_text("Pause rule")
+            expect(page.locator("#rule .rule-state")).to_have_text(["ok"])
+            assert rule(hub, "declines")["paused"] is False
+
             # Remove one: it asks once more in place.
             page.goto("/#/rules/nightly%20backup%20finished")
             page.click("#edit-rule summary")
@@ -309,6 +326,8 @@ def test_an_admin_adds_changes_and_removes_rules_and_groups_on_a_phone(
             group_form.get_by_role("button", name="Add group").click()
             expect(group_form.locator(".group-form-error")).to_have_text(ADMIN_NEEDED)
             page.goto("/#/rules/declines")
+            page.click("#rule-pause")
+            expect(page.locator("#rule-pause-error")).to_have_text(ADMIN_NEEDED)
             page.click("#edit-rule summary")
             page.click("#rule-remove")
             page.click("#rule-remove-confirm")

@@ -79,6 +79,9 @@ def register(subparsers: Any) -> None:
         metavar="AFTER:GROUP",
         help="escalate: unacknowledged AFTER its arrival, push to GROUP (repeatable, in order)",
     )
+    add.add_argument(
+        "--paused", action="store_true", help="declare it paused: kept, not evaluated (add again to resume)"
+    )
     add_db_arguments(add)
     add.set_defaults(func=_add)
     group = sub.add_parser("group", help="set a device group for escalate rules (no members: remove it)")
@@ -126,6 +129,8 @@ def declaration(args: argparse.Namespace) -> dict[str, Any]:
         value = getattr(args, key)
         if value is not None:
             rule[key] = value
+    if args.paused:
+        rule["paused"] = True
     return rule
 
 
@@ -201,7 +206,8 @@ def _show(args: argparse.Namespace) -> int:
         print(json.dumps(rule, ensure_ascii=False))
         return 0
     head = f"{visible(rule['name'])}: {rule['kind']} rule ({rule['source']})"
-    print(f"{head}, {rule['state']} since {rule['state_since']}")
+    paused = " (paused: not evaluated)" if rule["paused"] else ""
+    print(f"{head}, {rule['state']} since {rule['state_since']}{paused}")
     print(f"  match: {visible(json.dumps(rule['match'], ensure_ascii=False))}")
     for key in (
         "every_s",

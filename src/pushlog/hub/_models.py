@@ -1019,6 +1019,10 @@ class RuleRequest(Struct, forbid_unknown_fields=True, omit_defaults=True):
     level: LevelName | None = None
     title: Annotated[str, Meta(min_length=1, max_length=MAX_TITLE)] | None = None
     steps: Annotated[list[EscalationStep], Meta(min_length=1, max_length=10)] | None = None
+    paused: Annotated[
+        bool | None,
+        Meta(description="true: not evaluated (kept with its state); an expectation resumes afresh"),
+    ] = None
 
 
 class RuleHistoryEntry(Struct):
@@ -1041,6 +1045,7 @@ class Rule(Struct):
     level: LevelName | None
     title: str | None
     steps: Annotated[list[dict[str, Any]] | None, Meta(description="escalate: [{after_s, group}]")]
+    paused: Annotated[bool, Meta(description="not evaluated until declared again without paused")]
     source: Annotated[Literal["api", "file", "client"], Meta(description="who declared it")]
     state: Annotated[
         str,

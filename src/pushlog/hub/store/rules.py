@@ -58,10 +58,12 @@ def declare(
     key_id: str | None,
     now: _dt.datetime,
     due_at: _dt.datetime | None,
+    change: str = "changed",
 ) -> Declared:
     """Create the rule ``name`` or change it; the same declaration again changes nothing (so
     ``pushlog.expect`` at every start and the rules file at every hub start are idempotent).
-    A changed kind starts the rule afresh; a changed expectation keeps when it was last seen."""
+    A changed kind starts the rule afresh; a changed expectation keeps when it was last seen.
+    ``change`` names a change in the history (``changed``, ``paused``, ``resumed``)."""
     row = get_rule(conn, name)
     if row is None:
         state = INITIAL_STATE[kind]
@@ -98,7 +100,7 @@ def declare(
         values["due_at"] = due_at
     conn.execute(rules.update().where(rules.c.id == row.id).values(**values))
     state = values.get("state", row.state)
-    _history(conn, row.id, now=now, previous=row.state, state=state, detail=f"changed ({source})")
+    _history(conn, row.id, now=now, previous=row.state, state=state, detail=f"{change} ({source})")
     return Declared(get_rule(conn, name), True)
 
 

@@ -29,6 +29,19 @@ const KIND_FIELDS = {
 };
 const MATCH_FIELDS = ["channel", "text", "fingerprint", "tag"];
 
+/** The declaration `rule` (as GET /v1/rules gives it) was made with, as PUT takes it again. */
+export function declaration(rule) {
+  const body = { kind: rule.kind, match: rule.match || {} };
+  const seconds = { every: rule.every_s, grace: rule.grace_s, within: rule.within_s, quiet: rule.quiet_s };
+  for (const name of KIND_FIELDS[rule.kind]) {
+    const value = name === "steps" ? (rule.steps || []).map((s) => ({ after: s.after_s, group: s.group }))
+      : name in seconds ? seconds[name] : rule[name];
+    if (value !== null && value !== undefined) body[name] = value;
+  }
+  if (rule.paused) body.paused = true;
+  return body;
+}
+
 /** Seconds as a duration the hub reads back exactly: 5400 -> "1h30m", 90 -> "1m30s". */
 export function durationText(seconds) {
   if (seconds === null || seconds === undefined) return "";
@@ -129,6 +142,7 @@ export function ruleForm(api, { rule = null, groups = [], onSaved = () => {} } =
     try {
       if (!name) throw new Error("name: give the rule a name.");
       body = readRuleForm(form);
+      if (rule && rule.paused) body.paused = true; // changing a paused rule leaves it paused
     } catch (err) {
       replace(error, err.message);
       error.hidden = false;

@@ -7,7 +7,7 @@
 import { groupsSection } from "./device-groups.js";
 import { formatPeriod } from "./heartbeats.js";
 import { fullTime, h, relativeTime, replace, toast } from "./dom.js";
-import { changeError, ruleForm } from "./rule-form.js";
+import { changeError, declaration, ruleForm } from "./rule-form.js";
 
 /** States that mean "something is wrong": listed first, shown in the alert colour. */
 const ALERTING = new Set(["missed", "firing"]);
@@ -30,8 +30,11 @@ export function ruleSummary(rule) {
   return "";
 }
 
-function stateBadge(state) {
-  return h("span", { class: `rule-state${ALERTING.has(state) ? " rule-state-alert" : ""}`, text: state });
+function stateBadge(state, paused = false) {
+  return [
+    h("span", { class: `rule-state${ALERTING.has(state) ? " rule-state-alert" : ""}`, text: state }),
+    paused ? h("span", { class: "rule-state rule-state-paused", text: "paused" }) : null,
+  ];
 }
 
 function since(iso, now) {
@@ -42,7 +45,7 @@ function row(rule, now) {
   return h("li", { class: "rule", dataset: { name: rule.name, state: rule.state } },
     h("a", { class: "rule-link", href: `#/rules/${encodeURIComponent(rule.name)}` },
       h("strong", { class: "rule-name", text: rule.name }),
-      stateBadge(rule.state),
+      stateBadge(rule.state, rule.paused),
       since(rule.state_since, now)),
     h("div", { class: "muted small" },
       h("span", { class: "rule-kind", text: rule.kind }), ` · ${ruleSummary(rule)}`));
@@ -110,11 +113,12 @@ export async function showRule(main, api, name, now = Date.now()) {
     replace(view, back,
       h("div", { class: "rule-head" },
         h("h2", { class: "rule-name", text: rule.name }),
-        stateBadge(rule.state),
+        stateBadge(rule.state, rule.paused),
         since(rule.state_since, now)),
       h("p", { class: "muted", id: "rule-summary" },
         h("span", { class: "rule-kind", text: rule.kind }), ` · ${ruleSummary(rule)} · declared by ${rule.source}`,
         rule.alert_event_id ? [" · ", h("a", { href: `#/events/${encodeURIComponent(rule.alert_event_id)}`, text: "open alert" })] : null),
+      pauseButton(api, rule, () => showRule(main, api, name)),
       h("h3", { text: "History" }),
       history.length
         ? h("ol", { class: "rule-history", id: "rule-history" }, history.map((e) => historyLine(e, now)))
@@ -131,6 +135,28 @@ export async function showRule(main, api, name, now = Date.now()) {
     replace(view, back, h("p", { class: "form-error", role: "alert", text: message }));
     if (err.status !== 404) toast(err.message, "error");
   }
+}
+
+/** Pause (not evaluated, kept with its state) or resume: the same declaration with `paused` toggled. */
+function pauseButton(api, rule, onChanged) {
+  const error = h("p", { class: "form-error", id: "rule-pause-error", role: "alert", hidden: true });
+  const button = h("button", { type: "button", id: "rule-pause", text: rule.paused ? "Resume rule" : "Pause rule",
+    onclick: async () => {
+      const body = { ...declaration(rule) };
+      if (rule.paused) delete body.paused;
+      else body.paused = true;
+      button.disabled = true;
+      try {
+        await api.put(`/v1/rules/${encodeURIComponent(rule.name)}`, body);
+        toast(`Rule ${rule.name} ${rule.paused ? "resumed" : "paused"}.`);
+        onChanged();
+      } catch (err) {
+        replace(error, changeError(err));
+        error.hidden = false;
+        button.disabled = false;
+      }
+    } });
+  return h("div", { class: "rule-remove rule-pause" }, button, error);
 }
 
 /** "Remove rule…" asks once more in place, then DELETE /v1/rules/{name} and back to the list. */
