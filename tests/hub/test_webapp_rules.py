@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from tests.support.chromium import chromium_browser, sign_in
+from tests.support.chromium import chromium_browser, screenshots_dir, sign_in
 from tests.support.clock import utc_clock
 from tests.support.devices import subscription
 from tests.support.hub_server import ThreadHub, publish, start_hub_thread, wait_until
@@ -259,6 +259,10 @@ def test_an_admin_adds_changes_and_removes_rules_and_groups_on_a_phone(
             expect(items.locator(".rule-state")).to_have_text(["ok", "waiting", "active"])
             expect(items.nth(1)).to_contain_text("expect · every 1d (+1h)")
             no_sideways_scroll(page)
+            page.click("#new-rule summary")
+            page.locator("#rule-form [name=kind]").select_option("threshold")
+            page.evaluate("document.getElementById('toasts').replaceChildren()")
+            page.screenshot(path=str(screenshots_dir(tmp_path) / "rules-phone.png"))
 
             # Change one: the form opens with the rule as declared.
             items.nth(0).locator("a").click()

@@ -9,12 +9,15 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Final
 
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 CHROMIUM: Final = "/usr/bin/chromium"
+#: The pictures docs/webapp.md shows.
+DOC_SCREENSHOTS: Final = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 #: Headless, sandbox off (containers), and no background traffic that could reach the network.
 CHROMIUM_ARGS: Final = [
     "--no-sandbox",
@@ -43,6 +46,12 @@ def chromium_browser() -> Iterator[Browser]:
             yield browser
         finally:
             browser.close()
+
+
+def screenshots_dir(otherwise: Path) -> Path:
+    """Where a test's screenshots go: docs/screenshots/ with ``PUSHLOG_UPDATE_SCREENSHOTS=1``, else
+    ``otherwise`` (a tmp dir), so an ordinary run never rewrites the documentation's pictures."""
+    return DOC_SCREENSHOTS if os.environ.get("PUSHLOG_UPDATE_SCREENSHOTS") == "1" else otherwise
 
 
 def sign_in(page: Page, key: str, path: str = "/") -> None:
