@@ -61,7 +61,7 @@ class RuleSpec:
             value = getattr(self, name)
             if value is not None:
                 data[name] = value
-        if self.paused:  # absent when running, so rules stored before pausing existed compare equal
+        if self.paused:  # stored only when set: a running rule's spec stays what it was without the field
             data["paused"] = True
         return data
 
