@@ -63,6 +63,13 @@ def test_an_escalation_chain_from_the_cli(running: ThreadHub, capsys: pytest.Cap
     assert "steps: [{'after_s': 600.0, 'group': 'oncall-2'}, {'after_s': 1800.0, 'group': 'managers'}]" in out
     code, _, err = cli(capsys, *add, "--step", "10m", *data)
     assert code != 0 and "--step wants AFTER:GROUP" in err
+    code, _, err = cli(capsys, "rules", "group", "on call", "bob-phone", *data)
+    assert code != 0 and "1-64 letters, digits" in err, "the API's rule for a group's name"
+
+    code, out, _ = cli(capsys, *add, "--step", "10m:oncall-2", "--paused", *data)
+    assert (code, out.strip()) == (0, "declared: oncall (escalate, active)")
+    code, out, _ = cli(capsys, "rules", "show", "oncall", *data)
+    assert "active since" in out and "(paused: not evaluated)" in out and "paused (api)" in out
 
 
 def test_add_refuses_what_the_hub_would(running: ThreadHub, capsys: pytest.CaptureFixture[str]) -> None:

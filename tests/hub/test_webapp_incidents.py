@@ -15,26 +15,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
-from tests.support.chromium import launch_chromium, sign_in
+from playwright.sync_api import Browser, Page, expect
+from tests.support.chromium import chromium_browser, sign_in
 from tests.support.hub_server import publish, start_hub_thread
 
 pytestmark = [pytest.mark.browser]
 
 
 @pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    b = launch_chromium(playwright)
-    try:
+def browser() -> Iterator[Browser]:
+    with chromium_browser() as b:
         yield b
-    finally:
-        b.close()
 
 
 def iso(moment: dt.datetime) -> str:

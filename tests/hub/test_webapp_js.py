@@ -302,3 +302,21 @@ def test_feed_order_key_heartbeat_display_status_and_the_dashboard_push_note(pag
     assert notes[1] is not None and notes[1].startswith("1 event was at push level (WARNING and up), but")
     assert "minimum level and channels" in notes[1]
     assert notes[2:] == [None, None]
+
+
+def test_a_rules_durations_are_written_back_exactly_and_a_403_asks_for_an_admin_key(page: Page) -> None:
+    got = run(
+        page,
+        "rule-form.js",
+        """
+        return {
+          durations: [86400, 5400, 90, 3600 * 25 + 61, 0.5, 600, null].map(m.durationText),
+          refused: m.changeError({status: 403, message: "needs admin"}),
+          other: m.changeError({status: 422, message: "count: must be at least 2"}),
+        };
+        """,
+    )
+    # Unlike the heartbeats' two-part periods, nothing is rounded away: the edit form saves what it shows.
+    assert got["durations"] == ["1d", "1h30m", "1m30s", "1d1h1m1s", "0.5s", "10m", ""]
+    assert got["refused"] == "Changing rules needs an admin key: sign in with one."
+    assert got["other"] == "count: must be at least 2"

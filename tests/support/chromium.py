@@ -6,13 +6,18 @@ Firefox (for real Web Push through Mozilla's push service) is tests/support/fire
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Final
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, expect
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 CHROMIUM: Final = "/usr/bin/chromium"
+#: The pictures docs/webapp.md shows.
+DOC_SCREENSHOTS: Final = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 #: Headless, sandbox off (containers), and no background traffic that could reach the network.
 CHROMIUM_ARGS: Final = [
     "--no-sandbox",
@@ -30,6 +35,23 @@ def launch_chromium(playwright: Playwright) -> Browser:
     if not os.path.exists(CHROMIUM):  # pragma: no cover - `make system-deps` installs it
         pytest.fail(f"{CHROMIUM} is missing: run `make system-deps`", pytrace=False)
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+@contextlib.contextmanager
+def chromium_browser() -> Iterator[Browser]:
+    """Playwright with one Chromium, closed on exit (what a test module's ``browser`` fixture yields)."""
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def screenshots_dir(otherwise: Path) -> Path:
+    """Where a test's screenshots go: docs/screenshots/ with ``PUSHLOG_UPDATE_SCREENSHOTS=1``, else
+    ``otherwise`` (a tmp dir), so an ordinary run never rewrites the documentation's pictures."""
+    return DOC_SCREENSHOTS if os.environ.get("PUSHLOG_UPDATE_SCREENSHOTS") == "1" else otherwise
 
 
 def sign_in(page: Page, key: str, path: str = "/") -> None:

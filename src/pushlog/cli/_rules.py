@@ -79,6 +79,9 @@ def register(subparsers: Any) -> None:
         metavar="AFTER:GROUP",
         help="escalate: unacknowledged AFTER its arrival, push to GROUP (repeatable, in order)",
     )
+    add.add_argument(
+        "--paused", action="store_true", help="declare it paused: kept, not evaluated (add again to resume)"
+    )
     add_db_arguments(add)
     add.set_defaults(func=_add)
     group = sub.add_parser("group", help="set a device group for escalate rules (no members: remove it)")
@@ -126,6 +129,8 @@ def declaration(args: argparse.Namespace) -> dict[str, Any]:
         value = getattr(args, key)
         if value is not None:
             rule[key] = value
+    if args.paused:
+        rule["paused"] = True
     return rule
 
 
@@ -201,7 +206,8 @@ def _show(args: argparse.Namespace) -> int:
         print(json.dumps(rule, ensure_ascii=False))
         return 0
     head = f"{visible(rule['name'])}: {rule['kind']} rule ({rule['source']})"
-    print(f"{head}, {rule['state']} since {rule['state_since']}")
+    paused = " (paused: not evaluated)" if rule["paused"] else ""
+    print(f"{head}, {rule['state']} since {rule['state_since']}{paused}")
     print(f"  match: {visible(json.dumps(rule['match'], ensure_ascii=False))}")
     for key in (
         "every_s",
@@ -229,10 +235,13 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _group(args: argparse.Namespace) -> int:
+    from pushlog.hub._models import MAX_GROUP_MEMBERS, MAX_NAME, NAME_RE
     from pushlog.hub.store import rules as rule_store
 
-    if not 0 < len(args.group) <= 64:
-        raise CLIError("a group's name must be 1-64 characters")
+    if not NAME_RE.fullmatch(args.group):
+        raise CLIError("a group's name must be 1-64 letters, digits, '.', '_' or '-'")
+    if len(args.members) > MAX_GROUP_MEMBERS or not all(0 < len(m) <= MAX_NAME for m in args.members):
+        raise CLIError(f"a group has at most {MAX_GROUP_MEMBERS} members of 1-{MAX_NAME} characters")
     engine = open_engine(args)
     try:
         with engine.begin() as conn:

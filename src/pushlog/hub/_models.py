@@ -998,7 +998,7 @@ class EscalationStep(Struct, forbid_unknown_fields=True):
     arrival."""
 
     after: Duration
-    group: Annotated[str, Meta(min_length=1, max_length=64)]
+    group: Annotated[Name, Meta(description="a device group (PUT /v1/device-groups/{name})")]
 
 
 class RuleRequest(Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -1020,6 +1020,10 @@ class RuleRequest(Struct, forbid_unknown_fields=True, omit_defaults=True):
     level: LevelName | None = None
     title: Annotated[str, Meta(min_length=1, max_length=MAX_TITLE)] | None = None
     steps: Annotated[list[EscalationStep], Meta(min_length=1, max_length=10)] | None = None
+    paused: Annotated[
+        bool | None,
+        Meta(description="true: not evaluated (kept with its state); an expectation resumes afresh"),
+    ] = None
 
 
 class RuleHistoryEntry(Struct):
@@ -1042,6 +1046,7 @@ class Rule(Struct):
     level: LevelName | None
     title: str | None
     steps: Annotated[list[dict[str, Any]] | None, Meta(description="escalate: [{after_s, group}]")]
+    paused: Annotated[bool, Meta(description="not evaluated until declared again without paused")]
     source: Annotated[Literal["api", "file", "client"], Meta(description="who declared it")]
     state: Annotated[
         str,
@@ -1058,6 +1063,42 @@ class Rule(Struct):
 
 class RuleList(Struct):
     rules: list[Rule]
+
+
+#: Most members one device group may have.
+MAX_GROUP_MEMBERS: Final = 100
+#: A device group's member: a team device's id or name.
+GroupMember = Annotated[str, Meta(min_length=1, max_length=MAX_NAME)]
+
+
+class DeviceGroupRequest(Struct, forbid_unknown_fields=True):
+    """The devices an escalate rule's step pushes to, in the order given."""
+
+    members: Annotated[
+        list[GroupMember],
+        Meta(
+            min_length=1,
+            max_length=MAX_GROUP_MEMBERS,
+            description="ids or names of registered team devices (GET /v1/devices)",
+        ),
+    ]
+
+
+class GroupDevice(Struct):
+    id: str
+    name: str | None
+
+
+class DeviceGroup(Struct):
+    name: str
+    members: Annotated[list[str], Meta(description="as declared: device ids or names")]
+    devices: Annotated[
+        list[GroupDevice], Meta(description="the registered team devices the members name now")
+    ]
+
+
+class DeviceGroupList(Struct):
+    groups: list[DeviceGroup]
 
 
 # -- decoding -------------------------------------------------------------------------------------

@@ -597,6 +597,44 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         (400, 401, 403, 404, 429),
         path_params=("name",),
     ),
+    Operation(
+        "get",
+        "/v1/device-groups",
+        "List device groups (escalate rules' steps push to them), with the devices they name now",
+        "read",
+        {200: (m.DeviceGroupList, "All groups, by name")},
+        _READ,
+    ),
+    Operation(
+        "get",
+        "/v1/device-groups/{name}",
+        "One device group",
+        "read",
+        {200: (m.DeviceGroup, "The group")},
+        (400, 401, 403, 404, 429),
+        path_params=("name",),
+    ),
+    Operation(
+        "put",
+        "/v1/device-groups/{name}",
+        "Set a device group's members (create it, or replace them)",
+        "admin",
+        {200: (m.DeviceGroup, "Replaced"), 201: (m.DeviceGroup, "Created")},
+        (400, 401, 403, 422, 429),
+        body=m.DeviceGroupRequest,
+        path_params=("name",),
+        description="Each member is a registered team device's id or name (422 naming an unknown one). "
+        "docs/rules.md#escalation.",
+    ),
+    Operation(
+        "delete",
+        "/v1/device-groups/{name}",
+        "Remove a device group (escalate steps naming it then reach no device)",
+        "admin",
+        {204: (None, "Deleted")},
+        (400, 401, 403, 404, 429),
+        path_params=("name",),
+    ),
 )
 
 

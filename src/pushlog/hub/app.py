@@ -49,6 +49,7 @@ from ._streams import StreamSlots
 from .api import (
     audiences,
     deliveries,
+    device_groups,
     devices,
     events,
     heartbeats,
@@ -97,6 +98,7 @@ def api_routes() -> list[BaseRoute]:
         *triggers.routes,
         *preferences.routes,
         *rules.routes,
+        *device_groups.routes,
     ]
 
 

@@ -381,3 +381,33 @@ def test_an_unacknowledged_critical_escalates_group_by_group_until_acknowledged(
         key=str,
     ), "each step recorded once, the acknowledged one stopped"
     assert len(rig.push_service.wait_for(5, status=201)) == 5
+
+
+def test_a_paused_rule_is_not_evaluated_and_an_expectation_resumes_afresh(rig: Rig) -> None:
+    expect_rule = {"kind": "expect", "every": "1h", "grace": "10m", "match": {"text": "import done"}}
+    threshold = {"kind": "threshold", "count": 2, "within": "10m", "match": {"text": "declined"}}
+    rig.put_rule("import", {**expect_rule, "paused": True})
+    rig.put_rule("declines", {**threshold, "paused": True})
+    assert rig.rule("import")["paused"] is True
+
+    client = rig.client()
+    try:
+        send(client, pushlog.log, "import done: 12 rows")
+        for _ in range(3):
+            send(client, pushlog.notify, "card declined")
+    finally:
+        client.close()
+    rig.advance(3 * 3600)  # far past the expectation's deadline
+    rig.rules_pass()
+    assert (rig.rule("import")["state"], rig.rule("declines")["state"]) == ("waiting", "ok")
+    assert rig.rule("declines")["alert_event_id"] is None, "three matches of two-in-10m, yet not firing"
+
+    resumed = rig.put_rule("import", expect_rule)
+    assert resumed["paused"] is False
+    assert resumed["due_at"] == "2026-11-21T10:10:00.000000Z", "a fresh deadline from the resume"
+    rig.rules_pass()
+    assert rig.rule("import")["state"] == "waiting", "a pause is no reason to call it missed"
+    assert [(h["state"], h["detail"]) for h in rig.rule("import")["history"]] == [
+        ("waiting", "resumed (api)"),
+        ("waiting", "declared (api)"),
+    ]

@@ -76,6 +76,8 @@ class Compiled:
 
     @classmethod
     def build(cls, found: Sequence[CompiledRule]) -> Compiled:
+        """Index ``found``; paused rules are left out (neither ingest nor ``run_due`` sees them)."""
+        found = [rule for rule in found if not rule.spec.paused]
         live = [rule for rule in found if rule.kind in ("expect", "threshold", "escalate")]
         by_channel: dict[str | None, list[CompiledRule]] = {}
         for rule in live:
@@ -490,12 +492,14 @@ def declare(
     key_id: str | None,
     now: _dt.datetime,
 ) -> rule_store.Declared:
-    """Store a declared rule (an expectation's deadline counts from its last match, else from now)."""
+    """Store a declared rule (an expectation's deadline counts from its last match, else from now;
+    from now too when it resumes after a pause, which is no reason to call it missed)."""
     due_at = None
+    row = rule_store.get_rule(conn, name)
+    was_paused = row is not None and bool(row.spec.get("paused"))
     if spec.kind == "expect":
-        row = rule_store.get_rule(conn, name)
         start = now
-        if row is not None and row.kind == "expect":
+        if row is not None and row.kind == "expect" and not was_paused:
             start = row.last_match_at or row.created_at
         due_at = start + _dt.timedelta(seconds=(spec.every_s or 0) + (spec.grace_s or 0))
     return rule_store.declare(
@@ -507,4 +511,5 @@ def declare(
         key_id=key_id,
         now=now,
         due_at=due_at,
+        change="changed" if was_paused == spec.paused else "paused" if spec.paused else "resumed",
     )

@@ -25,6 +25,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from .._errors import ApiError
+from .._models import MAX_GROUP_MEMBERS, MAX_NAME, NAME_RE
 from ..store.rules import delete_file_rules_except, set_group
 from ._engine import declare
 from ._spec import RuleSpec, parse_rule
@@ -43,9 +44,10 @@ class RulesFile:
 
 def _group_ok(name: str, members: Any) -> bool:
     return (
-        0 < len(name) <= 64
+        NAME_RE.fullmatch(name) is not None
         and isinstance(members, list)
-        and all(isinstance(m, str) and 0 < len(m) <= 200 for m in members)
+        and len(members) <= MAX_GROUP_MEMBERS
+        and all(isinstance(m, str) and 0 < len(m) <= MAX_NAME for m in members)
     )
 
 
@@ -74,7 +76,8 @@ def read_rules_file(path: Path) -> RulesFile:
     groups = data.get("groups", {})
     if not isinstance(groups, dict) or not all(_group_ok(name, members) for name, members in groups.items()):
         raise RulesFileError(
-            f'{path}: [groups] maps a name to a list of device names or ids: oncall = ["alice"]'
+            f"{path}: [groups] maps a name (1-64 letters, digits, . _ -) to a list of at most "
+            f'{MAX_GROUP_MEMBERS} device names or ids: oncall = ["alice"]'
         )
     return RulesFile(rules=specs, groups={name: list(members) for name, members in groups.items()})
 

@@ -47,6 +47,8 @@ class RuleSpec:
     title: str | None = None
     #: escalate: ``[{"after_s", "group"}]``, in order of ``after_s``.
     steps: list[dict[str, Any]] | None = None
+    #: Not evaluated (neither on ingest nor as time passes) until declared again without it.
+    paused: bool = False
 
     @property
     def alert_level(self) -> Level:
@@ -59,6 +61,8 @@ class RuleSpec:
             value = getattr(self, name)
             if value is not None:
                 data[name] = value
+        if self.paused:  # stored only when set: a running rule's spec stays what it was without the field
+            data["paused"] = True
         return data
 
     @classmethod
@@ -67,7 +71,7 @@ class RuleSpec:
 
 
 _FIELDS: Final = frozenset(
-    ("match", "every_s", "grace_s", "count", "within_s", "quiet_s", "level", "title", "steps")
+    ("match", "every_s", "grace_s", "count", "within_s", "quiet_s", "level", "title", "steps", "paused")
 )
 
 
@@ -115,6 +119,7 @@ def spec_from_request(request: RuleRequest) -> RuleSpec:
         level=request.level,
         title=request.title,
         steps=steps,
+        paused=bool(request.paused),
     )
 
 

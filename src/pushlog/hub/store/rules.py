@@ -58,10 +58,12 @@ def declare(
     key_id: str | None,
     now: _dt.datetime,
     due_at: _dt.datetime | None,
+    change: str = "changed",
 ) -> Declared:
     """Create the rule ``name`` or change it; the same declaration again changes nothing (so
     ``pushlog.expect`` at every start and the rules file at every hub start are idempotent).
-    A changed kind starts the rule afresh; a changed expectation keeps when it was last seen."""
+    A changed kind starts the rule afresh; a changed expectation keeps when it was last seen.
+    ``change`` names a change in the history (``changed``, ``paused``, ``resumed``)."""
     row = get_rule(conn, name)
     if row is None:
         state = INITIAL_STATE[kind]
@@ -98,7 +100,7 @@ def declare(
         values["due_at"] = due_at
     conn.execute(rules.update().where(rules.c.id == row.id).values(**values))
     state = values.get("state", row.state)
-    _history(conn, row.id, now=now, previous=row.state, state=state, detail=f"changed ({source})")
+    _history(conn, row.id, now=now, previous=row.state, state=state, detail=f"{change} ({source})")
     return Declared(get_rule(conn, name), True)
 
 
@@ -248,31 +250,38 @@ def set_group(conn: sa.Connection, name: str, device_ids: list[str]) -> None:
         )
 
 
-def groups(conn: sa.Connection) -> dict[str, list[str]]:
+def groups(conn: sa.Connection, name: str | None = None) -> dict[str, list[str]]:
+    """Each group's members as declared (device ids or names), by group name; ``name``: that one."""
+    query = sa.select(device_groups).order_by(device_groups.c.name, device_groups.c.device_id)
+    if name is not None:
+        query = query.where(device_groups.c.name == name)
     found: dict[str, list[str]] = {}
-    for row in conn.execute(
-        sa.select(device_groups).order_by(device_groups.c.name, device_groups.c.device_id)
-    ):
+    for row in conn.execute(query):
         found.setdefault(row.name, []).append(row.device_id)
     return found
 
 
+def team_devices_named(conn: sa.Connection, members: list[str]) -> dict[str, list[tuple[str, str | None]]]:
+    """For each member (a device id or name), the team devices it names now: ``(id, name)`` pairs."""
+    if not members:
+        return {}
+    rows = conn.execute(
+        sa.select(devices.c.id, devices.c.name)
+        .where(
+            sa.or_(devices.c.id.in_(members), devices.c.name.in_(members)),
+            devices.c.user_id.is_(None),
+        )
+        .order_by(devices.c.created_at, devices.c.id)
+    ).all()
+    return {m: [(row.id, row.name) for row in rows if m in (row.id, row.name)] for m in members}
+
+
 def group_devices(conn: sa.Connection, name: str) -> list[str]:
     """The ids of the devices in group ``name``; members are device ids or device names (so a rules
-    file can name phones before they are registered)."""
-    members = list(
-        conn.execute(sa.select(device_groups.c.device_id).where(device_groups.c.name == name)).scalars()
-    )
-    if not members:
-        return []
-    return list(
-        conn.execute(
-            sa.select(devices.c.id).where(
-                sa.or_(devices.c.id.in_(members), devices.c.name.in_(members)),
-                devices.c.user_id.is_(None),  # team devices: an app user's device never gets log events
-            )
-        ).scalars()
-    )
+    file can name phones before they are registered). Team devices only: an app user's device never
+    gets log events."""
+    named = team_devices_named(conn, groups(conn, name).get(name, []))
+    return list(dict.fromkeys(device_id for found in named.values() for device_id, _ in found))
 
 
 def follow(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
