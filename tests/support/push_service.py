@@ -303,8 +303,11 @@ class PushService:
         def matching() -> list[ReceivedPush]:
             return [p for p in self.received if status is None or p.status == status]
 
+        def enough() -> bool:  # woken on every push: count without a copy when any status will do
+            return (len(self.received) if status is None else len(matching())) >= count
+
         with self._lock:
-            if not self._lock.wait_for(lambda: len(matching()) >= count, timeout):
+            if not self._lock.wait_for(enough, timeout):
                 raise AssertionError(f"expected {count} pushes, got {len(matching())}: {self.received!r}")
             return matching()
 

@@ -1,5 +1,6 @@
-"""The hub's retention task: deletes expired events in small batches as the ``retention`` periodic duty
-(``hub/_duties.py``), then gives the freed space back (SQLite incremental vacuum).
+"""The hub's retention task: deletes expired events and finished notifications in small batches as
+the ``retention`` periodic duty (``hub/_duties.py``), then gives the freed space back (SQLite
+incremental vacuum).
 
 What expires and how a batch is deleted belong to :mod:`pushlog.hub.store.retention`; this module
 only decides when. Each batch is its own short transaction in a worker thread, so ingest and the
@@ -59,13 +60,18 @@ class RetentionTask:
         while True:
             batch = await asyncio.to_thread(self._purge, moment)
             total.add(batch)
-            if batch.events < self._batch and batch.client_reports < self._batch:
+            if not batch.full(self._batch):
                 break
-        if total.events or total.client_reports:
+        if total.events or total.client_reports or total.notifications or total.deliveries:
             await asyncio.to_thread(reclaim_space, self._engine)
         self.passes += 1
-        if total.events:
-            log.info("retention deleted %d events, %d deliveries", total.events, total.deliveries)
+        if total.events or total.notifications:
+            log.info(
+                "retention deleted %d events, %d notifications, %d deliveries",
+                total.events,
+                total.notifications,
+                total.deliveries,
+            )
         return total
 
     def duties(self) -> list[Duty]:

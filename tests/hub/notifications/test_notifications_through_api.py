@@ -16,6 +16,12 @@ from tests.support.clock import FakeClock
 from tests.support.hub_server import ThreadHub, publish, wait_until
 from tests.support.push_service import PushService
 
+from pushlog._levels import Level
+from pushlog.hub.store.device_tokens import open_vault
+from pushlog.hub.store.devices import Profile as DeviceProfile
+from pushlog.hub.store.devices import WebPushRegistration, add_webpush_devices
+from pushlog.hub.store.users import UserProfile, add_users
+
 TEMPLATE = {
     "default_locale": "en",
     "locales": {
@@ -241,25 +247,87 @@ def test_an_app_deep_link_is_what_a_tap_opens(hub: ThreadHub, push_service: Push
     assert push.payload["link"] == "myshop://orders/42"
 
 
-def test_hundreds_of_users_each_get_their_own_name(
+#: Users of the large send; seeded through the store in chunks (one transaction each, so the running
+#: hub's own writers are never locked out for long).
+MANY_USERS = 10_000
+SEED_CHUNK = 1_000
+
+
+def seed_app_users(hub: ThreadHub, push: PushService, count: int) -> dict[str, tuple[Any, str, str]]:
+    """``count`` app users with a name and (every third one) German, each with one phone subscribed on
+    the stand-in, written with the store's bulk inserts (devices sealed by the hub's vault, as
+    ``POST /v1/devices`` does). Returns the text each phone must show, by stand-in subscription id:
+    (phone, title, body)."""
+    state = hub.app.state.hub
+    vault = open_vault(state.config.data_dir, state.config.device_token_key)
+    now = _dt.datetime.now(_dt.UTC)
+    expected: dict[str, tuple[Any, str, str]] = {}
+    for first in range(0, count, SEED_CHUNK):
+        numbers = range(first, min(first + SEED_CHUNK, count))
+        phones = {n: push.subscribe() for n in numbers}
+        profiles = {
+            f"u{n}": UserProfile(locale="de" if n % 3 == 0 else None, custom={"name": f"Name{n}"})
+            for n in numbers
+        }
+        registrations = [
+            WebPushRegistration(
+                name=None,
+                endpoint=phone.endpoint,
+                p256dh=phone.p256dh,
+                auth=phone.auth,
+                min_level=Level.DEBUG,
+                channels=None,
+                profile=DeviceProfile(user_id=f"u{n}"),
+            )
+            for n, phone in phones.items()
+        ]
+        with state.engine.begin() as conn:
+            add_users(conn, profiles, now=now)
+            add_webpush_devices(conn, registrations, vault=vault, now=now)
+        for n, phone in phones.items():
+            title, body = (
+                (f"Hallo Name{n}", f"Bestellung A-{n} ist unterwegs")
+                if n % 3 == 0
+                else (f"Hi Name{n}", f"Order A-{n} shipped")
+            )
+            expected[_sub(phone)] = (phone, title, body)
+    return expected
+
+
+@pytest.mark.timeout(600)
+def test_ten_thousand_users_each_get_their_own_text(
     hub_factory: Callable[..., ThreadHub], push_service: PushService
 ) -> None:
-    """Many batches of the dispatcher, one notification: every phone decrypts its own user's text."""
+    """One send to 10,000 users, expanded by the hub, every push encrypted for its own phone and
+    decrypted by the stand-in: each shows its own user's name in their language (and the send's data
+    rendered per user through the template's filters)."""
     hub = hub_factory(
         allow_private_endpoints=True, rate_limit_per_second=1_000_000, rate_limit_burst=1_000_000
     )
-    users = 300  # more than one dispatcher batch (256)
-    phones = [app_user_device(hub, push_service, f"u{n}") for n in range(users)]
+    expected = seed_app_users(hub, push_service, MANY_USERS)
+    per_user = {
+        "default_locale": "en",
+        "locales": {
+            "en": {"title": "Hi {{ user.custom.name }}", "body": "Order A-{{ user.id[1:] }} shipped"},
+            "de": {
+                "title": "Hallo {{ user.custom.name }}",
+                "body": "Bestellung A-{{ user.id[1:] }} ist unterwegs",
+            },
+        },
+    }
     with hub.client(hub.admin_key) as http:
-        for n in range(users):
-            assert http.put(f"/v1/users/u{n}", json={"custom": {"name": f"Name{n}"}}).status_code == 201
-    with hub.client(hub.admin_key) as http:
-        http.put("/v1/templates/hello", json={"locales": {"en": {"title": "Hi {{ user.custom.name }}"}}})
-        sent = http.post("/v1/notifications", json={"audience": {"filter": "id exists"}, "template": "hello"})
+        assert http.put("/v1/templates/many", json=per_user).status_code == 201
+        sent = http.post("/v1/notifications", json={"audience": {"filter": "id exists"}, "template": "many"})
     assert sent.status_code == 201, sent.text
-    received = push_service.wait_for(users, timeout=120)
-    by_phone = {r.subscription_id: r.payload["title"] for r in received}
-    assert by_phone == {phone.endpoint.rsplit("/", 1)[1]: f"Hi Name{n}" for n, phone in enumerate(phones)}
+    received = push_service.wait_for(MANY_USERS, timeout=540)
+    assert len(received) == MANY_USERS and all(r.status == 201 for r in received)
+    shown = {r.subscription_id: (r.payload["title"], r.payload["body"]) for r in received}
+    assert shown == {sub: (title, body) for sub, (_, title, body) in expected.items()}
+    wait_until(
+        lambda: funnel_of(hub, sent.json()["id"])["status"] == "sent", timeout=60, what="the send to finish"
+    )
+    funnel = funnel_of(hub, sent.json()["id"])["funnel"]
+    assert (funnel["targeted"], funnel["sent"], funnel["failed"]) == (MANY_USERS, MANY_USERS, 0)
 
 
 def _sub(phone: Any) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -116,6 +116,19 @@ def device_json(row: sa.Row[Any], vault: DeviceTokenVault) -> dict[str, Any]:
     }
 
 
+def _webpush_identity(reg: WebPushRegistration, vault: DeviceTokenVault) -> dict[str, Any]:
+    """The columns that say which subscription a Web Push device is: the lookup hash and the sealed
+    endpoint and keys."""
+    return {
+        "token_hash": vault.lookup_hash("webpush", reg.endpoint),
+        "endpoint": vault.encrypt(_WEBPUSH_AAD["endpoint"], reg.endpoint),
+        "p256dh": vault.encrypt(_WEBPUSH_AAD["p256dh"], reg.p256dh),
+        "auth": vault.encrypt(_WEBPUSH_AAD["auth"], reg.auth),
+        "token": None,
+        "token_registered_at": None,
+    }
+
+
 def register_webpush(
     conn: sa.Connection,
     reg: WebPushRegistration,
@@ -129,13 +142,6 @@ def register_webpush(
     ``key_id`` (the registering key) becomes the device's owner, also on a refresh: the device then
     belongs to whoever registered it last.
     """
-    sealed = {
-        "endpoint": vault.encrypt(_WEBPUSH_AAD["endpoint"], reg.endpoint),
-        "p256dh": vault.encrypt(_WEBPUSH_AAD["p256dh"], reg.p256dh),
-        "auth": vault.encrypt(_WEBPUSH_AAD["auth"], reg.auth),
-        "token": None,
-        "token_registered_at": None,
-    }
     # a row from before encryption is still found by its plaintext endpoint (until reseal reaches it)
     found = devices.c.token_hash.in_(vault.lookup_hashes("webpush", reg.endpoint)) | (
         devices.c.endpoint == reg.endpoint
@@ -144,13 +150,43 @@ def register_webpush(
         conn,
         kind="webpush",
         found=found,
-        identity={"token_hash": vault.lookup_hash("webpush", reg.endpoint), **sealed},
+        identity=_webpush_identity(reg, vault),
         common=_common(reg.name, reg.min_level, reg.channels, reg.profile),
         profile=reg.profile,
         vault=vault,
         now=now,
         key_id=key_id,
     )
+
+
+def add_webpush_devices(
+    conn: sa.Connection,
+    registrations: Iterable[WebPushRegistration],
+    *,
+    vault: DeviceTokenVault,
+    now: _dt.datetime,
+    key_id: str | None = None,
+) -> list[str]:
+    """Insert new Web Push devices in one executemany (an app importing its subscribers at once);
+    returns their ids. Sealed like :func:`register_webpush`, but nothing is refreshed or replaced: an
+    endpoint already registered violates the unique lookup hash (``IntegrityError``)."""
+    rows = [
+        {
+            "id": f"dev_{secrets.token_hex(8)}",
+            "kind": "webpush",
+            **_webpush_identity(reg, vault),
+            **_common(reg.name, reg.min_level, reg.channels, reg.profile),
+            "key_id": key_id,
+            "created_at": now,
+            "updated_at": now,
+            "last_seen_at": now,
+            "failure_count": 0,
+        }
+        for reg in registrations
+    ]
+    if rows:
+        conn.execute(devices.insert(), rows)
+    return [row["id"] for row in rows]
 
 
 def register_native(

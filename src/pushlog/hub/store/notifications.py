@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from ..._levels import level_from_number
 from .._clock import format_time
 from ._tables import as_utc, deliveries, devices, notifications
-from .outbox import NOTIFICATION_CANCELLED, DeliveryStatus, cancel_notification
+from .outbox import NOTIFICATION_CANCELLED, DeliveryStatus, cancel_notification, delete_for_notifications
 
 SCHEDULED: Final = "scheduled"
 EXPANDED: Final = "expanded"
@@ -116,6 +116,52 @@ def cancel(conn: sa.Connection, notification_id: str, *, now: _dt.datetime) -> d
         )
         cancel_notification(conn, notification_id, now=now)
     return get(conn, notification_id)
+
+
+# -- retention ---------------------------------------------------------------------------------------
+
+#: Delivery states that mean a notification is still going out (never deleted by retention).
+_UNFINISHED: Final = (DeliveryStatus.QUEUED, DeliveryStatus.HELD)
+
+
+def finished_before(cutoff: _dt.datetime) -> sa.ColumnElement[bool]:
+    """Notifications that are done and idle since before ``cutoff``: cancelled, or expanded with no
+    delivery still queued or held, and none of their deliveries touched since (a late receipt or a
+    release from quiet hours counts as activity). Scheduled ones never match."""
+    touched = (
+        sa.select(deliveries.c.id)
+        .where(
+            deliveries.c.notification_id == notifications.c.id,
+            sa.or_(deliveries.c.status.in_(_UNFINISHED), deliveries.c.updated_at >= cutoff),
+        )
+        .exists()
+    )
+    return sa.and_(
+        sa.or_(
+            sa.and_(notifications.c.status == CANCELLED, notifications.c.cancelled_at < cutoff),
+            sa.and_(notifications.c.status == EXPANDED, notifications.c.expanded_at < cutoff),
+        ),
+        sa.not_(touched),
+    )
+
+
+def purge_finished(conn: sa.Connection, *, before: _dt.datetime, limit: int) -> tuple[int, int]:
+    """Delete up to ``limit`` deliveries of notifications :func:`finished_before` ``before`` (oldest
+    first), and those notifications once none of their deliveries is left. Returns (notifications,
+    deliveries) deleted; a large send takes several calls, each a short transaction of the caller."""
+    ids = list(
+        conn.execute(
+            sa.select(notifications.c.id)
+            .where(finished_before(before))
+            .order_by(notifications.c.created_at, notifications.c.id)
+            .limit(limit)
+        ).scalars()
+    )
+    gone = delete_for_notifications(conn, ids, limit=limit)
+    if gone >= limit:  # some of theirs may be left: the notifications go in a later call
+        return 0, gone
+    removed = conn.execute(notifications.delete().where(notifications.c.id.in_(ids))).rowcount if ids else 0
+    return int(removed), gone
 
 
 # -- reading ----------------------------------------------------------------------------------------

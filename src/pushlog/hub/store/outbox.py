@@ -753,6 +753,20 @@ def delete_for_events(conn: sa.Connection, seqs: Sequence[int]) -> int:
     return int(conn.execute(deliveries.delete().where(deliveries.c.event_seq.in_(seqs))).rowcount)
 
 
+def delete_for_notifications(conn: sa.Connection, notification_ids: Sequence[str], *, limit: int) -> int:
+    """Delete at most ``limit`` deliveries of the notifications ``notification_ids`` (retention removes
+    finished notifications); returns rows deleted (fewer than ``limit``: none of theirs is left)."""
+    if not notification_ids:
+        return 0
+    some = (
+        sa.select(deliveries.c.id)
+        .where(deliveries.c.notification_id.in_(notification_ids))
+        .limit(limit)
+        .scalar_subquery()
+    )
+    return int(conn.execute(deliveries.delete().where(deliveries.c.id.in_(some))).rowcount)
+
+
 def queue_depth(conn: sa.Connection) -> int:
     """How many deliveries wait to be sent (``queued``, leased or not): one index range count."""
     count = conn.execute(

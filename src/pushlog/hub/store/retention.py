@@ -5,12 +5,17 @@ channel's retention (:class:`Policy`: a default, per-channel overrides, ``None``
 Unacknowledged CRITICAL events are kept until acknowledged, however old (an open alarm is not history
 yet); once acknowledged they expire by age like the rest. Heartbeats (the ``heartbeats`` table) are
 state, not history, and are never deleted here; the ERROR events their alerts raised are events and
-expire like any other. ``client_reports`` rows follow the default retention.
+expire like any other. ``client_reports`` rows follow the default retention, and so do notifications
+to app users once they are finished (:func:`.notifications.finished_before`: cancelled, or sent with
+nothing queued or held and no delivery touched for the default age); scheduled and still-sending ones
+are never deleted.
 
 :func:`purge_batch` deletes at most ``limit`` events (oldest first) with their tags, metadata rows
 and deliveries (through :func:`pushlog.hub.store.outbox.delete_for_events`, the one writer of
-deliveries) inside the caller's transaction, so each batch holds the write lock only briefly. The
-hub's periodic task (:mod:`pushlog.hub._retention`) calls it until a batch comes back short.
+deliveries) inside the caller's transaction, and at most ``limit`` deliveries of finished
+notifications (with the notifications once none is left), so each batch holds the write lock only
+briefly. The hub's periodic task (:mod:`pushlog.hub._retention`) calls it until :meth:`Purged.full`
+says a batch came back short.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from typing import Final
 import sqlalchemy as sa
 
 from ..._levels import Level
+from . import notifications as notification_store
 from . import outbox
 from ._tables import client_reports, event_meta, event_tags, events
 
@@ -54,13 +60,22 @@ class Purged:
     """Rows one purge deleted."""
 
     events: int = 0
-    deliveries: int = 0
+    deliveries: int = 0  # of events and of notifications
     client_reports: int = 0
+    notifications: int = 0
+    notification_deliveries: int = 0
 
     def add(self, other: Purged) -> None:
         self.events += other.events
         self.deliveries += other.deliveries
         self.client_reports += other.client_reports
+        self.notifications += other.notifications
+        self.notification_deliveries += other.notification_deliveries
+
+    def full(self, limit: int) -> bool:
+        """Whether a batch of ``limit`` stopped at its limit somewhere (more may be waiting)."""
+        counts = (self.events, self.client_reports, self.notifications, self.notification_deliveries)
+        return any(count >= limit for count in counts)
 
 
 def expired(policy: Policy, now: _dt.datetime) -> sa.ColumnElement[bool]:
@@ -115,4 +130,8 @@ def purge_batch(conn: sa.Connection, *, policy: Policy, now: _dt.datetime, limit
         purged.client_reports = int(
             conn.execute(client_reports.delete().where(client_reports.c.id.in_(old_reports))).rowcount
         )
+        purged.notifications, purged.notification_deliveries = notification_store.purge_finished(
+            conn, before=now - policy.default, limit=limit
+        )
+        purged.deliveries += purged.notification_deliveries
     return purged
