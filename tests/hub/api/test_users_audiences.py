@@ -87,3 +87,9 @@ def test_templates_are_syntax_checked_and_preview_for_a_user(hub: ThreadHub) -> 
         assert hostile.status_code == 201
         refused = http.post("/v1/templates/big/preview", json={})
         assert refused.status_code == 422 and "SecurityError" in refused.json()["error"]["message"]
+        looping = {"locales": {"en": {"title": "{% for i in range(99999) %}{% endfor %}x"}}}
+        assert http.put("/v1/templates/loops", json=looping).status_code == 201
+        costly = http.post("/v1/templates/loops/preview", json={})
+        assert costly.status_code == 422 and costly.json()["error"]["code"] == "render_error"
+        assert "en.title" in costly.json()["error"]["message"]
+        assert "loop iterations and calls" in costly.json()["error"]["message"]

@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from tests.support.clock import FakeClock
 from tests.support.hub_server import ThreadHub, publish, wait_until
 from tests.support.push_service import PushService
 
 from pushlog._levels import Level
+from pushlog.hub.store._tables import deliveries
 from pushlog.hub.store.device_tokens import open_vault
 from pushlog.hub.store.devices import Profile as DeviceProfile
 from pushlog.hub.store.devices import WebPushRegistration, add_webpush_devices
@@ -120,6 +122,42 @@ def test_each_user_gets_their_own_text_and_the_funnel_says_what_happened(
     with hub.client(hub.admin_key) as http:
         listed = http.get("/v1/notifications").json()["notifications"]
     assert [n["id"] for n in listed] == [notification_id]
+
+
+def test_a_too_costly_render_fails_that_users_delivery_not_the_send(
+    hub: ThreadHub, push_service: PushService
+) -> None:
+    """The template loops as often as a user's attribute says: within the render budget for one user,
+    beyond it for the other, whose delivery fails with the reason while the first gets the push."""
+    stars = {
+        "locales": {
+            "en": {"title": "{% for i in range(user.custom.n) %}{% endfor %}{{ user.custom.n }} for you"}
+        }
+    }
+    with hub.client(hub.admin_key) as http:
+        assert http.put("/v1/templates/stars", json=stars).status_code == 201
+        http.put("/v1/users/few", json={"custom": {"n": 3}})
+        http.put("/v1/users/many", json={"custom": {"n": 99999}})
+    few = app_user_device(hub, push_service, "few")
+    app_user_device(hub, push_service, "many")
+    with hub.client(hub.admin_key) as http:
+        sent = http.post(
+            "/v1/notifications", json={"audience": {"users": ["few", "many"]}, "template": "stars"}
+        )
+    assert sent.status_code == 201, sent.text
+    (push,) = push_service.wait_for(1)
+    assert (push.subscription_id, push.payload["title"]) == (_sub(few), "3 for you")
+    wait_until(
+        lambda: funnel_of(hub, sent.json()["id"])["status"] == "sent", timeout=10, what="the send to finish"
+    )
+    funnel = funnel_of(hub, sent.json()["id"])["funnel"]
+    assert (funnel["sent"], funnel["failed"], funnel["failed_reasons"]) == (1, 1, {"render error": 1})
+    with hub.app.state.hub.engine.connect() as conn:
+        (error,) = conn.execute(
+            sa.select(deliveries.c.last_error).where(deliveries.c.status == "failed")
+        ).scalars()
+    assert error.startswith("render error: en.title: ") and "loop iterations and calls" in error
+    assert len(push_service.received) == 1
 
 
 def test_a_cancelled_send_sends_nothing_and_a_scheduled_one_survives_a_restart(
