@@ -91,5 +91,5 @@ def test_templates_are_syntax_checked_and_preview_for_a_user(hub: ThreadHub) -> 
         assert http.put("/v1/templates/loops", json=looping).status_code == 201
         costly = http.post("/v1/templates/loops/preview", json={})
         assert costly.status_code == 422 and costly.json()["error"]["code"] == "render_error"
-        assert "en.title" in costly.json()["error"]["message"]
-        assert "loop iterations and calls" in costly.json()["error"]["message"]
+        # the step budget, or on a very loaded machine the render's deadline, whichever comes first
+        assert costly.json()["error"]["message"].startswith("en.title: SecurityError: the template ")

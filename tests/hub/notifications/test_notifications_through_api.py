@@ -156,7 +156,8 @@ def test_a_too_costly_render_fails_that_users_delivery_not_the_send(
         (error,) = conn.execute(
             sa.select(deliveries.c.last_error).where(deliveries.c.status == "failed")
         ).scalars()
-    assert error.startswith("render error: en.title: ") and "loop iterations and calls" in error
+    # the step budget, or on a very loaded machine the render's deadline, whichever comes first
+    assert error.startswith("render error: en.title: SecurityError: the template ")
     assert len(push_service.received) == 1
 
 

@@ -9,8 +9,14 @@ from typing import Any
 import pytest
 
 from pushlog._event import MAX_TITLE
-from pushlog.hub.notifications import RenderError, render
-from pushlog.hub.notifications._render import MAX_PRODUCT, MAX_STEPS
+from pushlog.hub.notifications import RenderError, _render, render
+from pushlog.hub.notifications._render import MAX_PRODUCT, MAX_RENDER_SECONDS, MAX_STEPS
+
+
+@pytest.fixture(autouse=True)
+def stopped_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Render deadlines on a clock that stands still: the step bounds are tested whatever the load."""
+    monkeypatch.setattr(_render, "_monotonic", lambda: 0.0)
 
 
 def _title(source: str, **custom: Any) -> str:
@@ -71,3 +77,11 @@ def test_the_budget_is_per_render_not_per_process() -> None:
     source = "{% for i in range(" + str(MAX_STEPS // 2) + ") %}{% endfor %}{{ user.id }}"
     for _ in range(3):
         assert _title(source) == "u1"
+
+
+def test_a_render_past_its_deadline_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each step reads the clock; here every read is a second later than the one before."""
+    ticks = iter(range(1_000_000))
+    monkeypatch.setattr(_render, "_monotonic", lambda: float(next(ticks)))
+    with pytest.raises(RenderError, match=f"takes longer than {MAX_RENDER_SECONDS} s"):
+        _title("{% for i in range(5) %}{% endfor %}x")
