@@ -17,21 +17,29 @@ stops coming.
 Errors you may catch: :class:`DSNError` (a ``ValueError``) when a DSN given explicitly, as
 ``Client(dsn)`` or ``PushHandler(dsn)``, is malformed; :class:`SendError` from :func:`send_now`, the
 synchronous send that reports the hub's answer.
+
+``expect``, ``Registration``, ``job`` and ``push_to`` load with their first use (module
+``__getattr__``), so ``import pushlog`` stays small for an application that only logs.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._client import Client, emit, get_default_client, install_sigterm_flush, set_default_client
 from ._dsn import DSNError
 from ._event import Event
-from ._expect import Registration, expect
 from ._handler import PushHandler
-from ._job import job
 from ._levels import Level
-from ._push_to import push_to
 from ._transport import SendError, SendResult, send_now
+
+if TYPE_CHECKING:
+    from ._expect import Registration, expect
+    from ._job import job
+    from ._push_to import push_to
+
+#: Public names whose modules load on first access: name -> the private module defining it.
+_LAZY = {"expect": "._expect", "Registration": "._expect", "job": "._job", "push_to": "._push_to"}
 
 __version__ = "0.1.0"
 
@@ -57,6 +65,22 @@ __all__ = [
     "send_now",
     "set_default_client",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Load ``expect``, ``Registration``, ``job`` and ``push_to`` on first access (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pushlog' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later accesses are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def _fields(

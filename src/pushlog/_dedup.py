@@ -16,10 +16,8 @@ The clock is injected (a ``() -> float`` of seconds, monotonic), so tests are de
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
 from typing import Any
 
 from ._event import MAX_FINGERPRINT, Event, new_event_id, now_utc
@@ -63,12 +61,18 @@ def _frozen(value: Any) -> Any:
     return value
 
 
-@dataclass(slots=True)
 class _Entry:
-    first_seen: float
-    first_id: str | None = None
-    event: Event | None = None
-    repeats: int = 0
+    """One fingerprint's window: when it opened, the first event and the repeats counted since."""
+
+    __slots__ = ("event", "first_id", "first_seen", "repeats")
+
+    def __init__(
+        self, first_seen: float, first_id: str | None = None, event: Event | None = None, repeats: int = 0
+    ) -> None:
+        self.first_seen, self.first_id, self.event, self.repeats = first_seen, first_id, event, repeats
+
+    def copy(self) -> _Entry:
+        return _Entry(self.first_seen, self.first_id, self.event, self.repeats)
 
 
 class Deduplicator:
@@ -137,7 +141,7 @@ class Deduplicator:
                     if entry.repeats:
                         ended.append(entry)
                 elif everything and entry.repeats and entry.event is not None:
-                    ended.append(dataclasses.replace(entry))
+                    ended.append(entry.copy())
                     entry.repeats = 0
         return [report for entry in ended if (report := _report(entry)) is not None]
 
@@ -157,8 +161,7 @@ class Deduplicator:
 def _report(entry: _Entry) -> Event | None:
     if entry.event is None or entry.repeats <= 0:
         return None
-    return dataclasses.replace(
-        entry.event,
+    return entry.event.replace(
         id=new_event_id(),
         ts=now_utc(),
         count=entry.repeats,

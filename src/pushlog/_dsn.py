@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 ENV_VAR = "PUSHLOG_DSN"
 
@@ -12,9 +12,8 @@ class DSNError(ValueError):
     """The DSN is malformed; the message is one line and says what is wrong."""
 
 
-@dataclass(frozen=True, slots=True)
-class DSN:
-    """A parsed DSN: the key and the hub's base URL (no trailing slash)."""
+class DSN(NamedTuple):
+    """A parsed DSN: the key and the hub's base URL (no trailing slash). Immutable."""
 
     key: str
     base_url: str

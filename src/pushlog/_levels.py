@@ -23,8 +23,7 @@ on one of the five standard levels.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 
 class Level(enum.IntEnum):
@@ -42,9 +41,11 @@ class Level(enum.IntEnum):
         return self.name.lower()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Policy:
-    """What a level means for delivery (see the module docstring for who reads each field)."""
+class Policy(NamedTuple):
+    """What a level means for delivery (see the module docstring for who reads each field).
+
+    A named tuple, not a dataclass: ``dataclasses`` (with ``inspect`` and ``ast``) stays out of
+    ``import pushlog``. Built with keywords only, by convention."""
 
     feed: bool
     push: bool

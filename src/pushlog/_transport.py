@@ -28,8 +28,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from ._clock import SYSTEM_CLOCK, Clock
 from ._dsn import DSN, DSNError, dsn_from_env, parse_dsn
@@ -67,8 +66,7 @@ class Outcome(enum.Enum):
     REJECTED = "rejected"
 
 
-@dataclass(frozen=True, slots=True)
-class Attempt:
+class Attempt(NamedTuple):
     """The result of one POST. ``data`` is the hub's JSON answer on success (``None`` otherwise)."""
 
     outcome: Outcome
@@ -94,9 +92,8 @@ def _count(data: Any, key: str) -> int:
         return 0
 
 
-@dataclass(frozen=True, slots=True)
-class SendResult:
-    """What :func:`send_now` returns when the hub accepted the batch."""
+class SendResult(NamedTuple):
+    """What :func:`send_now` returns when the hub accepted the batch (an immutable named tuple)."""
 
     accepted: int
     duplicates: int
