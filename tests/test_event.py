@@ -7,6 +7,8 @@ import datetime
 import os
 import uuid
 
+import pytest
+
 from pushlog._event import Event, new_event_id
 from pushlog._levels import Level
 
@@ -54,3 +56,26 @@ def test_quick_builds_the_same_event_as_the_constructor() -> None:
     assert {name: getattr(quick, name) for name in Event.__slots__} == {
         name: getattr(full, name) for name in Event.__slots__
     }
+
+
+def test_a_posix_timestamp_becomes_the_same_utc_time_when_read() -> None:
+    """The logging thread hands Event.quick ``record.created`` (a float); ``ts`` converts it once."""
+    created = 1_767_323_045.123456
+    event = Event.quick("t", Level.WARNING, created, None, None, {}, {})
+    expected = datetime.datetime.fromtimestamp(created, datetime.UTC)
+    assert event.ts == expected and event.ts is event.ts
+    assert event.to_wire()["ts"] == expected.isoformat(timespec="microseconds")[:-6] + "Z"
+    assert event == Event(title="t", level=Level.WARNING, ts=expected, id=event.id)
+
+
+def test_events_compare_repr_and_replace_field_by_field() -> None:
+    first = Event(title="a", level=Level.ERROR, metadata={"k": 1})
+    same = Event(title="a", level=Level.ERROR, metadata={"k": 1}, id=first.id, ts=first.ts)
+    assert first == same and first != Event(title="a", id=first.id, ts=first.ts)
+    assert repr(first).startswith("Event(title='a', level=<Level.ERROR: 40>, body=None,")
+    assert f"id={first.id!r}, ts=" in repr(first)
+    follow_up = first.replace(count=3, push=False)
+    assert (follow_up.count, follow_up.push, follow_up.title, follow_up.id) == (3, False, "a", first.id)
+    assert (first.count, first.push) == (1, None)
+    with pytest.raises(TypeError):  # mutable: not hashable, like a dataclass with eq
+        hash(first)

@@ -291,6 +291,9 @@ _LEVELS: Final = {int(level): level for level in Level}
 #: The module whose presence means a span may be current (see :func:`pushlog._otel.current_metadata`).
 _OTEL_MODULE: Final = "opentelemetry.trace"
 _SKIP_ATTRS: Final = STANDARD_ATTRS | _OTEL_ATTRS | {RECORD_EVENT_ID, STRUCTLOG_MARKER}
+#: Record attributes that are not metadata: the ones skipped and the reserved keys (event fields).
+_NOT_METADATA: Final = _SKIP_ATTRS | RESERVED_KEYS
+_isfinite: Final = math.isfinite
 
 
 def record_source(record: logging.LogRecord) -> dict[str, Any]:
@@ -327,10 +330,13 @@ def snapshot(
         title, body = message.rstrip() or "(no message)", None  # the usual one-line message, inline
     else:
         title, body = split_message(message)
-    try:
-        ts = _dt.datetime.fromtimestamp(record.created, _UTC)
-    except Exception:
-        ts = now_utc()
+    created = record.created
+    ts: _dt.datetime | float = created  # a float: Event.ts converts it when read, on the worker
+    if created.__class__ is not float:
+        try:
+            ts = _dt.datetime.fromtimestamp(created, _UTC)
+        except Exception:
+            ts = now_utc()
     if record.exc_info:
         exc = exception_summary(record.exc_info)
         if exc:
@@ -354,21 +360,21 @@ def snapshot(
         # anything else (or too many keys) goes through safe_metadata.
         plain = True
         for key in list(attrs)[_BASE_COUNT:]:
-            if key in _SKIP_ATTRS or key.startswith("_pushlog"):
-                continue
-            if key in RESERVED_KEYS:
-                reserved = [key] if reserved is None else [*reserved, key]
+            if key in _NOT_METADATA or key[:8] == "_pushlog":
+                if key in RESERVED_KEYS:
+                    reserved = [key] if reserved is None else [*reserved, key]
                 continue
             value = metadata[key] = attrs[key]
             if plain:
-                kind = type(value)
+                kind = value.__class__
                 if kind is str:
                     plain = len(value) <= MAX_METADATA_VALUE
                 elif kind is int:
                     plain = -(2**63) <= value < 2**63
-                elif not (value is None or kind is bool or (kind is float and math.isfinite(value))):
+                elif not (value is None or kind is bool or (kind is float and _isfinite(value))):
                     plain = False
-                plain = plain and len(key) <= MAX_METADATA_KEY
+                if len(key) > MAX_METADATA_KEY:
+                    plain = False
         if not plain or len(metadata) >= MAX_METADATA_KEYS:
             metadata = safe_metadata(metadata)
     event = Event.quick(
