@@ -239,12 +239,12 @@ def whole_process_child(config: str, records: int, dsn: str) -> dict[str, float]
     return {"cpu_us": cpu / records * 1e6, "wall_us": wall / records * 1e6}
 
 
-def run_child(function: str, *args: Any) -> dict[str, Any]:
+def run_child(function: str, *args: Any, env: dict[str, str] | None = None) -> dict[str, Any]:
     code = (
         f"import json, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import bench_emit as b; "
         f"print(json.dumps(b.{function}(*{args!r})))"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env=env)
     if done.returncode != 0:
         raise SystemExit(f"{function}{args} failed:\n{done.stdout}\n{done.stderr}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -356,14 +356,32 @@ print(rss() - before, time.process_time() - cpu, time.perf_counter() - wall)
 """
 
 
-def import_phase() -> dict[str, float]:
+def bytecode_env(cache: str | None) -> dict[str, str]:
+    """The environment of a child process: with ``cache``, Python reads and writes compiled bytecode
+    there (what an installed package has: pip compiles it at install time); with ``None``, every
+    module without a cache next to it (pushlog's editable ``src``) is compiled from source at import,
+    which costs RSS that an installed pushlog never pays."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPYCACHEPREFIX", "PYTHONDONTWRITEBYTECODE")}
+    if cache is None:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"  # the stdlib's own caches are still read
+    else:
+        env["PYTHONPYCACHEPREFIX"] = cache
+    return env
+
+
+def import_phase(env: dict[str, str]) -> dict[str, float]:
     """``import pushlog`` against bare Python, fresh processes alternating: RSS growth and time."""
     rounds = 2 if SMOKE else 7
     samples: dict[str, list[list[float]]] = {"bare": [], "pushlog": []}
+    subprocess.run([sys.executable, "-c", "import pushlog"], env=env, check=True)  # fills a cache
     for _ in range(rounds):
         for what in samples:
             done = subprocess.run(
-                [sys.executable, "-c", _IMPORT_PROBE, what], capture_output=True, text=True, check=True
+                [sys.executable, "-c", _IMPORT_PROBE, what],
+                capture_output=True,
+                text=True,
+                check=True,
+                env=env,
             )
             samples[what].append([float(x) for x in done.stdout.split()])
     row = {
@@ -395,18 +413,30 @@ def steady_rss_child(records: int, dsn: str) -> dict[str, float]:
 
 
 def footprint_phase(dsn: str) -> dict[str, float]:
-    row = import_phase()
+    with tempfile.TemporaryDirectory(prefix="pushlog-pyc-") as cache:
+        row = import_phase(bytecode_env(cache))
     print(
         f"\nFootprint: import pushlog adds {row['rss_mb']:.1f} MB RSS (target <= 5), "
-        f"{row['cpu_ms']:.1f} ms CPU, {row['wall_ms']:.1f} ms wall (target <= 20) over bare Python"
+        f"{row['cpu_ms']:.1f} ms CPU, {row['wall_ms']:.1f} ms wall (target <= 20) over bare Python "
+        "(compiled bytecode cached, as installed)"
     )
+    source = import_phase(bytecode_env(None))
+    print(
+        f"  without a bytecode cache (PYTHONDONTWRITEBYTECODE=1, editable install): "
+        f"{source['rss_mb']:.1f} MB RSS, {source['cpu_ms']:.1f} ms CPU"
+    )
+    row["rss_mb_no_bytecode_cache"] = source["rss_mb"]
     records = 1_000 if SMOKE else 10_000
     code = "import os; print(int(open('/proc/self/statm').read().split()[1]) * os.sysconf('SC_PAGE_SIZE'))"
-    bare = statistics.median(
-        int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout) / 1e6
-        for _ in range(3)
-    )
-    steady = run_child("steady_rss_child", records, dsn)["rss_mb"] - bare
+    with tempfile.TemporaryDirectory(prefix="pushlog-pyc-") as cache:
+        env = bytecode_env(cache)
+        bare = statistics.median(
+            int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout)
+            / 1e6
+            for _ in range(3)
+        )
+        run_child("steady_rss_child", 10, dsn, env=env)  # fills the bytecode cache
+        steady = run_child("steady_rss_child", records, dsn, env=env)["rss_mb"] - bare
     print(f"  RSS after {records:,} delivered records: {steady:.1f} MB above bare Python (target <= 15)")
     print(ratio_line("footprint: import pushlog RSS / 5 MB target", row["rss_mb"] / 5.0, "<= 1.0"))
     print(ratio_line(f"footprint: RSS after {records:,} sent / 15 MB target", steady / 15.0, "<= 1.0"))
