@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -42,3 +43,24 @@ def test_hub_surface_is_create_app_and_hub_config_loaded_on_use() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         pushlog.hub.nope  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_import_pushlog_leaves_what_only_sending_or_other_calls_need_unloaded() -> None:
+    """``import pushlog`` stays small (docs/performance.md): no HTTP stack, no redaction rules, no
+    ``dataclasses``; ``expect``, ``job`` and ``push_to`` load on first access and are the real ones."""
+    code = (
+        "import sys, pushlog\n"
+        "heavy = {'httpx', 'ssl', 'dataclasses', 'uuid', 'pushlog._redact', 'pushlog._push_to',\n"
+        "         'pushlog._expect', 'pushlog._job'}\n"
+        "assert not heavy & set(sys.modules), heavy & set(sys.modules)\n"
+        "from pushlog import job, push_to\n"
+        "from pushlog._job import job as real_job\n"
+        "from pushlog._push_to import push_to as real_push_to\n"
+        "assert job is real_job and push_to is real_push_to\n"
+        "assert pushlog.expect.__module__ == 'pushlog._expect'\n"
+        "assert {'expect', 'job', 'push_to', 'Registration'} <= set(dir(pushlog))\n"
+    )
+    env = {**os.environ, "PUSHLOG_DSN": ""}
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60, env=env)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        pushlog.nope  # type: ignore[attr-defined]  # noqa: B018
