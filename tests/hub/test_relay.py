@@ -1,5 +1,6 @@
-"""The PostgreSQL relay (hub/_relay.py): a change or an acknowledgement in one hub process wakes the
-live streams of another on the same database; a process ignores its own notifications."""
+"""The PostgreSQL relay (hub/_relay.py): a change, an acknowledgement or a resolved alert line in one
+hub process wakes the live streams of another on the same database; a process ignores its own
+notifications."""
 
 from __future__ import annotations
 
@@ -30,12 +31,27 @@ async def test_changes_and_acks_reach_the_other_process(pg_url: str) -> None:
         await _moved(there, generation)
 
         ack = {"id": "ev-1", "acknowledged_at": "2026-01-01T12:00:00.000000Z"}
-        position = there.ack_position
+        resolved = [
+            {
+                "id": f"ev-{n}",
+                "seq": n,
+                "resolved_at": "2026-01-01T12:01:00.000000Z",
+                "resolved_by": "rule:r",
+                "resolved_after_s": 60.0,
+            }
+            for n in (2, 3)
+        ]
+        position = there.note_position
         await here.acknowledged(ack)
+        await here.resolved(resolved)
         async with asyncio.timeout(10):
-            while not there.acks_after(position):
+            while len(there.notes_after(position)) < 3:
                 await there.wait(there.generation, 10)
-        assert [payload for _, payload in there.acks_after(position)] == [ack]
+        assert [(name, payload) for _, name, payload in there.notes_after(position)] == [
+            ("ack", ack),
+            ("resolved", resolved[0]),
+            ("resolved", resolved[1]),
+        ]
 
         # the sender heard only the other's notifications, never its own
         await there.changed()
@@ -43,8 +59,9 @@ async def test_changes_and_acks_reach_the_other_process(pg_url: str) -> None:
             while relays[0].received == 0:
                 await here.wait(here.generation, 10)
         assert relays[0].received == 1
-        assert relays[1].received == 2
-        assert here.acks_after(0) == [(1, ack)]  # its own ack once, not echoed back
+        assert relays[1].received == 4
+        # its own notes once each, not echoed back
+        assert [name for _, name, _ in here.notes_after(0)] == ["ack", "resolved", "resolved"]
     finally:
         for relay in relays:
             await relay.aclose()

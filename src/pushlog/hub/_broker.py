@@ -1,10 +1,12 @@
 """In-process change notification and the shared tail of the live stream.
 
 Change notification: the broker carries no events, only the fact that something changed: a generation
-counter bumped after every commit that adds events, plus a short log of acknowledgements. A reader
-records the generation *before* its database read and then waits for a different generation; since
-writers bump the generation only after their commit, any event that the read missed makes the
-generation move and triggers another read. Nothing can fall between the read and the wait.
+counter bumped after every commit that adds events, plus a short log of notes about lines already
+sent (acknowledgements, resolved alerts), each the payload of one SSE message (``ack``,
+``resolved``). A reader records the generation *before* its database read and then waits for a
+different generation; since writers bump the generation only after their commit, any event that the
+read missed makes the generation move and triggers another read.
+Nothing can fall between the read and the wait.
 
 Fan-out: streams with the same filter share one :class:`Tail`. On a change, the first stream to ask
 reads the new items from the database once, for all of them, and the tail keeps them (already
@@ -16,7 +18,8 @@ database itself (:func:`Tail.catch_up`) until it reaches the window.
 
 Other processes: with several hub processes on one PostgreSQL, a relay (:mod:`pushlog.hub._relay`,
 LISTEN/NOTIFY) is attached as :attr:`Broker.relay`; local changes are passed to it, and it calls
-:meth:`Broker.remote_changed` / :meth:`Broker.remote_acknowledged` for the other processes' changes,
+:meth:`Broker.remote_changed` / :meth:`Broker.remote_acknowledged` / :meth:`Broker.remote_resolved`
+for the other processes' changes,
 which wake the streams exactly like local ones. On SQLite there is no relay.
 
 All methods run on the event loop (handlers call :meth:`Broker.changed` after their database work
@@ -36,6 +39,8 @@ from typing import Any, Protocol
 
 #: One item of a stream: its position (``seq``) and its text, serialized once for every stream.
 Item = tuple[int, str]
+#: A note about a line already sent: its position in the note log, the SSE event name, the payload.
+Note = tuple[int, str, dict[str, Any]]
 ReadItems = Callable[[int], Awaitable[Sequence[Item]]]
 
 #: Items a tail keeps in memory: a stream further behind than this reads from the database itself.
@@ -43,7 +48,8 @@ WINDOW = 1000
 
 
 class Relay(Protocol):
-    """Carries a change to the hub's other processes: ``{"k": "e"}`` (events) or ``{"k": "a", "p": ack}``."""
+    """Carries a change to the hub's other processes: ``{"k": "e"}`` (events), ``{"k": "a", "p": ack}``
+    or ``{"k": "r", "p": resolved}`` (one resolved line)."""
 
     def publish(self, message: dict[str, Any]) -> None: ...
 
@@ -54,8 +60,8 @@ class Broker:
         self.relay: Relay | None = None
         self._generation = 0
         self._window = window
-        self._acks: deque[tuple[int, dict[str, Any]]] = deque(maxlen=ack_log)
-        self._ack_counter = 0
+        self._notes: deque[Note] = deque(maxlen=ack_log)
+        self._note_counter = 0
         # replaced on every change; waiters hold the one that was current when they checked
         self._changed = asyncio.Event()
         self._tails: weakref.WeakValueDictionary[Hashable, Tail] = weakref.WeakValueDictionary()
@@ -66,8 +72,8 @@ class Broker:
         return self._generation
 
     @property
-    def ack_position(self) -> int:
-        return self._ack_counter
+    def note_position(self) -> int:
+        return self._note_counter
 
     def _notify(self) -> None:
         self._generation += 1
@@ -92,14 +98,32 @@ class Broker:
 
     def remote_acknowledged(self, payload: dict[str, Any]) -> None:
         """Another process acknowledged an event (the relay)."""
-        self._ack_counter += 1
-        self._acks.append((self._ack_counter, payload))
+        self._note("ack", payload)
         self._notify()
 
-    def acks_after(self, position: int) -> list[tuple[int, dict[str, Any]]]:
-        if position >= self._ack_counter:  # the common case, checked by every stream on every change
+    async def resolved(self, payloads: Sequence[dict[str, Any]]) -> None:
+        """Alert lines were resolved (``store/alerts.py``); each payload is ``{"id", "seq",
+        "resolved_at", "resolved_by", "resolved_after_s"}``."""
+        self.remote_resolved(payloads)
+        if self.relay is not None:
+            for payload in payloads:  # one line per NOTIFY: its payload is limited to 8000 bytes
+                self.relay.publish({"k": "r", "p": payload})
+
+    def remote_resolved(self, payloads: Sequence[dict[str, Any]]) -> None:
+        """Another process resolved alert lines (the relay)."""
+        for payload in payloads:
+            self._note("resolved", payload)
+        self._notify()
+
+    def _note(self, name: str, payload: dict[str, Any]) -> None:
+        self._note_counter += 1
+        self._notes.append((self._note_counter, name, payload))
+
+    def notes_after(self, position: int) -> list[Note]:
+        """Notes (acknowledgements, resolved lines) after ``position``, oldest first."""
+        if position >= self._note_counter:  # the common case, checked by every stream on every change
             return []
-        return [(pos, payload) for pos, payload in self._acks if pos > position]
+        return [note for note in self._notes if note[0] > position]
 
     async def wait(self, seen_generation: int, timeout: float) -> bool:
         """Wait until the generation differs from ``seen_generation`` or the broker closes.

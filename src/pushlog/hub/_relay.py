@@ -4,11 +4,13 @@ Several hub processes on one PostgreSQL each have their own :class:`~pushlog.hub
 relay sends every local change to the others and wakes the local broker on theirs:
 
 * after a local commit that added events the broker calls :meth:`PgRelay.publish` with
-  ``{"k": "e"}``; after an acknowledgement with ``{"k": "a", "p": {"id", "acknowledged_at"}}``. A
+  ``{"k": "e"}``; after an acknowledgement with ``{"k": "a", "p": {"id", "acknowledged_at"}}``; for each
+  resolved alert line with ``{"k": "r", "p": {"id", "seq", "resolved_at", ...}}``. A
   publisher task sends them with ``pg_notify`` on a connection of its own (autocommit, so each is
   delivered at once); changes that arrive while one is being sent are folded into the next.
 * a listener task holds a second connection in ``LISTEN`` and, for each notification from another
-  process, bumps the broker's generation (streams read the database again) or adds the ack to its log.
+  process, bumps the broker's generation (streams read the database again) or adds the ack or the
+  resolved line to its log.
   New events also call ``on_events`` (the app wakes its dispatcher: the events may have queued
   deliveries, and every process's dispatcher takes a share of a large fan-out).
 
@@ -61,7 +63,8 @@ class PgRelay:
         self._on_events = on_events
         self.origin = secrets.token_hex(8)
         self._pending_change = False
-        self._pending_acks: list[dict[str, Any]] = []
+        #: Acknowledgements and resolved lines to send, in order: (kind, payload).
+        self._pending_notes: list[tuple[str, dict[str, Any]]] = []
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._listening = asyncio.Event()
@@ -80,8 +83,8 @@ class PgRelay:
 
     def publish(self, message: dict[str, Any]) -> None:
         """Send a change to the other processes (called on the event loop; never blocks)."""
-        if message.get("k") == "a":
-            self._pending_acks.append(message["p"])
+        if message.get("k") in ("a", "r"):
+            self._pending_notes.append((message["k"], message["p"]))
         else:
             self._pending_change = True
         self._wake.set()
@@ -94,10 +97,10 @@ class PgRelay:
             while True:
                 await self._wake.wait()
                 self._wake.clear()
-                messages = [{"o": self.origin, "k": "a", "p": ack} for ack in self._pending_acks]
+                messages = [{"o": self.origin, "k": kind, "p": note} for kind, note in self._pending_notes]
                 if self._pending_change:
                     messages.insert(0, {"o": self.origin, "k": "e"})
-                self._pending_acks, self._pending_change = [], False
+                self._pending_notes, self._pending_change = [], False
                 try:
                     if conn is None or conn.closed:
                         conn = await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True)
@@ -142,6 +145,8 @@ class PgRelay:
         self.received += 1
         if message.get("k") == "a" and isinstance(message.get("p"), dict):
             self._broker.remote_acknowledged(message["p"])
+        elif message.get("k") == "r" and isinstance(message.get("p"), dict):
+            self._broker.remote_resolved([message["p"]])
         else:
             self._broker.remote_changed()
             if self._on_events is not None:

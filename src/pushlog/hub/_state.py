@@ -28,7 +28,7 @@ from ._ratelimit import RateLimiter
 from ._streams import StreamSlots
 from .config import HubConfig
 from .rules import RulesEngine
-from .store import READ_ONLY
+from .store import READ_ONLY, alerts
 
 if TYPE_CHECKING:  # delivery imports aiohttp; the app loads it only when the hub starts
     from .delivery import DeliveryService, Sender
@@ -97,14 +97,19 @@ class HubState:
         return self.secrets
 
     async def db(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """Run ``fn(conn, *args, **kwargs)`` in one write transaction, in a worker thread."""
+        """Run ``fn(conn, *args, **kwargs)`` in one write transaction, in a worker thread. Alerts the
+        transaction resolved (``store/alerts.py``) go to the live streams once it has committed."""
         engine = self.require_engine()
 
-        def run() -> T:
+        def run() -> tuple[T, list[dict[str, Any]]]:
             with engine.begin() as conn:
-                return fn(conn, *args, **kwargs)
+                result = fn(conn, *args, **kwargs)
+            return result, alerts.take_resolved(conn)
 
-        return await anyio.to_thread.run_sync(run)
+        result, resolved = await anyio.to_thread.run_sync(run)
+        if resolved:
+            await self.broker.resolved(resolved)
+        return result
 
     async def db_read(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Like :meth:`db` for pure reads (no write lock on SQLite)."""

@@ -1,12 +1,15 @@
-"""GET /v1/stream: live events, filters, Last-Event-ID resume, acks, keepalive, no event missed."""
+"""GET /v1/stream: live events, filters, Last-Event-ID resume, acks, resolved alerts, keepalive, no
+event missed."""
 
 from __future__ import annotations
 
+import datetime as _dt
 import threading
 import uuid
 from typing import Any
 
-from tests.support.hub_server import ThreadHub
+from tests.support.clock import FakeClock
+from tests.support.hub_server import ThreadHub, wait_until
 from tests.support.stream import open_stream
 
 
@@ -89,6 +92,46 @@ def test_ack_is_streamed_to_listeners(hub: ThreadHub) -> None:
     assert message.data["id"] == event_id
     assert message.data["acknowledged_at"]
     assert message.id is None
+
+
+def test_a_recovery_streams_the_resolved_alert_line(hub: ThreadHub) -> None:
+    [alert_id] = publish(hub, "Payments failing", level="error", push=True, fingerprint="payments-gateway")
+    with open_stream(hub) as reader:
+        [recovery_id] = publish(hub, "Payments back", level="info", resolves="payments-gateway")
+        message = reader.next(kinds=("resolved",))
+    assert message.data is not None and message.id is None
+    assert (message.data["id"], message.data["resolved_by"]) == (alert_id, f"event:{recovery_id}")
+    with hub.client(hub.read_key) as client:
+        line = client.get(f"/v1/events/{alert_id}").json()
+    assert message.data["seq"] == line["seq"]
+    assert message.data["resolved_at"] == line["resolved_at"]
+    assert message.data["resolved_after_s"] == line["resolved_after_s"]
+
+
+def test_a_quiet_time_resolved_by_the_rules_duty_reaches_open_streams(hub_factory: Any) -> None:
+    clock = FakeClock(_dt.datetime(2026, 11, 21, 6, 0, tzinfo=_dt.UTC))
+    running = hub_factory(clock=clock.as_utc(), rules_interval=86400.0, allow_private_endpoints=True)
+    task = running.app.state.rules
+    wait_until(lambda: task.passes >= 1, timeout=10, what="the rules' first pass")
+    with running.client(running.admin_key) as client:
+        rule = {"kind": "resolve", "match": {"channel": "payments"}, "quiet": "10m"}
+        assert client.put("/v1/rules/payments-quiet", json=rule).status_code == 200
+    [alert_id] = publish(
+        running, "Card gateway slow", level="warning", push=True, channel="payments", fingerprint="gw"
+    )
+    with open_stream(running) as reader:
+        clock.advance(10 * 60)
+        before = task.passes
+        task.request_run()
+        wait_until(lambda: task.passes > before, timeout=10, what="a rules pass")
+        message = reader.next(kinds=("resolved",))
+    assert message.data is not None and isinstance(message.data.pop("seq"), int)
+    assert message.data == {
+        "id": alert_id,
+        "resolved_at": "2026-11-21T06:10:00.000000Z",
+        "resolved_by": "quiet:payments-quiet",
+        "resolved_after_s": 600.0,
+    }
 
 
 def test_keepalive_comment_when_idle(hub_factory: Any) -> None:

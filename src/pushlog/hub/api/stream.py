@@ -1,7 +1,9 @@
 """``GET /v1/stream``: the feed as Server-Sent Events, with the list's filters.
 
 Each matching event is sent as ``event: event`` with ``id: <seq>`` and the StoredEvent as data;
-acknowledgements as ``event: ack`` (no id). When a dedup follow-up is folded into a line the stream
+acknowledgements as ``event: ack`` (no id), a resolved alert line as ``event: resolved`` (no id,
+``{"id", "seq", "resolved_at", "resolved_by", "resolved_after_s"}``, sent to every stream like acks).
+When a dedup follow-up is folded into a line the stream
 sends ``event: update`` with ``id: <the follow-up's seq>`` and the line's StoredEvent as it is now
 (its ``count`` grown), so live views replace the line's count in place; resuming with ``Last-Event-ID``
 replays those updates too. A client that reconnects with ``Last-Event-ID`` (header,
@@ -84,7 +86,7 @@ async def follow(
         return [_item(row) for row in await read(after)]
 
     tail = broker.tail(object() if share is None else share, read_items, position=position, batch=batch)
-    ack_position = broker.ack_position
+    note_position = broker.note_position
     yield "retry: 2000\n\n"
     while not broker.closed:
         shared = await tail.after(position)
@@ -94,9 +96,9 @@ async def follow(
             text = "".join(text for _, text in items)
             if text:
                 yield text
-        for acked, payload in broker.acks_after(ack_position):
-            ack_position = acked
-            yield _sse("ack", payload)
+        for noted, name, payload in broker.notes_after(note_position):
+            note_position = noted
+            yield _sse(name, payload)
         if seen is None:  # more are waiting
             continue
         if not await broker.wait(seen, keepalive):

@@ -11,22 +11,43 @@ Resolving marks every open line of that fingerprint resolved, stops a CRITICAL's
 dispatcher builds that round from the line as it is now, resolved, so the device gets "Resolved: …
 resolved after 14m" under the same collapse key (Web Push ``Topic`` and tag, APNs collapse id, FCM
 collapse key) and the notification already shown is replaced in place (``delivery/_payload.py``).
+
+Live streams hear it too: the lines a transaction resolves are noted against its connection
+(:func:`take_resolved`); the one who commits (``HubState.db``) takes them after the commit and hands
+them to the broker, which sends ``event: resolved`` to every stream (and, through the relay, to the
+other hub processes' streams). A transaction that fails is never taken from, so nothing is announced.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import threading
+import weakref
 from collections.abc import Sequence
 from typing import Any, Final
 
 import sqlalchemy as sa
 
 from ..._levels import Level
+from .._clock import format_time
 from . import outbox
 from ._tables import events
 
 #: ``resolved_by`` column width.
 RESOLVED_BY_CHARS: Final = 200
+
+#: Lines resolved by a transaction, by its connection, until the committer takes them. Weak keys: a
+#: connection whose transaction failed is forgotten with it.
+_noted: weakref.WeakKeyDictionary[sa.Connection, list[dict[str, Any]]] = weakref.WeakKeyDictionary()
+_noted_lock = threading.Lock()  # transactions run in worker threads
+
+
+def take_resolved(conn: sa.Connection) -> list[dict[str, Any]]:
+    """The lines ``conn``'s transaction resolved, as the live stream's ``resolved`` payloads
+    (``{"id", "seq", "resolved_at", "resolved_by", "resolved_after_s"}``), oldest first; forgotten
+    here. Call it after the commit."""
+    with _noted_lock:
+        return _noted.pop(conn, [])
 
 
 def open_alerts() -> list[sa.ColumnElement[bool]]:
@@ -73,17 +94,36 @@ def resolve_lines(conn: sa.Connection, rows: Sequence[Any], *, by: str, now: _dt
     replacement. Only lines still open change (two processes resolving at once: one wins)."""
     if not rows:
         return 0
+    by = by[:RESOLVED_BY_CHARS]
     done = conn.execute(
         events.update()
         .where(events.c.seq.in_([row.seq for row in rows]), events.c.resolved_at.is_(None))
-        .values(resolved_at=now, resolved_by=by[:RESOLVED_BY_CHARS], repeat_next_at=None)
-    ).rowcount
+        .values(resolved_at=now, resolved_by=by, repeat_next_at=None)
+        .returning(events.c.seq, events.c.id, events.c.received_at)
+    ).all()
     if not done:
         return 0
+    _note(conn, done, by=by, now=now)
     newest = rows[-1]
     return outbox.enqueue_next_round(
         conn, outbox.Push(newest.seq, newest.id, int(newest.level), newest.channel), now=now
     )
+
+
+def _note(conn: sa.Connection, lines: Sequence[Any], *, by: str, now: _dt.datetime) -> None:
+    resolved_at = format_time(now)
+    payloads = [
+        {
+            "id": line.id,
+            "seq": line.seq,
+            "resolved_at": resolved_at,
+            "resolved_by": by,
+            "resolved_after_s": _after(line.received_at, now),
+        }
+        for line in sorted(lines, key=lambda line: line.seq)
+    ]
+    with _noted_lock:
+        _noted.setdefault(conn, []).extend(payloads)
 
 
 def resolve_event(conn: sa.Connection, event_id: str, *, by: str, now: _dt.datetime) -> int:
@@ -100,5 +140,8 @@ def resolved_after(row: Any) -> float | None:
     """Seconds from the line's arrival to its resolution (``None`` while unresolved)."""
     if row.resolved_at is None:
         return None
-    seconds: float = (row.resolved_at - row.received_at).total_seconds()
-    return max(0.0, seconds)
+    return _after(row.received_at, row.resolved_at)
+
+
+def _after(received_at: _dt.datetime, resolved_at: _dt.datetime) -> float:
+    return max(0.0, (resolved_at - received_at).total_seconds())
