@@ -197,6 +197,10 @@ export class Feed {
     } else if (type === "update" && data && typeof data === "object" && data.id) {
       // A dedup follow-up was folded into this line: the hub sends the line as it is now (its ×N grew).
       this.updateEvent(data);
+    } else if (type === "resolved" && data && data.id) {
+      // An alert line was resolved (a recovery, its rule, a quiet time): "resolved after N min" in place.
+      const { id, resolved_at, resolved_by, resolved_after_s } = data;
+      this.updateEvent({ id, resolved_at, resolved_by, resolved_after_s });
     } else if (type === "ack" && data && data.id) {
       const row = this.rows.get(data.id);
       if (row) {
