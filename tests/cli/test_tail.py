@@ -322,3 +322,40 @@ def test_history_is_in_log_order_not_arrival_order(real_hub: ThreadHub) -> None:
     result = run_cli(["tail", "--plain", "--no-follow"], env=_env(real_hub))
     assert result.returncode == 0, result.stderr
     assert [line.split()[2] for line in result.stdout.splitlines()] == ["started", "declined"]
+
+
+def test_follow_reports_a_resolved_alert_as_a_resolved_line(real_hub: ThreadHub) -> None:
+    (alert,) = publish_events(
+        real_hub.base_url,
+        real_hub.publish_key,
+        {"title": "gateway down", "level": "error", "fingerprint": "gw"},
+    )
+    as_json = spawn_cli(["tail", "--json", "-n", "1"], env=_env(real_hub))
+    plain = spawn_cli(["tail", "--plain", "-n", "1"], env=_env(real_hub))
+    try:
+        json_out, plain_out = LineReader(as_json), LineReader(plain)
+        assert json.loads(json_out.next())["id"] == alert["id"]
+        first = plain_out.next()
+        assert "gateway down" in first and "resolved" not in first
+        # a line that only the live stream brings: both tails are connected past this point
+        publish_events(real_hub.base_url, real_hub.publish_key, {"title": "marker", "level": "info"})
+        assert json.loads(json_out.next())["title"] == "marker"
+        assert "marker" in plain_out.next()
+        (back,) = publish_events(
+            real_hub.base_url,
+            real_hub.publish_key,
+            {"title": "gateway back", "level": "info", "resolves": "gw"},
+        )
+        assert json.loads(json_out.next())["id"] == back["id"]
+        resolved = json.loads(json_out.next())
+        assert (resolved["type"], resolved["id"], resolved["resolved_by"]) == (
+            "resolved",
+            alert["id"],
+            f"event:{back['id']}",
+        )
+        assert "gateway back" in plain_out.next()
+        line = plain_out.next()
+        assert "RESOLVED" in line and alert["id"] in line and "resolved after" in line
+    finally:
+        stop(as_json)
+        stop(plain)

@@ -503,3 +503,34 @@ def test_the_cli_opens_the_interactive_feed_on_a_terminal(real_hub: ThreadHub) -
             process.kill()
             process.wait()
         os.close(leader)
+
+
+async def test_a_resolved_alert_turns_resolved_in_place(real_hub: ThreadHub) -> None:
+    (alert,) = publish_events(
+        real_hub.base_url,
+        real_hub.publish_key,
+        {"title": "gateway down", "level": "error", "fingerprint": "gw"},
+    )
+    app = _app(real_hub)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(pilot, lambda: titles(app) == ["gateway down"] and app.live, "row and live stream")
+        table = app.query_one("#feed", DataTable)
+        assert "resolved" not in str(table.get_row_at(0)[2])
+        publish_events(
+            real_hub.base_url,
+            real_hub.publish_key,
+            {"title": "gateway back", "level": "info", "resolves": "gw"},
+        )
+        await until(
+            pilot,
+            lambda: (
+                titles(app)[:1] == ["gateway back"]
+                and titles(app)[1].startswith("gateway down  resolved after ")
+            ),
+            "the recovery on top, the alert's row marked resolved via the stream",
+        )
+        await pilot.press("down", "enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen), "the detail view")
+        detail = str(app.screen.query_one("#detail", Static).render())
+        assert "resolved after " in detail and "event:" in detail
+        assert app.events[1]["id"] == alert["id"]

@@ -155,8 +155,10 @@ class Page:
 class StreamItem:
     """A live item: ``kind`` is ``"event"`` (``data`` a StoredEvent), ``"update"`` (``data`` the
     StoredEvent of a line whose ``count`` grew: a dedup follow-up was folded into it; ``seq`` is the
-    follow-up's position, not the line's), ``"ack"`` (``{"id", "acknowledged_at"}``) or ``"open"``
-    (first item of every connection: the hub accepted the stream). ``seq`` is the SSE ``id:``."""
+    follow-up's position, not the line's), ``"ack"`` (``{"id", "acknowledged_at"}``), ``"resolved"``
+    (``{"id", "seq", "resolved_at", "resolved_by", "resolved_after_s"}``: an alert line was resolved)
+    or ``"open"`` (first item of every connection: the hub accepted the stream). ``seq`` is the SSE
+    ``id:``."""
 
     kind: str
     data: dict[str, Any]
@@ -186,9 +188,22 @@ def _page_from(response: httpx.Response) -> Page:
     return Page(events=list(body.get("events") or []), next_cursor=body.get("next_cursor"))
 
 
+#: The SSE messages tail reads (docs/hub.md, live stream); others are skipped.
+STREAM_KINDS = frozenset({"event", "update", "ack", "resolved"})
+
+#: The fields of a line that a ``resolved`` message carries.
+RESOLVED_FIELDS = ("resolved_at", "resolved_by", "resolved_after_s")
+
+
+def mark_resolved(event: StoredEvent, resolved: dict[str, Any]) -> None:
+    """Copy a ``resolved`` message's fields onto the shown line ``event``."""
+    for name in RESOLVED_FIELDS:
+        event[name] = resolved.get(name)
+
+
 def _item_from(parser: SSEParser, line: str) -> StreamItem | None:
     message = parser.feed(line)
-    if message is None or message.event not in ("event", "update", "ack"):
+    if message is None or message.event not in STREAM_KINDS:
         return None
     try:
         data = json.loads(message.data)

@@ -4,7 +4,9 @@ Interactive (stdout is a terminal): a Textual app, newest first (see ``_tail_app
 with ``--plain``: one line per event like ``tail -f``; ``--json``: one StoredEvent JSON object per line.
 When a dedup follow-up grows a line's count (the stream's ``update``), ``--json`` writes the line's
 StoredEvent again with ``"type": "update"`` added (match it to the earlier line by ``id``), and the
-plain mode writes ``<time> REPEAT   <id> now xN`` for a line it has shown (nothing otherwise).
+plain mode writes ``<time> REPEAT   <id> now xN`` for a line it has shown (nothing otherwise). When
+an alert is resolved (the stream's ``resolved``), ``--json`` writes the message with ``"type":
+"resolved"`` and plain mode ``<time> RESOLVED <id> resolved after 14 min`` for a line it has shown.
 The line modes print the last ``-n`` events to arrive, in the order they were logged (``ts``, oldest
 first), then follow the live stream (lines in arrival order), resuming after
 the last event seen (``last_event_id``) whenever the connection drops, so nothing is printed twice or
@@ -190,6 +192,20 @@ class LinePrinter:
             return
         self.out.flush()
 
+    def resolved(self, data: dict[str, Any]) -> None:
+        """An alert line was resolved: JSON mode writes the message marked ``"type": "resolved"``;
+        plain mode notes it under a line it has shown."""
+        event_id = str(data.get("id"))
+        if self.as_json:
+            self.out.write(json_line({**data, "type": "resolved"}) + "\n")
+        elif event_id in self._shown:
+            self.out.write(
+                visible(f"{data.get('resolved_at', '')} RESOLVED {event_id} {resolved_text(data)}") + "\n"
+            )
+        else:
+            return
+        self.out.flush()
+
     def ack(self, data: dict[str, Any]) -> None:
         event_id = str(data.get("id"))
         if self.as_json or event_id not in self._shown:
@@ -274,6 +290,9 @@ def follow_lines(
 def _handle(item: StreamItem, printer: LinePrinter, last_seq: int | None, flt: FeedFilter) -> None:
     if item.kind == "ack":
         printer.ack(item.data)
+        return
+    if item.kind == "resolved":
+        printer.resolved(item.data)
         return
     if item.kind not in ("event", "update"):
         return

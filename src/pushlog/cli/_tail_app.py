@@ -40,6 +40,7 @@ from ._feed import (
     StoredEvent,
     StreamItem,
     log_order,
+    mark_resolved,
     parse_filter,
     resolved_text,
 )
@@ -479,14 +480,18 @@ class TailApp(App[int]):
         self.notify(visible(message), severity="error", timeout=10, markup=False)
 
     def apply(self, item: StreamItem) -> None:
-        """Merge one live item (a new event, a grown count or an acknowledgement) into the list."""
+        """Merge one live item (a new event, a grown count, an acknowledgement or a resolved alert)
+        into the list."""
         if item.kind == "open":
             return
-        if item.kind == "ack":
+        if item.kind in ("ack", "resolved"):
             event_id = str(item.data.get("id"))
             for event in self.events:
                 if str(event.get("id")) == event_id:
-                    event["acknowledged_at"] = item.data.get("acknowledged_at")
+                    if item.kind == "ack":
+                        event["acknowledged_at"] = item.data.get("acknowledged_at")
+                    else:
+                        mark_resolved(event, item.data)
                     self._update_row(event)
                     break
             return
