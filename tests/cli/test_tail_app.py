@@ -418,11 +418,12 @@ async def test_rules_screen_shows_states_alerting_first_and_the_highlighted_rule
     for name, body in declared.items():
         response = httpx.put(f"{real_hub.base_url}/v1/rules/{name}", json=body, headers=admin)
         assert response.status_code == 200, response.text
-    publish_events(
+    *_, imported = publish_events(
         real_hub.base_url,
         real_hub.publish_key,
         {"title": "card declined", "channel": "payments"},
         {"title": "card declined again", "channel": "payments"},
+        {"title": "import done: 1200 rows"},
     )
     rule = httpx.get(f"{real_hub.base_url}/v1/rules/payment-errors", headers=admin).json()
     assert rule["state"] == "firing", rule
@@ -434,7 +435,7 @@ async def test_rules_screen_shows_states_alerting_first_and_the_highlighted_rule
         assert isinstance(screen, RulesScreen)
         table = screen.query_one("#rules", DataTable)
         rows = [[str(cell) for cell in table.get_row_at(i)][:3] for i in range(table.row_count)]
-        assert rows == [["payment-errors", "threshold", "firing"], ["nightly-import", "expect", "waiting"]]
+        assert rows == [["payment-errors", "threshold", "firing"], ["nightly-import", "expect", "ok"]]
         await until(pilot, lambda: screen.shown == "payment-errors", "the highlighted rule's history")
         await pilot.pause()
         shown = "\n".join(screen_lines(app))
@@ -444,7 +445,9 @@ async def test_rules_screen_shows_states_alerting_first_and_the_highlighted_rule
         await pilot.press("down")
         await until(pilot, lambda: screen.shown == "nightly-import", "the next rule's history")
         await pilot.pause()
-        assert "history of nightly-import" in "\n".join(screen_lines(app))
+        shown = "\n".join(screen_lines(app))
+        assert "history of nightly-import" in shown, shown
+        assert f"waiting -> ok  first seen  event {imported['id']}" in shown, shown
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, RulesScreen), "rules closed")
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,8 @@ def test_rules_view_shows_each_rules_state_and_the_history_of_a_missed_expectati
 
         clock.advance(5 * 60)
         when = clock().isoformat().replace("+00:00", "Z")
-        publish(hub, {"ts": when, "level": "info", "title": "import done: 1200 rows"})
+        import_id = str(uuid.uuid4())
+        publish(hub, {"id": import_id, "ts": when, "level": "info", "title": "import done: 1200 rows"})
         wait_until(lambda: rule(hub, "nightly-import")["state"] == "ok", timeout=10, what="the import seen")
 
         clock.advance((real_now - clock()).total_seconds())  # past 1 h + 10 min after the line
@@ -128,7 +130,9 @@ def test_rules_view_shows_each_rules_state_and_the_history_of_a_missed_expectati
             expect(changes.nth(1).locator(".rule-change-at")).to_have_text("3 h ago")
             expect(changes.nth(2)).to_contain_text("declared (api)")
 
-            expect(changes.nth(1).locator("a.rule-change-event")).to_have_count(0)  # no event behind it
+            expect(changes.nth(1).locator("a.rule-change-event")).to_have_attribute(
+                "href", f"#/events/{import_id}"
+            )  # the line that was first seen
             changes.nth(0).locator("a.rule-change-event").click()  # the alert the miss raised
             expect(page).to_have_url(re.compile(f"#/events/{missed['alert_event_id']}$"))
             expect(page.locator("#main")).to_contain_text("nightly-import: not seen for")

@@ -259,7 +259,7 @@ def test_an_expectation_declared_from_python_is_pushed_when_missed_and_resolved_
         rig.rules_pass()  # idempotent: still one alert
 
         rig.advance(2 * 3600)
-        send(client, pushlog.log, "nightly backup finished in 42s", channel="backup")
+        back_id = send(client, pushlog.log, "nightly backup finished in 42s", channel="backup")
     finally:
         client.close()
     missed, resolved = rig.pushes(2)
@@ -277,6 +277,7 @@ def test_an_expectation_declared_from_python_is_pushed_when_missed_and_resolved_
         (None, "waiting"),
     ]
     assert rule["due_at"] == "2026-11-23T10:00:00.000000Z", "the next deadline counts from the line"
+    assert (rule["history"][0]["detail"], rule["history"][0]["event_id"]) == ("seen again", back_id)
 
 
 def test_a_threshold_survives_a_restart_in_its_window_pushes_once_and_rearms(rig: Rig) -> None:

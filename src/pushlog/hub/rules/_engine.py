@@ -208,7 +208,8 @@ class RulesEngine:
                 by_rule.setdefault(rule.id, (rule, []))[1].append((seq, item))
         if not by_rule:
             return 0
-        seen = [rule for rule, _ in by_rule.values() if rule.kind == "expect"]
+        # an expectation's state change is recorded with the batch's first event it matched
+        seen = [(rule, matched[0][1].id) for rule, matched in by_rule.values() if rule.kind == "expect"]
         deliveries = self._seen_all(conn, seen, now=now) if seen else 0
         for rule, matched in by_rule.values():
             if rule.kind == "threshold":
@@ -237,27 +238,30 @@ class RulesEngine:
             ],
         )
 
-    def _seen_all(self, conn: sa.Connection, seen: list[CompiledRule], *, now: _dt.datetime) -> int:
-        """Expectations seen: one statement moves the deadlines of those that were ``ok`` (the usual
-        case); the others (first seen, or back after a miss) change state one by one."""
+    def _seen_all(
+        self, conn: sa.Connection, seen: list[tuple[CompiledRule, str]], *, now: _dt.datetime
+    ) -> int:
+        """Expectations seen (each with the id of the event that matched): one statement moves the
+        deadlines of those that were ``ok`` (the usual case); the others (first seen, or back after a
+        miss) change state one by one, recorded with that event."""
         moved = conn.execute(
             _SEEN_OK,
-            [{"b_id": rule.id, "b_now": now, "b_due": self._due(rule, now)} for rule in seen],
+            [{"b_id": rule.id, "b_now": now, "b_due": self._due(rule, now)} for rule, _ in seen],
         ).rowcount
         if moved == len(seen):
             return 0
         ok = set(
             conn.execute(
-                sa.select(rules.c.id).where(rules.c.id.in_([r.id for r in seen]), rules.c.state == "ok")
+                sa.select(rules.c.id).where(rules.c.id.in_([r.id for r, _ in seen]), rules.c.state == "ok")
             ).scalars()
         )
-        return sum(self._seen(conn, rule, now=now) for rule in seen if rule.id not in ok)
+        return sum(self._seen(conn, rule, event_id, now=now) for rule, event_id in seen if rule.id not in ok)
 
     @staticmethod
     def _due(rule: CompiledRule, now: _dt.datetime) -> _dt.datetime:
         return now + _dt.timedelta(seconds=(rule.spec.every_s or 0) + (rule.spec.grace_s or 0))
 
-    def _seen(self, conn: sa.Connection, rule: CompiledRule, *, now: _dt.datetime) -> int:
+    def _seen(self, conn: sa.Connection, rule: CompiledRule, event_id: str, *, now: _dt.datetime) -> int:
         rule_store.set_values(conn, rule.id, last_match_at=now, due_at=self._due(rule, now))  # row lock
         row = conn.execute(
             sa.select(rules.c.state, rules.c.alert_event_id).where(rules.c.id == rule.id)
@@ -265,10 +269,19 @@ class RulesEngine:
         if row is None or row.state == "ok":
             return 0
         if row.state == "waiting":
-            rule_store.move(conn, rule.id, expected="waiting", state="ok", now=now, detail="first seen")
+            rule_store.move(
+                conn, rule.id, expected="waiting", state="ok", now=now, event_id=event_id, detail="first seen"
+            )
             return 0
         if not rule_store.move(
-            conn, rule.id, expected="missed", state="ok", now=now, detail="seen again", alert_event_id=None
+            conn,
+            rule.id,
+            expected="missed",
+            state="ok",
+            now=now,
+            event_id=event_id,
+            detail="seen again",
+            alert_event_id=None,
         ):
             return 0
         if row.alert_event_id is None:
