@@ -359,3 +359,31 @@ def test_follow_reports_a_resolved_alert_as_a_resolved_line(real_hub: ThreadHub)
     finally:
         stop(as_json)
         stop(plain)
+
+
+def test_lines_of_an_incident_say_how_many_lines_it_has(real_hub: ThreadHub) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    ago = [(now - timedelta(minutes=m)) for m in range(13)]
+    publish_events(
+        real_hub.base_url,
+        real_hub.publish_key,
+        {"title": "db timeout", "level": "error", "fingerprint": "db", "ts": ago[12]},
+        {"title": "deployed", "level": "info", "ts": ago[6]},
+        {"title": "db timeout", "level": "error", "fingerprint": "db", "ts": ago[4]},
+    )
+    process = spawn_cli(["tail", "--plain", "-n", "3"], env=_env(real_hub))
+    try:
+        out = LineReader(process)
+        label = f"(incident: 2 lines, first {ago[12]:%H:%M:%S}, last {ago[4]:%H:%M:%S})"
+        first, deployed, second = out.next(), out.next(), out.next()
+        assert first.endswith(label) and second.endswith(label), (first, second)
+        assert "incident" not in deployed
+        publish_events(
+            real_hub.base_url,
+            real_hub.publish_key,
+            {"title": "db timeout", "level": "error", "fingerprint": "db", "ts": now},
+        )
+        live = out.next()
+        assert live.endswith(f"(incident: 3 lines, first {ago[12]:%H:%M:%S}, last {now:%H:%M:%S})"), live
+    finally:
+        stop(process)

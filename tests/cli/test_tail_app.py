@@ -537,3 +537,49 @@ async def test_a_resolved_alert_turns_resolved_in_place(real_hub: ThreadHub) -> 
         detail = str(app.screen.query_one("#detail", Static).render())
         assert "resolved after " in detail and "event:" in detail
         assert app.events[1]["id"] == alert["id"]
+
+
+async def test_lines_of_one_incident_are_one_row_that_unfolds_and_grows_live(real_hub: ThreadHub) -> None:
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+    def at(minutes_ago: int) -> dt.datetime:
+        return now - dt.timedelta(minutes=minutes_ago)
+
+    def local(minutes_ago: int) -> str:
+        moment = (now - dt.timedelta(minutes=minutes_ago)).astimezone()
+        return (
+            moment.strftime("%H:%M")
+            if moment.date() == dt.datetime.now().astimezone().date()
+            else (moment.strftime("%Y-%m-%d %H:%M"))
+        )
+
+    publish_events(
+        real_hub.base_url,
+        real_hub.publish_key,
+        {"title": "db timeout", "level": "error", "fingerprint": "db", "ts": at(12)},
+        {"title": "deployed", "level": "info", "ts": at(6)},
+        {"title": "db timeout", "level": "error", "fingerprint": "db", "ts": at(8)},
+        {"title": "db timeout", "level": "error", "fingerprint": "db", "ts": at(4)},
+    )
+    app = _app(real_hub)
+    async with app.run_test(size=(160, 30)) as pilot:
+        head = f"▸ db timeout  incident: 3 lines, first {local(12)}, last {local(4)}"
+        await until(pilot, lambda: titles(app) == [head, "deployed"] and app.live, "one row per incident")
+        await pilot.press("i")  # the cursor is on the incident's row
+        unfolded = [head.replace("▸", "▾"), "  └ db timeout", "  └ db timeout", "deployed"]
+        await until(pilot, lambda: titles(app) == unfolded, "the incident unfolded")
+        shown = "\n".join(screen_lines(app))
+        assert shown.count("db timeout") == 3, shown
+        await pilot.press("i")
+        await until(pilot, lambda: titles(app) == [head, "deployed"], "folded again")
+
+        publish_events(
+            real_hub.base_url,
+            real_hub.publish_key,
+            {"title": "db timeout", "level": "error", "fingerprint": "db", "ts": at(0)},
+        )
+        grown = f"▸ db timeout  incident: 4 lines, first {local(12)}, last {local(0)}"
+        await until(pilot, lambda: titles(app) == [grown, "deployed"], "the live line joins its incident")
+        assert "5 events" in status(app)  # lines held, whatever the rows
+        await pilot.press("down", "i")  # a line alone: nothing to unfold
+        await until(pilot, lambda: any("not an incident" in n.message for n in app._notifications), "notice")

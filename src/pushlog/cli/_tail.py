@@ -40,6 +40,7 @@ from ._common import (
 )
 from ._errors import CLIError
 from ._feed import FeedFilter, HubFeed, StoredEvent, StreamItem, log_order, resolved_text
+from ._incidents import Incident, incident_key
 from ._safe_text import json_line, visible
 
 EPILOG = textwrap.dedent(
@@ -124,8 +125,9 @@ def _first_line(text: str | None) -> str:
     return (text or "").strip().split("\n", 1)[0].strip()
 
 
-def format_plain(event: StoredEvent, *, colour: bool = False) -> str:
-    """``2026-11-21T07:12:43Z ERROR    Title — body's first line  [channel] #tag key=value``.
+def format_plain(event: StoredEvent, *, colour: bool = False, incident: Incident | None = None) -> str:
+    """``2026-11-21T07:12:43Z ERROR    Title — body's first line  [channel] #tag key=value``, with
+    ``(incident: 3 lines, first 00:44:10, last 00:52:03)`` (UTC) when ``incident`` has two or more.
 
     Hub text is passed through :func:`visible`: control characters show as escapes."""
     try:
@@ -142,6 +144,8 @@ def format_plain(event: StoredEvent, *, colour: bool = False) -> str:
         parts.append(f"— {visible(body)}")
     if event.get("count", 1) and int(event.get("count", 1)) > 1:
         parts.append(f"(x{event['count']})")
+    if incident is not None and incident.lines > 1:
+        parts.append(f"({incident.label(_utc_time)})")
     if event.get("channel"):
         parts.append(f"[{visible(str(event['channel']))}]")
     parts.extend(f"#{visible(str(t))}" for t in event.get("tags") or [])
@@ -151,6 +155,13 @@ def format_plain(event: StoredEvent, *, colour: bool = False) -> str:
     if event.get("resolved_at"):
         parts.append(f"({resolved_text(event)})")
     return " ".join(parts)
+
+
+def _utc_time(text: str) -> str:
+    try:
+        return parse_ts(text).strftime("%H:%M:%S")
+    except (TypeError, ValueError):
+        return visible(text)
 
 
 def _short(value: Any) -> str:
@@ -167,17 +178,35 @@ class LinePrinter:
         self.as_json = as_json
         self.colour = colour
         self._shown: collections.OrderedDict[str, None] = collections.OrderedDict()
+        #: Incidents of the lines shown, by key: a live line of one is printed with its new count.
+        self._incidents: collections.OrderedDict[str, Incident] = collections.OrderedDict()
 
     def event(self, event: StoredEvent) -> None:
         if self.as_json:
             self.out.write(json_line(event) + "\n")
         else:
-            self.out.write(format_plain(event, colour=self.colour) + "\n")
+            incident = self._incident(event)
+            self.out.write(format_plain(event, colour=self.colour, incident=incident) + "\n")
         self.out.flush()
         event_id = str(event.get("id"))
         self._shown[event_id] = None
         if len(self._shown) > 10_000:
             self._shown.popitem(last=False)
+
+    def _incident(self, event: StoredEvent) -> Incident | None:
+        """The incident ``event`` belongs to: the hub's (history), else the one held joined by it."""
+        key = incident_key(event)
+        if key is None:
+            return None
+        held = self._incidents.pop(key, None)
+        if event.get("incident") is not None or held is None:
+            incident = Incident.of_line(event)
+        else:
+            incident = held.join(event)
+        self._incidents[key] = incident
+        if len(self._incidents) > 10_000:
+            self._incidents.popitem(last=False)
+        return incident
 
     def update(self, event: StoredEvent) -> None:
         """A line's count grew: JSON mode re-emits it marked ``"type": "update"``; plain mode notes the

@@ -6,7 +6,12 @@ from ``GET /v1/events``; after that the app listens to
 and reconnects (with backoff) from the last ``seq`` seen when the stream drops. Moving the cursor onto
 the last row (or pressing ``n``) loads the next older page through the list's cursor.
 
+Lines of one incident (same trace id, else fingerprint: :mod:`pushlog.cli._incidents`) are one row,
+the newest line with "incident: 3 lines, first 00:44, last 00:52"; ``i`` (or space) unfolds the
+others under it.
+
 Keys: ``/`` filter, ``l`` cycle the minimum level, ``enter`` details, ``a`` acknowledge a CRITICAL,
+``i`` unfold an incident,
 ``n`` older page, ``r`` reload, ``h`` heartbeats, ``R`` rules, ``?`` help, ``q`` quit. The filter bar reads
 ``level:error channel:payments tag:db user_id=42 free text`` (see :func:`pushlog.cli._feed.parse_filter`).
 """
@@ -44,6 +49,7 @@ from ._feed import (
     parse_filter,
     resolved_text,
 )
+from ._incidents import Incident, incident_key, incident_of
 from ._safe_text import visible
 from ._tail import ALERTING_RULE_STATES, heartbeat_rows, rule_history_lines, rule_rows, sort_rules
 
@@ -64,6 +70,8 @@ HELP_TEXT = """\
   [b]↑ ↓ PgUp PgDn[/b]  move; reaching the last row loads older events
   [b]n[/b]              load the next older page now
   [b]enter[/b]          details: every field and all metadata
+  [b]i[/b] or [b]space[/b]     unfold (or fold) the incident under the cursor: lines with the
+                   same trace id, else fingerprint, are one row until unfolded
   [b]a[/b]              acknowledge the CRITICAL event under the cursor
                    (stops its re-pushes on every device)
   [b]/[/b]              filter, e.g.  level:error channel:payments tag:db user_id=42 timeout
@@ -118,6 +126,12 @@ def _when(event: StoredEvent, today: _dt.date | None = None) -> str:
     if moment.date() == (today or _dt.datetime.now().astimezone().date()):
         return moment.strftime("%H:%M:%S")
     return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def _clock_time(text: str) -> str:
+    """An incident's first or last occurrence: ``00:44`` today, else ``2026-11-21 00:44`` (local)."""
+    shown = _when({"ts": text})
+    return shown[:-3] if len(shown) == 8 else shown  # HH:MM:SS today: without the seconds
 
 
 def level_cell(event: StoredEvent) -> Text:
@@ -375,6 +389,7 @@ class TailApp(App[int]):
         Binding("slash", "focus_filter", "filter"),
         Binding("l", "cycle_level", "level"),
         Binding("a", "ack", "acknowledge"),
+        Binding("i,space", "toggle_incident", "incident"),
         Binding("n", "older", "older"),
         Binding("r", "reload", "reload"),
         Binding("h", "heartbeats", "heartbeats"),
@@ -396,6 +411,11 @@ class TailApp(App[int]):
         self.page_size = page_size
         self.max_backoff = max_backoff
         self.events: list[StoredEvent] = []  # newest first
+        #: The rows as shown: (event, role, its incident for a head row); role is "" (a line alone),
+        #: "head" (an incident's newest line) or "member" (another line of an unfolded incident).
+        self.shown: list[tuple[StoredEvent, str, Incident | None]] = []
+        #: Incident keys unfolded with ``i``.
+        self.expanded: set[str] = set()
         self.next_cursor: str | None = None
         self.last_seq = 0
         self.live = False
@@ -550,8 +570,35 @@ class TailApp(App[int]):
 
     # -- rendering -----------------------------------------------------------------------------------
 
-    def _row(self, event: StoredEvent) -> tuple[Any, ...]:
-        title = Text(visible(str(event.get("title") or "")))
+    def _layout(self) -> list[tuple[StoredEvent, str, Incident | None]]:
+        """The rows: each incident of two or more lines as its newest line (its others under it when
+        unfolded), every other line as itself; newest first."""
+        groups: dict[str, list[StoredEvent]] = {}
+        for event in self.events:
+            key = incident_key(event)
+            if key is not None:
+                groups.setdefault(key, []).append(event)
+        rows: list[tuple[StoredEvent, str, Incident | None]] = []
+        for event in self.events:
+            key = incident_key(event)
+            members = groups.get(key, []) if key is not None else []
+            incident = incident_of(members) if members else None
+            if key is None or incident is None or incident.lines < 2:
+                rows.append((event, "", None))
+            elif event is members[0]:
+                rows.append((event, "head", incident))
+                if key in self.expanded:
+                    rows.extend((member, "member", None) for member in members[1:])
+        return rows
+
+    def _row(self, event: StoredEvent, role: str = "", incident: Incident | None = None) -> tuple[Any, ...]:
+        title = Text()
+        if role == "head":
+            unfolded = incident_key(event) in self.expanded
+            title.append("▾ " if unfolded else "▸ ", style="magenta")
+        elif role == "member":
+            title.append("  └ ", style="dim")
+        title.append(visible(str(event.get("title") or "")))
         if is_critical(event) and not event.get("acknowledged_at"):
             title.stylize("bold")
         count = int(event.get("count") or 1)
@@ -559,6 +606,8 @@ class TailApp(App[int]):
             title.append(f"  x{count}", style="dim")
         if event.get("resolved_at"):
             title.append(f"  {resolved_text(event)}", style="green")
+        if incident is not None:
+            title.append(f"  {incident.label(_clock_time)}", style="magenta")
         acked = Text("✓", style="green") if event.get("acknowledged_at") else Text("")
         # Text cells throughout: DataTable reads a str cell as markup, and this is the hub's text
         return (
@@ -574,8 +623,9 @@ class TailApp(App[int]):
         table = self.query_one("#feed", DataTable)
         current = self.current_event() if keep_cursor else None
         table.clear()
-        for event in self.events:
-            table.add_row(*self._row(event), key=str(event.get("id")))
+        self.shown = self._layout()
+        for event, role, incident in self.shown:
+            table.add_row(*self._row(event, role, incident), key=str(event.get("id")))
         if current is not None:
             try:
                 table.move_cursor(row=table.get_row_index(str(current.get("id"))), animate=False)
@@ -586,6 +636,12 @@ class TailApp(App[int]):
     def _update_row(self, event: StoredEvent) -> None:
         table = self.query_one("#feed", DataTable)
         key = str(event.get("id"))
+        if incident_key(event) is not None:  # its incident's row may change too: lay the rows out again
+            self._render_table(keep_cursor=True)
+            for screen in self.screen_stack:
+                if isinstance(screen, DetailScreen) and str(screen.event.get("id")) == key:
+                    screen.refresh_event(event)
+            return
         try:
             for column, value in zip(
                 ("time", "level", "title", "channel", "tags", "ack"), self._row(event), strict=True
@@ -628,8 +684,8 @@ class TailApp(App[int]):
         if table.row_count == 0:
             return None
         row = table.cursor_row
-        if 0 <= row < len(self.events):
-            return self.events[row]
+        if 0 <= row < len(self.shown):
+            return self.shown[row][0]
         return None
 
     @on(DataTable.RowHighlighted, "#feed")
@@ -691,6 +747,16 @@ class TailApp(App[int]):
 
     def action_rules(self) -> None:
         self.push_screen(RulesScreen(self.feed))
+
+    def action_toggle_incident(self) -> None:
+        """Unfold the incident under the cursor (its other lines under it), or fold it again."""
+        event = self.current_event()
+        key = incident_key(event) if event is not None else None
+        if key is None or not any(role and incident_key(e) == key for e, role, _ in self.shown):
+            self.notify("not an incident: no other line shares its trace id or fingerprint")
+            return
+        self.expanded.symmetric_difference_update({key})
+        self._render_table(keep_cursor=True)
 
     def action_ack(self) -> None:
         event = self.current_event()
