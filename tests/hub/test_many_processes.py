@@ -1,7 +1,7 @@
 """Several real ``pushlog serve`` processes on one real PostgreSQL (docs/deploy.md, "Several hubs on one
-database"): live streams see each other's events, a ``kill -9`` at any moment loses no delivery and
-runs no CRITICAL round twice, the periodic duties move to a surviving process, and ``--workers N``
-runs N processes on one port."""
+database"): live streams see each other's events, acknowledgements and resolutions, a ``kill -9`` at
+any moment loses no delivery and runs no CRITICAL round twice, the periodic duties move to a
+surviving process, and ``--workers N`` runs N processes on one port."""
 
 from __future__ import annotations
 
@@ -50,7 +50,9 @@ def _leader(engine: sa.Engine) -> int | None:
 
 
 @pytest.mark.timeout(300)
-def test_a_stream_on_one_process_sees_events_and_acks_of_another(pg_url: str, tmp_path: Path) -> None:
+def test_a_stream_on_one_process_sees_events_acks_and_resolutions_of_another(
+    pg_url: str, tmp_path: Path
+) -> None:
     url = new_database(pg_url)
     data = tmp_path / "data"
     with _hub(data, url) as a, _hub(data, url) as b:
@@ -69,6 +71,12 @@ def test_a_stream_on_one_process_sees_events_and_acks_of_another(pg_url: str, tm
                 assert acked.status_code == 200, acked.text
             ack = reader.next(kinds=("ack",), timeout=10)
             assert ack.data["id"] == message.data["id"]
+            # an alert resolved by B's recovery is resolved in A's stream too
+            publish(b, {"title": "gateway down", "level": "error", "push": True, "fingerprint": "gw"})
+            alert = reader.next(kinds=("event",), timeout=10)
+            publish(b, {"title": "gateway back", "level": "info", "resolves": "gw"})
+            resolved = reader.next(kinds=("resolved",), timeout=10)
+            assert (resolved.data["id"], resolved.data["seq"]) == (alert.data["id"], alert.data["seq"])
         print(f"B's 202 -> A's stream: {[round(s * 1000, 1) for s in latencies]} ms")
     _clean_log(a)
     _clean_log(b)
