@@ -5,8 +5,8 @@ counter bumped after every commit that adds events, plus a short log of notes ab
 sent (acknowledgements, resolved alerts), each the payload of one SSE message (``ack``,
 ``resolved``). A reader records the generation *before* its database read and then waits for a
 different generation; since writers bump the generation only after their commit, any event that the
-read missed makes the generation move and triggers another read.
-Nothing can fall between the read and the wait.
+read missed makes the generation move and triggers another read. Nothing can fall between the read
+and the wait.
 
 Fan-out: streams with the same filter share one :class:`Tail`. On a change, the first stream to ask
 reads the new items from the database once, for all of them, and the tail keeps them (already
@@ -19,8 +19,8 @@ database itself (:func:`Tail.catch_up`) until it reaches the window.
 Other processes: with several hub processes on one PostgreSQL, a relay (:mod:`pushlog.hub._relay`,
 LISTEN/NOTIFY) is attached as :attr:`Broker.relay`; local changes are passed to it, and it calls
 :meth:`Broker.remote_changed` / :meth:`Broker.remote_acknowledged` / :meth:`Broker.remote_resolved`
-for the other processes' changes,
-which wake the streams exactly like local ones. On SQLite there is no relay.
+for the other processes' changes, which wake the streams exactly like local ones. On SQLite there is
+no relay.
 
 All methods run on the event loop (handlers call :meth:`Broker.changed` after their database work
 returns). Positions are the events' ``seq``: the hub commits events in ``seq`` order, so once an item

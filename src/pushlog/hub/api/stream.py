@@ -3,14 +3,14 @@
 Each matching event is sent as ``event: event`` with ``id: <seq>`` and the StoredEvent as data;
 acknowledgements as ``event: ack`` (no id), a resolved alert line as ``event: resolved`` (no id,
 ``{"id", "seq", "resolved_at", "resolved_by", "resolved_after_s"}``, sent to every stream like acks).
-When a dedup follow-up is folded into a line the stream
-sends ``event: update`` with ``id: <the follow-up's seq>`` and the line's StoredEvent as it is now
-(its ``count`` grown), so live views replace the line's count in place; resuming with ``Last-Event-ID``
-replays those updates too. A client that reconnects with ``Last-Event-ID`` (header,
-or ``last_event_id`` query parameter) gets every matching event after that ``seq`` first; without it
-the stream starts at the newest event (also when ``Last-Event-ID`` is beyond it). A ``: keepalive``
-comment goes out when nothing happened for ``keepalive_interval`` seconds. Live streams are capped in
-total and per key (:mod:`pushlog.hub._streams`: 429 ``too_many_streams`` beyond them).
+When a dedup follow-up is folded into a line the stream sends ``event: update`` with ``id: <the
+follow-up's seq>`` and the line's StoredEvent as it is now (its ``count`` grown), so live views
+replace the line's count in place; resuming with ``Last-Event-ID`` replays those updates too. A
+client that reconnects with ``Last-Event-ID`` (header, or ``last_event_id`` query parameter) gets
+every matching event after that ``seq`` first; without it the stream starts at the newest event (also
+when ``Last-Event-ID`` is beyond it). A ``: keepalive`` comment goes out when nothing happened for
+``keepalive_interval`` seconds. Live streams are capped in total and per key
+(:mod:`pushlog.hub._streams`: 429 ``too_many_streams`` beyond them).
 
 Fan-out: streams with the same filter share one tail (:class:`pushlog.hub._broker.Tail`): a change is
 read from the database once for all of them and each event is serialized once; a stream behind the
