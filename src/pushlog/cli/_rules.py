@@ -69,6 +69,9 @@ def register(subparsers: Any) -> None:
     kinds.add_argument("--grace", help="expect: extra time before it is missed (default every/10, >= 1m)")
     kinds.add_argument("--count", type=int, help="threshold: this many occurrences ...")
     kinds.add_argument("--within", help="threshold: ... within this time")
+    kinds.add_argument(
+        "--rate", type=float, help="threshold: ... and this many times the usual count for the window"
+    )
     kinds.add_argument("--quiet", help="resolve: alerts quiet this long are resolved")
     kinds.add_argument("--level", help="expect/threshold: level of the rule's push (default error)")
     kinds.add_argument("--title", help="expect/threshold: text of the rule's push (default: the name)")
@@ -125,7 +128,7 @@ def declaration(args: argparse.Namespace) -> dict[str, Any]:
                 raise CLIError(f"--step wants AFTER:GROUP (e.g. 10m:oncall-2), not {item!r}")
             steps.append({"after": after, "group": group})
         rule["steps"] = steps
-    for key in ("every", "grace", "count", "within", "quiet", "level", "title"):
+    for key in ("every", "grace", "count", "within", "rate", "quiet", "level", "title"):
         value = getattr(args, key)
         if value is not None:
             rule[key] = value
@@ -214,6 +217,7 @@ def _show(args: argparse.Namespace) -> int:
         "grace_s",
         "count",
         "within_s",
+        "rate",
         "quiet_s",
         "level",
         "title",

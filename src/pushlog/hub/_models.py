@@ -1005,7 +1005,8 @@ class RuleRequest(Struct, forbid_unknown_fields=True, omit_defaults=True):
     """A rule as it is declared (API, ``pushlog rules add``, the rules file, ``pushlog.expect``).
 
     ``expect``: a matching event at least every ``every`` (+ ``grace``); ``threshold``: ``count``
-    matching occurrences within ``within`` make one push; ``resolve``: alerts matching go resolved
+    matching occurrences within ``within`` make one push (with ``rate``: and at least ``rate`` times
+    the usual number for that window at this time of day); ``resolve``: alerts matching go resolved
     after ``quiet`` without a new occurrence; ``escalate``: a matching CRITICAL not acknowledged goes
     to each step's device group in turn. ``level`` is the level of the rule's own alert
     (expect and threshold; default error), ``title`` its text (default: the rule's name)."""
@@ -1016,6 +1017,18 @@ class RuleRequest(Struct, forbid_unknown_fields=True, omit_defaults=True):
     grace: Duration | None = None
     count: Annotated[int, Meta(ge=1, le=1_000_000)] | None = None
     within: Duration | None = None
+    rate: (
+        Annotated[
+            float,
+            Meta(
+                ge=1.0,
+                le=1000.0,
+                description="threshold: also at least this many times the usual count for the window "
+                "(the average of the same window on each of the 7 days before)",
+            ),
+        ]
+        | None
+    ) = None
     quiet: Duration | None = None
     level: LevelName | None = None
     title: Annotated[str, Meta(min_length=1, max_length=MAX_TITLE)] | None = None
@@ -1042,6 +1055,7 @@ class Rule(Struct):
     grace_s: float | None
     count: int | None
     within_s: float | None
+    rate: Annotated[float | None, Meta(description="threshold: times the usual count, or null")]
     quiet_s: float | None
     level: LevelName | None
     title: str | None

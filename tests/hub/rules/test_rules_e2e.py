@@ -322,6 +322,36 @@ def test_a_threshold_survives_a_restart_in_its_window_pushes_once_and_rearms(rig
     assert pushed == [alert["event_id"]], "only the threshold's alert reached the phone"
 
 
+def test_a_threshold_with_a_rate_fires_only_at_that_multiple_of_the_usual_count(rig: Rig) -> None:
+    client = rig.client()
+    try:  # yesterday at this time: 14 in the window, so over the 7 days before, 2 on average
+        for n in range(14):
+            send(client, pushlog.log, f"payment declined for order y{n}")
+        rig.advance(24 * 3600)
+        rig.put_rule(
+            "declines",
+            {
+                "kind": "threshold",
+                "match": {"text": "payment declined"},
+                "count": 3,
+                "within": "5m",
+                "rate": 3,
+            },
+        )
+        assert rig.rule("declines")["rate"] == 3.0
+        for n in range(5):  # above count, below 3 x 2
+            send(client, pushlog.log, f"payment declined for order {n}")
+        assert rig.rule("declines")["state"] == "ok"
+        send(client, pushlog.log, "payment declined for order 5")
+    finally:
+        client.close()
+    (alert,) = rig.pushes(1)
+    assert alert["title"] == "payment declined \u00d76 in 5 min"
+    stored = {line["id"]: line for line in rig.feed()}[alert["event_id"]]
+    assert "(threshold 3, 3x the usual 2)" in stored["body"] and stored["metadata"]["usual"] == 2.0
+    assert rig.rule("declines")["state"] == "firing"
+
+
 def test_an_unacknowledged_critical_escalates_group_by_group_until_acknowledged(rig: Rig) -> None:
     oncall, managers = rig.push_service.subscribe(), rig.push_service.subscribe()
     with rig.hub.client(rig.hub.read_key) as http:

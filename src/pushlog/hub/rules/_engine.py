@@ -144,6 +144,14 @@ _SEEN_OK: Final = (
 )
 
 
+#: Days a threshold's ``rate`` compares with (the same window on each of them).
+BASELINE_DAYS: Final = 7
+
+
+def _usual_note(rate: float | None, usual: float) -> str:
+    return "" if rate is None else f", {rate:g}x the usual {usual:g}"
+
+
 def compile_row(row: Any) -> CompiledRule:
     spec = RuleSpec.from_json(row.kind, row.spec)
     return CompiledRule(row.id, row.name, row.kind, spec, Matcher.compile(spec.match), row.created_at)
@@ -310,15 +318,19 @@ class RulesEngine:
         state = conn.execute(sa.select(rules.c.state).where(rules.c.id == rule.id)).scalar()
         if state != "ok":
             return 0
+        usual = self._usual(conn, rule, now=now) if spec.rate is not None else 0.0
+        if spec.rate is not None and total < spec.rate * usual:
+            return 0
         linked = rule_store.window_event_ids(conn, rule.id, since=since, limit=MAX_LINKED)
         label = spec.title or spec.match.get("text") or rule.name
         alert = self._alert(
             rule,
             title=f"{label} \u00d7{total} in {format_span(spec.within_s)}",
             body=f"rule {rule.name!r}: {total} matching events within {format_seconds(spec.within_s)} "
-            f"(threshold {spec.count}); the first {len(linked)} are linked in metadata.linked",
+            f"(threshold {spec.count}{_usual_note(spec.rate, usual)}); the first {len(linked)} are linked "
+            "in metadata.linked",
             now=now,
-            extra={"count": total, "linked": linked},
+            extra={"count": total, "linked": linked, **({"usual": usual} if spec.rate is not None else {})},
         )
         if not rule_store.move(
             conn,
@@ -332,6 +344,26 @@ class RulesEngine:
         ):
             return 0
         return self._raise(conn, alert, now=now)
+
+    @staticmethod
+    def _usual(conn: sa.Connection, rule: CompiledRule, *, now: _dt.datetime) -> float:
+        """The usual count of a threshold's window at this time of day: the average, over the
+        ``BASELINE_DAYS`` days before, of the occurrences (lines' counts) the hub received in the same
+        window then."""
+        within = _dt.timedelta(seconds=rule.spec.within_s or 0)
+        day = _dt.timedelta(days=1)
+        in_windows = sa.or_(
+            *(
+                sa.and_(events.c.received_at > now - n * day - within, events.c.received_at <= now - n * day)
+                for n in range(1, BASELINE_DAYS + 1)
+            )
+        )
+        total = conn.execute(
+            sa.select(sa.func.coalesce(sa.func.sum(events.c.count), 0)).where(
+                events.c.merged_into.is_(None), in_windows, *rule.matcher.conditions()
+            )
+        ).scalar_one()
+        return float(total) / BASELINE_DAYS
 
     def _alert(
         self, rule: CompiledRule, *, title: str, body: str, now: _dt.datetime, extra: dict[str, Any]

@@ -24,7 +24,7 @@ _NEEDS: Final = {
 }
 _TAKES: Final = {
     "expect": ("every", "grace", "level", "title"),
-    "threshold": ("count", "within", "level", "title"),
+    "threshold": ("count", "within", "rate", "level", "title"),
     "resolve": ("quiet",),
     "escalate": ("steps",),
 }
@@ -42,6 +42,8 @@ class RuleSpec:
     grace_s: float | None = None
     count: int | None = None
     within_s: float | None = None
+    #: threshold: the window must also hold ``rate`` times its usual count (docs/rules.md).
+    rate: float | None = None
     quiet_s: float | None = None
     level: str | None = None
     title: str | None = None
@@ -57,7 +59,7 @@ class RuleSpec:
     def to_json(self) -> dict[str, Any]:
         """The stored form (``rules.spec``): only what is set."""
         data: dict[str, Any] = {"match": dict(self.match)}
-        for name in ("every_s", "grace_s", "count", "within_s", "quiet_s", "level", "title", "steps"):
+        for name in ("every_s", "grace_s", "count", "within_s", "rate", "quiet_s", "level", "title", "steps"):
             value = getattr(self, name)
             if value is not None:
                 data[name] = value
@@ -71,7 +73,19 @@ class RuleSpec:
 
 
 _FIELDS: Final = frozenset(
-    ("match", "every_s", "grace_s", "count", "within_s", "quiet_s", "level", "title", "steps", "paused")
+    (
+        "match",
+        "every_s",
+        "grace_s",
+        "count",
+        "within_s",
+        "rate",
+        "quiet_s",
+        "level",
+        "title",
+        "steps",
+        "paused",
+    )
 )
 
 
@@ -83,7 +97,7 @@ def spec_from_request(request: RuleRequest) -> RuleSpec:
     """Check the kind's fields (422 naming the field) and normalise durations and defaults."""
     given = {
         name
-        for name in ("every", "grace", "count", "within", "quiet", "level", "title", "steps")
+        for name in ("every", "grace", "count", "within", "rate", "quiet", "level", "title", "steps")
         if getattr(request, name) is not None
     }
     for name in _NEEDS[request.kind]:
@@ -115,6 +129,7 @@ def spec_from_request(request: RuleRequest) -> RuleSpec:
         grace_s=grace,
         count=request.count,
         within_s=_seconds(request.within, "within"),
+        rate=request.rate,
         quiet_s=_seconds(request.quiet, "quiet"),
         level=request.level,
         title=request.title,
