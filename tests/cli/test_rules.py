@@ -52,6 +52,19 @@ def test_a_rule_added_from_the_cli_acts_on_the_running_hub(
     assert code != 0 and "no rule named 'declines'" in err
 
 
+def test_a_threshold_with_a_rate_from_the_cli(running: ThreadHub, capsys: pytest.CaptureFixture[str]) -> None:
+    data = ("--data-dir", str(running.data_dir))
+    add = ("rules", "add", "spikes", "--kind", "threshold", "--text", "timeout", "--count", "5")
+    code, out, _ = cli(capsys, *add, "--within", "5m", "--rate", "3", *data)
+    assert (code, out.strip()) == (0, "declared: spikes (threshold, ok)")
+    code, out, _ = cli(capsys, "rules", "show", "spikes", *data)
+    assert code == 0 and "  rate: 3.0" in out.splitlines()
+    code, _, err = cli(
+        capsys, "rules", "add", "q", "--kind", "resolve", "--quiet", "5m", "--rate", "3", *data
+    )
+    assert code != 0 and "rate" in err and "not used by a resolve rule" in err
+
+
 def test_an_escalation_chain_from_the_cli(running: ThreadHub, capsys: pytest.CaptureFixture[str]) -> None:
     data = ("--data-dir", str(running.data_dir))
     code, out, _ = cli(capsys, "rules", "group", "oncall-2", "bob-phone", "dev_x", *data)
