@@ -11,7 +11,8 @@ process shares on Linux:
 * **log call -> SSE**: the event arriving on a ``GET /v1/stream`` connection held by the observer.
 
 Records are spaced out (``--gap``, default 50 ms after both arrivals), so every one finds the client,
-the hub and the dispatcher idle: the latency of a lone WARNING, not of a burst. p50 and p99 over
+the hub and the dispatcher idle: the latency of a lone WARNING, not of a burst. The client's push
+rate limit and dedup window are off (hundreds of WARNINGs a minute would otherwise be held back). p50 and p99 over
 ``--records`` records after a warm-up.
 
 Targets (issue 15): log call -> push service p50 <= 5 ms and p99 <= 20 ms on loopback; log call ->
@@ -47,7 +48,8 @@ PROBE = re.compile(rb"latency probe (\d+)")
 
 # ------------------------------------------------------------------------------------------ observer
 async def _observe(pipe: Connection) -> None:
-    """The push-service sink and the SSE reader; every arrival goes to ``pipe`` as it happens."""
+    """The push-service sink, and the SSE stream of each hub it is told about (``(url, key)``, one at
+    a time; ``None`` ends it); every arrival goes to ``pipe`` as it happens."""
 
     async def push_service(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -68,34 +70,68 @@ async def _observe(pipe: Connection) -> None:
         finally:
             writer.close()
 
+    async def stream(url: str, key: str, opened: asyncio.Future[None]) -> None:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "127.0.0.1", parts.port or 80
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(
+            f"GET /v1/stream HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {key}\r\n"
+            "Accept: text/event-stream\r\n\r\n".encode()
+        )
+        await writer.drain()
+        head = await reader.readuntil(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 200"):
+            raise SystemExit(f"stream refused: {head.splitlines()[0].decode()}")
+        opened.set_result(None)
+        try:
+            while chunk := await reader.read(65536):
+                now = time.monotonic()
+                for n in PROBE.findall(chunk):
+                    pipe.send(("sse", int(n), now))
+        finally:
+            writer.close()
+
     server = await asyncio.start_server(push_service, "127.0.0.1", 0)
     pipe.send(server.sockets[0].getsockname()[1])
     loop = asyncio.get_running_loop()
-    url, key = await loop.run_in_executor(None, pipe.recv)
-    parts = urlsplit(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    reader, writer = await asyncio.open_connection(host, port)
-    writer.write(
-        f"GET /v1/stream HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {key}\r\n"
-        "Accept: text/event-stream\r\n\r\n".encode()
-    )
-    await writer.drain()
-    head = await reader.readuntil(b"\r\n\r\n")
-    if not head.startswith(b"HTTP/1.1 200"):
-        raise SystemExit(f"stream refused: {head.splitlines()[0].decode()}")
-    pipe.send("ready")
+    current: asyncio.Task[None] | None = None
     async with server:
-        while True:
-            chunk = await reader.read(65536)
-            if not chunk:
-                return
-            now = time.monotonic()
-            for n in PROBE.findall(chunk):
-                pipe.send(("sse", int(n), now))
+        while (told := await loop.run_in_executor(None, pipe.recv)) is not None:
+            if current is not None:
+                current.cancel()
+            opened: asyncio.Future[None] = loop.create_future()
+            current = asyncio.create_task(stream(*told, opened))
+            await asyncio.wait_for(opened, 60)
+            pipe.send("ready")
 
 
 def observer_main(pipe: Connection) -> None:
     asyncio.run(_observe(pipe))
+
+
+class Observer:
+    """The observer process: the push service's port, and a stream opened on each hub in turn."""
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.pipe, child = context.Pipe()
+        self.process = context.Process(target=observer_main, args=(child,), daemon=True)
+        self.process.start()
+        child.close()
+        if not self.pipe.poll(60):
+            raise SystemExit("the observer did not start")
+        self.port: int = self.pipe.recv()
+
+    def watch(self, hub: Hub) -> None:
+        self.pipe.send((hub.url, hub.credentials["read"]))
+        if not self.pipe.poll(60) or self.pipe.recv() != "ready":
+            raise SystemExit("the observer did not open its stream")
+
+    def close(self) -> None:
+        self.pipe.send(None)
+        self.process.join(5)
+        if self.process.is_alive():
+            self.process.kill()
 
 
 # ------------------------------------------------------------------------------------------- measure
@@ -117,21 +153,11 @@ def probe(logger: logging.Logger, pipe: Connection, n: int) -> tuple[float, floa
     return push, sse
 
 
-class Setup:
-    """A hub with one Web Push device at the observer's sink, a stream open on it, and a client."""
+class Client:
+    """A ``PushHandler`` on its own logger, sending to ``hub``."""
 
-    def __init__(self, hub: Hub, hub_dir: Path) -> None:
-        self.pipe, child = multiprocessing.get_context("spawn").Pipe()
-        self.observer = multiprocessing.get_context("spawn").Process(
-            target=observer_main, args=(child,), daemon=True
-        )
-        self.observer.start()
-        port = self.pipe.recv()
-        register_devices(hub_dir, port, 1, make_keys(1))
-        self.pipe.send((hub.url, hub.credentials["read"]))
-        if not self.pipe.poll(60) or self.pipe.recv() != "ready":
-            raise SystemExit("the observer did not open its stream")
-        self.handler = pushlog.PushHandler(hub.dsn(), dedup_window=0)
+    def __init__(self, hub: Hub) -> None:
+        self.handler = pushlog.PushHandler(hub.dsn(), dedup_window=0, rate_limit=False)
         self.logger = logging.getLogger(f"bench.latency.{hub.pid}")
         self.logger.propagate = False
         self.logger.addHandler(self.handler)
@@ -139,8 +165,6 @@ class Setup:
     def close(self) -> None:
         self.logger.removeHandler(self.handler)
         self.handler.close()
-        self.observer.kill()
-        self.observer.join(5)
 
 
 def summary(seconds: list[float]) -> dict[str, float]:
@@ -178,23 +202,29 @@ def main() -> None:
     push: dict[str, list[float]] = {name: [] for name in hubs}
     sse: dict[str, list[float]] = {name: [] for name in hubs}
     counter = 0
-    with tempfile.TemporaryDirectory() as tmp:
-        for round_ in range(args.rounds):
-            for name, src in hubs.items():
-                hub_dir = Path(tmp) / f"hub-{name.replace(' ', '-')}-{round_}"
-                with running_hub(hub_dir, "--allow-private-endpoints", src=src) as hub:
-                    setup = Setup(hub, hub_dir)
-                    try:
-                        per_round = max(1, args.records // args.rounds)
-                        for i in range(warmup + per_round):
-                            counter += 1
-                            to_push, to_sse = probe(setup.logger, setup.pipe, counter)
-                            if i >= warmup:
-                                push[name].append(to_push)
-                                sse[name].append(to_sse)
-                            time.sleep(args.gap)  # the pacing: each record finds everything idle
-                    finally:
-                        setup.close()
+    observer = Observer()
+    keys = make_keys(1)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for round_ in range(args.rounds):
+                for name, src in hubs.items():
+                    hub_dir = Path(tmp) / f"hub-{name.replace(' ', '-')}-{round_}"
+                    with running_hub(hub_dir, "--allow-private-endpoints", src=src) as hub:
+                        register_devices(hub_dir, observer.port, 1, keys)
+                        observer.watch(hub)
+                        client = Client(hub)
+                        try:
+                            for i in range(warmup + max(1, args.records // args.rounds)):
+                                counter += 1
+                                to_push, to_sse = probe(client.logger, observer.pipe, counter)
+                                if i >= warmup:
+                                    push[name].append(to_push)
+                                    sse[name].append(to_sse)
+                                time.sleep(args.gap)  # the pacing: each record finds everything idle
+                        finally:
+                            client.close()
+    finally:
+        observer.close()
     print("  hub          path                 p50 ms    p99 ms    max ms")
     figures: dict[str, Any] = {"gap_s": args.gap, "runs": {}}
     for name in hubs:

@@ -45,6 +45,9 @@ async def publish(request: Request) -> Response:
             ),
         )
     )
+    if result.accepted:
+        state.metrics.ingested(result.levels)
+        await state.broker.changed()  # first: the streams' read overlaps the first pushes' encryption
     if result.claimed and state.delivery is not None:
         state.delivery.send_claimed(list(result.claimed))
     if (client.dropped or client.recovered) and result.accepted:  # a retried batch counted already
@@ -56,9 +59,6 @@ async def publish(request: Request) -> Response:
             sdk=client.sdk,
             now=now,
         )
-    if result.accepted:
-        state.metrics.ingested(result.levels)
-        await state.broker.changed()
     if result.deliveries > len(result.claimed):  # rows nobody claimed yet (rules, resolved alerts)
         state.wake_delivery()
     answer = PublishResult(accepted=result.accepted, duplicates=result.duplicates, rejected=parsed.rejected)
