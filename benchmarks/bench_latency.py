@@ -12,13 +12,13 @@ process shares on Linux:
 
 Records are spaced out (``--gap``, default 50 ms after both arrivals), so every one finds the client,
 the hub and the dispatcher idle: the latency of a lone WARNING, not of a burst. The client's push
-rate limit and dedup window are off (hundreds of WARNINGs a minute would otherwise be held back). p50 and p99 over
-``--records`` records after a warm-up.
+rate limit and dedup window are off (hundreds of WARNINGs a minute would otherwise be held back).
+p50 and p99 over ``--records`` records after a warm-up.
 
 Targets (issue 15): log call -> push service p50 <= 5 ms and p99 <= 20 ms on loopback; log call ->
 SSE p50 <= 5 ms.
-Usage: ``python benchmarks/bench_latency.py [--records N] [--gap S] [--baseline-src DIR] [--quick]
-[--smoke]``. ``--baseline-src DIR`` also runs a hub from another checkout's ``src`` (e.g. ``git
+Usage: ``python benchmarks/bench_latency.py [--records N] [--rounds R] [--gap S] [--baseline-src DIR]
+[--quick] [--smoke]``. ``--baseline-src DIR`` also runs a hub from another checkout's ``src`` (e.g. ``git
 archive`` of an older commit), alternating rounds with this one: before/after figures from one run.
 """
 
