@@ -133,6 +133,26 @@ def streams(data: dict[str, Any]) -> Figure:
     return fig
 
 
+def latency(data: dict[str, Any]) -> Figure:
+    fig = Figure(figsize=(12, 4.5))
+    axes = fig.subplots(1, 2)
+    for ax, path, title in zip(
+        axes, ("push", "sse"), ("log call -> push service", "log call -> SSE stream"), strict=True
+    ):
+        for name, run in data["runs"].items():
+            values = run[f"{path}_ms"]
+            ax.plot(values, [(i + 1) / len(values) for i in range(len(values))], label=name)
+        ax.axvline(5, color="red", linestyle=":", label="target p50 5 ms")
+        if path == "push":
+            ax.axvline(20, color="red", linestyle="--", label="target p99 20 ms")
+        ax.set_xscale("log")
+        ax.set_xlabel("ms (log scale)")
+        ax.set_ylabel("share of records at or below")
+        ax.set_title(f"A lone WARNING: {title}")
+        ax.legend(fontsize=8)
+    return fig
+
+
 def scale(data: dict[str, Any]) -> Figure:
     fig = Figure(figsize=(15, 4.5))
     rate, p99, fan = fig.subplots(1, 3)
@@ -158,6 +178,7 @@ PLOTS: dict[str, Callable[[dict[str, Any]], Figure]] = {
     "emit": emit,
     "fanout": fanout,
     "ingest": ingest,
+    "latency": latency,
     "scale": scale,
     "streams": streams,
 }

@@ -38,7 +38,14 @@ def client_address(request: Request) -> str:
 
 
 async def lookup_key(state: HubState, secret: str) -> KeyRecord | None:
-    return await state.db_read(key_store.find_by_secret, secret)
+    """The key with ``secret`` (revoked or not), or None; recently found keys come from
+    :attr:`HubState.keys` without a database read (hub/_keycache.py)."""
+    record = state.keys.get(secret)
+    if record is None:
+        record = await state.db_read(key_store.find_by_secret, secret)
+        if record is not None:
+            state.keys.put(secret, record)
+    return record
 
 
 async def authenticate(request: Request, need: str, *also: str, rate_limited: bool = True) -> KeyRecord:

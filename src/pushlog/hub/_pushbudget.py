@@ -48,12 +48,16 @@ class PushBudget:
         key_name: str,
         now: _dt.datetime,
         repeat: event_store.Repeat,
+        lease: _dt.timedelta | None = None,
     ) -> Callable[[sa.Connection], event_store.IngestResult]:
-        """The ingest job (for ``HubState.ingest``): ``batch`` within the key's budget, then stored."""
+        """The ingest job (for ``HubState.ingest``): ``batch`` within the key's budget, then stored
+        (``lease``: its first pushes claimed for this process, ``event_store.insert_events``)."""
 
         def job(conn: sa.Connection) -> event_store.IngestResult:
             budgeted = self.apply(conn, batch, key_id=key_id, key_name=key_name, now=now)
-            return event_store.insert_events(conn, budgeted, key_id=key_id, now=now, repeat=repeat)
+            return event_store.insert_events(
+                conn, budgeted, key_id=key_id, now=now, repeat=repeat, lease=lease
+            )
 
         return job
 

@@ -22,6 +22,7 @@ from ._broker import Broker
 from ._clock import Clock
 from ._endpoints import Resolver
 from ._group_commit import GroupCommit
+from ._keycache import KeyCache
 from ._metrics import HubMetrics
 from ._pushbudget import PushBudget
 from ._ratelimit import RateLimiter
@@ -53,6 +54,8 @@ class HubState:
     metrics: HubMetrics = field(default_factory=HubMetrics)
     #: Rules over the event stream (compiled once per generation; the publish path wraps its job).
     rules: RulesEngine = field(default_factory=RulesEngine)
+    #: API keys recently looked up (``_auth.lookup_key``); revoking one through the API forgets it.
+    keys: KeyCache = field(default_factory=KeyCache)
     _touched: dict[str, float] = field(default_factory=dict)
     _ingest_lock: asyncio.Lock | None = None
     _group_commit: GroupCommit | None = None

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import sqlite3
 
-from tests.support.hub_server import ThreadHub
+from tests.support.hub_server import ThreadHub, wait_until
+
+from pushlog.hub._keycache import KEY_CACHE_SECONDS
+from pushlog.hub.store import create_engine
+from pushlog.hub.store import keys as key_store
 
 
 def test_admin_creates_lists_and_revokes_keys(hub: ThreadHub) -> None:
@@ -53,3 +58,23 @@ def test_only_hashes_are_stored(hub: ThreadHub) -> None:
         connection.close()
     for secret in (hub.admin_key, hub.publish_key, hub.read_key):
         assert secret not in dump
+
+
+def test_a_key_revoked_outside_this_process_is_refused_within_the_key_cache_time(hub: ThreadHub) -> None:
+    """A key in use is kept for KEY_CACHE_SECONDS (no database read per request); revoked by another
+    process (``pushlog keys revoke`` writes the database directly) it is refused once that passed."""
+    with hub.client(hub.admin_key) as admin:
+        made = admin.post("/v1/keys", json={"name": "elsewhere", "scope": "publish"}).json()
+    with hub.client(made["secret"]) as app:
+        assert app.post("/v1/events", json={"events": [{"title": "t"}]}).status_code == 202
+        engine = create_engine(f"sqlite:///{hub.data_dir / 'pushlog.db'}")
+        try:
+            with engine.begin() as conn:
+                key_store.revoke_key(conn, made["id"], now=_dt.datetime.now(_dt.UTC))
+        finally:
+            engine.dispose()
+        wait_until(
+            lambda: app.post("/v1/events", json={"events": [{"title": "t"}]}).status_code == 401 or None,
+            timeout=KEY_CACHE_SECONDS + 10,
+            what="the revoked key refused",
+        )

@@ -13,9 +13,12 @@ from tests.support.clock import UTCView
 from pushlog._levels import Level
 from pushlog.hub import receipts
 from pushlog.hub.delivery._base import Outcome, SendResult, WebPushTarget
+from pushlog.hub.store import events as event_store
 from pushlog.hub.store import outbox as outbox_queries
 from pushlog.hub.store._tables import devices
 from pushlog.hub.store.devices import webpush_secrets
+
+REPEAT = event_store.Repeat(interval=_dt.timedelta(minutes=5), expiry=_dt.timedelta(hours=1))
 
 
 async def test_each_matching_device_gets_the_event_once(outbox: Outbox) -> None:
@@ -352,3 +355,26 @@ async def test_a_step_claims_a_small_first_part_then_the_rest_of_its_batch(outbo
     ids = [m.delivery_id for _, m in sender.sent]
     assert len(ids) == len(set(ids)) == 12
     assert {r.status for r in outbox.rows()} == {"sent"}
+
+
+async def test_pushes_claimed_at_ingest_are_sent_without_a_step_and_recorded(outbox: Outbox) -> None:
+    """Ingest claims its first pushes (insert_events with the dispatcher's lease) and hands them to
+    send_claimed: sent and recorded with no step of the loop; the next step finds nothing to claim."""
+    outbox.add_device()
+    sender = FakeSender()
+    service = outbox.service(sender, lease=120)
+    event = event_store.NewEvent(
+        id="e-fresh", ts=outbox.clock(), level=Level.ERROR, title="Payment failed", push=True
+    )
+    with outbox.engine.begin() as conn:
+        result = event_store.insert_events(
+            conn, [event], key_id=None, now=outbox.clock(), repeat=REPEAT, lease=service.lease
+        )
+    [claim] = result.claimed
+    service.send_claimed(list(result.claimed))
+    await service.aclose()  # waits for the handed send and its record
+    assert [message.delivery_id for _, message in sender.sent] == [claim.id]
+    [row] = outbox.rows("e-fresh")
+    assert (row.status, row.attempts, row.locked_until) == ("sent", 1, None)
+    assert (await service.run_once()).claimed == 0
+    assert len(sender.sent) == 1

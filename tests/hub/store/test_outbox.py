@@ -14,9 +14,10 @@ import sqlalchemy as sa
 from tests.hub.store.rows import VAULT
 
 from pushlog._levels import Level
+from pushlog.hub.attention import PreferenceDocument, QuietHours
 from pushlog.hub.store import devices as device_store
 from pushlog.hub.store import events as event_store
-from pushlog.hub.store import outbox
+from pushlog.hub.store import outbox, preferences
 from pushlog.hub.store._tables import deliveries
 from pushlog.hub.store.outbox import DeliveryStatus
 
@@ -111,6 +112,43 @@ def test_ingest_queues_round_zero_through_enqueue(engine: sa.Engine) -> None:
         result = event_store.insert_events(conn, [pushed, quiet, low], key_id=None, now=NOW, repeat=REPEAT)
         assert result.deliveries == 1
         assert _rows(conn) == {("e-pushed", phone, 0, DeliveryStatus.QUEUED)}
+
+
+def test_ingest_with_a_lease_claims_its_first_pushes_and_the_gate_still_decides(engine: sa.Engine) -> None:
+    """Ingest can claim the rows it queues (the dispatcher then sends them without a claim of its
+    own): they are leased and counted as an attempt, so no other claimer takes them until the lease
+    expires; rows the gate holds are written as ever and not claimed."""
+    lease = _dt.timedelta(seconds=120)
+    with engine.begin() as conn:
+        phone = _device(conn, 1, Level.WARNING, None)
+        sleeper = _device(conn, 2, Level.WARNING, None)
+        quiet = PreferenceDocument(timezone="UTC", quiet_hours=[QuietHours(start="11:00", end="13:00")])
+        preferences.put_document(conn, preferences.DEVICE, sleeper, quiet, now=NOW)
+        pushed = event_store.NewEvent(id="e-pushed", ts=NOW, level=Level.ERROR, title="t", push=True)
+        result = event_store.insert_events(conn, [pushed], key_id=None, now=NOW, repeat=REPEAT, lease=lease)
+
+        assert result.deliveries == 1
+        [claim] = result.claimed
+        assert (claim.device["id"], claim.attempts, claim.round, claim.lease) == (phone, 1, 0, NOW + lease)
+        assert claim.event is not None and claim.event["id"] == "e-pushed"
+        assert _rows(conn) == {
+            ("e-pushed", phone, 0, DeliveryStatus.QUEUED),
+            ("e-pushed", sleeper, 0, DeliveryStatus.HELD),
+        }
+        assert outbox.claim_due(conn, now=LATER, lease=lease, limit=10) == []  # leased to the ingest
+
+        # Recorded under its lease like any claim; had the process died instead, the lease expires
+        # and the row is claimed again.
+        assert outbox.record_sent(conn, claim, now=LATER, status_code=201)
+        assert _rows(conn) >= {("e-pushed", phone, 0, DeliveryStatus.SENT)}
+
+        again = event_store.NewEvent(id="e-again", ts=NOW, level=Level.ERROR, title="t", push=True)
+        [lost] = event_store.insert_events(
+            conn, [again], key_id=None, now=NOW, repeat=REPEAT, lease=lease
+        ).claimed
+        [retaken] = outbox.claim_due(conn, now=NOW + lease, lease=lease, limit=10)
+        assert (retaken.id, retaken.attempts) == (lost.id, 2)
+        assert not outbox.record_sent(conn, lost, now=NOW + lease, status_code=201)  # the old lease lost it
 
 
 def test_receipts_only_move_forward_and_acknowledgement_and_removal(engine: sa.Engine) -> None:

@@ -33,15 +33,23 @@ async def publish(request: Request) -> Response:
         interval=_dt.timedelta(seconds=state.config.critical_repeat_interval),
         expiry=_dt.timedelta(seconds=state.config.critical_expiry),
     )
+    # With a dispatcher in this process, the first pushes are claimed in the ingest transaction and
+    # handed to it after the commit: they leave without a claim transaction (store/outbox.py).
+    lease = state.delivery.lease if state.delivery is not None else None
     result = await state.ingest(
         state.rules.ingest_job(
             batch,
             now=now,
             then=lambda screened: state.push_budget.ingest_job(
-                batch=screened, key_id=key.id, key_name=key.name, now=now, repeat=repeat
+                batch=screened, key_id=key.id, key_name=key.name, now=now, repeat=repeat, lease=lease
             ),
         )
     )
+    if result.accepted:
+        state.metrics.ingested(result.levels)
+        await state.broker.changed()  # first: the streams' read overlaps the first pushes' encryption
+    if result.claimed and state.delivery is not None:
+        state.delivery.send_claimed(list(result.claimed))
     if (client.dropped or client.recovered) and result.accepted:  # a retried batch counted already
         await state.db(
             stats_store.record_client_report,
@@ -51,10 +59,7 @@ async def publish(request: Request) -> Response:
             sdk=client.sdk,
             now=now,
         )
-    if result.accepted:
-        state.metrics.ingested(result.levels)
-        await state.broker.changed()
-    if result.deliveries:
+    if result.deliveries > len(result.claimed):  # rows nobody claimed yet (rules, resolved alerts)
         state.wake_delivery()
     answer = PublishResult(accepted=result.accepted, duplicates=result.duplicates, rejected=parsed.rejected)
     return JSONResponse(answer, status_code=202)

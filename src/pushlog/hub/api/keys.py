@@ -41,6 +41,7 @@ async def revoke_key(request: Request) -> Response:
     key_id = request.path_params["key_id"]
     try:
         record = await state.db(key_store.revoke_key, key_id, now=state.clock())
+        state.keys.forget(key_id)
     except key_store.LastAdminKeyError as exc:
         raise ApiError(409, "last_admin_key", str(exc)) from None
     if record is None:

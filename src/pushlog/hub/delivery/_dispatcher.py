@@ -131,11 +131,14 @@ class DeliveryService:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._observer = observer
+        self._handed: set[asyncio.Task[None]] = set()  # sends of rows claimed at ingest (send_claimed)
 
     # one step ------------------------------------------------------------------------------------
     async def run_once(self) -> StepReport:
         """Schedule due re-pushes, then lease, send and record one batch. Returns what happened."""
         report = StepReport()
+        if self._handed:  # as after a step of its own: claim only once those results are recorded
+            await asyncio.wait(set(self._handed))
         now = self._clock()
         report.repeats_created = await self._db(outbox.schedule_repeats, now=now, interval=self._interval)
         # Claims stream: a small first claim starts sending at once, the rest of the batch is claimed
@@ -157,6 +160,35 @@ class DeliveryService:
             return report
         await self._record_as_done(list(zip(claims, sending, strict=True)), report)
         return report
+
+    # rows claimed at ingest ---------------------------------------------------------------------
+    @property
+    def lease(self) -> _dt.timedelta:
+        """How long a claim holds its rows; ingest claims its first pushes with it (:meth:`send_claimed`)."""
+        return self._lease
+
+    def send_claimed(self, claims: list[Claimed]) -> None:
+        """Send rows the caller already claimed for this process (the ingest transaction that queued
+        them, ``outbox.enqueue_claimed``), now, beside the background loop; results are recorded like
+        a step's. A fresh event's first push so leaves without waiting for a claim transaction.
+        Must be called on the dispatcher's event loop."""
+        if not claims or self._closing:
+            return  # the leases expire and the loop claims the rows again
+        task = asyncio.get_running_loop().create_task(
+            self._send_handed(claims), name="pushlog-delivery-handed"
+        )
+        self._handed.add(task)
+        task.add_done_callback(self._handed.discard)
+
+    async def _send_handed(self, claims: list[Claimed]) -> None:
+        contents: dict[str, PushContent] = {}
+        sending = [asyncio.ensure_future(self._send(claim, contents)) for claim in claims]
+        try:
+            await self._record_as_done(list(zip(claims, sending, strict=True)), StepReport())
+        except Exception:  # unrecorded results: their leases expire and the rows are sent again
+            log.exception("recording the first pushes of an ingest failed")
+        finally:
+            self._wakeup.set()  # the loop re-reads when it next has work (retries, re-push rounds)
 
     async def _record_as_done(
         self, sends: list[tuple[Claimed, asyncio.Future[SendResult]]], report: StepReport
@@ -316,12 +348,14 @@ class DeliveryService:
         self._closing = True
         self._wakeup.set()
         task, self._task = self._task, None
-        if task is not None:
-            done, _ = await asyncio.wait({task}, timeout=self._grace)
-            if not done:
-                task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        tasks = {*self._handed, *([task] if task is not None else [])}
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=self._grace)
+            for left in pending:
+                left.cancel()
+            for each in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await each
         if self._owned:
             for sender in self._senders.values():
                 await sender.aclose()

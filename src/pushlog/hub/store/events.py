@@ -65,6 +65,9 @@ class IngestResult:
     #: The newly stored events with the seq of their feed line (a merged follow-up: its line's), in
     #: batch order: what the rules engine (hub/rules/) evaluates.
     stored: Sequence[tuple[int, NewEvent]] = ()
+    #: Round-0 deliveries already claimed for the caller (``insert_events(lease=...)``), to send
+    #: once the transaction committed; also counted in ``deliveries``.
+    claimed: Sequence[outbox.Claimed] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -97,8 +100,13 @@ def insert_events(
     key_id: str | None,
     now: _dt.datetime,
     repeat: Repeat,
+    lease: _dt.timedelta | None = None,
 ) -> IngestResult:
     """Store new events of ``batch`` with their tags, metadata and round-0 deliveries.
+
+    With ``lease``, the round-0 deliveries queued to send now are claimed for the caller in this
+    transaction (:func:`outbox.enqueue_claimed`) and returned in ``claimed``: a dispatcher in the
+    same process sends them as soon as the transaction commits, without a claim of its own.
 
     Events whose id is already stored (or repeated within the batch) count as duplicates and change
     nothing. A dedup follow-up (``repeat_of``) whose first event is stored (or comes earlier in the same
@@ -143,7 +151,12 @@ def insert_events(
         for item in visible
         if item.repeat_of is None and (item.push or item.level == Level.INFO)
     ]
-    queued = outbox.enqueue(conn, pushes, now=now)
+    claimed: list[outbox.Claimed] = []
+    if lease is None:
+        queued = outbox.enqueue(conn, pushes, now=now)
+    else:
+        claimed = outbox.enqueue_claimed(conn, pushes, now=now, lease=lease)
+        queued = len(claimed)
     recoveries = [item for item in visible if item.resolves]
     if recoveries:
         for item in recoveries:
@@ -156,7 +169,12 @@ def insert_events(
     if targets:
         stored.extend((_line_of(targets[item.id], seq_of), item) for item in fresh if item.id in targets)
     return IngestResult(
-        accepted=len(fresh), duplicates=duplicates, deliveries=queued, levels=levels, stored=stored
+        accepted=len(fresh),
+        duplicates=duplicates,
+        deliveries=queued,
+        levels=levels,
+        stored=stored,
+        claimed=claimed,
     )
 
 

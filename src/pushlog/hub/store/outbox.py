@@ -142,6 +142,7 @@ _DELIVERY_COLUMNS: Final = (
     "updated_at",
     "reason",
     "category",
+    "locked_until",
 )
 _INSERT_DELIVERIES: Final = BulkInsert(deliveries, _DELIVERY_COLUMNS)
 
@@ -192,21 +193,52 @@ def enqueue(
 
     One ``executemany`` for all rows; the devices and their preferences are read once.
     """
+    return len(_enqueue(conn, pushes, now=now, only=only, lease=None))
+
+
+def enqueue_claimed(
+    conn: sa.Connection, pushes: Sequence[Push], *, now: _dt.datetime, lease: _dt.timedelta
+) -> list[Claimed]:
+    """:func:`enqueue`, with the rows queued to send now already claimed by the caller (as
+    :func:`claim_due` would: leased until ``now + lease``, one attempt counted) and returned, so the
+    caller sends them once its transaction commits, without a claim transaction of its own.
+
+    The rows are the record of truth like any other: results are recorded with ``record_*`` under the
+    lease, and a caller that dies after the commit leaves leased rows that :func:`claim_due` takes
+    again once the lease expired. Held and skipped rows are written as :func:`enqueue` writes them.
+    """
+    ids = _enqueue(conn, pushes, now=now, only=None, lease=now + lease)
+    if not ids:
+        return []
+    rows = conn.execute(_CLAIMED_ROW.where(deliveries.c.id.in_(ids))).all()
+    return _claims(conn, rows, until=now + lease, now=now)
+
+
+def _enqueue(
+    conn: sa.Connection,
+    pushes: Sequence[Push],
+    *,
+    now: _dt.datetime,
+    only: Sequence[str] | None,
+    lease: _dt.datetime | None,
+) -> list[str]:
+    """:func:`enqueue`'s rows; returns the ids of those queued to send now. With ``lease``, those rows
+    are written claimed: ``locked_until`` = ``lease`` and one attempt."""
     if not pushes:
-        return 0
+        return []
     if all(p.feed_only for p in pushes) and not preferences.anyone_collects_info(conn):
-        return 0  # an INFO-only batch and no digest collects INFO: one read of a small table
+        return []  # an INFO-only batch and no digest collects INFO: one read of a small table
     # team devices only: an app user's device (user_id set) never receives log events
     query = sa.select(*preferences.device_columns()).where(devices.c.user_id.is_(None))
     if only is not None:
         query = query.where(devices.c.id.in_(list(only)))
     targets = conn.execute(query).all()
     if not targets:
-        return 0
+        return []
     people = preferences.recipients(conn, targets)
     counter = _SentCounter(conn, now)
     rows = []
-    queued = 0
+    queued: list[str] = []
     for push in pushes:
         facts = PushFacts(
             level=push.level,
@@ -222,23 +254,27 @@ def enqueue(
             if decision is None:
                 continue
             status, due, reason = _row_outcome(decision, now)
+            delivery_id = f"dl_{secrets.token_hex(10)}"
+            claimed = False
             if status is DeliveryStatus.QUEUED:
                 counter.add(device.id, facts.topic)
-                queued += 1
+                queued.append(delivery_id)
+                claimed = lease is not None
             rows.append(
                 (
-                    f"dl_{secrets.token_hex(10)}",
+                    delivery_id,
                     push.seq,
                     push.id,
                     device.id,
                     push.round,
                     status.value,
-                    0,
+                    1 if claimed else 0,
                     due,
                     now,
                     now,
                     reason,
                     facts.topic,
+                    lease if claimed else None,
                 )
             )
     _INSERT_DELIVERIES.execute(conn, rows)
@@ -517,17 +553,27 @@ def claim_due(conn: sa.Connection, *, now: _dt.datetime, lease: _dt.timedelta, l
     )
     if not claimed:
         return []
-    rows = conn.execute(
-        sa.select(
-            deliveries.c.id,
-            deliveries.c.attempts,
-            deliveries.c.round,
-            deliveries.c.device_id,
-            deliveries.c.event_seq,
-            deliveries.c.notification_id,
-            deliveries.c.summary,
-        ).where(deliveries.c.id.in_(claimed))
-    ).all()
+    rows = conn.execute(_CLAIMED_ROW.where(deliveries.c.id.in_(claimed))).all()
+    return _claims(conn, rows, until=until, now=now)
+
+
+#: What a claim reads of its delivery rows.
+_CLAIMED_ROW: Final = sa.select(
+    deliveries.c.id,
+    deliveries.c.attempts,
+    deliveries.c.round,
+    deliveries.c.device_id,
+    deliveries.c.event_seq,
+    deliveries.c.notification_id,
+    deliveries.c.summary,
+)
+
+
+def _claims(
+    conn: sa.Connection, rows: Sequence[Any], *, until: _dt.datetime, now: _dt.datetime
+) -> list[Claimed]:
+    """The claimed delivery ``rows`` (:data:`_CLAIMED_ROW`, leased until ``until``) with their device,
+    event or notification and user; rows whose device is gone are failed and left out."""
     device_rows = {
         r.id: _as_dict(r)
         for r in conn.execute(sa.select(devices).where(devices.c.id.in_({r.device_id for r in rows})))
