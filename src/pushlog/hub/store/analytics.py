@@ -18,8 +18,9 @@ import sqlalchemy as sa
 
 from ..._levels import Level
 from .._clock import format_time
+from . import rollups
 from ._tables import deliveries, devices, events
-from ._window import Window, bucket_start, elapsed_seconds, time_bucket
+from ._window import Window, elapsed_seconds
 from .outbox import DeliveryStatus
 
 #: How many channels the per-channel series keeps (the rest is summed as ``other``).
@@ -39,25 +40,22 @@ def percentile(values: Sequence[float], fraction: float) -> float | None:
 
 def channels(conn: sa.Connection, window: Window, starts: list[_dt.datetime]) -> dict[str, Any]:
     """Visible event lines per channel: totals (top :data:`TOP_CHANNELS` + other) and per bucket."""
-    visible = sa.and_(window.contains(events.c.ts), events.c.merged_into.is_(None))
-    totals = conn.execute(
-        sa.select(events.c.channel, sa.func.count()).where(visible).group_by(events.c.channel)
-    ).all()
-    ranked = sorted(((c or NO_CHANNEL, int(n)) for c, n in totals), key=lambda item: (-item[1], item[0]))
+    rows = rollups.event_counts(conn, window)
+    totals: dict[str, int] = {}
+    for _start, _level, channel, n, _occ in rows:
+        totals[channel or NO_CHANNEL] = totals.get(channel or NO_CHANNEL, 0) + n
+    ranked = sorted(totals.items(), key=lambda item: (-item[1], item[0]))
     top = [name for name, _ in ranked[:TOP_CHANNELS]]
     by_channel = {name: n for name, n in ranked[:TOP_CHANNELS]}
     rest = sum(n for _, n in ranked[TOP_CHANNELS:])
     if rest:
         by_channel[OTHER] = rest
     names = [*top, *([OTHER] if rest else [])]
-    bucket = time_bucket(events.c.ts, window.unit).label("bucket")
     per_bucket = {start: dict.fromkeys(names, 0) for start in starts}
-    for text, channel, n in conn.execute(
-        sa.select(bucket, events.c.channel, sa.func.count()).where(visible).group_by(bucket, events.c.channel)
-    ):
+    for start, _level, channel, n, _occ in rows:
         name = channel or NO_CHANNEL
-        counts = per_bucket.setdefault(bucket_start(text), dict.fromkeys(names, 0))
-        counts[name if name in top else OTHER] += int(n)
+        counts = per_bucket.setdefault(start, dict.fromkeys(names, 0))
+        counts[name if name in top else OTHER] += n
     return {
         "by_channel": by_channel,
         "buckets": [{"start": format_time(s), "channels": c} for s, c in sorted(per_bucket.items())],
@@ -66,23 +64,6 @@ def channels(conn: sa.Connection, window: Window, starts: list[_dt.datetime]) ->
 
 def noisiest(conn: sa.Connection, window: Window, top: int) -> list[dict[str, Any]]:
     """The ``top`` fingerprints with the most occurrences (``count`` summed, dedup included)."""
-    occurrences = sa.func.sum(events.c.count)
-    rows = conn.execute(
-        sa.select(
-            events.c.fingerprint,
-            sa.func.count(),
-            occurrences,
-            sa.func.max(events.c.level),
-            sa.func.max(events.c.title),
-            sa.func.max(events.c.channel),
-        )
-        .where(
-            window.contains(events.c.ts), events.c.merged_into.is_(None), events.c.fingerprint.is_not(None)
-        )
-        .group_by(events.c.fingerprint)
-        .order_by(occurrences.desc(), events.c.fingerprint)
-        .limit(top)
-    ).all()
     return [
         {
             "fingerprint": fp,
@@ -92,7 +73,7 @@ def noisiest(conn: sa.Connection, window: Window, top: int) -> list[dict[str, An
             "lines": int(lines),
             "occurrences": int(occ),
         }
-        for fp, lines, occ, level, title, channel in rows
+        for fp, lines, occ, level, title, channel in rollups.noisiest(conn, window, top)
     ]
 
 

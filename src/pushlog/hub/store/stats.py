@@ -29,8 +29,8 @@ from sqlalchemy.sql.expression import ColumnElement
 
 from ..._levels import Level
 from .._clock import format_time
-from . import analytics
-from ._tables import client_reports, deliveries, devices, events, keys
+from . import analytics, rollups
+from ._tables import client_reports, deliveries, devices, keys
 from ._window import BUCKETS, Window, bucket_start, elapsed_seconds, time_bucket
 from .outbox import DeliveryStatus
 
@@ -75,19 +75,14 @@ def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
 
 
 def _events(conn: sa.Connection, window: Window, starts: list[_dt.datetime]) -> dict[str, Any]:
-    bucket = time_bucket(events.c.ts, window.unit).label("bucket")
-    rows = conn.execute(
-        sa.select(bucket, events.c.level, sa.func.count(), sa.func.coalesce(sa.func.sum(events.c.count), 0))
-        .where(window.contains(events.c.ts), events.c.merged_into.is_(None))
-        .group_by(bucket, events.c.level)
-    ).all()
+    rows = rollups.event_counts(conn, window)
     names = list(dict.fromkeys(_LEVEL_NAMES.values()))
     per_bucket = {start: dict.fromkeys(names, 0) for start in starts}
     by_level = dict.fromkeys(names, 0)
     total = occurrences = 0
-    for text, level, n, occ in rows:
-        name = _level_name(int(level))
-        per_bucket.setdefault(bucket_start(text), dict.fromkeys(names, 0))[name] += int(n)
+    for start, level, _channel, n, occ in rows:
+        name = _level_name(level)
+        per_bucket.setdefault(start, dict.fromkeys(names, 0))[name] += n
         by_level[name] += int(n)
         total += int(n)
         occurrences += int(occ)
