@@ -38,9 +38,12 @@ def percentile(values: Sequence[float], fraction: float) -> float | None:
     return round(ordered[rank - 1], 3)
 
 
-def channels(conn: sa.Connection, window: Window, starts: list[_dt.datetime]) -> dict[str, Any]:
-    """Visible event lines per channel: totals (top :data:`TOP_CHANNELS` + other) and per bucket."""
-    rows = rollups.event_counts(conn, window)
+def channels(
+    conn: sa.Connection, window: Window, starts: list[_dt.datetime], known: rollups.Counts | None = None
+) -> dict[str, Any]:
+    """Visible event lines per channel: totals (top :data:`TOP_CHANNELS` + other) and per bucket
+    (``known``: :func:`.rollups.event_counts` of the window when the caller has it already)."""
+    rows = rollups.event_counts(conn, window) if known is None else known
     totals: dict[str, int] = {}
     for _start, _level, channel, n, _occ in rows:
         totals[channel or NO_CHANNEL] = totals.get(channel or NO_CHANNEL, 0) + n

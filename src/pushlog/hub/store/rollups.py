@@ -31,7 +31,7 @@ from sqlalchemy.sql.expression import ColumnElement
 from ._tables import event_rollup, events, fingerprint_rollup
 from ._window import EpochHour, Window, epoch_hour, hour_start
 
-__all__ = ["event_counts", "noisiest", "record"]
+__all__ = ["Counts", "event_counts", "noisiest", "record"]
 
 #: The rollups' stand-in for "no channel" (a key column cannot be NULL on PostgreSQL).
 NO_CHANNEL_KEY = ""
@@ -224,7 +224,11 @@ def _event_rows(window: Window) -> sa.Subquery:
     return sa.union_all(*parts).subquery("rows")
 
 
-def event_counts(conn: sa.Connection, window: Window) -> list[tuple[_dt.datetime, int, str | None, int, int]]:
+#: (bucket start, level, channel or None, visible lines, occurrences) rows.
+Counts = list[tuple[_dt.datetime, int, str | None, int, int]]
+
+
+def event_counts(conn: sa.Connection, window: Window) -> Counts:
     """Visible lines and occurrences of ``window`` per bucket (its start), level and channel
     (None for none), exact."""
     rows = _event_rows(window)

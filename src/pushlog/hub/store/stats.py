@@ -74,8 +74,10 @@ def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
 
 
-def _events(conn: sa.Connection, window: Window, starts: list[_dt.datetime]) -> dict[str, Any]:
-    rows = rollups.event_counts(conn, window)
+def _events(
+    conn: sa.Connection, window: Window, starts: list[_dt.datetime], known: rollups.Counts | None = None
+) -> dict[str, Any]:
+    rows = rollups.event_counts(conn, window) if known is None else known
     names = list(dict.fromkeys(_LEVEL_NAMES.values()))
     per_bucket = {start: dict.fromkeys(names, 0) for start in starts}
     by_level = dict.fromkeys(names, 0)
@@ -204,8 +206,9 @@ def stats(conn: sa.Connection, window: Window, *, top: int = 10) -> dict[str, An
     :mod:`.analytics`); ``top``: how many noisiest fingerprints."""
     starts = window.starts()
     delivery_stats, pushes = _deliveries(conn, window)
+    counts = rollups.event_counts(conn, window)
     return {
-        "channels": analytics.channels(conn, window, starts),
+        "channels": analytics.channels(conn, window, starts, counts),
         "noisiest": analytics.noisiest(conn, window, top),
         "acknowledgement": analytics.acknowledgement(conn, window),
         "transports": analytics.transports(conn, window),
@@ -213,7 +216,7 @@ def stats(conn: sa.Connection, window: Window, *, top: int = 10) -> dict[str, An
         "since": format_time(window.since),
         "until": format_time(window.until),
         "bucket": window.unit,
-        "events": _events(conn, window, starts),
+        "events": _events(conn, window, starts, counts),
         "deliveries": delivery_stats,
         "pushes": pushes,
         "clients": _clients(conn, window, starts),
