@@ -627,6 +627,28 @@ class DeliveryFunnel(Struct):
     failed: dict[str, int]
 
 
+class NotificationRow(Struct):
+    id: str
+    template: str | None
+    status: Annotated[str, Meta(description="scheduled, sending, sent or cancelled")]
+    created_at: Time
+    funnel: Annotated[Funnel | None, Meta(description="as in GET /v1/notifications/{id}")]
+
+
+class TemplateRow(Struct):
+    template: Annotated[str | None, Meta(description="null: notifications sent without a template")]
+    notifications: int
+    funnel: Annotated[Funnel | None, Meta(description="its expanded notifications' funnels summed")]
+
+
+class NotificationStats(Struct):
+    """Notifications created in the window: the newest 50 with their funnels, and per template."""
+
+    total: int
+    items: list[NotificationRow]
+    by_template: list[TemplateRow]
+
+
 class Stats(Struct):
     since: Time
     until: Time
@@ -640,6 +662,7 @@ class Stats(Struct):
     acknowledgement: AckStats
     transports: list[TransportStats]
     funnel: DeliveryFunnel
+    notifications: NotificationStats
 
 
 class Health(Struct):

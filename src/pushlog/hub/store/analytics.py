@@ -18,8 +18,9 @@ import sqlalchemy as sa
 
 from ..._levels import Level
 from .._clock import format_time
+from . import notifications as notification_store
 from . import rollups
-from ._tables import deliveries, devices, events
+from ._tables import deliveries, devices, events, notifications
 from ._window import Window, elapsed_seconds
 from .outbox import DeliveryStatus
 
@@ -198,4 +199,45 @@ def funnel(conn: sa.Connection, window: Window) -> dict[str, Any]:
         "opened": opened,
         "acknowledged": acknowledged,
         "failed": failed,
+    }
+
+
+#: How many notifications the per-notification table lists (the newest of the window).
+MAX_NOTIFICATIONS: Final = 50
+
+
+def notification_funnels(conn: sa.Connection, window: Window) -> dict[str, Any]:
+    """Notifications created in the window with their funnels (:func:`.notifications.funnel`'s
+    counting, one query for all): the newest :data:`MAX_NOTIFICATIONS`, and per template (``None``:
+    notifications sent without one) the funnels of all of them summed."""
+    created = window.contains(notifications.c.created_at)
+    rows = conn.execute(
+        sa.select(notifications)
+        .where(created)
+        .order_by(notifications.c.created_at.desc(), notifications.c.id.desc())
+    ).all()
+    shown = notification_store.funnels(conn, rows, scope=sa.select(notifications.c.id).where(created))
+    per_template: dict[str | None, dict[str, Any]] = {}
+    for row in rows:
+        template = (row.content or {}).get("template")
+        entry = per_template.setdefault(template, {"template": template, "notifications": 0, "funnel": {}})
+        entry["notifications"] += 1
+        if shown[row.id] is not None:
+            notification_store.add_funnels(entry["funnel"], shown[row.id] or {})
+    return {
+        "total": len(rows),
+        "items": [
+            {
+                "id": row.id,
+                "template": (row.content or {}).get("template"),
+                "status": notification_store.shown_status(row, shown[row.id]),
+                "created_at": format_time(row.created_at),
+                "funnel": shown[row.id],
+            }
+            for row in rows[:MAX_NOTIFICATIONS]
+        ],
+        "by_template": sorted(
+            ({**entry, "funnel": entry["funnel"] or None} for entry in per_template.values()),
+            key=lambda e: (-e["notifications"], e["template"] is None, e["template"] or ""),
+        ),
     }

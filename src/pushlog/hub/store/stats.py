@@ -213,6 +213,7 @@ def stats(conn: sa.Connection, window: Window, *, top: int = 10) -> dict[str, An
         "acknowledgement": analytics.acknowledgement(conn, window),
         "transports": analytics.transports(conn, window),
         "funnel": analytics.funnel(conn, window),
+        "notifications": analytics.notification_funnels(conn, window),
         "since": format_time(window.since),
         "until": format_time(window.until),
         "bucket": window.unit,
