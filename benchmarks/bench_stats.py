@@ -185,7 +185,7 @@ def main() -> None:
             starts = window.starts()
             sections: dict[str, Callable[[sa.Connection], object]] = {
                 "events by level": lambda c, w=window, s=starts: stats_store._events(c, w, s),
-                "deliveries+pushes": lambda c, w=window: stats_store._deliveries(c, w),
+                "deliveries+pushes": lambda c, w=window, s=starts: stats_store._deliveries(c, w, s),
                 "channels": lambda c, w=window, s=starts: analytics.channels(c, w, s),
                 "noisiest top 10": lambda c, w=window: analytics.noisiest(c, w, 10),
                 "ack times": lambda c, w=window: analytics.acknowledgement(c, w),

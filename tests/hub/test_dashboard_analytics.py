@@ -143,6 +143,13 @@ def test_dashboard_shows_top_lists_funnel_transports_and_exports_csv(
         expect(page.locator("#template-funnels tbody tr td")).to_have_text(
             ["shipped", "1", "2", "1", "1", "0", "0", "0", "0 %", "no_device 1"]
         )
+        # open rate per hour (the pushes may straddle an hour boundary): 5 sent, 2 delivered, none opened
+        opens = [
+            [c.inner_text() for c in r.locator("td").all()[1:]]
+            for r in page.locator("#open-rate tbody tr").all()
+        ]
+        assert [sum(int(row[i]) for row in opens) for i in range(3)] == [5, 2, 0]
+        assert {row[3] for row in opens} == {"0 %"}
         # held and skipped join the status chart
         labels = page.locator("#chart-deliveries svg text.label").all_text_contents()
         assert labels[-2:] == ["held", "skipped"]

@@ -540,6 +540,14 @@ class DeliveryStats(Struct):
     by_device: list[DeviceStats]
 
 
+class PushBucket(Struct):
+    start: Time
+    sent: int
+    delivered: int
+    opened: int
+    open_rate: Annotated[float | None, Meta(description="opened / sent; null when nothing was sent")]
+
+
 class PushStats(Struct):
     sent: int
     failed: int
@@ -547,6 +555,7 @@ class PushStats(Struct):
     opened: int
     acknowledged: int
     median_delivery_latency_s: float | None
+    buckets: Annotated[list[PushBucket], Meta(description="per bucket of the deliveries' creation")]
 
 
 class KeyDrops(Struct):
