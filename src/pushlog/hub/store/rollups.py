@@ -21,7 +21,7 @@ Limits, by design: a rollup keeps counting what was received after retention del
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -114,7 +114,23 @@ def _greater(current: ColumnElement[Any], new: ColumnElement[Any]) -> ColumnElem
     return sa.case((current.is_(None), new), (new.is_(None), current), (new > current, new), else_=current)
 
 
-def _upsert_cells(conn: sa.Connection, cells: dict[tuple[int, int, str], list[int]]) -> None:
+def _run(
+    conn: sa.Connection, name: str, build: Callable[[sa.Connection], Any], rows: list[dict[str, Any]]
+) -> None:
+    """Execute UPSERT ``build(conn)`` for ``rows`` through the driver's ``executemany``, compiled once
+    per connection (no per-row work in SQLAlchemy: the columns are plain integers and text, which
+    need no bind processing), as ``_bulk.BulkInsert`` does for the events themselves."""
+    key = ("pushlog.rollups", name)
+    prepared = conn.info.get(key)
+    if prepared is None:
+        compiled = build(conn).compile(dialect=conn.dialect)
+        prepared = conn.info[key] = (compiled.string, compiled.positiontup if compiled.positional else None)
+    sql, order = prepared
+    params = [tuple(row[n] for n in order) for row in rows] if order is not None else rows
+    conn.exec_driver_sql(sql, params)
+
+
+def _cells_upsert(conn: sa.Connection) -> Any:
     stmt = _insert(conn, event_rollup)
     stmt = stmt.on_conflict_do_update(
         index_elements=["hour", "level", "channel"],
@@ -123,16 +139,21 @@ def _upsert_cells(conn: sa.Connection, cells: dict[tuple[int, int, str], list[in
             "occurrences": event_rollup.c.occurrences + stmt.excluded.occurrences,
         },
     )
-    conn.execute(
-        stmt,
-        [
-            {"hour": h, "level": lv, "channel": ch, "lines": n, "occurrences": occ}
-            for (h, lv, ch), (n, occ) in cells.items()
-        ],
-    )
+    return stmt.values({c: sa.bindparam(c) for c in ("hour", "level", "channel", "lines", "occurrences")})
 
 
-def _upsert_prints(conn: sa.Connection, prints: dict[tuple[int, str], list[Any]]) -> None:
+def _upsert_cells(conn: sa.Connection, cells: dict[tuple[int, int, str], list[int]]) -> None:
+    rows = [
+        {"hour": h, "level": lv, "channel": ch, "lines": n, "occurrences": occ}
+        for (h, lv, ch), (n, occ) in cells.items()
+    ]
+    _run(conn, "cells", _cells_upsert, rows)
+
+
+_PRINT_COLUMNS = ("hour", "fingerprint", "lines", "occurrences", "level", "title", "channel")
+
+
+def _prints_upsert(conn: sa.Connection) -> Any:
     # A print touched only by follow-ups has no title of its own: its row exists already (its line
     # was recorded first), so the UPSERT only ever updates it and the placeholder is never stored.
     stmt = _insert(conn, fingerprint_rollup)
@@ -143,17 +164,23 @@ def _upsert_prints(conn: sa.Connection, prints: dict[tuple[int, str], list[Any]]
             "occurrences": fingerprint_rollup.c.occurrences + stmt.excluded.occurrences,
             "level": _greater(fingerprint_rollup.c.level, stmt.excluded.level),
             "title": sa.case(
-                (stmt.excluded.lines == 0, fingerprint_rollup.c.title),
+                (stmt.excluded.lines == sa.literal_column("0"), fingerprint_rollup.c.title),
                 else_=_greater(fingerprint_rollup.c.title, stmt.excluded.title),
             ),
             "channel": sa.case(
-                (stmt.excluded.lines == 0, fingerprint_rollup.c.channel),
+                (stmt.excluded.lines == sa.literal_column("0"), fingerprint_rollup.c.channel),
                 else_=_greater(fingerprint_rollup.c.channel, stmt.excluded.channel),
             ),
         },
     )
-    conn.execute(
-        stmt,
+    return stmt.values({c: sa.bindparam(c) for c in _PRINT_COLUMNS})
+
+
+def _upsert_prints(conn: sa.Connection, prints: dict[tuple[int, str], list[Any]]) -> None:
+    _run(
+        conn,
+        "prints",
+        _prints_upsert,
         [
             {
                 "hour": h,
