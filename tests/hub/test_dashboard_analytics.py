@@ -1,6 +1,7 @@
 """The dashboard's analytics in a real Chromium (hub/static/js/analytics.js): what a person sees in the
-noisiest, channels, funnel, transports and acknowledgement tables, the range picker, a CSV export,
-and that it all fits a phone. Screenshots at phone and desktop widths for docs/webapp.md."""
+noisiest, channels, funnel, transports, acknowledgement and per-notification/per-template tables, the
+range picker, a CSV export, and that it all fits a phone. Screenshots at phone and desktop widths for
+docs/webapp.md."""
 
 from __future__ import annotations
 
@@ -84,6 +85,23 @@ def test_dashboard_shows_top_lists_funnel_transports_and_exports_csv(
         with hub.client(hub.publish_key) as client:
             client.post("/v1/events", json={"events": events}).raise_for_status()
         wait_until(lambda: len(sender.sent) == 4, timeout=10, what="the four pushes")  # not the marketing one
+        with hub.client(hub.admin_key) as client:  # an app user's notification from a template
+            template = {"default_locale": "en", "locales": {"en": {"title": "Order shipped"}}}
+            client.put("/v1/templates/shipped", json=template).raise_for_status()
+            client.put("/v1/users/anna", json={"plan": "pro"}).raise_for_status()
+            client.put("/v1/users/bob", json={"plan": "pro"}).raise_for_status()  # no device
+            client.post(
+                "/v1/devices",
+                json={
+                    "kind": "webpush",
+                    "subscription": subscription("http://127.0.0.1:9/push/2"),
+                    "user_id": "anna",
+                },
+            ).raise_for_status()
+            notification = client.post(
+                "/v1/notifications", json={"audience": {"users": ["anna", "bob"]}, "template": "shipped"}
+            ).json()
+        wait_until(lambda: len(sender.sent) == 5, timeout=10, what="the notification's push")
         for _, message in sender.sent[:2]:
             httpx.post(
                 f"{hub.base_url}/v1/deliveries/{message.delivery_id}/receipt",
@@ -111,13 +129,27 @@ def test_dashboard_shows_top_lists_funnel_transports_and_exports_csv(
             r.locator("td").nth(0).inner_text(): [c.inner_text() for c in r.locator("td").all()[1:]]
             for r in page.locator("#funnel tbody tr").all()
         }
-        assert funnel["targeted"] == ["5", ""]
+        assert funnel["targeted"] == ["6", ""]
         assert funnel["skipped"] == ["1", "category_off 1"]
-        assert funnel["sent"][0] == "4"
+        assert funnel["sent"][0] == "5"
         assert funnel["delivered"][0] == "2"
         expect(page.locator("#transports tbody tr td").first).to_have_text("webpush")
         expect(page.locator("#transports tbody tr td").nth(3)).to_have_text("100 %")
         expect(page.locator("#acknowledgement tbody tr td").nth(1)).to_have_text("1")  # 1 of 1 acknowledged
+        # per notification and per template: targeted, skipped, sent, delivered, opened, failed, ...
+        expect(page.locator("#notification-funnels tbody tr td")).to_have_text(
+            [notification["id"], "shipped", "sent", "2", "1", "1", "0", "0", "0", "0 %", "no_device 1"]
+        )
+        expect(page.locator("#template-funnels tbody tr td")).to_have_text(
+            ["shipped", "1", "2", "1", "1", "0", "0", "0", "0 %", "no_device 1"]
+        )
+        # open rate per hour (the pushes may straddle an hour boundary): 5 sent, 2 delivered, none opened
+        opens = [
+            [c.inner_text() for c in r.locator("td").all()[1:]]
+            for r in page.locator("#open-rate tbody tr").all()
+        ]
+        assert [sum(int(row[i]) for row in opens) for i in range(3)] == [5, 2, 0]
+        assert {row[3] for row in opens} == {"0 %"}
         # held and skipped join the status chart
         labels = page.locator("#chart-deliveries svg text.label").all_text_contents()
         assert labels[-2:] == ["held", "skipped"]
@@ -128,6 +160,13 @@ def test_dashboard_shows_top_lists_funnel_transports_and_exports_csv(
         lines = Path(csv_path).read_text().splitlines()
         assert lines[0] == "fingerprint,title,channel,level,lines,occurrences"
         assert lines[1] == "card-declined,Card declined,payments,error,2,12"
+        with page.expect_download() as download_info:
+            page.click("#template-funnels button.csv")
+        lines = Path(download_info.value.path()).read_text().splitlines()
+        assert lines == [
+            "template,notifications,targeted,skipped,sent,delivered,opened,failed,open rate,reasons",
+            "shipped,1,2,1,1,0,0,0,0 %,no_device 1",
+        ]
         page.screenshot(path=str(screenshots / "dashboard-analytics.png"), full_page=True)
 
         page.select_option("#range", "7d")

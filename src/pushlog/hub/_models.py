@@ -540,6 +540,14 @@ class DeliveryStats(Struct):
     by_device: list[DeviceStats]
 
 
+class PushBucket(Struct):
+    start: Time
+    sent: int
+    delivered: int
+    opened: int
+    open_rate: Annotated[float | None, Meta(description="opened / sent; null when nothing was sent")]
+
+
 class PushStats(Struct):
     sent: int
     failed: int
@@ -547,6 +555,7 @@ class PushStats(Struct):
     opened: int
     acknowledged: int
     median_delivery_latency_s: float | None
+    buckets: Annotated[list[PushBucket], Meta(description="per bucket of the deliveries' creation")]
 
 
 class KeyDrops(Struct):
@@ -627,6 +636,28 @@ class DeliveryFunnel(Struct):
     failed: dict[str, int]
 
 
+class NotificationRow(Struct):
+    id: str
+    template: str | None
+    status: Annotated[str, Meta(description="scheduled, sending, sent or cancelled")]
+    created_at: Time
+    funnel: Annotated[Funnel | None, Meta(description="as in GET /v1/notifications/{id}")]
+
+
+class TemplateRow(Struct):
+    template: Annotated[str | None, Meta(description="null: notifications sent without a template")]
+    notifications: int
+    funnel: Annotated[Funnel | None, Meta(description="its expanded notifications' funnels summed")]
+
+
+class NotificationStats(Struct):
+    """Notifications created in the window: the newest 50 with their funnels, and per template."""
+
+    total: int
+    items: list[NotificationRow]
+    by_template: list[TemplateRow]
+
+
 class Stats(Struct):
     since: Time
     until: Time
@@ -640,6 +671,7 @@ class Stats(Struct):
     acknowledgement: AckStats
     transports: list[TransportStats]
     funnel: DeliveryFunnel
+    notifications: NotificationStats
 
 
 class Health(Struct):

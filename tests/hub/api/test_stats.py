@@ -146,6 +146,8 @@ def test_events_deliveries_and_pushes_in_the_window(
     assert set(per_device) == set(device_ids)
     assert all(d["total"] == 2 and not d["removed"] for d in per_device.values())
     assert {d["name"] for d in per_device.values()} == {"phone 0", "phone 1"}
+    opens = [(b["sent"], b["opened"], b["open_rate"]) for b in got["pushes"].pop("buckets") if b["sent"]]
+    assert opens == [(3, 1, 0.3333)]  # every push of this test was created in the 12:00 hour
     assert got["pushes"] == {
         "sent": 3,
         "failed": 1,

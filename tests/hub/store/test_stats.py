@@ -104,5 +104,8 @@ def test_the_same_counts_on_both_databases(engine: sa.Engine) -> None:
         "opened": 0,
         "acknowledged": 0,
         "median_delivery_latency_s": 1.5,
+        "buckets": [
+            {"start": "2026-01-01T00:00:00.000000Z", "sent": 1, "delivered": 1, "opened": 0, "open_rate": 0.0}
+        ],
     }
     assert day["clients"]["dropped"] == 7

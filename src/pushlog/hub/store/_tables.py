@@ -449,3 +449,30 @@ escalations = sa.Table(
     sa.PrimaryKeyConstraint("rule_id", "event_seq"),
     sa.Index("ix_escalations_next_at", "next_at"),
 )
+
+#: Hourly rollups of the events table for ``GET /v1/stats`` (store/rollups.py keeps them on ingest):
+#: visible lines and occurrences per hour x level x channel (``''`` for no channel), and per hour x
+#: fingerprint with the largest level, title and channel seen. ``hour`` is whole hours since the epoch.
+event_rollup = sa.Table(
+    "event_rollup",
+    metadata,
+    sa.Column("hour", sa.BigInteger, nullable=False),
+    sa.Column("level", sa.Integer, nullable=False),
+    sa.Column("channel", sa.String(64), nullable=False),
+    sa.Column("lines", sa.BigInteger, nullable=False),
+    sa.Column("occurrences", sa.BigInteger, nullable=False),
+    sa.PrimaryKeyConstraint("hour", "level", "channel"),
+)
+
+fingerprint_rollup = sa.Table(
+    "fingerprint_rollup",
+    metadata,
+    sa.Column("hour", sa.BigInteger, nullable=False),
+    sa.Column("fingerprint", sa.String(128), nullable=False),
+    sa.Column("lines", sa.BigInteger, nullable=False),
+    sa.Column("occurrences", sa.BigInteger, nullable=False),
+    sa.Column("level", sa.Integer, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("channel", sa.String(64)),
+    sa.PrimaryKeyConstraint("hour", "fingerprint"),
+)

@@ -94,6 +94,38 @@ def bucket_start(text: str) -> _dt.datetime:
     return _dt.datetime.fromisoformat(text).replace(tzinfo=_dt.UTC)
 
 
+class EpochHour(FunctionElement[int]):
+    """A timestamp as whole hours since 1970-01-01 UTC (the rollups' ``hour`` key, see
+    :func:`epoch_hour` for the same in Python)."""
+
+    type = sa.BigInteger()
+    inherit_cache = True
+    name = "epoch_hour"
+
+
+@compiles(EpochHour, "sqlite")
+def _epoch_hour_sqlite(element: EpochHour, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"(CAST(strftime('%s', {compiler.process(element.clauses, **kw)}) AS INTEGER) / 3600)"
+
+
+@compiles(EpochHour, "postgresql")
+def _epoch_hour_postgresql(element: EpochHour, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST(floor(EXTRACT(EPOCH FROM {compiler.process(element.clauses, **kw)}) / 3600) AS BIGINT)"
+
+
+def epoch_hour(moment: _dt.datetime) -> int:
+    """Whole hours since the epoch of an aware ``moment`` (what :class:`EpochHour` computes)."""
+    return (moment - _EPOCH) // _HOUR
+
+
+def hour_start(hour: int) -> _dt.datetime:
+    return _EPOCH + _dt.timedelta(hours=hour)
+
+
+_EPOCH: Final = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
+_HOUR: Final = _dt.timedelta(hours=1)
+
+
 class ElapsedSeconds(FunctionElement[float]):
     """``later - earlier`` in seconds as a float, computed by the database (so exact percentiles
     read one float per row instead of two timestamps to parse)."""

@@ -18,8 +18,10 @@ import sqlalchemy as sa
 
 from ..._levels import Level
 from .._clock import format_time
-from ._tables import deliveries, devices, events
-from ._window import Window, bucket_start, elapsed_seconds, time_bucket
+from . import notifications as notification_store
+from . import rollups
+from ._tables import deliveries, devices, events, notifications
+from ._window import Window, elapsed_seconds
 from .outbox import DeliveryStatus
 
 #: How many channels the per-channel series keeps (the rest is summed as ``other``).
@@ -37,27 +39,27 @@ def percentile(values: Sequence[float], fraction: float) -> float | None:
     return round(ordered[rank - 1], 3)
 
 
-def channels(conn: sa.Connection, window: Window, starts: list[_dt.datetime]) -> dict[str, Any]:
-    """Visible event lines per channel: totals (top :data:`TOP_CHANNELS` + other) and per bucket."""
-    visible = sa.and_(window.contains(events.c.ts), events.c.merged_into.is_(None))
-    totals = conn.execute(
-        sa.select(events.c.channel, sa.func.count()).where(visible).group_by(events.c.channel)
-    ).all()
-    ranked = sorted(((c or NO_CHANNEL, int(n)) for c, n in totals), key=lambda item: (-item[1], item[0]))
+def channels(
+    conn: sa.Connection, window: Window, starts: list[_dt.datetime], known: rollups.Counts | None = None
+) -> dict[str, Any]:
+    """Visible event lines per channel: totals (top :data:`TOP_CHANNELS` + other) and per bucket
+    (``known``: :func:`.rollups.event_counts` of the window when the caller has it already)."""
+    rows = rollups.event_counts(conn, window) if known is None else known
+    totals: dict[str, int] = {}
+    for _start, _level, channel, n, _occ in rows:
+        totals[channel or NO_CHANNEL] = totals.get(channel or NO_CHANNEL, 0) + n
+    ranked = sorted(totals.items(), key=lambda item: (-item[1], item[0]))
     top = [name for name, _ in ranked[:TOP_CHANNELS]]
     by_channel = {name: n for name, n in ranked[:TOP_CHANNELS]}
     rest = sum(n for _, n in ranked[TOP_CHANNELS:])
     if rest:
         by_channel[OTHER] = rest
     names = [*top, *([OTHER] if rest else [])]
-    bucket = time_bucket(events.c.ts, window.unit).label("bucket")
     per_bucket = {start: dict.fromkeys(names, 0) for start in starts}
-    for text, channel, n in conn.execute(
-        sa.select(bucket, events.c.channel, sa.func.count()).where(visible).group_by(bucket, events.c.channel)
-    ):
+    for start, _level, channel, n, _occ in rows:
         name = channel or NO_CHANNEL
-        counts = per_bucket.setdefault(bucket_start(text), dict.fromkeys(names, 0))
-        counts[name if name in top else OTHER] += int(n)
+        counts = per_bucket.setdefault(start, dict.fromkeys(names, 0))
+        counts[name if name in top else OTHER] += n
     return {
         "by_channel": by_channel,
         "buckets": [{"start": format_time(s), "channels": c} for s, c in sorted(per_bucket.items())],
@@ -66,23 +68,6 @@ def channels(conn: sa.Connection, window: Window, starts: list[_dt.datetime]) ->
 
 def noisiest(conn: sa.Connection, window: Window, top: int) -> list[dict[str, Any]]:
     """The ``top`` fingerprints with the most occurrences (``count`` summed, dedup included)."""
-    occurrences = sa.func.sum(events.c.count)
-    rows = conn.execute(
-        sa.select(
-            events.c.fingerprint,
-            sa.func.count(),
-            occurrences,
-            sa.func.max(events.c.level),
-            sa.func.max(events.c.title),
-            sa.func.max(events.c.channel),
-        )
-        .where(
-            window.contains(events.c.ts), events.c.merged_into.is_(None), events.c.fingerprint.is_not(None)
-        )
-        .group_by(events.c.fingerprint)
-        .order_by(occurrences.desc(), events.c.fingerprint)
-        .limit(top)
-    ).all()
     return [
         {
             "fingerprint": fp,
@@ -92,7 +77,7 @@ def noisiest(conn: sa.Connection, window: Window, top: int) -> list[dict[str, An
             "lines": int(lines),
             "occurrences": int(occ),
         }
-        for fp, lines, occ, level, title, channel in rows
+        for fp, lines, occ, level, title, channel in rollups.noisiest(conn, window, top)
     ]
 
 
@@ -214,4 +199,45 @@ def funnel(conn: sa.Connection, window: Window) -> dict[str, Any]:
         "opened": opened,
         "acknowledged": acknowledged,
         "failed": failed,
+    }
+
+
+#: How many notifications the per-notification table lists (the newest of the window).
+MAX_NOTIFICATIONS: Final = 50
+
+
+def notification_funnels(conn: sa.Connection, window: Window) -> dict[str, Any]:
+    """Notifications created in the window with their funnels (:func:`.notifications.funnel`'s
+    counting, one query for all): the newest :data:`MAX_NOTIFICATIONS`, and per template (``None``:
+    notifications sent without one) the funnels of all of them summed."""
+    created = window.contains(notifications.c.created_at)
+    rows = conn.execute(
+        sa.select(notifications)
+        .where(created)
+        .order_by(notifications.c.created_at.desc(), notifications.c.id.desc())
+    ).all()
+    shown = notification_store.funnels(conn, rows, scope=sa.select(notifications.c.id).where(created))
+    per_template: dict[str | None, dict[str, Any]] = {}
+    for row in rows:
+        template = (row.content or {}).get("template")
+        entry = per_template.setdefault(template, {"template": template, "notifications": 0, "funnel": {}})
+        entry["notifications"] += 1
+        if shown[row.id] is not None:
+            notification_store.add_funnels(entry["funnel"], shown[row.id] or {})
+    return {
+        "total": len(rows),
+        "items": [
+            {
+                "id": row.id,
+                "template": (row.content or {}).get("template"),
+                "status": notification_store.shown_status(row, shown[row.id]),
+                "created_at": format_time(row.created_at),
+                "funnel": shown[row.id],
+            }
+            for row in rows[:MAX_NOTIFICATIONS]
+        ],
+        "by_template": sorted(
+            ({**entry, "funnel": entry["funnel"] or None} for entry in per_template.values()),
+            key=lambda e: (-e["notifications"], e["template"] is None, e["template"] or ""),
+        ),
     }

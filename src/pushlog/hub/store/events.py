@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from ..._event import MAX_COUNT
 from ..._levels import POLICIES, Level
 from .._clock import format_time
-from . import alerts, incidents, outbox
+from . import alerts, incidents, outbox, rollups
 from ._bulk import BulkInsert
 from ._locks import INGEST, hold_for_transaction
 from ._tables import UTCDateTime, event_meta, event_tags, events
@@ -133,8 +133,12 @@ def insert_events(
     targets = _merge_targets(conn, fresh, key_id)
     visible = [item for item in fresh if item.id not in targets]
     seq_of = _insert_rows(conn, visible, key_id=key_id, now=now, repeat=repeat)
+    growth: dict[int, int] = {}
     if targets:
-        _merge_follow_ups(conn, [item for item in fresh if item.id in targets], targets, seq_of, key_id, now)
+        growth = _merge_follow_ups(
+            conn, [item for item in fresh if item.id in targets], targets, seq_of, key_id, now
+        )
+    rollups.record(conn, visible, growth)
 
     _INSERT_TAGS.execute(conn, [(seq_of[e.id], tag) for e in visible for tag in dict.fromkeys(e.tags)])
     meta_rows = []
@@ -317,8 +321,9 @@ def _merge_follow_ups(
     seq_of: dict[str, int],
     key_id: str | None,
     now: _dt.datetime,
-) -> None:
-    """Store follow-ups hidden and add their counts to their lines (one UPDATE per line)."""
+) -> dict[int, int]:
+    """Store follow-ups hidden and add their counts to their lines (one UPDATE per line); the count
+    added to each line, by its seq."""
     growth: dict[int, tuple[int, _dt.datetime]] = {}
     rows = []
     for item in items:
@@ -333,6 +338,7 @@ def _merge_follow_ups(
         _GROW_LINE,
         [{"b_seq": line, "b_add": added, "b_last": last} for line, (added, last) in growth.items()],
     )
+    return {line: added for line, (added, _) in growth.items()}
 
 
 #: The schedule for events that are never CRITICAL pushes (merged follow-ups, the hub's own alerts).

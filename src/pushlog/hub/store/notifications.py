@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import secrets
+from collections.abc import Sequence
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -169,23 +170,55 @@ def purge_finished(conn: sa.Connection, *, before: _dt.datetime, limit: int) -> 
 _SENT_OR_LATER: Final = (DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.OPENED)
 
 
+#: (notification id, transport kind, status, last error, gate reason, n): the grouped delivery rows a
+#: funnel is counted from.
+_COUNTED: Final = (
+    deliveries.c.notification_id,
+    devices.c.kind,
+    deliveries.c.status,
+    deliveries.c.last_error,
+    deliveries.c.reason,
+)
+
+
+def _delivery_counts(conn: sa.Connection, which: sa.ColumnElement[bool]) -> dict[str, list[Any]]:
+    """Delivery rows of the notifications ``which`` selects, grouped for :func:`count_funnel`, by id."""
+    out: dict[str, list[Any]] = {}
+    for notification_id, *rest in conn.execute(
+        sa.select(*_COUNTED, sa.func.count())
+        .select_from(deliveries.outerjoin(devices, devices.c.id == deliveries.c.device_id))
+        .where(which)
+        .group_by(*_COUNTED)
+    ):
+        out.setdefault(notification_id, []).append(rest)
+    return out
+
+
 def funnel(conn: sa.Connection, row: Any) -> dict[str, Any] | None:
     """What happened to an expanded notification's recipients, from its delivery rows (None before
     it is expanded)."""
     if row.expanded_at is None:
         return None
-    counts = conn.execute(
-        sa.select(
-            devices.c.kind,
-            deliveries.c.status,
-            deliveries.c.last_error,
-            deliveries.c.reason,
-            sa.func.count().label("n"),
-        )
-        .select_from(deliveries.outerjoin(devices, devices.c.id == deliveries.c.device_id))
-        .where(deliveries.c.notification_id == row.id)
-        .group_by(devices.c.kind, deliveries.c.status, deliveries.c.last_error, deliveries.c.reason)
-    ).all()
+    counts = _delivery_counts(conn, deliveries.c.notification_id == row.id)
+    return count_funnel(row, counts.get(row.id, []))
+
+
+def funnels(
+    conn: sa.Connection, rows: Sequence[Any], *, scope: sa.Select[Any] | None = None
+) -> dict[str, dict[str, Any] | None]:
+    """:func:`funnel` of each of ``rows`` (notification rows), with one query for all of them;
+    ``scope``: a SELECT of their ids (instead of listing every id in the query)."""
+    expanded = [row.id for row in rows if row.expanded_at is not None]
+    which = deliveries.c.notification_id.in_(expanded if scope is None else scope)
+    counts = _delivery_counts(conn, which) if expanded else {}
+    return {
+        row.id: None if row.expanded_at is None else count_funnel(row, counts.get(row.id, [])) for row in rows
+    }
+
+
+def count_funnel(row: Any, counts: Sequence[Sequence[Any]]) -> dict[str, Any]:
+    """The funnel of notification ``row`` from its grouped delivery rows (kind, status, last error,
+    gate reason, n)."""
     total = {"queued": 0, "sent": 0, "delivered": 0, "opened": 0, "failed": 0}
     per: dict[str, dict[str, int]] = {}
     reasons: dict[str, int] = {}
@@ -228,11 +261,27 @@ def funnel(conn: sa.Connection, row: Any) -> dict[str, Any] | None:
     }
 
 
+def add_funnels(into: dict[str, Any], funnel: dict[str, Any]) -> dict[str, Any]:
+    """Add ``funnel`` to ``into`` (both :func:`count_funnel` answers; counts and counts by reason or
+    transport summed), for a template's funnel over its notifications. Returns ``into``."""
+    for name, value in funnel.items():
+        if isinstance(value, dict):
+            add_funnels(into.setdefault(name, {}), value)
+        else:
+            into[name] = into.get(name, 0) + value
+    return into
+
+
+def shown_status(row: Any, shown: dict[str, Any] | None) -> str:
+    """The status the API shows: ``expanded`` is ``sending`` while deliveries wait, then ``sent``."""
+    if row.status == EXPANDED:
+        return "sending" if shown and (shown["queued"] or shown["held"]) else "sent"
+    return str(row.status)
+
+
 def _json(conn: sa.Connection, row: Any) -> dict[str, Any]:
     shown = funnel(conn, row)
-    status = row.status
-    if status == EXPANDED:
-        status = "sending" if shown and (shown["queued"] or shown["held"]) else "sent"
+    status = shown_status(row, shown)
     content = row.content or {}
     return {
         "id": row.id,

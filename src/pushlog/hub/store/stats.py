@@ -13,7 +13,8 @@ funnel) are :mod:`.analytics`'.
 * Deliveries are counted by ``created_at`` (a CRITICAL re-push round counts when it is created):
   by status, by device, and as push milestones (sent / delivered / opened from their timestamps,
   failed / acknowledged from the status; a delivered row counts as sent too). The median
-  sent -> delivered latency comes from the window's rows that have both timestamps.
+  sent -> delivered latency comes from the window's rows that have both timestamps. Per bucket, the
+  pushes sent, delivered and opened and the open rate (opened / sent) over time.
 * Client drop reports (``"client": {"dropped": n}`` in a publish envelope: events a client's queue
   could not keep) live in ``client_reports``, one row per report, counted by ``received_at``.
 """
@@ -29,8 +30,8 @@ from sqlalchemy.sql.expression import ColumnElement
 
 from ..._levels import Level
 from .._clock import format_time
-from . import analytics
-from ._tables import client_reports, deliveries, devices, events, keys
+from . import analytics, rollups
+from ._tables import client_reports, deliveries, devices, keys
 from ._window import BUCKETS, Window, bucket_start, elapsed_seconds, time_bucket
 from .outbox import DeliveryStatus
 
@@ -74,20 +75,17 @@ def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
 
 
-def _events(conn: sa.Connection, window: Window, starts: list[_dt.datetime]) -> dict[str, Any]:
-    bucket = time_bucket(events.c.ts, window.unit).label("bucket")
-    rows = conn.execute(
-        sa.select(bucket, events.c.level, sa.func.count(), sa.func.coalesce(sa.func.sum(events.c.count), 0))
-        .where(window.contains(events.c.ts), events.c.merged_into.is_(None))
-        .group_by(bucket, events.c.level)
-    ).all()
+def _events(
+    conn: sa.Connection, window: Window, starts: list[_dt.datetime], known: rollups.Counts | None = None
+) -> dict[str, Any]:
+    rows = rollups.event_counts(conn, window) if known is None else known
     names = list(dict.fromkeys(_LEVEL_NAMES.values()))
     per_bucket = {start: dict.fromkeys(names, 0) for start in starts}
     by_level = dict.fromkeys(names, 0)
     total = occurrences = 0
-    for text, level, n, occ in rows:
-        name = _level_name(int(level))
-        per_bucket.setdefault(bucket_start(text), dict.fromkeys(names, 0))[name] += int(n)
+    for start, level, _channel, n, occ in rows:
+        name = _level_name(level)
+        per_bucket.setdefault(start, dict.fromkeys(names, 0))[name] += n
         by_level[name] += int(n)
         total += int(n)
         occurrences += int(occ)
@@ -103,7 +101,9 @@ def _zero_by_status() -> dict[str, int]:
     return {status.value: 0 for status in DeliveryStatus}
 
 
-def _deliveries(conn: sa.Connection, window: Window) -> tuple[dict[str, Any], dict[str, Any]]:
+def _deliveries(
+    conn: sa.Connection, window: Window, starts: list[_dt.datetime]
+) -> tuple[dict[str, Any], dict[str, Any]]:
     in_window = window.contains(deliveries.c.created_at)
     rows = conn.execute(
         sa.select(
@@ -130,16 +130,23 @@ def _deliveries(conn: sa.Connection, window: Window) -> tuple[dict[str, Any], di
         )
         device["by_status"][status] = device["by_status"].get(status, 0) + int(n)
         device["total"] += int(n)
-    milestones = conn.execute(
+    bucket = time_bucket(deliveries.c.created_at, window.unit).label("bucket")
+    per_bucket: dict[_dt.datetime, tuple[int, ...]] = {start: (0, 0, 0, 0, 0) for start in starts}
+    for text, *counts in conn.execute(
         sa.select(
+            bucket,
             # A delivery receipt proves the push went out even when it beat the sender's own record.
             _count(sa.or_(deliveries.c.sent_at.is_not(None), deliveries.c.delivered_at.is_not(None))),
             _count(deliveries.c.status == DeliveryStatus.FAILED),
             sa.func.count(deliveries.c.delivered_at),
             sa.func.count(deliveries.c.opened_at),
             _count(deliveries.c.status == DeliveryStatus.ACKNOWLEDGED),
-        ).where(in_window)
-    ).one()
+        )
+        .where(in_window)
+        .group_by(bucket)
+    ):
+        per_bucket[bucket_start(text)] = tuple(int(n) for n in counts)
+    milestones = [sum(column) for column in zip(*per_bucket.values(), strict=True)] or [0] * 5
     latency = elapsed_seconds(deliveries.c.sent_at, deliveries.c.delivered_at)
     latencies = [
         float(seconds)
@@ -160,6 +167,16 @@ def _deliveries(conn: sa.Connection, window: Window) -> tuple[dict[str, Any], di
         "opened": opened,
         "acknowledged": acknowledged,
         "median_delivery_latency_s": round(statistics.median(latencies), 3) if latencies else None,
+        "buckets": [
+            {
+                "start": format_time(start),
+                "sent": b_sent,
+                "delivered": b_delivered,
+                "opened": b_opened,
+                "open_rate": round(b_opened / b_sent, 4) if b_sent else None,
+            }
+            for start, (b_sent, _, b_delivered, b_opened, _) in sorted(per_bucket.items())
+        ],
     }
     devices_out = sorted(per_device.values(), key=lambda d: (-d["total"], d["name"] or "", d["device_id"]))
     return {"total": sum(by_status.values()), "by_status": by_status, "by_device": devices_out}, pushes
@@ -208,17 +225,19 @@ def stats(conn: sa.Connection, window: Window, *, top: int = 10) -> dict[str, An
     """Every count of ``GET /v1/stats`` for ``window`` (see the module docstring and
     :mod:`.analytics`); ``top``: how many noisiest fingerprints."""
     starts = window.starts()
-    delivery_stats, pushes = _deliveries(conn, window)
+    delivery_stats, pushes = _deliveries(conn, window, starts)
+    counts = rollups.event_counts(conn, window)
     return {
-        "channels": analytics.channels(conn, window, starts),
+        "channels": analytics.channels(conn, window, starts, counts),
         "noisiest": analytics.noisiest(conn, window, top),
         "acknowledgement": analytics.acknowledgement(conn, window),
         "transports": analytics.transports(conn, window),
         "funnel": analytics.funnel(conn, window),
+        "notifications": analytics.notification_funnels(conn, window),
         "since": format_time(window.since),
         "until": format_time(window.until),
         "bucket": window.unit,
-        "events": _events(conn, window, starts),
+        "events": _events(conn, window, starts, counts),
         "deliveries": delivery_stats,
         "pushes": pushes,
         "clients": _clients(conn, window, starts),
