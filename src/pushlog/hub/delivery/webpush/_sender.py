@@ -19,9 +19,10 @@ message, about 0.2 ms of CPU) only once it holds its slot: a fan-out of thousand
 all before the first request leaves. Encryption runs on the event loop unless an ``executor`` is
 given: measured here, a thread pool gains nothing (``cryptography`` holds the GIL for
 nearly all of the work) and costs CPU in hand-offs; a process pool
-(:class:`concurrent.futures.ProcessPoolExecutor`, owned by the caller) uses more cores on a machine
-that has idle ones (the work sent to it is the module-level :func:`~._encrypt.encrypt_raw` with bytes and
-decoded keys).
+(:class:`concurrent.futures.ProcessPoolExecutor`, owned by the caller; the work sent to it is the
+module-level :func:`~._encrypt.encrypt_raw` with bytes and decoded keys) moves the encryption to other
+cores, but its per-job hand-off (pickling, the pool's queue thread, the result) costs the event loop
+about as much CPU as the encryption it saves, so the hub does not make one (docs/performance.md).
 
 The sender never raises for a delivery problem: every outcome, including timeouts, refused or dropped
 connections, TLS failures and bad subscription keys, comes back as a
