@@ -8,9 +8,10 @@ different generation; since writers bump the generation only after their commit,
 read missed makes the generation move and triggers another read. Nothing can fall between the read
 and the wait.
 
-Fan-out: streams with the same filter share one :class:`Tail`. On a change, the first stream to ask
-reads the new items from the database once, for all of them, and the tail keeps them (already
-serialized) in a bounded window; every stream copies the items after its own position from memory. So
+Fan-out: streams with the same filter share one :class:`Tail`. On a change, the tail reads the new
+items from the database once, for all of them, and keeps them (already serialized) in a bounded
+window; its streams wait on the tail (:meth:`Tail.wait`), not on the broker, so each wakes once per
+change, when the items are already in memory, and copies the items after its own position. So
 an event costs one database read per distinct filter, not one per connected stream. The tail's reads
 follow the same generation rule, so the window misses nothing; a stream whose position lies before the
 window (a reconnect with ``Last-Event-ID`` far behind, or a client too slow to keep up) reads from the
@@ -79,6 +80,11 @@ class Broker:
         self._generation += 1
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
+        for tail in list(self._tails.values()):
+            if self.closed:
+                tail.wake()
+            else:
+                tail.changed()
 
     async def changed(self) -> None:
         """Events were committed."""
@@ -178,6 +184,8 @@ class Tail:
         self._generation: int | None = None
         self._read_at = time.monotonic()
         self._reading: asyncio.Future[None] | None = None
+        # set (and replaced) when a read finishes: what the tail's streams wait on
+        self._fresh = asyncio.Event()
 
     async def after(self, position: int) -> tuple[list[Item], int | None] | None:
         """The items after ``position`` and the generation they are complete for (``None``: more are
@@ -185,13 +193,48 @@ class Tail:
         if self._generation != self._broker.generation:
             # the first stream starts the read; the others await the same one and all wake together
             # when it is done. Shielded: a stream that disconnects meanwhile does not cancel it.
-            if self._reading is None:
-                self._reading = asyncio.ensure_future(self._refresh())
-            await asyncio.shield(self._reading)
+            await asyncio.shield(self._start_read())
         if position < self.start:
             return None
         index = bisect.bisect_right(self._items, position, key=lambda item: item[0])
         return self._items[index:], self._generation
+
+    def _start_read(self) -> asyncio.Future[None]:
+        if self._reading is None:
+            self._reading = asyncio.ensure_future(self._refresh())
+            self._reading.add_done_callback(self._read_done)
+        return self._reading
+
+    def changed(self) -> None:
+        """The broker's generation moved: read now, once, and wake the streams when it is done."""
+        self._start_read()
+
+    def _read_done(self, reading: asyncio.Future[None]) -> None:
+        failed = reading.cancelled() or reading.exception() is not None  # (retrieved: no log noise)
+        moved = self._generation is not None and self._generation != self._broker.generation
+        if not failed and moved and not self._broker.closed:
+            self._start_read()  # a change landed during the read: read it before waking anyone
+            return
+        self.wake()
+
+    def wake(self) -> None:
+        """Wake every stream waiting in :meth:`wait` (a read finished, or the broker closed)."""
+        fresh, self._fresh = self._fresh, asyncio.Event()
+        fresh.set()
+
+    async def wait(self, seen_generation: int, timeout: float) -> bool:
+        """Like :meth:`Broker.wait` for a stream whose items came from :meth:`after`, but returns when
+        the read for the change is done, so the stream finds its items in memory. ``False`` on timeout."""
+        broker = self._broker
+        if broker.closed or (broker.generation != seen_generation and self._reading is None):
+            return True
+        fresh = self._fresh  # no await since the check: a read finishing after it sets this very event
+        try:
+            async with asyncio.timeout(timeout):
+                await fresh.wait()
+        except TimeoutError:
+            return False
+        return True
 
     async def _refresh(self) -> None:
         try:

@@ -101,7 +101,10 @@ async def follow(
             yield _sse(name, payload)
         if seen is None:  # more are waiting
             continue
-        if not await broker.wait(seen, keepalive):
+        # a stream in the window waits for the tail's read (woken once, its items in memory); one
+        # catching up for itself waits for the change
+        waited = tail.wait(seen, keepalive) if shared is not None else broker.wait(seen, keepalive)
+        if not await waited:
             tail.expire(keepalive)
             yield ": keepalive\n\n"
 

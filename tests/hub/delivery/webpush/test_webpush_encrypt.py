@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import os
+
+import http_ece
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from pywebpush import WebPusher
@@ -50,6 +53,22 @@ def test_the_rfc_user_agent_decrypts_our_body() -> None:
     assert ua.decrypt(body) == b'{"title":"hi"}'
 
 
+def test_same_bytes_as_http_ece_for_the_same_salt_and_key() -> None:
+    """The hub computes RFC 8291 itself; http_ece (what pywebpush uses) is the reference."""
+    ua = Subscriber(endpoint="https://push.example.net/x")
+    for size in (1, 100, MAX_PLAINTEXT):
+        plaintext, salt, key = os.urandom(size), os.urandom(16), ec.generate_private_key(ec.SECP256R1())
+        reference = http_ece.encrypt(
+            plaintext,
+            salt=salt,
+            private_key=key,
+            dh=b64url_decode(ua.p256dh),
+            auth_secret=b64url_decode(ua.auth),
+            version="aes128gcm",
+        )
+        assert encrypt(plaintext, p256dh=ua.p256dh, auth=ua.auth, salt=salt, sender_key=key) == reference
+
+
 def test_every_message_uses_a_fresh_salt_and_ephemeral_key() -> None:
     ua = Subscriber(endpoint="https://push.example.net/x")
     first = encrypt(b"same", p256dh=ua.p256dh, auth=ua.auth)
@@ -83,6 +102,7 @@ def test_largest_plaintext_is_exactly_4096_bytes_encrypted() -> None:
         ("BAAA", RFC_AUTH, "uncompressed P-256"),
         (RFC_UA_PUBLIC, "c2hvcnQ", "16 bytes"),
         ("not base64!*", RFC_AUTH, "base64url|uncompressed"),
+        (b64url(b"\x04" + b"\x01" * 64), RFC_AUTH, "not a point on P-256"),
     ],
 )
 def test_bad_subscription_keys_are_refused_clearly(p256dh: str, auth: str, message: str) -> None:

@@ -15,13 +15,14 @@ requests before they reach aiohttp, so a fan-out of thousands queues in the send
 ``timeout`` (connect, socket read, total) starts only when it really goes out.
 
 A request is prepared (payload, keys, headers) and encrypted (a fresh P-256 key and ECDH per
-message, about 0.3 ms of CPU) only once it holds its slot: a fan-out of thousands never encrypts them
+message, about 0.2 ms of CPU) only once it holds its slot: a fan-out of thousands never encrypts them
 all before the first request leaves. Encryption runs on the event loop unless an ``executor`` is
-given: measured here, a thread pool gains nothing (``http_ece`` and ``cryptography`` hold the GIL for
+given: measured here, a thread pool gains nothing (``cryptography`` holds the GIL for
 nearly all of the work) and costs CPU in hand-offs; a process pool
-(:class:`concurrent.futures.ProcessPoolExecutor`, owned by the caller) uses more cores on a machine
-that has idle ones (the work sent to it is the module-level :func:`~._encrypt.encrypt` with bytes and
-strings).
+(:class:`concurrent.futures.ProcessPoolExecutor`, owned by the caller; the work sent to it is the
+module-level :func:`~._encrypt.encrypt_raw` with bytes and decoded keys) moves the encryption to other
+cores, but its per-job hand-off (pickling, the pool's queue thread, the result) costs the event loop
+about as much CPU as the encryption it saves, so the hub does not make one (docs/performance.md).
 
 The sender never raises for a delivery problem: every outcome, including timeouts, refused or dropped
 connections, TLS failures and bad subscription keys, comes back as a
@@ -55,7 +56,7 @@ from aiohttp.abc import AbstractResolver
 
 from ..._endpoints import EndpointError, check_url
 from .._base import Outcome, PushMessage, SendResult, Target, WebPushTarget
-from ._encrypt import SubscriptionKeyError, encrypt, parse_keys
+from ._encrypt import SubscriptionKeyError, encrypt_raw, parse_keys
 from ._guard import PublicOnlyResolver, RefusedAddress
 from ._payload import render
 from ._status import classify
@@ -123,17 +124,20 @@ class WebPushSender:
 
     def build_request(self, target: WebPushTarget, message: PushMessage) -> tuple[dict[str, str], bytes]:
         """Headers and encrypted body for one message (raises ValueError on bad input)."""
-        headers, plaintext = self._prepare(target, message)
-        return headers, encrypt(plaintext, p256dh=target.p256dh, auth=target.auth)
+        headers, plaintext, keys = self._prepare(target, message)
+        return headers, encrypt_raw(plaintext, *keys)
 
-    def _prepare(self, target: WebPushTarget, message: PushMessage) -> tuple[dict[str, str], bytes]:
-        """Headers and the plaintext to encrypt (raises ValueError on bad input)."""
+    def _prepare(
+        self, target: WebPushTarget, message: PushMessage
+    ) -> tuple[dict[str, str], bytes, tuple[bytes, bytes]]:
+        """Headers, the plaintext to encrypt and the subscription's decoded keys (raises ValueError on
+        bad input)."""
         if message.urgency not in URGENCIES:
             raise ValueError(f"invalid Urgency {message.urgency!r}")
         if message.ttl < 0:
             raise ValueError(f"TTL must be >= 0, got {message.ttl}")
         plaintext = render(message)
-        parse_keys(target.p256dh, target.auth)  # bad keys fail here, before a slot is taken
+        keys = parse_keys(target.p256dh, target.auth)
         headers = {
             "TTL": str(int(message.ttl)),
             "Urgency": message.urgency,
@@ -144,12 +148,12 @@ class WebPushSender:
         topic = topic_for(message.collapse_key)
         if topic:
             headers["Topic"] = topic
-        return headers, plaintext
+        return headers, plaintext, keys
 
-    async def _encrypt(self, target: WebPushTarget, plaintext: bytes) -> bytes:
+    async def _encrypt(self, plaintext: bytes, keys: tuple[bytes, bytes]) -> bytes:
         if self._executor is None:
-            return encrypt(plaintext, p256dh=target.p256dh, auth=target.auth)
-        job = functools.partial(encrypt, plaintext, p256dh=target.p256dh, auth=target.auth)
+            return encrypt_raw(plaintext, *keys)
+        job = functools.partial(encrypt_raw, plaintext, *keys)
         return await asyncio.get_running_loop().run_in_executor(self._executor, job)
 
     def _open(self) -> tuple[aiohttp.ClientSession, asyncio.Semaphore]:
@@ -186,8 +190,8 @@ class WebPushSender:
         session, slots = self._open()
         async with slots:
             try:
-                headers, plaintext = self._prepare(target, message)
-                body = await self._encrypt(target, plaintext)
+                headers, plaintext, keys = self._prepare(target, message)
+                body = await self._encrypt(plaintext, keys)
             except SubscriptionKeyError as exc:
                 return SendResult(outcome=Outcome.FAILED, detail=f"bad subscription keys: {exc}")
             except ValueError as exc:
