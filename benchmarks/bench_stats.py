@@ -12,9 +12,10 @@ section in "full table counts". The whole answer is timed too.
 The events are stored with their hourly rollups (``store/rollups.py``, what ingest keeps), so the 7 and
 30 day windows read rollup rows plus the window's two partial edge hours.
 
-Usage: ``python benchmarks/bench_stats.py [--smoke] [--events N]`` (``--smoke`` or
+Usage: ``python benchmarks/bench_stats.py [--smoke] [--events N] [--no-analyze]`` (``--smoke`` or
 ``PUSHLOG_BENCH_SMOKE=1``: 20,000 events, same code path; ``--events``: another size, for a loaded
-machine where filling a million rows takes too long).
+machine where filling a million rows takes too long; ``--no-analyze``: leave out the ``ANALYZE`` after
+filling, as on a hub's database, whose planner has no statistics).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ EVENTS = (
     if SMOKE
     else 1_000_000
 )
+#: A hub never runs ANALYZE, so its SQLite planner has no statistics: ``--no-analyze`` measures that.
+ANALYZE = "--no-analyze" not in sys.argv
 DAYS = 30
 REPEATS = 2 if SMOKE else 3
 CHUNK = 20_000
@@ -147,8 +150,9 @@ def _fill(engine: sa.Engine) -> None:
             rollups.record(conn, lines, {})
             if delivery_rows:
                 conn.execute(deliveries.insert(), delivery_rows)
-    with engine.begin() as conn:
-        conn.execute(sa.text("ANALYZE"))
+    if ANALYZE:
+        with engine.begin() as conn:
+            conn.execute(sa.text("ANALYZE"))
 
 
 def _best(engine: sa.Engine, fn: Callable[[sa.Connection], object]) -> float:
@@ -173,7 +177,10 @@ def main() -> None:
         began = time.perf_counter()
         _fill(engine)
         filled = time.perf_counter() - began
-        print(f"# bench_stats on {machine()}: {EVENTS:,} events over {DAYS} days, filled in {filled:.1f} s")
+        print(
+            f"# bench_stats on {machine()}: {EVENTS:,} events over {DAYS} days, filled in {filled:.1f} s"
+            + ("" if ANALYZE else ", not ANALYZEd")
+        )
         baseline = _best(engine, lambda c: c.execute(sa.select(sa.func.count()).select_from(events)).scalar())
         print(f"baseline SELECT count(*) FROM events: {baseline * 1000:.1f} ms")
         windows = {
