@@ -1,11 +1,19 @@
-"""Hub tests use the shared hub fixtures, and one real PostgreSQL server per test session (``pg_url``:
-the store tests, the multi-process tests)."""
+"""Hub tests use the shared hub fixtures, one real PostgreSQL server per test session (``pg_url``:
+the store tests, the multi-process tests), and one Chromium per browser test module (``browser``)
+with the folder its screenshots go to (``screenshots``)."""
+
+from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from tests.support.hub_server import hub, hub_factory
 from tests.support.postgres import postgres_server
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 __all__ = ["hub", "hub_factory"]
 
@@ -14,3 +22,21 @@ __all__ = ["hub", "hub_factory"]
 def pg_url() -> Iterator[str]:
     with postgres_server() as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One Chromium for the module's tests (playwright is loaded only by browser tests)."""
+    from tests.support.chromium import chromium_browser
+
+    with chromium_browser() as launched:
+        yield launched
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """docs/screenshots/ with ``PUSHLOG_UPDATE_SCREENSHOTS=1``, else a tmp dir: an ordinary run never
+    rewrites the documentation's pictures."""
+    from tests.support.chromium import screenshots_dir
+
+    return screenshots_dir(tmp_path_factory.mktemp("screenshots"))

@@ -6,17 +6,15 @@ docs/webapp.md."""
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 from tests.hub.delivery.outbox_support import FakeSender
-from tests.support.chromium import launch_chromium, sign_in
+from tests.support.chromium import sign_in
 from tests.support.devices import subscription
 from tests.support.hub_server import start_hub_thread, wait_until
 
@@ -24,22 +22,6 @@ pytestmark = [pytest.mark.browser]
 
 PHONE = {"width": 390, "height": 844}
 DOC_SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
-
-
-@pytest.fixture
-def screenshots(tmp_path: Path) -> Path:
-    """docs/screenshots/ with ``PUSHLOG_UPDATE_SCREENSHOTS=1``, else a tmp dir."""
-    return DOC_SCREENSHOTS if os.environ.get("PUSHLOG_UPDATE_SCREENSHOTS") == "1" else tmp_path
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        launched = launch_chromium(p)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def _event(

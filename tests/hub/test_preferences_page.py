@@ -5,13 +5,10 @@ shows."""
 from __future__ import annotations
 
 import datetime as _dt
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
-from tests.support.chromium import launch_chromium
+from playwright.sync_api import Browser, expect
 from tests.support.clock import FakeClock
 from tests.support.hub_server import ThreadHub, start_hub_thread
 
@@ -20,23 +17,7 @@ pytestmark = [pytest.mark.browser]
 NOON = _dt.datetime(2026, 1, 14, 11, 0, tzinfo=_dt.UTC)
 
 
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        launched = launch_chromium(p)
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
 DOC_SCREENSHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
-
-
-@pytest.fixture
-def screenshots(tmp_path: Path) -> Path:
-    """docs/screenshots/ with ``PUSHLOG_UPDATE_SCREENSHOTS=1``, else a tmp dir."""
-    return DOC_SCREENSHOTS if os.environ.get("PUSHLOG_UPDATE_SCREENSHOTS") == "1" else tmp_path
 
 
 def _link(hub: ThreadHub, user_id: str, seconds: int = 3600) -> str:

@@ -12,7 +12,6 @@ Chromium is Debian's (/usr/bin/chromium) driven by Playwright (tests/support/chr
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 import uuid
 from collections.abc import Iterator
@@ -26,12 +25,10 @@ from playwright.sync_api import (
     Browser,
     BrowserContext,
     Page,
-    Playwright,
     ViewportSize,
     expect,
-    sync_playwright,
 )
-from tests.support.chromium import launch_chromium, sign_in
+from tests.support.chromium import sign_in
 from tests.support.clock import utc_clock
 from tests.support.hub_server import ProcessHub, publish, start_hub_process, wait_until
 
@@ -46,30 +43,6 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProcessHub]:
     data = tmp_path_factory.mktemp("webapp-hub") / "data"
     with start_hub_process(data) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Where screenshots go: a tmp dir, or docs/screenshots/ with ``PUSHLOG_UPDATE_SCREENSHOTS=1``
-    (so an ordinary test run never rewrites the documentation's pictures)."""
-    if os.environ.get("PUSHLOG_UPDATE_SCREENSHOTS") == "1":
-        return DOC_SCREENSHOTS
-    return tmp_path_factory.mktemp("screenshots")
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    b = launch_chromium(playwright)
-    try:
-        yield b
-    finally:
-        b.close()
 
 
 @pytest.fixture

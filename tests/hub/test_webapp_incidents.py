@@ -11,21 +11,14 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from tests.support.chromium import chromium_browser, sign_in
+from tests.support.chromium import sign_in
 from tests.support.hub_server import publish, start_hub_thread
 
 pytestmark = [pytest.mark.browser]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium_browser() as b:
-        yield b
 
 
 def iso(moment: dt.datetime) -> str:

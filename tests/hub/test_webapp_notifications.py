@@ -14,15 +14,13 @@ none. Chromium is Debian's (/usr/bin/chromium) driven by Playwright (tests/suppo
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
-from tests.support.chromium import launch_chromium, sign_in
+from playwright.sync_api import Browser, Page, expect
+from tests.support.chromium import sign_in
 from tests.support.clock import FakeClock
 from tests.support.hub_server import ThreadHub, start_hub_thread, wait_until
 from tests.support.push_service import PushService, ReceivedPush
@@ -48,29 +46,6 @@ WEEKLY = {
 START = dt.datetime(2027, 1, 3, 10, 0, tzinfo=dt.UTC)
 #: How long an expectation waits for something the list shows after its next poll (every 3 s).
 POLL = 15_000
-
-
-@pytest.fixture(scope="module")
-def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tmp dir, or docs/screenshots/ with ``PUSHLOG_UPDATE_SCREENSHOTS=1``."""
-    if os.environ.get("PUSHLOG_UPDATE_SCREENSHOTS") == "1":
-        return DOC_SCREENSHOTS
-    return tmp_path_factory.mktemp("screenshots")
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    b = launch_chromium(playwright)
-    try:
-        yield b
-    finally:
-        b.close()
 
 
 def users_key(hub: ThreadHub) -> tuple[str, str]:

@@ -11,31 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Playwright, expect, sync_playwright
-from tests.support.chromium import launch_chromium, sign_in
+from playwright.sync_api import Browser, expect
+from tests.support.chromium import sign_in
 from tests.support.clock import FakeClock
 from tests.support.hub_server import publish, start_hub_thread
 
 pytestmark = [pytest.mark.browser]
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    b = launch_chromium(playwright)
-    try:
-        yield b
-    finally:
-        b.close()
 
 
 def test_a_resolved_alert_turns_resolved_in_the_open_feed_without_a_reload(

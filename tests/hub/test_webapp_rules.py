@@ -16,13 +16,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from tests.support.chromium import chromium_browser, screenshots_dir, sign_in
+from tests.support.chromium import screenshots_dir, sign_in
 from tests.support.clock import utc_clock
 from tests.support.devices import subscription
 from tests.support.hub_server import ThreadHub, publish, start_hub_thread, wait_until
@@ -31,12 +30,6 @@ from tests.support.hub_server import ThreadHub, publish, start_hub_thread, wait_
 ADMIN_NEEDED = "Changing rules needs an admin key: sign in with one."
 
 pytestmark = [pytest.mark.browser]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium_browser() as b:
-        yield b
 
 
 def rules_pass(hub: ThreadHub) -> None:
