@@ -90,7 +90,7 @@ def acknowledgement(conn: sa.Connection, window: Window) -> dict[str, Any]:
     """CRITICAL lines of the window: how many, how many acknowledged, mean and p90 seconds from
     receipt to acknowledgement."""
     # The level is written into the SQL (not bound) so that PostgreSQL's planner, too, sees that the
-    # query implies the partial index ix_events_critical_ts (level >= CRITICAL) and reads only it.
+    # query implies the partial index ix_events_critical_ts (CRITICAL lines only) and reads only it.
     critical = sa.and_(
         window.contains(events.c.ts),
         events.c.merged_into.is_(None),
