@@ -8,6 +8,7 @@ broken benchmark; its numbers mean nothing and it writes no figures file.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -155,3 +156,18 @@ def process_cpu(pid: int) -> float:
     """CPU seconds (user + system) of process ``pid`` so far, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def read_request(reader: asyncio.StreamReader) -> tuple[bytes, float]:
+    """One HTTP/1.1 request from a loopback sink's connection: its head and ``time.monotonic()`` when
+    the head arrived (the body, by ``Content-Length``, is read and dropped). Raises what
+    ``readuntil`` raises when the client goes away."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    arrived = time.monotonic()
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:].strip())
+    if length:
+        await reader.readexactly(length)
+    return head, arrived

@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _common import SMOKE, Hub, machine, process_cpu, ratio_line, running_hub, save_figures
+from _common import SMOKE, Hub, machine, process_cpu, ratio_line, read_request, running_hub, save_figures
 from _fanout_native import CONTENDERS as NATIVE_CONTENDERS
 from _fanout_native import IN_FLIGHT, NativeRun, run_native
 from _fanout_native import start_sink as start_native_sink
@@ -86,14 +86,7 @@ async def _serve(sock: socket.socket) -> None:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                now = time.monotonic()
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line[:15].lower() == b"content-length:":
-                        length = int(line[15:].strip())
-                if length:
-                    await reader.readexactly(length)
+                head, now = await read_request(reader)
                 if head.startswith(b"GET /stats"):
                     body = json.dumps(stats).encode()
                     stats.update(count=0, first=None, last=None)

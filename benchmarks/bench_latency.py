@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from _common import SMOKE, Hub, machine, ratio_line, running_hub, save_figures
+from _common import SMOKE, Hub, machine, ratio_line, read_request, running_hub, save_figures
 from bench_fanout import make_keys, register_devices
 
 import pushlog
@@ -54,14 +54,7 @@ async def _observe(pipe: Connection) -> None:
     async def push_service(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                now = time.monotonic()
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line[:15].lower() == b"content-length:":
-                        length = int(line[15:].strip())
-                if length:
-                    await reader.readexactly(length)
+                _, now = await read_request(reader)
                 pipe.send(("push", now))
                 writer.write(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\nLocation: /m/1\r\n\r\n")
                 await writer.drain()
