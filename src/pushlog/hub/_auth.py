@@ -39,12 +39,13 @@ def client_address(request: Request) -> str:
 
 async def lookup_key(state: HubState, secret: str) -> KeyRecord | None:
     """The key with ``secret`` (revoked or not), or None; recently found keys come from
-    :attr:`HubState.keys` without a database read (hub/_keycache.py)."""
-    record = state.keys.get(secret)
+    :attr:`HubState.keys` without a database read (hub/_keycache.py), kept by the secret's digest."""
+    digest = key_store.hash_secret(secret)
+    record = state.keys.get(digest)
     if record is None:
-        record = await state.db_read(key_store.find_by_secret, secret)
+        record = await state.db_read(key_store.find_by_hash, digest)
         if record is not None:
-            state.keys.put(secret, record)
+            state.keys.put(digest, record)
     return record
 
 

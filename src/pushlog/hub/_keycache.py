@@ -6,6 +6,9 @@ process works at once), each for :data:`KEY_CACHE_SECONDS` of wall time. A key r
 process's API is forgotten at once (:meth:`KeyCache.forget`); one revoked by another hub process or
 by ``pushlog keys revoke`` stops working here within :data:`KEY_CACHE_SECONDS`. Bounded: past
 :data:`MAX_KEYS` entries the cache starts over.
+
+Entries are keyed by the secret's digest (:func:`pushlog.hub.store.keys.hash_secret`, the one the
+key store looks keys up by), so raw secrets never sit in this long-lived dict.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Final
 
-from .store.keys import KeyRecord
+from .store.keys import KeyRecord, SecretHash
 
 #: How long a looked-up key is trusted without reading it again (seconds).
 KEY_CACHE_SECONDS: Final = 1.0
@@ -28,24 +31,25 @@ class KeyCache:
     ) -> None:
         self._ttl = ttl
         self._clock = clock
-        self._found: dict[str, tuple[float, KeyRecord]] = {}
+        self._found: dict[SecretHash, tuple[float, KeyRecord]] = {}
 
-    def get(self, secret: str) -> KeyRecord | None:
-        """The key with ``secret`` if it was looked up within the TTL, else None (look it up)."""
-        hit = self._found.get(secret)
+    def get(self, digest: SecretHash) -> KeyRecord | None:
+        """The key whose secret hashes to ``digest`` if it was looked up within the TTL, else None
+        (look it up)."""
+        hit = self._found.get(digest)
         if hit is None:
             return None
         if self._clock() >= hit[0]:
-            del self._found[secret]
+            del self._found[digest]
             return None
         return hit[1]
 
-    def put(self, secret: str, record: KeyRecord) -> None:
+    def put(self, digest: SecretHash, record: KeyRecord) -> None:
         if len(self._found) >= MAX_KEYS:
             self._found.clear()
-        self._found[secret] = (self._clock() + self._ttl, record)
+        self._found[digest] = (self._clock() + self._ttl, record)
 
     def forget(self, key_id: str) -> None:
         """The key ``key_id`` changed (revoked): the next request reads it again."""
-        for secret in [s for s, (_, record) in self._found.items() if record.id == key_id]:
-            del self._found[secret]
+        for digest in [d for d, (_, record) in self._found.items() if record.id == key_id]:
+            del self._found[digest]

@@ -60,6 +60,18 @@ def test_only_hashes_are_stored(hub: ThreadHub) -> None:
         assert secret not in dump
 
 
+def test_the_key_cache_keeps_digests_never_secrets(hub: ThreadHub) -> None:
+    """Keys in use are kept by the digest the key store looks them up by: no raw secret is held."""
+    secrets_used = (hub.admin_key, hub.publish_key, hub.read_key)
+    for secret in secrets_used:
+        with hub.client(secret) as client:
+            assert client.get("/v1/devices").status_code in (200, 403)
+    found = hub.app.state.hub.keys._found
+    assert set(found) >= {key_store.hash_secret(s) for s in secrets_used}
+    held = repr(found)
+    assert not any(secret in held for secret in secrets_used)
+
+
 def test_a_key_revoked_outside_this_process_is_refused_within_the_key_cache_time(hub: ThreadHub) -> None:
     """A key in use is kept for KEY_CACHE_SECONDS (no database read per request); revoked by another
     process (``pushlog keys revoke`` writes the database directly) it is refused once that passed."""

@@ -18,7 +18,7 @@ import datetime as _dt
 import hashlib
 import secrets
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NewType
 
 import sqlalchemy as sa
 
@@ -40,8 +40,12 @@ def scope_allows(have: str, need: str) -> bool:
     return _RANK.get(have, -1) >= _RANK[need]
 
 
-def hash_secret(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+#: The digest a key is stored and looked up by; only it, never the secret, is kept after a request.
+SecretHash = NewType("SecretHash", str)
+
+
+def hash_secret(secret: str) -> SecretHash:
+    return SecretHash(hashlib.sha256(secret.encode()).hexdigest())
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -117,7 +121,12 @@ def _random_part() -> str:
 
 def find_by_secret(conn: sa.Connection, secret: str) -> KeyRecord | None:
     """The key with this secret (revoked or not), or ``None``."""
-    row = conn.execute(sa.select(keys).where(keys.c.hash == hash_secret(secret))).first()
+    return find_by_hash(conn, hash_secret(secret))
+
+
+def find_by_hash(conn: sa.Connection, digest: SecretHash) -> KeyRecord | None:
+    """The key whose secret hashes to ``digest`` (:func:`hash_secret`), revoked or not, or ``None``."""
+    row = conn.execute(sa.select(keys).where(keys.c.hash == digest)).first()
     return None if row is None else _record(row)
 
 
