@@ -84,6 +84,12 @@ def test_an_escalation_chain_from_the_cli(running: ThreadHub, capsys: pytest.Cap
     code, out, _ = cli(capsys, "rules", "show", "oncall", *data)
     assert "active since" in out and "(paused: not evaluated)" in out and "paused (api)" in out
 
+    code, _, err = cli(capsys, "rules", "group", "oncall-2", *data)
+    assert code != 0 and "device group 'oncall-2' is used by escalate rule 'oncall'" in err
+    assert cli(capsys, "rules", "remove", "oncall", *data)[0] == 0
+    code, out, _ = cli(capsys, "rules", "group", "oncall-2", *data)
+    assert (code, out.strip()) == (0, "removed group oncall-2")
+
 
 def test_add_refuses_what_the_hub_would(running: ThreadHub, capsys: pytest.CaptureFixture[str]) -> None:
     data = ("--data-dir", str(running.data_dir))

@@ -261,6 +261,16 @@ def test_an_admin_adds_changes_and_removes_rules_and_groups_on_a_phone(
             page.evaluate("document.getElementById('toasts').replaceChildren()")
             page.screenshot(path=str(screenshots_dir(tmp_path) / "rules-phone.png"))
 
+            # The group the escalate rule uses is not removed: the hub's reason shows in place.
+            used = page.locator("#group-list li.group")
+            used.locator("summary").click()
+            used.get_by_role("button", name="Remove group").click()
+            expect(used.locator(".group-form-error")).to_have_text(
+                "device group 'oncall-2' is used by escalate rule 'oncall': "
+                "change or remove those rules' steps first"
+            )
+            expect(page.locator("#group-list li.group .group-name")).to_have_text(["oncall-2"])
+
             # Change one: the form opens with the rule as declared.
             items.nth(0).locator("a").click()
             page.click("#edit-rule summary")

@@ -249,12 +249,17 @@ def _group(args: argparse.Namespace) -> int:
     engine = open_engine(args)
     try:
         with engine.begin() as conn:
-            rule_store.set_group(conn, args.group, list(args.members))
-            found = rule_store.group_devices(conn, args.group)
+            if not args.members:
+                removed = rule_store.remove_group(conn, args.group)
+            else:
+                rule_store.set_group(conn, args.group, list(args.members))
+                found = rule_store.group_devices(conn, args.group)
+    except rule_store.GroupInUseError as exc:
+        raise CLIError(visible(str(exc))) from None
     finally:
         engine.dispose()
     if not args.members:
-        print(f"removed group {visible(args.group)}")
+        print(f"removed group {visible(args.group)}" if removed else f"no group {visible(args.group)}")
     else:
         print(
             f"group {visible(args.group)}: {len(args.members)} members, {len(found)} registered devices now"

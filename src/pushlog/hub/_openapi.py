@@ -23,7 +23,8 @@ _ERRORS: Final = {
     401: "Missing, unknown or revoked key (or bad receipt token)",
     403: "The key's scope does not allow this (too low, or the other branch: read vs users)",
     404: "Not found",
-    409: "Conflict (revoking the last live admin key; changing a rule another declarer owns)",
+    409: "Conflict (revoking the last live admin key; changing a rule another declarer owns; removing a "
+    "device group an escalate rule uses)",
     413: "Request body too large",
     422: "Well-formed but invalid (wrong types, missing fields, out of range); the message names the field",
     429: "Rate limited; see Retry-After",
@@ -629,11 +630,13 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
     Operation(
         "delete",
         "/v1/device-groups/{name}",
-        "Remove a device group (escalate steps naming it then reach no device)",
+        "Remove a device group",
         "admin",
         {204: (None, "Deleted")},
-        (400, 401, 403, 404, 429),
+        (400, 401, 403, 404, 409, 429),
         path_params=("name",),
+        description="409 group_in_use, naming the escalate rules whose steps still push to the group "
+        "(change or remove them first). docs/rules.md#escalation.",
     ),
 )
 

@@ -100,3 +100,29 @@ def test_bad_input_is_a_clear_4xx(hub: ThreadHub, name: str, body: Any, status: 
     answer = put(hub, name, body)
     assert answer.status_code == status, answer.text
     assert says in answer.json()["error"]["message"]
+
+
+def test_a_group_an_escalate_rule_uses_cannot_be_removed(hub: ThreadHub) -> None:
+    """Removing it would leave the rules' steps pushing to nothing: 409 naming them, group kept."""
+    register(hub, "bob-phone", "http://127.0.0.1:9/push/bob")
+    assert put(hub, "oncall-2", {"members": ["bob-phone"]}).status_code == 201
+    steps = [{"after": "10m", "group": "managers"}, {"after": "20m", "group": "oncall-2"}]
+    with hub.client(hub.admin_key) as admin:
+        for name, paused in (("page-oncall", False), ("night-oncall", True)):
+            body = {"kind": "escalate", "match": {"level": "critical"}, "steps": steps, "paused": paused}
+            made = admin.put(f"/v1/rules/{name}", json=body)
+            assert made.status_code in (200, 201), made.text
+        refused = admin.delete("/v1/device-groups/oncall-2")
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["error"] == {
+            "code": "group_in_use",
+            "message": "device group 'oncall-2' is used by escalate rules 'night-oncall', 'page-oncall': "
+            "change or remove those rules' steps first",
+        }
+        assert admin.get("/v1/device-groups/oncall-2").json()["members"] == ["bob-phone"]
+
+        assert admin.delete("/v1/rules/night-oncall").status_code == 204
+        steps[1]["group"] = "managers"
+        changed = admin.put("/v1/rules/page-oncall", json={"kind": "escalate", "steps": steps})
+        assert changed.status_code == 200, changed.text
+        assert admin.delete("/v1/device-groups/oncall-2").status_code == 204

@@ -3,7 +3,8 @@
 
 ``GET /v1/device-groups`` (read) lists them with the devices their members name now;
 ``GET /v1/device-groups/{name}`` (read) one; ``PUT`` (admin) sets a group's members (each a registered
-team device's id or name: an unknown one is a 422 naming it); ``DELETE`` (admin) removes it. The rows
+team device's id or name: an unknown one is a 422 naming it); ``DELETE`` (admin) removes it, or
+answers 409 ``group_in_use`` naming the escalate rules whose steps still push to it. The rows
 are ``store/rules.py``'s, the same ones ``pushlog rules group`` and the rules file's ``[groups]`` write;
 those two may also name phones before they are registered, this API checks them.
 """
@@ -93,13 +94,11 @@ async def delete_one(request: Request) -> Response:
     await authenticate(request, "admin")
     name = path_name(request)
 
-    def remove(conn: sa.Connection) -> bool:
-        if not rule_store.groups(conn, name):
-            return False
-        rule_store.set_group(conn, name, [])
-        return True
-
-    if not await state.db(remove):
+    try:
+        removed = await state.db(rule_store.remove_group, name)
+    except rule_store.GroupInUseError as exc:
+        raise ApiError(409, "group_in_use", str(exc)) from None
+    if not removed:
         raise ApiError(404, "not_found", f"no device group named {name!r}")
     return Response(status_code=204)
 

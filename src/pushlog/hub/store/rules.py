@@ -250,6 +250,41 @@ def set_group(conn: sa.Connection, name: str, device_ids: list[str]) -> None:
         )
 
 
+class GroupInUseError(Exception):
+    """The device group is named by escalate rules' steps: removing it would leave them pushing to
+    nothing. ``rules`` are those rules' names."""
+
+    def __init__(self, group: str, rule_names: list[str]) -> None:
+        self.group = group
+        self.rules = rule_names
+        named = ", ".join(repr(n) for n in rule_names)
+        which = "rule" if len(rule_names) == 1 else "rules"
+        super().__init__(
+            f"device group {group!r} is used by escalate {which} {named}: "
+            "change or remove those rules' steps first"
+        )
+
+
+def rules_using_group(conn: sa.Connection, name: str) -> list[str]:
+    """The names of the escalate rules with a step pushing to group ``name`` (paused ones too)."""
+    rows = conn.execute(
+        sa.select(rules.c.name, rules.c.spec).where(rules.c.kind == "escalate").order_by(rules.c.name)
+    )
+    return [row.name for row in rows if any(step.get("group") == name for step in row.spec.get("steps", ()))]
+
+
+def remove_group(conn: sa.Connection, name: str) -> bool:
+    """Remove the device group ``name``; False if there is none. Raises :class:`GroupInUseError`
+    while an escalate rule's step still names it."""
+    if not groups(conn, name):
+        return False
+    using = rules_using_group(conn, name)
+    if using:
+        raise GroupInUseError(name, using)
+    set_group(conn, name, [])
+    return True
+
+
 def groups(conn: sa.Connection, name: str | None = None) -> dict[str, list[str]]:
     """Each group's members as declared (device ids or names), by group name; ``name``: that one."""
     query = sa.select(device_groups).order_by(device_groups.c.name, device_groups.c.device_id)
