@@ -83,6 +83,8 @@ def test_an_escalation_chain_from_the_cli(running: ThreadHub, capsys: pytest.Cap
     assert (code, out.strip()) == (0, "declared: oncall (escalate, active)")
     code, out, _ = cli(capsys, "rules", "show", "oncall", *data)
     assert "active since" in out and "(paused: not evaluated)" in out and "paused (api)" in out
+    code, out, _ = cli(capsys, "rules", "list", *data)
+    assert code == 0 and out.splitlines()[1].split()[:3] == ["escalate", "active,", "paused"]
 
     code, _, err = cli(capsys, "rules", "group", "oncall-2", *data)
     assert code != 0 and "device group 'oncall-2' is used by escalate rule 'oncall'" in err

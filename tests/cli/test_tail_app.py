@@ -402,7 +402,7 @@ async def test_heartbeats_screen_without_any_says_how_they_appear(real_hub: Thre
         assert "pushlog run --every" in shown, shown
 
 
-async def test_rules_screen_shows_states_alerting_first_and_the_highlighted_rules_history(
+async def test_rules_screen_shows_states_alerting_first_paused_ones_said_and_the_highlighted_rules_history(
     real_hub: ThreadHub,
 ) -> None:
     admin = {"Authorization": f"Bearer {real_hub.admin_key}"}
@@ -414,6 +414,7 @@ async def test_rules_screen_shows_states_alerting_first_and_the_highlighted_rule
             "count": 2,
             "within": "10m",
         },
+        "weekly-report": {"kind": "expect", "match": {"text": "report sent"}, "every": "7d", "paused": True},
     }
     for name, body in declared.items():
         response = httpx.put(f"{real_hub.base_url}/v1/rules/{name}", json=body, headers=admin)
@@ -435,10 +436,15 @@ async def test_rules_screen_shows_states_alerting_first_and_the_highlighted_rule
         assert isinstance(screen, RulesScreen)
         table = screen.query_one("#rules", DataTable)
         rows = [[str(cell) for cell in table.get_row_at(i)][:3] for i in range(table.row_count)]
-        assert rows == [["payment-errors", "threshold", "firing"], ["nightly-import", "expect", "ok"]]
+        assert rows == [
+            ["payment-errors", "threshold", "firing"],
+            ["nightly-import", "expect", "ok"],
+            ["weekly-report", "expect", "waiting, paused"],
+        ]
         await until(pilot, lambda: screen.shown == "payment-errors", "the highlighted rule's history")
         await pilot.pause()
         shown = "\n".join(screen_lines(app))
+        assert "waiting, paused" in shown, shown
         assert "history of payment-errors (newest first):" in shown, shown
         assert f"ok -> firing  2 in 10m  event {rule['alert_event_id']}" in shown, shown
         assert "declared (api)" in shown, shown

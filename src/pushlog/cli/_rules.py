@@ -34,6 +34,13 @@ EPILOG = textwrap.dedent(
 )
 
 
+def rule_state_text(rule: dict[str, Any]) -> str:
+    """A rule's state as a person reads it in a list: ``ok``, or ``ok, paused`` for a paused rule
+    (kept with its state, not evaluated), as the web app's badges show it."""
+    state = str(rule.get("state"))
+    return f"{state}, paused" if rule.get("paused") else state
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "rules",
@@ -183,12 +190,11 @@ def _list(args: argparse.Namespace) -> int:
         for rule in rules:
             print(json.dumps(rule, ensure_ascii=False))
         return 0
-    print(f"{'KIND':<10} {'STATE':<8} {'SINCE':<17} {'SOURCE':<7} NAME")
+    print(f"{'KIND':<10} {'STATE':<16} {'SINCE':<17} {'SOURCE':<7} NAME")
     for rule in rules:
         since = rule["state_since"][:16].replace("T", " ")
-        print(
-            f"{rule['kind']:<10} {rule['state']:<8} {since:<17} {rule['source']:<7} {visible(rule['name'])}"
-        )
+        state = rule_state_text(rule)
+        print(f"{rule['kind']:<10} {state:<16} {since:<17} {rule['source']:<7} {visible(rule['name'])}")
     return 0
 
 

@@ -41,6 +41,7 @@ from ._common import (
 from ._errors import CLIError
 from ._feed import FeedFilter, HubFeed, StoredEvent, StreamItem, log_order, resolved_text
 from ._incidents import Incident, incident_key
+from ._rules import rule_state_text
 from ._safe_text import json_line, visible
 
 EPILOG = textwrap.dedent(
@@ -392,14 +393,14 @@ def sort_rules(rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def rule_rows(rules: list[dict[str, Any]]) -> list[list[str]]:
     """Rows (header first) for the rules table (``GET /v1/rules``); alerting rules first, then by
-    name; hub text escaped."""
+    name; a paused rule's state says so (``ok, paused``); hub text escaped."""
     rows = [["NAME", "KIND", "STATE", "SINCE"]]
     for rule in sort_rules(rules):
         rows.append(
             [
                 visible(str(rule.get("name"))),
                 visible(str(rule.get("kind"))),
-                visible(str(rule.get("state"))),
+                visible(rule_state_text(rule)),
                 _short_ts(rule.get("state_since")),
             ]
         )

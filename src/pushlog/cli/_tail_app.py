@@ -347,7 +347,9 @@ class RulesScreen(ModalScreen[None]):
         ordered = sort_rules(rules)
         for rule, row in zip(ordered, rule_rows(ordered)[1:], strict=True):
             cells = [Text(cell) for cell in row]  # never markup: names come from whoever declared them
-            cells[2] = Text(row[2], style="bold red" if row[2] in ALERTING_RULE_STATES else "green")
+            alerting = rule.get("state") in ALERTING_RULE_STATES
+            colour = "yellow" if rule.get("paused") else "bold red" if alerting else "green"
+            cells[2] = Text(row[2], style=colour)
             table.add_row(*cells, key=str(rule["name"]))
         if not rules:
             self.query_one("#rule-history", Static).update(self.EMPTY_HINT)
