@@ -360,6 +360,59 @@ def test_the_notifications_key_is_asked_for_checked_kept_and_forgotten_on_sign_o
         hub.stop()
 
 
+def test_older_notifications_are_a_load_older_away_and_stay_while_the_newest_are_polled(
+    browser: Browser, tmp_path: Path
+) -> None:
+    """The list polls the 50 newest; the 51st and older come with Load older and stay listed while
+    new ones arrive on top (each created a second after the one before: the list is by creation)."""
+    clock = FakeClock(START)
+    hub = start_hub_thread(tmp_path / "data", clock=clock.as_utc())
+    later = (START + dt.timedelta(days=30)).isoformat()
+
+    def notify(n: int) -> None:
+        clock.advance(1)
+        body = {"audience": {"users": ["nobody"]}, "title": f"notice {n}", "schedule": {"at": later}}
+        with hub.client(hub.admin_key) as admin:
+            made = admin.post("/v1/notifications", json=body)
+        assert made.status_code == 201, made.text
+
+    try:
+        for n in range(1, 53):
+            notify(n)
+        ctx = browser.new_context(base_url=hub.base_url, viewport={"width": 360, "height": 760})
+        ctx.set_default_timeout(15_000)
+        try:
+            page = ctx.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            sign_in(page, hub.admin_key, "/#/notifications")
+            titles = page.locator("#notification-list .notification-what")
+            expect(titles).to_have_count(50)
+            expect(titles.first).to_have_text("\u201cnotice 52\u201d")
+            expect(titles.last).to_have_text("\u201cnotice 3\u201d")
+            older = page.locator("#notifications-older")
+            expect(older).to_have_text("Load older")
+            older.click()
+            expect(titles).to_have_count(52)
+            expect(titles.nth(50)).to_have_text("\u201cnotice 2\u201d")  # the 51st
+            expect(titles.last).to_have_text("\u201cnotice 1\u201d")
+            expect(older).to_be_hidden()
+            expect(page.locator("#notifications-summary")).to_have_text(
+                "52 notifications, newest first; the 50 newest updated every 3 s."
+            )
+
+            notify(53)  # the next poll puts it on top; the ones paged in stay
+            expect(titles).to_have_count(53, timeout=POLL)
+            expect(titles.first).to_have_text("\u201cnotice 53\u201d")
+            expect(titles.last).to_have_text("\u201cnotice 1\u201d")
+            no_sideways_scroll(page)
+            assert errors == []
+        finally:
+            ctx.close()
+    finally:
+        hub.stop()
+
+
 def test_the_summaries_and_request_parts_the_views_compute(browser: Browser, tmp_path: Path) -> None:
     """The pure pieces, on inputs the page tests above do not reach: long user lists, several audience
     parts, skips from both the expansion and the attention gate, malformed data and schedules."""
@@ -390,6 +443,18 @@ def test_the_summaries_and_request_parts_the_views_compute(browser: Browser, tmp
                     now: c.scheduleOf({when: "now"}),
                     noDate: fails(() => c.scheduleOf({when: "local", localTime: "09:00", date: ""})),
                     tomorrow: c.tomorrow(new Date("2027-01-31T12:00:00-05:00")),
+                    rows: (() => {
+                      const rows = new n.NotificationRows();
+                      rows.newest({notifications: [{id: "c"}, {id: "b"}], next_cursor: "b"});
+                      const first = rows.olderCursor;
+                      rows.older({notifications: [{id: "a"}], next_cursor: null});
+                      // b is pushed off the newest page by d: it stays; paging back is not restarted
+                      rows.newest({notifications: [{id: "d"}, {id: "c"}], next_cursor: "c"});
+                      rows.update({id: "a", status: "cancelled"});
+                      rows.update({id: "z"});
+                      return {first, cursor: rows.olderCursor,
+                              ids: rows.items.map((i) => i.id + (i.status ? `:${i.status}` : ""))};
+                    })(),
                   };
                 }"""
             )
@@ -417,3 +482,4 @@ def test_the_summaries_and_request_parts_the_views_compute(browser: Browser, tmp
     assert got["now"] is None
     assert got["noDate"] == "Choose the local time and the date."
     assert got["tomorrow"] == "2027-02-01"
+    assert got["rows"] == {"first": "b", "cursor": None, "ids": ["d", "c", "b", "a:cancelled"]}

@@ -1,9 +1,11 @@
 // The Notifications view (#/notifications): notifications to an app's users (docs/notifications.md),
 // newest first, each with its state, when, its audience and its funnel (GET /v1/notifications), a
 // Cancel button while it can still be stopped, and a link to the composer (#/notifications/new,
-// js/composer.js). The 50 newest are fetched again every POLL_MS while the view is on screen (not in
-// a background tab), so a funnel fills in as deliveries are sent and receipts arrive. The view talks
-// with a users or admin key (js/users-key.js); when the sign-in key is not one, it asks for one first.
+// js/composer.js). The PAGE newest are fetched again every POLL_MS while the view is on screen (not
+// in a background tab), so a funnel fills in as deliveries are sent and receipts arrive; Load older
+// pages further back (the API's next_cursor) and keeps those rows below the polled ones. The view
+// talks with a users or admin key (js/users-key.js); when the sign-in key is not one, it asks for one
+// first.
 
 import { Api, ApiError } from "./api.js";
 import { fullTime, h, relativeTime, replace, toast } from "./dom.js";
@@ -11,6 +13,8 @@ import { canNotify, explainUsersKeyError, notificationsApi, storeUsersKey } from
 
 /** How often the list is fetched again while it is on screen. */
 export const POLL_MS = 3000;
+/** Notifications per request: the newest page is polled, Load older fetches one more. */
+export const PAGE = 50;
 
 const CANCELLABLE = new Set(["scheduled", "sending"]);
 
@@ -81,16 +85,16 @@ function funnelList(funnel) {
     h("dd", {}, String(n), detail ? h("span", { class: "funnel-why", text: detail }) : null))));
 }
 
-function row(n, api, refresh, now) {
+function row(n, api, cancelled, now) {
   const cancel = CANCELLABLE.has(n.status)
     ? h("button", { type: "button", class: "danger notification-cancel", text: "Cancel", onclick: async (e) => {
       const what = n.status === "scheduled" ? "It will not be sent." : "Deliveries not sent yet are dropped.";
       if (!confirm(`Cancel this notification? ${what}`)) return;
       e.target.disabled = true;
       try {
-        await api.post(`/v1/notifications/${encodeURIComponent(n.id)}/cancel`, {});
+        const changed = await api.post(`/v1/notifications/${encodeURIComponent(n.id)}/cancel`, {});
         toast("Notification cancelled.");
-        await refresh();
+        await cancelled(changed);
       } catch (err) {
         e.target.disabled = false;
         toast(`Could not cancel: ${err.message}`, "error");
@@ -157,20 +161,95 @@ export async function withUsersKey(view, signInApi, show) {
   else keyForm(view, found.message, show);
 }
 
+/**
+ * The rows shown: the polled newest page first, then every row loaded before (older pages, and rows
+ * that newer ones pushed off the newest page), in the hub's order (newest first), each id once.
+ */
+export class NotificationRows {
+  constructor() {
+    this.byId = new Map();
+    this.order = [];
+    this.olderCursor = null;
+    this.pagedBack = false; // once Load older ran, its cursor (not the newest page's) says what is next
+  }
+
+  /** The newest page (GET /v1/notifications) as polled now. */
+  newest(page) {
+    const items = page.notifications || [];
+    for (const n of items) this.byId.set(n.id, n);
+    const fresh = new Set(items.map((n) => n.id));
+    this.order = [...items.map((n) => n.id), ...this.order.filter((id) => !fresh.has(id))];
+    if (!this.pagedBack) this.olderCursor = page.next_cursor || null;
+  }
+
+  /** One notification as the hub answered it now (e.g. after Cancel), wherever it is listed. */
+  update(n) {
+    if (this.byId.has(n.id)) this.byId.set(n.id, n);
+  }
+
+  /** The page before `olderCursor`. */
+  older(page) {
+    for (const n of page.notifications || []) {
+      if (!this.byId.has(n.id)) this.order.push(n.id);
+      this.byId.set(n.id, n);
+    }
+    this.olderCursor = page.next_cursor || null;
+    this.pagedBack = true;
+  }
+
+  get items() {
+    return this.order.map((id) => this.byId.get(id));
+  }
+}
+
 export function showNotifications(main, signInApi) {
   const view = h("section", { class: "view notifications-view", id: "notifications" });
   replace(main, view);
   const show = (api) => {
     const list = h("ul", { class: "notifications", id: "notification-list" });
     const summary = h("p", { class: "muted", id: "notifications-summary" });
+    const rows = new NotificationRows();
+    const olderButton = h("button", {
+      type: "button", class: "older", id: "notifications-older", hidden: true, text: "Load older",
+      onclick: () => loadOlder(),
+    });
     replace(view,
       h("div", { class: "notifications-head" },
         h("h2", { text: "Notifications" }),
         h("a", { class: "button primary", id: "new-notification", href: "#/notifications/new", text: "New notification" })),
       summary,
-      list);
+      list,
+      olderButton);
     let timer = null;
     let generation = 0; // a refresh started by Cancel supersedes the poll in flight
+    const render = () => {
+      const now = Date.now();
+      const items = rows.items;
+      summary.textContent = items.length
+        ? `${plural(items.length, "notification")}, newest first; ${items.length > PAGE ? `the ${PAGE} newest ` : ""}updated every ${POLL_MS / 1000} s.`
+        : "";
+      replace(list, items.length
+        ? items.map((n) => row(n, api, cancelled, now))
+        : h("li", { class: "empty", id: "notifications-empty", text: "No notifications yet. Press New notification to send one." }));
+      olderButton.hidden = !rows.olderCursor;
+    };
+    const cancelled = async (n) => {
+      rows.update(n);
+      render();
+      await refresh();
+    };
+    const loadOlder = async () => {
+      if (!rows.olderCursor) return;
+      olderButton.disabled = true;
+      try {
+        rows.older(await api.get(`/v1/notifications?limit=${PAGE}&cursor=${encodeURIComponent(rows.olderCursor)}`));
+        render();
+      } catch (err) {
+        toast(`Could not load older notifications: ${err.message}`, "error");
+      } finally {
+        olderButton.disabled = false;
+      }
+    };
     const refresh = async () => {
       clearTimeout(timer);
       const mine = ++generation;
@@ -180,16 +259,10 @@ export function showNotifications(main, signInApi) {
         return;
       }
       try {
-        const answer = await api.get("/v1/notifications?limit=50");
+        const answer = await api.get(`/v1/notifications?limit=${PAGE}`);
         if (mine !== generation) return;
-        const now = Date.now();
-        const items = answer.notifications || [];
-        summary.textContent = items.length
-          ? `${plural(items.length, "notification")}, newest first; updated every ${POLL_MS / 1000} s.`
-          : "";
-        replace(list, items.length
-          ? items.map((n) => row(n, api, refresh, now))
-          : h("li", { class: "empty", id: "notifications-empty", text: "No notifications yet. Press New notification to send one." }));
+        rows.newest(answer);
+        render();
       } catch (err) {
         if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
           if (api !== signInApi) withUsersKey(view, signInApi, show); // says why the stored key failed
