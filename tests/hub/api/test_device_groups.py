@@ -1,7 +1,7 @@
 """``/v1/device-groups`` through a real hub: set, read, list and remove a group of team devices for
 escalate rules; members are checked against registered team devices (an unknown one, or an app
 user's device, is a 422 naming it); reading takes a read key, changing an admin key; the rows are
-the ones an escalate rule's step pushes to."""
+the ones an escalate rule's step pushes to, so a group a rule uses is not removed (409 naming it)."""
 
 from __future__ import annotations
 
