@@ -18,7 +18,7 @@ from tests.support.hub_server import ThreadHub, publish, wait_until
 from tests.support.push_service import PushService
 
 from pushlog._levels import Level
-from pushlog.hub.store._tables import deliveries
+from pushlog.hub.store._tables import deliveries, notifications
 from pushlog.hub.store.device_tokens import open_vault
 from pushlog.hub.store.devices import Profile as DeviceProfile
 from pushlog.hub.store.devices import WebPushRegistration, add_webpush_devices
@@ -417,3 +417,32 @@ def test_quiet_hours_hold_an_opt_out_skips_and_the_funnel_says_why(
     assert (funnel["sent"], funnel["held"], funnel["held_reasons"]) == (2, 0, {})
     assert funnel["skipped_reasons"] == {"category_off": 1}
     assert len(push_service.wait_for(2)) == 2  # the opted-out user never got it
+
+
+def test_the_list_pages_through_every_notification_even_when_one_is_deleted_meanwhile(hub: ThreadHub) -> None:
+    with hub.client(hub.admin_key) as http:
+        later = {"audience": {"users": ["u1"]}, "schedule": {"delay": "1h"}}
+        made = [
+            http.post("/v1/notifications", json={**later, "title": f"n{i}"}).json()["id"] for i in range(5)
+        ]
+        first = http.get("/v1/notifications", params={"limit": 2}).json()
+        assert [n["title"] for n in first["notifications"]] == ["n4", "n3"]
+        # Retention (or anyone) removes the row the cursor was taken at: the next page still follows it.
+        engine = sa.create_engine(f"sqlite:///{hub.data_dir / 'pushlog.db'}")
+        with engine.begin() as conn:
+            conn.execute(sa.delete(notifications).where(notifications.c.id == made[3]))
+        engine.dispose()
+        seen = [n["title"] for n in first["notifications"]]
+        cursor = first["next_cursor"]
+        while cursor:
+            page = http.get("/v1/notifications", params={"limit": 2, "cursor": cursor}).json()
+            seen += [n["title"] for n in page["notifications"]]
+            cursor = page["next_cursor"]
+        assert seen == ["n4", "n3", "n2", "n1", "n0"]
+        for bad in ["%%%", "bm90IG91cnM", made[0], "c3Mx"]:  # garbage, "not ours", a bare id, an event cursor
+            answer = http.get("/v1/notifications", params={"cursor": bad})
+            assert answer.status_code == 400, (bad, answer.text)
+            assert answer.json()["error"] == {
+                "code": "invalid_query",
+                "message": "query parameter cursor: not a cursor this hub gave",
+            }

@@ -29,6 +29,7 @@ from .._models import (
     NotificationListQuery,
     NotificationRequest,
     Schedule,
+    bad_query,
     decode_body,
     invalid,
     parse_query,
@@ -147,7 +148,11 @@ async def list_all(request: Request) -> Response:
     state = hub_state(request)
     await authenticate(request, USERS_SCOPE)
     query = parse_query(request.query_params, NotificationListQuery)
-    page, cursor = await state.db_read(store.list_page, limit=query.limit, cursor=query.cursor)
+    try:
+        after = None if query.cursor is None else store.decode_cursor(query.cursor)
+    except ValueError:
+        raise bad_query("cursor", "not a cursor this hub gave") from None
+    page, cursor = await state.db_read(store.list_page, limit=query.limit, after=after)
     return JSONResponse({"notifications": page, "next_cursor": cursor})
 
 

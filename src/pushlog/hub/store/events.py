@@ -8,8 +8,6 @@ shift or duplicate a page.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as _dt
 import json
 import math
@@ -23,7 +21,7 @@ import sqlalchemy as sa
 from ..._event import MAX_COUNT
 from ..._levels import POLICIES, Level
 from .._clock import format_time
-from . import alerts, incidents, outbox, rollups
+from . import _cursor, alerts, incidents, outbox, rollups
 from ._bulk import BulkInsert
 from ._locks import INGEST, hold_for_transaction
 from ._tables import UTCDateTime, event_meta, event_tags, events
@@ -408,19 +406,20 @@ class EventFilter:
         return where
 
 
+#: The feed's cursor kind (:mod:`._cursor`): the last ``seq`` a page showed.
+_CURSOR = "s"
+
+
 def encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"s{seq}".encode()).rstrip(b"=").decode()
+    return _cursor.encode(_CURSOR, str(seq))
 
 
 def decode_cursor(cursor: str) -> int:
     """The ``seq`` inside a cursor; :class:`ValueError` if it is not one of ours."""
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        raise ValueError("malformed cursor") from None
-    if not text.startswith("s") or not text[1:].isdigit():
+    [seq] = _cursor.decode(_CURSOR, cursor, 1)
+    if not seq.isdigit():
         raise ValueError("malformed cursor")
-    return int(text[1:])
+    return int(seq)
 
 
 def list_events(

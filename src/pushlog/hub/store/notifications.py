@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from ..._levels import level_from_number
 from .._clock import format_time
+from . import _cursor
 from ._tables import as_utc, deliveries, devices, notifications
 from .outbox import NOTIFICATION_CANCELLED, DeliveryStatus, cancel_notification, delete_for_notifications
 
@@ -308,22 +309,39 @@ def get(conn: sa.Connection, notification_id: str) -> dict[str, Any] | None:
     return None if row is None else _json(conn, row)
 
 
+#: The notification list's cursor kind (:mod:`._cursor`): ``created_at`` (µs since the epoch) and id.
+_CURSOR = "n"
+_EPOCH: Final = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
+
+
+def _encode_cursor(created_at: _dt.datetime, notification_id: str) -> str:
+    micros = (as_utc(created_at) - _EPOCH) // _dt.timedelta(microseconds=1)
+    return _cursor.encode(_CURSOR, str(micros), notification_id)
+
+
+def decode_cursor(cursor: str) -> tuple[_dt.datetime, str]:
+    """The position inside a cursor :func:`list_page` gave; :class:`ValueError` if it is not one."""
+    micros, notification_id = _cursor.decode(_CURSOR, cursor, 2)
+    if not micros.isdigit() or len(micros) > 17:  # 17 digits of µs: past year 5000
+        raise ValueError("malformed cursor")
+    return _EPOCH + _dt.timedelta(microseconds=int(micros)), notification_id
+
+
 def list_page(
-    conn: sa.Connection, *, limit: int, cursor: str | None
+    conn: sa.Connection, *, limit: int, after: tuple[_dt.datetime, str] | None
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Newest first; ``cursor`` is the last id of the previous page."""
+    """Newest first, from after ``after`` (:func:`decode_cursor` of the previous page's cursor: the
+    last row's position, so the next page is right even if that notification was deleted meanwhile)."""
     query = sa.select(notifications).order_by(notifications.c.created_at.desc(), notifications.c.id.desc())
-    if cursor is not None:
-        after = conn.execute(
-            sa.select(notifications.c.created_at).where(notifications.c.id == cursor)
-        ).scalar()
-        if after is not None:
-            query = query.where(
-                sa.or_(
-                    notifications.c.created_at < after,
-                    sa.and_(notifications.c.created_at == after, notifications.c.id < cursor),
-                )
+    if after is not None:
+        created_at, last_id = after
+        query = query.where(
+            sa.or_(
+                notifications.c.created_at < created_at,
+                sa.and_(notifications.c.created_at == created_at, notifications.c.id < last_id),
             )
+        )
     rows = conn.execute(query.limit(limit + 1)).all()
     page = [_json(conn, row) for row in rows[:limit]]
-    return page, (rows[limit - 1].id if len(rows) > limit else None)
+    last = rows[limit - 1] if len(rows) > limit else None
+    return page, (None if last is None else _encode_cursor(last.created_at, last.id))
