@@ -12,7 +12,7 @@ from typing import Any
 from pushlog.hub._broker import Broker
 from pushlog.hub.api.stream import follow
 
-ID = re.compile(r"^id: (\d+)$", re.MULTILINE)
+ID = re.compile(rb"^id: (\d+)$", re.MULTILINE)
 
 
 class Table:
@@ -31,7 +31,7 @@ class Table:
         await broker.changed()
 
 
-async def ids_until(body: AsyncIterator[str], last: int) -> list[int]:
+async def ids_until(body: AsyncIterator[bytes], last: int) -> list[int]:
     """The event ids a stream sends, up to and including ``last``."""
     got: list[int] = []
     while not got or got[-1] < last:
@@ -44,12 +44,12 @@ async def test_streams_with_one_filter_share_one_read_per_change() -> None:
     broker, table = Broker(), Table()
     bodies = [follow(table.read, broker, position=0, keepalive=600, batch=3, share="all") for _ in range(50)]
     for body in bodies:
-        assert await anext(body) == "retry: 2000\n\n"
+        assert await anext(body) == b"retry: 2000\n\n"
     for seq in (1, 2):
         await table.add(broker, seq)
         before = table.reads
         chunks = await asyncio.gather(*(asyncio.wait_for(anext(body), 5) for body in bodies))
-        assert all(ID.findall(chunk) == [str(seq)] for chunk in chunks)
+        assert all(ID.findall(chunk) == [str(seq).encode()] for chunk in chunks)
         assert table.reads == before + 1  # one read for fifty streams
     for body in bodies:
         await body.aclose()
@@ -59,7 +59,7 @@ async def test_a_stream_behind_the_window_catches_up_alone_and_misses_nothing() 
     broker, table = Broker(window=4), Table(range(1, 41))
     head = follow(table.read, broker, position=40, keepalive=600, batch=3, share="all")
     behind = follow(table.read, broker, position=0, keepalive=600, batch=3, share="all")
-    assert await anext(head) == await anext(behind) == "retry: 2000\n\n"
+    assert await anext(head) == await anext(behind) == b"retry: 2000\n\n"
 
     async def writer() -> None:
         for seq in range(41, 61):
@@ -81,12 +81,12 @@ async def test_a_resumed_stream_joins_the_shared_read_once_caught_up() -> None:
     resumed = follow(table.read, broker, position=5, keepalive=600, batch=3, share="all")
     await anext(head)
     await anext(resumed)
-    assert ID.findall(await asyncio.wait_for(anext(resumed), 5)) == ["6"]
+    assert ID.findall(await asyncio.wait_for(anext(resumed), 5)) == [b"6"]
     for seq in (11, 12):
         await table.add(broker, seq)
         before = table.reads
         chunks = await asyncio.gather(asyncio.wait_for(anext(head), 5), asyncio.wait_for(anext(resumed), 5))
-        assert [ID.findall(chunk) for chunk in chunks] == [[str(seq)], [str(seq)]]
+        assert [ID.findall(chunk) for chunk in chunks] == [[str(seq).encode()]] * 2
         assert table.reads == before + 1
     await head.aclose()
     await resumed.aclose()

@@ -11,8 +11,11 @@ and the wait.
 Fan-out: streams with the same filter share one :class:`Tail`. On a change, the tail reads the new
 items from the database once, for all of them, and keeps them (already serialized) in a bounded
 window; its streams wait on the tail (:meth:`Tail.wait`), not on the broker, so each wakes once per
-change, when the items are already in memory, and copies the items after its own position. So
-an event costs one database read per distinct filter, not one per connected stream. The tail's reads
+change, when the items are already in memory, and takes the text after its own position. That text
+is joined once for every stream at the same position (:meth:`Tail.after`), so an event costs one
+database read and one serialization per distinct filter, and per stream only the write of bytes
+already made. A tail also keeps the streams' keepalive: one timer per tail, not one per stream and
+wait. The tail's reads
 follow the same generation rule, so the window misses nothing; a stream whose position lies before the
 window (a reconnect with ``Last-Event-ID`` far behind, or a client too slow to keep up) reads from the
 database itself (:func:`Tail.catch_up`) until it reaches the window.
@@ -38,8 +41,11 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Any, Protocol
 
-#: One item of a stream: its position (``seq``) and its text, serialized once for every stream.
-Item = tuple[int, str]
+#: One item of a stream: its position (``seq``) and its SSE text, serialized once for every stream.
+Item = tuple[int, bytes]
+#: What a stream sends next: its position after it, the text (``b""``: nothing), and the broker
+#: generation it is complete for (``None``: more are waiting, ask again at once).
+Chunk = tuple[int, bytes, int | None]
 #: A note about a line already sent: its position in the note log, the SSE event name, the payload.
 Note = tuple[int, str, dict[str, Any]]
 ReadItems = Callable[[int], Awaitable[Sequence[Item]]]
@@ -148,12 +154,12 @@ class Broker:
             return False
         return True
 
-    def tail(self, key: Hashable, read: ReadItems, *, position: int, batch: int) -> Tail:
+    def tail(self, key: Hashable, read: ReadItems, *, position: int, batch: int, keepalive: float) -> Tail:
         """The tail shared by every stream reading ``key`` (a filter), created at ``position`` with
-        ``read`` if no stream holds one. It lives as long as a stream refers to it."""
+        ``read`` and ``keepalive`` if no stream holds one. It lives as long as a stream refers to it."""
         tail = self._tails.get(key)
         if tail is None:
-            tail = Tail(self, read, position=position, batch=batch, window=self._window)
+            tail = Tail(self, read, position=position, batch=batch, keepalive=keepalive, window=self._window)
             self._tails[key] = tail
         return tail
 
@@ -167,16 +173,26 @@ class Tail:
     """The newest items of one filter, read once per change and shared by its streams.
 
     ``read(after)`` returns the items after position ``after``, oldest first, at most ``batch`` (fewer
-    means there are no more). The window holds every item in ``(start, end]``.
+    means there are no more). The window holds every item in ``(start, end]``. A stream waiting in
+    :meth:`wait` is woken when a read is done, or with ``False`` once the tail has been quiet for
+    ``keepalive`` seconds (one timer for the tail, re-armed lazily, so a change costs no timer work).
     """
 
     def __init__(
-        self, broker: Broker, read: ReadItems, *, position: int, batch: int, window: int = WINDOW
+        self,
+        broker: Broker,
+        read: ReadItems,
+        *,
+        position: int,
+        batch: int,
+        keepalive: float,
+        window: int = WINDOW,
     ) -> None:
         self._broker = broker
         self._read = read
         self._batch = batch
         self._window = window
+        self._keepalive = keepalive
         self._items: list[Item] = []
         self.start = position
         self._end = position
@@ -184,20 +200,29 @@ class Tail:
         self._generation: int | None = None
         self._read_at = time.monotonic()
         self._reading: asyncio.Future[None] | None = None
-        # set (and replaced) when a read finishes: what the tail's streams wait on
-        self._fresh = asyncio.Event()
+        # the last text handed out: (from position, to position, text), shared by the streams at one position
+        self._joined: tuple[int, int, bytes] = (position, position, b"")
+        # what the tail's streams wait on: one future per waiting stream, resolved by wake()
+        self._loop = asyncio.get_running_loop()
+        self._waiters: list[asyncio.Future[bool]] = []
+        self._woken_at = self._loop.time()
+        self._timer: asyncio.TimerHandle | None = None
 
-    async def after(self, position: int) -> tuple[list[Item], int | None] | None:
-        """The items after ``position`` and the generation they are complete for (``None``: more are
-        waiting, ask again at once); ``None`` if ``position`` is before the window."""
+    async def after(self, position: int) -> Chunk | None:
+        """The text of the items after ``position``; ``None`` if ``position`` is before the window."""
         if self._generation != self._broker.generation:
             # the first stream starts the read; the others await the same one and all wake together
             # when it is done. Shielded: a stream that disconnects meanwhile does not cancel it.
             await asyncio.shield(self._start_read())
         if position < self.start:
             return None
-        index = bisect.bisect_right(self._items, position, key=lambda item: item[0])
-        return self._items[index:], self._generation
+        end = self._end
+        since, until, text = self._joined
+        if since != position or until != end:  # the first stream at this position joins the text
+            index = bisect.bisect_right(self._items, position, key=_position)
+            text = b"".join(item[1] for item in self._items[index:])
+            self._joined = (position, end, text)
+        return max(end, position), text, self._generation
 
     def _start_read(self) -> asyncio.Future[None]:
         if self._reading is None:
@@ -217,24 +242,37 @@ class Tail:
             return
         self.wake()
 
-    def wake(self) -> None:
-        """Wake every stream waiting in :meth:`wait` (a read finished, or the broker closed)."""
-        fresh, self._fresh = self._fresh, asyncio.Event()
-        fresh.set()
+    def wake(self, fresh: bool = True) -> None:
+        """Wake every stream waiting in :meth:`wait` (a read finished, or the broker closed; with
+        ``fresh=False``: the keepalive is due)."""
+        waiters, self._waiters = self._waiters, []
+        self._woken_at = self._loop.time()
+        for waiter in waiters:
+            if not waiter.done():  # (a stream cancelled while waiting)
+                waiter.set_result(fresh)
 
-    async def wait(self, seen_generation: int, timeout: float) -> bool:
-        """Like :meth:`Broker.wait` for a stream whose items came from :meth:`after`, but returns when
-        the read for the change is done, so the stream finds its items in memory. ``False`` on timeout."""
+    async def wait(self, seen_generation: int) -> bool:
+        """Like :meth:`Broker.wait` for a stream whose text came from :meth:`after`, but returns when
+        the read for the change is done, so the stream finds its items in memory. ``False``: the tail
+        was quiet for its keepalive interval."""
         broker = self._broker
         if broker.closed or (broker.generation != seen_generation and self._reading is None):
             return True
-        fresh = self._fresh  # no await since the check: a read finishing after it sets this very event
-        try:
-            async with asyncio.timeout(timeout):
-                await fresh.wait()
-        except TimeoutError:
-            return False
-        return True
+        waiter: asyncio.Future[bool] = self._loop.create_future()
+        self._waiters.append(waiter)  # no await since the check: a read finishing after it wakes this one
+        if self._timer is None:
+            self._timer = self._loop.call_at(self._loop.time() + self._keepalive, self._keepalive_due)
+        return await waiter
+
+    def _keepalive_due(self) -> None:
+        self._timer = None
+        if not self._waiters:
+            return  # nobody waits: the next wait arms the timer again
+        due = self._woken_at + self._keepalive
+        if due > self._loop.time():  # woken since the timer was set: quiet for less than keepalive
+            self._timer = self._loop.call_at(due, self._keepalive_due)
+        else:
+            self.wake(False)
 
     async def _refresh(self) -> None:
         try:
@@ -252,22 +290,25 @@ class Tail:
         finally:
             self._reading = None
 
-    async def catch_up(self, position: int) -> tuple[list[Item], int | None]:
-        """For a stream before the window: its own database read after ``position``, and the
-        generation it is complete for (``None``: more are waiting). A complete read also covers
-        everything up to the window's start as it was before the read (all of that was committed
-        before), so the stream joins the window even when no item of its own lies in between."""
+    async def catch_up(self, position: int) -> Chunk:
+        """For a stream before the window: its own database read after ``position``. A complete read
+        also covers everything up to the window's start as it was before the read (all of that was
+        committed before), so the stream joins the window even when no item of its own lies in
+        between."""
         floor = self.start
         seen = self._broker.generation
-        items = list(await self._read(position))
+        items = await self._read(position)
+        text = b"".join(item[1] for item in items)
         if len(items) >= self._batch:
-            return items, None
-        if floor > position and (not items or items[-1][0] < floor):
-            items.append((floor, ""))  # a position marker without text
-        return items, seen
+            return items[-1][0], text, None
+        return max(position, floor, items[-1][0] if items else position), text, seen
 
     def expire(self, max_age: float) -> None:
         """After a quiet ``max_age``: read again on the next request even without a change, which
         picks up writes of other processes (never more than one read per ``max_age`` / 2)."""
         if time.monotonic() - self._read_at >= max_age / 2:
             self._generation = None
+
+
+def _position(item: Item) -> int:
+    return item[0]

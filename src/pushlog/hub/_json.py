@@ -35,11 +35,6 @@ def encode(content: Any) -> bytes:
         return _ENCODER.encode(_scrub(msgspec.to_builtins(content, str_keys=True)))
 
 
-def dumps(content: Any) -> str:
-    """``content`` as JSON text (for Server-Sent Events)."""
-    return encode(content).decode("utf-8")
-
-
 class JSONResponse(_StarletteJSONResponse):
     """Starlette's JSON response, rendered by :func:`encode`."""
 

@@ -174,15 +174,15 @@ async def test_follow_picks_up_an_event_committed_during_the_catch_up_read() -> 
 
     body = follow(read, broker, position=0, keepalive=600)
     chunks = [await asyncio.wait_for(anext(body), 5)]
-    while "id: 2\n" not in chunks[-1]:  # the second read may come before or after the first is sent
+    while b"id: 2\n" not in chunks[-1]:  # the second read may come before or after the first is sent
         chunks.append(await asyncio.wait_for(anext(body), 5))
     await broker.close()
     await body.aclose()
-    sent = "".join(chunks[1:])
-    assert chunks[0].startswith("retry:")
+    sent = b"".join(chunks[1:])
+    assert chunks[0].startswith(b"retry:")
     assert reads == 2
-    assert "id: 1\n" in chunks[1] and '"before"' in chunks[1]
-    assert sent.index("id: 1\n") < sent.index("id: 2\n") and '"during"' in sent
+    assert b"id: 1\n" in chunks[1] and b'"before"' in chunks[1]
+    assert sent.index(b"id: 1\n") < sent.index(b"id: 2\n") and b'"during"' in sent
 
 
 async def test_follow_ends_when_the_broker_closes() -> None:
@@ -196,10 +196,10 @@ async def test_follow_ends_when_the_broker_closes() -> None:
     async def read(after: int) -> list[dict[str, Any]]:
         return []
 
-    async def drain() -> list[str]:
+    async def drain() -> list[bytes]:
         return [chunk async for chunk in follow(read, broker, position=0, keepalive=600)]
 
     task = asyncio.create_task(drain())
     await asyncio.sleep(0)  # let the stream reach its wait
     await broker.close()
-    assert await asyncio.wait_for(task, 5) == ["retry: 2000\n\n"]
+    assert await asyncio.wait_for(task, 5) == [b"retry: 2000\n\n"]

@@ -13,9 +13,11 @@ when ``Last-Event-ID`` is beyond it). A ``: keepalive`` comment goes out when no
 (:mod:`pushlog.hub._streams`: 429 ``too_many_streams`` beyond them).
 
 Fan-out: streams with the same filter share one tail (:class:`pushlog.hub._broker.Tail`): a change is
-read from the database once for all of them and each event is serialized once; a stream behind the
-tail's window (a resume far back, a slow client) reads from the database on its own until it reaches
-the window.
+read from the database once for all of them, each event is serialized to SSE bytes once, and the
+streams at one position share one joined chunk; a stream behind the tail's window (a resume far back,
+a slow client) reads from the database on its own until it reaches the window. Per stream, what is
+left is one write: the response is a plain ASGI app (:class:`EventStream`) that hands each chunk to
+the server as it is, and whatever is due at once (several events, acks) goes out as one chunk.
 
 Correctness: every read (the shared one and a stream's own) records the broker's generation first, reads
 everything after the last position, and only then does the stream wait for the generation to move (see
@@ -25,18 +27,18 @@ a quiet keepalive interval the tail is read again, which covers writes from othe
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from .._auth import authenticate
 from .._broker import Broker, Item
-from .._json import dumps
+from .._json import encode
 from .._models import StreamQuery, bad_query
 from .._state import hub_state
 from ..store import events as event_store
@@ -45,11 +47,13 @@ from ._filters import parse_feed_query
 BATCH = 200
 
 
-def _sse(event: str, data: dict[str, Any], event_id: int | None = None) -> str:
-    lines = [f"id: {event_id}"] if event_id is not None else []
-    lines.append(f"event: {event}")
-    lines.append("data: " + dumps(data))
-    return "\n".join(lines) + "\n\n"
+def _sse(event: str, data: dict[str, Any], event_id: int | None = None) -> bytes:
+    head = f"id: {event_id}\nevent: {event}\ndata: " if event_id is not None else f"event: {event}\ndata: "
+    return b"".join((head.encode(), encode(data), b"\n\n"))
+
+
+RETRY = b"retry: 2000\n\n"
+KEEPALIVE = b": keepalive\n\n"
 
 
 def _last_event_id(request: Request, query: StreamQuery) -> int | None:
@@ -76,40 +80,39 @@ async def follow(
     keepalive: float,
     batch: int = BATCH,
     share: Hashable | None = None,
-) -> AsyncIterator[str]:
-    """The SSE text of a stream: events after ``position`` as ``read(after_seq)`` returns them, acks,
-    and keepalives, until the broker closes. Streams with the same ``share`` key (their filter) read
-    through one tail; ``None`` gives the stream a tail of its own. See the module docstring for why
-    nothing is missed."""
+) -> AsyncGenerator[bytes, None]:
+    """The SSE bytes of a stream: events after ``position`` as ``read(after_seq)`` returns them, acks,
+    and keepalives, until the broker closes; everything due at once goes out as one chunk. Streams
+    with the same ``share`` key (their filter) read through one tail; ``None`` gives the stream a tail
+    of its own. See the module docstring for why nothing is missed."""
 
     async def read_items(after: int) -> list[Item]:
         return [_item(row) for row in await read(after)]
 
-    tail = broker.tail(object() if share is None else share, read_items, position=position, batch=batch)
+    key = object() if share is None else share
+    tail = broker.tail(key, read_items, position=position, batch=batch, keepalive=keepalive)
     note_position = broker.note_position
-    yield "retry: 2000\n\n"
+    yield RETRY
     while not broker.closed:
         shared = await tail.after(position)
-        items, seen = shared if shared is not None else await tail.catch_up(position)
-        if items:
-            position = items[-1][0]
-            text = "".join(text for _, text in items)
-            if text:
-                yield text
-        for noted, name, payload in broker.notes_after(note_position):
-            note_position = noted
-            yield _sse(name, payload)
+        position, text, seen = shared if shared is not None else await tail.catch_up(position)
+        if note_position != broker.note_position:
+            notes = broker.notes_after(note_position)
+            note_position = notes[-1][0] if notes else broker.note_position
+            text += b"".join(_sse(name, payload) for _, name, payload in notes)
+        if text:
+            yield text
         if seen is None:  # more are waiting
             continue
         # a stream in the window waits for the tail's read (woken once, its items in memory); one
         # catching up for itself waits for the change
-        waited = tail.wait(seen, keepalive) if shared is not None else broker.wait(seen, keepalive)
-        if not await waited:
+        woken = await (tail.wait(seen) if shared is not None else broker.wait(seen, keepalive))
+        if not woken:
             tail.expire(keepalive)
-            yield ": keepalive\n\n"
+            yield KEEPALIVE
 
 
-async def stream(request: Request) -> Response:
+async def stream(request: Request) -> EventStream:
     state = hub_state(request)
     key = await authenticate(request, "read")
     query, flt = parse_feed_query(request.query_params, StreamQuery)
@@ -123,23 +126,51 @@ async def stream(request: Request) -> Response:
         return await state.db_read(event_store.events_after, flt, after_seq=after, limit=BATCH)
 
     body = follow(read, state.broker, position=last, keepalive=state.config.keepalive_interval, share=flt)
-    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     release = state.streams.acquire(key.id)  # no await between here and the response owning it
-    return _SlotResponse(body, release=release, media_type="text/event-stream", headers=headers)
+    return EventStream(body, release=release)
 
 
-class _SlotResponse(StreamingResponse):
-    """A stream that gives its slot back when it ends (finished, disconnected or failed)."""
+class EventStream:
+    """The stream's response as a plain ASGI app: each chunk of ``body`` goes to ``send`` as it is
+    (bytes made once per event, no per-chunk re-encoding or iterator layers), and the stream ends
+    when ``body`` ends or the client disconnects. Its slot is given back however it ends."""
 
-    def __init__(self, content: AsyncIterator[str], *, release: Callable[[], None], **kwargs: Any) -> None:
-        super().__init__(content, **kwargs)
+    HEADERS = [
+        (b"content-type", b"text/event-stream; charset=utf-8"),
+        (b"cache-control", b"no-cache"),
+        (b"x-accel-buffering", b"no"),  # a proxy in front (nginx) must not buffer the stream
+    ]
+
+    def __init__(self, body: AsyncIterator[bytes], *, release: Callable[[], None]) -> None:
+        self._body = body
         self._release = release
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            await super().__call__(scope, receive, send)
+            await send({"type": "http.response.start", "status": 200, "headers": self.HEADERS})
+            # uvicorn's send stays silent once the client is gone, so a second task watches receive()
+            # for the disconnect; whichever finishes first ends the other.
+            writer = asyncio.ensure_future(self._write(send))
+            watcher = asyncio.ensure_future(_disconnect(receive))
+            try:
+                await asyncio.wait((writer, watcher), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                watcher.cancel()
+                writer.cancel()
+            if writer.done() and not writer.cancelled():
+                writer.result()  # a failure of the stream is the request's failure
         finally:
             self._release()
+
+    async def _write(self, send: Send) -> None:
+        async for chunk in self._body:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 routes = [Route("/v1/stream", stream, methods=["GET"])]
