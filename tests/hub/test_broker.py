@@ -51,6 +51,7 @@ async def test_streams_with_one_filter_share_one_read_per_change() -> None:
         chunks = await asyncio.gather(*(asyncio.wait_for(anext(body), 5) for body in bodies))
         assert all(ID.findall(chunk) == [str(seq).encode()] for chunk in chunks)
         assert table.reads == before + 1  # one read for fifty streams
+        assert all(chunk is chunks[0] for chunk in chunks)  # and one chunk: joined once, not per stream
     for body in bodies:
         await body.aclose()
 
@@ -90,3 +91,32 @@ async def test_a_resumed_stream_joins_the_shared_read_once_caught_up() -> None:
         assert table.reads == before + 1
     await head.aclose()
     await resumed.aclose()
+
+
+async def test_the_tails_keepalive_reaches_every_stream_and_comes_again() -> None:
+    """One timer per tail, not one per stream: each of its streams still gets a keepalive after every
+    quiet interval, and an event in between is sent as itself."""
+    broker, table = Broker(), Table()
+    bodies = [follow(table.read, broker, position=0, keepalive=0.05, batch=3, share="all") for _ in range(3)]
+    for body in bodies:
+        assert await anext(body) == b"retry: 2000\n\n"
+    for _ in range(2):
+        chunks = await asyncio.gather(*(asyncio.wait_for(anext(body), 5) for body in bodies))
+        assert chunks == [b": keepalive\n\n"] * 3
+    await table.add(broker, 1)
+    chunks = await asyncio.gather(*(asyncio.wait_for(anext(body), 5) for body in bodies))
+    assert [ID.findall(chunk) for chunk in chunks] == [[b"1"]] * 3
+    for body in bodies:
+        await body.aclose()
+
+
+async def test_events_and_an_ack_due_together_go_out_as_one_chunk() -> None:
+    broker, table = Broker(), Table()
+    body = follow(table.read, broker, position=0, keepalive=600, batch=3, share="all")
+    assert await anext(body) == b"retry: 2000\n\n"
+    table.rows.extend({"seq": seq, "title": f"e{seq}"} for seq in (1, 2))
+    await broker.acknowledged({"id": "e1", "acknowledged_at": "2026-01-01T00:00:00Z"})  # also a change
+    chunk = await asyncio.wait_for(anext(body), 5)
+    assert ID.findall(chunk) == [b"1", b"2"]
+    assert chunk.endswith(b'event: ack\ndata: {"id":"e1","acknowledged_at":"2026-01-01T00:00:00Z"}\n\n')
+    await body.aclose()
