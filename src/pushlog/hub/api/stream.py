@@ -147,7 +147,7 @@ class EventStream:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            await send({"type": "http.response.start", "status": 200, "headers": self.HEADERS})
+            await send({"type": "http.response.start", "status": 200, "headers": list(self.HEADERS)})
             # uvicorn's send stays silent once the client is gone, so a second task watches receive()
             # for the disconnect; whichever finishes first ends the other.
             writer = asyncio.ensure_future(self._write(send))
