@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from tests.support.chromium import sign_in
+from tests.support.chromium import sign_in, watched_page
 from tests.support.hub_server import publish, start_hub_thread
 
 pytestmark = [pytest.mark.browser]
@@ -80,9 +80,7 @@ def test_lines_of_one_incident_are_one_entry_with_count_first_and_last(
                 "metadata": {"trace_id": f"t-{run}"},
             },
         )
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page, errors = watched_page(context)
         sign_in(page, hub.read_key)
 
         # Three entries, newest first: the db incident (its newest line), the unrelated line, the trace.

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from tests.support.chromium import sign_in
+from tests.support.chromium import sign_in, watched_page
 from tests.support.clock import FakeClock
 from tests.support.hub_server import ThreadHub, start_hub_thread, wait_until
 from tests.support.push_service import PushService, ReceivedPush
@@ -122,9 +122,7 @@ def test_a_newcomer_schedules_09_00_local_tomorrow_and_watches_the_funnel_fill_i
                     clock.advance(seconds)
                     ctx.clock.set_fixed_time(clock.utc())
 
-                page = ctx.new_page()
-                errors: list[str] = []
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                page, errors = watched_page(ctx)
                 sign_in(page, hub.read_key)
                 page.click("#nav-notifications")
                 expect(page.locator("#users-key-why")).to_contain_text("paste a key with the users scope")
@@ -382,9 +380,7 @@ def test_older_notifications_are_a_load_older_away_and_stay_while_the_newest_are
         ctx = browser.new_context(base_url=hub.base_url, viewport={"width": 360, "height": 760})
         ctx.set_default_timeout(15_000)
         try:
-            page = ctx.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page, errors = watched_page(ctx)
             sign_in(page, hub.admin_key, "/#/notifications")
             titles = page.locator("#notification-list .notification-what")
             expect(titles).to_have_count(50)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect
-from tests.support.chromium import sign_in
+from tests.support.chromium import sign_in, watched_page
 from tests.support.clock import FakeClock
 from tests.support.hub_server import publish, start_hub_thread
 
@@ -37,9 +37,7 @@ def test_a_resolved_alert_turns_resolved_in_the_open_feed_without_a_reload(
             hub,
             {"level": "error", "title": f"{run} payments failing", "fingerprint": f"pay-{run}", "push": True},
         )
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page, errors = watched_page(context)
         sign_in(page, hub.read_key)
         alert = page.locator("#events li.event", has_text=f"{run} payments failing")
         expect(alert).to_be_visible()

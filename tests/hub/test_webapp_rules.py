@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from tests.support.chromium import screenshots_dir, sign_in
+from tests.support.chromium import screenshots_dir, sign_in, watched_page
 from tests.support.clock import utc_clock
 from tests.support.devices import subscription
 from tests.support.hub_server import ThreadHub, publish, start_hub_thread, wait_until
@@ -89,9 +89,7 @@ def test_rules_view_shows_each_rules_state_and_the_history_of_a_missed_expectati
         ctx.set_default_timeout(15_000)
         ctx.clock.set_fixed_time(real_now)  # the browser's "now" is the hub's: relative times are exact
         try:
-            page = ctx.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page, errors = watched_page(ctx)
             sign_in(page, hub.read_key)
             page.click("#nav-rules")
             expect(page.locator("#nav-rules")).to_have_class(re.compile(r"\bactive\b"))
@@ -196,9 +194,7 @@ def test_an_admin_adds_changes_and_removes_rules_and_groups_on_a_phone(
         ctx = browser.new_context(base_url=hub.base_url, viewport={"width": 360, "height": 760})
         ctx.set_default_timeout(15_000)
         try:
-            page = ctx.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page, errors = watched_page(ctx)
             sign_in(page, hub.admin_key, "/#/rules")
             expect(page.locator("#rules-empty")).to_contain_text("or add one here")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Final
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
 CHROMIUM: Final = "/usr/bin/chromium"
 #: The pictures docs/webapp.md shows.
@@ -64,3 +64,12 @@ def sign_in(page: Page, key: str, path: str = "/") -> None:
     page.fill("#key", key)
     page.click("#sign-in-button")
     expect(page.locator("#nav")).to_be_visible()
+
+
+def watched_page(context: BrowserContext) -> tuple[Page, list[str]]:
+    """A new page of ``context`` and the list its uncaught JavaScript errors are collected in (a test
+    asserts it empty at the end: a screen that works but threw is still broken)."""
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    return page, errors
