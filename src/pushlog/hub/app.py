@@ -166,6 +166,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        from . import _stats_rollups as stats_rollups
         from ._attention import AttentionTask
         from ._device_upkeep import DeviceUpkeep
         from ._duties import DutyRunner, leadership_for
@@ -202,6 +203,7 @@ def create_app(
             rules = app.state.rules = await start_rules(state)
             # The hub's periodic duties, run by one process at a time (hub/_duties.py); append new ones.
             duties = [monitor.duty(), *retention.duties(), upkeep.duty(), attention.duty(), rules.duty()]
+            duties.append(stats_rollups.duty(ready.engine))
             runner = app.state.duties = DutyRunner(
                 duties, clock=the_clock, leadership=leadership_for(ready.engine)
             )

@@ -506,3 +506,51 @@ fingerprint_rollup = sa.Table(
     sa.Column("channel", sa.String(64)),
     sa.PrimaryKeyConstraint("hour", "fingerprint"),
 )
+
+#: Hourly rollups of the deliveries table for ``GET /v1/stats`` (store/delivery_rollups.py folds hours
+#: from the rows; store/outbox.py marks the folded hours its writes change). ``hour`` is the whole hour
+#: since the epoch of ``created_at``; ``reason`` is kept for held/skipped rows (``''`` otherwise or
+#: none) and ``code`` (``last_status_code``) for failed ones (-1 otherwise or none).
+delivery_rollup = sa.Table(
+    "delivery_rollup",
+    metadata,
+    sa.Column("hour", sa.BigInteger, nullable=False),
+    sa.Column("device_id", sa.String(40), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("reason", sa.String(32), nullable=False),
+    sa.Column("code", sa.Integer, nullable=False),
+    sa.Column("rows", sa.BigInteger, nullable=False),
+    sa.Column("sent", sa.BigInteger, nullable=False),  # sent_at set
+    sa.Column("went", sa.BigInteger, nullable=False),  # sent_at or delivered_at set
+    sa.Column("delivered", sa.BigInteger, nullable=False),
+    sa.Column("opened", sa.BigInteger, nullable=False),
+    sa.PrimaryKeyConstraint("hour", "device_id", "status", "reason", "code"),
+)
+
+#: Sent -> delivered latencies per hour x device, as counts per latency bin (milliseconds, three
+#: significant digits above one second: ``delivery_rollups.latency_bin``).
+delivery_latency_rollup = sa.Table(
+    "delivery_latency_rollup",
+    metadata,
+    sa.Column("hour", sa.BigInteger, nullable=False),
+    sa.Column("device_id", sa.String(40), nullable=False),
+    sa.Column("ms", sa.BigInteger, nullable=False),
+    sa.Column("rows", sa.BigInteger, nullable=False),
+    sa.PrimaryKeyConstraint("hour", "device_id", "ms"),
+)
+
+#: Folded hours whose deliveries changed since they were folded (read from the rows until refolded).
+delivery_rollup_dirty = sa.Table(
+    "delivery_rollup_dirty",
+    metadata,
+    sa.Column("hour", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("marks", sa.BigInteger, nullable=False),
+)
+
+#: One row (id 1): every hour before ``folded_until`` is folded into the delivery rollups.
+delivery_rollup_state = sa.Table(
+    "delivery_rollup_state",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("folded_until", sa.BigInteger, nullable=False),
+)

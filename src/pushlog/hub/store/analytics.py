@@ -2,8 +2,10 @@
 over time, the noisiest fingerprints, how long CRITICALs wait to be acknowledged, each transport's
 success rate and sent -> delivered latency, and the delivery funnel with held/skipped/failed reasons.
 
-Exact: every number is aggregated from the rows in the window (``count``/``sum`` in the database;
-percentiles over the exact list of durations, read as two timestamp columns only). Windows are
+Exact: every count is aggregated in the database, from the rows or the hourly rollups
+(:mod:`.rollups` for events, :mod:`.delivery_rollups` for deliveries). Acknowledgement percentiles
+are over the exact list of durations; sent -> delivered latency percentiles over the delivery
+rollups' bins (the millisecond below one second, three significant digits above). Windows are
 :class:`.stats.Window` and buckets :func:`.stats.time_bucket`, so every section cuts time alike.
 """
 
@@ -18,9 +20,9 @@ import sqlalchemy as sa
 
 from ..._levels import Level
 from .._clock import format_time
+from . import delivery_rollups, rollups
 from . import notifications as notification_store
-from . import rollups
-from ._tables import deliveries, devices, events, notifications
+from ._tables import events, notifications
 from ._window import Window, elapsed_seconds
 from .outbox import DeliveryStatus
 
@@ -112,90 +114,61 @@ def acknowledgement(conn: sa.Connection, window: Window) -> dict[str, Any]:
     }
 
 
-def transports(conn: sa.Connection, window: Window) -> list[dict[str, Any]]:
+def transports(
+    conn: sa.Connection, window: Window, known: delivery_rollups.DeliveryCounts | None = None
+) -> list[dict[str, Any]]:
     """Per transport (device kind): sent, failed, success rate of what was tried, and sent -> delivered
-    latency percentiles (p50, p90, p99)."""
-    in_window = window.contains(deliveries.c.created_at)
-    kind = sa.func.coalesce(devices.c.kind, "removed").label("kind")
-    joined = deliveries.outerjoin(devices, devices.c.id == deliveries.c.device_id)
-    went = sa.or_(deliveries.c.sent_at.is_not(None), deliveries.c.delivered_at.is_not(None))
-    counts = conn.execute(
-        sa.select(
-            kind,
-            sa.func.coalesce(sa.func.sum(sa.case((went, 1), else_=0)), 0),
-            sa.func.coalesce(
-                sa.func.sum(sa.case((deliveries.c.status == DeliveryStatus.FAILED, 1), else_=0)), 0
-            ),
-        )
-        .select_from(joined)
-        .where(in_window)
-        .group_by(kind)
-    ).all()
-    latencies: dict[str, list[float]] = {}
-    latency = elapsed_seconds(deliveries.c.sent_at, deliveries.c.delivered_at)
-    for name, seconds in conn.execute(
-        sa.select(kind, latency)
-        .select_from(joined)
-        .where(
-            in_window,
-            deliveries.c.sent_at.is_not(None),
-            deliveries.c.delivered_at.is_not(None),
-            latency >= 0,
-        )
-    ):
-        latencies.setdefault(name, []).append(float(seconds))
+    latency percentiles (p50, p90, p99; from the rollups' latency bins)."""
+    counts = delivery_rollups.DeliveryCounts(conn, window) if known is None else known
+    totals: dict[str, list[int]] = {}
+    for _device, _name, kind, status, n, went in counts.by_device_status():
+        entry = totals.setdefault(kind or "removed", [0, 0])
+        entry[0] += went
+        entry[1] += n if status == DeliveryStatus.FAILED else 0
+    latencies = counts.latencies()
     out = []
-    for name, sent, failed in sorted(counts, key=lambda r: r[0]):
-        tried = int(sent) + int(failed)
+    for name in sorted(set(totals) | set(latencies)):
+        sent, failed = totals.get(name, [0, 0])
+        tried = sent + failed
         lat = latencies.get(name, [])
         if not tried and not lat:
             continue
         out.append(
             {
                 "transport": name,
-                "sent": int(sent),
-                "failed": int(failed),
-                "success_rate": round(int(sent) / tried, 4) if tried else None,
-                "latency_p50_s": percentile(lat, 0.5),
-                "latency_p90_s": percentile(lat, 0.9),
-                "latency_p99_s": percentile(lat, 0.99),
+                "sent": sent,
+                "failed": failed,
+                "success_rate": round(sent / tried, 4) if tried else None,
+                "latency_p50_s": delivery_rollups.percentile(lat, 0.5),
+                "latency_p90_s": delivery_rollups.percentile(lat, 0.9),
+                "latency_p99_s": delivery_rollups.percentile(lat, 0.99),
             }
         )
     return out
 
 
-def funnel(conn: sa.Connection, window: Window) -> dict[str, Any]:
+def funnel(
+    conn: sa.Connection, window: Window, known: delivery_rollups.DeliveryCounts | None = None
+) -> dict[str, Any]:
     """Deliveries created in the window as a funnel: targeted (every row), held and skipped by the
     gate's reason, sent, delivered, opened, acknowledged, and failed by status code."""
-    # One pass over the window's rows (ix_deliveries_created_stats holds every column read here).
+    counts = delivery_rollups.DeliveryCounts(conn, window) if known is None else known
     by_reason: dict[str, dict[str, int]] = {"held": {}, "skipped": {}}
     failed: dict[str, int] = {}
     targeted = sent = delivered = opened = acknowledged = 0
-    for status, reason, code, n, n_sent, n_delivered, n_opened in conn.execute(
-        sa.select(
-            deliveries.c.status,
-            deliveries.c.reason,
-            deliveries.c.last_status_code,
-            sa.func.count(),
-            sa.func.count(deliveries.c.sent_at),
-            sa.func.count(deliveries.c.delivered_at),
-            sa.func.count(deliveries.c.opened_at),
-        )
-        .where(window.contains(deliveries.c.created_at))
-        .group_by(deliveries.c.status, deliveries.c.reason, deliveries.c.last_status_code)
-    ):
-        targeted += int(n)
-        sent += int(n_sent)
-        delivered += int(n_delivered)
-        opened += int(n_opened)
+    for status, reason, code, n, n_sent, n_delivered, n_opened in counts.by_outcome():
+        targeted += n
+        sent += n_sent
+        delivered += n_delivered
+        opened += n_opened
         if status == DeliveryStatus.ACKNOWLEDGED:
-            acknowledged += int(n)
+            acknowledged += n
         elif status in (DeliveryStatus.HELD, DeliveryStatus.SKIPPED):
             reasons = by_reason[status]
-            reasons[reason or "unknown"] = reasons.get(reason or "unknown", 0) + int(n)
+            reasons[reason or "unknown"] = reasons.get(reason or "unknown", 0) + n
         elif status == DeliveryStatus.FAILED:
             name = str(code) if code is not None else "no_response"
-            failed[name] = failed.get(name, 0) + int(n)
+            failed[name] = failed.get(name, 0) + n
     return {
         "targeted": targeted,
         "held": by_reason["held"],

@@ -24,6 +24,13 @@
 :class:`DeliveryStatus` names the states a row goes through. Every function takes a connection
 inside the caller's transaction.
 
+The delivery rollup (``store/delivery_rollups.py``, ``GET /v1/stats``) is kept in step here: every
+UPDATE or DELETE that can change what it counts goes through :func:`_write`, which marks the changed
+rows' hours (of ``created_at``) dirty when they may be folded already (older than
+:data:`LIVE_HOURS`); the fold refolds them from the rows. New rows are created at ``now``, in a live
+hour, and need no mark; neither do writes that change no counted column (a claim's lease and
+attempts, a held row's later release time).
+
 Claiming uses a lease: a claimed row keeps ``status='queued'`` but gets ``locked_until`` (the lease's
 end, which doubles as the claim's fencing token) and one more ``attempts``. A claimer only records a
 result while it still holds the lease (``locked_until`` unchanged), and only on a row that is still
@@ -42,6 +49,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ..attention import (
     Decision,
@@ -57,8 +65,9 @@ from ..attention import (
 )
 from . import preferences
 from ._bulk import BulkInsert
-from ._tables import as_utc, deliveries, devices, events, notifications
+from ._tables import as_utc, deliveries, delivery_rollup_dirty, devices, events, notifications
 from ._tables import preferences as preference_documents
+from ._window import epoch_hour
 from .users import profiles
 
 
@@ -98,6 +107,41 @@ _ACKNOWLEDGEABLE: Final = (
     DeliveryStatus.DELIVERED,
     DeliveryStatus.OPENED,
 )
+
+
+#: Rows created in the writer's current hour or the one before are in hours the delivery rollup has
+#: not folded (it folds an hour only once it is this much plus a margin for clocks behind its own
+#: clock), so writes to them need no mark.
+LIVE_HOURS: Final = 2
+
+
+def _write(conn: sa.Connection, statement: Any, *, now: _dt.datetime | None) -> int:
+    """Execute an UPDATE or DELETE of ``deliveries`` and keep the delivery rollup in step; returns
+    how many rows it changed. ``now`` None (deletes, which have no clock): every changed hour is
+    marked."""
+    created = conn.execute(statement.returning(deliveries.c.created_at)).scalars().all()
+    _mark_changed(conn, created, now=now)
+    return len(created)
+
+
+def _mark_changed(conn: sa.Connection, created: Sequence[Any], *, now: _dt.datetime | None) -> None:
+    """Mark the hours of rows created at ``created`` dirty (outside the live hours of ``now``).
+    The UPSERT takes the mark's row lock until commit, so a fold that refolds the hour waits for
+    this transaction and then sees its change (``delivery_rollups.fold``)."""
+    live_from = None if now is None else epoch_hour(now) - LIVE_HOURS + 1
+    hours = sorted({epoch_hour(as_utc(c)) for c in created})  # one order for every writer: no deadlock
+    marks = [{"hour": h, "marks": 1} for h in hours if live_from is None or h < live_from]
+    if not marks:
+        return
+    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
+        delivery_rollup_dirty
+    )
+    conn.execute(
+        insert.on_conflict_do_update(
+            index_elements=["hour"], set_={"marks": delivery_rollup_dirty.c.marks + 1}
+        ),
+        marks,
+    )
 
 
 # ------------------------------------------------------------------------------------------ enqueue
@@ -481,18 +525,18 @@ def _fail_pending(
 ) -> int:
     """Fail the pending rows matching ``where`` with ``error`` (their lease and retry time cleared);
     returns how many. The one way a not-yet-sent delivery ends without being sent."""
-    return int(
-        conn.execute(
-            deliveries.update()
-            .where(where, deliveries.c.status.in_(_PENDING))
-            .values(
-                status=DeliveryStatus.FAILED,
-                locked_until=None,
-                next_attempt_at=None,
-                last_error=error,
-                updated_at=now,
-            )
-        ).rowcount
+    return _write(
+        conn,
+        deliveries.update()
+        .where(where, deliveries.c.status.in_(_PENDING))
+        .values(
+            status=DeliveryStatus.FAILED,
+            locked_until=None,
+            next_attempt_at=None,
+            last_error=error,
+            updated_at=now,
+        ),
+        now=now,
     )
 
 
@@ -619,7 +663,8 @@ def _claims(
             )
         )
     if orphans:  # the device was removed between queueing and sending
-        conn.execute(
+        _write(
+            conn,
             deliveries.update()
             .where(deliveries.c.id.in_(orphans))
             .values(
@@ -627,7 +672,8 @@ def _claims(
                 locked_until=None,
                 last_error="device was removed",
                 updated_at=now,
-            )
+            ),
+            now=now,
         )
     return result
 
@@ -655,7 +701,8 @@ def record_sent_many(
     done = 0
     for lease in leases:
         ids = [c.id for c in claims if c.lease == lease]
-        done += conn.execute(
+        done += _write(
+            conn,
             deliveries.update()
             .where(
                 deliveries.c.id.in_(ids),
@@ -670,8 +717,9 @@ def record_sent_many(
                 last_status_code=status_code,
                 last_error=None,
                 updated_at=now,
-            )
-        ).rowcount
+            ),
+            now=now,
+        )
     conn.execute(
         devices.update()
         .where(devices.c.id.in_({c.device["id"] for c in claims}))
@@ -727,11 +775,13 @@ def _release(
 ) -> bool:
     """Record an attempt's result on a row this claim still holds and release its lease; ``values`` is
     what else changes (the next attempt, or the final status). False if the claim was lost."""
-    done = conn.execute(
+    done = _write(
+        conn,
         deliveries.update()
         .where(_mine(claim.id, claim.lease))
-        .values(locked_until=None, last_status_code=status_code, last_error=error, updated_at=now, **values)
-    ).rowcount
+        .values(locked_until=None, last_status_code=status_code, last_error=error, updated_at=now, **values),
+        now=now,
+    )
     return bool(done)
 
 
@@ -770,25 +820,29 @@ def record_receipt(
         values["delivered_at"] = now
     if _PROGRESS[status] > _PROGRESS.get(row.status, 0):
         values["status"] = status
-    conn.execute(deliveries.update().where(deliveries.c.id == delivery_id).values(**values))
+    _write(conn, deliveries.update().where(deliveries.c.id == delivery_id).values(**values), now=now)
     return True
 
 
 def acknowledge_deliveries(conn: sa.Connection, event_id: str, *, now: _dt.datetime) -> None:
     """The event was acknowledged: its open deliveries on every device become "acknowledged", so
     queued re-pushes are not sent (failed ones keep their failure)."""
-    conn.execute(
+    _write(
+        conn,
         deliveries.update()
         .where(deliveries.c.event_id == event_id, deliveries.c.status.in_(_ACKNOWLEDGEABLE))
-        .values(status=DeliveryStatus.ACKNOWLEDGED, updated_at=now)
+        .values(status=DeliveryStatus.ACKNOWLEDGED, updated_at=now),
+        now=now,
     )
 
 
 def drop_queued(conn: sa.Connection, device_id: str) -> None:
     """Delete the deliveries of a device that were still waiting to be sent or held (the device is
     removed)."""
-    conn.execute(
-        deliveries.delete().where(deliveries.c.device_id == device_id, deliveries.c.status.in_(_PENDING))
+    _write(
+        conn,
+        deliveries.delete().where(deliveries.c.device_id == device_id, deliveries.c.status.in_(_PENDING)),
+        now=None,
     )
 
 
@@ -796,7 +850,7 @@ def delete_for_events(conn: sa.Connection, seqs: Sequence[int]) -> int:
     """Delete every delivery of the events ``seqs`` (retention removes the events); returns rows deleted."""
     if not seqs:
         return 0
-    return int(conn.execute(deliveries.delete().where(deliveries.c.event_seq.in_(seqs))).rowcount)
+    return _write(conn, deliveries.delete().where(deliveries.c.event_seq.in_(seqs)), now=None)
 
 
 def delete_for_notifications(conn: sa.Connection, notification_ids: Sequence[str], *, limit: int) -> int:
@@ -810,7 +864,7 @@ def delete_for_notifications(conn: sa.Connection, notification_ids: Sequence[str
         .limit(limit)
         .scalar_subquery()
     )
-    return int(conn.execute(deliveries.delete().where(deliveries.c.id.in_(some))).rowcount)
+    return _write(conn, deliveries.delete().where(deliveries.c.id.in_(some)), now=None)
 
 
 def queue_depth(conn: sa.Connection) -> int:
@@ -974,23 +1028,25 @@ def release_held(conn: sa.Connection, *, now: _dt.datetime, limit: int = 500) ->
             continue
         notes = [r.id for r in rows if r.notification_id is not None]
         if notes:  # an app's notifications are each their own message: released one by one
-            result.queued += conn.execute(
+            result.queued += _write(
+                conn,
                 deliveries.update()
                 .where(deliveries.c.id.in_(notes), deliveries.c.status == held)
-                .values(status=DeliveryStatus.QUEUED, next_attempt_at=now, updated_at=now)
-            ).rowcount
+                .values(status=DeliveryStatus.QUEUED, next_attempt_at=now, updated_at=now),
+                now=now,
+            )
             rows = [r for r in rows if r.notification_id is None]
             ids = [r.id for r in rows]
             if not rows:
                 continue
-        taken = set(
-            conn.execute(
-                deliveries.update()
-                .where(deliveries.c.id.in_(ids), deliveries.c.status == held)
-                .values(status=DeliveryStatus.SKIPPED, reason=Reason.SUMMARIZED.value, updated_at=now)
-                .returning(deliveries.c.id)
-            ).scalars()
-        )
+        changed = conn.execute(
+            deliveries.update()
+            .where(deliveries.c.id.in_(ids), deliveries.c.status == held)
+            .values(status=DeliveryStatus.SKIPPED, reason=Reason.SUMMARIZED.value, updated_at=now)
+            .returning(deliveries.c.id, deliveries.c.created_at)
+        ).all()
+        _mark_changed(conn, [row.created_at for row in changed], now=now)
+        taken = {row.id for row in changed}
         mine = [r for r in rows if r.id in taken]
         if not mine:
             continue  # another process released them
@@ -1002,7 +1058,8 @@ def release_held(conn: sa.Connection, *, now: _dt.datetime, limit: int = 500) ->
             if len(mine) > 1
             else None
         )
-        conn.execute(
+        _write(
+            conn,
             deliveries.update()
             .where(deliveries.c.id == carrier.id)
             .values(
@@ -1011,7 +1068,8 @@ def release_held(conn: sa.Connection, *, now: _dt.datetime, limit: int = 500) ->
                 summary=summary,
                 next_attempt_at=now,
                 updated_at=now,
-            )
+            ),
+            now=now,
         )
         result.queued += 1
         result.summarized += len(mine) - 1

@@ -31,7 +31,7 @@ from sqlalchemy.sql.expression import ColumnElement
 from ._tables import event_rollup, events, fingerprint_rollup
 from ._window import EpochHour, Window, epoch_hour, hour_start
 
-__all__ = ["Counts", "event_counts", "noisiest", "record"]
+__all__ = ["Counts", "event_counts", "noisiest", "record", "whole_hours"]
 
 #: The rollups' stand-in for "no channel" (a key column cannot be NULL on PostgreSQL).
 NO_CHANNEL_KEY = ""
@@ -199,9 +199,9 @@ def _upsert_prints(conn: sa.Connection, prints: dict[tuple[int, str], list[Any]]
 # -- reading ------------------------------------------------------------------------------------------
 
 
-def _split(window: Window) -> tuple[tuple[int, int | None] | None, list[Window]]:
+def whole_hours(window: Window) -> tuple[tuple[int, int | None] | None, list[Window]]:
     """The whole hours of ``window`` (first, end or None when open-ended) and the windows of its
-    partial hours, read from the events table."""
+    partial hours, read from the rows themselves (the delivery rollups cut windows alike)."""
     first = epoch_hour(window.since)
     if hour_start(first) < window.since:
         first += 1
@@ -226,7 +226,7 @@ _VISIBLE = events.c.merged_into.is_(None)
 
 
 def _event_rows(window: Window) -> sa.Subquery:
-    span, edges = _split(window)
+    span, edges = whole_hours(window)
     parts: list[sa.Select[Any]] = []
     if span is not None:
         parts.append(
@@ -277,7 +277,7 @@ def event_counts(conn: sa.Connection, window: Window) -> Counts:
 def noisiest(conn: sa.Connection, window: Window, top: int) -> Iterable[tuple[Any, ...]]:
     """The ``top`` fingerprints of ``window`` by occurrences: (fingerprint, lines, occurrences, largest
     level, title, channel), most first, exact."""
-    span, edges = _split(window)
+    span, edges = whole_hours(window)
     parts: list[sa.Select[Any]] = []
     roll = fingerprint_rollup.c
     if span is not None:

@@ -13,8 +13,10 @@ funnel) are :mod:`.analytics`'.
 * Deliveries are counted by ``created_at`` (a CRITICAL re-push round counts when it is created):
   by status, by device, and as push milestones (sent / delivered / opened from their timestamps,
   failed / acknowledged from the status; a delivered row counts as sent too). The median
-  sent -> delivered latency comes from the window's rows that have both timestamps. Per bucket, the
-  pushes sent, delivered and opened and the open rate (opened / sent) over time.
+  sent -> delivered latency comes from the window's rows that have both timestamps, binned to the
+  millisecond below one second and to three significant digits above. Per bucket, the pushes sent,
+  delivered and opened and the open rate (opened / sent) over time. All of it is read through the
+  hourly delivery rollups (:mod:`.delivery_rollups`): exact counts, bounded by the window's hours.
 * Client drop reports (``"client": {"dropped": n}`` in a publish envelope: events a client's queue
   could not keep) live in ``client_reports``, one row per report, counted by ``received_at``.
 """
@@ -22,7 +24,6 @@ funnel) are :mod:`.analytics`'.
 from __future__ import annotations
 
 import datetime as _dt
-import statistics
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -30,9 +31,9 @@ from sqlalchemy.sql.expression import ColumnElement
 
 from ..._levels import Level
 from .._clock import format_time
-from . import analytics, rollups
-from ._tables import client_reports, deliveries, devices, keys
-from ._window import BUCKETS, Window, bucket_start, elapsed_seconds, time_bucket
+from . import analytics, delivery_rollups, rollups
+from ._tables import client_reports, keys
+from ._window import BUCKETS, Window, bucket_start, time_bucket
 from .outbox import DeliveryStatus
 
 __all__ = ["BUCKETS", "Window", "record_client_report", "stats"]
@@ -102,21 +103,16 @@ def _zero_by_status() -> dict[str, int]:
 
 
 def _deliveries(
-    conn: sa.Connection, window: Window, starts: list[_dt.datetime]
+    conn: sa.Connection,
+    window: Window,
+    starts: list[_dt.datetime],
+    known: delivery_rollups.DeliveryCounts | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    in_window = window.contains(deliveries.c.created_at)
-    rows = conn.execute(
-        sa.select(
-            deliveries.c.device_id, devices.c.name, devices.c.kind, deliveries.c.status, sa.func.count()
-        )
-        .select_from(deliveries.outerjoin(devices, devices.c.id == deliveries.c.device_id))
-        .where(in_window)
-        .group_by(deliveries.c.device_id, devices.c.name, devices.c.kind, deliveries.c.status)
-    ).all()
+    counts = delivery_rollups.DeliveryCounts(conn, window) if known is None else known
     by_status = _zero_by_status()
     per_device: dict[str, dict[str, Any]] = {}
-    for device_id, name, kind, status, n in rows:
-        by_status[status] = by_status.get(status, 0) + int(n)
+    for device_id, name, kind, status, n, _went in counts.by_device_status():
+        by_status[status] = by_status.get(status, 0) + n
         device = per_device.setdefault(
             device_id,
             {
@@ -128,37 +124,19 @@ def _deliveries(
                 "by_status": _zero_by_status(),
             },
         )
-        device["by_status"][status] = device["by_status"].get(status, 0) + int(n)
-        device["total"] += int(n)
-    bucket = time_bucket(deliveries.c.created_at, window.unit).label("bucket")
-    per_bucket: dict[_dt.datetime, tuple[int, ...]] = {start: (0, 0, 0, 0, 0) for start in starts}
-    for text, *counts in conn.execute(
-        sa.select(
-            bucket,
-            # A delivery receipt proves the push went out even when it beat the sender's own record.
-            _count(sa.or_(deliveries.c.sent_at.is_not(None), deliveries.c.delivered_at.is_not(None))),
-            _count(deliveries.c.status == DeliveryStatus.FAILED),
-            sa.func.count(deliveries.c.delivered_at),
-            sa.func.count(deliveries.c.opened_at),
-            _count(deliveries.c.status == DeliveryStatus.ACKNOWLEDGED),
-        )
-        .where(in_window)
-        .group_by(bucket)
-    ):
-        per_bucket[bucket_start(text)] = tuple(int(n) for n in counts)
+        device["by_status"][status] = device["by_status"].get(status, 0) + n
+        device["total"] += n
+    # per bucket: sent (or delivered), failed, delivered, opened, acknowledged
+    per_bucket: dict[_dt.datetime, list[int]] = {start: [0, 0, 0, 0, 0] for start in starts}
+    for start, status, n, went, delivered, opened in counts.by_bucket_status():
+        cell = per_bucket.setdefault(start, [0, 0, 0, 0, 0])
+        cell[0] += went
+        cell[1] += n if status == DeliveryStatus.FAILED else 0
+        cell[2] += delivered
+        cell[3] += opened
+        cell[4] += n if status == DeliveryStatus.ACKNOWLEDGED else 0
     milestones = [sum(column) for column in zip(*per_bucket.values(), strict=True)] or [0] * 5
-    latency = elapsed_seconds(deliveries.c.sent_at, deliveries.c.delivered_at)
-    latencies = [
-        float(seconds)
-        for seconds in conn.execute(
-            sa.select(latency).where(
-                in_window,
-                deliveries.c.sent_at.is_not(None),
-                deliveries.c.delivered_at.is_not(None),
-                latency >= 0,
-            )
-        ).scalars()
-    ]
+    latencies = delivery_rollups.merged(list(counts.latencies().values()))
     sent, failed, delivered, opened, acknowledged = (int(v) for v in milestones)
     pushes = {
         "sent": sent,
@@ -166,7 +144,7 @@ def _deliveries(
         "delivered": delivered,
         "opened": opened,
         "acknowledged": acknowledged,
-        "median_delivery_latency_s": round(statistics.median(latencies), 3) if latencies else None,
+        "median_delivery_latency_s": delivery_rollups.median(latencies),
         "buckets": [
             {
                 "start": format_time(start),
@@ -225,14 +203,15 @@ def stats(conn: sa.Connection, window: Window, *, top: int = 10) -> dict[str, An
     """Every count of ``GET /v1/stats`` for ``window`` (see the module docstring and
     :mod:`.analytics`); ``top``: how many noisiest fingerprints."""
     starts = window.starts()
-    delivery_stats, pushes = _deliveries(conn, window, starts)
+    delivered = delivery_rollups.DeliveryCounts(conn, window)
+    delivery_stats, pushes = _deliveries(conn, window, starts, delivered)
     counts = rollups.event_counts(conn, window)
     return {
         "channels": analytics.channels(conn, window, starts, counts),
         "noisiest": analytics.noisiest(conn, window, top),
         "acknowledgement": analytics.acknowledgement(conn, window),
-        "transports": analytics.transports(conn, window),
-        "funnel": analytics.funnel(conn, window),
+        "transports": analytics.transports(conn, window, delivered),
+        "funnel": analytics.funnel(conn, window, delivered),
         "notifications": analytics.notification_funnels(conn, window),
         "since": format_time(window.since),
         "until": format_time(window.until),

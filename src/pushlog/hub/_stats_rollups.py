@@ -1,0 +1,33 @@
+"""The ``delivery_rollups`` duty: folds the hours of deliveries that are old enough into the hourly
+delivery rollups, and refolds the hours whose deliveries changed since
+(:func:`pushlog.hub.store.delivery_rollups.fold`, idempotent and safe in several processes), so that
+``GET /v1/stats`` reads a few hours of delivery rows at most whatever its window."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+from typing import Final
+
+import sqlalchemy as sa
+
+from ._duties import Duty
+from .store.delivery_rollups import fold
+
+NAME: Final = "delivery_rollups"
+#: Seconds of the hub's clock between folds: the live rows a stats answer reads are at most the
+#: fold's lag plus this.
+INTERVAL: Final = 300.0
+
+
+def duty(engine: sa.Engine, *, interval: float = INTERVAL) -> Duty:
+    """The fold as a periodic duty of the hub (``hub/_duties.py``)."""
+
+    def run(now: _dt.datetime) -> int:
+        with engine.begin() as conn:
+            return fold(conn, now)
+
+    async def run_due(now: _dt.datetime) -> int:
+        return await asyncio.to_thread(run, now)
+
+    return Duty(NAME, interval, run_due)
