@@ -10,7 +10,12 @@ a ratio against ``SELECT count(*) FROM events`` timed the same way in the same r
 section in "full table counts". The whole answer is timed too.
 
 The events are stored with their hourly rollups (``store/rollups.py``, what ingest keeps), so the 7 and
-30 day windows read rollup rows plus the window's two partial edge hours.
+30 day windows read rollup rows plus the window's two partial edge hours. The deliveries are then
+folded into their hourly rollups (``store/delivery_rollups.fold``, what the hub's duty does; its time
+is printed, and that of refolding one hour a late change marked), so the delivery sections read rollup
+rows plus the hours not folded yet (the last ``FOLD_LAG`` hours). Each delivery section (and the whole
+answer) is timed a second time with nothing folded, every row of the window read, marked ``(rows)``:
+what they cost before the rollups.
 
 Usage: ``python benchmarks/bench_stats.py [--smoke] [--events N] [--no-analyze]`` (``--smoke`` or
 ``PUSHLOG_BENCH_SMOKE=1``: 20,000 events, same code path; ``--events``: another size, for a loaded
@@ -34,9 +39,16 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import SMOKE, machine, ratio_line
 
-from pushlog.hub.store import analytics, create_engine, migrate, rollups
+from pushlog.hub.store import analytics, create_engine, delivery_rollups, migrate, rollups
 from pushlog.hub.store import stats as stats_store
-from pushlog.hub.store._tables import deliveries, devices, events
+from pushlog.hub.store._tables import (
+    deliveries,
+    delivery_rollup_dirty,
+    delivery_rollup_state,
+    devices,
+    events,
+)
+from pushlog.hub.store._window import epoch_hour
 from pushlog.hub.store.events import NewEvent
 
 EVENTS = (
@@ -165,6 +177,28 @@ def _best(engine: sa.Engine, fn: Callable[[sa.Connection], object]) -> float:
     return min(times)
 
 
+def _fold(engine: sa.Engine) -> None:
+    """Fold the deliveries as the hub's duty does, then refold one hour a late change marked."""
+    began = time.perf_counter()
+    with engine.begin() as conn:
+        delivery_rollups.fold(conn, END)
+    print(f"fold of {DAYS} days of deliveries: {(time.perf_counter() - began) * 1000:.1f} ms")
+    with engine.begin() as conn:
+        conn.execute(delivery_rollup_dirty.insert().values(hour=epoch_hour(START) + 24 * 10, marks=1))
+    began = time.perf_counter()
+    with engine.begin() as conn:
+        refolded = delivery_rollups.fold(conn, END)
+    assert refolded == 1
+    print(f"refold of one marked hour: {(time.perf_counter() - began) * 1000:.1f} ms")
+
+
+def _folded_until(engine: sa.Engine, hour: int) -> int:
+    with engine.begin() as conn:
+        before = conn.execute(sa.select(delivery_rollup_state.c.folded_until)).scalar_one()
+        conn.execute(delivery_rollup_state.update().values(folded_until=hour))
+    return int(before)
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         engine = create_engine(f"sqlite:///{Path(tmp) / 'stats.db'}")
@@ -183,6 +217,7 @@ def main() -> None:
         )
         baseline = _best(engine, lambda c: c.execute(sa.select(sa.func.count()).select_from(events)).scalar())
         print(f"baseline SELECT count(*) FROM events: {baseline * 1000:.1f} ms")
+        _fold(engine)
         windows = {
             "24h": stats_store.Window(since=END - _dt.timedelta(hours=24), until=END, unit="hour"),
             "7d": stats_store.Window(since=END - _dt.timedelta(days=7, minutes=30), until=END, unit="hour"),
@@ -203,6 +238,12 @@ def main() -> None:
             for label, fn in sections.items():
                 seconds = _best(engine, fn)
                 print(ratio_line(f"{name} {label} ({seconds * 1000:.1f} ms) vs count(*)", seconds / baseline))
+            folded = _folded_until(engine, 0)  # nothing folded: every delivery of the window read
+            for label in ("deliveries+pushes", "transports", "funnel", "whole answer"):
+                seconds = _best(engine, sections[label])
+                line = f"{name} {label} (rows) ({seconds * 1000:.1f} ms) vs count(*)"
+                print(ratio_line(line, seconds / baseline))
+            _folded_until(engine, folded)
         engine.dispose()
 
 

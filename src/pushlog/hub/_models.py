@@ -548,13 +548,21 @@ class PushBucket(Struct):
     open_rate: Annotated[float | None, Meta(description="opened / sent; null when nothing was sent")]
 
 
+#: What a latency read from the delivery rollups' histogram is precise to (store/delivery_rollups.py).
+_LATENCY_PRECISION = (
+    "from a histogram: exact to the millisecond below 100 ms, two significant digits above (at most 5 % off)"
+)
+
+
 class PushStats(Struct):
     sent: int
     failed: int
     delivered: int
     opened: int
     acknowledged: int
-    median_delivery_latency_s: float | None
+    median_delivery_latency_s: Annotated[
+        float | None, Meta(description=f"sent -> delivered, seconds; {_LATENCY_PRECISION}; null when none")
+    ]
     buckets: Annotated[list[PushBucket], Meta(description="per bucket of the deliveries' creation")]
 
 
@@ -617,9 +625,15 @@ class TransportStats(Struct):
     sent: int
     failed: int
     success_rate: Annotated[float | None, Meta(description="sent / (sent + failed)")]
-    latency_p50_s: float | None
-    latency_p90_s: float | None
-    latency_p99_s: float | None
+    latency_p50_s: Annotated[
+        float | None, Meta(description=f"sent -> delivered, seconds; {_LATENCY_PRECISION}")
+    ]
+    latency_p90_s: Annotated[
+        float | None, Meta(description=f"sent -> delivered, seconds; {_LATENCY_PRECISION}")
+    ]
+    latency_p99_s: Annotated[
+        float | None, Meta(description=f"sent -> delivered, seconds; {_LATENCY_PRECISION}")
+    ]
 
 
 class DeliveryFunnel(Struct):

@@ -315,3 +315,18 @@ def test_migration_0015_folds_the_stored_deliveries_and_goes_down_and_up(engine:
         after = {t.name: set(conn.execute(sa.select(t)).all()) for t in tables}
     assert after == before  # the backfill folds what the duty folded, cell by cell
     _check(engine, rng, now)
+
+
+def test_latency_bins_and_the_percentiles_over_them(engine: sa.Engine) -> None:
+    seconds = [0.0, 0.0504, 0.0996, 0.25, 0.996, 1.234, 12.34, 95.0, 3600.4]
+    values = sa.union_all(*(sa.select(sa.literal(v, sa.Float).label("s")) for v in seconds)).subquery()
+    with engine.connect() as conn:
+        bins = conn.execute(sa.select(delivery_rollups.latency_bin(values.c.s))).scalars().all()
+    assert sorted(bins) == [0, 50, 100, 250, 1000, 1200, 12000, 95000, 3600000]
+    histogram = [(1500, 1), (2000, 2), (4000, 1)]
+    assert delivery_rollups.median(histogram) == 2.0
+    assert delivery_rollups.median([(1000, 1), (2000, 1)]) == 1.5  # the mean of the two middle values
+    assert delivery_rollups.percentile(histogram, 0.5) == 2.0
+    assert delivery_rollups.percentile(histogram, 0.9) == 4.0
+    assert delivery_rollups.percentile([], 0.9) is None
+    assert delivery_rollups.merged([[(10, 1), (20, 2)], [(10, 3)]]) == [(10, 4), (20, 2)]

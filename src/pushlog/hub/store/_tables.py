@@ -527,8 +527,8 @@ delivery_rollup = sa.Table(
     sa.PrimaryKeyConstraint("hour", "device_id", "status", "reason", "code"),
 )
 
-#: Sent -> delivered latencies per hour x device, as counts per latency bin (milliseconds, three
-#: significant digits above one second: ``delivery_rollups.latency_bin``).
+#: Sent -> delivered latencies per hour x device, as counts per latency bin (milliseconds, two
+#: significant digits above 100 ms: ``delivery_rollups.latency_bin``).
 delivery_latency_rollup = sa.Table(
     "delivery_latency_rollup",
     metadata,

@@ -5,7 +5,7 @@ success rate and sent -> delivered latency, and the delivery funnel with held/sk
 Exact: every count is aggregated in the database, from the rows or the hourly rollups
 (:mod:`.rollups` for events, :mod:`.delivery_rollups` for deliveries). Acknowledgement percentiles
 are over the exact list of durations; sent -> delivered latency percentiles over the delivery
-rollups' bins (the millisecond below one second, three significant digits above). Windows are
+rollups' bins (the millisecond below 100 ms, two significant digits above: at most 5 % off). Windows are
 :class:`.stats.Window` and buckets :func:`.stats.time_bucket`, so every section cuts time alike.
 """
 

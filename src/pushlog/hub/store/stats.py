@@ -14,7 +14,7 @@ funnel) are :mod:`.analytics`'.
   by status, by device, and as push milestones (sent / delivered / opened from their timestamps,
   failed / acknowledged from the status; a delivered row counts as sent too). The median
   sent -> delivered latency comes from the window's rows that have both timestamps, binned to the
-  millisecond below one second and to three significant digits above. Per bucket, the pushes sent,
+  millisecond below 100 ms and to two significant digits above (at most 5 % off). Per bucket, the pushes sent,
   delivered and opened and the open rate (opened / sent) over time. All of it is read through the
   hourly delivery rollups (:mod:`.delivery_rollups`): exact counts, bounded by the window's hours.
 * Client drop reports (``"client": {"dropped": n}`` in a publish envelope: events a client's queue
