@@ -5,12 +5,14 @@ failed, gone (device deleted, its pending rows failed), receipts delivered and o
 held rows released as a summary, a device's pending rows dropped and retention's deletes, with folds
 in between, read back over windows that start and end mid-hour and open-ended ones: the
 rollup-backed answer equals the answer read from the rows alone, and its counts equal a recount in
-Python. Migration 0015 folds what is stored, matches the declared tables and goes down and up."""
+Python. On PostgreSQL a fold that starts while a writer's mark is uncommitted waits for it and sees
+its change. Migration 0015 folds what is stored, matches the declared tables and goes down and up."""
 
 from __future__ import annotations
 
 import datetime as _dt
 import random
+import threading
 import uuid
 from collections import Counter
 from typing import Any
@@ -21,11 +23,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from tests.hub.store.rows import REPEAT, VAULT
 from tests.support.devices import AUTH, P256DH
+from tests.support.hub_server import wait_until
 
 from pushlog._levels import Level
 from pushlog.hub.attention import PreferenceDocument
 from pushlog.hub.attention._prefs import QuietHours
-from pushlog.hub.store import delivery_rollups, migrate, outbox
+from pushlog.hub.store import create_engine, delivery_rollups, migrate, outbox
 from pushlog.hub.store import devices as device_store
 from pushlog.hub.store import events as event_store
 from pushlog.hub.store import preferences as pref_store
@@ -330,3 +333,57 @@ def test_latency_bins_and_the_percentiles_over_them(engine: sa.Engine) -> None:
     assert delivery_rollups.percentile(histogram, 0.9) == 4.0
     assert delivery_rollups.percentile([], 0.9) is None
     assert delivery_rollups.merged([[(10, 1), (20, 2)], [(10, 3)]]) == [(10, 4), (20, 2)]
+
+
+def test_on_postgresql_a_fold_waits_for_a_marking_writer_and_sees_its_change(pg_url: str) -> None:
+    """The race the marks' row lock closes: a writer changed a row of a folded hour and marked the hour
+    but has not committed; a fold that starts meanwhile must not refold the hour without the change
+    and drop the mark. It waits on the mark's lock, then refolds with the change."""
+    engine = create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    migrate(engine)
+    rng = random.Random(4)
+    with engine.begin() as conn:
+        _devices(conn)
+        for minute in (5, 6, 7):  # every row in one hour (START's; the quiet device's held)
+            _ingest(conn, rng, START + _dt.timedelta(hours=7, minutes=minute))
+        claims = outbox.claim_due(conn, now=START + _dt.timedelta(hours=8), lease=LEASE, limit=100)
+    assert len(claims) >= 3
+    late = START + _dt.timedelta(hours=16)
+    with engine.begin() as conn:
+        outbox.record_sent_many(conn, claims[2:], now=START + _dt.timedelta(hours=8), status_code=201)
+        delivery_rollups.fold(conn, late)  # the hour folded with two claims still queued
+    with engine.begin() as conn:  # a late result: the hour is marked (committed)
+        outbox.record_sent(conn, claims[1], now=late, status_code=201)
+    window = Window(since=START, until=late)
+    writer = engine.connect()
+    writer.begin()
+    outbox.record_sent(writer, claims[0], now=late, status_code=201)  # marks the hour again, uncommitted
+    folded: list[int] = []
+    folding = threading.Thread(target=lambda: folded.append(_fold_once(engine, late)))
+    folding.start()
+    with engine.connect() as probe:
+        wait_until(
+            lambda: (
+                probe.execute(sa.text("SELECT count(*) FROM pg_locks WHERE NOT granted")).scalar() or None
+            ),
+            timeout=10,
+            what="the fold waiting on the writer's mark",
+        )
+    writer.commit()
+    writer.close()
+    folding.join(timeout=10)
+    assert folded == [1]  # the marked hour was refolded, after the writer's commit
+    with engine.connect() as conn:
+        assert not conn.execute(sa.select(delivery_rollup_dirty)).all()
+        got = _delivery_sections(conn, window)
+    assert got == _from_rows(engine, window)
+    assert got["pushes"]["sent"] == len(claims)
+    engine.dispose()
+
+
+def _fold_once(engine: sa.Engine, now: _dt.datetime) -> int:
+    with engine.begin() as conn:
+        return delivery_rollups.fold(conn, now)
