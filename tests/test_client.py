@@ -310,6 +310,45 @@ def test_exit_with_nothing_listening_says_connection_refused(closed_dsn: str) ->
     ]
 
 
+def _exit_lines(hub: StandInHub, script: list[str], capsys: pytest.CaptureFixture[str]) -> list[str]:
+    """Log one ERROR per scripted answer (``"400"``: refused and dropped; ``"503"``: told to retry in
+    an hour, so still unsent), flushing after each, then close: the ``pushlog:`` lines on stderr."""
+    answers = {"400": hub.status(400), "503": hub.status(503, {"Retry-After": "3600"})}
+    hub.script += [answers[code] for code in script]
+    client = Client(hub.dsn, linger=0.0, batch_size=1, dedup_window=0, flush_timeout=2)
+    try:
+        for i, _ in enumerate(script):
+            client.capture(Event(title=f"failure {i}", level=Level.ERROR))
+            assert client.flush() is False
+    finally:
+        client.close()
+    return [line for line in _notes(capsys.readouterr().err) if "hub refused" not in line]
+
+
+def test_exit_with_only_earlier_drops_says_they_were_dropped(
+    hub: StandInHub, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _exit_lines(hub, ["400"], capsys) == ["pushlog: 1 event(s) dropped earlier (hub answered 400)"]
+
+
+def test_exit_with_unsent_events_and_earlier_drops_says_both(
+    hub: StandInHub, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _exit_lines(hub, ["400", "503"], capsys) == [
+        "pushlog: 1 event(s) not delivered (1 error): hub answered 503; 1 more dropped before "
+        "(hub answered 400); set spool= to keep undelivered events for the next start"
+    ]
+
+
+def test_exit_with_unsent_events_only_says_what_was_not_delivered(
+    hub: StandInHub, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _exit_lines(hub, ["503"], capsys) == [
+        "pushlog: 1 event(s) not delivered (1 error): hub answered 503; "
+        "set spool= to keep undelivered events for the next start"
+    ]
+
+
 def test_spool_keeps_everything_unsent_at_exit_and_the_next_process_sends_it_once(
     closed_dsn: str, hub: StandInHub, tmp_path: Path
 ) -> None:

@@ -34,7 +34,9 @@ def test_full_queue_drops_feed_before_pushed() -> None:
     assert queue.put(_pushed("p3")) is True
     assert queue.put(_pushed("p4")) is False  # only pushed events left: the newcomer is dropped
     assert [e.title for e in queue.take(10)] == ["p1", "p2", "p3"]
+    assert queue.dropped_report() == (4, "queue full")  # what the exit line says of them
     assert queue.take_dropped() == 4 and queue.take_dropped() == 0
+    assert queue.dropped_report() == (0, "")
     assert queue.accepted == 5 and queue.left == 5
 
 

@@ -249,7 +249,7 @@ class Client:
                     return first_id or event.id
             return self.queue_checked(event, dedup_key)
         except Exception as exc:  # never let the app see our failure; count it like any drop
-            self.queue.give_back_dropped(1)
+            self.queue.give_back_dropped(1, "could not be queued")
             self._note(f"could not queue an event: {exc!r}")
             return None
 
@@ -274,7 +274,7 @@ class Client:
             self._enqueue(event)
             return event.id
         except Exception as exc:  # never let the app see our failure; count it like any drop
-            self.queue.give_back_dropped(1)
+            self.queue.give_back_dropped(1, "could not be queued")
             self._note(f"could not queue an event: {exc!r}")
             return None
 
@@ -306,7 +306,7 @@ class Client:
             assert self._hub is not None
             if dead is not None:
                 lost = 0 if dead.backlog is None or dead.backlog.durable else len(dead.backlog)
-                self.queue.give_back_dropped(lost)
+                self.queue.give_back_dropped(lost, "the worker thread stopped")
                 if not self._restart_noted:
                     self._restart_noted = True
                     _write_stderr(
@@ -454,13 +454,15 @@ class Client:
             else:
                 if backlog is not None:
                     levels += backlog.levels()
-                dropped = self.queue.dropped
+                dropped, why = self.queue.dropped_report()
                 counted = sum(levels.values())
-                if not counted and not dropped:
+                if not counted:
+                    if dropped:  # everything queued went out; only the earlier drops are left to say
+                        _write_stderr(f"pushlog: {dropped} event(s) dropped earlier ({why})")
                     return
                 where = "set spool= to keep undelivered events for the next start"
                 if dropped:
-                    where = f"{dropped} more dropped before; {where}"
+                    where = f"{dropped} more dropped before ({why}); {where}"
             ranked = sorted(levels.items(), reverse=True)
             by_level = ", ".join(f"{n} {level.wire_name}" for level, n in ranked)
             reason = worker.last_failure or f"no answer within the flush bound ({self.flush_timeout:g}s)"

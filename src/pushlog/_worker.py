@@ -50,6 +50,9 @@ MAX_BATCH_BYTES = 512 * 1024
 #: alone, and only that one is dropped (401/403 concern the key, not an event: the batch is dropped).
 _PER_EVENT_STATUSES: Final = frozenset({400, 413, 422})
 
+#: Why an event was dropped when the queue had no room (a reason of :attr:`EventQueue.drop_reasons`).
+QUEUE_FULL: Final = "queue full"
+
 #: With a spool, an event is on disk at most this long (seconds) after it was queued.
 SPOOL_WITHIN: Final = 0.1
 
@@ -129,6 +132,8 @@ class EventQueue:
         self._feed: deque[Event] = deque()
         self._feed_since = 0.0
         self.dropped = 0  # not yet reported to the hub
+        #: Why the drops counted in ``dropped`` happened, each reason once, in order (for the exit line).
+        self.drop_reasons: dict[str, None] = {}
         self.accepted = 0  # ever accepted into the queue
         self.left = 0  # ever taken out or evicted
 
@@ -143,17 +148,18 @@ class EventQueue:
             full = len(self._pushed) + len(self._feed) >= self.maxsize
             if pushed:
                 if full:
+                    self.dropped += 1
+                    self.drop_reasons[QUEUE_FULL] = None
                     if not self._feed:
-                        self.dropped += 1
                         return False
                     self._feed.popleft()
-                    self.dropped += 1
                     self.left += 1
                 self._pushed.append(event)
                 wake = True
             else:
                 if full:
                     self.dropped += 1
+                    self.drop_reasons[QUEUE_FULL] = None
                     return False
                 self._feed.append(event)
                 n = len(self._feed)
@@ -197,6 +203,7 @@ class EventQueue:
     def take_dropped(self) -> int:
         with self._lock:
             dropped, self.dropped = self.dropped, 0
+            self.drop_reasons.clear()
             return dropped
 
     def confirm_dropped(self, n: int) -> None:
@@ -205,11 +212,20 @@ class EventQueue:
         if n:
             with self._lock:
                 self.dropped = max(0, self.dropped - n)
+                if not self.dropped:
+                    self.drop_reasons.clear()
 
-    def give_back_dropped(self, n: int) -> None:
+    def give_back_dropped(self, n: int, reason: str) -> None:
+        """Count ``n`` events lost outside the queue (refused, given up, ...) because of ``reason``."""
         if n:
             with self._lock:
                 self.dropped += n
+                self.drop_reasons[reason] = None
+
+    def dropped_report(self) -> tuple[int, str]:
+        """The drops the hub has not heard of and why (``"queue full; hub answered 400"``)."""
+        with self._lock:
+            return self.dropped, "; ".join(self.drop_reasons)
 
 
 class Backlog(Protocol):
@@ -363,7 +379,8 @@ class Worker(threading.Thread):
         self.backlog = backlog
         self.backlog_size = len(backlog)
         try:
-            self.queue.give_back_dropped(backlog.take_carried())  # drops an earlier process kept
+            # drops an earlier process kept
+            self.queue.give_back_dropped(backlog.take_carried(), "in an earlier process")
         except Exception as exc:
             self._note(f"cannot read the spool's drop count: {exc!r}")
         if backlog.durable:
@@ -479,13 +496,13 @@ class Worker(threading.Thread):
             events = self._drop_bad(events)
             overflow = backlog.add(events)
         if overflow:
-            self.queue.give_back_dropped(overflow)
+            self.queue.give_back_dropped(overflow, "spool full")
 
     def _drop_bad(self, events: list[Event]) -> list[Event]:
         good, bad = screen(events)
         if bad:
             self.lost += len(bad)
-            self.queue.give_back_dropped(len(bad))
+            self.queue.give_back_dropped(len(bad), "not encodable as JSON")
             self._note(f"dropped {len(bad)} event(s) that cannot be encoded as JSON")
         return good
 
@@ -527,7 +544,8 @@ class Worker(threading.Thread):
                 backlog.remove(ids)
                 refused = _refused_events(result.data)
                 if refused:  # the hub stored the others; these it named as invalid, each on its own
-                    self.queue.give_back_dropped(len(refused))  # counted before flush() can see them lost
+                    # counted before flush() can see them lost
+                    self.queue.give_back_dropped(len(refused), "refused by the hub as invalid")
                     self.lost += len(refused)
                     self._note(f"hub refused {len(refused)} event(s) of a batch ({refused[0]}); dropped them")
                 self.sent += len(ids) - len(refused)
@@ -544,7 +562,7 @@ class Worker(threading.Thread):
                     continue
                 backlog.remove(ids)
                 self.lost += len(ids)
-                self.queue.give_back_dropped(len(ids))
+                self.queue.give_back_dropped(len(ids), _reason(result))
                 self._attempt = 0
                 self._limit = self._batch_size
                 self._note(f"hub refused {len(ids)} event(s) ({result.status} {result.detail}); dropped them")
@@ -558,7 +576,7 @@ class Worker(threading.Thread):
                 self.last_refused = self.last_failure == "connection refused"
                 if lost:
                     self.lost += lost
-                    self.queue.give_back_dropped(lost)
+                    self.queue.give_back_dropped(lost, f"{self.last_failure}, retries used up")
                     self._attempt = 0
                     self._note(f"hub unreachable ({result.status or result.detail}); gave up {lost} event(s)")
                 return
