@@ -1,16 +1,20 @@
 """Event ids (UUID version 4 strings, unique in a process, a fresh random part after fork) and
-:meth:`Event.quick`."""
+:meth:`Event.quick`, and events the logging thread leaves for the worker to complete."""
 
 from __future__ import annotations
 
 import datetime
+import logging
 import os
+import sys
+import threading
 import uuid
 
 import pytest
 
 from pushlog._event import Event, new_event_id
 from pushlog._levels import Level
+from pushlog._snapshot import snapshot
 
 
 def test_ids_are_uuid4_and_unique() -> None:
@@ -79,3 +83,86 @@ def test_events_compare_repr_and_replace_field_by_field() -> None:
     assert (first.count, first.push) == (1, None)
     with pytest.raises(TypeError):  # mutable: not hashable, like a dataclass with eq
         hash(first)
+
+
+def _record(msg: str, *args: object, **extra: object) -> logging.LogRecord:
+    record = logging.LogRecord("app.pay", logging.WARNING, "/app/pay.py", 42, msg, args, None)
+    record.__dict__.update(extra)
+    return record
+
+
+def test_a_snapshot_left_for_later_completes_to_the_event_built_at_once() -> None:
+    """What the logging thread leaves to the worker (title, body, ts, source) is built from the same
+    record fields: completed, the event equals the one snapshot builds whole, every slot included."""
+    for msg in ("payment %s failed", "  two\nlines %s", "", "x" * 300 + " %s"):
+        record = _record(msg, 7, user_id=7, plan="pro")
+        whole = snapshot(record, fingerprint="f")
+        later = snapshot(record, fingerprint="f", later=True)
+        assert later._pending is not None and whole._pending is None
+        assert (later.level, later.fingerprint, later.metadata, later.push, later.count) == (
+            Level.WARNING,
+            "f",
+            {"user_id": 7, "plan": "pro"},
+            None,
+            1,
+        )
+        later.id = whole.id
+        assert later.complete() is later and later._pending is None
+        assert {name: getattr(later, name) for name in Event.__slots__} == {
+            name: getattr(whole, name) for name in Event.__slots__
+        }
+
+
+def test_a_snapshot_left_for_later_keeps_the_message_and_extras_as_they_were_at_the_call() -> None:
+    """The arguments and extras may change after the logging call returns: the message is formatted
+    and the extras copied on the logging thread, as QueueHandler.prepare formats there."""
+    cart = ["book"]
+    record = _record("cart %s", cart, items=cart)
+    event = snapshot(record, later=True)
+    cart.append("pen")
+    record.msg, record.args = "changed %s", ("later",)
+    event.complete()
+    assert (event.title, event.metadata) == ("cart ['book']", {"items": ["book"]})
+
+
+def test_records_that_belong_to_the_calling_thread_are_built_whole_at_once() -> None:
+    """An exception (its traceback) and reserved keywords are read at the call, not left for later."""
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        failing = logging.LogRecord("app", logging.ERROR, "/app/x.py", 1, "failed", None, sys.exc_info())
+    for record in (failing, _record("tagged", tags=["a"])):
+        assert snapshot(record, later=True)._pending is None
+
+
+def test_an_event_is_completed_once_so_a_later_build_never_overwrites_what_redaction_changed() -> None:
+    """The worker completes and then redacts an event in place while a flush may complete the same
+    event (a dedup report) on another thread: the second complete() must not build it again."""
+    started, release, builds = threading.Event(), threading.Event(), []
+
+    def finish(event: Event, pending: tuple[object, ...]) -> None:
+        builds.append(threading.get_ident())
+        started.set()
+        release.wait(5)
+        event.title, event.body, event.source = "secret token abc", None, {}
+        event.channel = event.link = event.image = event.repeat_of = event.resolves = None
+        event.tags, event.actions, event._ts = [], [], 0.0
+
+    event = Event.pending(Level.ERROR, None, {}, (finish,))
+    worker = threading.Thread(target=event.complete)
+    worker.start()
+    assert started.wait(5)
+    calling = threading.Event()
+
+    def complete_too() -> None:
+        calling.set()  # this thread keeps the GIL until it blocks on the build in progress
+        event.complete()
+
+    other = threading.Thread(target=complete_too)  # waits for the first build, then finds it done
+    other.start()
+    assert calling.wait(5)
+    release.set()
+    worker.join(5)
+    event.title = "secret token [redacted]"  # what the worker's redaction does next
+    other.join(5)
+    assert builds == [worker.ident] and event.title == "secret token [redacted]"

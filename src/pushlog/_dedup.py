@@ -161,12 +161,13 @@ class Deduplicator:
 def _report(entry: _Entry) -> Event | None:
     if entry.event is None or entry.repeats <= 0:
         return None
-    return entry.event.replace(
+    first = entry.event.complete()  # the first may still be queued, as the logging thread left it
+    return first.replace(
         id=new_event_id(),
         ts=now_utc(),
         count=entry.repeats,
         push=False,
-        repeat_of=entry.event.id,
-        metadata=dict(entry.event.metadata),
-        source=dict(entry.event.source),
+        repeat_of=first.id,
+        metadata=dict(first.metadata),
+        source=dict(first.source),
     )

@@ -43,6 +43,7 @@ import datetime as _dt
 import itertools
 import json
 import os
+import threading
 from typing import Any, Final
 
 from ._levels import POLICIES, Level, parse_level
@@ -121,6 +122,20 @@ _SET: Final = (0x4000 << 64) | (0x8000 << 48)  # version 4, RFC 4122 variant
 
 _new: Final = object.__new__
 
+
+class _CompletingLock:
+    """The lock of :meth:`Event.complete`, made anew in a forked child (it may have been held)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        os.register_at_fork(after_in_child=self._renew)
+
+    def _renew(self) -> None:
+        self.lock = threading.Lock()
+
+
+_COMPLETING: Final = _CompletingLock()
+
 #: ``new_event_id() -> str``: a fresh event id (a UUID string), the hub's idempotency key.
 new_event_id: Final = _EventIds()
 
@@ -168,6 +183,7 @@ class Event:
     """
 
     __slots__ = (
+        "_pending",
         "_ts",
         "actions",
         "body",
@@ -185,7 +201,7 @@ class Event:
         "source",
         "tags",
         "title",
-    )  # _FIELDS, with ts stored as _ts
+    )  # _FIELDS, with ts stored as _ts, and what is left to build
 
     title: str
     level: Level
@@ -206,6 +222,9 @@ class Event:
     #: ``ts`` as given: a datetime, or a POSIX timestamp (``LogRecord.created``) that :attr:`ts` turns
     #: into one when first read, on the worker: the logging thread does not pay for the conversion.
     _ts: _dt.datetime | float
+    #: ``None`` for a whole event; for one made by :meth:`pending`, ``(finish, ...)``: ``finish(event,
+    #: pending)`` fills the fields left out, when :meth:`complete` is called (by the worker).
+    _pending: tuple[Any, ...] | None
 
     def __init__(
         self,
@@ -238,6 +257,7 @@ class Event:
         self.repeat_of, self.resolves = repeat_of, resolves
         self.id = new_event_id() if id is None else id
         self._ts = now_utc() if ts is None else ts
+        self._pending = None
 
     @property
     def ts(self) -> _dt.datetime:
@@ -256,7 +276,9 @@ class Event:
 
     def replace(self, **changes: Any) -> Event:
         """A copy with ``changes`` applied (the containers are shared unless replaced)."""
+        self.complete()
         event = _new(Event)
+        event._pending = None
         for name in _FIELDS:
             setattr(event, name, changes[name] if name in changes else getattr(self, name))
         return event
@@ -264,11 +286,13 @@ class Event:
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
             return NotImplemented
+        self.complete(), other.complete()
         return all(getattr(self, name) == getattr(other, name) for name in _FIELDS)
 
     __hash__ = None  # type: ignore[assignment]  # mutable, like a dataclass with eq
 
     def __repr__(self) -> str:
+        self.complete()
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in _FIELDS)
         return f"Event({fields})"
 
@@ -292,7 +316,37 @@ class Event:
         event.fingerprint, event.source, event.metadata = fingerprint, source, metadata
         event.channel = event.link = event.image = event.push = event.repeat_of = event.resolves = None
         event.tags, event.actions, event.count, event.id = [], [], 1, new_event_id()
+        event._pending = None
         return event
+
+    @classmethod
+    def pending(
+        cls, level: Level, fingerprint: str | None, metadata: dict[str, Any], pending: tuple[Any, ...]
+    ) -> Event:
+        """An event with only what the client's queue, dedup window and push budget read (``level``,
+        ``fingerprint``, ``metadata``, a fresh ``id``, ``count`` 1, ``push`` unset); ``pending`` is
+        ``(finish, ...)`` and ``finish(event, pending)`` sets every other field when :meth:`complete`
+        is called. The logging thread makes these; the worker completes them when it takes them from
+        the queue, so building the rest of the event costs the logging thread nothing. Until then
+        reading any other field raises ``AttributeError``."""
+        event = _new(cls)
+        event.level, event.fingerprint, event.metadata, event._pending = level, fingerprint, metadata, pending
+        event.push, event.count, event.id = None, 1, new_event_id()
+        return event
+
+    def complete(self) -> Event:
+        """Build the fields a :meth:`pending` event left out (a no-op on a whole event); returns it.
+
+        The worker completes what it takes from the queue and then redacts it in place; a flush on
+        another thread may complete the same event for a dedup report. One lock makes the build happen
+        once, so a late second build can never overwrite redacted fields."""
+        if self._pending is not None:
+            with _COMPLETING.lock:
+                pending = self._pending
+                if pending is not None:
+                    pending[0](self, pending)
+                    self._pending = None
+        return self
 
     @property
     def pushed(self) -> bool:
@@ -302,6 +356,7 @@ class Event:
         return POLICIES[self.level].push
 
     def to_wire(self) -> dict[str, Any]:
+        self.complete()
         wire: dict[str, Any] = {
             "id": self.id,
             "ts": format_ts(self.ts),

@@ -160,7 +160,8 @@ class PushHandler(logging.Handler):
                     if len(self._fingerprints) >= 4096:
                         self._fingerprints.clear()
                     fingerprint = self._fingerprints[key] = fingerprint_of(key)
-            event = snapshot(record, fingerprint=fingerprint, sources=self._sources)
+            # queued events are completed by the worker; a capture sink gets them whole
+            event = snapshot(record, fingerprint=fingerprint, sources=self._sources, later=not capturing)
             setattr(record, RECORD_EVENT_ID, event.id)
             if capturing:
                 client.capture(event, dedup_key=key)

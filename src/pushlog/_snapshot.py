@@ -296,13 +296,13 @@ _NOT_METADATA: Final = _SKIP_ATTRS | RESERVED_KEYS
 _isfinite: Final = math.isfinite
 
 
-def record_source(record: logging.LogRecord) -> dict[str, Any]:
-    """``{"logger", "module": "module:line", "host", "pid"}`` for a record."""
+def record_source(name: str, module: str, lineno: int, process: int | None) -> dict[str, Any]:
+    """``{"logger", "module": "module:line", "host", "pid"}`` for a record's fields of those names."""
     return {
-        "logger": record.name,
-        "module": f"{record.module}:{record.lineno}",
+        "logger": name,
+        "module": f"{module}:{lineno}",
         "host": _HOST,
-        "pid": record.process if record.process is not None else os.getpid(),
+        "pid": process if process is not None else os.getpid(),
     }
 
 
@@ -311,11 +311,19 @@ def snapshot(
     *,
     fingerprint: str | None = None,
     sources: dict[tuple[Any, ...], dict[str, Any]] | None = None,
+    later: bool = False,
 ) -> Event:
     """Build the event for ``record``. Copies everything it keeps; never raises for odd input.
 
     ``sources`` is an optional cache of source dicts per call site, owned by the caller (PushHandler
     keeps one): the dict is built once per site and copied per event.
+
+    With ``later``, only what may change after the logging call returns is read now: the formatted
+    message (the arguments may be mutated afterwards), the extras (copied, non-scalar values made
+    safe), the level and the current span's ids; title, body, timestamp and source, which come from
+    the message and the record's own immutable fields, are built by :meth:`Event.complete` on the
+    worker. A record with an exception or a reserved keyword is built whole at once (its traceback
+    and values are the caller's).
     """
     msg = record.msg
     if type(msg) is dict and "event" in msg:  # structlog's wrap_for_formatter: title from "event"
@@ -326,31 +334,6 @@ def snapshot(
         message = record.getMessage()
     except Exception:
         message = record_message(record)
-    if "\n" not in message and 0 < len(message) <= MAX_TITLE and not message[0].isspace():
-        title, body = message.rstrip() or "(no message)", None  # the usual one-line message, inline
-    else:
-        title, body = split_message(message)
-    created = record.created
-    ts: _dt.datetime | float = created  # a float: Event.ts converts it when read, on the worker
-    if created.__class__ is not float:
-        try:
-            ts = _dt.datetime.fromtimestamp(created, _UTC)
-        except Exception:
-            ts = now_utc()
-    if record.exc_info:
-        exc = exception_summary(record.exc_info)
-        if exc:
-            body = f"{body}\n\n{exc}" if body else exc
-    if sources is None:
-        source = record_source(record)
-    else:
-        site = (record.name, record.module, record.lineno, record.process)
-        cached = sources.get(site)
-        if cached is None:
-            if len(sources) >= 4096:
-                sources.clear()
-            cached = sources[site] = record_source(record)
-        source = cached.copy()
     metadata: dict[str, Any] = {}
     attrs = record.__dict__
     reserved: list[str] | None = None
@@ -377,15 +360,34 @@ def snapshot(
                     plain = False
         if not plain or len(metadata) >= MAX_METADATA_KEYS:
             metadata = safe_metadata(metadata)
-    event = Event.quick(
-        title,
+    event = Event.pending(
         _LEVELS.get(record.levelno) or level_from_number(record.levelno),
-        ts,
-        truncate(body, MAX_BODY) if body else None,
         fingerprint,
-        source,
         metadata,
+        (
+            _finish,
+            message,
+            record.created,
+            record.name,
+            record.module,
+            record.lineno,
+            record.process,
+            sources,
+        ),
     )
+    if "otelTraceID" in attrs:
+        add_trace_ids(metadata, attrs)
+    elif _OTEL_MODULE in sys.modules:  # only a loaded OpenTelemetry can have a current span
+        add_trace_ids(metadata)
+    if later and reserved is None and not record.exc_info:
+        return event
+    event.complete()
+    if record.exc_info:
+        exc = exception_summary(record.exc_info)
+        if exc:
+            event.body = (
+                truncate(f"{event.body}\n\n{exc}", MAX_BODY) if event.body else truncate(exc, MAX_BODY)
+            )
     if reserved is not None:
         for key in reserved:
             value = attrs[key]
@@ -395,8 +397,39 @@ def snapshot(
                 event.body = truncate(joined, MAX_BODY) if joined else None
             else:
                 coerce_reserved(key, value, event)  # an explicit fingerprint replaces the computed one
-    if "otelTraceID" in attrs:
-        add_trace_ids(metadata, attrs)
-    elif _OTEL_MODULE in sys.modules:  # only a loaded OpenTelemetry can have a current span
-        add_trace_ids(metadata)
     return event
+
+
+def _finish(event: Event, pending: tuple[Any, ...]) -> None:
+    """The rest of an event :func:`snapshot` left for later: title and body from the message, the
+    timestamp, the source (see :meth:`Event.complete`; every field is computed before any is set)."""
+    _, message, created, name, module, lineno, process, sources = pending
+    if "\n" not in message and 0 < len(message) <= MAX_TITLE and not message[0].isspace():
+        title, body = message.rstrip() or "(no message)", None  # the usual one-line message, inline
+    else:
+        title, body = split_message(message)
+    ts: _dt.datetime | float = created  # a float: Event.ts converts it when read
+    if created.__class__ is not float:
+        try:
+            ts = _dt.datetime.fromtimestamp(created, _UTC)
+        except Exception:
+            ts = now_utc()
+    site = (name, module, lineno, process)
+    cached = sources.get(site) if sources is not None else None
+    if cached is None:
+        cached = record_source(name, module, lineno, process)
+        if sources is not None:
+            if len(sources) >= 4096:
+                sources.clear()
+            sources[site] = cached
+    source = cached.copy()
+    tags: list[str] = []
+    actions: list[dict[str, str]] = []
+    event.title, event.body, event._ts, event.source = (
+        title,
+        truncate(body, MAX_BODY) if body else None,
+        ts,
+        source,
+    )
+    event.channel = event.link = event.image = event.repeat_of = event.resolves = None
+    event.tags, event.actions = tags, actions

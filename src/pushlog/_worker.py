@@ -183,7 +183,9 @@ class EventQueue:
             return None
 
     def take(self, limit: int) -> list[Event]:
-        """Up to ``limit`` events, pushed ones first, in arrival order within each lane."""
+        """Up to ``limit`` events, pushed ones first, in arrival order within each lane, each complete
+        (the logging thread queues :meth:`Event.pending` ones: they are built here, on the worker).
+        An event that cannot be built is dropped and counted."""
         with self._lock:
             out: list[Event] = []
             while self._pushed and len(out) < limit:
@@ -193,7 +195,13 @@ class EventQueue:
             if self._feed:
                 self._feed_since = self._clock()
             self.left += len(out)
-            return out
+        whole = []
+        for event in out:
+            try:
+                whole.append(event.complete())
+            except Exception:
+                self.give_back_dropped(1, "could not be built")
+        return whole
 
     def levels(self) -> Counter[Level]:
         """How many occurrences the queued events stand for, by level (for the exit line)."""
