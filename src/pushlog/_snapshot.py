@@ -1,4 +1,5 @@
-"""LogRecord -> Event, on the calling thread, without ever raising.
+"""LogRecord -> Event, without ever raising: what may change after the logging call is read on the
+calling thread, the rest (for PushHandler) is built on the worker (``snapshot(..., later=True)``).
 
 What is taken from a record (see docs/client.md):
 
