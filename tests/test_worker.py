@@ -310,3 +310,16 @@ def test_worker_thread_that_dies_is_restarted_and_says_so_once(
     assert all(f"after {i}" in titles for i in range(20))
     notes = [line for line in capsys.readouterr().err.splitlines() if "worker thread stopped" in line]
     assert notes == ["pushlog: the worker thread stopped unexpectedly; started a new one"]
+
+
+def test_an_event_that_cannot_be_completed_is_dropped_and_counted_not_raised() -> None:
+    """The worker completes what the logging thread left for later; a failure costs that event only."""
+
+    def broken(event: Event, pending: tuple[object, ...]) -> None:
+        raise RuntimeError("cannot build")
+
+    queue = EventQueue(10, batch_size=10)
+    queue.put(Event.pending(Level.ERROR, None, {}, (broken,)))
+    queue.put(_pushed("fine"))
+    assert [e.title for e in queue.take(10)] == ["fine"]
+    assert queue.dropped_report() == (1, "could not be built")

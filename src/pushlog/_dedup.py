@@ -161,7 +161,10 @@ class Deduplicator:
 def _report(entry: _Entry) -> Event | None:
     if entry.event is None or entry.repeats <= 0:
         return None
-    first = entry.event.complete()  # the first may still be queued, as the logging thread left it
+    try:
+        first = entry.event.complete()  # the first may still be queued, as the logging thread left it
+    except Exception:  # it could not be built (the worker dropped and counted it): nothing to repeat
+        return None
     return first.replace(
         id=new_event_id(),
         ts=now_utc(),
