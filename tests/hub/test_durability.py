@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import collections
 import sqlite3
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.hub_server import start_hub_process
+from tests.support.hub_server import start_hub_process, wait_until
+from tests.support.push_service import PushService
 
 SUBSCRIPTION = {
     "endpoint": "http://127.0.0.1:9/push/phone",
@@ -59,6 +61,55 @@ def test_kill_9_right_after_202_loses_no_event(tmp_path: Path) -> None:
         rows = db.execute("SELECT event_id, device_id, round FROM deliveries").fetchall()
     assert sorted(r[0] for r in rows) == sorted(accepted)  # the outbox rows committed with their events
     assert {(r[1], r[2]) for r in rows} == {(device["id"], 0)}
+
+
+def _fanout_rows(data_dir: Path) -> tuple[list[tuple[str, str, str, int]], int]:
+    """(id, device_id, status, attempts) of every delivery, and how many fan-outs are still expanding."""
+    with sqlite3.connect(data_dir / "pushlog.db") as db:
+        rows = db.execute("SELECT id, device_id, status, attempts FROM deliveries").fetchall()
+        expanding = db.execute("SELECT count(*) FROM fanouts").fetchone()[0]
+    return rows, int(expanding)
+
+
+def test_kill_9_mid_fan_out_then_restart_gives_every_device_one_delivery(tmp_path: Path) -> None:
+    """A hub killed while a fan-out is still streaming (the first chunk in flight, the rest of the
+    audience not expanded yet) goes on after a restart: every device ends with exactly one delivery,
+    sent, and a phone gets a push twice only if the killed process had claimed it (sent, unrecorded)."""
+    data_dir = tmp_path / "data"
+    phones_count = 80
+    args = ("--allow-private-endpoints", "--delivery-lease", "2", "--push-budget", "100000")
+    with PushService(delay=1.0) as service:  # the first chunk stays in flight for a second
+        first = start_hub_process(data_dir, args=args)
+        try:
+            phones = [service.subscribe() for _ in range(phones_count)]
+            with first.client(first.read_key) as c:
+                answers = [c.post("/v1/devices", json={"subscription": p.subscription()}) for p in phones]
+                devices = {answer.json()["id"] for answer in answers}
+            with first.client(first.publish_key) as c:
+                event = {"id": str(uuid.uuid4()), "title": "disk full", "level": "error"}
+                assert c.post("/v1/events", json={"events": [event]}).status_code == 202
+        finally:
+            first.kill()  # SIGKILL at the 202: the first chunk is claimed, the rest not expanded
+        rows, expanding = _fanout_rows(data_dir)
+        assert 0 < len(rows) < phones_count and expanding == 1  # killed mid fan-out
+
+        second = start_hub_process(data_dir, args=args)
+        try:
+
+            def all_sent() -> bool:
+                done, left = _fanout_rows(data_dir)
+                return left == 0 and len(done) == phones_count and all(r[2] == "sent" for r in done)
+
+            wait_until(all_sent, timeout=60, what="every device's delivery sent after the restart")
+        finally:
+            second.stop()
+        received = collections.Counter(p.payload["delivery_id"] for p in service.received if p.status == 201)
+    rows, expanding = _fanout_rows(data_dir)
+    assert expanding == 0
+    assert sorted(r[1] for r in rows) == sorted(devices)  # one row per device, none missing or doubled
+    for delivery_id, _, _, attempts in rows:
+        assert 1 <= received[delivery_id] <= attempts  # sent again only when the killed hub had claimed it
+    assert set(received) == {r[0] for r in rows}
 
 
 def test_the_outbox_cannot_hold_the_same_delivery_twice(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from pushlog.hub.attention import PreferenceDocument, QuietHours
 from pushlog.hub.store import devices as device_store
 from pushlog.hub.store import events as event_store
 from pushlog.hub.store import outbox, preferences
-from pushlog.hub.store._tables import deliveries
+from pushlog.hub.store._tables import deliveries, fanouts
 from pushlog.hub.store.outbox import DeliveryStatus
 
 NOW = _dt.datetime(2026, 1, 1, 12, 0, tzinfo=_dt.UTC)
@@ -149,6 +149,67 @@ def test_ingest_with_a_lease_claims_its_first_pushes_and_the_gate_still_decides(
         [retaken] = outbox.claim_due(conn, now=NOW + lease, lease=lease, limit=10)
         assert (retaken.id, retaken.attempts) == (lost.id, 2)
         assert not outbox.record_sent(conn, lost, now=NOW + lease, status_code=201)  # the old lease lost it
+
+
+def _fanouts(conn: sa.Connection) -> list[tuple[str, str | None]]:
+    return [(r.event_id, r.after) for r in conn.execute(sa.select(fanouts.c.event_id, fanouts.c.after))]
+
+
+def test_ingest_streams_a_large_fanout_and_every_matching_device_gets_one_row(engine: sa.Engine) -> None:
+    """The ingest transaction writes only the first chunk of a large audience (claimed, so it leaves
+    at once) and a durable fan-out row; expansion writes the rest chunk by chunk, each row claimed,
+    until every device that takes the event has exactly one row and the fan-out row is gone."""
+    lease = _dt.timedelta(seconds=120)
+    with engine.begin() as conn:
+        takers = {_device(conn, n, Level.WARNING, None) for n in range(45)}
+        takers |= {_device(conn, n, Level.INFO, ["ops"]) for n in range(45, 55)}
+        for n in range(55, 65):  # above the event's level, or not its channel: no row
+            _device(conn, n, Level.CRITICAL if n % 2 else Level.INFO, None if n % 2 else ["billing"])
+        first = event_store.NewEvent(id="e-1", ts=NOW, level=Level.ERROR, title="t", channel="ops", push=True)
+        second = event_store.NewEvent(
+            id="e-2", ts=NOW, level=Level.ERROR, title="t", channel="ops", push=True
+        )
+        result = event_store.insert_events(
+            conn, [first, second], key_id=None, now=NOW, repeat=REPEAT, lease=lease
+        )
+        # the first chunk: devices read in id order, level filtered in SQL, the channel by the gate
+        assert 0 < len(result.claimed) <= outbox.FANOUT_CHUNK
+        assert {c.event["id"] for c in result.claimed if c.event} == {"e-1"}
+        assert result.expanding == 2
+        assert sorted(e for e, _ in _fanouts(conn)) == ["e-1", "e-2"]
+        assert outbox.next_due(conn) == NOW  # the rest is due at once
+
+        claims = list(result.claimed)
+        steps = 0
+        while more := outbox.expand_fanouts(conn, now=LATER, lease=lease, limit=16):
+            assert all(c.attempts == 1 and c.lease == LATER + lease for c in more)
+            claims += more
+            steps += 1
+        assert steps >= 4  # 2 x 55 candidate devices, 16 at a time
+        assert _fanouts(conn) == []
+        assert outbox.expand_fanouts(conn, now=LATER, lease=lease, limit=100) == []
+        assert outbox.claim_due(conn, now=LATER, lease=lease, limit=500) == []  # all leased already
+
+        per_event = {(c.event["id"] if c.event else "", c.device["id"]) for c in claims}
+        assert len(per_event) == len(claims)  # no device twice
+        assert per_event == {(e, d) for e in ("e-1", "e-2") for d in takers}
+        assert _rows(conn) == {(e, d, 0, DeliveryStatus.QUEUED) for e in ("e-1", "e-2") for d in takers}
+
+
+def test_acknowledging_an_event_stops_its_fanout(engine: sa.Engine) -> None:
+    lease = _dt.timedelta(seconds=120)
+    with engine.begin() as conn:
+        for n in range(40):
+            _device(conn, n, Level.WARNING, None)
+        event = event_store.NewEvent(id="e-ack", ts=NOW, level=Level.ERROR, title="t", push=True)
+        result = event_store.insert_events(conn, [event], key_id=None, now=NOW, repeat=REPEAT, lease=lease)
+        assert len(result.claimed) == outbox.FANOUT_CHUNK and result.expanding == 1
+
+        outbox.acknowledge_deliveries(conn, "e-ack", now=LATER)
+        assert _fanouts(conn) == []
+        assert outbox.expand_fanouts(conn, now=LATER, lease=lease, limit=100) == []
+        statuses = {r[3] for r in _rows(conn)}
+        assert statuses == {DeliveryStatus.ACKNOWLEDGED} and len(_rows(conn)) == outbox.FANOUT_CHUNK
 
 
 def test_receipts_only_move_forward_and_acknowledgement_and_removal(engine: sa.Engine) -> None:

@@ -80,6 +80,46 @@ def test_two_claimers_get_disjoint_rows_without_waiting(engine: sa.Engine) -> No
         assert _claim(conn, 100) == set()  # everything is leased
 
 
+def test_two_expanders_write_each_device_row_once_without_waiting(engine: sa.Engine) -> None:
+    """Two dispatchers expanding fan-outs at once: on PostgreSQL the second takes the next fan-out
+    (``SKIP LOCKED``) instead of waiting for the first's; either way every device gets one row."""
+    with engine.begin() as conn:
+        _devices(conn, 30)
+        batch = [
+            event_store.NewEvent(id=f"e{n}", ts=NOW, level=Level.ERROR, title=f"e{n}", push=True)
+            for n in range(2)
+        ]
+        first = event_store.insert_events(conn, batch, key_id=None, now=NOW, repeat=REPEAT, lease=LEASE)
+    claimed = {c.id for c in first.claimed}
+    assert first.expanding == 2
+
+    def expand(conn: sa.Connection, limit: int = 20) -> set[str]:
+        return {c.id for c in outbox.expand_fanouts(conn, now=NOW, lease=LEASE, limit=limit)}
+
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as one, engine.connect() as two:
+            one.begin()
+            mine = expand(one)
+            two.begin()
+            two.execute(sa.text("SET LOCAL lock_timeout = '5s'"))  # waiting would fail, not hang
+            theirs = expand(two)
+            two.commit()
+            one.commit()
+        assert len(mine) == len(theirs) == 20  # each took a chunk of its own fan-out
+    else:  # one writer at a time
+        with engine.begin() as conn:
+            mine = expand(conn)
+        with engine.begin() as conn:
+            theirs = expand(conn)
+    assert not mine & theirs and not (mine | theirs) & claimed
+    with engine.begin() as conn:
+        rest = expand(conn, 100)
+        assert expand(conn) == set()
+        rows = conn.execute(sa.select(deliveries.c.event_id, deliveries.c.device_id)).all()
+    assert len(rows) == len(set(rows)) == 60  # 2 events x 30 devices, each once
+    assert len(claimed | mine | theirs | rest) == 60
+
+
 def _waiting_for_locks(engine: sa.Engine) -> bool:
     with engine.connect() as conn:
         return bool(conn.execute(sa.text("SELECT count(*) FROM pg_locks WHERE NOT granted")).scalar())

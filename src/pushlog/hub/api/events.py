@@ -59,7 +59,8 @@ async def publish(request: Request) -> Response:
             sdk=client.sdk,
             now=now,
         )
-    if result.deliveries > len(result.claimed):  # rows nobody claimed yet (rules, resolved alerts)
+    # rows nobody claimed yet (rules, resolved alerts), or audiences still to expand past the first chunk
+    if result.deliveries > len(result.claimed) or result.expanding:
         state.wake_delivery()
     answer = PublishResult(accepted=result.accepted, duplicates=result.duplicates, rejected=parsed.rejected)
     return JSONResponse(answer, status_code=202)

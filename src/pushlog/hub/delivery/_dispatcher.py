@@ -1,7 +1,8 @@
 """The dispatcher: drains the durable outbox through the push senders.
 
 :meth:`DeliveryService.run_once` is one step, deterministic under an injected clock: create the due
-CRITICAL re-push rounds, lease a batch of due ``queued`` deliveries (a small first claim starts
+CRITICAL re-push rounds, write the next chunks of fan-outs still expanding (``outbox.expand_fanouts``:
+their rows come claimed) and lease a batch of due ``queued`` deliveries (a small first claim starts
 sending while the rest of the batch is claimed), send them concurrently through the sender for each
 device's kind, and record the outcomes as they come in (a few transactions per batch at most, see
 :meth:`DeliveryService._record_as_done`):
@@ -144,12 +145,12 @@ class DeliveryService:
         # Claims stream: a small first claim starts sending at once, the rest of the batch is claimed
         # while it is in flight, so the first push of a large fan-out does not wait for a large claim.
         first = self._first_claim
-        claims: list[Claimed] = await self._db(outbox.claim_due, now=now, lease=self._lease, limit=first)
+        claims: list[Claimed] = await self._db(self._claim, now=now, limit=first)
         contents: dict[str, PushContent] = {}  # one content per event, however many devices get it
         sending = [asyncio.ensure_future(self._send(claim, contents)) for claim in claims]
         if len(claims) == first < self._batch:
             try:
-                more = await self._db(outbox.claim_due, now=now, lease=self._lease, limit=self._batch - first)
+                more = await self._db(self._claim, now=now, limit=self._batch - first)
             except Exception:  # the first part is in flight: record it; the rest waits for the next step
                 log.exception("claiming the rest of a delivery batch failed")
                 more = []
@@ -160,6 +161,14 @@ class DeliveryService:
             return report
         await self._record_as_done(list(zip(claims, sending, strict=True)), report)
         return report
+
+    def _claim(self, conn: sa.Connection, *, now: _dt.datetime, limit: int) -> list[Claimed]:
+        """Up to ``limit`` rows to send: the next chunks of fan-outs still expanding (their rows are
+        written claimed), then due queued rows."""
+        claims = outbox.expand_fanouts(conn, now=now, lease=self._lease, limit=limit)
+        if len(claims) < limit:
+            claims += outbox.claim_due(conn, now=now, lease=self._lease, limit=limit - len(claims))
+        return claims
 
     # rows claimed at ingest ---------------------------------------------------------------------
     @property

@@ -233,6 +233,24 @@ deliveries = sa.Table(
     ),
 )
 
+#: Fan-outs still being expanded (store/outbox.py, migration 0016): a pushed event's round whose
+#: delivery rows are written in chunks of devices, in device id order, after the transaction that
+#: accepted it wrote the first. ``after`` is the last device id already expanded (null: none yet);
+#: the row is deleted with the last chunk. The devices are those registered by ``created_at``.
+fanouts = sa.Table(
+    "fanouts",
+    metadata,
+    sa.Column("event_seq", sa.Integer, sa.ForeignKey("events.seq", ondelete="CASCADE"), nullable=False),
+    sa.Column("round", sa.Integer, nullable=False),
+    sa.Column("event_id", sa.String(64), nullable=False),
+    sa.Column("level", sa.Integer, nullable=False),
+    sa.Column("channel", sa.String(64)),
+    sa.Column("feed_only", sa.Boolean, nullable=False),
+    sa.Column("after", sa.String(40)),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint("event_seq", "round"),
+)
+
 settings = sa.Table(
     "settings",
     metadata,

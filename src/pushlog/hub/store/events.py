@@ -66,6 +66,9 @@ class IngestResult:
     #: Round-0 deliveries already claimed for the caller (``insert_events(lease=...)``), to send
     #: once the transaction committed; also counted in ``deliveries``.
     claimed: Sequence[outbox.Claimed] = ()
+    #: Pushes whose audience is still being expanded after the claimed first chunk
+    #: (``outbox.expand_fanouts``: the dispatcher writes and sends the rest).
+    expanding: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -102,9 +105,11 @@ def insert_events(
 ) -> IngestResult:
     """Store new events of ``batch`` with their tags, metadata and round-0 deliveries.
 
-    With ``lease``, the round-0 deliveries queued to send now are claimed for the caller in this
-    transaction (:func:`outbox.enqueue_claimed`) and returned in ``claimed``: a dispatcher in the
-    same process sends them as soon as the transaction commits, without a claim of its own.
+    With ``lease``, the round-0 fan-out is streamed (:func:`outbox.enqueue_claimed`): this transaction
+    writes the rows of the first devices, those queued to send now claimed for the caller and
+    returned in ``claimed`` (a dispatcher in the same process sends them as soon as the transaction
+    commits, without a claim of its own), and a durable fan-out row per push from which a
+    dispatcher writes the rest (``expanding``).
 
     Events whose id is already stored (or repeated within the batch) count as duplicates and change
     nothing. A dedup follow-up (``repeat_of``) whose first event is stored (or comes earlier in the same
@@ -154,10 +159,12 @@ def insert_events(
         if item.repeat_of is None and (item.push or item.level == Level.INFO)
     ]
     claimed: list[outbox.Claimed] = []
+    expanding = 0
     if lease is None:
         queued = outbox.enqueue(conn, pushes, now=now)
     else:
-        claimed = outbox.enqueue_claimed(conn, pushes, now=now, lease=lease)
+        started = outbox.enqueue_claimed(conn, pushes, now=now, lease=lease)
+        claimed, expanding = started.claimed, started.pending
         queued = len(claimed)
     recoveries = [item for item in visible if item.resolves]
     if recoveries:
@@ -177,6 +184,7 @@ def insert_events(
         levels=levels,
         stored=stored,
         claimed=claimed,
+        expanding=expanding,
     )
 
 

@@ -41,6 +41,7 @@ again (at-least-once: the push may have left before the crash, which Web Push's 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import enum
 import secrets
@@ -65,7 +66,7 @@ from ..attention import (
 )
 from . import preferences
 from ._bulk import BulkInsert
-from ._tables import as_utc, deliveries, delivery_rollup_dirty, devices, events, notifications
+from ._tables import as_utc, deliveries, delivery_rollup_dirty, devices, events, fanouts, notifications
 from ._tables import preferences as preference_documents
 from ._window import epoch_hour
 from .users import profiles
@@ -237,25 +238,156 @@ def enqueue(
 
     One ``executemany`` for all rows; the devices and their preferences are read once.
     """
-    return len(_enqueue(conn, pushes, now=now, only=only, lease=None))
+    return len(_enqueue(conn, pushes, now=now, only=only))
+
+
+#: Devices of a fresh event's audience the ingest transaction expands (:func:`enqueue_claimed`): its
+#: first pushes leave once that commits, whatever the audience's size, and a small first chunk keeps
+#: the ingest short and the first send from waiting for the others' encryption. The dispatcher
+#: expands the rest (:func:`expand_fanouts`) in chunks of its own claim sizes.
+FANOUT_CHUNK: Final = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """What :func:`enqueue_claimed` wrote: the rows claimed for the caller, and how many pushes still
+    have devices left to expand (:func:`expand_fanouts` writes their rows)."""
+
+    claimed: list[Claimed]
+    pending: int
 
 
 def enqueue_claimed(
-    conn: sa.Connection, pushes: Sequence[Push], *, now: _dt.datetime, lease: _dt.timedelta
-) -> list[Claimed]:
-    """:func:`enqueue`, with the rows queued to send now already claimed by the caller (as
-    :func:`claim_due` would: leased until ``now + lease``, one attempt counted) and returned, so the
-    caller sends them once its transaction commits, without a claim transaction of its own.
+    conn: sa.Connection,
+    pushes: Sequence[Push],
+    *,
+    now: _dt.datetime,
+    lease: _dt.timedelta,
+    first: int = FANOUT_CHUNK,
+) -> Started:
+    """Start streaming the fan-out of ``pushes``: a durable ``fanouts`` row per push, and the rows of
+    the first ``first`` devices (in device id order, the same rule and gate as :func:`enqueue`), those
+    queued to send now already claimed by the caller (as :func:`claim_due` would: leased until
+    ``now + lease``, one attempt counted) and returned, so the caller sends them once its transaction
+    commits, without a claim transaction of its own. :func:`expand_fanouts` writes the rest.
 
-    The rows are the record of truth like any other: results are recorded with ``record_*`` under the
-    lease, and a caller that dies after the commit leaves leased rows that :func:`claim_due` takes
-    again once the lease expired. Held and skipped rows are written as :func:`enqueue` writes them.
+    Everything is the record of truth like any other row: a caller that dies after the commit leaves
+    leased rows that :func:`claim_due` takes again once the lease expired, and ``fanouts`` rows that
+    any dispatcher goes on expanding where the last chunk ended.
     """
-    ids = _enqueue(conn, pushes, now=now, only=None, lease=now + lease)
+    pushes = _worth_expanding(conn, pushes)
+    if not pushes:
+        return Started([], 0)
+    markers = [_Marker(p.seq, p.round, p.id, p.level, p.channel, p.feed_only, None, now) for p in pushes]
+    conn.execute(fanouts.insert(), [dataclasses.asdict(m) for m in markers])
+    queued: list[str] = []
+    budget, left = first, len(markers)
+    for marker in markers:
+        if budget <= 0:
+            break
+        ids, read, finished = _expand(conn, marker, now=now, until=now + lease, limit=budget)
+        queued += ids
+        budget -= read
+        left -= finished
+    return Started(_claim_written(conn, queued, until=now + lease, now=now), left)
+
+
+def expand_fanouts(
+    conn: sa.Connection, *, now: _dt.datetime, lease: _dt.timedelta, limit: int
+) -> list[Claimed]:
+    """Write the next rows of the oldest fan-outs still expanding, reading at most ``limit`` devices;
+    the rows queued to send now are claimed for the caller (leased until ``now + lease``).
+
+    Safe when several dispatchers call it at once: each ``fanouts`` row is taken ``FOR UPDATE SKIP
+    LOCKED`` (PostgreSQL: a second caller takes the next fan-out instead of waiting; SQLite has one
+    writer), and a chunk's rows are only written by the caller whose conditional UPDATE moved the
+    row's ``after`` on from the value it read, so every device's row is written once
+    (``uq_deliveries_event_device_round`` backs it).
+    """
+    queued: list[str] = []
+    budget = limit
+    while budget > 0:
+        marker = conn.execute(
+            sa.select(fanouts)
+            .order_by(fanouts.c.created_at, fanouts.c.event_seq, fanouts.c.round)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        ).first()
+        if marker is None:
+            break
+        ids, read, finished = _expand(conn, marker, now=now, until=now + lease, limit=budget)
+        queued += ids
+        budget -= read
+        if not finished and budget > 0:  # lost to another caller: leave the rest to the next call
+            break
+    return _claim_written(conn, queued, until=now + lease, now=now)
+
+
+def _worth_expanding(conn: sa.Connection, pushes: Sequence[Push]) -> list[Push]:
+    """``pushes`` without the feed-only ones when no digest collects INFO (one read of a small table)."""
+    if any(p.feed_only for p in pushes) and not preferences.anyone_collects_info(conn):
+        return [p for p in pushes if not p.feed_only]
+    return list(pushes)
+
+
+@dataclass(frozen=True, slots=True)
+class _Marker:
+    """A ``fanouts`` row, as written (a row read from the table has the same attributes)."""
+
+    event_seq: int
+    round: int
+    event_id: str
+    level: int
+    channel: str | None
+    feed_only: bool
+    after: str | None
+    created_at: _dt.datetime
+
+
+def _expand(
+    conn: sa.Connection, marker: Any, *, now: _dt.datetime, until: _dt.datetime, limit: int
+) -> tuple[list[str], int, bool]:
+    """The next chunk of the fan-out ``marker`` (a ``fanouts`` row): up to ``limit`` devices after its
+    ``after``, their rows written (those queued to send now leased until ``until``) and ``after``
+    moved on, or the row deleted at the audience's end. Returns the queued row ids, how many devices
+    were read, and whether the fan-out is finished (False too if another caller moved it first)."""
+    push = Push(
+        marker.event_seq,
+        marker.event_id,
+        marker.level,
+        marker.channel,
+        round=marker.round,
+        feed_only=marker.feed_only,
+    )
+    page = sa.select(*preferences.device_columns()).where(devices.c.user_id.is_(None))
+    if not push.feed_only:  # device_matches' level half in SQL: a page holds devices that take it
+        page = page.where(devices.c.min_level <= push.level)
+    if marker.after is not None:
+        page = page.where(devices.c.id > marker.after)
+    targets = conn.execute(page.order_by(devices.c.id).limit(limit)).all()
+    this = sa.and_(
+        fanouts.c.event_seq == marker.event_seq,
+        fanouts.c.round == marker.round,
+        fanouts.c.after.is_(None) if marker.after is None else fanouts.c.after == marker.after,
+    )
+    finished = len(targets) < limit  # the audience's end
+    if finished:
+        moved = conn.execute(fanouts.delete().where(this)).rowcount
+    else:
+        moved = conn.execute(fanouts.update().where(this).values(after=targets[-1].id)).rowcount
+    if not moved:  # another caller expanded this chunk meanwhile
+        return [], len(targets), False
+    return _write_rows(conn, [push], targets, now=now, only=None, lease=until), len(targets), finished
+
+
+def _claim_written(
+    conn: sa.Connection, ids: list[str], *, until: _dt.datetime, now: _dt.datetime
+) -> list[Claimed]:
+    """The rows ``ids`` this transaction wrote claimed (leased until ``until``), as :class:`Claimed`."""
     if not ids:
         return []
     rows = conn.execute(_CLAIMED_ROW.where(deliveries.c.id.in_(ids))).all()
-    return _claims(conn, rows, until=now + lease, now=now)
+    return _claims(conn, rows, until=until, now=now)
 
 
 def _enqueue(
@@ -264,19 +396,31 @@ def _enqueue(
     *,
     now: _dt.datetime,
     only: Sequence[str] | None,
-    lease: _dt.datetime | None,
 ) -> list[str]:
-    """:func:`enqueue`'s rows; returns the ids of those queued to send now. With ``lease``, those rows
-    are written claimed: ``locked_until`` = ``lease`` and one attempt."""
+    """:func:`enqueue`'s rows; returns the ids of those queued to send now."""
+    pushes = _worth_expanding(conn, pushes)
     if not pushes:
         return []
-    if all(p.feed_only for p in pushes) and not preferences.anyone_collects_info(conn):
-        return []  # an INFO-only batch and no digest collects INFO: one read of a small table
     # team devices only: an app user's device (user_id set) never receives log events
     query = sa.select(*preferences.device_columns()).where(devices.c.user_id.is_(None))
     if only is not None:
         query = query.where(devices.c.id.in_(list(only)))
     targets = conn.execute(query).all()
+    return _write_rows(conn, pushes, targets, now=now, only=only, lease=None)
+
+
+def _write_rows(
+    conn: sa.Connection,
+    pushes: Sequence[Push],
+    targets: Sequence[Any],
+    *,
+    now: _dt.datetime,
+    only: Sequence[str] | None,
+    lease: _dt.datetime | None,
+) -> list[str]:
+    """The rows of ``pushes`` for the devices of ``targets`` that match them (all of them with
+    ``only``), as the gate decides; returns the ids of those queued to send now. With ``lease``,
+    those rows are written claimed: ``locked_until`` = ``lease`` and one attempt."""
     if not targets:
         return []
     people = preferences.recipients(conn, targets)
@@ -826,7 +970,9 @@ def record_receipt(
 
 def acknowledge_deliveries(conn: sa.Connection, event_id: str, *, now: _dt.datetime) -> None:
     """The event was acknowledged: its open deliveries on every device become "acknowledged", so
-    queued re-pushes are not sent (failed ones keep their failure)."""
+    queued re-pushes are not sent (failed ones keep their failure), and a fan-out of it still
+    expanding stops (the devices it had not reached get no row)."""
+    conn.execute(fanouts.delete().where(fanouts.c.event_id == event_id))
     _write(
         conn,
         deliveries.update()
@@ -950,7 +1096,8 @@ def enqueue_next_round(
 
 
 def next_due(conn: sa.Connection) -> _dt.datetime | None:
-    """When the dispatcher next has work: the earliest queued attempt (or lease end) or re-push."""
+    """When the dispatcher next has work: the earliest queued attempt (or lease end), re-push, or
+    fan-out still expanding (due at once)."""
     attempt = conn.execute(
         sa.select(
             sa.func.min(sa.func.coalesce(deliveries.c.locked_until, deliveries.c.next_attempt_at))
@@ -961,7 +1108,8 @@ def next_due(conn: sa.Connection) -> _dt.datetime | None:
             events.c.repeat_next_at.is_not(None), events.c.acknowledged_at.is_(None)
         )
     ).scalar()
-    moments = [as_utc(m) for m in (attempt, repeat) if m is not None]
+    expanding = conn.execute(sa.select(sa.func.min(fanouts.c.created_at))).scalar()
+    moments = [as_utc(m) for m in (attempt, repeat, expanding) if m is not None]
     return min(moments) if moments else None
 
 
