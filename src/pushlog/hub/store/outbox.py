@@ -265,11 +265,12 @@ def enqueue_claimed(
     lease: _dt.timedelta,
     first: int = FANOUT_CHUNK,
 ) -> Started:
-    """Start streaming the fan-out of ``pushes``: a durable ``fanouts`` row per push, and the rows of
-    the first ``first`` devices (in device id order, the same rule and gate as :func:`enqueue`), those
-    queued to send now already claimed by the caller (as :func:`claim_due` would: leased until
-    ``now + lease``, one attempt counted) and returned, so the caller sends them once its transaction
-    commits, without a claim transaction of its own. :func:`expand_fanouts` writes the rest.
+    """Start streaming the fan-out of ``pushes``: the rows of the first ``first`` devices (in device
+    id order, the same rule and gate as :func:`enqueue`) and a durable ``fanouts`` row for each push
+    whose audience goes on past them (none when the chunk held everyone). The rows queued to send now
+    are already claimed by the caller (as :func:`claim_due` would: leased until ``now + lease``, one
+    attempt counted) and returned, so the caller sends them once its transaction commits, without a
+    claim transaction of its own. :func:`expand_fanouts` writes the rest.
 
     Everything is the record of truth like any other row: a caller that dies after the commit leaves
     leased rows that :func:`claim_due` takes again once the lease expired, and ``fanouts`` rows that
@@ -278,17 +279,23 @@ def enqueue_claimed(
     pushes = _worth_expanding(conn, pushes)
     if not pushes:
         return Started([], 0)
-    markers = [_Marker(p.seq, p.round, p.id, p.level, p.channel, p.feed_only, None, now) for p in pushes]
-    conn.execute(fanouts.insert(), [dataclasses.asdict(m) for m in markers])
     queued: list[str] = []
-    budget, left = first, len(markers)
-    for marker in markers:
-        if budget <= 0:
-            break
-        ids, read, finished = _expand(conn, marker, now=now, until=now + lease, limit=budget)
-        queued += ids
-        budget -= read
-        left -= finished
+    unfinished: list[_Marker] = []  # only these get a fanouts row: a small audience writes none
+    budget = first
+    for p in pushes:
+        marker = _Marker(p.seq, p.round, p.id, p.level, p.channel, p.feed_only, None, now)
+        if budget > 0:
+            targets = _page(conn, marker, limit=budget)
+            queued += _write_rows(conn, [_push_of(marker)], targets, now=now, only=None, lease=now + lease)
+            if len(targets) < budget:  # the whole audience
+                budget -= len(targets)
+                continue
+            budget = 0
+            marker = dataclasses.replace(marker, after=targets[-1].id)
+        unfinished.append(marker)
+    if unfinished:
+        conn.execute(fanouts.insert(), [dataclasses.asdict(m) for m in unfinished])
+    left = len(unfinished)
     return Started(_claim_written(conn, queued, until=now + lease, now=now), left)
 
 
@@ -344,14 +351,8 @@ class _Marker:
     created_at: _dt.datetime
 
 
-def _expand(
-    conn: sa.Connection, marker: Any, *, now: _dt.datetime, until: _dt.datetime, limit: int
-) -> tuple[list[str], int, bool]:
-    """The next chunk of the fan-out ``marker`` (a ``fanouts`` row): up to ``limit`` devices after its
-    ``after``, their rows written (those queued to send now leased until ``until``) and ``after``
-    moved on, or the row deleted at the audience's end. Returns the queued row ids, how many devices
-    were read, and whether the fan-out is finished (False too if another caller moved it first)."""
-    push = Push(
+def _push_of(marker: Any) -> Push:
+    return Push(
         marker.event_seq,
         marker.event_id,
         marker.level,
@@ -359,12 +360,26 @@ def _expand(
         round=marker.round,
         feed_only=marker.feed_only,
     )
+
+
+def _page(conn: sa.Connection, marker: Any, *, limit: int) -> Sequence[Any]:
+    """Up to ``limit`` team devices after the fan-out's ``after``, in id order, that may take it."""
     page = sa.select(*preferences.device_columns()).where(devices.c.user_id.is_(None))
-    if not push.feed_only:  # device_matches' level half in SQL: a page holds devices that take it
-        page = page.where(devices.c.min_level <= push.level)
+    if not marker.feed_only:  # device_matches' level half in SQL: a page holds devices that take it
+        page = page.where(devices.c.min_level <= marker.level)
     if marker.after is not None:
         page = page.where(devices.c.id > marker.after)
-    targets = conn.execute(page.order_by(devices.c.id).limit(limit)).all()
+    return conn.execute(page.order_by(devices.c.id).limit(limit)).all()
+
+
+def _expand(
+    conn: sa.Connection, marker: Any, *, now: _dt.datetime, until: _dt.datetime, limit: int
+) -> tuple[list[str], int, bool]:
+    """The next chunk of the fan-out ``marker`` (a ``fanouts`` row): up to ``limit`` devices after its
+    ``after``, their rows written (those queued to send now leased until ``until``) and ``after``
+    moved on, or the row deleted at the audience's end. Returns the queued row ids, how many devices
+    were read, and whether the fan-out is finished (False too if another caller moved it first)."""
+    targets = _page(conn, marker, limit=limit)
     this = sa.and_(
         fanouts.c.event_seq == marker.event_seq,
         fanouts.c.round == marker.round,
@@ -377,7 +392,8 @@ def _expand(
         moved = conn.execute(fanouts.update().where(this).values(after=targets[-1].id)).rowcount
     if not moved:  # another caller expanded this chunk meanwhile
         return [], len(targets), False
-    return _write_rows(conn, [push], targets, now=now, only=None, lease=until), len(targets), finished
+    queued = _write_rows(conn, [_push_of(marker)], targets, now=now, only=None, lease=until)
+    return queued, len(targets), finished
 
 
 def _claim_written(
