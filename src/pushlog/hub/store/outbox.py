@@ -2,9 +2,14 @@
 
 * :func:`enqueue` creates delivery rows: one per (event, device whose preferences take it, see
   :func:`device_matches`), each as the attention gate (:func:`pushlog.hub.attention.decide`) decides:
-  queued, held until a moment (quiet hours, digest) or skipped, with the reason. Ingest calls it for
-  round 0 of pushed events, :func:`schedule_repeats` for CRITICAL re-push rounds; anything that
-  creates deliveries later calls it too. :func:`release_held` lets held rows go when their time came.
+  queued, held until a moment (quiet hours, digest) or skipped, with the reason. Ingest without a
+  dispatcher in its process calls it for round 0 of pushed events, :func:`schedule_repeats` for
+  CRITICAL re-push rounds; anything that creates deliveries later calls it too. :func:`release_held`
+  lets held rows go when their time came.
+* :func:`enqueue_claimed` streams round 0 instead (ingest with a dispatcher): the first
+  :data:`FANOUT_CHUNK` devices' rows in the ingest transaction, claimed for the caller, and a
+  ``fanouts`` row from which :func:`expand_fanouts` (the dispatcher) writes the rest chunk by chunk,
+  through the same rule and gate, each device once.
 * :func:`enqueue_notification` creates a notification's rows (app users' devices, DESIGN §8) through
   the same gate: recipients who chose nothing get one ``INSERT ... SELECT`` from the audience query
   (no recipient passes through Python), those with a preference document are decided in keyset
