@@ -6,7 +6,9 @@ held rows released as a summary, a device's pending rows dropped and retention's
 in between, read back over windows that start and end mid-hour and open-ended ones: the
 rollup-backed answer equals the answer read from the rows alone, and its counts equal a recount in
 Python. On PostgreSQL a fold that starts while a writer's mark is uncommitted waits for it and sees
-its change. Migration 0015 folds what is stored, matches the declared tables and goes down and up."""
+its change. Migration 0015 creates the tables (matching the declared ones, down and up) and folds
+nothing; the duty then folds what is stored in short slices (one transaction each) and every answer
+stays exact between slices."""
 
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ from pushlog.hub.store import preferences as pref_store
 from pushlog.hub.store import stats as stats_store
 from pushlog.hub.store._engine import alembic_config
 from pushlog.hub.store._tables import (
+    as_utc,
     deliveries,
     delivery_latency_rollup,
     delivery_rollup,
@@ -230,8 +233,8 @@ def test_the_rollups_stay_exact_through_every_kind_of_transition(engine: sa.Engi
         with engine.begin() as conn:
             _step(conn, rng, now, device_ids)
             seen.update(conn.execute(sa.select(deliveries.c.status)).scalars())
-            if step % 7 == 6:
-                refolded += delivery_rollups.fold(conn, now)
+        if step % 7 == 6:
+            refolded += delivery_rollups.fold(engine, now, hours=3).refolded  # marks refolded 3 at a time
         if step % 20 == 19:
             _check(engine, rng, now)
     with engine.connect() as conn:
@@ -242,8 +245,8 @@ def test_the_rollups_stay_exact_through_every_kind_of_transition(engine: sa.Engi
     assert folded >= epoch_hour(now) - delivery_rollups.FOLD_LAG - 7
     assert cells and latencies and refolded
     assert set(seen) == {s.value for s in outbox.DeliveryStatus}
-    with engine.begin() as conn:
-        delivery_rollups.fold(conn, now)
+    delivery_rollups.fold(engine, now)
+    with engine.connect() as conn:
         folded = conn.execute(sa.select(delivery_rollup_state.c.folded_until)).scalar_one()
         # marks of hours not folded yet (a delete marks every hour) wait for their hour's fold
         assert not conn.execute(
@@ -261,10 +264,11 @@ def test_a_fold_is_idempotent_and_a_marked_hour_is_read_from_the_rows(engine: sa
         claims = outbox.claim_due(conn, now=START + _dt.timedelta(hours=6), lease=LEASE, limit=100)
         assert claims
     late = START + _dt.timedelta(hours=12)
-    with engine.begin() as conn:
-        delivery_rollups.fold(conn, late)
+    assert delivery_rollups.fold(engine, late).slices
+    with engine.connect() as conn:
         before = conn.execute(sa.select(delivery_rollup).order_by(*delivery_rollup.primary_key)).all()
-        assert delivery_rollups.fold(conn, late) == 0
+    assert delivery_rollups.fold(engine, late) == (0, 0)
+    with engine.connect() as conn:
         assert conn.execute(sa.select(delivery_rollup).order_by(*delivery_rollup.primary_key)).all() == before
     window = Window(since=START, until=late)
     with engine.begin() as conn:  # a result recorded hours after its row was folded marks the hour
@@ -293,7 +297,23 @@ def _differences(engine: sa.Engine) -> list[object]:
     return [d for d in found if "delivery_" in repr(d)]
 
 
-def test_migration_0015_folds_the_stored_deliveries_and_goes_down_and_up(engine: sa.Engine) -> None:
+def _rollup_tables(engine: sa.Engine) -> dict[str, set[Any]]:
+    with engine.connect() as conn:
+        return {
+            t.name: set(conn.execute(sa.select(t)).all())
+            for t in (delivery_rollup, delivery_latency_rollup, delivery_rollup_state)
+        }
+
+
+def _answers(engine: sa.Engine, windows: list[Window]) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        return [_delivery_sections(conn, window) for window in windows]
+
+
+def test_migration_0015_folds_nothing_and_the_duty_catches_up_in_exact_slices(engine: sa.Engine) -> None:
+    """An upgraded hub: 0015 only creates the tables (nothing folded, so no code of the store runs in
+    the migration); the duty then folds what is stored a slice of hours per transaction, and the stats
+    give the same answer before, between and after the slices."""
     rng = random.Random(5)
     with engine.begin() as conn:
         device_ids = _devices(conn)
@@ -302,21 +322,59 @@ def test_migration_0015_folds_the_stored_deliveries_and_goes_down_and_up(engine:
         now += _dt.timedelta(minutes=rng.randrange(20, 60))
         with engine.begin() as conn:
             _step(conn, rng, now, device_ids)
-    newest = now  # the last step's rows are created at ``now``: the migration folds up to its hour's lag
-    with engine.begin() as conn:
-        delivery_rollups.fold(conn, newest)
+    delivery_rollups.fold(engine, now)  # what the hub had folded before: the cells to fold again
     assert _differences(engine) == []
-    tables = (delivery_rollup, delivery_latency_rollup, delivery_rollup_state)
-    with engine.connect() as conn:
-        before = {t.name: set(conn.execute(sa.select(t)).all()) for t in tables}
-    assert all(before.values())
+    folded_by_the_hub = _rollup_tables(engine)
+    assert all(folded_by_the_hub.values())
+
     _downgrade_to(engine, "0014")
-    assert not {t.name for t in tables} & set(sa.inspect(engine).get_table_names())
+    assert not set(folded_by_the_hub) & set(sa.inspect(engine).get_table_names())
     migrate(engine)
     assert _differences(engine) == []
+    assert _rollup_tables(engine) == {
+        "delivery_rollup": set(),
+        "delivery_latency_rollup": set(),
+        "delivery_rollup_state": {(1, 0)},
+    }
+    windows = _windows(rng, now)
+    expected = _answers(engine, windows)  # every delivery read from the rows
+    assert expected == [_from_rows(engine, w) for w in windows]
+
+    # the duty's fold, two hours of deliveries per slice, each slice its own transaction
+    cutoff = epoch_hour(now) - delivery_rollups.FOLD_LAG
     with engine.connect() as conn:
-        after = {t.name: set(conn.execute(sa.select(t)).all()) for t in tables}
-    assert after == before  # the backfill folds what the duty folded, cell by cell
+        stored = {epoch_hour(as_utc(t)) for t in conn.execute(sa.select(deliveries.c.created_at)).scalars()}
+    hours_stored = len({h for h in stored if h < cutoff})
+    assert hours_stored >= 6
+    marks = {"commits": 0}
+
+    def _commit(_conn: sa.Connection) -> None:
+        marks["commits"] += 1
+
+    sa.event.listen(engine, "commit", _commit)
+    try:
+        run = delivery_rollups.fold(engine, now, hours=2)
+    finally:
+        sa.event.remove(engine, "commit", _commit)
+    assert run.slices >= (hours_stored + 1) // 2  # many short steps (two hours of rows each), not one
+    assert run.slices <= hours_stored + 1  # from the oldest delivery on: empty years skipped, not sliced
+    assert marks["commits"] == run.slices + 1  # one transaction per slice, and the one that found none
+
+    # the same run a slice at a time: exact after each step, and the same cells as one big fold
+    _downgrade_to(engine, "0014")
+    migrate(engine)
+    watermarks = []
+    while True:
+        with engine.begin() as conn:
+            step = delivery_rollups.fold_slice(conn, now, hours=2)
+        if step.folded_until is None and not step.refolded:
+            break
+        watermarks.append(step.folded_until)
+        assert _answers(engine, windows) == expected, step
+    moved = [w for w in watermarks if w is not None]
+    assert moved == sorted(moved) and len(moved) >= 3
+    assert moved[-1] == cutoff
+    assert _rollup_tables(engine) == folded_by_the_hub
     _check(engine, rng, now)
 
 
@@ -354,7 +412,7 @@ def test_on_postgresql_a_fold_waits_for_a_marking_writer_and_sees_its_change(pg_
     late = START + _dt.timedelta(hours=16)
     with engine.begin() as conn:
         outbox.record_sent_many(conn, claims[2:], now=START + _dt.timedelta(hours=8), status_code=201)
-        delivery_rollups.fold(conn, late)  # the hour folded with two claims still queued
+    delivery_rollups.fold(engine, late)  # the hour folded with two claims still queued
     with engine.begin() as conn:  # a late result: the hour is marked (committed)
         outbox.record_sent(conn, claims[1], now=late, status_code=201)
     window = Window(since=START, until=late)
@@ -385,5 +443,4 @@ def test_on_postgresql_a_fold_waits_for_a_marking_writer_and_sees_its_change(pg_
 
 
 def _fold_once(engine: sa.Engine, now: _dt.datetime) -> int:
-    with engine.begin() as conn:
-        return delivery_rollups.fold(conn, now)
+    return delivery_rollups.fold(engine, now).refolded

@@ -16,9 +16,12 @@ the rows. A marked hour is read from the rows until then, so every answer is exa
   receipts of fresh pushes) writes no mark and contends on no shared row.
 * Folding (:func:`fold`, the ``delivery_rollups`` duty) moves the watermark
   ``delivery_rollup_state.folded_until`` up to ``now - FOLD_LAG`` and refolds the marked hours below
-  it. Safe in two processes at once: the watermark row is read ``FOR UPDATE`` and the marks too, and
-  a writer's mark (an UPSERT) holds the mark's row lock until its transaction commits, so a fold
-  that would refold the hour waits for the change and sees it. SQLite has one writer anyway.
+  it, in slices (:func:`fold_slice`) of at most :data:`SLICE_HOURS` hours that hold deliveries, each
+  its own short transaction, so the first fold of a big database (the watermark of a fresh or
+  upgraded hub is 0: everything stored is folded by the duty, not by the migration) never holds the
+  writer long. Safe in two processes at once: the watermark row is read ``FOR UPDATE`` and the marks
+  too, and a writer's mark (an UPSERT) holds the mark's row lock until its transaction commits, so a
+  fold that would refold the hour waits for the change and sees it. SQLite has one writer anyway.
 * Reading (:class:`DeliveryCounts`): the window's whole hours below the watermark and not marked come
   from the rollups; its partial edge hours (as in :mod:`.rollups`), the marked hours and the hours
   above the watermark come from the rows (through ``created_at``'s index), in one ``UNION ALL``
@@ -36,12 +39,13 @@ from __future__ import annotations
 import datetime as _dt
 import math
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.sql.expression import ColumnElement
 
 from ._tables import (
+    as_utc,
     deliveries,
     delivery_latency_rollup,
     delivery_rollup,
@@ -55,9 +59,13 @@ from .rollups import whole_hours
 
 __all__ = [
     "FOLD_LAG",
+    "SLICE_HOURS",
     "DeliveryCounts",
+    "Folded",
+    "Slice",
     "fold",
     "fold_hours",
+    "fold_slice",
     "latency_bin",
     "median",
     "merged",
@@ -67,6 +75,11 @@ __all__ = [
 #: Hours this far behind the folder's clock are folded: the writers' live hours plus two hours of
 #: margin for hub processes whose clocks disagree.
 FOLD_LAG: Final = LIVE_HOURS + 2
+
+#: Hours of deliveries (or marked hours) one fold transaction covers at most: a first fold of a big
+#: database (an upgraded hub folds everything stored) holds the writer for one slice at a time, and
+#: ingest goes between slices.
+SLICE_HOURS: Final = 24
 
 #: The rollups' stand-ins for "none" in key columns (a key column cannot be NULL on PostgreSQL).
 NO_REASON: Final = ""
@@ -197,29 +210,64 @@ def _ranges(hours: Sequence[int]) -> list[tuple[int, int]]:
     return runs
 
 
-def fold(conn: sa.Connection, now: _dt.datetime) -> int:
-    """Fold every hour older than :data:`FOLD_LAG` hours of ``now`` not folded yet and refold the
-    marked ones; returns how many marked hours were refolded. Idempotent and safe in several
-    processes (see the module docstring)."""
-    folded = conn.execute(
-        sa.select(delivery_rollup_state.c.folded_until)
-        .where(delivery_rollup_state.c.id == _STATE_ID)
-        .with_for_update()
-    ).scalar_one()
+class Slice(NamedTuple):
+    """What one fold transaction did: the watermark it moved to (None: it did not move) and how many
+    marked hours it refolded. Both empty: nothing was left to fold."""
+
+    folded_until: int | None
+    refolded: int
+
+
+class Folded(NamedTuple):
+    """What :func:`fold` did: how many slices (transactions that folded something) and marked hours
+    refolded in all."""
+
+    slices: int
+    refolded: int
+
+
+def _first_stored_hour(conn: sa.Connection, first: int, end: int) -> int | None:
+    """The hour of the oldest delivery created in hours ``first <= hour < end`` (None: there is none),
+    through ``created_at``'s index, so that a slice starts at stored rows, not at an empty stretch
+    (the watermark of a fresh or upgraded hub starts at 0, the epoch)."""
+    oldest = conn.execute(
+        sa.select(sa.func.min(deliveries.c.created_at)).where(
+            deliveries.c.created_at >= hour_start(first), deliveries.c.created_at < hour_start(end)
+        )
+    ).scalar()
+    return None if oldest is None else epoch_hour(as_utc(oldest))
+
+
+def fold_slice(conn: sa.Connection, now: _dt.datetime, *, hours: int = SLICE_HOURS) -> Slice:
+    """One bounded step of the fold, in the caller's transaction: move the watermark up by at most
+    ``hours`` hours that hold deliveries (empty hours below them come along: nothing to aggregate)
+    towards ``now - FOLD_LAG``; once it is there, refold at most ``hours`` of the marked hours below
+    it. Safe in several processes (see the module docstring): the watermark row is read
+    ``FOR UPDATE`` and the marks too."""
+    folded = int(
+        conn.execute(
+            sa.select(delivery_rollup_state.c.folded_until)
+            .where(delivery_rollup_state.c.id == _STATE_ID)
+            .with_for_update()
+        ).scalar_one()
+    )
     cutoff = epoch_hour(now) - FOLD_LAG
     if cutoff > folded:
-        fold_hours(conn, int(folded), cutoff)
+        start = _first_stored_hour(conn, folded, cutoff)
+        end = cutoff if start is None else min(start + hours, cutoff)
+        fold_hours(conn, folded, end)
         conn.execute(
             delivery_rollup_state.update()
             .where(delivery_rollup_state.c.id == _STATE_ID)
-            .values(folded_until=cutoff)
+            .values(folded_until=end)
         )
-        folded = cutoff
+        return Slice(end, 0)
     marked = list(
         conn.execute(
             sa.select(delivery_rollup_dirty.c.hour)
             .where(delivery_rollup_dirty.c.hour < folded)
             .order_by(delivery_rollup_dirty.c.hour)
+            .limit(hours)
             .with_for_update()
         ).scalars()
     )
@@ -227,7 +275,22 @@ def fold(conn: sa.Connection, now: _dt.datetime) -> int:
         fold_hours(conn, first, end)
     if marked:
         conn.execute(delivery_rollup_dirty.delete().where(delivery_rollup_dirty.c.hour.in_(marked)))
-    return len(marked)
+    return Slice(None, len(marked))
+
+
+def fold(engine: sa.Engine, now: _dt.datetime, *, hours: int = SLICE_HOURS) -> Folded:
+    """Fold every hour older than :data:`FOLD_LAG` hours of ``now`` not folded yet and refold the
+    marked ones, slice after slice (:func:`fold_slice`), each in a short transaction of its own so
+    that writers (ingest, the outbox) go between them; returns when a slice finds nothing left.
+    Idempotent and safe in several processes."""
+    slices = refolded = 0
+    while True:
+        with engine.begin() as conn:
+            step = fold_slice(conn, now, hours=hours)
+        if step.folded_until is None and not step.refolded:
+            return Folded(slices, refolded)
+        slices += 1
+        refolded += step.refolded
 
 
 # -- reading ----------------------------------------------------------------------------------------
