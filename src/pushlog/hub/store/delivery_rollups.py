@@ -244,6 +244,8 @@ def fold_slice(conn: sa.Connection, now: _dt.datetime, *, hours: int = SLICE_HOU
     towards ``now - FOLD_LAG``; once it is there, refold at most ``hours`` of the marked hours below
     it. Safe in several processes (see the module docstring): the watermark row is read
     ``FOR UPDATE`` and the marks too."""
+    if hours < 1:
+        raise ValueError("a fold slice covers at least one hour")
     folded = int(
         conn.execute(
             sa.select(delivery_rollup_state.c.folded_until)
