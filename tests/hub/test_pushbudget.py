@@ -10,9 +10,9 @@ from typing import Any
 import sqlalchemy as sa
 from tests.support.clock import UTCView, utc_clock
 from tests.support.devices import subscription
-from tests.support.hub_server import ThreadHub
+from tests.support.hub_server import ThreadHub, wait_until
 
-from pushlog.hub.store._tables import deliveries, events
+from pushlog.hub.store._tables import deliveries, events, fanouts
 
 
 def start(hub_factory: Callable[..., ThreadHub], **limits: Any) -> tuple[ThreadHub, UTCView]:
@@ -33,8 +33,15 @@ def publish(running: ThreadHub, count: int, level: str = "error") -> list[str]:
 
 
 def rows(running: ThreadHub) -> dict[str, Any]:
-    """Per event id: (push, pushed rows, re-push scheduled, count, title, merged)."""
+    """Per event id: (push, pushed rows, re-push scheduled, count, title, merged), once the dispatcher
+    has written every delivery row (ingest writes the first few; the rest of a fan-out follows)."""
     engine = running.app.state.hub.engine
+
+    def expanded() -> bool:
+        with engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(fanouts)).scalar() == 0
+
+    wait_until(expanded, timeout=15, what="every fan-out written")
     with engine.connect() as conn:
         pushed = dict(
             conn.execute(
