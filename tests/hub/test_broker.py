@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from pushlog.hub._broker import Broker
-from pushlog.hub.api.stream import follow
+from pushlog.hub.api.stream import _item, follow
 
 ID = re.compile(rb"^id: (\d+)$", re.MULTILINE)
 
@@ -120,3 +120,50 @@ async def test_events_and_an_ack_due_together_go_out_as_one_chunk() -> None:
     assert ID.findall(chunk) == [b"1", b"2"]
     assert chunk.endswith(b'event: ack\ndata: {"id":"e1","acknowledged_at":"2026-01-01T00:00:00Z"}\n\n')
     await body.aclose()
+
+
+async def offer(broker: Broker, table: Table, seq: int, *, after: int | None = None) -> None:
+    """Commit ``seq`` and hand it to the ``"all"`` tail as the committing request holds it."""
+    row = {"seq": seq, "title": f"e{seq}"}
+    table.rows.append(row)
+    await broker.changed(("all", seq - 1 if after is None else after, [_item(row)]))
+
+
+async def test_a_tail_takes_the_committed_lines_without_a_read_when_they_continue_its_window() -> None:
+    broker, table = Broker(), Table()
+    bodies = [follow(table.read, broker, position=0, keepalive=600, batch=3, share="all") for _ in range(3)]
+    for body in bodies:
+        await anext(body)
+    await table.add(broker, 1)  # the first change is read: the tail's window starts complete
+    for body in bodies:
+        assert await ids_until(body, 1) == [1]
+    before = table.reads
+    for seq in (2, 3):
+        await offer(broker, table, seq)
+        chunks = await asyncio.gather(*(asyncio.wait_for(anext(body), 5) for body in bodies))
+        assert all(ID.findall(chunk) == [str(seq).encode()] for chunk in chunks)
+    assert table.reads == before  # sent from memory
+    for body in bodies:
+        await body.aclose()
+
+
+async def test_lines_that_do_not_continue_the_window_are_read_instead() -> None:
+    broker, table = Broker(), Table()
+    body = follow(table.read, broker, position=0, keepalive=600, batch=3, share="all")
+    await anext(body)
+    await table.add(broker, 1)
+    assert ID.findall(await asyncio.wait_for(anext(body), 5)) == [b"1"]
+    table.rows.append({"seq": 2, "title": "e2"})  # committed by another process, not announced here
+    before = table.reads
+    await offer(broker, table, 3)  # follows 2, which the tail never saw
+    assert await ids_until(body, 3) == [2, 3]
+    assert table.reads > before
+    other = follow(table.read, broker, position=3, keepalive=600, batch=3, share="filtered")
+    await anext(other)
+    before = table.reads
+    await offer(broker, table, 4)  # for the "all" tail only: the filtered one reads
+    assert await ids_until(body, 4) == [4]
+    assert await ids_until(other, 4) == [4]
+    assert table.reads == before + 1
+    await body.aclose()
+    await other.aclose()

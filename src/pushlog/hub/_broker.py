@@ -20,6 +20,13 @@ follow the same generation rule, so the window misses nothing; a stream whose po
 window (a reconnect with ``Last-Event-ID`` far behind, or a client too slow to keep up) reads from the
 database itself (:func:`Tail.catch_up`) until it reaches the window.
 
+Hand-off: the request that committed new events may pass them with the change (:data:`Fresh`, the
+items of one tail: the publish handler's new lines for the unfiltered streams). The tail takes them
+instead of reading (:meth:`Tail.take`) only when they continue its window exactly: the window is
+complete for the previous generation, no read is running, and it ends at the position the items
+follow (consecutive ``seq``, checked by the store). Anything else (another process's rows in between,
+a fold, a resolution, a tail with a filter) is read from the database as before.
+
 Other processes: with several hub processes on one PostgreSQL, a relay (:mod:`pushlog.hub._relay`,
 LISTEN/NOTIFY) is attached as :attr:`Broker.relay`; local changes are passed to it, and it calls
 :meth:`Broker.remote_changed` / :meth:`Broker.remote_acknowledged` / :meth:`Broker.remote_resolved`
@@ -49,6 +56,9 @@ Chunk = tuple[int, bytes, int | None]
 #: A note about a line already sent: its position in the note log, the SSE event name, the payload.
 Note = tuple[int, str, dict[str, Any]]
 ReadItems = Callable[[int], Awaitable[Sequence[Item]]]
+#: What the committing process already holds of a change: the key of the tail they are for, the
+#: position they follow, and every item of that tail after it (:meth:`Broker.changed`).
+Fresh = tuple[Hashable, int, Sequence[Item]]
 
 #: Items a tail keeps in memory: a stream further behind than this reads from the database itself.
 WINDOW = 1000
@@ -82,19 +92,25 @@ class Broker:
     def note_position(self) -> int:
         return self._note_counter
 
-    def _notify(self) -> None:
+    def _notify(self, fresh: Fresh | None = None) -> None:
         self._generation += 1
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
-        for tail in list(self._tails.values()):
+        for key, tail in list(self._tails.items()):
             if self.closed:
                 tail.wake()
-            else:
+            elif fresh is None or key != fresh[0] or not tail.take(fresh[1], fresh[2], self._generation):
                 tail.changed()
 
-    async def changed(self) -> None:
-        """Events were committed."""
-        self._notify()
+    def following(self, key: Hashable) -> bool:
+        """Whether a stream reads through the tail of ``key`` (worth building :data:`Fresh` for)."""
+        return key in self._tails
+
+    async def changed(self, fresh: Fresh | None = None) -> None:
+        """Events were committed. ``fresh``: the items of one tail the committing request already
+        holds, which that tail takes instead of reading them back when they continue its window
+        exactly (:meth:`Tail.take`); every other tail reads."""
+        self._notify(fresh)
         if self.relay is not None:
             self.relay.publish({"k": "e"})
 
@@ -234,6 +250,28 @@ class Tail:
         """The broker's generation moved: read now, once, and wake the streams when it is done."""
         self._start_read()
 
+    def take(self, after: int, items: Sequence[Item], generation: int) -> bool:
+        """Take ``items`` (every item after position ``after``, committed by this process) as the
+        read for broker generation ``generation`` would return them, and wake the streams; no
+        database read. Only when they continue the window exactly: it is complete for the generation
+        before (no read running or owed) and ends at ``after``. ``False``: the caller reads instead."""
+        if self._reading is not None or self._generation != generation - 1 or self._end != after:
+            return False
+        self._append(items)
+        self._generation = generation
+        self.wake()
+        return True
+
+    def _append(self, items: Sequence[Item]) -> None:
+        if not items:
+            return
+        self._items.extend(items)
+        self._end = items[-1][0]
+        excess = len(self._items) - self._window
+        if excess > 0:
+            self.start = self._items[excess - 1][0]
+            del self._items[:excess]
+
     def _read_done(self, reading: asyncio.Future[None]) -> None:
         failed = reading.cancelled() or reading.exception() is not None  # (retrieved: no log noise)
         moved = self._generation is not None and self._generation != self._broker.generation
@@ -279,13 +317,7 @@ class Tail:
             seen = self._broker.generation  # before the read: a commit during the read changes it
             self._read_at = time.monotonic()
             items = await self._read(self._end)
-            if items:
-                self._items.extend(items)
-                self._end = items[-1][0]
-                excess = len(self._items) - self._window
-                if excess > 0:
-                    self.start = self._items[excess - 1][0]
-                    del self._items[:excess]
+            self._append(items)
             self._generation = seen if len(items) < self._batch else None
         finally:
             self._reading = None

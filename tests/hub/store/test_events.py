@@ -122,3 +122,51 @@ def test_follow_ups_fold_into_their_line_on_both_dialects(engine: sa.Engine) -> 
         first_two = event_store.events_after(conn, EVERYTHING, after_seq=start, limit=2)
         assert [type(item).__name__ for item in first_two] == ["dict", "Update"]
         assert isinstance(first_two[1], event_store.Update) and first_two[1].position == start + 2
+
+
+def test_the_new_lines_an_ingest_returns_are_what_the_stream_would_read_back(engine: sa.Engine) -> None:
+    batch = [
+        new_event(
+            "disk 90% full",
+            level=Level.CRITICAL,
+            push=True,
+            body='ü — ✓ "quoted"',
+            channel="ops",
+            tags=["disk", "db"],
+            link="https://x.example/disk",
+            actions=[{"action": "open", "title": "Open", "url": "https://x.example/a"}],
+            metadata={
+                "host": "db-1",
+                "pct": 90,
+                "ratio": 0.5,
+                "ok": False,
+                "none": None,
+                "nested": {"a": [1]},
+            },
+            fingerprint="fp",
+            source={"logger": "app", "pid": 1},
+            count=3,
+        ),
+        new_event("plain", ts=NOW - _dt.timedelta(seconds=1.5)),
+        new_event("pushed", level=Level.WARNING, push=True),
+    ]
+    with engine.begin() as conn:
+        start = event_store.max_seq(conn)
+        result = event_store.insert_events(conn, batch, key_id="k1", now=NOW, repeat=REPEAT)
+    with engine.connect() as conn:
+        read_back = event_store.events_after(conn, EVERYTHING, after_seq=start, limit=10)
+    assert [line["title"] for line in result.lines] == ["disk 90% full", "plain", "pushed"]
+    assert list(result.lines) == read_back
+
+
+def test_an_ingest_that_folds_or_resolves_returns_no_lines_and_the_stream_reads(engine: sa.Engine) -> None:
+    first = new_event("db down", level=Level.ERROR)
+    with engine.begin() as conn:
+        assert len(event_store.insert_events(conn, [first], key_id=None, now=NOW, repeat=REPEAT).lines) == 1
+        folded = event_store.insert_events(
+            conn, [new_event("other"), follow_up(first, 2, minutes=1)], key_id=None, now=NOW, repeat=REPEAT
+        )
+        assert folded.accepted == 2 and folded.lines == []
+        recovery = new_event("db up", level=Level.INFO, resolves=first.fingerprint or "db down")
+        resolved = event_store.insert_events(conn, [recovery], key_id=None, now=NOW, repeat=REPEAT)
+        assert resolved.accepted == 1 and resolved.lines == []

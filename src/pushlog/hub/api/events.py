@@ -18,6 +18,7 @@ from .._state import hub_state
 from ..store import deliveries as delivery_store
 from ..store import events as event_store
 from ..store import stats as stats_store
+from . import stream
 from ._filters import parse_feed_query
 
 
@@ -47,7 +48,8 @@ async def publish(request: Request) -> Response:
     )
     if result.accepted:
         state.metrics.ingested(result.levels)
-        await state.broker.changed()  # first: the streams' read overlaps the first pushes' encryption
+        # first: the streams take the new lines from memory (or their read overlaps the encryption)
+        await state.broker.changed(stream.fresh(state.broker, result.lines))
     if result.claimed and state.delivery is not None:
         state.delivery.send_claimed(list(result.claimed))
     if (client.dropped or client.recovered) and result.accepted:  # a retried batch counted already

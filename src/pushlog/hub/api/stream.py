@@ -13,7 +13,8 @@ when ``Last-Event-ID`` is beyond it). A ``: keepalive`` comment goes out when no
 (:mod:`pushlog.hub._streams`: 429 ``too_many_streams`` beyond them).
 
 Fan-out: streams with the same filter share one tail (:class:`pushlog.hub._broker.Tail`): a change is
-read from the database once for all of them, each event is serialized to SSE bytes once, and the
+read from the database once for all of them (the unfiltered streams take a publishing request's new
+lines from memory, :func:`fresh`), each event is serialized to SSE bytes once, and the
 streams at one position share one joined chunk; a stream behind the tail's window (a resume far back,
 a slow client) reads from the database on its own until it reaches the window. Per stream, what is
 left is one write: the response is a plain ASGI app (:class:`EventStream`) that hands each chunk to
@@ -37,7 +38,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from .._auth import authenticate
-from .._broker import Broker, Item
+from .._broker import Broker, Fresh, Item
 from .._json import encode
 from .._models import StreamQuery, bad_query
 from .._state import hub_state
@@ -70,6 +71,20 @@ def _item(row: dict[str, Any] | event_store.Update) -> Item:
     if isinstance(row, event_store.Update):
         return row.position, _sse("update", row.event, row.position)
     return row["seq"], _sse("event", row, row["seq"])
+
+
+#: The filter of streams that ask for no filter: their shared tail takes a publishing request's new
+#: lines from memory (:func:`fresh`).
+UNFILTERED = event_store.EventFilter()
+
+
+def fresh(broker: Broker, lines: Sequence[dict[str, Any]]) -> Fresh | None:
+    """What a request that just committed ``lines`` (``IngestResult.lines``) hands the unfiltered
+    streams' tail with :meth:`Broker.changed`, so they send the lines without reading them back;
+    ``None`` when no such stream is open (nothing to serialize)."""
+    if not lines or not broker.following(UNFILTERED):
+        return None
+    return UNFILTERED, lines[0]["seq"] - 1, [_item(line) for line in lines]
 
 
 async def follow(

@@ -14,6 +14,7 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -69,6 +70,11 @@ class IngestResult:
     #: Pushes whose audience is still being expanded after the claimed first chunk
     #: (``outbox.expand_fanouts``: the dispatcher writes and sends the rest).
     expanding: int = 0
+    #: The new lines as StoredEvents, in ``seq`` order, when they are everything an unfiltered
+    #: :func:`events_after` would read past the seq before the first of them once this commits: no
+    #: follow-up folded, no alert resolved, consecutive seqs. The live stream takes them from memory
+    #: instead of reading them back (hub/_broker.py); empty otherwise, and the stream reads.
+    lines: Sequence[dict[str, Any]] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -135,7 +141,8 @@ def insert_events(
 
     targets = _merge_targets(conn, fresh, key_id)
     visible = [item for item in fresh if item.id not in targets]
-    seq_of = _insert_rows(conn, visible, key_id=key_id, now=now, repeat=repeat)
+    rows = [_row(item, key_id=key_id, now=now, repeat=repeat) for item in visible]
+    seq_of = _insert_rows(conn, rows)
     growth: dict[int, int] = {}
     if targets:
         growth = _merge_follow_ups(
@@ -174,6 +181,7 @@ def insert_events(
                 conn, item.resolves, key_id=key_id, by=f"event:{item.id}", now=now, before=seq_of[item.id]
             )
     levels = Counter(int(item.level) for item in fresh)
+    lines = [] if targets or recoveries else _new_lines(rows, seq_of)
     stored = [(seq_of[item.id], item) for item in visible]
     if targets:
         stored.extend((_line_of(targets[item.id], seq_of), item) for item in fresh if item.id in targets)
@@ -185,6 +193,7 @@ def insert_events(
         stored=stored,
         claimed=claimed,
         expanding=expanding,
+        lines=lines,
     )
 
 
@@ -258,17 +267,43 @@ def _row(
     )
 
 
-def _insert_rows(
-    conn: sa.Connection, items: Sequence[NewEvent], *, key_id: str | None, now: _dt.datetime, repeat: Repeat
-) -> dict[str, int]:
-    """Insert visible events in batch order (one ``executemany``); their ``seq`` by id (one SELECT)."""
-    if not items:
+def _insert_rows(conn: sa.Connection, rows: Sequence[tuple[Any, ...]]) -> dict[str, int]:
+    """Insert visible events (:func:`_row` tuples) in batch order (one ``executemany``); their
+    ``seq`` by id (one SELECT)."""
+    if not rows:
         return {}
-    _INSERT_EVENTS.execute(conn, [_row(item, key_id=key_id, now=now, repeat=repeat) for item in items])
-    found = conn.execute(
-        sa.select(events.c.id, events.c.seq).where(events.c.id.in_([item.id for item in items]))
-    )
+    _INSERT_EVENTS.execute(conn, rows)
+    ids = [row[0] for row in rows]
+    found = conn.execute(sa.select(events.c.id, events.c.seq).where(events.c.id.in_(ids)))
     return {row.id: row.seq for row in found}
+
+
+#: Columns of a new line that :func:`_row` does not write: what they hold until the line changes.
+_UNSET_COLUMNS: Final = {
+    "acknowledged_at": None,
+    "acknowledged_by": None,
+    "last_seen_at": None,
+    "resolved_at": None,
+    "resolved_by": None,
+}
+
+
+def _new_lines(rows: Sequence[tuple[Any, ...]], seq_of: Mapping[str, int]) -> list[dict[str, Any]]:
+    """The StoredEvents of freshly inserted lines (:func:`_row` tuples) in seq order, built by
+    :func:`stored_event` from the values written; empty unless their seqs are consecutive (another
+    writer's row in between would be missed by whoever takes them instead of reading)."""
+    lines = sorted(
+        (
+            SimpleNamespace(
+                seq=seq_of[row[0]], **_UNSET_COLUMNS, **dict(zip(_EVENT_COLUMNS, row, strict=True))
+            )
+            for row in rows
+        ),
+        key=lambda line: int(line.seq),
+    )
+    if not lines or lines[-1].seq - lines[0].seq != len(lines) - 1:
+        return []
+    return [stored_event(line) for line in lines]
 
 
 #: Where a merged follow-up goes: the seq of a stored line, or the id of a visible event of this batch.
@@ -499,8 +534,9 @@ def max_seq(conn: sa.Connection) -> int:
     return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(events.c.seq), 0))).scalar_one())
 
 
-def stored_event(row: sa.Row[Any]) -> dict[str, Any]:
-    """The API's StoredEvent: the wire event plus ``seq``, ``received_at`` and acknowledgement."""
+def stored_event(row: Any) -> dict[str, Any]:
+    """The API's StoredEvent: the wire event plus ``seq``, ``received_at`` and acknowledgement, from a
+    row of ``events`` (or the values just written, :func:`_new_lines`)."""
     return {
         "id": row.id,
         "seq": row.seq,
