@@ -78,13 +78,13 @@ def _item(row: dict[str, Any] | event_store.Update) -> Item:
 UNFILTERED = event_store.EventFilter()
 
 
-def fresh(broker: Broker, lines: Sequence[dict[str, Any]]) -> Fresh | None:
+def fresh(broker: Broker, lines: Sequence[event_store.NewLine]) -> Fresh | None:
     """What a request that just committed ``lines`` (``IngestResult.lines``) hands the unfiltered
     streams' tail with :meth:`Broker.changed`, so they send the lines without reading them back;
-    ``None`` when no such stream is open (nothing to serialize)."""
+    ``None`` when no such stream is open (nothing to build or serialize)."""
     if not lines or not broker.following(UNFILTERED):
         return None
-    return UNFILTERED, lines[0]["seq"] - 1, [_item(line) for line in lines]
+    return UNFILTERED, lines[0][0] - 1, [_item(event_store.line_event(line)) for line in lines]
 
 
 async def follow(

@@ -54,6 +54,10 @@ class NewEvent:
     repeats: bool = True
 
 
+#: A line just inserted: its ``seq`` and the :func:`_row` tuple written.
+NewLine = tuple[int, tuple[Any, ...]]
+
+
 @dataclass(frozen=True, slots=True)
 class IngestResult:
     accepted: int
@@ -70,11 +74,13 @@ class IngestResult:
     #: Pushes whose audience is still being expanded after the claimed first chunk
     #: (``outbox.expand_fanouts``: the dispatcher writes and sends the rest).
     expanding: int = 0
-    #: The new lines as StoredEvents, in ``seq`` order, when they are everything an unfiltered
-    #: :func:`events_after` would read past the seq before the first of them once this commits: no
-    #: follow-up folded, no alert resolved, consecutive seqs. The live stream takes them from memory
-    #: instead of reading them back (hub/_broker.py); empty otherwise, and the stream reads.
-    lines: Sequence[dict[str, Any]] = ()
+    #: The new lines (:data:`NewLine`: seq and the values written), in ``seq`` order, when they are
+    #: everything an unfiltered :func:`events_after` would read past the seq before the first of
+    #: them once this commits: no follow-up folded, no alert resolved, consecutive seqs. The live
+    #: stream takes them from memory (:func:`line_event`) instead of reading them back
+    #: (hub/_broker.py); empty otherwise, and the stream reads. Made into StoredEvents only when a
+    #: stream wants them: that costs tens of µs an event, which ingest need not pay.
+    lines: Sequence[NewLine] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -288,22 +294,27 @@ _UNSET_COLUMNS: Final = {
 }
 
 
-def _new_lines(rows: Sequence[tuple[Any, ...]], seq_of: Mapping[str, int]) -> list[dict[str, Any]]:
-    """The StoredEvents of freshly inserted lines (:func:`_row` tuples) in seq order, built by
-    :func:`stored_event` from the values written; empty unless their seqs are consecutive (another
-    writer's row in between would be missed by whoever takes them instead of reading)."""
-    lines = sorted(
-        (
-            SimpleNamespace(
-                seq=seq_of[row[0]], **_UNSET_COLUMNS, **dict(zip(_EVENT_COLUMNS, row, strict=True))
-            )
-            for row in rows
-        ),
-        key=lambda line: int(line.seq),
-    )
-    if not lines or lines[-1].seq - lines[0].seq != len(lines) - 1:
+def _new_lines(rows: Sequence[tuple[Any, ...]], seq_of: Mapping[str, int]) -> list[NewLine]:
+    """Freshly inserted lines (:func:`_row` tuples) with their seq, in seq order; empty unless the
+    seqs are consecutive (another writer's row in between would be missed by whoever takes them
+    instead of reading)."""
+    lines = sorted(((seq_of[row[0]], row) for row in rows), key=_seq_of_line)
+    if not lines or lines[-1][0] - lines[0][0] != len(lines) - 1:
         return []
-    return [stored_event(line) for line in lines]
+    return lines
+
+
+def _seq_of_line(line: NewLine) -> int:
+    return line[0]
+
+
+def line_event(line: NewLine) -> dict[str, Any]:
+    """The StoredEvent of a line just inserted (``IngestResult.lines``): :func:`stored_event` of the
+    values written, as a read of the committed row returns it."""
+    seq, row = line
+    return stored_event(
+        SimpleNamespace(seq=seq, **_UNSET_COLUMNS, **dict(zip(_EVENT_COLUMNS, row, strict=True)))
+    )
 
 
 #: Where a merged follow-up goes: the seq of a stored line, or the id of a visible event of this batch.
@@ -536,7 +547,7 @@ def max_seq(conn: sa.Connection) -> int:
 
 def stored_event(row: Any) -> dict[str, Any]:
     """The API's StoredEvent: the wire event plus ``seq``, ``received_at`` and acknowledgement, from a
-    row of ``events`` (or the values just written, :func:`_new_lines`)."""
+    row of ``events`` (or the values just written, :func:`line_event`)."""
     return {
         "id": row.id,
         "seq": row.seq,
