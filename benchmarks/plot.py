@@ -1,6 +1,6 @@
 """Draw one PNG per benchmark from the figures the benchmarks wrote (docs/performance/<name>.json).
 
-Run after the benchmarks (``make bench`` does): ``python benchmarks/plot.py``. A benchmark whose
+Run after the benchmarks (``make bench`` does): ``python benchmarks/plot.py [--out DIR]``. A benchmark whose
 figures file is missing is skipped with a note. Needs matplotlib (the ``dev`` extra).
 """
 
@@ -103,11 +103,13 @@ def ingest(data: dict[str, Any]) -> Figure:
     fig = Figure(figsize=(7, 4.5))
     ax = fig.subplots()
     rates = data["events_per_second"]
-    _bars(
-        ax,
-        ["hub\nPOST /v1/events", "raw sqlite3\nevents only", "raw sqlite3\nevents+tags+meta"],
-        list(rates.values()),
-    )
+    names = {
+        "hub": "hub\nPOST /v1/events",
+        "hub+rules": "hub, 100 rules\nPOST /v1/events",
+        "raw": "raw sqlite3\nevents only",
+        "raw+side": "raw sqlite3\nevents+tags+meta",
+    }
+    _bars(ax, [names.get(key, key) for key in rates], list(rates.values()))
     ax.axhline(0.5 * rates["raw+side"], color="red", linestyle="--", label="target: 0.5x raw+side")
     ax.set_ylabel("events per second (batches of 100)")
     ax.set_title("Ingest beside raw SQLite executemany")
@@ -188,7 +190,9 @@ PLOTS: dict[str, Callable[[dict[str, Any]], Figure]] = {
 }
 
 
-def main() -> int:
+def main(out: Path = FIGURES) -> int:
+    """Draw every benchmark whose figures exist into ``out`` (``--out DIR``; default beside the
+    figures, where docs/performance.md shows them)."""
     for name, draw in PLOTS.items():
         source = FIGURES / f"{name}.json"
         if not source.exists():
@@ -196,10 +200,10 @@ def main() -> int:
             continue
         fig = draw(json.loads(source.read_text()))
         fig.tight_layout()
-        fig.savefig(FIGURES / f"{name}.png", dpi=90)
-        print(f"plot: wrote {FIGURES / f'{name}.png'}")
+        fig.savefig(out / f"{name}.png", dpi=90)
+        print(f"plot: wrote {out / f'{name}.png'}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(Path(sys.argv[sys.argv.index("--out") + 1]) if "--out" in sys.argv else FIGURES))

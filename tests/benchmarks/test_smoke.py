@@ -40,3 +40,15 @@ def test_benchmark_runs_in_smoke_mode_and_prints_its_ratios(script: Path, tmp_pa
     assert result.returncode == 0, output[-4000:]
     assert RATIO.search(result.stdout), f"no ratio line in the output of {script.name}:\n{output[-4000:]}"
     assert "Traceback" not in output, output[-4000:]
+
+
+def test_every_committed_figures_file_can_be_drawn(tmp_path: Path) -> None:
+    """benchmarks/plot.py draws each docs/performance/<name>.json a benchmark wrote (into a tmp dir
+    here): a benchmark that changes its figures' shape must change its plot too."""
+    plot = BENCHMARKS[0].parent / "plot.py"
+    figures = sorted(p.stem for p in (plot.parents[1] / "docs" / "performance").glob("*.json"))
+    result = subprocess.run(
+        [sys.executable, str(plot), "--out", str(tmp_path)], capture_output=True, text=True, timeout=170
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    assert figures and sorted(p.stem for p in tmp_path.glob("*.png")) == figures, result.stdout
