@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -12,7 +13,7 @@ from tests.support.clock import UTCView
 
 from pushlog._levels import Level
 from pushlog.hub import receipts
-from pushlog.hub.delivery._base import Outcome, SendResult, WebPushTarget
+from pushlog.hub.delivery._base import Outcome, PushMessage, SendResult, WebPushTarget
 from pushlog.hub.store import events as event_store
 from pushlog.hub.store import outbox as outbox_queries
 from pushlog.hub.store._tables import devices
@@ -378,3 +379,53 @@ async def test_pushes_claimed_at_ingest_are_sent_without_a_step_and_recorded(out
     assert (row.status, row.attempts, row.locked_until) == ("sent", 1, None)
     assert (await service.run_once()).claimed == 0
     assert len(sender.sent) == 1
+
+
+class GatedSender(FakeSender):
+    """Holds every send until the test releases it, and remembers the most it held at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: list[asyncio.Future[None]] = []
+        self.most = 0
+
+    async def send(self, target: Any, message: PushMessage) -> SendResult:
+        gate = asyncio.get_running_loop().create_future()
+        self.held.append(gate)
+        self.most = max(self.most, len(self.held))
+        result = await super().send(target, message)
+        await gate
+        return result
+
+    async def holding(self, count: int) -> None:
+        while len(self.held) < count:
+            self.called.clear()
+            await asyncio.wait_for(self.called.wait(), timeout=10)
+
+    def release(self, count: int) -> None:
+        for gate in self.held[:count]:
+            gate.set_result(None)
+        del self.held[:count]
+
+
+async def test_a_step_claims_the_next_rows_while_its_window_is_still_sending(outbox: Outbox) -> None:
+    """The send window (batch_size) is refilled by a claim that starts while earlier sends are still in
+    flight, never holding more than batch_size sends at once, and every row is sent once."""
+    for _ in range(12):
+        outbox.add_device()
+    outbox.ingest()
+    sender = GatedSender()
+    service = outbox.service(sender, batch_size=4, first_claim=2)
+    step = asyncio.ensure_future(service.run_once(rows=12))
+    await sender.holding(4)  # 2, then a refill of 2 at once: the window is full
+    for _ in range(4):
+        sender.release(2)  # room for a refill while the other 2 are still held
+        await sender.holding(4)  # refilled before those 2 finished
+        assert len(sender.sent) <= 12
+    sender.release(4)
+    report = await asyncio.wait_for(step, timeout=10)
+    assert (report.claimed, report.sent) == (12, 12)
+    assert sender.most == 4
+    ids = [m.delivery_id for _, m in sender.sent]
+    assert len(ids) == len(set(ids)) == 12
+    assert {r.status for r in outbox.rows()} == {"sent"}

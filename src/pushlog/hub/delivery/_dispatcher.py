@@ -2,10 +2,11 @@
 
 :meth:`DeliveryService.run_once` is one step, deterministic under an injected clock: create the due
 CRITICAL re-push rounds, write the next chunks of fan-outs still expanding (``outbox.expand_fanouts``:
-their rows come claimed) and lease a batch of due ``queued`` deliveries (a small first claim starts
-sending while the rest of the batch is claimed), send them concurrently through the sender for each
-device's kind, and record the outcomes as they come in (a few transactions per batch at most, see
-:meth:`DeliveryService._record_as_done`):
+their rows come claimed) and lease due ``queued`` deliveries through a send window of ``batch_size``
+(a small first claim starts sending at once; each next claim runs in a database thread while the
+window's sends are in flight, see :meth:`DeliveryService._pipeline`), send them concurrently through
+the sender for each device's kind, and record the outcomes as they come in (one transaction every
+:data:`RECORD_EVERY` seconds at most):
 
 * SENT -> ``sent`` (device's ``last_success_at`` updated);
 * RETRY -> stays ``queued`` with ``next_attempt_at`` from :class:`RetryPolicy` (honouring
@@ -14,8 +15,8 @@ device's kind, and record the outcomes as they come in (a few transactions per b
 * FAILED -> ``failed`` with the sender's detail (413, 400, VAPID rejected, bad keys: never retried).
 
 :meth:`DeliveryService.start` runs steps in an asyncio task: straight on while batches come back
-full, otherwise waiting until the next row is due or :meth:`wake` is called (the API calls it after
-ingest). Leases make restarts safe: a claim that dies with its process expires and is taken again, and
+full (each claiming up to :data:`STEP_BATCHES` windows' worth), otherwise waiting until the next row
+is due or :meth:`wake` is called (the API calls it after ingest). Leases make restarts safe: a claim that dies with its process expires and is taken again, and
 a result is only recorded by the claimer that still holds the lease.
 """
 
@@ -49,6 +50,9 @@ log = logging.getLogger("pushlog.hub.delivery")
 
 #: While a batch is sending, its finished results are written at least this often (seconds).
 RECORD_EVERY = 0.05
+#: A step of the background loop claims up to this many batches through its send window before it
+#: looks at due re-push rounds again: a long fan-out streams without a pause between batches.
+STEP_BATCHES = 8
 
 
 @dataclass(slots=True)
@@ -135,32 +139,87 @@ class DeliveryService:
         self._handed: set[asyncio.Task[None]] = set()  # sends of rows claimed at ingest (send_claimed)
 
     # one step ------------------------------------------------------------------------------------
-    async def run_once(self) -> StepReport:
-        """Schedule due re-pushes, then lease, send and record one batch. Returns what happened."""
+    async def run_once(self, *, rows: int | None = None) -> StepReport:
+        """Schedule due re-pushes, then claim, send and record up to ``rows`` deliveries (default: one
+        batch) through the send window (:meth:`_pipeline`). Returns what happened."""
         report = StepReport()
         if self._handed:  # as after a step of its own: claim only once those results are recorded
             await asyncio.wait(set(self._handed))
         now = self._clock()
         report.repeats_created = await self._db(outbox.schedule_repeats, now=now, interval=self._interval)
-        # Claims stream: a small first claim starts sending at once, the rest of the batch is claimed
-        # while it is in flight, so the first push of a large fan-out does not wait for a large claim.
-        first = self._first_claim
-        claims: list[Claimed] = await self._db(self._claim, now=now, limit=first)
-        contents: dict[str, PushContent] = {}  # one content per event, however many devices get it
-        sending = [asyncio.ensure_future(self._send(claim, contents)) for claim in claims]
-        if len(claims) == first < self._batch:
-            try:
-                more = await self._db(self._claim, now=now, limit=self._batch - first)
-            except Exception:  # the first part is in flight: record it; the rest waits for the next step
-                log.exception("claiming the rest of a delivery batch failed")
-                more = []
-            claims += more
-            sending += [asyncio.ensure_future(self._send(claim, contents)) for claim in more]
-        report.claimed = len(claims)
-        if not claims:
-            return report
-        await self._record_as_done(list(zip(claims, sending, strict=True)), report)
+        await self._pipeline(now, self._batch if rows is None else max(1, rows), report)
         return report
+
+    async def _pipeline(self, now: _dt.datetime, rows: int, report: StepReport) -> None:
+        """Claim, send and record up to ``rows`` deliveries with at most ``batch_size`` sends in flight.
+
+        A small first claim starts sending at once (the first push of a large fan-out does not wait
+        for a large claim); after it, the next claim (a database transaction in a thread) starts as
+        soon as the window has room for a refill, while the sends already claimed are in flight, so
+        the event loop never waits for a claim between two batches. Finished sends are recorded
+        every :data:`RECORD_EVERY` seconds and once more at the end (a process killed mid-step leaves
+        unrecorded, and sent again after the lease, only what finished since its last write). The
+        step ends when a claim comes back short or ``rows`` were claimed.
+        """
+        loop = asyncio.get_running_loop()
+        contents: dict[str, PushContent] = {}  # one content per event, however many devices get it
+        refill = max(self._first_claim, self._batch // 4)
+        wake = asyncio.Event()
+        in_flight: dict[asyncio.Future[SendResult], Claimed] = {}
+        finished: list[tuple[Claimed, SendResult]] = []
+        state = {"claimable": False}  # whether a finished send should wake the loop for a refill
+
+        def on_sent(future: asyncio.Future[SendResult]) -> None:
+            claim = in_flight.pop(future)
+            if not future.cancelled():
+                finished.append((claim, future.result()))
+            if not in_flight or (state["claimable"] and self._batch - len(in_flight) >= refill):
+                wake.set()
+
+        def start(claims: list[Claimed]) -> None:
+            for claim in claims:
+                future = asyncio.ensure_future(self._send(claim, contents))
+                in_flight[future] = claim
+                future.add_done_callback(on_sent)
+
+        asked = min(self._first_claim, rows)
+        claiming: asyncio.Future[list[Claimed]] | None = None
+        try:
+            start(await self._db(self._claim, now=now, limit=asked))  # a failure here fails the step
+            report.claimed = len(in_flight)
+            more = report.claimed == asked < rows
+            next_record = loop.time() + RECORD_EVERY
+            while more or claiming is not None or in_flight or finished:
+                room = self._batch - len(in_flight)
+                if more and claiming is None and room >= min(refill, rows - report.claimed):
+                    asked = min(room, rows - report.claimed)
+                    claiming = asyncio.ensure_future(self._db(self._claim, now=now, limit=asked))
+                    claiming.add_done_callback(lambda _: wake.set())
+                state["claimable"] = more and claiming is None
+                if in_flight or claiming is not None:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(wake.wait(), timeout=max(0.0, next_record - loop.time()))
+                    wake.clear()
+                if claiming is not None and claiming.done():
+                    got: list[Claimed] = []
+                    try:
+                        got = claiming.result()
+                    except Exception:  # what is in flight is recorded; the rest waits for the next step
+                        log.exception("claiming the rest of a delivery batch failed")
+                    claiming = None
+                    report.claimed += len(got)
+                    more = more and len(got) == asked and report.claimed < rows
+                    start(got)
+                if finished and (loop.time() >= next_record or not (in_flight or claiming is not None)):
+                    done, finished[:] = list(finished), []
+                    await self._db(self._record_all, done, report)
+                if loop.time() >= next_record:
+                    next_record = loop.time() + RECORD_EVERY
+        finally:
+            for future in list(in_flight):
+                future.cancel()
+            if claiming is not None:
+                claiming.cancel()
 
     def _claim(self, conn: sa.Connection, *, now: _dt.datetime, limit: int) -> list[Claimed]:
         """Up to ``limit`` rows to send: the next chunks of fan-outs still expanding (their rows are
@@ -333,9 +392,10 @@ class DeliveryService:
         while not self._closing:
             self._wakeup.clear()  # a wake() during the step below stays set and ends the wait at once
             try:
-                report = await self.run_once()
+                rows = self._batch * STEP_BATCHES
+                report = await self.run_once(rows=rows)
                 failures = 0
-                if report.claimed >= self._batch:
+                if report.claimed >= rows:
                     continue
                 idle = await self._idle_seconds()
             except asyncio.CancelledError:
