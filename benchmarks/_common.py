@@ -158,6 +158,20 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def process_tree_cpu(pid: int) -> float:
+    """:func:`process_cpu` of ``pid`` plus that of its live child processes (a hub's encryption
+    workers), so work moved to a pool is still counted."""
+    total = process_cpu(pid)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        if int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 async def read_request(reader: asyncio.StreamReader) -> tuple[bytes, float]:
     """One HTTP/1.1 request from a loopback sink's connection: its head and ``time.monotonic()`` when
     the head arrived (the body, by ``Content-Length``, is read and dropped). Raises what

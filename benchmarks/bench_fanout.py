@@ -14,7 +14,8 @@ kept), each reaching the same sink:
                      messages gathered at once.
 * ``hub``          - the whole path a user gets: ``pushlog serve`` in a subprocess with one device
                      row per subscription; one ``POST /v1/events`` of an ERROR; the hub's outbox
-                     dispatcher claims, encrypts and sends. CPU is the hub process's.
+                     dispatcher claims, encrypts and sends. CPU is the hub's, its encryption
+                     worker processes included.
 * ``naive``        - pywebpush ``webpush()`` in a loop (new connection and VAPID signature per
                      message): measured on a sample and extrapolated, and the output says so.
 
@@ -44,7 +45,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _common import SMOKE, Hub, machine, process_cpu, ratio_line, read_request, running_hub, save_figures
+from _common import (
+    SMOKE,
+    Hub,
+    machine,
+    process_tree_cpu,
+    ratio_line,
+    read_request,
+    running_hub,
+    save_figures,
+)
 from _fanout_native import CONTENDERS as NATIVE_CONTENDERS
 from _fanout_native import IN_FLIGHT, NativeRun, run_native
 from _fanout_native import start_sink as start_native_sink
@@ -347,10 +357,10 @@ def publisher(hub: Hub) -> httpx.Client:
 
 def hub_fanout(hub: Hub, client: httpx.Client, port: int, count: int) -> Run:
     """One ERROR posted to ``hub`` through ``client`` (:func:`publisher`); done when the sink has all
-    ``count`` pushes. CPU is the hub process's."""
+    ``count`` pushes. CPU is the hub process's and its encryption workers'."""
     event = {"id": str(uuid.uuid4()), "level": "error", "title": "Payment failed", "body": "card declined"}
     sink_stats(port)
-    cpu = process_cpu(hub.pid)
+    cpu = process_tree_cpu(hub.pid)
     start = time.monotonic()
     answer = client.post("/v1/events", json={"events": [event]})
     if answer.status_code != 202:
@@ -367,7 +377,7 @@ def hub_fanout(hub: Hub, client: httpx.Client, port: int, count: int) -> Run:
         last = stats["last"] or last
     if received != count or first is None or last is None:
         raise SystemExit(f"hub: the sink received {received} of {count} messages")
-    return Run(count, last - start, process_cpu(hub.pid) - cpu, first - start, last - start)
+    return Run(count, last - start, process_tree_cpu(hub.pid) - cpu, first - start, last - start)
 
 
 # ---------------------------------------------------------------------------------------------- main

@@ -16,6 +16,7 @@ sends it as a :class:`PushMessage`.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Mapping
 
 import sqlalchemy as sa
@@ -90,7 +91,13 @@ async def start_delivery(
         # keeps wall time even when the hub runs on an injected clock.
         signer = VapidSigner(pem, config.vapid_subject)
         # The SSRF guard follows the hub's development flag: the same rule as at device registration.
-        webpush = WebPushSender(signer, allow_private_endpoints=config.allow_private_endpoints)
+        # Encryption in a pool of one process per core, a chunk of messages per job: the event loop
+        # is the fan-out's bottleneck (docs/performance.md, "Fan-out").
+        webpush = WebPushSender(
+            signer,
+            allow_private_endpoints=config.allow_private_endpoints,
+            encrypt_workers=os.cpu_count() or 1,
+        )
         senders = {"webpush": webpush, **native_senders(config)}
     service = DeliveryService(
         engine=engine,

@@ -16,8 +16,9 @@ the sender for each device's kind, and record the outcomes as they come in (one 
 
 :meth:`DeliveryService.start` runs steps in an asyncio task: straight on while batches come back
 full (each claiming up to :data:`STEP_BATCHES` windows' worth), otherwise waiting until the next row
-is due or :meth:`wake` is called (the API calls it after ingest). Leases make restarts safe: a claim that dies with its process expires and is taken again, and
-a result is only recorded by the claimer that still holds the lease.
+is due or :meth:`wake` is called (the API calls it after ingest). Leases make restarts safe: a claim
+that dies with its process expires and is taken again, and a result is only recorded by the claimer
+that still holds the lease.
 """
 
 from __future__ import annotations
@@ -163,7 +164,7 @@ class DeliveryService:
         """
         loop = asyncio.get_running_loop()
         contents: dict[str, PushContent] = {}  # one content per event, however many devices get it
-        refill = max(self._first_claim, self._batch // 4)
+        refill = max(self._first_claim, self._batch // 2)  # claims of half a window at least
         wake = asyncio.Event()
         in_flight: dict[asyncio.Future[SendResult], Claimed] = {}
         finished: list[tuple[Claimed, SendResult]] = []

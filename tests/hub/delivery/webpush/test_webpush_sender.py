@@ -9,6 +9,7 @@ never follow redirects, and verify TLS certificates.
 from __future__ import annotations
 
 import asyncio
+import base64
 import concurrent.futures
 import json
 import socket
@@ -211,23 +212,25 @@ async def test_connections_are_reused_and_concurrency_is_bounded(service: PushSe
 
 
 class CountingExecutor(concurrent.futures.ThreadPoolExecutor):
-    """Notes, at every encryption handed to it, how many pushes the service had received by then."""
+    """Notes, at every encryption job handed to it, how many messages it holds and how many pushes the
+    service had received by then."""
 
     def __init__(self, service: PushService) -> None:
         super().__init__(max_workers=2)
         self.service = service
-        self.received_at_submit: list[int] = []
+        self.jobs: list[tuple[int, int]] = []  # (messages in the job, pushes received at submit)
 
     def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
-        self.received_at_submit.append(len(self.service.received))
+        self.jobs.append((len(args[0]), len(self.service.received)))
         return super().submit(fn, *args, **kwargs)
 
 
-async def test_messages_are_encrypted_in_the_executor_as_slots_free_up(
+async def test_messages_are_encrypted_in_chunks_a_bounded_distance_ahead_of_the_requests(
     service: PushService, pem: str
 ) -> None:
-    """A fan-out never encrypts everything before its first request: only a request holding one of
-    the ``max_concurrency`` slots is encrypted, so most are encrypted after pushes went out."""
+    """With an executor, a burst is encrypted in a few jobs of several messages each (the hand-off is
+    paid per job), ahead of the ``max_concurrency`` request slots but never more than four times
+    that many bodies ahead: a fan-out never encrypts everything before its first request."""
     executor = CountingExecutor(service)
     sender = WebPushSender(
         VapidSigner(pem, "mailto:a@b.c"), max_concurrency=3, allow_private_endpoints=True, executor=executor
@@ -238,10 +241,37 @@ async def test_messages_are_encrypted_in_the_executor_as_slots_free_up(
     finally:
         await sender.aclose()
     assert all(r.outcome is Outcome.SENT for r in results)
-    assert len(executor.received_at_submit) == 30  # every message was encrypted there
-    assert executor.received_at_submit[:3] == [0, 0, 0]
-    assert executor.received_at_submit[-1] >= 20  # the last ones once most pushes had arrived
+    assert sum(size for size, _ in executor.jobs) == 30  # every message was encrypted there
+    assert executor.jobs[0] == (12, 0)  # the first 4 x 3 in one job, before any push
+    assert len(executor.jobs) < 30
+    assert executor.jobs[-1][1] >= 18  # the last ones once all but 12 pushes had gone out
     executor.shutdown()  # injected: the sender left it running
+
+
+async def test_an_owned_process_pool_encrypts_and_one_bad_key_fails_alone(
+    service: PushService, pem: str
+) -> None:
+    """``encrypt_workers`` gives the sender its own worker processes: the service decrypts every push,
+    a subscription key that is no point on the curve fails only its own message, and after
+    :meth:`aclose` (which shuts the pool down) a send answers RETRY."""
+    sender = WebPushSender(
+        VapidSigner(pem, "mailto:a@b.c"), max_concurrency=4, allow_private_endpoints=True, encrypt_workers=2
+    )
+    phones = [service.subscribe() for _ in range(20)]
+    off_curve = base64.urlsafe_b64encode(b"\x04" + b"\x01" * 64).rstrip(b"=").decode()
+    bad = WebPushTarget(endpoint=phones[0].endpoint, p256dh=off_curve, auth=phones[0].auth)
+    try:
+        results = await asyncio.gather(
+            *(sender.send(target(p), message()) for p in phones), sender.send(bad, message())
+        )
+    finally:
+        await sender.aclose()
+    assert [r.outcome for r in results] == [Outcome.SENT] * 20 + [Outcome.FAILED]
+    assert "subscription keys" in results[-1].detail
+    received = service.wait_for(20)
+    assert all(push.payload == message().payload for push in received)
+    closed = await sender.send(target(phones[1]), message())
+    assert (closed.outcome, closed.detail) == (Outcome.RETRY, "transport error: the sender is closed")
 
 
 async def test_connection_refused_is_retried(sender: WebPushSender) -> None:

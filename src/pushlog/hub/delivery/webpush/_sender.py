@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import functools
 import ssl
 import time
 from collections.abc import Callable
@@ -59,6 +58,7 @@ from .._base import Outcome, PushMessage, SendResult, Target, WebPushTarget
 from ._encrypt import SubscriptionKeyError, encrypt_raw, parse_keys
 from ._guard import PublicOnlyResolver, RefusedAddress
 from ._payload import render
+from ._pool import EncryptBatcher, process_pool
 from ._status import classify
 from ._topic import topic_for
 from ._vapid import VapidSigner
@@ -102,6 +102,7 @@ class WebPushSender:
         allow_private_endpoints: bool = False,
         resolver: AbstractResolver | None = None,
         executor: concurrent.futures.Executor | None = None,
+        encrypt_workers: int = 0,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
@@ -116,7 +117,12 @@ class WebPushSender:
         self._closed = False
         self._allow_private = allow_private_endpoints
         self._resolver = resolver
-        self._executor = executor
+        # Encryption off the event loop: on ``executor`` if given (its owner shuts it down), else on
+        # a pool of ``encrypt_workers`` processes the sender owns; neither: on the loop.
+        self._owned_pool = process_pool(encrypt_workers) if executor is None and encrypt_workers > 0 else None
+        pool = executor or self._owned_pool
+        self._batcher = EncryptBatcher(pool, encrypt_workers or 1) if pool is not None else None
+        self._ahead = asyncio.Semaphore(4 * max_concurrency)
 
     @property
     def signer(self) -> VapidSigner:
@@ -151,10 +157,23 @@ class WebPushSender:
         return headers, plaintext, keys
 
     async def _encrypt(self, plaintext: bytes, keys: tuple[bytes, bytes]) -> bytes:
-        if self._executor is None:
+        if self._batcher is None:
             return encrypt_raw(plaintext, *keys)
-        job = functools.partial(encrypt_raw, plaintext, *keys)
-        return await asyncio.get_running_loop().run_in_executor(self._executor, job)
+        return await self._batcher.encrypt(plaintext, keys)
+
+    async def _body(
+        self, target: WebPushTarget, message: PushMessage
+    ) -> tuple[dict[str, str], bytes] | SendResult:
+        """Headers and encrypted body, or the FAILED/RETRY result that stops this send."""
+        try:
+            headers, plaintext, keys = self._prepare(target, message)
+            return headers, await self._encrypt(plaintext, keys)
+        except SubscriptionKeyError as exc:
+            return SendResult(outcome=Outcome.FAILED, detail=f"bad subscription keys: {exc}")
+        except ValueError as exc:
+            return SendResult(outcome=Outcome.FAILED, detail=str(exc))
+        except RuntimeError:  # the encryption pool was shut down meanwhile
+            return SendResult(outcome=Outcome.RETRY, detail=_CLOSED)
 
     def _open(self) -> tuple[aiohttp.ClientSession, asyncio.Semaphore]:
         """The shared session and the admission semaphore, created on first use in the running loop."""
@@ -188,38 +207,46 @@ class WebPushSender:
         if self._closed:
             return SendResult(outcome=Outcome.RETRY, detail=_CLOSED)
         session, slots = self._open()
-        async with slots:
-            try:
-                headers, plaintext, keys = self._prepare(target, message)
-                body = await self._encrypt(plaintext, keys)
-            except SubscriptionKeyError as exc:
-                return SendResult(outcome=Outcome.FAILED, detail=f"bad subscription keys: {exc}")
-            except ValueError as exc:
-                return SendResult(outcome=Outcome.FAILED, detail=str(exc))
-            except RuntimeError:  # an injected executor was shut down meanwhile
-                return SendResult(outcome=Outcome.RETRY, detail=_CLOSED)
-            if self._closed:
-                return SendResult(outcome=Outcome.RETRY, detail=_CLOSED)
-            try:
-                async with session.post(
-                    target.endpoint,
-                    data=body,
-                    headers=headers,
-                    timeout=self._timeout,
-                    allow_redirects=False,
-                ) as response:
-                    raw = await response.read()
-                    status, answer_headers = response.status, response.headers
-            except TimeoutError as exc:  # aiohttp's timeouts all derive from it (asyncio.TimeoutError)
-                return SendResult(outcome=Outcome.RETRY, detail=f"timed out: {type(exc).__name__}")
-            except aiohttp.ClientConnectorDNSError as exc:
-                if isinstance(exc.os_error, RefusedAddress):
-                    return SendResult(outcome=Outcome.FAILED, detail=str(exc.os_error))
-                detail = f"transport error: {type(exc).__name__}: {exc}"
-                return SendResult(outcome=Outcome.RETRY, detail=detail)
-            except aiohttp.ClientError as exc:
-                detail = f"transport error: {type(exc).__name__}: {exc}"
-                return SendResult(outcome=Outcome.RETRY, detail=detail)
+        if self._batcher is None:  # encrypt on the loop once a request slot is held
+            async with slots:
+                prepared = await self._body(target, message)
+                if isinstance(prepared, SendResult):
+                    return prepared
+                return await self._post(session, target, *prepared)
+        # In the pool, ahead of the slots (a burst is encrypted in a few jobs), at most ``ahead``
+        # bodies encrypted or waiting for a slot at once.
+        async with self._ahead:
+            prepared = await self._body(target, message)
+            if isinstance(prepared, SendResult):
+                return prepared
+            async with slots:
+                return await self._post(session, target, *prepared)
+
+    async def _post(
+        self, session: aiohttp.ClientSession, target: WebPushTarget, headers: dict[str, str], body: bytes
+    ) -> SendResult:
+        if self._closed:
+            return SendResult(outcome=Outcome.RETRY, detail=_CLOSED)
+        try:
+            async with session.post(
+                target.endpoint,
+                data=body,
+                headers=headers,
+                timeout=self._timeout,
+                allow_redirects=False,
+            ) as response:
+                raw = await response.read()
+                status, answer_headers = response.status, response.headers
+        except TimeoutError as exc:  # aiohttp's timeouts all derive from it (asyncio.TimeoutError)
+            return SendResult(outcome=Outcome.RETRY, detail=f"timed out: {type(exc).__name__}")
+        except aiohttp.ClientConnectorDNSError as exc:
+            if isinstance(exc.os_error, RefusedAddress):
+                return SendResult(outcome=Outcome.FAILED, detail=str(exc.os_error))
+            detail = f"transport error: {type(exc).__name__}: {exc}"
+            return SendResult(outcome=Outcome.RETRY, detail=detail)
+        except aiohttp.ClientError as exc:
+            detail = f"transport error: {type(exc).__name__}: {exc}"
+            return SendResult(outcome=Outcome.RETRY, detail=detail)
         text = raw.decode("utf-8", errors="replace")
         return classify(status, answer_headers, text, now=self._clock)
 
@@ -230,3 +257,6 @@ class WebPushSender:
         if self._owns_session and self._session is not None:
             session, self._session = self._session, None
             await session.close()
+        if self._owned_pool is not None:
+            pool, self._owned_pool = self._owned_pool, None
+            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
