@@ -20,11 +20,14 @@ from typing import Final
 
 from ._encrypt import encrypt_raw
 
-__all__ = ["CHUNK", "EncryptBatcher", "encrypt_chunk", "process_pool"]
+__all__ = ["CHUNK", "INLINE_MAX", "EncryptBatcher", "encrypt_chunk", "process_pool"]
 
 #: The most messages one job encrypts: large enough to amortize the hand-off, small enough that the
 #: first bodies of a burst come back after a few milliseconds of encryption.
 CHUNK: Final = 16
+#: A loop turn asking for at most this many encryptions does them on the loop: a lone event's first
+#: pushes pay no hand-off.
+INLINE_MAX: Final = 8
 
 Job = tuple[bytes, bytes, bytes]  # plaintext, the subscription's p256dh point, its auth secret
 
@@ -40,27 +43,46 @@ def encrypt_chunk(jobs: list[Job]) -> list[bytes | ValueError]:
     return out
 
 
-def _ready() -> None:
-    """A no-op job: submitted at start-up so the workers are spawned before the first push."""
+def _noop() -> None:
+    """A no-op job: the workers are ready once each has run one."""
 
 
 def process_pool(workers: int) -> concurrent.futures.ProcessPoolExecutor:
-    """A pool of ``workers`` spawned processes (not forked: the hub runs threads), warmed up at once."""
-    pool = concurrent.futures.ProcessPoolExecutor(
+    """A pool of ``workers`` spawned processes (not forked: the hub runs threads)."""
+    return concurrent.futures.ProcessPoolExecutor(
         max_workers=workers, mp_context=multiprocessing.get_context("spawn")
     )
-    for _ in range(workers):
-        pool.submit(_ready)
-    return pool
 
 
 class EncryptBatcher:
-    """Encrypt on ``executor`` a loop turn's worth of messages per batch; see the module docstring."""
+    """Encrypt a loop turn's worth of messages per batch; see the module docstring.
 
-    def __init__(self, executor: concurrent.futures.Executor, workers: int) -> None:
+    Either on ``executor`` (the caller's, shut down by the caller) or on a pool of ``workers``
+    processes this batcher owns: started at the first turn that asks for more than
+    :data:`INLINE_MAX` encryptions (a hub that never fans out wide never starts it), encrypting on
+    the loop until its workers are up, and shut down by :meth:`aclose`.
+    """
+
+    def __init__(self, *, executor: concurrent.futures.Executor | None = None, workers: int = 1) -> None:
         self._executor = executor
+        self._owned = executor is None
+        self._ready = executor is not None
         self._workers = max(1, workers)
         self._waiting: list[tuple[Job, asyncio.Future[bytes]]] = []
+        self._closed = False
+        self._warm: list[asyncio.Future[None]] = []
+
+    @property
+    def started(self) -> bool:
+        """Whether encryption goes to an executor (the caller's, or the owned pool once started)."""
+        return self._executor is not None
+
+    async def warm_up(self) -> None:
+        """Start the owned pool now, if it is not yet, and wait until its workers take work."""
+        if self._executor is None and not self._closed:
+            self._start(asyncio.get_running_loop())
+        if self._warm:
+            await asyncio.gather(*self._warm)
 
     async def encrypt(self, plaintext: bytes, keys: tuple[bytes, bytes]) -> bytes:
         """The aes128gcm body for ``plaintext`` (raises ValueError as :func:`encrypt_raw` does, and
@@ -72,8 +94,25 @@ class EncryptBatcher:
         self._waiting.append(((plaintext, *keys), future))
         return await future
 
+    async def aclose(self) -> None:
+        """Shut the owned pool down (waiting for its workers); later encryptions raise RuntimeError."""
+        self._closed = True
+        pool, self._executor = self._executor, None
+        if self._owned and pool is not None:
+            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         waiting, self._waiting = self._waiting, []
+        if self._closed:
+            for _, future in waiting:
+                if not future.done():
+                    future.set_exception(RuntimeError("the encryption pool is closed"))
+            return
+        if len(waiting) > INLINE_MAX and self._executor is None:
+            self._start(loop)
+        if len(waiting) <= INLINE_MAX or not self._ready or self._executor is None:
+            _settle(waiting, encrypt_chunk([job for job, _ in waiting]))
+            return
         size = min(CHUNK, max(1, -(-len(waiting) // self._workers)))
         for start in range(0, len(waiting), size):
             part = waiting[start : start + size]
@@ -84,10 +123,23 @@ class EncryptBatcher:
                     if not future.done():
                         future.set_exception(exc)
                 continue
-            job.add_done_callback(functools.partial(_settle, part))
+            job.add_done_callback(functools.partial(_settled, part))
+
+    def _start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start the owned pool; it takes work once every worker has run a no-op job."""
+        pool = self._executor = process_pool(self._workers)
+        warm = [loop.run_in_executor(pool, _noop) for _ in range(self._workers)]
+        self._warm = warm
+
+        def up(_: object) -> None:
+            if all(each.done() and not each.cancelled() and each.exception() is None for each in warm):
+                self._ready = True
+
+        for each in warm:
+            each.add_done_callback(up)
 
 
-def _settle(
+def _settled(
     part: list[tuple[Job, asyncio.Future[bytes]]], done: asyncio.Future[list[bytes | ValueError]]
 ) -> None:
     if done.cancelled():
@@ -100,7 +152,11 @@ def _settle(
             if not future.done():
                 future.set_exception(RuntimeError(f"encryption pool failed: {error!r}"))
         return
-    for (_, future), body in zip(part, done.result(), strict=True):
+    _settle(part, done.result())
+
+
+def _settle(part: list[tuple[Job, asyncio.Future[bytes]]], bodies: list[bytes | ValueError]) -> None:
+    for (_, future), body in zip(part, bodies, strict=True):
         if future.done():  # the send was cancelled meanwhile
             continue
         if isinstance(body, ValueError):

@@ -58,7 +58,7 @@ from .._base import Outcome, PushMessage, SendResult, Target, WebPushTarget
 from ._encrypt import SubscriptionKeyError, encrypt_raw, parse_keys
 from ._guard import PublicOnlyResolver, RefusedAddress
 from ._payload import render
-from ._pool import EncryptBatcher, process_pool
+from ._pool import EncryptBatcher
 from ._status import classify
 from ._topic import topic_for
 from ._vapid import VapidSigner
@@ -119,9 +119,11 @@ class WebPushSender:
         self._resolver = resolver
         # Encryption off the event loop: on ``executor`` if given (its owner shuts it down), else on
         # a pool of ``encrypt_workers`` processes the sender owns; neither: on the loop.
-        self._owned_pool = process_pool(encrypt_workers) if executor is None and encrypt_workers > 0 else None
-        pool = executor or self._owned_pool
-        self._batcher = EncryptBatcher(pool, encrypt_workers or 1) if pool is not None else None
+        self._batcher: EncryptBatcher | None = None
+        if executor is not None:
+            self._batcher = EncryptBatcher(executor=executor, workers=max(1, encrypt_workers))
+        elif encrypt_workers > 0:
+            self._batcher = EncryptBatcher(workers=encrypt_workers)
         self._ahead = asyncio.Semaphore(4 * max_concurrency)
 
     @property
@@ -257,6 +259,5 @@ class WebPushSender:
         if self._owns_session and self._session is not None:
             session, self._session = self._session, None
             await session.close()
-        if self._owned_pool is not None:
-            pool, self._owned_pool = self._owned_pool, None
-            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+        if self._batcher is not None:
+            await self._batcher.aclose()
