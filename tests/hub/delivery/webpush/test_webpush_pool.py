@@ -4,8 +4,12 @@ loop, the owned pool started only by a wide turn and shut down by aclose."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+from tests.support.hub_server import wait_until
 from tests.support.push_service import Subscriber
 
 from pushlog.hub.delivery.webpush import SubscriptionKeyError, parse_keys
@@ -73,3 +77,33 @@ async def test_a_key_off_the_curve_fails_only_its_own_message_in_a_worker() -> N
 
 def _keys(sub: Subscriber) -> tuple[str, str]:
     return sub.p256dh, sub.auth
+
+
+def test_the_workers_end_when_the_process_that_started_them_is_killed() -> None:
+    """A hub killed with SIGKILL never shuts its pool down: its workers notice and exit."""
+    script = (
+        "import os, sys\n"
+        "from pushlog.hub.delivery.webpush._pool import process_pool\n"
+        "pool = process_pool(1)\n"
+        "print(pool.submit(os.getpid).result(), flush=True)\n"
+        "sys.stdin.read()\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert parent.stdout is not None
+        worker = int(parent.stdout.readline())
+        assert Path(f"/proc/{worker}").exists()
+    finally:
+        parent.kill()
+        parent.wait()
+    wait_until(lambda: not _alive(worker), timeout=10, what="the orphaned worker to exit")
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie, exited but not yet reaped, counts as gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

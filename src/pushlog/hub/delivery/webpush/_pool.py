@@ -16,6 +16,9 @@ import asyncio
 import concurrent.futures
 import functools
 import multiprocessing
+import os
+import threading
+import time
 from typing import Final
 
 from ._encrypt import encrypt_raw
@@ -28,6 +31,8 @@ CHUNK: Final = 16
 #: A loop turn asking for at most this many encryptions does them on the loop: a lone event's first
 #: pushes pay no hand-off.
 INLINE_MAX: Final = 8
+#: How often a worker checks that the process that started it is still there (seconds).
+PARENT_CHECK_SECONDS: Final = 1.0
 
 Job = tuple[bytes, bytes, bytes]  # plaintext, the subscription's p256dh point, its auth secret
 
@@ -47,10 +52,25 @@ def _noop() -> None:
     """A no-op job: the workers are ready once each has run one."""
 
 
+def _exit_with(parent: int) -> None:
+    """Worker initializer: end this worker when the process that started it is gone (a hub killed
+    with SIGKILL never shuts its pool down, and its workers would otherwise wait for jobs forever)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="pushlog-encrypt-parent", daemon=True).start()
+
+
 def process_pool(workers: int) -> concurrent.futures.ProcessPoolExecutor:
-    """A pool of ``workers`` spawned processes (not forked: the hub runs threads)."""
+    """A pool of ``workers`` spawned processes (not forked: the hub runs threads) that end with it."""
     return concurrent.futures.ProcessPoolExecutor(
-        max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_exit_with,
+        initargs=(os.getpid(),),
     )
 
 
