@@ -9,12 +9,13 @@ import uuid
 from types import SimpleNamespace
 
 import sqlalchemy as sa
+from tests.hub.store.migrating import differences, downgrade_to
 from tests.hub.store.rows import REPEAT, VAULT
 from tests.support.devices import AUTH, P256DH
 
 from pushlog._levels import Level
 from pushlog.hub.attention import Cap, DigestSchedule, PreferenceDocument, QuietHours
-from pushlog.hub.store import create_engine, outbox
+from pushlog.hub.store import create_engine, migrate, outbox
 from pushlog.hub.store import devices as device_store
 from pushlog.hub.store import events as event_store
 from pushlog.hub.store import preferences as pref_store
@@ -260,27 +261,10 @@ def test_info_events_reach_only_the_digests_that_collect_them(engine: sa.Engine)
 
 
 def test_migration_0011_matches_the_tables_and_goes_down_and_up_again(engine: sa.Engine) -> None:
-    from alembic import command
-    from alembic.autogenerate import compare_metadata
-    from alembic.migration import MigrationContext
-
-    from pushlog.hub.store._engine import alembic_config
-    from pushlog.hub.store._tables import metadata
-
-    def differences() -> list[object]:
-        with engine.connect() as conn:
-            found = compare_metadata(MigrationContext.configure(conn), metadata)
-        names = {"preferences", "categories", "deliveries"}
-        return [d for d in found if any(name in repr(d) for name in names)]
-
-    assert differences() == []
-    cfg = alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0010")
+    names = ("preferences", "categories", "deliveries")
+    assert differences(engine, *names) == []
+    downgrade_to(engine, "0010")
     with engine.connect() as conn:
         assert "preferences" not in sa.inspect(conn).get_table_names()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
-    assert differences() == []
+    migrate(engine)
+    assert differences(engine, *names) == []

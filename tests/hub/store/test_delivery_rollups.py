@@ -20,9 +20,7 @@ from collections import Counter
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
+from tests.hub.store.migrating import differences, downgrade_to
 from tests.hub.store.rows import REPEAT, VAULT
 from tests.support.devices import AUTH, P256DH
 from tests.support.hub_server import wait_until
@@ -35,7 +33,6 @@ from pushlog.hub.store import devices as device_store
 from pushlog.hub.store import events as event_store
 from pushlog.hub.store import preferences as pref_store
 from pushlog.hub.store import stats as stats_store
-from pushlog.hub.store._engine import alembic_config
 from pushlog.hub.store._tables import (
     as_utc,
     deliveries,
@@ -44,7 +41,6 @@ from pushlog.hub.store._tables import (
     delivery_rollup_dirty,
     delivery_rollup_state,
     events,
-    metadata,
 )
 from pushlog.hub.store._window import Window, epoch_hour
 
@@ -284,19 +280,6 @@ def test_a_fold_is_idempotent_and_a_marked_hour_is_read_from_the_rows(engine: sa
     assert device_ids
 
 
-def _downgrade_to(engine: sa.Engine, revision: str) -> None:
-    cfg = alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, revision)
-
-
-def _differences(engine: sa.Engine) -> list[object]:
-    with engine.connect() as conn:
-        found = compare_metadata(MigrationContext.configure(conn), metadata)
-    return [d for d in found if "delivery_" in repr(d)]
-
-
 def _rollup_tables(engine: sa.Engine) -> dict[str, set[Any]]:
     with engine.connect() as conn:
         return {
@@ -323,14 +306,14 @@ def test_migration_0015_folds_nothing_and_the_duty_catches_up_in_exact_slices(en
         with engine.begin() as conn:
             _step(conn, rng, now, device_ids)
     delivery_rollups.fold(engine, now)  # what the hub had folded before: the cells to fold again
-    assert _differences(engine) == []
+    assert differences(engine, "delivery_") == []
     folded_by_the_hub = _rollup_tables(engine)
     assert all(folded_by_the_hub.values())
 
-    _downgrade_to(engine, "0014")
+    downgrade_to(engine, "0014")
     assert not set(folded_by_the_hub) & set(sa.inspect(engine).get_table_names())
     migrate(engine)
-    assert _differences(engine) == []
+    assert differences(engine, "delivery_") == []
     assert _rollup_tables(engine) == {
         "delivery_rollup": set(),
         "delivery_latency_rollup": set(),
@@ -361,7 +344,7 @@ def test_migration_0015_folds_nothing_and_the_duty_catches_up_in_exact_slices(en
     assert marks["commits"] == run.slices + 1  # one transaction per slice, and the one that found none
 
     # the same run a slice at a time: exact after each step, and the same cells as one big fold
-    _downgrade_to(engine, "0014")
+    downgrade_to(engine, "0014")
     migrate(engine)
     watermarks = []
     while True:

@@ -6,12 +6,11 @@ from __future__ import annotations
 import datetime as _dt
 
 import sqlalchemy as sa
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from tests.hub.store.migrating import downgrade_to
 
 from pushlog.hub.store import migrate
-from pushlog.hub.store._engine import alembic_config
 from pushlog.hub.store._tables import devices, metadata
 
 UPDATED = _dt.datetime(2026, 11, 30, 12, 0, tzinfo=_dt.UTC)
@@ -27,15 +26,8 @@ NEW_COLUMNS = {
 }
 
 
-def _downgrade_to(engine: sa.Engine, revision: str) -> None:
-    cfg = alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, revision)
-
-
 def test_0009_adds_the_app_user_columns_and_dates_existing_devices(engine: sa.Engine) -> None:
-    _downgrade_to(engine, "0008")
+    downgrade_to(engine, "0008")
     assert not NEW_COLUMNS & {c["name"] for c in sa.inspect(engine).get_columns("devices")}
     with engine.begin() as conn:
         conn.execute(

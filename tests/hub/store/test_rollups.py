@@ -12,16 +12,13 @@ from collections import defaultdict
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
+from tests.hub.store.migrating import differences, downgrade_to
 from tests.hub.store.rows import REPEAT
 
 from pushlog._levels import Level
 from pushlog.hub.store import events as event_store
 from pushlog.hub.store import migrate, rollups
-from pushlog.hub.store._engine import alembic_config
-from pushlog.hub.store._tables import event_rollup, events, fingerprint_rollup, metadata
+from pushlog.hub.store._tables import event_rollup, events, fingerprint_rollup
 from pushlog.hub.store._window import BUCKETS, Window
 
 START = _dt.datetime(2026, 3, 1, tzinfo=_dt.UTC)
@@ -138,32 +135,19 @@ def test_rollup_answers_equal_counting_the_events(engine: sa.Engine) -> None:
             _check(conn, window)
 
 
-def _downgrade_to(engine: sa.Engine, revision: str) -> None:
-    cfg = alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, revision)
-
-
-def _differences(engine: sa.Engine) -> list[object]:
-    with engine.connect() as conn:
-        found = compare_metadata(MigrationContext.configure(conn), metadata)
-    return [d for d in found if "rollup" in repr(d)]
-
-
 def test_migration_0013_fills_the_rollups_from_stored_events_and_goes_down_and_up(engine: sa.Engine) -> None:
     rng = random.Random(5)
     for batch in _random_batches(rng, batches=3, size=40):
         with engine.begin() as conn:
             event_store.insert_events(conn, batch, key_id=None, now=START + SPAN, repeat=REPEAT)
-    assert _differences(engine) == []
+    assert differences(engine, "rollup") == []
     with engine.connect() as conn:
         before = {t.name: set(conn.execute(sa.select(t)).all()) for t in (event_rollup, fingerprint_rollup)}
     assert all(before.values())
-    _downgrade_to(engine, "0012")
+    downgrade_to(engine, "0012")
     assert not {"event_rollup", "fingerprint_rollup"} & set(sa.inspect(engine).get_table_names())
     migrate(engine)
-    assert _differences(engine) == []
+    assert differences(engine, "rollup") == []
     with engine.connect() as conn:
         after = {t.name: set(conn.execute(sa.select(t)).all()) for t in (event_rollup, fingerprint_rollup)}
         assert after == before  # the backfill gives what ingest kept, cell by cell

@@ -11,14 +11,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
+from tests.hub.store.migrating import differences, downgrade_to
 
 from pushlog.hub.store import create_engine, migrate
 from pushlog.hub.store import stats as stats_store
-from pushlog.hub.store._engine import alembic_config
-from pushlog.hub.store._tables import metadata
 
 NEW = {"ix_deliveries_created_stats", "ix_events_merged_into_ts", "ix_events_critical_ts"}
 END = _dt.datetime(2026, 1, 31, tzinfo=_dt.UTC)
@@ -33,24 +29,15 @@ def _reads_big_table(step: str) -> bool:
     return any(f" {table} " in f" {step} " for table in ("events", "deliveries"))
 
 
-def _differences(engine: sa.Engine) -> list[object]:
-    with engine.connect() as conn:
-        found = compare_metadata(MigrationContext.configure(conn), metadata)
-    return [d for d in found if any(name in repr(d) for name in (*NEW, "ix_events_merged_into"))]
-
-
 def test_migration_0014_matches_the_declared_indexes_and_goes_down_and_up(engine: sa.Engine) -> None:
     assert _indexes(engine) >= NEW
-    assert _differences(engine) == []
-    cfg = alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0013")
+    assert differences(engine, *NEW, "ix_events_merged_into") == []
+    downgrade_to(engine, "0013")
     found = _indexes(engine)
     assert not NEW & found and "ix_events_merged_into" in found
     migrate(engine)
     assert _indexes(engine) >= NEW and "ix_events_merged_into" not in _indexes(engine)
-    assert _differences(engine) == []
+    assert differences(engine, *NEW, "ix_events_merged_into") == []
 
 
 @pytest.mark.parametrize("unit", ["hour", "day"])
