@@ -102,7 +102,7 @@ def test_service_worker_shows_the_hubs_push_and_reports_it_delivered(tmp_path: P
                 },
             )
 
-            shown = wait_until(lambda: notifications(page), timeout=15, what="the notification")
+            shown = wait_until(lambda: notifications(page), timeout=30, what="the notification")
             assert len(shown) == 1
             note = shown[0]
             assert note["title"] == "Payments failing"
