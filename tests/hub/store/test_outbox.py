@@ -196,6 +196,51 @@ def test_ingest_streams_a_large_fanout_and_every_matching_device_gets_one_row(en
         assert _rows(conn) == {(e, d, 0, DeliveryStatus.QUEUED) for e in ("e-1", "e-2") for d in takers}
 
 
+def test_a_batch_of_pushes_reads_each_levels_audience_once_and_each_push_gets_its_devices(
+    engine: sa.Engine,
+) -> None:
+    """A batch of many pushes to a small audience (a busy app, two phones): the devices are read once
+    per level, not once per push, and each push still gets exactly its devices' rows until the first
+    chunk's budget is spent; the pushes past it wait in ``fanouts`` for the dispatcher."""
+    lease = _dt.timedelta(seconds=120)
+    with engine.begin() as conn:
+        phones = [_device(conn, n, Level.WARNING, None) for n in range(2)]
+        pager = _device(conn, 2, Level.ERROR, None)
+        levels = [Level.WARNING, Level.ERROR, Level.WARNING, Level.ERROR, Level.WARNING, Level.WARNING]
+        batch = [
+            event_store.NewEvent(id=f"e-{i}", ts=NOW, level=level, title="t", push=True)
+            for i, level in enumerate(levels)
+        ]
+        reads: list[str] = []
+
+        def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+            if re.search(r"FROM devices\s+WHERE devices.user_id IS NULL", statement):  # an audience page
+                reads.append(statement)
+
+        sa.event.listen(engine, "before_cursor_execute", count)
+        try:
+            result = event_store.insert_events(conn, batch, key_id=None, now=NOW, repeat=REPEAT, lease=lease)
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", count)
+        assert len(reads) == 2  # one page of devices for WARNING, one for ERROR
+        # budget 8: e-0 takes 2 phones, e-1 all 3, e-2 2 more (7 rows), e-3 gets the first device only
+        claimed = {(c.event["id"] if c.event else "", c.device["id"]) for c in result.claimed}
+        everyone = sorted([*phones, pager])
+        assert claimed == {
+            *(("e-0", d) for d in phones),
+            *(("e-1", d) for d in everyone),
+            *(("e-2", d) for d in phones),
+            ("e-3", everyone[0]),
+        }
+        assert sorted(_fanouts(conn)) == [("e-3", everyone[0]), ("e-4", None), ("e-5", None)]
+        claims = list(result.claimed)
+        while more := outbox.expand_fanouts(conn, now=LATER, lease=lease, limit=16):
+            claims += more
+        rows = {(c.event["id"] if c.event else "", c.device["id"]) for c in claims}
+        takes = {Level.WARNING: phones, Level.ERROR: everyone}
+        assert rows == {(f"e-{i}", d) for i, level in enumerate(levels) for d in takes[level]}
+
+
 def test_acknowledging_an_event_stops_its_fanout(engine: sa.Engine) -> None:
     lease = _dt.timedelta(seconds=120)
     with engine.begin() as conn:

@@ -287,10 +287,16 @@ def enqueue_claimed(
     queued: list[str] = []
     unfinished: list[_Marker] = []  # only these get a fanouts row: a small audience writes none
     budget = first
+    # A page depends only on the push's level (and feed_only), and the budget only shrinks: the first
+    # read for a level serves every later push of that level in the batch (one read, not one a push).
+    pages: dict[tuple[bool, int], Sequence[Any]] = {}
     for p in pushes:
         marker = _Marker(p.seq, p.round, p.id, p.level, p.channel, p.feed_only, None, now)
         if budget > 0:
-            targets = _page(conn, marker, limit=budget)
+            page_key = (p.feed_only, p.level)
+            if page_key not in pages:
+                pages[page_key] = _page(conn, marker, limit=budget)
+            targets = pages[page_key][:budget]
             queued += _write_rows(conn, [_push_of(marker)], targets, now=now, only=None, lease=now + lease)
             if len(targets) < budget:  # the whole audience
                 budget -= len(targets)
