@@ -24,8 +24,6 @@ synchronous send that reports the hub's answer.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from ._client import Client, emit, get_default_client, install_sigterm_flush, set_default_client
 from ._dsn import DSNError
 from ._event import Event
@@ -33,7 +31,10 @@ from ._handler import PushHandler
 from ._levels import Level
 from ._transport import SendError, SendResult, send_now
 
+TYPE_CHECKING = False  # without importing typing: see _lean_typing.py
 if TYPE_CHECKING:
+    from typing import Any
+
     from ._expect import Registration, expect
     from ._job import job
     from ._push_to import push_to

@@ -36,7 +36,6 @@ import weakref
 from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Final
 
 from ._clock import SYSTEM_CLOCK, Clock
 from ._dedup import Deduplicator, event_key, fingerprint_of
@@ -48,7 +47,10 @@ from ._snapshot import add_trace_ids, coerce_reserved, host_name, safe_metadata,
 from ._transport import HubTransport, StderrNote, load_http
 from ._worker import Backlog, EventQueue, MemoryBacklog, Worker
 
+TYPE_CHECKING = False  # without importing typing: see _lean_typing.py
 if TYPE_CHECKING:
+    from typing import Any, Final
+
     import httpx
 
     from ._redact import Redactor

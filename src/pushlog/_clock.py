@@ -13,7 +13,12 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Final, Protocol
+
+from ._lean_typing import Protocol
+
+TYPE_CHECKING = False  # without importing typing: see _lean_typing.py
+if TYPE_CHECKING:
+    from typing import Final
 
 
 class Clock(Protocol):

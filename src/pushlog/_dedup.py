@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable
-from typing import Any
 
 from ._event import MAX_FINGERPRINT, Event, new_event_id, now_utc
+
+TYPE_CHECKING = False  # without importing typing: see _lean_typing.py
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def fingerprint_of(key: Hashable) -> str:

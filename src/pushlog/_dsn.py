@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from typing import NamedTuple
+
+from ._lean_typing import NamedTuple
 
 ENV_VAR = "PUSHLOG_DSN"
 

@@ -44,9 +44,12 @@ import itertools
 import json
 import os
 import threading
-from typing import Any, Final
 
 from ._levels import POLICIES, Level, parse_level
+
+TYPE_CHECKING = False  # without importing typing: see _lean_typing.py
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 #: Keyword arguments of log()/notify()/critical() and keys of ``extra=`` that are event fields,
 #: not metadata (DESIGN §3).

@@ -12,13 +12,16 @@ import threading
 from _thread import get_ident
 from collections import OrderedDict
 from collections.abc import Hashable
-from typing import Any, Final
 
 from ._client import CAPTURE, Client, _as_bool, get_default_client, install_sigterm_flush
 from ._dedup import fingerprint_of
 from ._levels import FEED_FLOOR, parse_level
 from ._snapshot import RECORD_EVENT_ID, STRUCTLOG_MARKER, dedup_key, snapshot
 from ._transport import StderrNote
+
+TYPE_CHECKING = False  # without importing typing: see _lean_typing.py
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 #: Loggers whose records are never turned into events: pushlog itself and its HTTP stack. Without this
 #: a handler on the root logger at DEBUG would feed on its own requests.

@@ -23,7 +23,12 @@ on one of the five standard levels.
 from __future__ import annotations
 
 import enum
-from typing import Final, NamedTuple
+
+from ._lean_typing import NamedTuple
+
+TYPE_CHECKING = False  # without importing typing: see _lean_typing.py
+if TYPE_CHECKING:
+    from typing import Final
 
 
 class Level(enum.IntEnum):

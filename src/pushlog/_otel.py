@@ -13,7 +13,10 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Final
+
+TYPE_CHECKING = False  # without importing typing: see _lean_typing.py
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 
 def current_ids() -> tuple[str, str] | None:

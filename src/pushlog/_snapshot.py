@@ -26,7 +26,6 @@ import os
 import sys
 from collections.abc import Hashable, Mapping
 from types import TracebackType
-from typing import Any, Final
 
 from . import _otel
 from ._event import (
@@ -49,6 +48,10 @@ from ._event import (
     truncate,
 )
 from ._levels import Level, level_from_number
+
+TYPE_CHECKING = False  # without importing typing: see _lean_typing.py
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 #: Set to a true value in a structlog event dict (and so on ``record.msg`` or as a record attribute)
 #: by pushlog's structlog processor once it has pushed the event: PushHandler then skips the record.

@@ -28,14 +28,17 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from ._clock import SYSTEM_CLOCK, Clock
 from ._dsn import DSN, DSNError, dsn_from_env, parse_dsn
 from ._event import Event
+from ._lean_typing import NamedTuple
 from ._retry_after import parse_retry_after
 
+TYPE_CHECKING = False  # without importing typing: see _lean_typing.py
 if TYPE_CHECKING:
+    from typing import Any, Final
+
     import httpx
 
 SDK: Final = "pushlog/0.1.0"

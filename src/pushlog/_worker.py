@@ -24,10 +24,10 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Final, Protocol
 
 from ._clock import SYSTEM_CLOCK, Clock
 from ._event import Event
+from ._lean_typing import Protocol
 from ._levels import Level
 from ._otel import suppressed
 from ._transport import (
@@ -40,7 +40,10 @@ from ._transport import (
     retry_delay,
 )
 
+TYPE_CHECKING = False  # without importing typing: see _lean_typing.py
 if TYPE_CHECKING:
+    from typing import Final
+
     from ._redact import Redactor
 
 #: A batch body is split so one POST stays under this many bytes.
