@@ -64,3 +64,31 @@ def test_import_pushlog_leaves_what_only_sending_or_other_calls_need_unloaded() 
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60, env=env)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         pushlog.nope  # type: ignore[attr-defined]  # noqa: B018
+
+
+#: What ``import pushlog`` may load beyond ``import logging`` besides its own modules: its import time
+#: is judged over logging (docs/performance.md). A new entry here costs every application's start.
+IMPORTED_WITH_PUSHLOG = {"__future__", "contextvars", "_contextvars"}
+
+
+def test_import_pushlog_over_logging_loads_its_own_modules_and_contextvars_only() -> None:
+    """``json``, ``datetime``, ``typing``, ``signal`` and ``math`` load on first use (the first client,
+    the worker's first timestamp, ``install_sigterm_flush``), the HTTP stack with a client that sends;
+    then they work as before."""
+    code = (
+        "import sys, logging\n"
+        "before = set(sys.modules)\n"
+        "import pushlog\n"
+        "print(' '.join(sorted(set(sys.modules) - before)))\n"
+        "event = pushlog.Event(title='lazy')\n"
+        "print(event.ts.tzinfo, event.to_wire()['ts'].endswith('Z'), 'datetime' in sys.modules)\n"
+    )
+    env = {**os.environ, "PUSHLOG_DSN": ""}
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=True, timeout=60, env=env, capture_output=True, text=True
+    )
+    added, used = done.stdout.splitlines()
+    others = {name for name in added.split() if name != "pushlog" and not name.startswith("pushlog.")}
+    assert others <= IMPORTED_WITH_PUSHLOG, others - IMPORTED_WITH_PUSHLOG
+    assert not {"json", "datetime", "typing", "signal", "math", "httpx", "ssl"} & set(added.split())
+    assert used == "UTC True True"

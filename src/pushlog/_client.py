@@ -28,7 +28,6 @@ import atexit
 import contextvars
 import functools
 import os
-import signal
 import sys
 import threading
 import time
@@ -572,6 +571,8 @@ def install_sigterm_flush() -> bool:
     this call (called next). An app's own handler is never replaced: if SIGTERM is ignored, or this is
     not the main thread, nothing is installed. Returns whether the handler is installed. Idempotent.
     """
+    import signal  # with the first handler that asks for it, not with import pushlog
+
     try:
         if _SIGTERM_INSTALLED:
             return True

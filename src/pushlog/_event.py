@@ -39,16 +39,16 @@ follow-up is a duplicate by its id and adds nothing. When the hub does not know 
 
 from __future__ import annotations
 
-import datetime as _dt
 import itertools
-import json
 import os
 import threading
+import time
 
 from ._levels import POLICIES, Level, parse_level
 
 TYPE_CHECKING = False  # without importing typing: see _lean_typing.py
 if TYPE_CHECKING:
+    import datetime as _dt
     from typing import Any, Final
 
 #: Keyword arguments of log()/notify()/critical() and keys of ``extra=`` that are event fields,
@@ -92,6 +92,8 @@ def metadata_value_length(value: Any) -> int:
         return len(value)
     if value is None or isinstance(value, bool | int | float):
         return len(repr(value))
+    import json  # loaded by the first client (redaction) in practice; not by import pushlog
+
     return len(json.dumps(value, ensure_ascii=False, separators=(", ", ": "), default=str))
 
 
@@ -143,12 +145,29 @@ _COMPLETING: Final = _CompletingLock()
 new_event_id: Final = _EventIds()
 
 
+# ``datetime`` loads where a timestamp is first made into or read from a datetime (on the worker, for
+# the wire form), not with ``import pushlog``: the logging thread keeps ``LogRecord.created`` or
+# ``time.time()``, a float, and :attr:`Event.ts` converts it when read. A repeated ``import`` statement
+# is a dictionary lookup in ``sys.modules``.
+
+
 def now_utc() -> _dt.datetime:
+    import datetime as _dt
+
     return _dt.datetime.now(_dt.UTC)
+
+
+def utc_from_timestamp(ts: float) -> _dt.datetime:
+    """The aware UTC datetime of a POSIX timestamp (raises as :meth:`datetime.fromtimestamp` does)."""
+    import datetime as _dt
+
+    return _dt.datetime.fromtimestamp(ts, _dt.UTC)
 
 
 def format_ts(moment: _dt.datetime) -> str:
     """RFC 3339 in UTC with microseconds and a ``Z``."""
+    import datetime as _dt
+
     if moment.tzinfo is not _dt.UTC:
         moment = moment.astimezone(_dt.UTC)
     return moment.isoformat(timespec="microseconds")[:-6] + "Z"  # "+00:00" -> "Z"; faster than strftime
@@ -156,6 +175,8 @@ def format_ts(moment: _dt.datetime) -> str:
 
 def parse_ts(text: str) -> _dt.datetime:
     """Parse an RFC 3339 timestamp; naive times are taken as UTC."""
+    import datetime as _dt
+
     moment = _dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=_dt.UTC)
@@ -259,7 +280,7 @@ class Event:
         self.source = {} if source is None else source
         self.repeat_of, self.resolves = repeat_of, resolves
         self.id = new_event_id() if id is None else id
-        self._ts = now_utc() if ts is None else ts
+        self._ts = time.time() if ts is None else ts  # a float until read (see now_utc)
         self._pending = None
 
     @property
@@ -268,7 +289,7 @@ class Event:
         ts = self._ts
         if ts.__class__ is float:
             try:
-                ts = self._ts = _dt.datetime.fromtimestamp(ts, _dt.UTC)
+                ts = self._ts = utc_from_timestamp(ts)
             except (OverflowError, OSError, ValueError):
                 ts = self._ts = now_utc()
         return ts  # type: ignore[return-value]

@@ -18,10 +18,7 @@ every field is cut to the limits in :mod:`pushlog._event` with :data:`~pushlog._
 
 from __future__ import annotations
 
-import datetime as _dt
-import json
 import logging
-import math
 import os
 import sys
 from collections.abc import Hashable, Mapping
@@ -46,11 +43,13 @@ from ._event import (
     Event,
     now_utc,
     truncate,
+    utc_from_timestamp,
 )
 from ._levels import Level, level_from_number
 
 TYPE_CHECKING = False  # without importing typing: see _lean_typing.py
 if TYPE_CHECKING:
+    import datetime as _dt
     from typing import Any, Final
 
 #: Set to a true value in a structlog event dict (and so on ``record.msg`` or as a record attribute)
@@ -121,7 +120,7 @@ def safe_value(value: Any, depth: int = 0) -> Any:
     if isinstance(value, int):
         return value if -(2**63) <= value < 2**63 else str(value)
     if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
+        return value if -_INF < value < _INF else str(value)  # finite (NaN compares false)
     if isinstance(value, str):
         return truncate(value, MAX_METADATA_VALUE)
     if depth < MAX_METADATA_DEPTH:
@@ -139,6 +138,8 @@ def safe_value(value: Any, depth: int = 0) -> Any:
 def _fit(value: Any, depth: int) -> Any:
     if depth:
         return value
+    import json  # loaded by the first client (redaction) in practice; not by import pushlog
+
     text = json.dumps(value, ensure_ascii=False, default=str)
     return value if len(text) <= MAX_METADATA_VALUE else truncate(text, MAX_METADATA_VALUE)
 
@@ -289,7 +290,6 @@ def add_trace_ids(metadata: dict[str, Any], attrs: Mapping[str, Any] | None = No
 
 
 _BASE_COUNT: Final = len(vars(logging.LogRecord("", 0, "", 0, "", None, None)))
-_UTC: Final = _dt.UTC
 #: The standard levels by number, looked up before :func:`level_from_number` (the usual record).
 _LEVELS: Final = {int(level): level for level in Level}
 #: The module whose presence means a span may be current (see :func:`pushlog._otel.current_metadata`).
@@ -297,7 +297,8 @@ _OTEL_MODULE: Final = "opentelemetry.trace"
 _SKIP_ATTRS: Final = STANDARD_ATTRS | _OTEL_ATTRS | {RECORD_EVENT_ID, STRUCTLOG_MARKER}
 #: Record attributes that are not metadata: the ones skipped and the reserved keys (event fields).
 _NOT_METADATA: Final = _SKIP_ATTRS | RESERVED_KEYS
-_isfinite: Final = math.isfinite
+#: Finite floats are the ones strictly between -_INF and _INF (NaN compares false): no ``math`` import.
+_INF: Final = float("inf")
 
 
 def record_source(name: str, module: str, lineno: int, process: int | None) -> dict[str, Any]:
@@ -358,7 +359,7 @@ def snapshot(
                     plain = len(value) <= MAX_METADATA_VALUE
                 elif kind is int:
                     plain = -(2**63) <= value < 2**63
-                elif not (value is None or kind is bool or (kind is float and _isfinite(value))):
+                elif not (value is None or kind is bool or (kind is float and -_INF < value < _INF)):
                     plain = False
                 if len(key) > MAX_METADATA_KEY:
                     plain = False
@@ -415,7 +416,7 @@ def _finish(event: Event, pending: tuple[Any, ...]) -> None:
     ts: _dt.datetime | float = created  # a float: Event.ts converts it when read
     if created.__class__ is not float:
         try:
-            ts = _dt.datetime.fromtimestamp(created, _UTC)
+            ts = utc_from_timestamp(created)
         except Exception:
             ts = now_utc()
     site = (name, module, lineno, process)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import json
 import os
 import sys
 import threading
@@ -128,6 +127,8 @@ def build_payload(events: Iterable[Event], *, dropped: int = 0, recovered: int =
 
 
 def _stdlib_json(value: Any) -> bytes:
+    import json  # with the first request body (or the first client's redaction rules), not import pushlog
+
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str).encode("utf-8")
 
 

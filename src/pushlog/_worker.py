@@ -18,7 +18,6 @@ time by hand instead of waiting through a linger or a ``Retry-After``.
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import time
@@ -86,6 +85,8 @@ def screen(events: Iterable[Event]) -> tuple[list[Event], list[Event]]:
     form cannot be built or encoded for any other reason is returned as bad. Run only after a whole
     batch failed to encode, so the usual path pays nothing for it.
     """
+    import json  # loaded by the first client (redaction) already; not by import pushlog
+
     good: list[Event] = []
     bad: list[Event] = []
     for event in events:
