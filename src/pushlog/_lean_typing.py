@@ -6,7 +6,8 @@ cost about 5 ms of CPU on a slow machine: a quarter of ``import pushlog``'s 20 m
 
 * ``NamedTuple`` makes :func:`collections.namedtuple` from the class body's annotated fields (in order,
   trailing defaults kept) and puts the body's methods, properties and docstring on it, as
-  ``typing.NamedTuple`` does;
+  ``typing.NamedTuple`` does (the body's ``__annotations__`` is a dict of strings: every client module
+  starts with ``from __future__ import annotations``);
 * ``Protocol`` is a plain base class: client protocols are structural types for the checker, never
   subclassed or checked with ``isinstance``.
 
