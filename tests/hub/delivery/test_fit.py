@@ -17,13 +17,14 @@ from tests.support.push_service import Subscriber
 from pushlog._event import TRUNCATION_MARKER
 from pushlog._levels import Level
 from pushlog.hub.delivery import Action, PushContent, PushMessage
-from pushlog.hub.delivery._fit import dumps, fit
+from pushlog.hub.delivery._fit import Spliced, dumps, fit
 from pushlog.hub.delivery.apns._payload import MAX_PAYLOAD_BYTES
 from pushlog.hub.delivery.apns._payload import render as apns_render
 from pushlog.hub.delivery.fcm._message import MAX_MESSAGE_BYTES
 from pushlog.hub.delivery.fcm._message import render as fcm_render
 from pushlog.hub.delivery.webpush import MAX_PLAINTEXT, encrypt
 from pushlog.hub.delivery.webpush import render as webpush_render
+from pushlog.hub.delivery.webpush._payload import Renderer
 
 URL = "https://hub.example/#/events/e1"
 LINK = "https://example.com/runbook"
@@ -145,3 +146,33 @@ def test_the_rule_drops_image_data_actions_link_in_that_order_and_the_url_always
     )
     with pytest.raises(ValueError, match="does not fit"):
         fit(base, limit=100, render=render)
+
+
+FAN_OUT = [
+    content("short"),
+    content('quotes " and \\ backslashes, é and 😀 in the body', title="Ünïcode \u2028 title"),
+    content("with everything", image="https://example.com/i.png", data={"order": "A-1"}, truncated=True),
+    content("x" * 3500),  # fits whole only with a short receipt: the Renderer falls back to fitting
+    content("no refs", refs={}),
+]
+
+
+@pytest.mark.parametrize("pushed", FAN_OUT)
+def test_a_fan_outs_renderer_gives_render_s_bytes_for_every_delivery(pushed: PushContent) -> None:
+    renderer = Renderer()
+    messages = [
+        PushMessage(delivery_id=f"dl_{i:020x}", content=pushed, ttl=600, receipt=receipt, round=round_)
+        for i, (receipt, round_) in enumerate([("r" * 43, 0), ("s" * 43, 2), (None, 0), ("t" * 300, 1)])
+    ]
+    for m in messages * 2:  # the second time from the kept encoding
+        assert renderer(m) == webpush_render(m)
+    assert len({renderer(m) for m in messages}) == len(messages)
+
+
+def test_spliced_fills_exactly_what_dumps_gives_and_refuses_values_it_lacks() -> None:
+    document = {"v": 1, "delivery_id": "x", "title": 'a "b" \\ é', "round": 0, "data": {"k": [1, 2]}}
+    spliced = Spliced.build(document, ("delivery_id", "round"))
+    assert spliced is not None
+    values = {"delivery_id": 'dl_é"1', "round": 3}
+    assert spliced.fill(values) == dumps({**document, **values})
+    assert Spliced.build(document, ("receipt",)) is None

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
-from typing import Any
+import re
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final
 
 from ..._event import TRUNCATION_MARKER
 from ._content import PushContent
@@ -22,6 +24,55 @@ Render = Callable[[PushContent], bytes]
 def dumps(document: dict[str, Any]) -> bytes:
     """Compact UTF-8 JSON (what every transport sends)."""
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+#: Stands in for a value left open in :class:`Spliced` (random per process: no text carries it).
+_OPEN: Final = secrets.token_hex(16)
+_OPEN_VALUE: Final = re.compile(b'"' + _OPEN.encode() + b':([A-Za-z_]+)"')
+_quoted: Final[Callable[[str], str]] = json.encoder.encode_basestring
+
+
+class Spliced:
+    """:func:`dumps` of a document with some of its values left open, filled in per delivery.
+
+    A fan-out renders one content for every device, and only a few values (the delivery id, its
+    receipt, the round) differ between them: :meth:`build` encodes the document once around those,
+    and :meth:`fill` returns exactly ``dumps`` of the document with the given values, for the cost of
+    encoding them alone.
+    """
+
+    __slots__ = ("_names", "_parts")
+
+    def __init__(self, parts: tuple[bytes, ...], names: tuple[str, ...]) -> None:
+        self._parts = parts
+        self._names = names
+
+    @classmethod
+    def build(cls, document: Mapping[str, Any], open_values: Sequence[str]) -> Spliced | None:
+        """``document`` with the values of ``open_values`` left open (each must be in it), or None if
+        its encoding cannot be split around them."""
+        doc = dict(document)
+        for name in open_values:
+            if name not in doc:
+                return None
+            doc[name] = f"{_OPEN}:{name}"
+        pieces = _OPEN_VALUE.split(dumps(doc))
+        names = tuple(name.decode() for name in pieces[1::2])
+        if sorted(names) != sorted(open_values):  # never, unless the document's text held the marker
+            return None
+        return cls(tuple(pieces[0::2]), names)
+
+    def fill(self, values: Mapping[str, Any]) -> bytes:
+        """The document's encoding with ``values`` (JSON values: strings, numbers) in the open places."""
+        parts = self._parts
+        out = [parts[0]]
+        for name, part in zip(self._names, parts[1:], strict=True):
+            value = values[name]
+            # a string as json.dumps(ensure_ascii=False) writes it, without its per-call set-up
+            text = _quoted(value) if type(value) is str else json.dumps(value, ensure_ascii=False)
+            out.append(text.encode("utf-8"))
+            out.append(part)
+        return b"".join(out)
 
 
 def _cut(content: PushContent, name: str, *, limit: int, render: Render) -> PushContent:

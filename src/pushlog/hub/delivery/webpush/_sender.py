@@ -57,7 +57,7 @@ from ..._endpoints import EndpointError, check_url
 from .._base import Outcome, PushMessage, SendResult, Target, WebPushTarget
 from ._encrypt import SubscriptionKeyError, encrypt_raw, parse_keys
 from ._guard import PublicOnlyResolver, RefusedAddress
-from ._payload import render
+from ._payload import Renderer
 from ._pool import EncryptBatcher
 from ._status import classify
 from ._topic import topic_for
@@ -125,6 +125,7 @@ class WebPushSender:
         elif encrypt_workers > 0:
             self._batcher = EncryptBatcher(workers=encrypt_workers)
         self._ahead = asyncio.Semaphore(4 * max_concurrency)
+        self._render = Renderer()  # a fan-out's content encoded once, not per device
 
     @property
     def signer(self) -> VapidSigner:
@@ -144,7 +145,7 @@ class WebPushSender:
             raise ValueError(f"invalid Urgency {message.urgency!r}")
         if message.ttl < 0:
             raise ValueError(f"TTL must be >= 0, got {message.ttl}")
-        plaintext = render(message)
+        plaintext = self._render(message)
         keys = parse_keys(target.p256dh, target.auth)
         headers = {
             "TTL": str(int(message.ttl)),
