@@ -197,6 +197,28 @@ async def test_a_private_ip_literal_is_refused_before_any_connection(
     assert dns.asked == []  # aiohttp never asks the resolver about an IP literal
 
 
+async def test_a_sender_remembers_only_endpoints_it_accepted_and_still_asks_the_guard(
+    https_server: CountingServer, cert: tuple[Path, Path]
+) -> None:
+    dns = FakeDNS({"push.example": ["127.0.0.1"]})
+    s = sender(cert, dns, allow_private=False)
+    literal = f"https://127.0.0.1:{https_server.port}/push/1"
+    rebound = f"https://push.example:{https_server.port}/push/1"
+    phone = Subscriber(endpoint=rebound)
+    message = PushMessage(delivery_id="d1", content=PushContent(title="t"), ttl=60)
+    try:
+        for _ in range(2):  # the second time from the remembered URL checks
+            for endpoint in (literal, rebound):
+                target = WebPushTarget(endpoint=endpoint, p256dh=phone.p256dh, auth=phone.auth)
+                result = await s.send(target, message)
+                assert result.outcome is Outcome.FAILED
+                assert result.detail.startswith("refused endpoint: ")
+    finally:
+        await s.aclose()
+    assert dns.asked == ["push.example", "push.example"]  # a remembered URL still resolves through the guard
+    assert https_server.connections == 0
+
+
 async def test_plain_http_is_refused_unless_allowed(
     http_server: CountingServer, cert: tuple[Path, Path]
 ) -> None:

@@ -31,20 +31,23 @@ dispatcher backs off and resends, also when a request raced the server closing a
 
 SSRF: unless ``allow_private_endpoints`` (the hub's development flag), every send re-checks the
 endpoint with :func:`~pushlog.hub._endpoints.check_url` (https only, no private IP-literal or
-``localhost`` host: aiohttp skips its resolver for IP literals) and the owned connector resolves
-through :class:`~._guard.PublicOnlyResolver`, which drops every non-public address, so a host that
-re-resolves to 127.0.0.1, 10.x or 169.254.169.254 after registration (DNS rebinding) is never
-connected to. A refused target is ``FAILED`` with a ``refused endpoint: ...`` detail and the device is
-kept: registration accepted it, so the cause is DNS changing since, which may be a transient or
-split-horizon answer for a real push service; removing devices on it would let one bad DNS answer
-unsubscribe every user of that service. An injected ``session`` keeps its own connector: give it a
-``PublicOnlyResolver`` if it may reach untrusted endpoints.
+``localhost`` host: aiohttp skips its resolver for IP literals; the answers for the last
+:data:`CHECKED_ENDPOINTS` accepted URLs are remembered, since the check involves no DNS) and the
+owned connector resolves through :class:`~._guard.PublicOnlyResolver`, which drops every
+non-public address, so a host that re-resolves to 127.0.0.1, 10.x or 169.254.169.254 after
+registration (DNS rebinding) is never connected to. A refused target is ``FAILED`` with a
+``refused endpoint: ...`` detail and the device is kept: registration accepted it, so the cause is
+DNS changing since, which may be a transient or split-horizon answer for a real push service;
+removing devices on it would let one bad DNS answer unsubscribe every user of that service. An
+injected ``session`` keeps its own connector: give it a ``PublicOnlyResolver`` if it may reach
+untrusted endpoints.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import ssl
 import time
 from collections.abc import Callable
@@ -71,6 +74,9 @@ URGENCIES = frozenset({"very-low", "low", "normal", "high"})
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=30.0, connect=10.0, sock_connect=5.0, sock_read=10.0)
 # Idle keep-alive connections are dropped after this, before push services usually close them.
 KEEPALIVE_SECONDS = 15.0
+#: Endpoints whose send-time check passed and is remembered: the check needs no DNS, so its answer
+#: for one URL never changes, and a fan-out to the same devices need not parse each URL again.
+CHECKED_ENDPOINTS = 10_000
 
 
 def default_ssl_context() -> ssl.SSLContext:
@@ -117,6 +123,10 @@ class WebPushSender:
         self._closed = False
         self._allow_private = allow_private_endpoints
         self._resolver = resolver
+        # A refused endpoint raises, and exceptions are not cached: it is checked (and refused) every time.
+        self._check = functools.lru_cache(maxsize=CHECKED_ENDPOINTS)(
+            functools.partial(check_url, allow_private=allow_private_endpoints)
+        )
         # Encryption off the event loop: on ``executor`` if given (its owner shuts it down), else on
         # a pool of ``encrypt_workers`` processes the sender owns; neither: on the loop.
         self._batcher: EncryptBatcher | None = None
@@ -204,7 +214,7 @@ class WebPushSender:
             kind = type(target).__name__
             return SendResult(outcome=Outcome.FAILED, detail=f"not a Web Push target: {kind}")
         try:
-            check_url(target.endpoint, allow_private=self._allow_private)
+            self._check(target.endpoint)
         except EndpointError as exc:
             return SendResult(outcome=Outcome.FAILED, detail=f"refused endpoint: {exc}")
         if self._closed:
