@@ -14,9 +14,11 @@ from tests.support.clock import UTCView
 from pushlog._levels import Level
 from pushlog.hub import receipts
 from pushlog.hub.delivery._base import Outcome, PushMessage, SendResult, WebPushTarget
+from pushlog.hub.delivery._dispatcher import OpenedTargets
 from pushlog.hub.store import events as event_store
 from pushlog.hub.store import outbox as outbox_queries
 from pushlog.hub.store._tables import devices
+from pushlog.hub.store.device_tokens import DeviceTokenVault
 from pushlog.hub.store.devices import webpush_secrets
 
 REPEAT = event_store.Repeat(interval=_dt.timedelta(minutes=5), expiry=_dt.timedelta(hours=1))
@@ -429,3 +431,24 @@ async def test_a_step_claims_the_next_rows_while_its_window_is_still_sending(out
     ids = [m.delivery_id for _, m in sender.sent]
     assert len(ids) == len(set(ids)) == 12
     assert {r.status for r in outbox.rows()} == {"sent"}
+
+
+def test_opened_targets_follow_the_stored_values_and_keep_a_bounded_number(outbox: Outbox) -> None:
+    first, second, third = (outbox.add_device(endpoint=f"https://push.example.net/{n}") for n in "abc")
+    with outbox.engine.connect() as conn:
+        rows = {r.id: dict(r._mapping) for r in conn.execute(sa.select(devices))}
+    targets = OpenedTargets(VAULT, keep=2)
+    opened = targets(rows[first])
+    assert isinstance(opened, WebPushTarget) and opened.endpoint == "https://push.example.net/a"
+    assert targets(rows[first]) is opened  # kept: not decrypted again
+    # The device registered again: new sealed values, so the new endpoint is opened, not the kept one.
+    moved = {**rows[first], "endpoint": VAULT.encrypt("webpush:endpoint", "https://push.example.net/moved")}
+    assert isinstance(moved_target := targets(moved), WebPushTarget)
+    assert moved_target.endpoint == "https://push.example.net/moved"
+    # Sealed under a key this hub lacks: no target, and nothing kept for it.
+    lost = {**rows[second], "endpoint": DeviceTokenVault(bytes(32)).encrypt("webpush:endpoint", "https://x")}
+    assert targets(lost) is None
+    # At most ``keep``: the oldest goes first, and is opened again when asked for.
+    assert targets(rows[third]) is not None
+    assert len(targets._kept) == 2
+    assert targets(rows[first]) == opened and targets(rows[first]) is not opened

@@ -94,6 +94,35 @@ def target_for(device: Mapping[str, Any], vault: DeviceTokenVault | None = None)
     return None
 
 
+#: Devices whose opened target the dispatcher keeps (:class:`OpenedTargets`), about 1 KB each.
+KEEP_TARGETS = 10_000
+#: The columns a device's target is opened from: the same values always open to the same target.
+_TARGET_COLUMNS = ("id", "kind", "endpoint", "p256dh", "auth", "token", "token_registered_at")
+
+
+class OpenedTargets:
+    """:func:`target_for` with each device's target kept, keyed by the stored (sealed) values it was
+    opened from: a fan-out to the devices of the last one decrypts nothing again, and a device that
+    registers again or is re-sealed under another key has new values, so it is opened anew. Holds at
+    most ``keep`` targets (the oldest go first); a device that does not open is never kept."""
+
+    def __init__(self, vault: DeviceTokenVault | None, *, keep: int = KEEP_TARGETS) -> None:
+        self._vault = vault
+        self._keep = keep
+        self._kept: dict[tuple[Any, ...], Target] = {}
+
+    def __call__(self, device: Mapping[str, Any]) -> Target | None:
+        key = tuple(device.get(column) for column in _TARGET_COLUMNS)
+        target = self._kept.get(key)
+        if target is None:
+            target = target_for(device, self._vault)  # raises DeviceTokenKeyError as target_for does
+            if target is not None:
+                if len(self._kept) >= self._keep:
+                    del self._kept[next(iter(self._kept))]
+                self._kept[key] = target
+        return target
+
+
 class DeliveryService:
     """The outbox dispatcher; see the module docstring."""
 
@@ -120,7 +149,7 @@ class DeliveryService:
         self._engine = engine
         self._senders = dict(senders)
         self._owned = owned_senders
-        self._vault = vault
+        self._targets = OpenedTargets(vault)
         self._base_url = base_url
         self._secret = receipt_secret
         self._clock = clock
@@ -282,7 +311,7 @@ class DeliveryService:
         kind = str(claim.device.get("kind"))
         sender = self._senders.get(kind)
         try:
-            target = target_for(claim.device, self._vault)
+            target = self._targets(claim.device)
         except DeviceTokenKeyError as exc:
             return SendResult(outcome=Outcome.FAILED, detail=str(exc))
         if sender is None or target is None:
