@@ -18,7 +18,7 @@ Each app owns its own ``CollectorRegistry`` (nothing at module level), so two hu
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final
+from typing import Any, Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -64,6 +64,9 @@ class HubMetrics:
         self.queued = Gauge("pushlog_outbox_queued", "Deliveries waiting to be sent", registry=r)
         for level in (Level.INFO, Level.WARNING, Level.ERROR, Level.CRITICAL):
             self.events_ingested.labels(level=level.name.lower())  # present (0) before the first event
+        # Each attempt's labelled children, looked up once per (transport, status): a fan-out counts
+        # thousands of attempts, and ``labels()`` validates and locks on every call.
+        self._attempts: dict[tuple[str, str], tuple[Any, Any]] = {}
 
     def ingested(self, levels: Mapping[int, int]) -> None:
         """Count stored events; ``levels`` maps a numeric level to how many were stored."""
@@ -72,8 +75,14 @@ class HubMetrics:
 
     def attempted(self, transport: str, status: str, seconds: float) -> None:
         """One push attempt's outcome and duration (the dispatcher's ``DeliveryObserver``)."""
-        self.deliveries.labels(status=status, transport=transport).inc()
-        self.send_latency.labels(transport=transport).observe(seconds)
+        children = self._attempts.get((transport, status))
+        if children is None:
+            children = self._attempts[(transport, status)] = (
+                self.deliveries.labels(status=status, transport=transport),
+                self.send_latency.labels(transport=transport),
+            )
+        children[0].inc()
+        children[1].observe(seconds)
 
     def render(self, *, queued: int, streams: int) -> bytes:
         """The scrape's text, with the queue depth just read from the database and the live streams
