@@ -717,7 +717,8 @@ def _fail_pending(
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Claimed:
     """A claimed delivery with what is needed to send it: its ``event``, or its ``notification`` and
-    the ``user`` the device belongs to (:func:`pushlog.hub.store.users.profiles`)."""
+    the ``user`` the device belongs to (:func:`pushlog.hub.store.users.profiles`). ``device`` holds
+    the columns of :data:`_CLAIMED_DEVICE`, not the whole row."""
 
     id: str
     lease: _dt.datetime
@@ -784,6 +785,22 @@ _CLAIMED_ROW: Final = sa.select(
 )
 
 
+#: What a claim reads of its devices: what sending needs (the kind and the sealed secrets or token
+#: the sender's target is opened from, the user a notification is rendered for and the device's
+#: locale), not the whole row: a fan-out reads every device again, and the rest is per-row work.
+_CLAIMED_DEVICE: Final = sa.select(
+    devices.c.id,
+    devices.c.kind,
+    devices.c.user_id,
+    devices.c.locale,
+    devices.c.endpoint,
+    devices.c.p256dh,
+    devices.c.auth,
+    devices.c.token,
+    devices.c.token_registered_at,
+)
+
+
 def _claims(
     conn: sa.Connection, rows: Sequence[Any], *, until: _dt.datetime, now: _dt.datetime
 ) -> list[Claimed]:
@@ -791,7 +808,7 @@ def _claims(
     event or notification and user; rows whose device is gone are failed and left out."""
     device_rows = {
         r.id: _as_dict(r)
-        for r in conn.execute(sa.select(devices).where(devices.c.id.in_({r.device_id for r in rows})))
+        for r in conn.execute(_CLAIMED_DEVICE.where(devices.c.id.in_({r.device_id for r in rows})))
     }
     event_rows = {
         r.seq: _as_dict(r)
