@@ -1,0 +1,82 @@
+"""How many SQL statements the ingest transaction of one lone pushed WARNING runs: a regression guard.
+
+Each statement costs 0.3-0.7 ms on the benchmark machine (docs/performance.md, Latency), so the
+count is the steady figure behind the log call -> push service latency. The hub is real (uvicorn,
+SQLite, one Web Push device on the RFC 8030 stand-in); the statements are counted on the ingest
+job's own connection, so the dispatcher's and the duties' transactions are not in the count.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from tests.support.hub_server import ThreadHub
+from tests.support.push_service import PushService
+
+from pushlog.hub.store.events import IngestResult, NewEvent
+
+#: Statements of the steady-state ingest of one pushed WARNING to one Web Push device (SQLite).
+INGEST_STATEMENTS = 13
+
+
+@pytest.fixture
+def push_service() -> Iterator[PushService]:
+    with PushService() as svc:
+        yield svc
+
+
+def count_ingest_statements(hub: ThreadHub, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the SQL of every ingest job the hub runs from now on (its own connection only)."""
+    seen: list[str] = []
+    rules = hub.app.state.hub.rules
+    original = rules.ingest_job
+
+    def ingest_job(batch: Sequence[NewEvent], **kwargs: Any) -> Callable[[sa.Connection], IngestResult]:
+        job = original(batch, **kwargs)
+
+        def counted(conn: sa.Connection) -> IngestResult:
+            def before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+                seen.append(" ".join(statement.split()))
+
+            sa.event.listen(conn, "before_cursor_execute", before)
+            try:
+                return job(conn)
+            finally:
+                sa.event.remove(conn, "before_cursor_execute", before)
+
+        return counted
+
+    monkeypatch.setattr(rules, "ingest_job", ingest_job)
+    return seen
+
+
+def publish_warning(hub: ThreadHub, title: str) -> None:
+    event = {"id": str(uuid.uuid4()), "level": "warning", "title": title}
+    with hub.client(hub.publish_key) as client:
+        answer = client.post("/v1/events", json={"events": [event]})
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["accepted"] == 1
+
+
+def test_a_lone_pushed_warning_is_ingested_in_a_fixed_number_of_statements(
+    hub_factory: Callable[..., ThreadHub], push_service: PushService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub = hub_factory(allow_private_endpoints=True)
+    phone = push_service.subscribe()
+    with hub.client(hub.read_key) as client:
+        device = {"kind": "webpush", "subscription": phone.subscription()}
+        registered = client.post("/v1/devices", json=device)
+    assert registered.status_code == 201, registered.text
+    publish_warning(hub, "warm-up")  # first ingest: compiles the rules, prepares the bulk inserts
+    push_service.wait_for(1)
+
+    seen = count_ingest_statements(hub, monkeypatch)
+    publish_warning(hub, "Disk almost full")
+    [_, pushed] = push_service.wait_for(2)
+    assert pushed.payload["title"] == "Disk almost full"  # the statements still deliver the push
+    listing = "\n".join(seen)
+    assert len(seen) == INGEST_STATEMENTS, f"{len(seen)} statements:\n{listing}"
