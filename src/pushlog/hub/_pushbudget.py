@@ -54,9 +54,11 @@ class PushBudget:
         (``lease``: its first pushes claimed for this process, ``event_store.insert_events``)."""
 
         def job(conn: sa.Connection) -> event_store.IngestResult:
-            budgeted = self.apply(conn, batch, key_id=key_id, key_name=key_name, now=now)
+            # one read of the batch's ids, under the ingest lock, serves the budget and the store
+            seen = event_store.lookup(conn, [item.id for item in batch])
+            budgeted = self.apply(conn, batch, key_id=key_id, key_name=key_name, now=now, seen=seen)
             return event_store.insert_events(
-                conn, budgeted, key_id=key_id, now=now, repeat=repeat, lease=lease
+                conn, budgeted, key_id=key_id, now=now, repeat=repeat, lease=lease, seen=seen
             )
 
         return job
@@ -69,16 +71,13 @@ class PushBudget:
         key_id: str,
         key_name: str,
         now: _dt.datetime,
+        seen: event_store.Stored,
     ) -> Sequence[event_store.NewEvent]:
-        """``batch`` with over-budget pushes held back, plus the summary (or its follow-up) if any were."""
-        wanted = [item for item in batch if item.push and item.repeat_of is None]
-        if not wanted:
+        """``batch`` with over-budget pushes held back, plus the summary (or its follow-up) if any were;
+        ``seen`` is this transaction's ``event_store.lookup`` of the batch's ids."""
+        if not any(item.push and item.repeat_of is None for item in batch):
             return batch
-        known = set(
-            conn.execute(
-                sa.select(events.c.id).where(events.c.id.in_([item.id for item in wanted]))
-            ).scalars()
-        )
+        known = set(seen.found)
         series = None
         held: list[event_store.NewEvent] = []
         single: list[event_store.NewEvent] = []

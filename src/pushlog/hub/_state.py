@@ -67,7 +67,8 @@ class HubState:
         SQLite serialises writers anyway; on PostgreSQL, concurrent transactions could otherwise
         commit a lower ``seq`` after a higher one was read, and a stream or a cursor walk that had
         already passed it would never see it. Across hub processes on one PostgreSQL the advisory
-        lock ``store._locks.INGEST`` (taken in ``events.insert_events``) does the same.
+        lock ``store._locks.INGEST`` (taken by ``events.lookup``, before the batch's ids are read)
+        does the same.
         """
         if self._ingest_lock is None:
             self._ingest_lock = asyncio.Lock()

@@ -106,6 +106,27 @@ def meta_text(value: Any) -> str | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """Which of the ids ``checked`` were stored already, read under the ingest lock
+    (:func:`lookup`): one read the push budget and :func:`insert_events` share."""
+
+    checked: frozenset[str]
+    found: frozenset[str]
+
+
+def lookup(conn: sa.Connection, ids: Sequence[str]) -> Stored:
+    """Take the ingest lock (seq commits in increasing order across hub processes too,
+    store/_locks.py), then read which of ``ids`` are stored (one SELECT). The lock is held until
+    commit, so no other process can store one of them before this transaction's insert."""
+    checked = frozenset(ids)
+    if not checked:
+        return Stored(checked, frozenset())
+    hold_for_transaction(conn, INGEST)
+    found = conn.execute(sa.select(events.c.id).where(events.c.id.in_(list(checked)))).scalars()
+    return Stored(checked, frozenset(found))
+
+
 def insert_events(
     conn: sa.Connection,
     batch: Sequence[NewEvent],
@@ -114,6 +135,7 @@ def insert_events(
     now: _dt.datetime,
     repeat: Repeat,
     lease: _dt.timedelta | None = None,
+    seen: Stored | None = None,
 ) -> IngestResult:
     """Store new events of ``batch`` with their tags, metadata and round-0 deliveries.
 
@@ -129,15 +151,19 @@ def insert_events(
     follow-up's and its ``last_seen_at`` moves to the follow-up's ``ts``. An unknown ``repeat_of``
     leaves the follow-up a visible line of its own. Follow-ups never get deliveries. Must run inside
     the caller's transaction so that it all commits together.
+
+    ``seen``: this transaction's :func:`lookup` of (some of) the batch's ids, made since nothing
+    was inserted; only ids it did not check are read again.
     """
     unique: dict[str, NewEvent] = {}
     for item in batch:
         unique.setdefault(item.id, item)
-    if unique:  # seq commits in increasing order across hub processes too (store/_locks.py)
-        hold_for_transaction(conn, INGEST)
     duplicates = len(batch) - len(unique)
     if unique:
-        known = set(conn.execute(sa.select(events.c.id).where(events.c.id.in_(list(unique)))).scalars().all())
+        unchecked = list(unique) if seen is None else [i for i in unique if i not in seen.checked]
+        known = set(lookup(conn, unchecked).found) if unchecked else set()
+        if seen is not None:
+            known.update(seen.found.intersection(unique))
         duplicates += len(known)
         for event_id in known:
             del unique[event_id]
