@@ -171,3 +171,16 @@ def test_an_ingest_that_folds_or_resolves_returns_no_lines_and_the_stream_reads(
         recovery = new_event("db up", level=Level.INFO, resolves=first.fingerprint or "db down")
         resolved = event_store.insert_events(conn, [recovery], key_id=None, now=NOW, repeat=REPEAT)
         assert resolved.accepted == 1 and resolved.lines == []
+
+
+def test_a_lone_event_and_a_batch_report_the_seqs_the_table_gave_them(engine: sa.Engine) -> None:
+    # a lone event's seq comes back from INSERT ... RETURNING, a batch's from a read after executemany
+    lone, first, second = new_event("lone"), new_event("first"), new_event("second")
+    with engine.begin() as conn:
+        reported = [
+            *event_store.insert_events(conn, [lone], key_id="k1", now=NOW, repeat=REPEAT).stored,
+            *event_store.insert_events(conn, [first, second], key_id="k1", now=NOW, repeat=REPEAT).stored,
+        ]
+        table: dict[str, int] = dict(conn.execute(sa.select(events.c.id, events.c.seq)).all())
+    assert [(item.id, seq) for seq, item in reported] == [(e.id, table[e.id]) for e in (lone, first, second)]
+    assert table[lone.id] < table[first.id] < table[second.id]

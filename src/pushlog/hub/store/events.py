@@ -300,10 +300,13 @@ def _row(
 
 
 def _insert_rows(conn: sa.Connection, rows: Sequence[tuple[Any, ...]]) -> dict[str, int]:
-    """Insert visible events (:func:`_row` tuples) in batch order (one ``executemany``); their
-    ``seq`` by id (one SELECT)."""
+    """Insert visible events (:func:`_row` tuples) in batch order; their ``seq`` by id. A lone
+    event (the latency-bound case) is one ``INSERT ... RETURNING``; a batch one ``executemany`` and
+    one SELECT of the seqs."""
     if not rows:
         return {}
+    if len(rows) == 1:
+        return {rows[0][0]: int(_INSERT_EVENTS.insert_returning(conn, rows[0], "seq"))}
     _INSERT_EVENTS.execute(conn, rows)
     ids = [row[0] for row in rows]
     found = conn.execute(sa.select(events.c.id, events.c.seq).where(events.c.id.in_(ids)))
