@@ -151,6 +151,52 @@ def test_ingest_with_a_lease_claims_its_first_pushes_and_the_gate_still_decides(
         assert not outbox.record_sent(conn, lost, now=NOW + lease, status_code=201)  # the old lease lost it
 
 
+def test_ingest_claims_carry_what_a_claim_reads_back(engine: sa.Engine) -> None:
+    """The claims ingest hands over are made from what it read and wrote, not read back: their event
+    and device must be what a claim of the same rows reads (timestamps in UTC whatever offset the
+    event came with, JSON columns, the CRITICAL re-push columns)."""
+    lease = _dt.timedelta(seconds=120)
+    with engine.begin() as conn:
+        phone = _device(conn, 1, Level.WARNING, None)
+        tablet = _device(conn, 2, Level.INFO, ["ops"])
+        event = event_store.NewEvent(
+            id="e-rich",
+            ts=_dt.datetime(2026, 1, 1, 13, 30, 0, 123456, tzinfo=_dt.timezone(_dt.timedelta(hours=2))),
+            level=Level.CRITICAL,
+            title="Disk full",
+            body="at 99%",
+            channel="ops",
+            tags=["disk", "db"],
+            link="https://x.example/e",
+            actions=[{"action": "open", "title": "Open", "url": "https://x.example/a"}],
+            metadata={
+                "host": "db-1",
+                "pct": 99,
+                "ratio": 0.5,
+                "ok": False,
+                "none": None,
+                "nested": {"a": [1]},
+            },
+            fingerprint="fp",
+            source={"logger": "app", "pid": 1},
+            push=True,
+        )
+        handed = event_store.insert_events(conn, [event], key_id=None, now=NOW, repeat=REPEAT, lease=lease)
+        assert {c.device["id"] for c in handed.claimed} == {phone, tablet}
+        read_back = {c.id: c for c in outbox.claim_due(conn, now=NOW + lease, lease=lease, limit=10)}
+        assert set(read_back) == {c.id for c in handed.claimed}
+        for claim in handed.claimed:
+            again = read_back[claim.id]
+            assert claim.event == again.event
+            assert claim.device == again.device
+            assert (claim.round, claim.attempts, claim.lease) == (again.round, 1, NOW + lease)
+        times = ("ts", "received_at", "repeat_next_at", "repeat_until")
+        assert claim.event is not None and again.event is not None
+        # equal instants compare equal across offsets: the offsets themselves must be what a read gives
+        assert [claim.event[t].isoformat() for t in times] == [again.event[t].isoformat() for t in times]
+        assert claim.event["ts"].isoformat() == "2026-01-01T11:30:00.123456+00:00"
+
+
 def _fanouts(conn: sa.Connection) -> list[tuple[str, str | None]]:
     return [(r.event_id, r.after) for r in conn.execute(sa.select(fanouts.c.event_id, fanouts.c.after))]
 

@@ -25,7 +25,7 @@ from .._clock import format_time
 from . import _cursor, alerts, incidents, outbox, rollups
 from ._bulk import BulkInsert
 from ._locks import INGEST, hold_for_transaction
-from ._tables import UTCDateTime, event_meta, event_tags, events
+from ._tables import UTCDateTime, as_utc, event_meta, event_tags, events
 
 
 @dataclass(slots=True, kw_only=True)
@@ -202,7 +202,10 @@ def insert_events(
     if lease is None:
         queued = outbox.enqueue(conn, pushes, now=now)
     else:
-        started = outbox.enqueue_claimed(conn, pushes, now=now, lease=lease)
+        written = {seq_of[row[0]]: row for row in rows}  # the claims carry their event from memory
+        started = outbox.enqueue_claimed(
+            conn, pushes, now=now, lease=lease, event_row=lambda seq: row_values((seq, written[seq]))
+        )
         claimed, expanding = started.claimed, started.pending
         queued = len(claimed)
     recoveries = [item for item in visible if item.resolves]
@@ -335,6 +338,21 @@ def _new_lines(rows: Sequence[tuple[Any, ...]], seq_of: Mapping[str, int]) -> li
 
 def _seq_of_line(line: NewLine) -> int:
     return line[0]
+
+
+#: Timestamp columns of :func:`_row`: a read gives them in UTC whatever offset the event came with.
+_TIME_COLUMNS: Final = ("ts", "received_at", "repeat_next_at", "repeat_until")
+
+
+def row_values(line: NewLine) -> dict[str, Any]:
+    """A line just inserted as a read of its whole ``events`` row gives it (column name -> value):
+    what a claim made in the ingest transaction carries (``outbox.enqueue_claimed``)."""
+    seq, row = line
+    values = {"seq": seq, **dict(zip(_EVENT_COLUMNS, row, strict=True)), **_UNSET_COLUMNS}
+    for name in _TIME_COLUMNS:
+        if values[name] is not None:
+            values[name] = as_utc(values[name])
+    return values
 
 
 def line_event(line: NewLine) -> dict[str, Any]:

@@ -50,7 +50,7 @@ import dataclasses
 import datetime as _dt
 import enum
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -268,6 +268,7 @@ def enqueue_claimed(
     *,
     now: _dt.datetime,
     lease: _dt.timedelta,
+    event_row: Callable[[int], dict[str, Any]],
     first: int = FANOUT_CHUNK,
 ) -> Started:
     """Start streaming the fan-out of ``pushes``: the rows of the first ``first`` devices (in device
@@ -275,7 +276,9 @@ def enqueue_claimed(
     whose audience goes on past them (none when the chunk held everyone). The rows queued to send now
     are already claimed by the caller (as :func:`claim_due` would: leased until ``now + lease``, one
     attempt counted) and returned, so the caller sends them once its transaction commits, without a
-    claim transaction of its own. :func:`expand_fanouts` writes the rest.
+    claim transaction of its own. :func:`expand_fanouts` writes the rest. The claims are made from
+    what this call read and wrote, not read back: ``event_row(seq)`` gives a push's event as a read
+    of its ``events`` row would (the caller just inserted it), the devices come from the page read.
 
     Everything is the record of truth like any other row: a caller that dies after the commit leaves
     leased rows that :func:`claim_due` takes again once the lease expired, and ``fanouts`` rows that
@@ -284,7 +287,8 @@ def enqueue_claimed(
     pushes = _worth_expanding(conn, pushes)
     if not pushes:
         return Started([], 0)
-    queued: list[str] = []
+    until = now + lease
+    claimed: list[Claimed] = []
     unfinished: list[_Marker] = []  # only these get a fanouts row: a small audience writes none
     budget = first
     # A page depends only on the push's level (and feed_only), and the budget only shrinks: the first
@@ -295,9 +299,14 @@ def enqueue_claimed(
         if budget > 0:
             page_key = (p.feed_only, p.level)
             if page_key not in pages:
-                pages[page_key] = _page(conn, marker, limit=budget)
+                pages[page_key] = _page(conn, marker, limit=budget, whole=True)
             targets = pages[page_key][:budget]
-            queued += _write_rows(conn, [_push_of(marker)], targets, now=now, only=None, lease=now + lease)
+            rows, queued = _decide_rows(conn, [_push_of(marker)], targets, now=now, only=None, lease=until)
+            _INSERT_DELIVERIES.execute(conn, rows)
+            if queued:
+                event = event_row(p.seq)
+                device_of = {device.id: device for device in targets}
+                claimed += [_claimed_row(row, _as_dict(device_of[row[3]]), event, until) for row in queued]
             if len(targets) < budget:  # the whole audience
                 budget -= len(targets)
                 continue
@@ -306,8 +315,14 @@ def enqueue_claimed(
         unfinished.append(marker)
     if unfinished:
         conn.execute(fanouts.insert(), [dataclasses.asdict(m) for m in unfinished])
-    left = len(unfinished)
-    return Started(_claim_written(conn, queued, until=now + lease, now=now), left)
+    return Started(claimed, len(unfinished))
+
+
+def _claimed_row(
+    row: Sequence[Any], device: dict[str, Any], event: dict[str, Any], until: _dt.datetime
+) -> Claimed:
+    """A row :func:`_decide_rows` wrote claimed (:data:`_DELIVERY_COLUMNS` order) as :class:`Claimed`."""
+    return Claimed(id=row[0], lease=until, attempts=row[6], round=row[4], device=device, event=event)
 
 
 def expand_fanouts(
@@ -373,9 +388,11 @@ def _push_of(marker: Any) -> Push:
     )
 
 
-def _page(conn: sa.Connection, marker: Any, *, limit: int) -> Sequence[Any]:
-    """Up to ``limit`` team devices after the fan-out's ``after``, in id order, that may take it."""
-    page = sa.select(*preferences.device_columns()).where(devices.c.user_id.is_(None))
+def _page(conn: sa.Connection, marker: Any, *, limit: int, whole: bool = False) -> Sequence[Any]:
+    """Up to ``limit`` team devices after the fan-out's ``after``, in id order, that may take it
+    (``whole``: every column, as a claim carries them; else what the gate needs)."""
+    columns = devices.columns if whole else preferences.device_columns()
+    page = sa.select(*columns).where(devices.c.user_id.is_(None))
     if not marker.feed_only:  # device_matches' level half in SQL: a page holds devices that take it
         page = page.where(devices.c.min_level <= marker.level)
     if marker.after is not None:
@@ -448,12 +465,28 @@ def _write_rows(
     """The rows of ``pushes`` for the devices of ``targets`` that match them (all of them with
     ``only``), as the gate decides; returns the ids of those queued to send now. With ``lease``,
     those rows are written claimed: ``locked_until`` = ``lease`` and one attempt."""
+    rows, queued = _decide_rows(conn, pushes, targets, now=now, only=only, lease=lease)
+    _INSERT_DELIVERIES.execute(conn, rows)
+    return [row[0] for row in queued]
+
+
+def _decide_rows(
+    conn: sa.Connection,
+    pushes: Sequence[Push],
+    targets: Sequence[Any],
+    *,
+    now: _dt.datetime,
+    only: Sequence[str] | None,
+    lease: _dt.datetime | None,
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """:func:`_write_rows`' rows (:data:`_DELIVERY_COLUMNS` order), not yet written, and those of
+    them queued to send now."""
     if not targets:
-        return []
+        return [], []
     people = preferences.recipients(conn, targets)
     counter = _SentCounter(conn, now)
-    rows = []
-    queued: list[str] = []
+    rows: list[tuple[Any, ...]] = []
+    queued: list[tuple[Any, ...]] = []
     for push in pushes:
         facts = PushFacts(
             level=push.level,
@@ -470,11 +503,9 @@ def _write_rows(
                 continue
             status, due, reason = _row_outcome(decision, now)
             delivery_id = f"dl_{secrets.token_hex(10)}"
-            claimed = False
+            claimed = status is DeliveryStatus.QUEUED and lease is not None
             if status is DeliveryStatus.QUEUED:
                 counter.add(device.id, facts.topic)
-                queued.append(delivery_id)
-                claimed = lease is not None
             rows.append(
                 (
                     delivery_id,
@@ -492,8 +523,9 @@ def _write_rows(
                     lease if claimed else None,
                 )
             )
-    _INSERT_DELIVERIES.execute(conn, rows)
-    return queued
+            if status is DeliveryStatus.QUEUED:
+                queued.append(rows[-1])
+    return rows, queued
 
 
 def _row_outcome(
