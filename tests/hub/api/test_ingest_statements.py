@@ -20,7 +20,7 @@ from tests.support.push_service import PushService
 from pushlog.hub.store.events import IngestResult, NewEvent
 
 #: Statements of the steady-state ingest of one pushed WARNING to one Web Push device (SQLite).
-INGEST_STATEMENTS = 8
+INGEST_STATEMENTS = 6
 
 
 @pytest.fixture

@@ -8,13 +8,14 @@ import datetime as _dt
 import uuid
 from types import SimpleNamespace
 
+import pytest
 import sqlalchemy as sa
 from tests.hub.store.migrating import differences, downgrade_to
 from tests.hub.store.rows import REPEAT, VAULT
 from tests.support.devices import AUTH, P256DH
 
 from pushlog._levels import Level
-from pushlog.hub.attention import Cap, DigestSchedule, PreferenceDocument, QuietHours
+from pushlog.hub.attention import Cap, Category, DigestSchedule, PreferenceDocument, QuietHours, Recipient
 from pushlog.hub.store import create_engine, migrate, outbox
 from pushlog.hub.store import devices as device_store
 from pushlog.hub.store import events as event_store
@@ -230,6 +231,45 @@ def test_a_users_document_applies_to_that_users_devices_unless_a_device_has_its_
     assert found["dev_a"].device_timezone == "Asia/Tokyo"
     assert found["dev_b"].document == PreferenceDocument()
     assert found["dev_c"].document == PreferenceDocument() and not found["dev_c"].user
+
+
+def test_the_gate_sees_every_committed_change_of_documents_and_categories(engine: sa.Engine) -> None:
+    """What the gate keeps of the preferences and categories tables between pushes (SQLite) never
+    hides a committed change, and never keeps one that was rolled back."""
+    phone = SimpleNamespace(id="dev_p", _mapping={})
+
+    def recipient(conn: sa.Connection) -> Recipient:
+        return pref_store.recipients(conn, [phone])["dev_p"]
+
+    with engine.begin() as conn:
+        assert recipient(conn).categories == {} and recipient(conn).document == PreferenceDocument()
+    with engine.begin() as conn:
+        pref_store.put_category(conn, "billing", Category(default="off"), now=NIGHT)
+        pref_store.put_document(conn, pref_store.DEVICE, "dev_p", QUIET, now=NIGHT)
+    with engine.begin() as conn:
+        seen = recipient(conn)
+        assert seen.category_mode("billing") == "off" and seen.document == QUIET
+
+    with pytest.raises(RuntimeError), engine.begin() as conn:  # read inside the write, then undone
+        pref_store.put_category(conn, "ops", Category(default="digest"), now=NIGHT)
+        pref_store.delete_document(conn, pref_store.DEVICE, "dev_p")
+        assert recipient(conn).category_mode("ops") == "digest"
+        raise RuntimeError("rolled back")
+    with engine.begin() as conn:
+        seen = recipient(conn)
+        assert "ops" not in seen.categories and seen.document == QUIET
+
+    with engine.begin() as conn:
+        pref_store.delete_category(conn, "billing")
+        pref_store.delete_document(conn, pref_store.DEVICE, "dev_p")
+    with engine.begin() as conn:
+        assert recipient(conn).categories == {} and recipient(conn).document == PreferenceDocument()
+        statements: list[str] = []
+        sa.event.listen(conn, "before_cursor_execute", lambda *args: statements.append(args[2]))
+        recipient(conn)
+    # SQLite: one hub process writes both tables, so nothing is read again until one changes;
+    # PostgreSQL: other processes write too, so both are read on every push
+    assert len(statements) == (0 if engine.dialect.name == "sqlite" else 2)
 
 
 def test_info_events_reach_only_the_digests_that_collect_them(engine: sa.Engine) -> None:

@@ -29,6 +29,13 @@ from ._locks import MIGRATE, hold_for_transaction
 #: Execution option for connections that only read (deferred BEGIN on SQLite).
 READ_ONLY: Final = {"pushlog_read_only": True}
 
+
+def is_read_only(conn: sa.Connection) -> bool:
+    """Whether ``conn`` runs with :data:`READ_ONLY`: on SQLite, every other transaction holds the
+    write lock from its start (``BEGIN IMMEDIATE``), so no two of them overlap."""
+    return bool(conn.get_execution_options().get("pushlog_read_only", False))
+
+
 MIGRATIONS_DIR: Final = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS: Final = 10_000
 
@@ -101,8 +108,7 @@ def _sqlite_engine(url: sa.URL, *, busy_ms: int) -> sa.Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        read_only = conn.get_execution_options().get("pushlog_read_only", False)
-        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if is_read_only(conn) else "BEGIN IMMEDIATE")
 
     return engine
 

@@ -3,23 +3,70 @@
 A document belongs to a device (``"device"``, its id) or to an app user (``"user"``, the app's user
 id as a string; no users table is needed). What a device gets is decided with its :class:`Recipient`
 (:func:`recipients`): the device's own document, else its user's, else the defaults.
+
+Every push goes through :func:`recipients`, which needs whether any document exists and the whole
+categories table: on SQLite both are kept in memory per database (:class:`_Tables`), since every
+writer of the two tables is in this module and one hub process is the only writer. A write drops
+them at once and again when its transaction ends (a read inside that transaction may have seen the
+write, which a rollback undoes); SQLite's write transactions never overlap (``BEGIN IMMEDIATE``), so
+the next one reads what was committed. Read-only transactions (which may run beside a write, on an
+older snapshot) and PostgreSQL (other hub processes write too) read the tables every time.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import weakref
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 import msgspec
 import sqlalchemy as sa
 
 from ..attention import Category, PreferenceDocument, Recipient
+from ._engine import is_read_only
 from ._tables import categories, devices, preferences
 
 SubjectKind = Literal["device", "user"]
 DEVICE: Final = "device"
 USER: Final = "user"
+
+
+@dataclass(slots=True)
+class _Tables:
+    """What :func:`recipients` knows of a database's whole tables (None: read it again)."""
+
+    any_documents: bool | None = None
+    categories: dict[str, Category] | None = None
+
+
+_KNOWN: Final[weakref.WeakKeyDictionary[sa.Engine, _Tables]] = weakref.WeakKeyDictionary()
+
+
+def _known(conn: sa.Connection) -> _Tables | None:
+    """The tables as kept for ``conn``'s database, or None where a kept copy could be stale (see
+    the module docstring)."""
+    if conn.dialect.name != "sqlite" or is_read_only(conn):
+        return None
+    known = _KNOWN.get(conn.engine)
+    if known is None:
+        known = _KNOWN[conn.engine] = _Tables()
+    return known
+
+
+def _changed(conn: sa.Connection) -> None:
+    """A write to ``preferences`` or ``categories``: forget what was kept, now and when the write's
+    transaction ends (committed or rolled back)."""
+    engine = conn.engine
+
+    def forget(*_: Any) -> None:
+        _KNOWN.pop(engine, None)
+
+    forget()
+    if conn.dialect.name == "sqlite":
+        sa.event.listen(conn, "commit", forget, once=True)
+        sa.event.listen(conn, "rollback", forget, once=True)
 
 
 def _document(raw: Any) -> PreferenceDocument:
@@ -46,6 +93,7 @@ def put_document(
 ) -> None:
     """Replace the subject's document (insert on first use)."""
     raw = msgspec.to_builtins(document)
+    _changed(conn)
     changed = conn.execute(
         preferences.update()
         .where(preferences.c.subject_kind == kind, preferences.c.subject_id == subject_id)
@@ -60,6 +108,7 @@ def put_document(
 
 
 def delete_document(conn: sa.Connection, kind: SubjectKind, subject_id: str) -> None:
+    _changed(conn)
     conn.execute(
         preferences.delete().where(preferences.c.subject_kind == kind, preferences.c.subject_id == subject_id)
     )
@@ -70,19 +119,44 @@ def list_categories(conn: sa.Connection) -> dict[str, Category]:
     return {r.name: Category(default=r.default_mode, description=r.description) for r in rows}
 
 
+def _categories(conn: sa.Connection) -> dict[str, Category]:
+    """:func:`list_categories`, kept where it cannot go stale (the gate's read; not to be changed)."""
+    known = _known(conn)
+    if known is None:
+        return list_categories(conn)
+    if known.categories is None:
+        known.categories = list_categories(conn)
+    return known.categories
+
+
+def _any_documents(conn: sa.Connection) -> bool:
+    """Whether anyone chose anything (a document exists), kept where it cannot go stale."""
+    known = _known(conn)
+    if known is not None and known.any_documents is not None:
+        return known.any_documents
+    found = conn.execute(sa.select(preferences.c.subject_id).limit(1)).first() is not None
+    if known is not None:
+        known.any_documents = found
+    return found
+
+
 def put_category(conn: sa.Connection, name: str, category: Category, *, now: _dt.datetime) -> None:
     values = {"default_mode": category.default, "description": category.description, "updated_at": now}
+    _changed(conn)
     if not conn.execute(categories.update().where(categories.c.name == name).values(**values)).rowcount:
         conn.execute(categories.insert().values(name=name, **values))
 
 
 def delete_category(conn: sa.Connection, name: str) -> bool:
+    _changed(conn)
     return bool(conn.execute(categories.delete().where(categories.c.name == name)).rowcount)
 
 
 def anyone_collects_info(conn: sa.Connection) -> bool:
     """Whether any team device's document asks for INFO events in its digest (ingest skips the gate
     for feed-only events otherwise): one read of the devices' documents (a handful of rows)."""
+    if not _any_documents(conn):
+        return False
     documents = conn.execute(
         sa.select(preferences.c.document).where(preferences.c.subject_kind == DEVICE)
     ).scalars()
@@ -96,13 +170,14 @@ def device_columns() -> list[sa.ColumnElement[Any]]:
 
 
 def recipients(conn: sa.Connection, device_rows: Iterable[Any]) -> dict[str, Recipient]:
-    """Each device's :class:`Recipient`; reads the documents of these devices and their users and the
-    categories in three queries (none when no one chose anything)."""
+    """Each device's :class:`Recipient`: the documents of these devices and their users (one query,
+    none when no one chose anything) and the categories; whether any document exists and the
+    categories are read only when not kept (see the module docstring)."""
     rows = list(device_rows)
     if not rows:
         return {}
     documents: dict[tuple[str, str], PreferenceDocument] = {}
-    if conn.execute(sa.select(preferences.c.subject_id).limit(1)).first() is not None:
+    if _any_documents(conn):
         users = {str(u) for r in rows if (u := r._mapping.get("user_id")) is not None}
         wanted = sa.or_(
             sa.and_(preferences.c.subject_kind == DEVICE, preferences.c.subject_id.in_([r.id for r in rows])),
@@ -114,7 +189,7 @@ def recipients(conn: sa.Connection, device_rows: Iterable[Any]) -> dict[str, Rec
             )
         ):
             documents[(kind, subject)] = _document(raw)
-    known = list_categories(conn)
+    known = _categories(conn)
     result = {}
     for row in rows:
         user_id = row._mapping.get("user_id")
