@@ -21,6 +21,9 @@ from pushlog.hub.store.events import IngestResult, NewEvent
 
 #: Statements of the steady-state ingest of one pushed WARNING to one Web Push device (SQLite).
 INGEST_STATEMENTS = 6
+#: The same for a batch of 100 events, 25 of them pushed WARNINGs, to a hub without devices
+#: (``benchmarks/bench_ingest.py``'s batches): the statements do not grow with the pushes.
+BATCH_STATEMENTS = 9
 
 
 @pytest.fixture
@@ -54,12 +57,31 @@ def count_ingest_statements(hub: ThreadHub, monkeypatch: pytest.MonkeyPatch) -> 
     return seen
 
 
-def publish_warning(hub: ThreadHub, title: str) -> None:
-    event = {"id": str(uuid.uuid4()), "level": "warning", "title": title}
+def publish(hub: ThreadHub, events: list[dict[str, Any]]) -> None:
     with hub.client(hub.publish_key) as client:
-        answer = client.post("/v1/events", json={"events": [event]})
+        answer = client.post("/v1/events", json={"events": events})
     assert answer.status_code == 202, answer.text
-    assert answer.json()["accepted"] == 1
+    assert answer.json()["accepted"] == len(events)
+
+
+def publish_warning(hub: ThreadHub, title: str) -> None:
+    publish(hub, [{"id": str(uuid.uuid4()), "level": "warning", "title": title}])
+
+
+def batch(size: int = 100) -> list[dict[str, Any]]:
+    """Like bench_ingest.py's: every fourth event a pushed WARNING, the others INFO."""
+    return [
+        {
+            "id": str(uuid.uuid4()),
+            "level": "info" if i % 4 else "warning",
+            "title": f"order {i} paid",
+            "channel": "payments",
+            "tags": ["billing", "stripe"],
+            "metadata": {"user_id": i, "plan": "pro"},
+            "fingerprint": f"fp-{i % 10}",
+        }
+        for i in range(size)
+    ]
 
 
 def test_a_lone_pushed_warning_is_ingested_in_a_fixed_number_of_statements(
@@ -80,3 +102,14 @@ def test_a_lone_pushed_warning_is_ingested_in_a_fixed_number_of_statements(
     assert pushed.payload["title"] == "Disk almost full"  # the statements still deliver the push
     listing = "\n".join(seen)
     assert len(seen) == INGEST_STATEMENTS, f"{len(seen)} statements:\n{listing}"
+
+
+def test_a_batch_is_ingested_in_statements_that_do_not_grow_with_its_pushes(
+    hub_factory: Callable[..., ThreadHub], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hub = hub_factory(allow_private_endpoints=True)
+    publish(hub, batch())  # warm-up
+    seen = count_ingest_statements(hub, monkeypatch)
+    publish(hub, batch())
+    listing = "\n".join(seen)
+    assert len(seen) == BATCH_STATEMENTS, f"{len(seen)} statements:\n{listing}"
