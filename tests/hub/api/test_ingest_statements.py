@@ -2,8 +2,10 @@
 
 Each statement costs 0.3-0.7 ms on the benchmark machine (docs/performance.md, Latency), so the
 count is the steady figure behind the log call -> push service latency. The hub is real (uvicorn,
-SQLite, one Web Push device on the RFC 8030 stand-in); the statements are counted on the ingest
-job's own connection, so the dispatcher's and the duties' transactions are not in the count.
+SQLite or PostgreSQL, one Web Push device on the RFC 8030 stand-in); the statements are counted on
+the ingest job's own connection, so the dispatcher's and the duties' transactions are not in the
+count. PostgreSQL runs more: the advisory lock that orders ``seq`` across processes, and the
+preference and category reads the gate keeps in memory only on SQLite (store/preferences.py).
 """
 
 from __future__ import annotations
@@ -15,15 +17,28 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from tests.support.hub_server import ThreadHub
+from tests.support.postgres import new_database
 from tests.support.push_service import PushService
 
 from pushlog.hub.store.events import IngestResult, NewEvent
 
-#: Statements of the steady-state ingest of one pushed WARNING to one Web Push device (SQLite).
-INGEST_STATEMENTS = 6
+#: Statements of the steady-state ingest of one pushed WARNING to one Web Push device.
+INGEST_STATEMENTS = {"sqlite": 6, "postgresql": 9}
 #: The same for a batch of 100 events, 25 of them pushed WARNINGs, to a hub without devices
 #: (``benchmarks/bench_ingest.py``'s batches): the statements do not grow with the pushes.
-BATCH_STATEMENTS = 9
+BATCH_STATEMENTS = {"sqlite": 9, "postgresql": 11}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The hub's database: its own SQLite file, or a fresh database on the test PostgreSQL server."""
+    if request.param == "sqlite":
+        return {}
+    return {"db_url": new_database(request.getfixturevalue("pg_url"))}
+
+
+def dialect(database: dict[str, str]) -> str:
+    return "postgresql" if database else "sqlite"
 
 
 @pytest.fixture
@@ -85,9 +100,12 @@ def batch(size: int = 100) -> list[dict[str, Any]]:
 
 
 def test_a_lone_pushed_warning_is_ingested_in_a_fixed_number_of_statements(
-    hub_factory: Callable[..., ThreadHub], push_service: PushService, monkeypatch: pytest.MonkeyPatch
+    hub_factory: Callable[..., ThreadHub],
+    push_service: PushService,
+    monkeypatch: pytest.MonkeyPatch,
+    database: dict[str, str],
 ) -> None:
-    hub = hub_factory(allow_private_endpoints=True)
+    hub = hub_factory(allow_private_endpoints=True, **database)
     phone = push_service.subscribe()
     with hub.client(hub.read_key) as client:
         device = {"kind": "webpush", "subscription": phone.subscription()}
@@ -101,15 +119,15 @@ def test_a_lone_pushed_warning_is_ingested_in_a_fixed_number_of_statements(
     [_, pushed] = push_service.wait_for(2)
     assert pushed.payload["title"] == "Disk almost full"  # the statements still deliver the push
     listing = "\n".join(seen)
-    assert len(seen) == INGEST_STATEMENTS, f"{len(seen)} statements:\n{listing}"
+    assert len(seen) == INGEST_STATEMENTS[dialect(database)], f"{len(seen)} statements:\n{listing}"
 
 
 def test_a_batch_is_ingested_in_statements_that_do_not_grow_with_its_pushes(
-    hub_factory: Callable[..., ThreadHub], monkeypatch: pytest.MonkeyPatch
+    hub_factory: Callable[..., ThreadHub], monkeypatch: pytest.MonkeyPatch, database: dict[str, str]
 ) -> None:
-    hub = hub_factory(allow_private_endpoints=True)
+    hub = hub_factory(allow_private_endpoints=True, **database)
     publish(hub, batch())  # warm-up
     seen = count_ingest_statements(hub, monkeypatch)
     publish(hub, batch())
     listing = "\n".join(seen)
-    assert len(seen) == BATCH_STATEMENTS, f"{len(seen)} statements:\n{listing}"
+    assert len(seen) == BATCH_STATEMENTS[dialect(database)], f"{len(seen)} statements:\n{listing}"
