@@ -306,7 +306,9 @@ def enqueue_claimed(
             if queued:
                 event = event_row(p.seq)
                 device_of = {device.id: device for device in targets}
-                claimed += [_claimed_row(row, _as_dict(device_of[row[3]]), event, until) for row in queued]
+                claimed += [
+                    _claimed_row(row, _claimed_device(device_of[row[3]]), event, until) for row in queued
+                ]
             if len(targets) < budget:  # the whole audience
                 budget -= len(targets)
                 continue
@@ -316,6 +318,11 @@ def enqueue_claimed(
     if unfinished:
         conn.execute(fanouts.insert(), [dataclasses.asdict(m) for m in unfinished])
     return Started(claimed, len(unfinished))
+
+
+def _claimed_device(device: Any) -> dict[str, Any]:
+    """A page's device row as a claim carries it: the columns :data:`_CLAIMED_DEVICE` reads."""
+    return {column.name: getattr(device, column.name) for column in _CLAIMED_DEVICE_COLUMNS}
 
 
 def _claimed_row(
@@ -390,8 +397,11 @@ def _push_of(marker: Any) -> Push:
 
 def _page(conn: sa.Connection, marker: Any, *, limit: int, whole: bool = False) -> Sequence[Any]:
     """Up to ``limit`` team devices after the fan-out's ``after``, in id order, that may take it
-    (``whole``: every column, as a claim carries them; else what the gate needs)."""
-    columns = devices.columns if whole else preferences.device_columns()
+    (``whole``: also the columns a claim carries, :data:`_CLAIMED_DEVICE_COLUMNS`; else what the
+    gate needs)."""
+    columns = preferences.device_columns()
+    if whole:
+        columns += [c for c in _CLAIMED_DEVICE_COLUMNS if c.name not in {g.name for g in columns}]
     page = sa.select(*columns).where(devices.c.user_id.is_(None))
     if not marker.feed_only:  # device_matches' level half in SQL: a page holds devices that take it
         page = page.where(devices.c.min_level <= marker.level)
@@ -820,7 +830,7 @@ _CLAIMED_ROW: Final = sa.select(
 #: What a claim reads of its devices: what sending needs (the kind and the sealed secrets or token
 #: the sender's target is opened from, the user a notification is rendered for and the device's
 #: locale), not the whole row: a fan-out reads every device again, and the rest is per-row work.
-_CLAIMED_DEVICE: Final = sa.select(
+_CLAIMED_DEVICE_COLUMNS: Final = (
     devices.c.id,
     devices.c.kind,
     devices.c.user_id,
@@ -831,6 +841,7 @@ _CLAIMED_DEVICE: Final = sa.select(
     devices.c.token,
     devices.c.token_registered_at,
 )
+_CLAIMED_DEVICE: Final = sa.select(*_CLAIMED_DEVICE_COLUMNS)
 
 
 def _claims(
