@@ -197,6 +197,46 @@ def test_ingest_claims_carry_what_a_claim_reads_back(engine: sa.Engine) -> None:
         assert claim.event["ts"].isoformat() == "2026-01-01T11:30:00.123456+00:00"
 
 
+def test_expansion_claims_carry_what_a_claim_reads_back(engine: sa.Engine) -> None:
+    """The claims a fan-out's expansion hands over are made from its page of devices and the rows it
+    wrote (only the event is read): they must be what a claim of the same rows reads."""
+    lease = _dt.timedelta(seconds=120)
+    with engine.begin() as conn:
+        team = {_device(conn, n, Level.WARNING, None) for n in range(outbox.FANOUT_CHUNK + 5)}
+        offset = _dt.timezone(_dt.timedelta(hours=-5))
+        event = event_store.NewEvent(
+            id="e-wide",
+            ts=_dt.datetime(2026, 1, 1, 7, 0, tzinfo=offset),
+            level=Level.ERROR,
+            title="Queue stalled",
+            tags=["jobs"],
+            metadata={"queue": "mail", "depth": 1200},
+            push=True,
+        )
+        first = event_store.insert_events(conn, [event], key_id=None, now=NOW, repeat=REPEAT, lease=lease)
+        reads: list[str] = []
+
+        def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+            if statement.lstrip().upper().startswith("SELECT"):
+                reads.append(re.sub(r"\s+", " ", statement))
+
+        sa.event.listen(engine, "before_cursor_execute", count)
+        try:
+            expanded = outbox.expand_fanouts(conn, now=NOW, lease=lease, limit=100)
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", count)
+        assert len(first.claimed) == outbox.FANOUT_CHUNK and len(expanded) == 5
+        # nothing it wrote or paged is read back: no deliveries, no devices by id
+        assert not [r for r in reads if "FROM deliveries" in r or "devices.id IN" in r], reads
+        assert {c.device["id"] for c in [*first.claimed, *expanded]} == team
+        read_back = {c.id: c for c in outbox.claim_due(conn, now=NOW + lease, lease=lease, limit=100)}
+        for claim in expanded:
+            again = read_back[claim.id]
+            assert (claim.event, claim.device) == (again.event, again.device)
+            assert (claim.round, claim.attempts, claim.lease) == (again.round, 1, NOW + lease)
+            assert claim.notification is None and claim.user is None
+
+
 def _fanouts(conn: sa.Connection) -> list[tuple[str, str | None]]:
     return [(r.event_id, r.after) for r in conn.execute(sa.select(fanouts.c.event_id, fanouts.c.after))]
 

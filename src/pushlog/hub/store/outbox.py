@@ -344,7 +344,7 @@ def expand_fanouts(
     row's ``after`` on from the value it read, so every device's row is written once
     (``uq_deliveries_event_device_round`` backs it).
     """
-    queued: list[str] = []
+    claimed: list[Claimed] = []
     budget = limit
     while budget > 0:
         marker = conn.execute(
@@ -355,12 +355,12 @@ def expand_fanouts(
         ).first()
         if marker is None:
             break
-        ids, read, finished = _expand(conn, marker, now=now, until=now + lease, limit=budget)
-        queued += ids
+        chunk, read, finished = _expand(conn, marker, now=now, until=now + lease, limit=budget)
+        claimed += chunk
         budget -= read
         if not finished and budget > 0:  # lost to another caller: leave the rest to the next call
             break
-    return _claim_written(conn, queued, until=now + lease, now=now)
+    return claimed
 
 
 def _worth_expanding(conn: sa.Connection, pushes: Sequence[Push]) -> list[Push]:
@@ -412,12 +412,14 @@ def _page(conn: sa.Connection, marker: Any, *, limit: int, whole: bool = False) 
 
 def _expand(
     conn: sa.Connection, marker: Any, *, now: _dt.datetime, until: _dt.datetime, limit: int
-) -> tuple[list[str], int, bool]:
+) -> tuple[list[Claimed], int, bool]:
     """The next chunk of the fan-out ``marker`` (a ``fanouts`` row): up to ``limit`` devices after its
-    ``after``, their rows written (those queued to send now leased until ``until``) and ``after``
-    moved on, or the row deleted at the audience's end. Returns the queued row ids, how many devices
-    were read, and whether the fan-out is finished (False too if another caller moved it first)."""
-    targets = _page(conn, marker, limit=limit)
+    ``after``, their rows written (those queued to send now claimed, leased until ``until``) and
+    ``after`` moved on, or the row deleted at the audience's end. Returns the claimed rows, how many
+    devices were read, and whether the fan-out is finished (False too if another caller moved it
+    first). The claims are made from the page read and the rows written, as ingest's are
+    (:func:`enqueue_claimed`): only the event is read, once per chunk."""
+    targets = _page(conn, marker, limit=limit, whole=True)
     this = sa.and_(
         fanouts.c.event_seq == marker.event_seq,
         fanouts.c.round == marker.round,
@@ -430,8 +432,17 @@ def _expand(
         moved = conn.execute(fanouts.update().where(this).values(after=targets[-1].id)).rowcount
     if not moved:  # another caller expanded this chunk meanwhile
         return [], len(targets), False
-    queued = _write_rows(conn, [_push_of(marker)], targets, now=now, only=None, lease=until)
-    return queued, len(targets), finished
+    rows, queued = _decide_rows(conn, [_push_of(marker)], targets, now=now, only=None, lease=until)
+    _INSERT_DELIVERIES.execute(conn, rows)
+    if not queued:
+        return [], len(targets), finished
+    event = conn.execute(sa.select(events).where(events.c.seq == marker.event_seq)).first()
+    if event is None:  # gone meanwhile (retention): the claim read fails such rows, as for any claim
+        return _claim_written(conn, [row[0] for row in queued], until=until, now=now), len(targets), finished
+    device_of = {device.id: device for device in targets}
+    found = _as_dict(event)
+    chunk = [_claimed_row(row, _claimed_device(device_of[row[3]]), found, until) for row in queued]
+    return chunk, len(targets), finished
 
 
 def _claim_written(
