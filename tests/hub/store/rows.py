@@ -1,4 +1,4 @@
-"""Rows for the store tests: a fixed ingest time, a re-push schedule, a NewEvent builder and the device
+"""Rows for the store tests: a fixed ingest time, a re-push schedule, NewEvent builders and the device
 vault the store seals device secrets with."""
 
 from __future__ import annotations
@@ -21,3 +21,29 @@ def new_event(title: str, **fields: Any) -> event_store.NewEvent:
     base: dict[str, Any] = {"id": str(uuid.uuid4()), "ts": NOW, "level": Level.INFO, "title": title}
     base.update(fields)
     return event_store.NewEvent(**base)
+
+
+def rich_event(title: str = "disk 90% full", **fields: Any) -> event_store.NewEvent:
+    """A pushed CRITICAL event with every optional column set (non-ASCII and quoted text, tags, link,
+    actions, metadata of every JSON kind, fingerprint, source): what a read-back must reproduce."""
+    base: dict[str, Any] = {
+        "level": Level.CRITICAL,
+        "push": True,
+        "body": 'ü — ✓ "quoted"',
+        "channel": "ops",
+        "tags": ["disk", "db"],
+        "link": "https://x.example/disk",
+        "actions": [{"action": "open", "title": "Open", "url": "https://x.example/a"}],
+        "metadata": {
+            "host": "db-1",
+            "pct": 90,
+            "ratio": 0.5,
+            "ok": False,
+            "none": None,
+            "nested": {"a": [1]},
+        },
+        "fingerprint": "fp",
+        "source": {"logger": "app", "pid": 1},
+    }
+    base.update(fields)
+    return new_event(title, **base)

@@ -7,7 +7,7 @@ import datetime as _dt
 import uuid
 
 import sqlalchemy as sa
-from tests.hub.store.rows import NOW, REPEAT, new_event
+from tests.hub.store.rows import NOW, REPEAT, new_event, rich_event
 
 from pushlog._levels import Level
 from pushlog.hub.store import events as event_store
@@ -22,18 +22,7 @@ def raw_rows(conn: sa.Connection, table: sa.Table, order: str) -> list[tuple[obj
 
 
 def test_bulk_ingest_stores_exactly_what_a_core_insert_stores(engine: sa.Engine) -> None:
-    item = new_event(
-        "disk 90% full",
-        level=Level.CRITICAL,
-        push=True,
-        body='ü — ✓ "quoted"',
-        channel="ops",
-        tags=["disk", "db"],
-        actions=[{"action": "open", "title": "Open", "url": "https://x.example/a"}],
-        metadata={"host": "db-1", "pct": 90, "ratio": 0.5, "ok": False, "none": None, "nested": {"a": [1]}},
-        fingerprint="fp",
-        source={"logger": "app", "pid": 1},
-    )
+    item = rich_event()
     with engine.begin() as conn:
         event_store.insert_events(conn, [item], key_id="k1", now=NOW, repeat=REPEAT)
         seq = conn.execute(sa.select(events.c.seq).where(events.c.id == item.id)).scalar_one()
@@ -126,27 +115,7 @@ def test_follow_ups_fold_into_their_line_on_both_dialects(engine: sa.Engine) -> 
 
 def test_the_new_lines_an_ingest_returns_are_what_the_stream_would_read_back(engine: sa.Engine) -> None:
     batch = [
-        new_event(
-            "disk 90% full",
-            level=Level.CRITICAL,
-            push=True,
-            body='ü — ✓ "quoted"',
-            channel="ops",
-            tags=["disk", "db"],
-            link="https://x.example/disk",
-            actions=[{"action": "open", "title": "Open", "url": "https://x.example/a"}],
-            metadata={
-                "host": "db-1",
-                "pct": 90,
-                "ratio": 0.5,
-                "ok": False,
-                "none": None,
-                "nested": {"a": [1]},
-            },
-            fingerprint="fp",
-            source={"logger": "app", "pid": 1},
-            count=3,
-        ),
+        rich_event(count=3),
         new_event("plain", ts=NOW - _dt.timedelta(seconds=1.5)),
         new_event("pushed", level=Level.WARNING, push=True),
     ]

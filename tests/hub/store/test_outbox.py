@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
-from tests.hub.store.rows import VAULT
+from tests.hub.store.rows import VAULT, rich_event
 
 from pushlog._levels import Level
 from pushlog.hub.attention import PreferenceDocument, QuietHours
@@ -159,27 +159,10 @@ def test_ingest_claims_carry_what_a_claim_reads_back(engine: sa.Engine) -> None:
     with engine.begin() as conn:
         phone = _device(conn, 1, Level.WARNING, None)
         tablet = _device(conn, 2, Level.INFO, ["ops"])
-        event = event_store.NewEvent(
+        event = rich_event(
+            "Disk full",
             id="e-rich",
             ts=_dt.datetime(2026, 1, 1, 13, 30, 0, 123456, tzinfo=_dt.timezone(_dt.timedelta(hours=2))),
-            level=Level.CRITICAL,
-            title="Disk full",
-            body="at 99%",
-            channel="ops",
-            tags=["disk", "db"],
-            link="https://x.example/e",
-            actions=[{"action": "open", "title": "Open", "url": "https://x.example/a"}],
-            metadata={
-                "host": "db-1",
-                "pct": 99,
-                "ratio": 0.5,
-                "ok": False,
-                "none": None,
-                "nested": {"a": [1]},
-            },
-            fingerprint="fp",
-            source={"logger": "app", "pid": 1},
-            push=True,
         )
         handed = event_store.insert_events(conn, [event], key_id=None, now=NOW, repeat=REPEAT, lease=lease)
         assert {c.device["id"] for c in handed.claimed} == {phone, tablet}
