@@ -9,7 +9,6 @@ A token is HMAC-SHA256 over the delivery id, base64url without padding. The secr
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 
 
@@ -19,7 +18,8 @@ def _key(secret: str | bytes) -> bytes:
 
 def make_token(secret: str | bytes, delivery_id: str) -> str:
     """The receipt token for ``delivery_id``."""
-    digest = hmac.new(_key(secret), b"pushlog-receipt:" + delivery_id.encode(), hashlib.sha256).digest()
+    # hmac.digest: the one-shot C path, a few times cheaper than an HMAC object per delivery.
+    digest = hmac.digest(_key(secret), b"pushlog-receipt:" + delivery_id.encode(), "sha256")
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 

@@ -34,6 +34,8 @@ from pushlog._levels import Level
 from pushlog.hub.delivery import PushContent
 from pushlog.hub.delivery._base import Outcome, PushMessage, SendResult, WebPushTarget
 from pushlog.hub.delivery.webpush import VapidSigner, WebPushSender, generate_vapid_keys, public_key_b64
+from pushlog.hub.delivery.webpush._pool import CHUNK
+from pushlog.hub.delivery.webpush._sender import AHEAD_PER_SLOT
 
 
 @pytest.fixture
@@ -229,12 +231,13 @@ async def test_a_burst_is_encrypted_in_the_executor_in_one_job_bounded_ahead_of_
     service: PushService, pem: str
 ) -> None:
     """With an executor, the sends that start in one loop turn are encrypted in one job (the hand-off
-    is paid per job), ahead of the ``max_concurrency`` request slots but at most four times that many:
-    the first 12 of 30 before any push. The rest, let in one by one as requests finish, are turns of
-    one message, encrypted on the loop (cheaper than a hand-off)."""
+    is paid per job), ahead of the ``max_concurrency`` request slots but at most ``AHEAD_PER_SLOT``
+    times that many (16 with 2 slots, one ``CHUNK``): the first 16 of 30 before any push. The rest,
+    let in one by one as requests finish, are turns of one message, encrypted on the loop (cheaper
+    than a hand-off)."""
     executor = CountingExecutor(service)
     sender = WebPushSender(
-        VapidSigner(pem, "mailto:a@b.c"), max_concurrency=3, allow_private_endpoints=True, executor=executor
+        VapidSigner(pem, "mailto:a@b.c"), max_concurrency=2, allow_private_endpoints=True, executor=executor
     )
     try:
         phones = [service.subscribe() for _ in range(30)]
@@ -242,7 +245,8 @@ async def test_a_burst_is_encrypted_in_the_executor_in_one_job_bounded_ahead_of_
     finally:
         await sender.aclose()
     assert all(r.outcome is Outcome.SENT for r in results)
-    assert executor.jobs == [(12, 0)]
+    assert AHEAD_PER_SLOT * 2 == CHUNK < len(phones)
+    assert executor.jobs == [(16, 0)]
     assert all(push.payload == message().payload for push in service.wait_for(30))
     executor.shutdown()  # injected: the sender left it running
 

@@ -55,6 +55,7 @@ from collections.abc import Callable
 import aiohttp
 import certifi
 from aiohttp.abc import AbstractResolver
+from yarl import URL
 
 from ..._endpoints import EndpointError, check_url
 from .._base import Outcome, PushMessage, SendResult, Target, WebPushTarget
@@ -74,9 +75,24 @@ URGENCIES = frozenset({"very-low", "low", "normal", "high"})
 DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=30.0, connect=10.0, sock_connect=5.0, sock_read=10.0)
 # Idle keep-alive connections are dropped after this, before push services usually close them.
 KEEPALIVE_SECONDS = 15.0
-#: Endpoints whose send-time check passed and is remembered: the check needs no DNS, so its answer
-#: for one URL never changes, and a fan-out to the same devices need not parse each URL again.
+#: Bodies encrypted (or being encrypted) ahead of the request slots, per slot: with the default 32
+#: slots, 256, the dispatcher's send window (``DeliveryService`` ``batch_size``), so a window's
+#: refill reaches the encryption pool in one loop turn (a few large jobs) instead of trickling in as
+#: slots free up (turns of a few messages, encrypted on the loop below ``INLINE_MAX``, one semaphore
+#: wake-up each).
+AHEAD_PER_SLOT = 8
+#: Endpoints whose send-time check passed and is remembered with the parsed URL, and subscriptions
+#: whose decoded keys are: neither answer ever changes for one string, so a fan-out to the same
+#: devices parses each URL and decodes each key pair once, not once per message.
 CHECKED_ENDPOINTS = 10_000
+
+
+def checked_url(endpoint: str, *, allow_private: bool) -> URL:
+    """``endpoint`` as aiohttp's parsed :class:`yarl.URL` once :func:`check_url` accepts it (raises
+    :class:`EndpointError` otherwise): aiohttp takes the parsed URL as it is instead of parsing and
+    encoding the string on every request."""
+    check_url(endpoint, allow_private=allow_private)
+    return URL(endpoint)
 
 
 def default_ssl_context() -> ssl.SSLContext:
@@ -123,10 +139,12 @@ class WebPushSender:
         self._closed = False
         self._allow_private = allow_private_endpoints
         self._resolver = resolver
-        # A refused endpoint raises, and exceptions are not cached: it is checked (and refused) every time.
-        self._check = functools.lru_cache(maxsize=CHECKED_ENDPOINTS)(
-            functools.partial(check_url, allow_private=allow_private_endpoints)
+        # A refused endpoint or bad key raises, and exceptions are not cached: it is checked (and
+        # refused) every time.
+        self._url = functools.lru_cache(maxsize=CHECKED_ENDPOINTS)(
+            functools.partial(checked_url, allow_private=allow_private_endpoints)
         )
+        self._keys = functools.lru_cache(maxsize=CHECKED_ENDPOINTS)(parse_keys)
         # Encryption off the event loop: on ``executor`` if given (its owner shuts it down), else on
         # a pool of ``encrypt_workers`` processes the sender owns; neither: on the loop.
         self._batcher: EncryptBatcher | None = None
@@ -134,7 +152,7 @@ class WebPushSender:
             self._batcher = EncryptBatcher(executor=executor, workers=max(1, encrypt_workers))
         elif encrypt_workers > 0:
             self._batcher = EncryptBatcher(workers=encrypt_workers)
-        self._ahead = asyncio.Semaphore(4 * max_concurrency)
+        self._ahead = asyncio.Semaphore(AHEAD_PER_SLOT * max_concurrency)
         self._render = Renderer()  # a fan-out's content encoded once, not per device
 
     @property
@@ -156,7 +174,7 @@ class WebPushSender:
         if message.ttl < 0:
             raise ValueError(f"TTL must be >= 0, got {message.ttl}")
         plaintext = self._render(message)
-        keys = parse_keys(target.p256dh, target.auth)
+        keys = self._keys(target.p256dh, target.auth)
         headers = {
             "TTL": str(int(message.ttl)),
             "Urgency": message.urgency,
@@ -214,7 +232,7 @@ class WebPushSender:
             kind = type(target).__name__
             return SendResult(outcome=Outcome.FAILED, detail=f"not a Web Push target: {kind}")
         try:
-            self._check(target.endpoint)
+            url = self._url(target.endpoint)
         except EndpointError as exc:
             return SendResult(outcome=Outcome.FAILED, detail=f"refused endpoint: {exc}")
         if self._closed:
@@ -225,7 +243,7 @@ class WebPushSender:
                 prepared = await self._body(target, message)
                 if isinstance(prepared, SendResult):
                     return prepared
-                return await self._post(session, target, *prepared)
+                return await self._post(session, url, *prepared)
         # In the pool, ahead of the slots (a burst is encrypted in a few jobs), at most ``ahead``
         # bodies encrypted or waiting for a slot at once.
         async with self._ahead:
@@ -233,16 +251,16 @@ class WebPushSender:
             if isinstance(prepared, SendResult):
                 return prepared
             async with slots:
-                return await self._post(session, target, *prepared)
+                return await self._post(session, url, *prepared)
 
     async def _post(
-        self, session: aiohttp.ClientSession, target: WebPushTarget, headers: dict[str, str], body: bytes
+        self, session: aiohttp.ClientSession, url: URL, headers: dict[str, str], body: bytes
     ) -> SendResult:
         if self._closed:
             return SendResult(outcome=Outcome.RETRY, detail=_CLOSED)
         try:
             async with session.post(
-                target.endpoint,
+                url,
                 data=body,
                 headers=headers,
                 timeout=self._timeout,
