@@ -8,6 +8,7 @@ token: both permanent for this message, with a detail that says what to check.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Mapping
 
@@ -22,6 +23,12 @@ def _snippet(body: str) -> str:
     return text[:_DETAIL_CHARS]
 
 
+@functools.lru_cache(maxsize=16)
+def _accepted(status: int) -> SendResult:
+    """The result for an accepted push: frozen, so one per status serves every message of a fan-out."""
+    return SendResult(outcome=Outcome.SENT, status=status)
+
+
 def classify(
     status: int,
     headers: Mapping[str, str],
@@ -30,11 +37,11 @@ def classify(
     now: Callable[[], float] = time.time,
 ) -> SendResult:
     """Turn a push service's HTTP answer into a :class:`SendResult`."""
+    if 200 <= status < 300:  # the bulk of any fan-out: neither Retry-After nor the body matters
+        return _accepted(status)
     retry_after = parse_retry_after(headers.get("retry-after"), now=now)
     said = _snippet(body)
     suffix = f": {said}" if said else ""
-    if 200 <= status < 300:
-        return SendResult(outcome=Outcome.SENT, status=status)
     if status in (404, 410):
         return SendResult(outcome=Outcome.GONE, status=status, detail=f"subscription expired{suffix}")
     if status == 413:
