@@ -167,3 +167,26 @@ async def test_lines_that_do_not_continue_the_window_are_read_instead() -> None:
     assert table.reads == before + 1
     await body.aclose()
     await other.aclose()
+
+
+async def test_streams_write_the_lines_handed_to_them_before_the_committer_goes_on() -> None:
+    """A publish request answers its client and starts its pushes after ``changed`` returns: the
+    streams woken with the lines in memory have written them by then (they are not behind the answer)."""
+    broker, table = Broker(), Table()
+    written: list[list[int]] = [[], []]
+    arrived = [asyncio.Event(), asyncio.Event()]
+
+    async def write(n: int) -> None:  # as EventStream._write: each chunk goes to the socket as it comes
+        async for chunk in follow(table.read, broker, position=0, keepalive=600, batch=3, share="all"):
+            written[n].extend(int(match) for match in ID.findall(chunk))
+            arrived[n].set()
+
+    writers = [asyncio.ensure_future(write(n)) for n in range(2)]
+    await table.add(broker, 1)  # read from the table: the tail's window starts complete
+    for event in arrived:
+        await asyncio.wait_for(event.wait(), 5)
+    await offer(broker, table, 2)
+    assert written == [[1, 2], [1, 2]]  # no await between: written during changed()
+    for writer in writers:
+        writer.cancel()
+    await asyncio.gather(*writers, return_exceptions=True)
