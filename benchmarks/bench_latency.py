@@ -17,6 +17,11 @@ p50 and p99 over ``--records`` records after a warm-up.
 
 Targets (issue 15): log call -> push service p50 <= 5 ms and p99 <= 20 ms on loopback; log call ->
 SSE p50 <= 5 ms.
+
+Beside the latencies, the CPU each record costs: the hub process's (its encryption workers included),
+and this process's (the logging call and the client's worker), over the measured records. The
+latencies are mostly CPU work spread over three processes on a shared machine (docs/performance.md,
+Latency), so the CPU figures compare two hubs with much less noise than the wall-clock ones.
 Usage: ``python benchmarks/bench_latency.py [--records N] [--rounds R] [--gap S] [--baseline-src DIR]
 [--quick] [--smoke]``. ``--baseline-src DIR`` also runs a hub from another checkout's ``src`` (e.g. ``git
 archive`` of an older commit), alternating rounds with this one: before/after figures from one run.
@@ -37,7 +42,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from _common import SMOKE, Hub, machine, ratio_line, read_request, running_hub, save_figures
+from _common import (
+    SMOKE,
+    Hub,
+    machine,
+    process_tree_cpu,
+    ratio_line,
+    read_request,
+    running_hub,
+    save_figures,
+)
 from bench_fanout import make_keys, register_devices
 
 import pushlog
@@ -194,6 +208,9 @@ def main() -> None:
         hubs = {"baseline": args.baseline_src, **hubs}
     push: dict[str, list[float]] = {name: [] for name in hubs}
     sse: dict[str, list[float]] = {name: [] for name in hubs}
+    # CPU seconds over the measured records: the hub's, and this process's (logging call + client worker)
+    hub_cpu: dict[str, float] = dict.fromkeys(hubs, 0.0)
+    client_cpu: dict[str, float] = dict.fromkeys(hubs, 0.0)
     counter = 0
     observer = Observer()
     keys = make_keys(1)
@@ -208,12 +225,16 @@ def main() -> None:
                         client = Client(hub)
                         try:
                             for i in range(warmup + max(1, args.records // args.rounds)):
+                                if i == warmup:
+                                    cpu_start = (process_tree_cpu(hub.pid), time.process_time())
                                 counter += 1
                                 to_push, to_sse = probe(client.logger, observer.pipe, counter)
                                 if i >= warmup:
                                     push[name].append(to_push)
                                     sse[name].append(to_sse)
                                 time.sleep(args.gap)  # the pacing: each record finds everything idle
+                            hub_cpu[name] += process_tree_cpu(hub.pid) - cpu_start[0]
+                            client_cpu[name] += time.process_time() - cpu_start[1]
                         finally:
                             client.close()
     finally:
@@ -222,14 +243,22 @@ def main() -> None:
     figures: dict[str, Any] = {"gap_s": args.gap, "runs": {}}
     for name in hubs:
         rows = {"push": summary(push[name]), "sse": summary(sse[name])}
+        records = max(1, len(push[name]))
+        cpu_ms = {"hub": hub_cpu[name] / records * 1e3, "client": client_cpu[name] / records * 1e3}
         figures["runs"][name] = {
             **rows,
+            "cpu_ms_per_record": cpu_ms,
             "push_ms": sorted(x * 1e3 for x in push[name]),
             "sse_ms": sorted(x * 1e3 for x in sse[name]),
         }
         for path, label in (("push", "log -> push service"), ("sse", "log -> SSE stream")):
             row = rows[path]
             print(f"  {name:<12} {label:<20} {row['p50_ms']:7.2f} {row['p99_ms']:9.2f} {row['max_ms']:9.2f}")
+    print("  hub          CPU ms per record: hub process (its encryption workers included); this process")
+    print("               (the probe, the logging call and the client's worker)")
+    for name in hubs:
+        cpu_ms = figures["runs"][name]["cpu_ms_per_record"]
+        print(f"  {name:<12} {cpu_ms['hub']:9.2f} {cpu_ms['client']:9.2f}")
     ours = figures["runs"]["this hub"]
     for key, path, stat, label in (
         ("push_p50", "push", "p50_ms", "log -> push service p50"),
@@ -243,6 +272,13 @@ def main() -> None:
         for path, label in (("push", "log -> push service"), ("sse", "log -> SSE")):
             print(
                 ratio_line(f"{label} p50, this hub / baseline", ours[path]["p50_ms"] / before[path]["p50_ms"])
+            )
+        base_cpu = before["cpu_ms_per_record"]["hub"]
+        if base_cpu > 0:
+            print(
+                ratio_line(
+                    "hub CPU per record, this hub / baseline", ours["cpu_ms_per_record"]["hub"] / base_cpu
+                )
             )
     save_figures("latency", figures)
 

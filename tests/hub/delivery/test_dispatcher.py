@@ -383,6 +383,37 @@ async def test_pushes_claimed_at_ingest_are_sent_without_a_step_and_recorded(out
     assert len(sender.sent) == 1
 
 
+@pytest.mark.parametrize(
+    ("level", "script", "wakes"),
+    [
+        (Level.ERROR, [], False),  # sent: nothing new is due
+        (Level.ERROR, [SendResult(outcome=Outcome.RETRY, status=503)], True),  # queued again
+        (Level.ERROR, [SendResult(outcome=Outcome.FAILED, status=400)], False),  # done with
+        (Level.CRITICAL, [], True),  # its re-push rounds are the loop's to schedule
+    ],
+    ids=["sent", "retry", "failed", "critical"],
+)
+async def test_a_handed_push_wakes_the_loop_only_when_it_leaves_work_due(
+    outbox: Outbox, level: Level, script: list[SendResult], wakes: bool
+) -> None:
+    """After the first pushes of an ingest are recorded, the background loop (not started here, so
+    its wake-up flag stays as the handed send left it) reads the outbox again only if a row is still
+    queued or the event re-pushes: a lone pushed WARNING costs no dispatcher step."""
+    outbox.add_device()
+    sender = FakeSender(script=list(script))
+    service = outbox.service(sender, lease=120)
+    event = event_store.NewEvent(id="e-handed", ts=outbox.clock(), level=level, title="Disk full", push=True)
+    with outbox.engine.begin() as conn:
+        result = event_store.insert_events(
+            conn, [event], key_id=None, now=outbox.clock(), repeat=REPEAT, lease=service.lease
+        )
+    service.send_claimed(list(result.claimed))
+    await asyncio.wait(set(service._handed))  # the handed send and its record
+    assert len(sender.sent) == 1
+    assert service._wakeup.is_set() is wakes
+    await service.aclose()
+
+
 class GatedSender(FakeSender):
     """Holds every send until the test releases it, and remembers the most it held at once."""
 

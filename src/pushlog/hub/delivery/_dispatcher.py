@@ -123,6 +123,11 @@ class OpenedTargets:
         return target
 
 
+def _repeats(claim: Claimed) -> bool:
+    """Whether the claim's event has CRITICAL re-push rounds to come (the loop schedules them)."""
+    return claim.event is not None and claim.event.get("repeat_next_at") is not None
+
+
 class DeliveryService:
     """The outbox dispatcher; see the module docstring."""
 
@@ -272,21 +277,33 @@ class DeliveryService:
         Must be called on the dispatcher's event loop."""
         if not claims or self._closing:
             return  # the leases expire and the loop claims the rows again
+        # The sends start here, not in the recording task: one loop turn sooner, ahead of the other
+        # work the commit woke (the notifications runner's round, whose thread takes the GIL).
+        contents: dict[str, PushContent] = {}
+        sends: list[tuple[Claimed, asyncio.Future[SendResult]]] = [
+            (claim, asyncio.ensure_future(self._send(claim, contents))) for claim in claims
+        ]
         task = asyncio.get_running_loop().create_task(
-            self._send_handed(claims), name="pushlog-delivery-handed"
+            self._send_handed(sends), name="pushlog-delivery-handed"
         )
         self._handed.add(task)
         task.add_done_callback(self._handed.discard)
 
-    async def _send_handed(self, claims: list[Claimed]) -> None:
-        contents: dict[str, PushContent] = {}
-        sending = [asyncio.ensure_future(self._send(claim, contents)) for claim in claims]
+    async def _send_handed(self, sends: list[tuple[Claimed, asyncio.Future[SendResult]]]) -> None:
+        report = StepReport()
+        settled = False
         try:
-            await self._record_as_done(list(zip(claims, sending, strict=True)), StepReport())
+            await self._record_as_done(sends, report)
+            settled = report.sent + report.failed + report.gone == len(sends)
         except Exception:  # unrecorded results: their leases expire and the rows are sent again
             log.exception("recording the first pushes of an ingest failed")
         finally:
-            self._wakeup.set()  # the loop re-reads when it next has work (retries, re-push rounds)
+            # The loop sleeps until the next moment it read from the outbox. These rows move it only
+            # if one is still queued (a retry, or a result not recorded: its lease), or if their event
+            # re-pushes (CRITICAL rounds): then it must read again. A push that was simply sent needs
+            # no step (a step is three transactions, each taking SQLite's write lock).
+            if not settled or any(_repeats(claim) for claim, _ in sends):
+                self._wakeup.set()
 
     async def _record_as_done(
         self, sends: list[tuple[Claimed, asyncio.Future[SendResult]]], report: StepReport
