@@ -143,7 +143,8 @@ def test_an_ingest_that_folds_or_resolves_returns_no_lines_and_the_stream_reads(
 
 
 def test_a_lone_event_and_a_batch_report_the_seqs_the_table_gave_them(engine: sa.Engine) -> None:
-    # a lone event's seq comes back from INSERT ... RETURNING, a batch's from a read after executemany
+    # a lone event's seq comes back from INSERT ... RETURNING; a batch's are given by the hub on SQLite,
+    # read back after the executemany elsewhere
     lone, first, second = new_event("lone"), new_event("first"), new_event("second")
     with engine.begin() as conn:
         reported = [
@@ -153,3 +154,26 @@ def test_a_lone_event_and_a_batch_report_the_seqs_the_table_gave_them(engine: sa
         table: dict[str, int] = dict(conn.execute(sa.select(events.c.id, events.c.seq)).all())
     assert [(item.id, seq) for seq, item in reported] == [(e.id, table[e.id]) for e in (lone, first, second)]
     assert table[lone.id] < table[first.id] < table[second.id]
+
+
+def test_a_batch_takes_the_seqs_the_table_would_have_given_its_rows(engine: sa.Engine) -> None:
+    # On SQLite the hub numbers a batch itself; the seq is the rowid, which the table gives as the
+    # largest + 1 (a deleted newest seq is given again). On PostgreSQL the sequence numbers it.
+    a, b, c, d, e = (new_event(title) for title in "abcde")
+    with engine.begin() as conn:
+        event_store.insert_events(conn, [a, b], key_id="k1", now=NOW, repeat=REPEAT)
+        seq_of_b = conn.execute(sa.select(events.c.seq).where(events.c.id == b.id)).scalar_one()
+        conn.execute(events.delete().where(events.c.id == b.id))
+        reported = event_store.insert_events(conn, [c, d], key_id="k1", now=NOW, repeat=REPEAT).stored
+        row = dict(
+            zip(
+                event_store._EVENT_COLUMNS,
+                event_store._row(e, key_id="k1", now=NOW, repeat=REPEAT),
+                strict=True,
+            )
+        )
+        conn.execute(events.insert().values(**row))  # numbered by the table
+        table: dict[str, int] = dict(conn.execute(sa.select(events.c.id, events.c.seq)).all())
+    assert [(item.id, seq) for seq, item in reported] == [(c.id, table[c.id]), (d.id, table[d.id])]
+    expected_c = seq_of_b if engine.dialect.name == "sqlite" else seq_of_b + 1
+    assert (table[c.id], table[d.id], table[e.id]) == (expected_c, expected_c + 1, expected_c + 2)

@@ -270,6 +270,7 @@ _EVENT_COLUMNS: Final = (
     "resolves",
 )
 _INSERT_EVENTS: Final = BulkInsert(events, _EVENT_COLUMNS)
+_INSERT_NUMBERED_EVENTS: Final = BulkInsert(events, ("seq", *_EVENT_COLUMNS))
 _INSERT_TAGS: Final = BulkInsert(event_tags, ("event_seq", "tag"))
 _INSERT_META: Final = BulkInsert(event_meta, ("event_seq", "key", "value"))
 
@@ -311,16 +312,39 @@ def _row(
 
 def _insert_rows(conn: sa.Connection, rows: Sequence[tuple[Any, ...]]) -> dict[str, int]:
     """Insert visible events (:func:`_row` tuples) in batch order; their ``seq`` by id. A lone
-    event (the latency-bound case) is one ``INSERT ... RETURNING``; a batch one ``executemany`` and
-    one SELECT of the seqs."""
+    event (the latency-bound case) is one ``INSERT ... RETURNING``. A batch is one ``executemany``:
+    on SQLite with the seqs it gives them itself (:func:`_next_seq`), elsewhere followed by one
+    SELECT of the seqs the database chose."""
     if not rows:
         return {}
     if len(rows) == 1:
         return {rows[0][0]: int(_INSERT_EVENTS.insert_returning(conn, rows[0], "seq"))}
+    first = _next_seq(conn, len(rows))
+    if first is not None:
+        _INSERT_NUMBERED_EVENTS.execute(conn, [(first + i, *row) for i, row in enumerate(rows)])
+        return {row[0]: first + i for i, row in enumerate(rows)}
     _INSERT_EVENTS.execute(conn, rows)
     ids = [row[0] for row in rows]
     found = conn.execute(_SEQS, {"ids": ids})
     return {row.id: row.seq for row in found}
+
+
+#: The largest seq SQLite gives a row (its rowid); past it SQLite would pick unused ones at random.
+_MAX_ROWID: Final = 2**63 - 1
+_LAST_SEQ: Final = sa.select(sa.func.max(events.c.seq))
+
+
+def _next_seq(conn: sa.Connection, count: int) -> int | None:
+    """On SQLite, the first of ``count`` seqs a batch inserted in order gets: ``seq`` is the rowid
+    (no ``AUTOINCREMENT``), so each insert takes the largest seq + 1, and this transaction holds
+    the write lock (``BEGIN IMMEDIATE``) since before this read. Numbering the rows before the
+    insert stores exactly what SQLite would and saves reading the seqs back (a SELECT of the batch's
+    ids). ``None`` on other databases (a sequence gives the seqs) or past the rowid range."""
+    if conn.dialect.name != "sqlite":
+        return None
+    last = conn.execute(_LAST_SEQ).scalar_one()
+    first = 1 if last is None else int(last) + 1
+    return first if first + count - 1 <= _MAX_ROWID else None
 
 
 #: Columns of a new line that :func:`_row` does not write: what they hold until the line changes.
