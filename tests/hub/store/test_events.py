@@ -177,3 +177,22 @@ def test_a_batch_takes_the_seqs_the_table_would_have_given_its_rows(engine: sa.E
     assert [(item.id, seq) for seq, item in reported] == [(c.id, table[c.id]), (d.id, table[d.id])]
     expected_c = seq_of_b if engine.dialect.name == "sqlite" else seq_of_b + 1
     assert (table[c.id], table[d.id], table[e.id]) == (expected_c, expected_c + 1, expected_c + 2)
+
+
+def test_the_id_lookup_finds_exactly_the_stored_ids_for_every_list_length(engine: sa.Engine) -> None:
+    # the read is compiled per power-of-two length and padded with the last id (store/_bulk.InList)
+    stored = [new_event(f"e{i}") for i in range(5)]
+    with engine.begin() as conn:
+        event_store.insert_events(conn, stored, key_id="k1", now=NOW, repeat=REPEAT)
+    known = [e.id for e in stored]
+    for length in (1, 2, 3, 5, 100, 130):
+        unknown = [str(uuid.uuid4()) for _ in range(length)]
+        for ids in (
+            unknown,
+            [*unknown[: length - 1], known[length % 5]],
+            [*known[:length], *unknown][:length],
+        ):
+            with engine.begin() as conn:
+                found = event_store.lookup(conn, ids)
+            assert found.checked == frozenset(ids)
+            assert found.found == frozenset(ids) & frozenset(known), (length, ids)

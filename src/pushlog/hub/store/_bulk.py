@@ -1,4 +1,5 @@
-"""Bulk inserts for the ingest path: one driver-level ``executemany`` per table and batch.
+"""Bulk statements for the ingest path: one driver-level ``executemany`` per table and batch, and
+reads of the rows whose key is in a list (:class:`InList`).
 
 ``conn.execute(table.insert(), rows)`` is convenient but spends most of its time in SQLAlchemy's
 per-row work (building parameter dicts, running every column's bind processor through generic
@@ -81,6 +82,39 @@ class BulkInsert:
         prepared = self._prepare(conn, returning=column)
         [params] = _parameters(prepared, [row])
         return conn.exec_driver_sql(prepared.sql, params).scalar_one()
+
+
+class InList:
+    """``SELECT columns FROM table WHERE key IN (values)`` through the driver, for plain values (the
+    key column has no bind processor; results come back as the driver gives them). A Core
+    ``IN`` with an expanding parameter renders and binds the list on every execution; this
+    compiles the statement once per connection and list length, rounded up to a power of two (the
+    list padded with its last value, which changes nothing an ``IN`` matches), so a handful of
+    statements serve every batch size."""
+
+    def __init__(self, table: sa.Table, columns: Sequence[str], key: str) -> None:
+        self.table = table
+        self.columns = tuple(columns)
+        self.key = key
+
+    def rows(self, conn: sa.Connection, values: Sequence[Any]) -> list[Any]:
+        """The matching rows (tuples in ``columns`` order); none for no values."""
+        if not values:
+            return []
+        size = 1 << (len(values) - 1).bit_length()
+        cache_key = ("pushlog.in", self.table.name, self.columns, self.key, size)
+        prepared = conn.info.get(cache_key)
+        if prepared is None:
+            names = [f"v{i}" for i in range(size)]
+            statement = sa.select(*(self.table.c[c] for c in self.columns)).where(
+                self.table.c[self.key].in_([sa.bindparam(name) for name in names])
+            )
+            compiled = statement.compile(dialect=conn.dialect)
+            prepared = conn.info[cache_key] = (compiled.string, compiled.positional, names)
+        sql, positional, names = prepared
+        padded = [*values, *[values[-1]] * (size - len(values))]
+        params = tuple(padded) if positional else dict(zip(names, padded, strict=True))
+        return list(conn.exec_driver_sql(sql, params).fetchall())
 
 
 def _parameters(prepared: _Prepared, rows: Iterable[Sequence[Any]]) -> list[Any]:

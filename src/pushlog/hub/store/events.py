@@ -23,7 +23,7 @@ from ..._event import MAX_COUNT
 from ..._levels import POLICIES, Level
 from .._clock import format_time
 from . import _cursor, alerts, incidents, outbox, rollups
-from ._bulk import BulkInsert
+from ._bulk import BulkInsert, InList
 from ._locks import INGEST, hold_for_transaction
 from ._tables import UTCDateTime, as_utc, event_meta, event_tags, events
 
@@ -106,10 +106,11 @@ def meta_text(value: Any) -> str | None:
     return None
 
 
-#: A batch's ids in one expanding parameter: the statement is built and compiled once, not per batch
-#: with a bound value per id (a third of the cost of a 100-id lookup).
+#: Which of a batch's ids are stored: read once per ingest transaction, through the driver
+#: (a Core expanding ``IN`` rendered and bound the 100 ids anew each time: two thirds of the read).
+_STORED_IDS: Final = InList(events, ("id",), "id")
+#: A batch's ids in one expanding parameter (the seqs read back after a batch insert off SQLite).
 _IDS: Final[sa.BindParameter[Any]] = sa.bindparam("ids", expanding=True)
-_STORED_IDS: Final = sa.select(events.c.id).where(events.c.id.in_(_IDS))
 _SEQS: Final = sa.select(events.c.id, events.c.seq).where(events.c.id.in_(_IDS))
 
 
@@ -130,8 +131,8 @@ def lookup(conn: sa.Connection, ids: Sequence[str]) -> Stored:
     if not checked:
         return Stored(checked, frozenset())
     hold_for_transaction(conn, INGEST)
-    found = conn.execute(_STORED_IDS, {"ids": list(checked)}).scalars()
-    return Stored(checked, frozenset(found))
+    found = _STORED_IDS.rows(conn, list(checked))
+    return Stored(checked, frozenset(row[0] for row in found))
 
 
 def insert_events(
