@@ -25,8 +25,9 @@ from .._broker import Broker
 from .._clock import Clock
 from ..attention import PushFacts
 from ..config import PUSH_TTL
+from ..store import READ_ONLY, outbox
 from ..store import notifications as store
-from ..store import outbox
+from ..store import triggers as trigger_store
 from ..store._tables import devices
 from ._schedule import local_time_of, zone_of
 from ._triggers import BATCH as TRIGGER_BATCH
@@ -93,17 +94,42 @@ def expand(conn: sa.Connection, row: dict[str, Any], *, now: _dt.datetime) -> in
     return reach.devices
 
 
-def run_due(engine: sa.Engine, *, now: _dt.datetime, ttl: int = PUSH_TTL) -> Expanded:
-    """Start the notifications of triggers (events since the last round), then expand every
-    notification due at ``now``, each in its own transaction. ``ttl``: of triggered notifications."""
-    done = Expanded()
+def _read_only(engine: sa.Engine) -> sa.Connection:
+    """A connection for reads only (a deferred ``BEGIN`` on SQLite: no write lock, beside ingest)."""
+    return engine.connect().execution_options(**READ_ONLY)
+
+
+def _trigger_round(engine: sa.Engine, *, now: _dt.datetime, ttl: int) -> int:
+    """Create the notifications of events since the trigger cursor; returns how many were made.
+
+    A read-only look comes first and the write transaction (``BEGIN IMMEDIATE`` on SQLite: the
+    write lock ingest needs) is taken only when a cursor exists and an event lies after it; the
+    transaction re-reads both under its lock, so the look can only skip work that is really absent.
+    What the look cannot see is covered elsewhere: a trigger created after it starts the cursor at
+    the newest event of its own transaction (events before it are not its to take), and an event
+    committed after it bumps the broker's generation after its commit, which wakes the runner for
+    another round that sees it.
+    """
+    made = 0
+    with _read_only(engine) as conn:
+        if not trigger_store.pending(conn):
+            return made
     while True:  # a round reads a batch of events; full batches mean more are waiting
         with engine.begin() as conn:
-            made, read = run_triggers(conn, now=now, ttl=ttl)
-        done.triggered += made
+            created, read = run_triggers(conn, now=now, ttl=ttl)
+        made += created
         if read < TRIGGER_BATCH:
-            break
-    with engine.connect() as conn:
+            return made
+
+
+def run_due(engine: sa.Engine, *, now: _dt.datetime, ttl: int = PUSH_TTL, due: bool = True) -> Expanded:
+    """Start the notifications of triggers (events since the last round), then, unless ``due`` is
+    false, expand every notification due at ``now``, each in its own transaction. ``ttl``: of
+    triggered notifications."""
+    done = Expanded(triggered=_trigger_round(engine, now=now, ttl=ttl))
+    if not due:
+        return done
+    with _read_only(engine) as conn:
         ids = store.due(conn, now=now, limit=1000)
     for notification_id in ids:
         with engine.begin() as conn:
@@ -117,7 +143,15 @@ def run_due(engine: sa.Engine, *, now: _dt.datetime, ttl: int = PUSH_TTL) -> Exp
 
 class NotificationRunner:
     """Runs :func:`run_due` in the hub: when the next notification is due, on :meth:`wake`, and at
-    least every :data:`MAX_IDLE` seconds; tells the dispatcher when it queued deliveries."""
+    least every :data:`MAX_IDLE` seconds; tells the dispatcher when it queued deliveries.
+
+    Committed events wake it too (for triggers), but such a wake reads due notifications only once
+    the deadline last computed has come: every path that creates a notification in this process
+    calls :meth:`wake` (``POST /v1/notifications``; triggers, through :meth:`run_once`), cancelling
+    and pruning only remove work (an early look finds nothing), and a local-time schedule is one
+    notification whose per-zone times are deliveries' (the dispatcher's). A notification another
+    hub process created is that process's runner's; this one looks within :data:`MAX_IDLE`.
+    """
 
     def __init__(
         self,
@@ -136,17 +170,19 @@ class NotificationRunner:
         self._on_queued = on_queued
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        #: Whether the next round must read due notifications (set by :meth:`wake`).
+        self._look = True
         self._loop: asyncio.AbstractEventLoop | None = None
-        #: Completed rounds (tests wait for this to move).
+        #: Completed rounds, the deadline's read included (tests wait for this to move).
         self.rounds = 0
 
-    async def run_once(self) -> Expanded:
-        done = await asyncio.to_thread(run_due, self._engine, now=self._clock(), ttl=self._ttl)
+    async def run_once(self, *, due: bool = True) -> Expanded:
+        """One round; ``due``: also expand due notifications (not only triggers)."""
+        done = await asyncio.to_thread(run_due, self._engine, now=self._clock(), ttl=self._ttl, due=due)
         if done.triggered:  # due now, or later: either way the next look is at the earliest start
             self.wake()
         if done.deliveries:
             self._on_queued()
-        self.rounds += 1
         return done
 
     def start(self) -> None:
@@ -166,26 +202,37 @@ class NotificationRunner:
     def wake(self) -> None:
         """Look now (a notification was created or cancelled); safe from any thread."""
         if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._wake.set)
+            self._loop.call_soon_threadsafe(self._look_now)
 
-    def _next(self) -> float:
-        with self._engine.connect() as conn:
+    def _look_now(self) -> None:
+        self._look = True
+        self._wake.set()
+
+    def _next(self) -> _dt.datetime:
+        """When due notifications must be read next: the earliest start, within :data:`MAX_IDLE`."""
+        now = self._clock()
+        latest = now + _dt.timedelta(seconds=MAX_IDLE)
+        with _read_only(self._engine) as conn:
             start = store.next_start(conn)
-        if start is None:
-            return MAX_IDLE
-        return min(MAX_IDLE, max(0.0, (start - self._clock()).total_seconds()))
+        return latest if start is None else max(now, min(latest, start))
 
     async def _run(self) -> None:
+        deadline = self._clock()
         while True:
             self._wake.clear()
-            idle = MAX_IDLE
+            look, self._look = self._look or self._clock() >= deadline, False
             try:
-                await self.run_once()
-                idle = await asyncio.to_thread(self._next)
+                await self.run_once(due=look)
+                if look:
+                    deadline = await asyncio.to_thread(self._next)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a failed round must not end the runner; the next one retries
                 print(f"pushlog hub: notification round failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+                deadline = self._clock() + _dt.timedelta(seconds=MAX_IDLE)
+                self._look = True
+            self.rounds += 1
+            idle = (deadline - self._clock()).total_seconds()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), max(idle, 0.05))
 

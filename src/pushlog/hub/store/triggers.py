@@ -72,6 +72,17 @@ def cursor(conn: sa.Connection) -> int | None:
     return None if found is None else int(found)
 
 
+def pending(conn: sa.Connection) -> bool:
+    """Whether triggers have events to read: a cursor exists and a visible event lies after it. One
+    plain read that locks nothing (the runner asks it on a read-only connection before it takes a
+    write transaction for :func:`cursor` and :func:`events_after`)."""
+    position = sa.cast(
+        sa.select(settings.c.value).where(settings.c.key == CURSOR).scalar_subquery(), sa.BigInteger
+    )
+    after = sa.select(events.c.seq).where(events.c.seq > position, events.c.merged_into.is_(None))
+    return bool(conn.execute(sa.select(after.exists())).scalar())
+
+
 def move_cursor(conn: sa.Connection, seq: int) -> None:
     if not conn.execute(settings.update().where(settings.c.key == CURSOR).values(value=str(seq))).rowcount:
         conn.execute(settings.insert().values(key=CURSOR, value=str(seq)))
