@@ -29,7 +29,7 @@ from ._ratelimit import RateLimiter
 from ._streams import StreamSlots
 from .config import HubConfig
 from .rules import RulesEngine
-from .store import READ_ONLY, alerts
+from .store import alerts, connect_read_only
 
 if TYPE_CHECKING:  # delivery imports aiohttp; the app loads it only when the hub starts
     from .delivery import DeliveryService, Sender
@@ -120,7 +120,7 @@ class HubState:
         engine = self.require_engine()
 
         def run() -> T:
-            with engine.connect().execution_options(**READ_ONLY) as conn, conn.begin():
+            with connect_read_only(engine) as conn, conn.begin():
                 return fn(conn, *args, **kwargs)
 
         return await anyio.to_thread.run_sync(run)

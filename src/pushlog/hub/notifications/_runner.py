@@ -25,7 +25,7 @@ from .._broker import Broker
 from .._clock import Clock
 from ..attention import PushFacts
 from ..config import PUSH_TTL
-from ..store import READ_ONLY, outbox
+from ..store import connect_read_only, outbox
 from ..store import notifications as store
 from ..store import triggers as trigger_store
 from ..store._tables import devices
@@ -94,11 +94,6 @@ def expand(conn: sa.Connection, row: dict[str, Any], *, now: _dt.datetime) -> in
     return reach.devices
 
 
-def _read_only(engine: sa.Engine) -> sa.Connection:
-    """A connection for reads only (a deferred ``BEGIN`` on SQLite: no write lock, beside ingest)."""
-    return engine.connect().execution_options(**READ_ONLY)
-
-
 def _trigger_round(engine: sa.Engine, *, now: _dt.datetime, ttl: int) -> int:
     """Create the notifications of events since the trigger cursor; returns how many were made.
 
@@ -111,7 +106,7 @@ def _trigger_round(engine: sa.Engine, *, now: _dt.datetime, ttl: int) -> int:
     another round that sees it.
     """
     made = 0
-    with _read_only(engine) as conn:
+    with connect_read_only(engine) as conn:
         if not trigger_store.pending(conn):
             return made
     while True:  # a round reads a batch of events; full batches mean more are waiting
@@ -129,7 +124,7 @@ def run_due(engine: sa.Engine, *, now: _dt.datetime, ttl: int = PUSH_TTL, due: b
     done = Expanded(triggered=_trigger_round(engine, now=now, ttl=ttl))
     if not due:
         return done
-    with _read_only(engine) as conn:
+    with connect_read_only(engine) as conn:
         ids = store.due(conn, now=now, limit=1000)
     for notification_id in ids:
         with engine.begin() as conn:
@@ -212,7 +207,7 @@ class NotificationRunner:
         """When due notifications must be read next: the earliest start, within :data:`MAX_IDLE`."""
         now = self._clock()
         latest = now + _dt.timedelta(seconds=MAX_IDLE)
-        with _read_only(self._engine) as conn:
+        with connect_read_only(self._engine) as conn:
             start = store.next_start(conn)
         return latest if start is None else max(now, min(latest, start))
 

@@ -6,6 +6,6 @@ queries; ``retention`` deletes expired events; ``outbox`` is the only writer of 
 (statuses, enqueue, claims, receipts).
 """
 
-from ._engine import READ_ONLY, create_engine, migrate, reclaim_space
+from ._engine import connect_read_only, create_engine, migrate, reclaim_space
 
-__all__ = ["READ_ONLY", "create_engine", "migrate", "reclaim_space"]
+__all__ = ["connect_read_only", "create_engine", "migrate", "reclaim_space"]

@@ -30,6 +30,12 @@ from ._locks import MIGRATE, hold_for_transaction
 READ_ONLY: Final = {"pushlog_read_only": True}
 
 
+def connect_read_only(engine: sa.Engine) -> sa.Connection:
+    """A connection with :data:`READ_ONLY`: its transactions never take SQLite's write lock, so
+    they run beside ingest (on an older snapshot where a write is in progress)."""
+    return engine.connect().execution_options(**READ_ONLY)
+
+
 def is_read_only(conn: sa.Connection) -> bool:
     """Whether ``conn`` runs with :data:`READ_ONLY`: on SQLite, every other transaction holds the
     write lock from its start (``BEGIN IMMEDIATE``), so no two of them overlap."""
