@@ -106,9 +106,11 @@ class HubState:
         engine = self.require_engine()
 
         def run() -> tuple[T, list[dict[str, Any]]]:
-            with engine.begin() as conn:
-                result = fn(conn, *args, **kwargs)
-            return result, alerts.take_resolved(conn)
+            with engine.connect() as conn:
+                resolved = alerts.noting_resolved(conn)
+                with conn.begin():
+                    result = fn(conn, *args, **kwargs)
+            return result, resolved
 
         result, resolved = await anyio.to_thread.run_sync(run)
         if resolved:

@@ -36,6 +36,18 @@ def connect_read_only(engine: sa.Engine) -> sa.Connection:
     return engine.connect().execution_options(**READ_ONLY)
 
 
+#: Execution option holding :func:`engine_memo`'s dict, given to every engine :func:`create_engine` makes.
+_MEMO: Final = "pushlog_memo"
+
+
+def engine_memo(conn: sa.Connection) -> dict[str, Any] | None:
+    """A dict that lives as long as ``conn``'s engine, for what a store module keeps of the whole
+    database between transactions (each under its own key); ``None`` for an engine not made by
+    :func:`create_engine`, whose callers read every time. Kept on the engine, not in module state."""
+    memo = conn.get_execution_options().get(_MEMO)
+    return memo if isinstance(memo, dict) else None
+
+
 def is_read_only(conn: sa.Connection) -> bool:
     """Whether ``conn`` runs with :data:`READ_ONLY`: on SQLite, every other transaction holds the
     write lock from its start (``BEGIN IMMEDIATE``), so no two of them overlap."""
@@ -81,7 +93,7 @@ def create_engine(url: str, *, busy_timeout: float = BUSY_TIMEOUT_MS / 1000) -> 
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, busy_ms=int(busy_timeout * 1000))
-    return sa.create_engine(parsed, pool_pre_ping=True, **_JSON_CODEC)
+    return sa.create_engine(parsed, pool_pre_ping=True, execution_options={_MEMO: {}}, **_JSON_CODEC)
 
 
 def _sqlite_engine(url: sa.URL, *, busy_ms: int) -> sa.Engine:
@@ -98,6 +110,7 @@ def _sqlite_engine(url: sa.URL, *, busy_ms: int) -> sa.Engine:
         # turn (FIFO) made each ingest transaction re-read the index pages the previous one, on
         # another connection, had just written (about 1-2 ms of CPU per 100-event batch).
         pool_use_lifo=True,
+        execution_options={_MEMO: {}},
         **_JSON_CODEC,
     )
 

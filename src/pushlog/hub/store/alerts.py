@@ -12,17 +12,16 @@ dispatcher builds that round from the line as it is now, resolved, so the device
 resolved after 14m" under the same collapse key (Web Push ``Topic`` and tag, APNs collapse id, FCM
 collapse key) and the notification already shown is replaced in place (``delivery/_payload.py``).
 
-Live streams hear it too: the lines a transaction resolves are noted against its connection
-(:func:`take_resolved`); the one who commits (``HubState.db``) takes them after the commit and hands
-them to the broker, which sends ``event: resolved`` to every stream (and, through the relay, to the
-other hub processes' streams). A transaction that fails is never taken from, so nothing is announced.
+Live streams hear it too: a caller that will announce what its transaction resolves opens the
+transaction on a connection from :func:`noting_resolved` (``HubState.db`` does), the lines resolved are
+noted in that connection's list, and after the commit the caller hands them to the broker, which sends
+``event: resolved`` to every stream (and, through the relay, to the other hub processes' streams). A
+transaction that fails is never announced; a connection not opened so notes nothing.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import threading
-import weakref
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -36,18 +35,18 @@ from ._tables import events
 #: ``resolved_by`` column width.
 RESOLVED_BY_CHARS: Final = 200
 
-#: Lines resolved by a transaction, by its connection, until the committer takes them. Weak keys: a
-#: connection whose transaction failed is forgotten with it.
-_noted: weakref.WeakKeyDictionary[sa.Connection, list[dict[str, Any]]] = weakref.WeakKeyDictionary()
-_noted_lock = threading.Lock()  # transactions run in worker threads
+#: Execution option holding the list a connection's resolved lines are noted in.
+_NOTED: Final = "pushlog_resolved"
 
 
-def take_resolved(conn: sa.Connection) -> list[dict[str, Any]]:
-    """The lines ``conn``'s transaction resolved, as the live stream's ``resolved`` payloads
-    (``{"id", "seq", "resolved_at", "resolved_by", "resolved_after_s"}``), oldest first; forgotten
-    here. Call it after the commit."""
-    with _noted_lock:
-        return _noted.pop(conn, [])
+def noting_resolved(conn: sa.Connection) -> list[dict[str, Any]]:
+    """Note the lines ``conn``'s transactions resolve from now on, as the live stream's ``resolved``
+    payloads (``{"id", "seq", "resolved_at", "resolved_by", "resolved_after_s"}``), oldest first of
+    each resolution, in the list returned. Announce them only once the transaction has committed.
+    The list belongs to this connection (an execution option), so it ends with it."""
+    noted: list[dict[str, Any]] = []
+    conn.execution_options(**{_NOTED: noted})
+    return noted
 
 
 def open_alerts() -> list[sa.ColumnElement[bool]]:
@@ -111,8 +110,11 @@ def resolve_lines(conn: sa.Connection, rows: Sequence[Any], *, by: str, now: _dt
 
 
 def _note(conn: sa.Connection, lines: Sequence[Any], *, by: str, now: _dt.datetime) -> None:
+    noted = conn.get_execution_options().get(_NOTED)
+    if noted is None:
+        return  # nobody will announce this transaction's resolutions
     resolved_at = format_time(now)
-    payloads = [
+    noted.extend(
         {
             "id": line.id,
             "seq": line.seq,
@@ -121,9 +123,7 @@ def _note(conn: sa.Connection, lines: Sequence[Any], *, by: str, now: _dt.dateti
             "resolved_after_s": _after(line.received_at, now),
         }
         for line in sorted(lines, key=lambda line: line.seq)
-    ]
-    with _noted_lock:
-        _noted.setdefault(conn, []).extend(payloads)
+    )
 
 
 def resolve_event(conn: sa.Connection, event_id: str, *, by: str, now: _dt.datetime) -> int:

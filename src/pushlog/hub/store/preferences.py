@@ -5,7 +5,8 @@ id as a string; no users table is needed). What a device gets is decided with it
 (:func:`recipients`): the device's own document, else its user's, else the defaults.
 
 Every push goes through :func:`recipients`, which needs whether any document exists and the whole
-categories table: on SQLite both are kept in memory per database (:class:`_Tables`), since every
+categories table: on SQLite both are kept in memory per database (:class:`_Tables`, in the engine's
+memo: ``_engine.engine_memo``), since every
 writer of the two tables is in this module and one hub process is the only writer. A write drops
 them at once and again when its transaction ends (a read inside that transaction may have seen the
 write, which a rollback undoes); SQLite's write transactions never overlap (``BEGIN IMMEDIATE``), so
@@ -16,7 +17,6 @@ older snapshot) and PostgreSQL (other hub processes write too) read the tables e
 from __future__ import annotations
 
 import datetime as _dt
-import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final, Literal
@@ -25,7 +25,7 @@ import msgspec
 import sqlalchemy as sa
 
 from ..attention import Category, PreferenceDocument, Recipient
-from ._engine import is_read_only
+from ._engine import engine_memo, is_read_only
 from ._tables import categories, devices, preferences
 
 SubjectKind = Literal["device", "user"]
@@ -41,27 +41,33 @@ class _Tables:
     categories: dict[str, Category] | None = None
 
 
-_KNOWN: Final[weakref.WeakKeyDictionary[sa.Engine, _Tables]] = weakref.WeakKeyDictionary()
+#: Key of :class:`_Tables` in the engine's memo (``_engine.engine_memo``).
+_MEMO_KEY: Final = "preferences.tables"
 
 
 def _known(conn: sa.Connection) -> _Tables | None:
     """The tables as kept for ``conn``'s database, or None where a kept copy could be stale (see
-    the module docstring)."""
+    the module docstring) or the engine keeps nothing."""
     if conn.dialect.name != "sqlite" or is_read_only(conn):
         return None
-    known = _KNOWN.get(conn.engine)
-    if known is None:
-        known = _KNOWN[conn.engine] = _Tables()
+    memo = engine_memo(conn)
+    if memo is None:
+        return None
+    known = memo.get(_MEMO_KEY)
+    if not isinstance(known, _Tables):
+        known = memo[_MEMO_KEY] = _Tables()
     return known
 
 
 def _changed(conn: sa.Connection) -> None:
     """A write to ``preferences`` or ``categories``: forget what was kept, now and when the write's
     transaction ends (committed or rolled back)."""
-    engine = conn.engine
+    memo = engine_memo(conn)
+    if memo is None:
+        return
 
     def forget(*_: Any) -> None:
-        _KNOWN.pop(engine, None)
+        memo.pop(_MEMO_KEY, None)
 
     forget()
     if conn.dialect.name == "sqlite":
