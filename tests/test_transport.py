@@ -8,13 +8,17 @@ import json
 import os
 import pathlib
 import socket
+import ssl
 import subprocess
 import sys
+from typing import Any
 
 import httpx
 import pytest
+from pytest_httpserver import HTTPServer
 from tests.conftest import StandInHub
 from tests.support.clock import FakeClock
+from tests.support.tls import self_signed
 
 from pushlog import _transport
 from pushlog._dsn import parse_dsn
@@ -30,6 +34,7 @@ from pushlog._transport import (
     backoff_delay,
     retry_delay,
     send_now,
+    tls_verify,
 )
 
 
@@ -160,3 +165,36 @@ def test_request_bodies_encode_alike_with_or_without_msgspec(
     assert json.loads(_transport.encode_json(value)) == {**value, "odd": "/x"}
     with pytest.raises(UnicodeEncodeError):  # what the worker's screen() repairs
         _transport.encode_json({"title": "bad \ud800"})
+
+
+def test_an_http_hub_loads_no_ca_bundle_and_its_context_verifies_any_tls(tmp_path: pathlib.Path) -> None:
+    cert, key = self_signed(tmp_path)
+    served = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    served.load_cert_chain(cert, key)
+    trusted = ssl.create_default_context(cafile=str(cert))
+    with HTTPServer(ssl_context=served) as tls_server:
+        tls_server.expect_request("/ok").respond_with_data("ok")
+        url = tls_server.url_for("/ok")
+        with httpx.Client(verify=trusted) as proper:  # the server is sound for a client that trusts it
+            assert proper.get(url).text == "ok"
+        context = tls_verify("http://127.0.0.1:9")
+        assert isinstance(context, ssl.SSLContext) and context.cert_store_stats()["x509_ca"] == 0
+        with httpx.Client(verify=context) as client, pytest.raises(httpx.ConnectError, match="verify failed"):
+            client.get(url)  # a handshake it was never meant to make fails: never unverified
+    assert tls_verify("https://hub.example") is True  # httpx's own full verification
+
+
+def test_hub_transport_passes_its_tls_verification_to_httpx(monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[Any] = []
+    real_client = httpx.Client
+
+    def client(**kwargs: Any) -> httpx.Client:
+        made.append(kwargs["verify"])
+        return real_client(**kwargs)
+
+    monkeypatch.setattr(httpx, "Client", client)
+    for dsn in ("http://pl_k@127.0.0.1:9", "https://pl_k@hub.example"):
+        hub = HubTransport(parse_dsn(dsn), transport=httpx.MockTransport(lambda r: httpx.Response(202)))
+        assert hub.attempt("/v1/events", b"{}").outcome is Outcome.SENT
+        hub.close()
+    assert isinstance(made[0], ssl.SSLContext) and made[1] is True

@@ -36,6 +36,7 @@ from ._retry_after import parse_retry_after
 
 TYPE_CHECKING = False  # without importing typing: see _lean_typing.py
 if TYPE_CHECKING:
+    import ssl
     from typing import Any, Final
 
     import httpx
@@ -53,6 +54,23 @@ def load_http() -> None:
     """Import httpx (and ssl) now. A client that has a hub to send to calls it when it is made, so its
     first send is not slowed by the import; ``import pushlog`` and inert clients never pay for it."""
     import httpx  # noqa: F401
+
+
+def tls_verify(base_url: str) -> ssl.SSLContext | bool:
+    """httpx's ``verify=`` for a hub at ``base_url``.
+
+    ``https://``: ``True``, httpx's full verification against certifi's CA bundle. ``http://``: a
+    client context that trusts no certificate at all. Requests go only to ``base_url`` and never follow
+    redirects, so an http:// hub never makes a TLS handshake: httpx would still build its default
+    context and load the whole CA bundle (about 1.5 MB resident) for nothing. If a handshake ever
+    happened it would fail (certificates and host names are still required, no CA is trusted), never
+    go unverified. Proxies from the environment are verified by httpcore's own default context.
+    """
+    if not base_url.startswith("http://"):
+        return True
+    import ssl
+
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED and check_hostname by default
 
 
 def user_agent() -> str:
@@ -250,6 +268,7 @@ class HubTransport:
             },
             follow_redirects=False,
             transport=self._transport,
+            verify=tls_verify(self.dsn.base_url),
         )
 
     def attempt(
