@@ -17,7 +17,9 @@ serializes, redacts and posts: nothing is measured with the network path switche
 * Phase C, Sentry: ``LoggingIntegration(event_level=WARNING)`` with a transport that drops every
   envelope, with the default 100 breadcrumbs and with ``max_breadcrumbs=0``, calling thread.
 * Footprint: RSS and time ``import pushlog`` adds over bare Python (fresh processes alternating), and
-  RSS above bare Python once 10,000 WARNINGs were delivered to the live hub.
+  RSS above bare Python once 10,000 WARNINGs were delivered to the live hub, stage by stage, in a
+  child running only logging and pushlog: with this venv's packages, and with only what a plain
+  ``pip install pushlog`` brings (no httpx CLI, h2 or msgspec).
 * Peak memory with the hub down (fresh process each): the queue bound holds.
 
 Targets (issue 15): calling thread PushHandler <= 1.2x QueueHandler; whole process <= 2.5x
@@ -29,6 +31,7 @@ Usage: ``python benchmarks/bench_emit.py [--quick] [--smoke] [--wall]``.
 from __future__ import annotations
 
 import gc
+import itertools
 import json
 import logging
 import logging.handlers
@@ -407,21 +410,111 @@ def import_phase(env: dict[str, str]) -> dict[str, dict[str, float]]:
     return rows
 
 
-def steady_rss_child(records: int, dsn: str) -> dict[str, float]:
-    """RSS above the interpreter's start (bare Python) once ``records`` WARNINGs were delivered."""
-    log = logging.getLogger("bench.steady")
-    log.propagate = False
-    log.setLevel(logging.INFO)
-    handler = PushHandler(dsn, dedup_window=0, rate_limit=False)
-    log.addHandler(handler)
-    for i in range(records):
-        warning(log, i)
-        if i % 1000 == 999:
-            handler.client.flush(FLUSH_TIMEOUT)  # the default queue (10,000) is never the limit here
-    if not handler.client.flush(FLUSH_TIMEOUT):
-        raise SystemExit("steady: not everything was delivered")
+#: The steady-state child: a script of its own (not this module, whose harness imports asyncio,
+#: httpx and more before pushlog), so it holds what an application's process holds: ``logging``,
+#: pushlog and what pushlog loads. Marks are RSS in bytes after each stage, the first at the start
+#: (bare Python). ``ssl``, ``httpx`` and ``httpcore`` (which httpx imports lazily since 0.29) are
+#: imported as stages of their own to split the figure; a sending client imports them anyway, so the
+#: total is the same.
+_STEADY_PROBE = """
+import gc, os, sys
+def rss():
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+marks = [rss()]
+def mark():
     gc.collect()
-    return {"rss_mb": _rss_bytes() / 1e6}
+    marks.append(rss())
+import logging
+mark()
+import pushlog
+mark()
+import ssl
+mark()
+import httpx
+mark()
+import httpcore
+mark()
+log = logging.getLogger('bench.steady')
+log.propagate = False
+log.setLevel(logging.INFO)
+handler = pushlog.PushHandler(sys.argv[1], dedup_window=0, rate_limit=False)
+log.addHandler(handler)
+mark()
+records = int(sys.argv[2])
+for i in range(records):
+    log.warning('payment %s failed', i, extra={'user_id': i, 'plan': 'pro'})
+    if i == 0 or i % 1000 == 999:  # the default queue (10,000) is never the limit here
+        if not handler.client.flush(60.0):
+            raise SystemExit('steady: not everything was delivered')
+        if i == 0:
+            mark()
+if not handler.client.flush(60.0):
+    raise SystemExit('steady: not everything was delivered')
+mark()
+print(' '.join(map(str, marks)))
+"""
+
+#: What each stage of :data:`_STEADY_PROBE` adds (the first mark is bare Python).
+STEADY_STAGES: Final = (
+    "import logging",
+    "import pushlog",
+    "ssl (the module, libssl and libcrypto)",
+    "httpx (with its CLI when click/rich are installed)",
+    "httpcore, h11 (and h2 when installed)",
+    "PushHandler (redaction rules)",
+    "first record delivered (connection, JSON encoder, worker)",
+    "the other records delivered (allocator high-water)",
+)
+
+#: The distributions a plain ``pip install pushlog`` brings (no extras), found from the installed
+#: metadata: pushlog's own requirements without extras, and theirs, with environment markers.
+PLAIN_ROOT: Final = "httpx"
+
+
+def plain_install_path(into: Path) -> Path:
+    """A directory holding links to what a plain ``pip install pushlog`` puts on ``sys.path``: the
+    pushlog package being measured and the installed distributions of httpx's requirements without
+    extras, recursively (no click/rich/pygments, so httpx does not import its CLI; no h2, no
+    msgspec). A child run with ``python -S`` and ``PYTHONPATH`` set to it sees nothing else of this
+    venv's site-packages; no network, and the measuring interpreter is left as it is."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    seen: set[str] = set()
+    todo = [PLAIN_ROOT]
+    while todo:
+        name = todo.pop().lower().replace("_", "-")
+        if name in seen:
+            continue
+        seen.add(name)
+        dist = metadata.distribution(name)
+        for line in dist.requires or ():
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                todo.append(requirement.name)
+        root = Path(str(dist.locate_file("")))
+        for top in {Path(str(f)).parts[0] for f in dist.files or ()}:
+            if top.endswith((".dist-info", ".pth")) or top in ("..", "__pycache__"):
+                continue
+            if not (into / top).exists() and (root / top).exists():
+                (into / top).symlink_to(root / top)
+    package = Path(pushlog.__file__).resolve().parent
+    (into / package.name).symlink_to(package)
+    return into
+
+
+def steady_rss(dsn: str, records: int, env: dict[str, str], *, flags: tuple[str, ...] = ()) -> list[float]:
+    """MB added by each of :data:`STEADY_STAGES` in a fresh child (after one run that fills the
+    bytecode cache)."""
+    command = [sys.executable, *flags, "-c", _STEADY_PROBE, dsn]
+    subprocess.run([*command, "10"], capture_output=True, check=True, env=env, timeout=600)
+    done = subprocess.run([*command, str(records)], capture_output=True, text=True, env=env, timeout=600)
+    if done.returncode != 0:
+        raise SystemExit(f"steady footprint child failed:\n{done.stdout}\n{done.stderr}")
+    marks = [int(x) for x in done.stdout.split()]
+    return [(b - a) / 1e6 for a, b in itertools.pairwise(marks)]
 
 
 def footprint_phase(dsn: str) -> dict[str, Any]:
@@ -444,17 +537,24 @@ def footprint_phase(dsn: str) -> dict[str, Any]:
         f"{source['rss_mb']:.1f} MB RSS, {source['cpu_ms']:.1f} ms CPU"
     )
     records = 1_000 if SMOKE else 10_000
-    code = "import os; print(int(open('/proc/self/statm').read().split()[1]) * os.sysconf('SC_PAGE_SIZE'))"
-    with tempfile.TemporaryDirectory(prefix="pushlog-pyc-") as cache:
+    with tempfile.TemporaryDirectory(prefix="pushlog-pyc-") as cache, tempfile.TemporaryDirectory() as plain:
         env = bytecode_env(cache)
-        bare = statistics.median(
-            int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout)
-            / 1e6
-            for _ in range(3)
-        )
-        run_child("steady_rss_child", 10, dsn, env=env)  # fills the bytecode cache
-        steady = run_child("steady_rss_child", records, dsn, env=env)["rss_mb"] - bare
-    print(f"  RSS after {records:,} delivered records: {steady:.1f} MB above bare Python (target <= 15)")
+        here = steady_rss(dsn, records, env)
+        alone = {**env, "PYTHONPATH": str(plain_install_path(Path(plain)))}
+        bare = steady_rss(dsn, records, alone, flags=("-S",))
+    steady, steady_plain = sum(here), sum(bare)
+    print(
+        f"\nRSS after {records:,} delivered records, above bare Python, in a child running only logging "
+        f"and pushlog (target <= 15 MB):\n  {'stage':<60} {'this venv':>9} {'plain':>9}"
+    )
+    for stage, mine, theirs in zip(STEADY_STAGES, here, bare, strict=True):
+        print(f"  {stage:<60} {mine:6.1f} MB {theirs:6.1f} MB")
+    print(f"  {'total':<60} {steady:6.1f} MB {steady_plain:6.1f} MB")
+    print(
+        "  this venv: the dev install (click/rich/pygments, so httpx imports its CLI; h2 and msgspec "
+        "from the hub extra);\n  plain: what pip install pushlog brings (httpx and its requirements "
+        "only), python -S with only those on sys.path"
+    )
     print(ratio_line("footprint: import pushlog RSS / 5 MB target", rows["bare"]["rss_mb"] / 5.0, "<= 1.0"))
     print(
         ratio_line(
@@ -464,11 +564,19 @@ def footprint_phase(dsn: str) -> dict[str, Any]:
         )
     )
     print(ratio_line(f"footprint: RSS after {records:,} sent / 15 MB target", steady / 15.0, "<= 1.0"))
+    print(
+        ratio_line(
+            f"footprint: RSS after {records:,} sent, plain install / 15 MB", steady_plain / 15.0, "<= 1.0"
+        )
+    )
     return {
         "import_over_bare_python": rows["bare"],
         "import_over_logging": rows["logging"],
         "rss_mb_no_bytecode_cache": source["rss_mb"],
         "steady_rss_mb": steady,
+        "steady_rss_mb_plain_install": steady_plain,
+        "steady_stages_mb": dict(zip(STEADY_STAGES, here, strict=True)),
+        "steady_stages_mb_plain_install": dict(zip(STEADY_STAGES, bare, strict=True)),
         "steady_records": records,
     }
 
