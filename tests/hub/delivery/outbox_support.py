@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as _dt
+import functools
 import random
 import uuid
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from tests.support.clock import UTCView
 
 from pushlog._levels import Level
 from pushlog.hub.delivery import DeliveryService, RetryPolicy
-from pushlog.hub.delivery._base import Outcome, PushMessage, SendResult
+from pushlog.hub.delivery._base import Outcome, Prepared, PushMessage, SendResult
 from pushlog.hub.store import devices as device_store
 from pushlog.hub.store import events as event_store
 from pushlog.hub.store._tables import deliveries
@@ -35,13 +36,19 @@ VAULT = DeviceTokenVault(bytes(range(32)))
 
 @dataclass
 class FakeSender:
-    """Records what it is asked to send; answers from ``script`` (default SENT)."""
+    """Records what it is asked to send (when the request is posted: ``send``) and what it prepared;
+    answers from ``script`` (default SENT)."""
 
     sent: list[tuple[Any, PushMessage]] = field(default_factory=list)
     script: list[SendResult] = field(default_factory=list)
     raise_next: BaseException | None = None
     called: asyncio.Event = field(default_factory=asyncio.Event)
     closed: bool = False
+    prepared: list[tuple[Any, PushMessage]] = field(default_factory=list)
+
+    async def prepare(self, target: Any, message: PushMessage) -> Prepared:
+        self.prepared.append((target, message))
+        return Prepared(functools.partial(self.send, target, message))
 
     async def send(self, target: Any, message: PushMessage) -> SendResult:
         self.sent.append((target, message))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as _dt
+import threading
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from tests.support.clock import UTCView
 
 from pushlog._levels import Level
 from pushlog.hub import receipts
-from pushlog.hub.delivery._base import Outcome, PushMessage, SendResult, WebPushTarget
+from pushlog.hub.delivery._base import Outcome, Prepared, PushMessage, SendResult, WebPushTarget
 from pushlog.hub.delivery._dispatcher import OpenedTargets
 from pushlog.hub.store import events as event_store
 from pushlog.hub.store import outbox as outbox_queries
@@ -483,3 +484,104 @@ def test_opened_targets_follow_the_stored_values_and_keep_a_bounded_number(outbo
     assert targets(rows[third]) is not None
     assert len(targets._kept) == 2
     assert targets(rows[first]) == opened and targets(rows[first]) is not opened
+
+
+class Preparing(FakeSender):
+    """A fake sender that tells another thread (the one holding the transaction open) when it has
+    prepared ``expected`` pushes."""
+
+    def __init__(self, expected: int) -> None:
+        super().__init__()
+        self.expected = expected
+        self.all_prepared = threading.Event()
+
+    async def prepare(self, target: Any, message: PushMessage) -> Prepared:
+        prepared = await super().prepare(target, message)
+        if len(self.prepared) >= self.expected:
+            self.all_prepared.set()
+        return prepared
+
+
+def _ingest_in(conn: sa.Connection, outbox: Outbox, service: Any, event_id: str) -> Any:
+    event = event_store.NewEvent(id=event_id, ts=outbox.clock(), level=Level.ERROR, title=event_id, push=True)
+    return event_store.insert_events(
+        conn, [event], key_id=None, now=outbox.clock(), repeat=REPEAT, lease=service.lease
+    )
+
+
+async def test_a_handoff_prepares_while_the_transaction_is_open_and_posts_after_the_commit(
+    outbox: Outbox,
+) -> None:
+    """The ingest transaction hands its claimed first pushes over before it commits: the loop builds
+    them meanwhile, and nothing is posted until the caller sends them after the commit."""
+    outbox.add_device()
+    outbox.add_device()
+    sender = Preparing(expected=2)
+    service = outbox.service(sender, lease=120)
+    handoff = service.handoff()
+
+    def transaction() -> tuple[Any, bool, int]:
+        with outbox.engine.begin() as conn:
+            result = _ingest_in(conn, outbox, service, "e-early")
+            handoff.prepare(result.claimed)
+            prepared = sender.all_prepared.wait(timeout=10)  # the loop runs while this thread waits
+            return result, prepared, len(sender.sent)
+
+    result, prepared_before_commit, posted_before_commit = await asyncio.to_thread(transaction)
+    assert prepared_before_commit
+    assert posted_before_commit == 0
+    handoff.send(result.claimed)
+    await asyncio.wait(set(service._handed))
+    assert [m for _, m in sender.sent] == [m for _, m in sender.prepared]  # the prepared ones, posted
+    assert [r.status for r in outbox.rows("e-early")] == ["sent", "sent"]
+    await service.aclose()
+
+
+async def test_a_transaction_that_fails_after_the_handoff_prepared_sends_nothing(outbox: Outbox) -> None:
+    outbox.add_device()
+    sender = Preparing(expected=1)
+    service = outbox.service(sender, lease=120)
+    handoff = service.handoff()
+
+    def transaction() -> None:
+        with outbox.engine.begin() as conn:
+            handoff.prepare(_ingest_in(conn, outbox, service, "e-failed").claimed)
+            assert sender.all_prepared.wait(timeout=10)
+            raise RuntimeError("the commit failed")
+
+    with pytest.raises(RuntimeError, match="the commit failed"):
+        await asyncio.to_thread(transaction)
+    handoff.drop()
+    assert len(sender.prepared) == 1
+    assert not service._handed  # no post was started
+    assert (await service.run_once()).claimed == 0  # nothing of it was stored
+    assert sender.sent == []
+    await service.aclose()
+
+
+async def test_a_job_run_again_posts_only_the_claims_of_the_run_that_committed(outbox: Outbox) -> None:
+    """A group commit retries a failed group's jobs one by one: the second run's claims replace the
+    first's prepared pushes, which are dropped."""
+    outbox.add_device()
+    sender = Preparing(expected=1)
+    service = outbox.service(sender, lease=120)
+    handoff = service.handoff()
+
+    def run(event_id: str, *, fail: bool) -> Any:
+        sender.all_prepared.clear()
+        with outbox.engine.begin() as conn:
+            result = _ingest_in(conn, outbox, service, event_id)
+            handoff.prepare(result.claimed)
+            assert sender.all_prepared.wait(timeout=10)
+            if fail:
+                conn.rollback()
+            return result
+
+    await asyncio.to_thread(run, "e-first-run", fail=True)
+    sender.expected = 2
+    result = await asyncio.to_thread(run, "e-second-run", fail=False)
+    handoff.send(result.claimed)
+    await asyncio.wait(set(service._handed))
+    assert [m.content.title for _, m in sender.prepared] == ["e-first-run", "e-second-run"]
+    assert [m.content.title for _, m in sender.sent] == ["e-second-run"]
+    await service.aclose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 from typing import Any
 
+import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -18,6 +19,7 @@ from .._state import hub_state
 from ..store import deliveries as delivery_store
 from ..store import events as event_store
 from ..store import stats as stats_store
+from ..store.events import IngestResult
 from . import stream
 from ._filters import parse_feed_query
 
@@ -35,23 +37,40 @@ async def publish(request: Request) -> Response:
         expiry=_dt.timedelta(seconds=state.config.critical_expiry),
     )
     # With a dispatcher in this process, the first pushes are claimed in the ingest transaction and
-    # handed to it after the commit: they leave without a claim transaction (store/outbox.py).
-    lease = state.delivery.lease if state.delivery is not None else None
-    result = await state.ingest(
-        state.rules.ingest_job(
-            batch,
+    # handed to it: prepared (built, encrypted) on the loop while the transaction commits, posted once
+    # it has; they leave without a claim transaction (store/outbox.py). A failed commit sends nothing.
+    delivery = state.delivery
+    handoff = delivery.handoff() if delivery is not None else None
+    ingest = state.rules.ingest_job(
+        batch,
+        now=now,
+        then=lambda screened: state.push_budget.ingest_job(
+            batch=screened,
+            key_id=key.id,
+            key_name=key.name,
             now=now,
-            then=lambda screened: state.push_budget.ingest_job(
-                batch=screened, key_id=key.id, key_name=key.name, now=now, repeat=repeat, lease=lease
-            ),
-        )
+            repeat=repeat,
+            lease=delivery.lease if delivery is not None else None,
+        ),
     )
-    if result.accepted:
-        state.metrics.ingested(result.levels)
-        # first: the streams take the new lines from memory (or their read overlaps the encryption)
-        await state.broker.changed(stream.fresh(state.broker, result.lines))
-    if result.claimed and state.delivery is not None:
-        state.delivery.send_claimed(list(result.claimed))
+
+    def job(conn: sa.Connection) -> IngestResult:
+        ran = ingest(conn)
+        if handoff is not None:
+            handoff.prepare(ran.claimed)  # the loop prepares while this thread commits
+        return ran
+
+    try:
+        result = await state.ingest(job)
+        if result.accepted:
+            state.metrics.ingested(result.levels)
+            # first: the streams take the new lines from memory
+            await state.broker.changed(stream.fresh(state.broker, result.lines))
+        if handoff is not None:
+            handoff.send(result.claimed)
+    finally:
+        if handoff is not None:
+            handoff.drop()  # nothing left after send; else what was prepared for a failed commit
     if (client.dropped or client.recovered) and result.accepted:  # a retried batch counted already
         await state.db(
             stats_store.record_client_report,

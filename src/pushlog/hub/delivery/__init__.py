@@ -26,7 +26,7 @@ from ..config import HubConfig
 from ..store import settings as settings_store
 from ..store.device_tokens import open_vault
 from ._backoff import RetryPolicy
-from ._base import PushMessage, Sender
+from ._base import Prepared, PushMessage, Sender
 from ._content import ACK, OPEN, TEAM_CATEGORY, Action, PushContent, team_actions
 from ._dispatcher import DeliveryObserver, DeliveryService, StepReport
 from .webpush import VapidSigner, WebPushSender
@@ -123,6 +123,7 @@ __all__ = [
     "Action",
     "DeliveryObserver",
     "DeliveryService",
+    "Prepared",
     "PushContent",
     "PushMessage",
     "RetryPolicy",

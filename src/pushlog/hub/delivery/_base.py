@@ -4,11 +4,17 @@ The dispatcher builds one :class:`PushMessage` per (event, device) delivery (a
 :class:`~._content.PushContent` plus the delivery's receipt) and hands it to the sender for the device's
 kind, which renders the content in its transport's shape. Senders never touch the database: they
 report a :class:`SendResult` and the dispatcher records it in the outbox.
+
+A send is two steps: :meth:`Sender.prepare` does everything but the request (the transport's body,
+encryption, headers) and :meth:`Prepared.post` sends it. The dispatcher prepares an event's first
+pushes while the ingest transaction commits and posts them only once it has (nothing leaves the hub
+before the 202's promise holds; a commit that fails discards them).
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -105,13 +111,47 @@ class ApnsTarget:
 Target = WebPushTarget | FcmTarget | ApnsTarget
 
 
+class Prepared:
+    """One message's request, built and ready to go: :meth:`post` sends it (once), :meth:`discard`
+    gives up on it. Either releases what preparing it held (``release``: the sender's bound on bodies
+    prepared ahead of their requests)."""
+
+    __slots__ = ("_post", "_release")
+
+    def __init__(
+        self, post: Callable[[], Awaitable[SendResult]], *, release: Callable[[], None] | None = None
+    ) -> None:
+        self._post = post
+        self._release = release
+
+    async def post(self) -> SendResult:
+        """Send the request; never raises for what the push service answered."""
+        try:
+            return await self._post()
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        """Release what the prepared request holds (idempotent); it is not sent."""
+        release, self._release = self._release, None
+        if release is not None:
+            release()
+
+
 class Sender(Protocol):
     """A push sender for one device kind (the dispatcher holds one per kind: webpush, fcm, apns)."""
 
-    async def send(self, target: Target, message: PushMessage) -> SendResult:
-        """Send ``message`` to ``target``; never raises for what the push service answered."""
+    async def prepare(self, target: Target, message: PushMessage) -> Prepared | SendResult:
+        """Build the request for ``message`` to ``target`` without sending it, or the FAILED/RETRY
+        result that stops this send before any request (bad input, a refused endpoint, closed)."""
         ...
 
     async def aclose(self) -> None:
         """Release connections (called once the dispatcher stops, for senders it owns)."""
         ...
+
+
+async def send(sender: Sender, target: Target, message: PushMessage) -> SendResult:
+    """Prepare and post at once (each sender's ``send`` is this)."""
+    prepared = await sender.prepare(target, message)
+    return prepared if isinstance(prepared, SendResult) else await prepared.post()

@@ -28,7 +28,7 @@ import contextlib
 import datetime as _dt
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -43,7 +43,7 @@ from ..store.device_tokens import DeviceTokenKeyError, DeviceTokenVault
 from ..store.devices import webpush_secrets
 from ..store.outbox import Claimed
 from ._backoff import RetryPolicy
-from ._base import ApnsTarget, FcmTarget, Outcome, Sender, SendResult, Target, WebPushTarget
+from ._base import ApnsTarget, FcmTarget, Outcome, Prepared, Sender, SendResult, Target, WebPushTarget
 from ._content import PushContent
 from ._payload import build_message, content_for_event, with_summary
 
@@ -126,6 +126,91 @@ class OpenedTargets:
 def _repeats(claim: Claimed) -> bool:
     """Whether the claim's event has CRITICAL re-push rounds to come (the loop schedules them)."""
     return claim.event is not None and claim.event.get("repeat_next_at") is not None
+
+
+@dataclass(slots=True)
+class _Ready:
+    """A claim's push prepared up to its request: the sender's :class:`Prepared`, or the result that
+    stopped it first; ``seconds`` the sender took so far (None: it never reached a sender)."""
+
+    claim: Claimed
+    kind: str
+    prepared: Prepared | SendResult
+    seconds: float | None = None
+
+    def discard(self) -> None:
+        if isinstance(self.prepared, Prepared):
+            self.prepared.discard()
+
+
+def _raised(kind: str, claim: Claimed, exc: Exception) -> SendResult:
+    """A sender (or building its message) raised: a bug must not stop the dispatcher; retry later."""
+    log.error("sender for %s raised on delivery %s", kind, claim.id, exc_info=exc)
+    return SendResult(outcome=Outcome.RETRY, detail=f"sender raised {type(exc).__name__}: {exc}")
+
+
+def _discard_all(futures: Iterable[asyncio.Future[_Ready]]) -> None:
+    """Give up on prepared pushes: cancel those still preparing, release those prepared."""
+
+    def discard(future: asyncio.Future[_Ready]) -> None:
+        if not future.cancelled() and future.exception() is None:
+            future.result().discard()
+
+    for future in futures:
+        future.cancel()
+        future.add_done_callback(discard)
+
+
+class Handoff:
+    """The first pushes of one ingest, prepared on the event loop while its transaction commits and
+    posted only once it has: see :meth:`DeliveryService.handoff`.
+
+    The writer thread calls :meth:`prepare` after the ingest job ran, before its COMMIT (whose fsync
+    releases the GIL, so the loop builds and encrypts meanwhile). A group commit may run the job again
+    (its group failed and each job is retried alone): the newest claims replace the ones prepared
+    before. :meth:`send` posts the claims of the transaction that committed (prepared now if they are
+    not the ones prepared); :meth:`drop` discards all, and nothing was sent.
+    """
+
+    def __init__(self, service: DeliveryService, loop: asyncio.AbstractEventLoop) -> None:
+        self._service = service
+        self._loop = loop
+        self._claims: Sequence[Claimed] | None = None
+        self._ready: list[asyncio.Future[_Ready]] = []
+        self._over = False  # sent or dropped: a late prepare is ignored
+
+    def prepare(self, claims: Sequence[Claimed]) -> None:
+        """Start preparing ``claims`` on the loop (thread-safe: the writer thread calls it)."""
+        if claims:
+            self._loop.call_soon_threadsafe(self._early, claims)
+
+    def send(self, claims: Sequence[Claimed]) -> None:
+        """Post ``claims`` (committed): those prepared already, or prepared now (on the loop)."""
+        if self._claims is not claims:
+            self._start(claims)
+        ready = list(zip(claims, self._ready, strict=True))
+        self._claims, self._ready, self._over = None, [], True
+        if ready:
+            self._service._post_handed(ready)
+
+    def drop(self) -> None:
+        """Discard what was prepared and not sent (the transaction failed); idempotent."""
+        self._over = True
+        self._discard()
+
+    def _early(self, claims: Sequence[Claimed]) -> None:
+        if not self._over:
+            self._start(claims)
+
+    def _discard(self) -> None:
+        ready, self._claims, self._ready = self._ready, None, []
+        _discard_all(ready)
+
+    def _start(self, claims: Sequence[Claimed]) -> None:
+        self._discard()
+        contents: dict[str, PushContent] = {}  # one content per event, however many devices get it
+        self._claims = claims
+        self._ready = [asyncio.ensure_future(self._service._prepare(c, contents)) for c in claims]
 
 
 class DeliveryService:
@@ -270,24 +355,37 @@ class DeliveryService:
         """How long a claim holds its rows; ingest claims its first pushes with it (:meth:`send_claimed`)."""
         return self._lease
 
-    def send_claimed(self, claims: list[Claimed]) -> None:
+    def handoff(self) -> Handoff:
+        """A hand-off for the first pushes of one ingest (on the dispatcher's event loop): its
+        transaction calls :meth:`Handoff.prepare` with the rows it claimed before it commits, the
+        caller :meth:`Handoff.send` once it has (or :meth:`Handoff.drop` if it failed)."""
+        return Handoff(self, asyncio.get_running_loop())
+
+    def send_claimed(self, claims: Sequence[Claimed]) -> None:
         """Send rows the caller already claimed for this process (the ingest transaction that queued
-        them, ``outbox.enqueue_claimed``), now, beside the background loop; results are recorded like
-        a step's. A fresh event's first push so leaves without waiting for a claim transaction.
-        Must be called on the dispatcher's event loop."""
-        if not claims or self._closing:
-            return  # the leases expire and the loop claims the rows again
-        # The sends start here, not in the recording task: one loop turn sooner, ahead of the other
+        them, ``outbox.enqueue_claimed``) and committed, now, beside the background loop (see
+        :meth:`handoff` to prepare them while the transaction commits)."""
+        self.handoff().send(claims)
+
+    def _post_handed(self, ready: list[tuple[Claimed, asyncio.Future[_Ready]]]) -> None:
+        """Post the prepared first pushes of a committed ingest; results are recorded like a step's.
+        A fresh event's first push so leaves without waiting for a claim transaction."""
+        if self._closing:  # the leases expire and the loop claims the rows again
+            _discard_all(future for _, future in ready)
+            return
+        # The posts start here, not in the recording task: one loop turn sooner, ahead of the other
         # work the commit woke (the notifications runner's round, whose thread takes the GIL).
-        contents: dict[str, PushContent] = {}
         sends: list[tuple[Claimed, asyncio.Future[SendResult]]] = [
-            (claim, asyncio.ensure_future(self._send(claim, contents))) for claim in claims
+            (claim, asyncio.ensure_future(self._post_when(future))) for claim, future in ready
         ]
         task = asyncio.get_running_loop().create_task(
             self._send_handed(sends), name="pushlog-delivery-handed"
         )
         self._handed.add(task)
         task.add_done_callback(self._handed.discard)
+
+    async def _post_when(self, ready: asyncio.Future[_Ready]) -> SendResult:
+        return await self._post(await ready)
 
     async def _send_handed(self, sends: list[tuple[Claimed, asyncio.Future[SendResult]]]) -> None:
         report = StepReport()
@@ -325,14 +423,20 @@ class DeliveryService:
                 future.cancel()
 
     async def _send(self, claim: Claimed, contents: dict[str, PushContent]) -> SendResult:
+        return await self._post(await self._prepare(claim, contents))
+
+    async def _prepare(self, claim: Claimed, contents: dict[str, PushContent]) -> _Ready:
+        """The claim's push built up to its request (content, message, the sender's body): all but
+        the POST, which :meth:`_post` makes."""
         kind = str(claim.device.get("kind"))
         sender = self._senders.get(kind)
         try:
             target = self._targets(claim.device)
         except DeviceTokenKeyError as exc:
-            return SendResult(outcome=Outcome.FAILED, detail=str(exc))
+            return _Ready(claim, kind, SendResult(outcome=Outcome.FAILED, detail=str(exc)))
         if sender is None or target is None:
-            return SendResult(outcome=Outcome.FAILED, detail=f"no sender for device kind {kind!r}")
+            detail = f"no sender for device kind {kind!r}"
+            return _Ready(claim, kind, SendResult(outcome=Outcome.FAILED, detail=detail))
         start = time.perf_counter()
         try:
             ttl = self._ttl
@@ -340,7 +444,8 @@ class DeliveryService:
                 try:
                     content = content_for_notification(claim)
                 except RenderError as exc:  # fails this user's delivery, never the whole send
-                    return SendResult(outcome=Outcome.FAILED, detail=f"render error: {exc}")
+                    result = SendResult(outcome=Outcome.FAILED, detail=f"render error: {exc}")
+                    return _Ready(claim, kind, result)
                 if claim.notification.get("ttl") is not None:
                     ttl = int(claim.notification["ttl"])
             else:
@@ -353,12 +458,25 @@ class DeliveryService:
                 if claim.summary:  # this push stands for several that waited (hub/attention)
                     content = with_summary(content, claim.summary, base_url=self._base_url)
             message = build_message(claim, content, receipt_secret=self._secret, ttl=ttl)
-            result: SendResult = await sender.send(target, message)
+            prepared = await sender.prepare(target, message)
         except Exception as exc:  # a sender bug must not stop the dispatcher; retry with backoff
-            log.exception("sender for %s raised on delivery %s", kind, claim.id)
-            result = SendResult(outcome=Outcome.RETRY, detail=f"sender raised {type(exc).__name__}: {exc}")
-        if self._observer is not None:
-            self._observer.attempted(kind, result.outcome.value, time.perf_counter() - start)
+            prepared = _raised(kind, claim, exc)
+        return _Ready(claim, kind, prepared, time.perf_counter() - start)
+
+    async def _post(self, ready: _Ready) -> SendResult:
+        """Send a prepared push (or take the result that stopped it) and tell the observer."""
+        prepared, seconds = ready.prepared, ready.seconds
+        if isinstance(prepared, SendResult):
+            result = prepared
+        else:
+            start = time.perf_counter()
+            try:
+                result = await prepared.post()
+            except Exception as exc:
+                result = _raised(ready.kind, ready.claim, exc)
+            seconds = (seconds or 0.0) + time.perf_counter() - start
+        if self._observer is not None and seconds is not None:  # an attempt that reached its sender
+            self._observer.attempted(ready.kind, result.outcome.value, seconds)
         return result
 
     def _record_all(

@@ -32,7 +32,7 @@ from tests.support.tls import self_signed
 
 from pushlog._levels import Level
 from pushlog.hub.delivery import PushContent
-from pushlog.hub.delivery._base import Outcome, PushMessage, SendResult, WebPushTarget
+from pushlog.hub.delivery._base import Outcome, Prepared, PushMessage, SendResult, WebPushTarget
 from pushlog.hub.delivery.webpush import VapidSigner, WebPushSender, generate_vapid_keys, public_key_b64
 from pushlog.hub.delivery.webpush._pool import CHUNK
 from pushlog.hub.delivery.webpush._sender import AHEAD_PER_SLOT
@@ -188,6 +188,32 @@ async def test_bad_subscription_keys_fail_without_a_request(
     assert result.outcome is Outcome.FAILED
     assert "subscription keys" in result.detail
     assert service.received == []
+
+
+async def test_a_prepared_push_leaves_only_when_posted_and_a_discarded_one_never(
+    service: PushService, pem: str
+) -> None:
+    """``prepare`` builds and encrypts without a request; ``post`` sends it. A prepared body holds one
+    of the places ahead of the request slots (as many as slots without an encryption pool) until it is
+    posted or discarded: the next prepare waits for it, and a discarded one is never sent."""
+    sender = WebPushSender(VapidSigner(pem, "mailto:a@b.c"), max_concurrency=1, allow_private_endpoints=True)
+    try:
+        first, second = service.subscribe(), service.subscribe()
+        kept = await sender.prepare(target(first), message(title="kept"))
+        assert isinstance(kept, Prepared)
+        waiting = asyncio.ensure_future(sender.prepare(target(second), message(title="dropped")))
+        await asyncio.sleep(0)  # let it run up to its wait for a place
+        assert not waiting.done()  # the one place ahead is held by the first
+        assert (await kept.post()).outcome is Outcome.SENT
+        dropped = await waiting
+        assert isinstance(dropped, Prepared)
+        dropped.discard()
+        dropped.discard()  # idempotent: releases its place once
+        marker = await sender.send(target(first), message(title="marker"))
+        assert marker.outcome is Outcome.SENT
+    finally:
+        await sender.aclose()
+    assert [p.payload["title"] for p in service.wait_for(2)] == ["kept", "marker"]
 
 
 # ------------------------------------------------------------------------------- the HTTP connection

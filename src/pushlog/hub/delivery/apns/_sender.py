@@ -12,6 +12,7 @@ classified by :func:`~._status.classify`; an ExpiredProviderToken renews the tok
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import ssl
@@ -21,7 +22,7 @@ from typing import Any, Final
 
 import httpx
 
-from .._base import ApnsTarget, Outcome, PushMessage, SendResult, Target
+from .._base import ApnsTarget, Outcome, Prepared, PushMessage, SendResult, Target, send
 from . import _payload
 from ._status import CONFIG_REASONS, classify, reason_of
 from ._token import ProviderToken
@@ -79,13 +80,21 @@ class ApnsSender:
             self._reported.add(reason)
             log.error("APNs configuration error (reported once; every message it hits fails): %s", detail)
 
-    async def send(self, target: Target, message: PushMessage) -> SendResult:
+    async def prepare(self, target: Target, message: PushMessage) -> Prepared | SendResult:
+        """The request's URL, headers and body, ready to post (or FAILED for a bad target or message)."""
         if not isinstance(target, ApnsTarget):
             return SendResult(outcome=Outcome.FAILED, detail=f"not an APNs target: {type(target).__name__}")
         try:
             headers, body = self.build_request(target, message)
         except ValueError as exc:
             return SendResult(outcome=Outcome.FAILED, detail=str(exc))
+        return Prepared(functools.partial(self._send_request, target, headers, body))
+
+    async def send(self, target: Target, message: PushMessage) -> SendResult:
+        """:meth:`prepare` and post at once."""
+        return await send(self, target, message)
+
+    async def _send_request(self, target: ApnsTarget, headers: dict[str, str], body: bytes) -> SendResult:
         url = f"{self._base}/3/device/{target.token}"
         bearer = self._token.current()
         try:

@@ -13,6 +13,7 @@ problem: timeouts and connection errors are ``RETRY``.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from typing import Any, Final
 
 import httpx
 
-from .._base import FcmTarget, Outcome, PushMessage, SendResult, Target
+from .._base import FcmTarget, Outcome, Prepared, PushMessage, SendResult, Target, send
 from ._message import render
 from ._oauth import AccessTokens, CredentialsError, ServiceAccount
 from ._status import CONFIG_ERRORS, classify, reason_of
@@ -61,13 +62,21 @@ class FcmSender:
             self._reported.add(reason)
             log.error("FCM configuration error (reported once; every message it hits fails): %s", detail)
 
-    async def send(self, target: Target, message: PushMessage) -> SendResult:
+    async def prepare(self, target: Target, message: PushMessage) -> Prepared | SendResult:
+        """The rendered request body, ready to post (or FAILED for a bad target or message)."""
         if not isinstance(target, FcmTarget):
             return SendResult(outcome=Outcome.FAILED, detail=f"not an FCM target: {type(target).__name__}")
         try:
             body = render(target.token, message)  # sent as is: the bytes that were fitted
         except ValueError as exc:
             return SendResult(outcome=Outcome.FAILED, detail=str(exc))
+        return Prepared(functools.partial(self._send_body, body))
+
+    async def send(self, target: Target, message: PushMessage) -> SendResult:
+        """:meth:`prepare` and post at once."""
+        return await send(self, target, message)
+
+    async def _send_body(self, body: bytes) -> SendResult:
         try:
             result, reason = await self._post(body, refreshed=False)
         except CredentialsError as exc:

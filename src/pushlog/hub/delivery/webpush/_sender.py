@@ -14,15 +14,19 @@ service does not redirect; a 3xx is reported as a failure). A semaphore of ``max
 requests before they reach aiohttp, so a fan-out of thousands queues in the sender and every request's
 ``timeout`` (connect, socket read, total) starts only when it really goes out.
 
-A request is prepared (payload, keys, headers) and encrypted (a fresh P-256 key and ECDH per
-message, about 0.2 ms of CPU) only once it holds its slot: a fan-out of thousands never encrypts them
-all before the first request leaves. Encryption runs on the event loop unless an ``executor`` is
-given: measured here, a thread pool gains nothing (``cryptography`` holds the GIL for
-nearly all of the work) and costs CPU in hand-offs; a process pool
-(:class:`concurrent.futures.ProcessPoolExecutor`, owned by the caller; the work sent to it is the
-module-level :func:`~._encrypt.encrypt_raw` with bytes and decoded keys) moves the encryption to other
-cores, but its per-job hand-off (pickling, the pool's queue thread, the result) costs the event loop
-about as much CPU as the encryption it saves, so the hub does not make one (docs/performance.md).
+A send is :meth:`WebPushSender.prepare` (payload, keys, headers, and the encryption: a fresh P-256
+key and ECDH per message, about 0.2 ms of CPU) and then the returned
+:class:`~pushlog.hub.delivery._base.Prepared`'s ``post``; at most ``ahead`` messages are prepared and
+not yet posted (as many as request slots when encrypting on the loop, :data:`AHEAD_PER_SLOT` per slot
+with a pool): a fan-out of thousands never encrypts them all before the first request leaves. The
+dispatcher prepares an event's first pushes while the ingest commits and posts them after.
+Encryption runs on the event loop unless an ``executor`` is given: measured here, a thread pool
+gains nothing (``cryptography`` holds the GIL for nearly all of the work) and costs CPU in
+hand-offs; a process pool (:class:`concurrent.futures.ProcessPoolExecutor`, owned by the caller;
+the work sent to it is the module-level :func:`~._encrypt.encrypt_raw` with bytes and decoded keys)
+moves the encryption to other cores, but its per-job hand-off (pickling, the pool's queue thread,
+the result) costs the event loop about as much CPU as the encryption it saves, so the hub does not
+make one (docs/performance.md).
 
 The sender never raises for a delivery problem: every outcome, including timeouts, refused or dropped
 connections, TLS failures and bad subscription keys, comes back as a
@@ -58,7 +62,7 @@ from aiohttp.abc import AbstractResolver
 from yarl import URL
 
 from ..._endpoints import EndpointError, check_url
-from .._base import Outcome, PushMessage, SendResult, Target, WebPushTarget
+from .._base import Outcome, Prepared, PushMessage, SendResult, Target, WebPushTarget, send
 from ._encrypt import SubscriptionKeyError, encrypt_raw, parse_keys
 from ._guard import PublicOnlyResolver, RefusedAddress
 from ._payload import Renderer
@@ -152,7 +156,10 @@ class WebPushSender:
             self._batcher = EncryptBatcher(executor=executor, workers=max(1, encrypt_workers))
         elif encrypt_workers > 0:
             self._batcher = EncryptBatcher(workers=encrypt_workers)
-        self._ahead = asyncio.Semaphore(AHEAD_PER_SLOT * max_concurrency)
+        # Encrypting on the loop, a body is made only once its request can go (as many ahead as
+        # slots); with a pool, a window's worth ahead, so a refill reaches it in a few large jobs.
+        ahead = max_concurrency if self._batcher is None else AHEAD_PER_SLOT * max_concurrency
+        self._ahead = asyncio.Semaphore(ahead)
         self._render = Renderer()  # a fan-out's content encoded once, not per device
 
     @property
@@ -227,7 +234,10 @@ class WebPushSender:
             )
         return self._session, self._slots
 
-    async def send(self, target: Target, message: PushMessage) -> SendResult:
+    async def prepare(self, target: Target, message: PushMessage) -> Prepared | SendResult:
+        """The checked URL, headers and encrypted body, ready to post; or the FAILED/RETRY result that
+        stops this send. Holds one of the ``ahead`` places until the request is posted or discarded, so
+        at most that many bodies wait for a request slot."""
         if not isinstance(target, WebPushTarget):
             kind = type(target).__name__
             return SendResult(outcome=Outcome.FAILED, detail=f"not a Web Push target: {kind}")
@@ -237,27 +247,32 @@ class WebPushSender:
             return SendResult(outcome=Outcome.FAILED, detail=f"refused endpoint: {exc}")
         if self._closed:
             return SendResult(outcome=Outcome.RETRY, detail=_CLOSED)
-        session, slots = self._open()
-        if self._batcher is None:  # encrypt on the loop once a request slot is held
-            async with slots:
-                prepared = await self._body(target, message)
-                if isinstance(prepared, SendResult):
-                    return prepared
-                return await self._post(session, url, *prepared)
-        # In the pool, ahead of the slots (a burst is encrypted in a few jobs), at most ``ahead``
-        # bodies encrypted or waiting for a slot at once.
-        async with self._ahead:
-            prepared = await self._body(target, message)
-            if isinstance(prepared, SendResult):
-                return prepared
-            async with slots:
-                return await self._post(session, url, *prepared)
+        await self._ahead.acquire()
+        try:
+            built = await self._body(target, message)
+        except BaseException:
+            self._ahead.release()
+            raise
+        if isinstance(built, SendResult):
+            self._ahead.release()
+            return built
+        headers, body = built
+        return Prepared(functools.partial(self._post, url, headers, body), release=self._ahead.release)
 
-    async def _post(
-        self, session: aiohttp.ClientSession, url: URL, headers: dict[str, str], body: bytes
-    ) -> SendResult:
+    async def send(self, target: Target, message: PushMessage) -> SendResult:
+        """:meth:`prepare` and post at once."""
+        return await send(self, target, message)
+
+    async def _post(self, url: URL, headers: dict[str, str], body: bytes) -> SendResult:
         if self._closed:
             return SendResult(outcome=Outcome.RETRY, detail=_CLOSED)
+        session, slots = self._open()
+        async with slots:
+            return await self._request(session, url, headers, body)
+
+    async def _request(
+        self, session: aiohttp.ClientSession, url: URL, headers: dict[str, str], body: bytes
+    ) -> SendResult:
         try:
             async with session.post(
                 url,
