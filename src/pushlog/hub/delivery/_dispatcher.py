@@ -165,8 +165,10 @@ class Handoff:
     """The first pushes of one ingest, prepared on the event loop while its transaction commits and
     posted only once it has: see :meth:`DeliveryService.handoff`.
 
-    The writer thread calls :meth:`prepare` after the ingest job ran, before its COMMIT (whose fsync
-    releases the GIL, so the loop builds and encrypts meanwhile). A group commit may run the job again
+    The writer thread calls :meth:`prepare` after the ingest job ran, before its COMMIT: the pushes are
+    built and encrypted by the time the commit returns (measured: mostly before the COMMIT, as the
+    woken loop takes the GIL; the post then no longer waits behind the other work the commit woke,
+    docs/performance.md "Waiting or working"). A group commit may run the job again
     (its group failed and each job is retried alone): the newest claims replace the ones prepared
     before. :meth:`send` posts the claims of the transaction that committed (prepared now if they are
     not the ones prepared); :meth:`drop` discards all, and nothing was sent.
