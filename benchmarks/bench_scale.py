@@ -8,7 +8,10 @@ For each setup a fresh database and N ``pushlog serve`` processes (one data dire
              events; events/s over the whole run, and the p99 latency of one POST (202 = committed).
 * fan-out  - DEVICES Web Push devices pointing at a loopback sink (benchmarks/bench_fanout.py's), one
              ERROR event published; messages/s from the publish until the sink has all of them, with
-             the N dispatchers sharing the outbox (claims skip each other's rows).
+             the N dispatchers sharing the outbox (claims skip each other's rows). The first fan-out
+             of a fresh hub is printed on its own ("cold": each process starts its encryption worker
+             pool at its first wide fan-out and encrypts on its loop until the workers are up); the
+             ratios compare the best of WARM_ROUNDS fan-outs after it, as bench_fanout.py does.
 
 Ratios are against 1 process on PostgreSQL (how it scales) and PostgreSQL against SQLite. On a
 machine with few cores the processes share them with PostgreSQL, the clients and the sink, so the
@@ -46,6 +49,7 @@ BATCH = 50
 BATCHES = 4 if SMOKE else 100 if QUICK else 300
 CLIENTS = 8
 DEVICES = 20 if SMOKE else 1000 if QUICK else 3000
+WARM_ROUNDS = 1 if SMOKE else 2
 
 
 def _event(n: int) -> dict[str, Any]:
@@ -171,18 +175,19 @@ def main() -> None:
                     rate, p99 = ingest(hubs)
                     register(url, data, port, keys)
                     results[name] = {"processes": count, "events_per_s": rate, "p99_ms": p99 * 1000}
-                    results[name]["msgs_per_s"] = fanout(hubs, port)
+                    results[name]["cold_msgs_per_s"] = fanout(hubs, port)
+                    results[name]["msgs_per_s"] = max(fanout(hubs, port) for _ in range(WARM_ROUNDS))
     finally:
         sink.terminate()
     print(
         f"bench_scale: {machine()}; ingest {BATCHES} x {BATCH} events from {CLIENTS} clients, "
-        f"fan-out to {DEVICES} devices"
+        f"fan-out to {DEVICES} devices (first after start, then best of {WARM_ROUNDS})"
     )
     for name, row in results.items():
         label = "SQLite, 1 process" if name == "sqlite" else f"PostgreSQL, {row['processes']:.0f} process(es)"
         print(
             f"  {label:<28} ingest {row['events_per_s']:>8,.0f} events/s  p99 {row['p99_ms']:>7.1f} ms"
-            f"   fan-out {row['msgs_per_s']:>7,.0f} msgs/s"
+            f"   fan-out first {row['cold_msgs_per_s']:>6,.0f}, then {row['msgs_per_s']:>6,.0f} msgs/s"
         )
     one = results["pg1"]
     for n in PROCESSES[1:]:
