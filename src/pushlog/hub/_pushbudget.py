@@ -29,9 +29,22 @@ from .._levels import POLICIES
 from ._clock import Clock
 from ._ratelimit import RateLimiter
 from .store import events as event_store
+from .store._prepared import Prepared
 from .store._tables import events
 
 WINDOW: Final = 60  # seconds: the budget's period and the summary's
+
+
+#: The key's CRITICAL re-push series still running, and whether the minute's summary is stored: read in
+#: the ingest transaction once a batch goes over budget (compiled once per connection).
+_RUNNING_SERIES: Final = Prepared(
+    sa.select(sa.func.count()).where(
+        events.c.key_id == sa.bindparam("b_key"),
+        events.c.repeat_next_at.is_not(None),
+        events.c.acknowledged_at.is_(None),
+    )
+)
+_SUMMARY: Final = Prepared(sa.select(events.c.id).where(events.c.id == sa.bindparam("b_id")))
 
 
 class PushBudget:
@@ -104,15 +117,8 @@ class PushBudget:
         return result
 
     def _running_series(self, conn: sa.Connection, key_id: str) -> int:
-        return int(
-            conn.execute(
-                sa.select(sa.func.count()).where(
-                    events.c.key_id == key_id,
-                    events.c.repeat_next_at.is_not(None),
-                    events.c.acknowledged_at.is_(None),
-                )
-            ).scalar_one()
-        )
+        [[running]] = _RUNNING_SERIES.rows(conn, {"b_key": key_id})
+        return int(running)
 
     def _summary(
         self,
@@ -128,7 +134,7 @@ class PushBudget:
         summary_id = f"push-budget-{key_id}-{window}"
         count = len(held) + len(single)
         level = max(item.level for item in [*held, *single])
-        exists = conn.execute(sa.select(events.c.id).where(events.c.id == summary_id)).first() is not None
+        exists = _SUMMARY.first(conn, {"b_id": summary_id}) is not None
         if exists:  # the minute's summary was pushed already: its line just counts on
             return event_store.NewEvent(
                 id=str(uuid.uuid4()),

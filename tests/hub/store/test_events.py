@@ -180,7 +180,7 @@ def test_a_batch_takes_the_seqs_the_table_would_have_given_its_rows(engine: sa.E
 
 
 def test_the_id_lookup_finds_exactly_the_stored_ids_for_every_list_length(engine: sa.Engine) -> None:
-    # the read is compiled per power-of-two length and padded with the last id (store/_bulk.InList)
+    # the read is compiled per power-of-two length and padded with the last id (store/_prepared.InList)
     stored = [new_event(f"e{i}") for i in range(5)]
     with engine.begin() as conn:
         event_store.insert_events(conn, stored, key_id="k1", now=NOW, repeat=REPEAT)

@@ -25,6 +25,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import event
 
 from ._locks import MIGRATE, hold_for_transaction
+from ._prepared import begin
 
 #: Execution option for connections that only read (deferred BEGIN on SQLite).
 READ_ONLY: Final = {"pushlog_read_only": True}
@@ -132,7 +133,7 @@ def _sqlite_engine(url: sa.URL, *, busy_ms: int) -> sa.Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql("BEGIN" if is_read_only(conn) else "BEGIN IMMEDIATE")
+        begin(conn, "BEGIN" if is_read_only(conn) else "BEGIN IMMEDIATE")
 
     return engine
 

@@ -20,6 +20,8 @@ from typing import Final
 
 import sqlalchemy as sa
 
+from ._prepared import Prepared
+
 # Arbitrary 64-bit keys; the high bits spell "pushlog" so they do not collide with other applications'.
 INGEST: Final = 0x70757368_6C6F6701
 MIGRATE: Final = 0x70757368_6C6F6702
@@ -33,4 +35,8 @@ def is_postgresql(conn: sa.Connection | sa.Engine) -> bool:
 def hold_for_transaction(conn: sa.Connection, key: int) -> None:
     """Wait for the advisory lock ``key`` and hold it until the caller's transaction ends (PostgreSQL)."""
     if is_postgresql(conn):
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        _XACT_LOCK.execute(conn, {"key": key})
+
+
+#: Compiled once per connection: the ingest transaction takes :data:`INGEST` every time.
+_XACT_LOCK: Final = Prepared(sa.text("SELECT pg_advisory_xact_lock(:key)"))

@@ -23,8 +23,8 @@ from ..._event import MAX_COUNT
 from ..._levels import POLICIES, Level
 from .._clock import format_time
 from . import _cursor, alerts, incidents, outbox, rollups
-from ._bulk import BulkInsert, InList
 from ._locks import INGEST, hold_for_transaction
+from ._prepared import BulkInsert, InList, Prepared
 from ._tables import UTCDateTime, as_utc, event_meta, event_tags, events
 
 
@@ -109,9 +109,8 @@ def meta_text(value: Any) -> str | None:
 #: Which of a batch's ids are stored: read once per ingest transaction, through the driver
 #: (a Core expanding ``IN`` rendered and bound the 100 ids anew each time: two thirds of the read).
 _STORED_IDS: Final = InList(events, ("id",), "id")
-#: A batch's ids in one expanding parameter (the seqs read back after a batch insert off SQLite).
-_IDS: Final[sa.BindParameter[Any]] = sa.bindparam("ids", expanding=True)
-_SEQS: Final = sa.select(events.c.id, events.c.seq).where(events.c.id.in_(_IDS))
+#: The seqs of a batch's ids (read back after a batch insert off SQLite).
+_SEQS: Final = InList(events, ("id", "seq"), "id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,13 +325,12 @@ def _insert_rows(conn: sa.Connection, rows: Sequence[tuple[Any, ...]]) -> dict[s
         return {row[0]: first + i for i, row in enumerate(rows)}
     _INSERT_EVENTS.execute(conn, rows)
     ids = [row[0] for row in rows]
-    found = conn.execute(_SEQS, {"ids": ids})
-    return {row.id: row.seq for row in found}
+    return {event_id: int(seq) for event_id, seq in _SEQS.rows(conn, ids)}
 
 
 #: The largest seq SQLite gives a row (its rowid); past it SQLite would pick unused ones at random.
 _MAX_ROWID: Final = 2**63 - 1
-_LAST_SEQ: Final = sa.select(sa.func.max(events.c.seq))
+_LAST_SEQ: Final = Prepared(sa.select(sa.func.max(events.c.seq)))
 
 
 def _next_seq(conn: sa.Connection, count: int) -> int | None:
@@ -343,7 +341,7 @@ def _next_seq(conn: sa.Connection, count: int) -> int | None:
     ids). ``None`` on other databases (a sequence gives the seqs) or past the rowid range."""
     if conn.dialect.name != "sqlite":
         return None
-    last = conn.execute(_LAST_SEQ).scalar_one()
+    [[last]] = _LAST_SEQ.rows(conn)
     first = 1 if last is None else int(last) + 1
     return first if first + count - 1 <= _MAX_ROWID else None
 

@@ -49,6 +49,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import enum
+import functools
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -70,7 +71,7 @@ from ..attention import (
     release_at,
 )
 from . import preferences
-from ._bulk import BulkInsert
+from ._prepared import BulkInsert, Prepared
 from ._tables import as_utc, deliveries, delivery_rollup_dirty, devices, events, fanouts, notifications
 from ._tables import preferences as preference_documents
 from ._window import epoch_hour
@@ -299,7 +300,7 @@ def enqueue_claimed(
         if budget > 0:
             page_key = (p.feed_only, p.level)
             if page_key not in pages:
-                pages[page_key] = _page(conn, marker, limit=budget, whole=True)
+                pages[page_key] = _page(conn, marker, limit=budget)
             targets = pages[page_key][:budget]
             rows, queued = _decide_rows(conn, [_push_of(marker)], targets, now=now, only=None, lease=until)
             _INSERT_DELIVERIES.execute(conn, rows)
@@ -316,7 +317,7 @@ def enqueue_claimed(
             marker = dataclasses.replace(marker, after=targets[-1].id)
         unfinished.append(marker)
     if unfinished:
-        conn.execute(fanouts.insert(), [dataclasses.asdict(m) for m in unfinished])
+        _INSERT_FANOUTS.execute(conn, [_marker_row(m) for m in unfinished])
     return Started(claimed, len(unfinished))
 
 
@@ -384,6 +385,14 @@ class _Marker:
     created_at: _dt.datetime
 
 
+_MARKER_FIELDS: Final = tuple(f.name for f in dataclasses.fields(_Marker))
+_INSERT_FANOUTS: Final = BulkInsert(fanouts, _MARKER_FIELDS)
+
+
+def _marker_row(marker: _Marker) -> tuple[Any, ...]:
+    return tuple(getattr(marker, name) for name in _MARKER_FIELDS)
+
+
 def _push_of(marker: Any) -> Push:
     return Push(
         marker.event_seq,
@@ -395,19 +404,32 @@ def _push_of(marker: Any) -> Push:
     )
 
 
-def _page(conn: sa.Connection, marker: Any, *, limit: int, whole: bool = False) -> Sequence[Any]:
-    """Up to ``limit`` team devices after the fan-out's ``after``, in id order, that may take it
-    (``whole``: also the columns a claim carries, :data:`_CLAIMED_DEVICE_COLUMNS`; else what the
-    gate needs)."""
+def _page_query(_dialect: sa.Dialect, *, feed_only: bool, after: bool) -> sa.Select[Any]:
+    """Team devices that may take a push (``b_level``) after ``b_after`` (with ``after``) in id order,
+    at most ``b_limit``: the columns the gate needs (:func:`preferences.device_columns`) and those a
+    claim carries (:data:`_CLAIMED_DEVICE_COLUMNS`)."""
     columns = preferences.device_columns()
-    if whole:
-        columns += [c for c in _CLAIMED_DEVICE_COLUMNS if c.name not in {g.name for g in columns}]
+    columns += [c for c in _CLAIMED_DEVICE_COLUMNS if c.name not in {g.name for g in columns}]
     page = sa.select(*columns).where(devices.c.user_id.is_(None))
-    if not marker.feed_only:  # device_matches' level half in SQL: a page holds devices that take it
-        page = page.where(devices.c.min_level <= marker.level)
-    if marker.after is not None:
-        page = page.where(devices.c.id > marker.after)
-    return conn.execute(page.order_by(devices.c.id).limit(limit)).all()
+    if not feed_only:  # device_matches' level half in SQL: a page holds devices that take it
+        page = page.where(devices.c.min_level <= sa.bindparam("b_level"))
+    if after:
+        page = page.where(devices.c.id > sa.bindparam("b_after"))
+    return page.order_by(devices.c.id).limit(sa.bindparam("b_limit", type_=sa.Integer))
+
+
+#: :func:`_page`'s reads by (feed_only, after given), each compiled once per connection.
+_PAGES: Final = {
+    (feed_only, after): Prepared(functools.partial(_page_query, feed_only=feed_only, after=after))
+    for feed_only in (False, True)
+    for after in (False, True)
+}
+
+
+def _page(conn: sa.Connection, marker: Any, *, limit: int) -> Sequence[Any]:
+    """Up to ``limit`` team devices after the fan-out's ``after``, in id order, that may take it."""
+    page = _PAGES[(bool(marker.feed_only), marker.after is not None)]
+    return page.rows(conn, {"b_level": marker.level, "b_after": marker.after, "b_limit": limit})
 
 
 def _expand(
@@ -419,7 +441,7 @@ def _expand(
     devices were read, and whether the fan-out is finished (False too if another caller moved it
     first). The claims are made from the page read and the rows written, as ingest's are
     (:func:`enqueue_claimed`): only the event is read, once per chunk."""
-    targets = _page(conn, marker, limit=limit, whole=True)
+    targets = _page(conn, marker, limit=limit)
     this = sa.and_(
         fanouts.c.event_seq == marker.event_seq,
         fanouts.c.round == marker.round,

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 
 from ..attention import Category, PreferenceDocument, Recipient
 from ._engine import engine_memo, is_read_only
+from ._prepared import Prepared
 from ._tables import categories, devices, preferences
 
 SubjectKind = Literal["device", "user"]
@@ -120,8 +121,13 @@ def delete_document(conn: sa.Connection, kind: SubjectKind, subject_id: str) -> 
     )
 
 
+#: The gate's reads, compiled once per connection: on PostgreSQL every ingest transaction makes them.
+_CATEGORIES: Final = Prepared(sa.select(categories).order_by(categories.c.name))
+_ANY_DOCUMENT: Final = Prepared(sa.select(preferences.c.subject_id).limit(1))
+
+
 def list_categories(conn: sa.Connection) -> dict[str, Category]:
-    rows = conn.execute(sa.select(categories).order_by(categories.c.name)).all()
+    rows = _CATEGORIES.rows(conn)
     return {r.name: Category(default=r.default_mode, description=r.description) for r in rows}
 
 
@@ -140,7 +146,7 @@ def _any_documents(conn: sa.Connection) -> bool:
     known = _known(conn)
     if known is not None and known.any_documents is not None:
         return known.any_documents
-    found = conn.execute(sa.select(preferences.c.subject_id).limit(1)).first() is not None
+    found = _ANY_DOCUMENT.first(conn) is not None
     if known is not None:
         known.any_documents = found
     return found

@@ -21,13 +21,14 @@ Limits, by design: a rollup keeps counting what was received after retention del
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.expression import ColumnElement
 
+from ._prepared import Prepared
 from ._tables import event_rollup, events, fingerprint_rollup
 from ._window import EpochHour, Window, epoch_hour, hour_start
 
@@ -105,8 +106,8 @@ def _larger(a: str | None, b: str | None) -> str | None:
     return max(a, b)
 
 
-def _insert(conn: sa.Connection, table: sa.Table) -> Any:
-    return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+def _insert(dialect: sa.Dialect, table: sa.Table) -> Any:
+    return (postgresql.insert if dialect.name == "postgresql" else sqlite.insert)(table)
 
 
 def _greater(current: ColumnElement[Any], new: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -114,24 +115,8 @@ def _greater(current: ColumnElement[Any], new: ColumnElement[Any]) -> ColumnElem
     return sa.case((current.is_(None), new), (new.is_(None), current), (new > current, new), else_=current)
 
 
-def _run(
-    conn: sa.Connection, name: str, build: Callable[[sa.Connection], Any], rows: list[dict[str, Any]]
-) -> None:
-    """Execute UPSERT ``build(conn)`` for ``rows`` through the driver's ``executemany``, compiled once
-    per connection (no per-row work in SQLAlchemy: the columns are plain integers and text, which
-    need no bind processing), as ``_bulk.BulkInsert`` does for the events themselves."""
-    key = ("pushlog.rollups", name)
-    prepared = conn.info.get(key)
-    if prepared is None:
-        compiled = build(conn).compile(dialect=conn.dialect)
-        prepared = conn.info[key] = (compiled.string, compiled.positiontup if compiled.positional else None)
-    sql, order = prepared
-    params = [tuple(row[n] for n in order) for row in rows] if order is not None else rows
-    conn.exec_driver_sql(sql, params)
-
-
-def _cells_upsert(conn: sa.Connection) -> Any:
-    stmt = _insert(conn, event_rollup)
+def _cells_upsert(dialect: sa.Dialect) -> Any:
+    stmt = _insert(dialect, event_rollup)
     stmt = stmt.on_conflict_do_update(
         index_elements=["hour", "level", "channel"],
         set_={
@@ -142,21 +127,25 @@ def _cells_upsert(conn: sa.Connection) -> Any:
     return stmt.values({c: sa.bindparam(c) for c in ("hour", "level", "channel", "lines", "occurrences")})
 
 
+#: The rollups' UPSERTs (each dialect its own ``ON CONFLICT`` form), compiled once per connection.
+_CELLS_UPSERT = Prepared(_cells_upsert)
+
+
 def _upsert_cells(conn: sa.Connection, cells: dict[tuple[int, int, str], list[int]]) -> None:
     rows = [
         {"hour": h, "level": lv, "channel": ch, "lines": n, "occurrences": occ}
         for (h, lv, ch), (n, occ) in cells.items()
     ]
-    _run(conn, "cells", _cells_upsert, rows)
+    _CELLS_UPSERT.execute_many(conn, rows)
 
 
 _PRINT_COLUMNS = ("hour", "fingerprint", "lines", "occurrences", "level", "title", "channel")
 
 
-def _prints_upsert(conn: sa.Connection) -> Any:
+def _prints_upsert(dialect: sa.Dialect) -> Any:
     # A print touched only by follow-ups has no title of its own: its row exists already (its line
     # was recorded first), so the UPSERT only ever updates it and the placeholder is never stored.
-    stmt = _insert(conn, fingerprint_rollup)
+    stmt = _insert(dialect, fingerprint_rollup)
     stmt = stmt.on_conflict_do_update(
         index_elements=["hour", "fingerprint"],
         set_={
@@ -176,11 +165,12 @@ def _prints_upsert(conn: sa.Connection) -> Any:
     return stmt.values({c: sa.bindparam(c) for c in _PRINT_COLUMNS})
 
 
+_PRINTS_UPSERT = Prepared(_prints_upsert)
+
+
 def _upsert_prints(conn: sa.Connection, prints: dict[tuple[int, str], list[Any]]) -> None:
-    _run(
+    _PRINTS_UPSERT.execute_many(
         conn,
-        "prints",
-        _prints_upsert,
         [
             {
                 "hour": h,

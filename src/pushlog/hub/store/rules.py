@@ -17,6 +17,7 @@ from typing import Any, Final
 import sqlalchemy as sa
 
 from .._clock import format_time
+from ._prepared import Prepared
 from ._tables import device_groups, devices, escalations, events, rule_history, rule_matches, rules
 
 #: The state a new rule starts in, by kind.
@@ -41,10 +42,14 @@ def list_rules(conn: sa.Connection) -> list[Any]:
     return list(conn.execute(sa.select(rules).order_by(rules.c.name)).all())
 
 
+#: :func:`generation`'s read, compiled once per connection (it runs in every ingest transaction).
+_GENERATION: Final = Prepared(sa.select(sa.func.count(), sa.func.max(rules.c.updated_at)))
+
+
 def generation(conn: sa.Connection) -> tuple[int, _dt.datetime | None]:
     """Changes whenever a rule is declared, changed or removed (state changes leave it alone): what
     the rules engine's cache of compiled rules is checked against, once per ingest transaction."""
-    row = conn.execute(sa.select(sa.func.count(), sa.func.max(rules.c.updated_at))).one()
+    [row] = _GENERATION.rows(conn)
     return int(row[0]), row[1]
 
 
