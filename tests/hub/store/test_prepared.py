@@ -19,6 +19,7 @@ from pushlog.hub.store import _locks, outbox, preferences, rollups
 from pushlog.hub.store import devices as device_store
 from pushlog.hub.store import events as event_store
 from pushlog.hub.store import rules as rule_store
+from pushlog.hub.store import triggers as trigger_store
 from pushlog.hub.store._prepared import Prepared
 from pushlog.hub.store._tables import event_rollup, events, fanouts, fingerprint_rollup
 
@@ -219,3 +220,16 @@ def test_the_gates_reads_read_what_core_reads(engine: sa.Engine) -> None:
         [row] = both(conn, preferences._CATEGORIES)
         assert row[0] == "billing ü" and NOW in row
         assert preferences.list_categories(conn) == {"billing ü": Category(default="off", description="d")}
+
+
+def test_the_triggers_pending_look_reads_what_core_reads(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        [(found,)] = both(conn, trigger_store._PENDING)
+        assert not found and trigger_store.pending(conn) is False  # no cursor yet
+        event_store.insert_events(conn, [new_event("a"), new_event("b")], key_id=None, now=NOW, repeat=REPEAT)
+        trigger_store.move_cursor(conn, conn.execute(sa.select(sa.func.min(events.c.seq))).scalar_one())
+        [(found,)] = both(conn, trigger_store._PENDING)
+        assert bool(found) and trigger_store.pending(conn) is True  # "b" lies after the cursor
+        trigger_store.move_cursor(conn, conn.execute(sa.select(sa.func.max(events.c.seq))).scalar_one())
+        [(found,)] = both(conn, trigger_store._PENDING)
+        assert not found and trigger_store.pending(conn) is False

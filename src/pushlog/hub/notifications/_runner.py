@@ -106,7 +106,7 @@ def _trigger_round(engine: sa.Engine, *, now: _dt.datetime, ttl: int) -> int:
     another round that sees it.
     """
     made = 0
-    with connect_read_only(engine) as conn:
+    with connect_read_only(engine) as conn, conn.begin():
         if not trigger_store.pending(conn):
             return made
     while True:  # a round reads a batch of events; full batches mean more are waiting

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from ..._levels import level_from_number
 from .._clock import format_time
+from ._prepared import Prepared
 from ._tables import events, settings, triggers
 
 CURSOR: Final = "triggers.last_seq"
@@ -76,11 +77,24 @@ def pending(conn: sa.Connection) -> bool:
     """Whether triggers have events to read: a cursor exists and a visible event lies after it. One
     plain read that locks nothing (the runner asks it on a read-only connection before it takes a
     write transaction for :func:`cursor` and :func:`events_after`)."""
-    position = sa.cast(
-        sa.select(settings.c.value).where(settings.c.key == CURSOR).scalar_subquery(), sa.BigInteger
+    [row] = _PENDING.rows(conn)
+    return bool(row[0])
+
+
+#: :func:`pending`'s read, compiled once per connection: the runner asks it after every event.
+_PENDING: Final = Prepared(
+    sa.select(
+        sa.select(events.c.seq)
+        .where(
+            events.c.seq
+            > sa.cast(
+                sa.select(settings.c.value).where(settings.c.key == CURSOR).scalar_subquery(), sa.BigInteger
+            ),
+            events.c.merged_into.is_(None),
+        )
+        .exists()
     )
-    after = sa.select(events.c.seq).where(events.c.seq > position, events.c.merged_into.is_(None))
-    return bool(conn.execute(sa.select(after.exists())).scalar())
+)
 
 
 def move_cursor(conn: sa.Connection, seq: int) -> None:
