@@ -20,8 +20,8 @@ from pushlog.hub.store import devices as device_store
 from pushlog.hub.store import events as event_store
 from pushlog.hub.store import rules as rule_store
 from pushlog.hub.store import triggers as trigger_store
-from pushlog.hub.store._prepared import Prepared
-from pushlog.hub.store._tables import event_rollup, events, fanouts, fingerprint_rollup
+from pushlog.hub.store._prepared import Prepared, PreparedIn
+from pushlog.hub.store._tables import event_rollup, events, fanouts, fingerprint_rollup, keys
 
 P256DH = "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4"
 
@@ -233,3 +233,54 @@ def test_the_triggers_pending_look_reads_what_core_reads(engine: sa.Engine) -> N
         trigger_store.move_cursor(conn, conn.execute(sa.select(sa.func.max(events.c.seq))).scalar_one())
         [(found,)] = both(conn, trigger_store._PENDING)
         assert not found and trigger_store.pending(conn) is False
+
+
+LATER = _dt.datetime(2026, 1, 1, 8, 30, tzinfo=_dt.timezone(_dt.timedelta(hours=-5)))
+
+_REVOKE = PreparedIn(
+    lambda ids: (
+        keys.update()
+        .where(keys.c.id.in_(ids), keys.c.scope == "publish")
+        .values(revoked_at=sa.bindparam("at"), name="revoked")
+        .returning(keys.c.id, keys.c.created_at, keys.c.revoked_at)
+    )
+)
+_RENAME = PreparedIn(lambda ids: keys.update().where(keys.c.id.in_(ids)).values(name=sa.bindparam("name")))
+_NAMED = Prepared(
+    lambda _dialect: sa.select(keys.c.id, keys.c.created_at).where(keys.c.name == sa.bindparam("name"))
+)
+
+
+def _key(conn: sa.Connection, n: int, scope: str = "publish") -> str:
+    key_id = f"k{n}"
+    conn.execute(
+        keys.insert().values(
+            id=key_id, name=f"key {n}", scope=scope, prefix="p", hash=f"h{n}", created_at=NOW
+        )
+    )
+    return key_id
+
+
+def test_an_in_list_of_any_length_changes_exactly_its_rows_and_reads_back_as_core_does(
+    engine: sa.Engine,
+) -> None:
+    """Lists padded to the next power of two (3 -> 4, 5 -> 8) match only their own values; literal
+    values and given parameters are bound through the columns' types (a UTC timestamp from another
+    zone is stored in UTC), and RETURNING's values come back as a Core read gives them."""
+    with engine.begin() as conn:
+        ids = [_key(conn, n) for n in range(12)]
+        admin = _key(conn, 99, scope="admin")
+        first = _REVOKE.rows(conn, [ids[0], ids[1], admin], {"at": LATER})
+        assert sorted(r[0] for r in first) == [ids[0], ids[1]]  # admin: not publish
+        assert {(r[1], r[2]) for r in first} == {(NOW, LATER)}
+        assert all(r[2].tzinfo is not None and r[2].utcoffset() == _dt.timedelta(0) for r in first)
+        assert len(_REVOKE.rows(conn, ids[2:7], {"at": NOW})) == 5
+        assert _REVOKE.rows(conn, [], {"at": NOW}) == []
+        assert _RENAME.execute(conn, [ids[9], ids[10], "missing"], {"name": "renamed"}) == 2
+        assert _RENAME.execute(conn, [], {"name": "renamed"}) == 0
+        core = {r.id: (r.name, r.revoked_at) for r in conn.execute(sa.select(keys))}
+        assert core[ids[0]] == ("revoked", LATER) and core[ids[6]] == ("revoked", NOW)
+        assert core[ids[7]] == ("key 7", None) and core[admin] == ("key 99", None)
+        assert core[ids[9]] == ("renamed", None) and core[ids[11]] == ("key 11", None)
+        assert _NAMED.rows(conn, {"name": "key 8"}) == [(ids[8], NOW)]
+        assert _NAMED.rows(conn, {"name": "nobody"}) == []

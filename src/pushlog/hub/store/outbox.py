@@ -30,8 +30,9 @@
 inside the caller's transaction.
 
 The delivery rollup (``store/delivery_rollups.py``, ``GET /v1/stats``) is kept in step here: every
-UPDATE or DELETE that can change what it counts goes through :func:`_write`, which marks the changed
-rows' hours (of ``created_at``) dirty when they may be folded already (older than
+UPDATE or DELETE that can change what it counts goes through :func:`_write` (or, compiled once per
+connection, returns the rows' ``created_at`` to :func:`_mark_changed`), which marks the changed rows'
+hours (of ``created_at``) dirty when they may be folded already (older than
 :data:`LIVE_HOURS`); the fold refolds them from the rows. New rows are created at ``now``, in a live
 hour, and need no mark; neither do writes that change no counted column (a claim's lease and
 attempts, a held row's later release time).
@@ -50,8 +51,9 @@ import dataclasses
 import datetime as _dt
 import enum
 import functools
+import operator
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -71,7 +73,7 @@ from ..attention import (
     release_at,
 )
 from . import preferences
-from ._prepared import BulkInsert, Prepared
+from ._prepared import BulkInsert, Prepared, PreparedIn
 from ._tables import as_utc, deliveries, delivery_rollup_dirty, devices, events, fanouts, notifications
 from ._tables import preferences as preference_documents
 from ._window import epoch_hour
@@ -180,6 +182,8 @@ class Push:
     feed_only: bool = False
 
 
+#: The columns of the rows :func:`_decide_rows` makes, in the table's order (which the compiled
+#: INSERT's placeholders follow): each row goes to the driver as it is.
 _DELIVERY_COLUMNS: Final = (
     "id",
     "event_seq",
@@ -189,11 +193,11 @@ _DELIVERY_COLUMNS: Final = (
     "status",
     "attempts",
     "next_attempt_at",
+    "locked_until",
     "created_at",
     "updated_at",
     "reason",
     "category",
-    "locked_until",
 )
 _INSERT_DELIVERIES: Final = BulkInsert(deliveries, _DELIVERY_COLUMNS)
 
@@ -323,7 +327,7 @@ def enqueue_claimed(
 
 def _claimed_device(device: Any) -> dict[str, Any]:
     """A page's device row as a claim carries it: the columns :data:`_CLAIMED_DEVICE` reads."""
-    return {column.name: getattr(device, column.name) for column in _CLAIMED_DEVICE_COLUMNS}
+    return dict(zip(_CLAIMED_DEVICE_NAMES, _claimed_device_values(device), strict=True))
 
 
 def _claimed_row(
@@ -528,6 +532,7 @@ def _decide_rows(
         return [], []
     people = preferences.recipients(conn, targets)
     counter = _SentCounter(conn, now)
+    ids = _delivery_ids(len(pushes) * len(targets))
     rows: list[tuple[Any, ...]] = []
     queued: list[tuple[Any, ...]] = []
     for push in pushes:
@@ -545,7 +550,7 @@ def _decide_rows(
             if decision is None:
                 continue
             status, due, reason = _row_outcome(decision, now)
-            delivery_id = f"dl_{secrets.token_hex(10)}"
+            delivery_id = next(ids)
             claimed = status is DeliveryStatus.QUEUED and lease is not None
             if status is DeliveryStatus.QUEUED:
                 counter.add(device.id, facts.topic)
@@ -559,16 +564,23 @@ def _decide_rows(
                     status.value,
                     1 if claimed else 0,
                     due,
+                    lease if claimed else None,
                     now,
                     now,
                     reason,
                     facts.topic,
-                    lease if claimed else None,
                 )
             )
             if status is DeliveryStatus.QUEUED:
                 queued.append(rows[-1])
     return rows, queued
+
+
+def _delivery_ids(most: int) -> Iterator[str]:
+    """Up to ``most`` fresh delivery ids (``dl_`` and 80 random bits in hex), from one read of the
+    system's random source instead of one a row."""
+    pool = secrets.token_hex(10 * most)
+    return (f"dl_{pool[i : i + 20]}" for i in range(0, len(pool), 20))
 
 
 def _row_outcome(
@@ -875,6 +887,9 @@ _CLAIMED_DEVICE_COLUMNS: Final = (
     devices.c.token_registered_at,
 )
 _CLAIMED_DEVICE: Final = sa.select(*_CLAIMED_DEVICE_COLUMNS)
+_CLAIMED_DEVICE_NAMES: Final = tuple(column.name for column in _CLAIMED_DEVICE_COLUMNS)
+#: A device row's :data:`_CLAIMED_DEVICE_NAMES` values, read in one call (a fan-out makes a claim a device).
+_claimed_device_values: Final = operator.attrgetter(*_CLAIMED_DEVICE_NAMES)
 
 
 def _claims(
@@ -958,38 +973,52 @@ def record_sent(conn: sa.Connection, claim: Claimed, *, now: _dt.datetime, statu
 def record_sent_many(
     conn: sa.Connection, claims: list[Claimed], *, now: _dt.datetime, status_code: int | None
 ) -> int:
-    """:func:`record_sent` for many claims of one lease in two statements; returns how many were ours."""
+    """:func:`record_sent` for many claims in two statements a lease; returns how many were ours.
+    The statements are compiled once per connection (:class:`._prepared.PreparedIn`): a fan-out records its
+    results a few dozen at a time, and building the Core statements anew cost more than the
+    database's work on the rows."""
     if not claims:
         return 0
     leases = {c.lease for c in claims}
     done = 0
     for lease in leases:
         ids = [c.id for c in claims if c.lease == lease]
-        done += _write(
-            conn,
-            deliveries.update()
-            .where(
-                deliveries.c.id.in_(ids),
-                deliveries.c.status == DeliveryStatus.QUEUED,
-                deliveries.c.locked_until == lease,
-            )
-            .values(
-                status=DeliveryStatus.SENT,
-                sent_at=now,
-                locked_until=None,
-                next_attempt_at=None,
-                last_status_code=status_code,
-                last_error=None,
-                updated_at=now,
-            ),
-            now=now,
-        )
-    conn.execute(
-        devices.update()
-        .where(devices.c.id.in_({c.device["id"] for c in claims}))
-        .values(last_success_at=now, failure_count=0)
-    )
+        created = _SENT.rows(conn, ids, {"lease": lease, "now": now, "status_code": status_code})
+        _mark_changed(conn, [row[0] for row in created], now=now)
+        done += len(created)
+    _SUCCEEDED.execute(conn, sorted({c.device["id"] for c in claims}), {"now": now})
     return done
+
+
+#: A claim's delivery rows sent (still ours: queued, and leased until the claim's lease).
+_SENT: Final = PreparedIn(
+    lambda ids: (
+        deliveries.update()
+        .where(
+            deliveries.c.id.in_(ids),
+            deliveries.c.status == DeliveryStatus.QUEUED,
+            deliveries.c.locked_until == sa.bindparam("lease"),
+        )
+        .values(
+            status=DeliveryStatus.SENT,
+            sent_at=sa.bindparam("now"),
+            locked_until=None,
+            next_attempt_at=None,
+            last_status_code=sa.bindparam("status_code"),
+            last_error=None,
+            updated_at=sa.bindparam("now"),
+        )
+        .returning(deliveries.c.created_at)
+    )
+)
+#: The devices that had a success.
+_SUCCEEDED: Final = PreparedIn(
+    lambda ids: (
+        devices.update()
+        .where(devices.c.id.in_(ids))
+        .values(last_success_at=sa.bindparam("now"), failure_count=0)
+    )
+)
 
 
 def record_retry(

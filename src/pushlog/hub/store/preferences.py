@@ -203,15 +203,26 @@ def recipients(conn: sa.Connection, device_rows: Iterable[Any]) -> dict[str, Rec
             documents[(kind, subject)] = _document(raw)
     known = _categories(conn)
     result = {}
+    # Devices with no document of their own or their user's get the defaults: one (immutable)
+    # Recipient per (app user or not, zone) serves them all, as a team's fan-out mostly is.
+    defaults: dict[tuple[bool, Any], Recipient] = {}
     for row in rows:
-        user_id = row._mapping.get("user_id")
-        own = documents.get((DEVICE, row.id))
-        users_doc = documents.get((USER, str(user_id))) if user_id is not None else None
-        document = own or users_doc or PreferenceDocument()
-        result[row.id] = Recipient(
-            document=document,
-            user=user_id is not None,
-            device_timezone=row._mapping.get("timezone"),
-            categories=known,
-        )
+        mapping = row._mapping
+        user_id = mapping.get("user_id")
+        timezone = mapping.get("timezone")
+        own = documents.get((DEVICE, row.id)) if documents else None
+        users_doc = documents.get((USER, str(user_id))) if documents and user_id is not None else None
+        document = own or users_doc
+        if document is None:
+            key = (user_id is not None, timezone)
+            recipient = defaults.get(key)
+            if recipient is None:
+                recipient = defaults[key] = Recipient(
+                    document=PreferenceDocument(), user=key[0], device_timezone=timezone, categories=known
+                )
+        else:
+            recipient = Recipient(
+                document=document, user=user_id is not None, device_timezone=timezone, categories=known
+            )
+        result[row.id] = recipient
     return result
