@@ -49,8 +49,11 @@ from ._payload import build_message, content_for_event, with_summary
 
 log = logging.getLogger("pushlog.hub.delivery")
 
-#: While a batch is sending, its finished results are written at least this often (seconds).
-RECORD_EVERY = 0.05
+#: While a batch is sending, its finished results are written at least this often (seconds). Each
+#: write is a transaction whose begin and commit cost about as much CPU as its first few dozen rows;
+#: a crash re-sends what finished since the last write, at a fan-out's pace fewer pushes than the
+#: send window keeps in flight (and re-sends anyway).
+RECORD_EVERY = 0.2
 #: A step of the background loop claims up to this many batches through its send window before it
 #: looks at due re-push rounds again: a long fan-out streams without a pause between batches.
 STEP_BATCHES = 8
