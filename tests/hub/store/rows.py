@@ -1,5 +1,5 @@
-"""Rows for the store tests: a fixed ingest time, a re-push schedule, NewEvent builders and the device
-vault the store seals device secrets with."""
+"""Rows for the store tests: a fixed ingest time, a re-push schedule, NewEvent builders, the device
+vault the store seals device secrets with and a Web Push device builder."""
 
 from __future__ import annotations
 
@@ -7,13 +7,38 @@ import datetime as _dt
 import uuid
 from typing import Any
 
+import sqlalchemy as sa
+
 from pushlog._levels import Level
+from pushlog.hub.store import devices as device_store
 from pushlog.hub.store import events as event_store
 from pushlog.hub.store.device_tokens import DeviceTokenVault
 
 NOW = _dt.datetime(2026, 1, 1, 12, 0, tzinfo=_dt.UTC)
 REPEAT = event_store.Repeat(interval=_dt.timedelta(minutes=5), expiry=_dt.timedelta(hours=1))
 VAULT = DeviceTokenVault(bytes(range(32)))
+#: A browser's subscription key (a valid P-256 point).
+P256DH = "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4"
+
+
+def webpush_device(
+    conn: sa.Connection, n: int, min_level: Level = Level.WARNING, channels: list[str] | None = None
+) -> str:
+    """Register Web Push device number ``n`` (its own endpoint) at :data:`NOW`; its id."""
+    device, _ = device_store.register_webpush(
+        conn,
+        device_store.WebPushRegistration(
+            name=f"d{n}",
+            endpoint=f"https://push.example/{n}",
+            p256dh=P256DH,
+            auth="BTBZMqHH6r4Tts7J_aSIgg",
+            min_level=min_level,
+            channels=channels,
+        ),
+        vault=VAULT,
+        now=NOW,
+    )
+    return str(device["id"])
 
 
 def new_event(title: str, **fields: Any) -> event_store.NewEvent:

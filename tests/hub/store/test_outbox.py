@@ -11,11 +11,10 @@ from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
-from tests.hub.store.rows import VAULT, rich_event
+from tests.hub.store.rows import rich_event, webpush_device
 
 from pushlog._levels import Level
 from pushlog.hub.attention import PreferenceDocument, QuietHours
-from pushlog.hub.store import devices as device_store
 from pushlog.hub.store import events as event_store
 from pushlog.hub.store import outbox, preferences
 from pushlog.hub.store._tables import deliveries, fanouts
@@ -24,7 +23,6 @@ from pushlog.hub.store.outbox import DeliveryStatus
 NOW = _dt.datetime(2026, 1, 1, 12, 0, tzinfo=_dt.UTC)
 LATER = NOW + _dt.timedelta(seconds=3)
 REPEAT = event_store.Repeat(interval=_dt.timedelta(minutes=5), expiry=_dt.timedelta(hours=1))
-P256DH = "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4"
 
 
 @pytest.mark.parametrize(
@@ -45,23 +43,6 @@ def test_device_matches(
     assert outbox.device_matches(device, int(level), channel) is expected
 
 
-def _device(conn: sa.Connection, n: int, min_level: Level, channels: list[str] | None) -> str:
-    device, _ = device_store.register_webpush(
-        conn,
-        device_store.WebPushRegistration(
-            name=f"d{n}",
-            endpoint=f"https://push.example/{n}",
-            p256dh=P256DH,
-            auth="BTBZMqHH6r4Tts7J_aSIgg",
-            min_level=min_level,
-            channels=channels,
-        ),
-        vault=VAULT,
-        now=NOW,
-    )
-    return str(device["id"])
-
-
 def _event(conn: sa.Connection, level: Level, channel: str | None) -> outbox.Push:
     """A stored event that ingest did not push (so the test queues it itself)."""
     item = event_store.NewEvent(id=str(uuid.uuid4()), ts=NOW, level=level, title="t", channel=channel)
@@ -80,9 +61,9 @@ def _rows(conn: sa.Connection) -> set[tuple[str, str, int, str]]:
 
 def test_enqueue_queues_one_row_per_matching_device(engine: sa.Engine) -> None:
     with engine.begin() as conn:
-        everything = _device(conn, 1, Level.WARNING, None)
-        ops_errors = _device(conn, 2, Level.ERROR, ["ops"])
-        _device(conn, 3, Level.INFO, ["billing"])
+        everything = webpush_device(conn, 1, Level.WARNING, None)
+        ops_errors = webpush_device(conn, 2, Level.ERROR, ["ops"])
+        webpush_device(conn, 3, Level.INFO, ["billing"])
         warning = _event(conn, Level.WARNING, "ops")
         error = _event(conn, Level.ERROR, "ops")
         critical = _event(conn, Level.CRITICAL, None)
@@ -105,7 +86,7 @@ def test_enqueue_queues_one_row_per_matching_device(engine: sa.Engine) -> None:
 
 def test_ingest_queues_round_zero_through_enqueue(engine: sa.Engine) -> None:
     with engine.begin() as conn:
-        phone = _device(conn, 1, Level.WARNING, None)
+        phone = webpush_device(conn, 1, Level.WARNING, None)
         pushed = event_store.NewEvent(id="e-pushed", ts=NOW, level=Level.ERROR, title="t", push=True)
         quiet = event_store.NewEvent(id="e-quiet", ts=NOW, level=Level.ERROR, title="t", push=False)
         low = event_store.NewEvent(id="e-low", ts=NOW, level=Level.INFO, title="t", push=True)
@@ -120,8 +101,8 @@ def test_ingest_with_a_lease_claims_its_first_pushes_and_the_gate_still_decides(
     expires; rows the gate holds are written as ever and not claimed."""
     lease = _dt.timedelta(seconds=120)
     with engine.begin() as conn:
-        phone = _device(conn, 1, Level.WARNING, None)
-        sleeper = _device(conn, 2, Level.WARNING, None)
+        phone = webpush_device(conn, 1, Level.WARNING, None)
+        sleeper = webpush_device(conn, 2, Level.WARNING, None)
         quiet = PreferenceDocument(timezone="UTC", quiet_hours=[QuietHours(start="11:00", end="13:00")])
         preferences.put_document(conn, preferences.DEVICE, sleeper, quiet, now=NOW)
         pushed = event_store.NewEvent(id="e-pushed", ts=NOW, level=Level.ERROR, title="t", push=True)
@@ -157,8 +138,8 @@ def test_ingest_claims_carry_what_a_claim_reads_back(engine: sa.Engine) -> None:
     event came with, JSON columns, the CRITICAL re-push columns)."""
     lease = _dt.timedelta(seconds=120)
     with engine.begin() as conn:
-        phone = _device(conn, 1, Level.WARNING, None)
-        tablet = _device(conn, 2, Level.INFO, ["ops"])
+        phone = webpush_device(conn, 1, Level.WARNING, None)
+        tablet = webpush_device(conn, 2, Level.INFO, ["ops"])
         event = rich_event(
             "Disk full",
             id="e-rich",
@@ -185,7 +166,7 @@ def test_expansion_claims_carry_what_a_claim_reads_back(engine: sa.Engine) -> No
     wrote (only the event is read): they must be what a claim of the same rows reads."""
     lease = _dt.timedelta(seconds=120)
     with engine.begin() as conn:
-        team = {_device(conn, n, Level.WARNING, None) for n in range(outbox.FANOUT_CHUNK + 5)}
+        team = {webpush_device(conn, n, Level.WARNING, None) for n in range(outbox.FANOUT_CHUNK + 5)}
         offset = _dt.timezone(_dt.timedelta(hours=-5))
         event = event_store.NewEvent(
             id="e-wide",
@@ -230,10 +211,10 @@ def test_ingest_streams_a_large_fanout_and_every_matching_device_gets_one_row(en
     until every device that takes the event has exactly one row and the fan-out row is gone."""
     lease = _dt.timedelta(seconds=120)
     with engine.begin() as conn:
-        takers = {_device(conn, n, Level.WARNING, None) for n in range(45)}
-        takers |= {_device(conn, n, Level.INFO, ["ops"]) for n in range(45, 55)}
+        takers = {webpush_device(conn, n, Level.WARNING, None) for n in range(45)}
+        takers |= {webpush_device(conn, n, Level.INFO, ["ops"]) for n in range(45, 55)}
         for n in range(55, 65):  # above the event's level, or not its channel: no row
-            _device(conn, n, Level.CRITICAL if n % 2 else Level.INFO, None if n % 2 else ["billing"])
+            webpush_device(conn, n, Level.CRITICAL if n % 2 else Level.INFO, None if n % 2 else ["billing"])
         first = event_store.NewEvent(id="e-1", ts=NOW, level=Level.ERROR, title="t", channel="ops", push=True)
         second = event_store.NewEvent(
             id="e-2", ts=NOW, level=Level.ERROR, title="t", channel="ops", push=True
@@ -273,8 +254,8 @@ def test_a_batch_of_pushes_reads_each_levels_audience_once_and_each_push_gets_it
     chunk's budget is spent; the pushes past it wait in ``fanouts`` for the dispatcher."""
     lease = _dt.timedelta(seconds=120)
     with engine.begin() as conn:
-        phones = [_device(conn, n, Level.WARNING, None) for n in range(2)]
-        pager = _device(conn, 2, Level.ERROR, None)
+        phones = [webpush_device(conn, n, Level.WARNING, None) for n in range(2)]
+        pager = webpush_device(conn, 2, Level.ERROR, None)
         levels = [Level.WARNING, Level.ERROR, Level.WARNING, Level.ERROR, Level.WARNING, Level.WARNING]
         batch = [
             event_store.NewEvent(id=f"e-{i}", ts=NOW, level=level, title="t", push=True)
@@ -314,7 +295,7 @@ def test_acknowledging_an_event_stops_its_fanout(engine: sa.Engine) -> None:
     lease = _dt.timedelta(seconds=120)
     with engine.begin() as conn:
         for n in range(40):
-            _device(conn, n, Level.WARNING, None)
+            webpush_device(conn, n, Level.WARNING, None)
         event = event_store.NewEvent(id="e-ack", ts=NOW, level=Level.ERROR, title="t", push=True)
         result = event_store.insert_events(conn, [event], key_id=None, now=NOW, repeat=REPEAT, lease=lease)
         assert len(result.claimed) == outbox.FANOUT_CHUNK and result.expanding == 1
@@ -328,8 +309,8 @@ def test_acknowledging_an_event_stops_its_fanout(engine: sa.Engine) -> None:
 
 def test_receipts_only_move_forward_and_acknowledgement_and_removal(engine: sa.Engine) -> None:
     with engine.begin() as conn:
-        phone = _device(conn, 1, Level.WARNING, None)
-        tablet = _device(conn, 2, Level.WARNING, None)
+        phone = webpush_device(conn, 1, Level.WARNING, None)
+        tablet = webpush_device(conn, 2, Level.WARNING, None)
         event = _event(conn, Level.ERROR, None)
         assert outbox.enqueue(conn, [event], now=NOW) == 2
         ids = {r.device_id: r.id for r in conn.execute(sa.select(deliveries.c.device_id, deliveries.c.id))}

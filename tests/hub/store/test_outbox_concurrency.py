@@ -9,11 +9,10 @@ import threading
 import uuid
 
 import sqlalchemy as sa
-from tests.hub.store.rows import VAULT
+from tests.hub.store.rows import webpush_device
 from tests.support.hub_server import wait_until
 
 from pushlog._levels import Level
-from pushlog.hub.store import devices as device_store
 from pushlog.hub.store import events as event_store
 from pushlog.hub.store import outbox
 from pushlog.hub.store._tables import deliveries
@@ -22,24 +21,11 @@ NOW = _dt.datetime(2026, 1, 1, 12, 0, tzinfo=_dt.UTC)
 LEASE = _dt.timedelta(seconds=120)
 INTERVAL = _dt.timedelta(minutes=5)
 REPEAT = event_store.Repeat(interval=INTERVAL, expiry=_dt.timedelta(hours=1))
-P256DH = "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4"
 
 
 def _devices(conn: sa.Connection, count: int) -> None:
     for n in range(count):
-        device_store.register_webpush(
-            conn,
-            device_store.WebPushRegistration(
-                name=f"d{n}",
-                endpoint=f"https://push.example/{n}",
-                p256dh=P256DH,
-                auth="BTBZMqHH6r4Tts7J_aSIgg",
-                min_level=Level.WARNING,
-                channels=None,
-            ),
-            vault=VAULT,
-            now=NOW,
-        )
+        webpush_device(conn, n)
 
 
 def _events(conn: sa.Connection, count: int, level: Level = Level.ERROR) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from tests.hub.store.rows import NOW, REPEAT, VAULT, new_event, rich_event
+from tests.hub.store.rows import NOW, REPEAT, new_event, rich_event, webpush_device
 
 from pushlog._levels import Level
 from pushlog.hub import _pushbudget
@@ -23,8 +23,6 @@ from pushlog.hub.store import triggers as trigger_store
 from pushlog.hub.store._prepared import Prepared, PreparedIn
 from pushlog.hub.store._tables import event_rollup, events, fanouts, fingerprint_rollup, keys
 
-P256DH = "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4"
-
 
 def both(
     conn: sa.Connection, prepared: Prepared, params: dict[str, Any] | None = None
@@ -34,23 +32,6 @@ def both(
     via_driver = prepared.rows(conn, params)
     assert [tuple(row) for row in via_driver] == via_core
     return via_core
-
-
-def _device(conn: sa.Connection, n: int, min_level: Level, channels: list[str] | None) -> str:
-    device, _ = device_store.register_webpush(
-        conn,
-        device_store.WebPushRegistration(
-            name=f"d{n}",
-            endpoint=f"https://push.example/{n}",
-            p256dh=P256DH,
-            auth="BTBZMqHH6r4Tts7J_aSIgg",
-            min_level=min_level,
-            channels=channels,
-        ),
-        vault=VAULT,
-        now=NOW,
-    )
-    return str(device["id"])
 
 
 def test_the_rules_generation_reads_what_core_reads(engine: sa.Engine) -> None:
@@ -75,9 +56,9 @@ def test_audience_pages_read_what_core_reads_with_attributes_and_mapping(engine:
     with engine.begin() as conn:
         ids = sorted(
             [
-                _device(conn, 1, Level.WARNING, None),
-                _device(conn, 2, Level.ERROR, ["ops", "ü"]),
-                _device(conn, 3, Level.DEBUG, []),
+                webpush_device(conn, 1, Level.WARNING, None),
+                webpush_device(conn, 2, Level.ERROR, ["ops", "ü"]),
+                webpush_device(conn, 3, Level.DEBUG, []),
             ]
         )
         conn.execute(device_store.devices.update().values(timezone="Europe/Paris"))
@@ -212,7 +193,7 @@ def test_a_batchs_seqs_and_the_ingest_lock_read_what_core_reads(engine: sa.Engin
 def test_the_gates_reads_read_what_core_reads(engine: sa.Engine) -> None:
     with engine.begin() as conn:
         assert both(conn, preferences._ANY_DOCUMENT) == [] and both(conn, preferences._CATEGORIES) == []
-        device = _device(conn, 1, Level.WARNING, None)
+        device = webpush_device(conn, 1, Level.WARNING, None)
         document = PreferenceDocument(digest_info=True)
         preferences.put_document(conn, "device", device, document, now=NOW)
         preferences.put_category(conn, "billing ü", Category(default="off", description="d"), now=NOW)
