@@ -176,7 +176,7 @@ def scale(data: dict[str, Any]) -> Figure:
     p99.set_title("Publish latency under that load")
     _bars(fan, labels, [row["msgs_per_s"] for row in setups.values()], colors)
     fan.set_ylabel(f"pushes per second (one event to {data['devices']:,} devices)")
-    fan.set_title("Fan-out (the dispatchers share the outbox)")
+    fan.set_title("Fan-out, warm (the dispatchers share the outbox)")
     return fig
 
 
