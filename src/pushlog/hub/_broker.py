@@ -119,8 +119,8 @@ class Broker:
 
         When a tail took them, one turn of the event loop passes before this returns: its streams,
         just woken with their text in memory, write it before the caller goes on (the publish
-        handler's 202 answer and the first pushes' send would otherwise go first, about a
-        millisecond on a lone event: docs/performance.md, Latency)."""
+        handler's 202 answer would otherwise go first, about a millisecond on a lone event; the
+        first pushes go before both: docs/performance.md, Latency)."""
         taken = self._notify(fresh)
         if self.relay is not None:
             self.relay.publish({"k": "e"})

@@ -99,3 +99,31 @@ def test_the_first_push_is_prepared_while_the_ingest_commits(hub_factory: Callab
     assert publish(hub, "Disk full") == 202
     assert seen == [(True, 0)]  # prepared before the commit, posted only after it
     wait_until(lambda: len(sender.sent) == 1, timeout=10, what="the push to be posted")
+
+
+class Ordering(FakeSender):
+    """Notes, when a push is posted, whether the streams were already told of its event (the
+    broker's generation moves when they are)."""
+
+    def __init__(self, hub_state: Callable[[], Any]) -> None:
+        super().__init__()
+        self.hub_state = hub_state
+        self.generations: list[int] = []
+
+    async def send(self, target: Any, message: PushMessage) -> Any:
+        self.generations.append(self.hub_state().broker.generation)
+        return await super().send(target, message)
+
+
+def test_the_first_push_leaves_before_the_streams_are_told_and_the_202(
+    hub_factory: Callable[..., ThreadHub],
+) -> None:
+    holder: dict[str, ThreadHub] = {}
+    sender = Ordering(lambda: holder["hub"].app.state.hub)
+    hub = holder["hub"] = hub_factory(allow_private_endpoints=True, senders={"webpush": sender})
+    register(hub, Subscriber(endpoint="http://127.0.0.1:9/push/never-reached"))  # a fake sender posts
+    before = hub.app.state.hub.broker.generation
+    assert publish(hub, "Disk full") == 202
+    wait_until(lambda: len(sender.sent) == 1, timeout=10, what="the push to be posted")
+    assert sender.generations == [before]  # posted while the streams had not yet been told
+    assert hub.app.state.hub.broker.generation > before  # and told since

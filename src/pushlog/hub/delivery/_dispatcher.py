@@ -189,14 +189,16 @@ class Handoff:
         if claims:
             self._loop.call_soon_threadsafe(self._early, claims)
 
-    def send(self, claims: Sequence[Claimed]) -> None:
-        """Post ``claims`` (committed): those prepared already, or prepared now (on the loop)."""
+    def send(self, claims: Sequence[Claimed]) -> bool:
+        """Post ``claims`` (committed): those prepared already, or prepared now (on the loop). The
+        posts are tasks that start at the loop's next turn; returns whether there is any."""
         if self._claims is not claims:
             self._start(claims)
         ready = list(zip(claims, self._ready, strict=True))
         self._claims, self._ready, self._over = None, [], True
         if ready:
             self._service._post_handed(ready)
+        return bool(ready)
 
     def drop(self) -> None:
         """Discard what was prepared and not sent (the transaction failed); idempotent."""
