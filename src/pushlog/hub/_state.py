@@ -2,14 +2,15 @@
 metrics.
 
 One :class:`HubState` per app, on ``app.state.hub``. Database work runs in worker threads through
-:meth:`HubState.db` / :meth:`HubState.db_read` so the event loop never blocks on SQLite.
+:meth:`HubState.db` / :meth:`HubState.db_read` so the event loop never blocks on SQLite; ingest
+transactions (:meth:`HubState.ingest`) on the ingest writer's own thread (``_writer.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -27,6 +28,7 @@ from ._metrics import HubMetrics
 from ._pushbudget import PushBudget
 from ._ratelimit import RateLimiter
 from ._streams import StreamSlots
+from ._writer import WriterThread
 from .config import HubConfig
 from .rules import RulesEngine
 from .store import alerts, connect_read_only
@@ -35,6 +37,7 @@ if TYPE_CHECKING:  # delivery imports aiohttp; the app loads it only when the hu
     from .delivery import DeliveryService, Sender
 
 T = TypeVar("T")
+_Committed = tuple[T, list[dict[str, Any]]]  # a transaction's result and the alert lines it resolved
 
 
 @dataclass(slots=True, kw_only=True)
@@ -56,6 +59,8 @@ class HubState:
     rules: RulesEngine = field(default_factory=RulesEngine)
     #: API keys recently looked up (``_auth.lookup_key``); revoking one through the API forgets it.
     keys: KeyCache = field(default_factory=KeyCache)
+    #: The thread the ingest transactions run on (``_writer.py``); the lifespan closes it.
+    writer: WriterThread = field(default_factory=WriterThread)
     _touched: dict[str, float] = field(default_factory=dict)
     _ingest_lock: asyncio.Lock | None = None
     _group_commit: GroupCommit | None = None
@@ -82,11 +87,12 @@ class HubState:
         result: T = await self._group_commit.submit(job)
         return result
 
-    async def _timed_db(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-        """:meth:`db` for ingest commits, timed into ``pushlog_ingest_commit_seconds``."""
+    async def _timed_db(self, fn: Callable[[sa.Connection], T]) -> T:
+        """:meth:`db` for ingest commits, on the ingest :attr:`writer` thread, timed into
+        ``pushlog_ingest_commit_seconds``."""
         start = time.perf_counter()
         try:
-            return await self.db(fn, *args, **kwargs)
+            return await self._transaction(self.writer.run, fn)
         finally:
             self.metrics.ingest_commit.observe(time.perf_counter() - start)
 
@@ -103,16 +109,28 @@ class HubState:
     async def db(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
         """Run ``fn(conn, *args, **kwargs)`` in one write transaction, in a worker thread. Alerts the
         transaction resolved (``store/alerts.py``) go to the live streams once it has committed."""
+        return await self._transaction(anyio.to_thread.run_sync, fn, *args, **kwargs)
+
+    async def _transaction(
+        self,
+        in_thread: Callable[[Callable[[], _Committed[T]]], Awaitable[_Committed[T]]],
+        fn: Callable[..., T],
+        /,
+        *args: Any,
+        **kwargs: Any,
+    ) -> T:
+        """``fn(conn, ...)`` in one write transaction, run by ``in_thread`` (``anyio.to_thread.run_sync``
+        or :meth:`WriterThread.run`); resolved alert lines go to the streams once committed."""
         engine = self.require_engine()
 
-        def run() -> tuple[T, list[dict[str, Any]]]:
+        def run() -> _Committed[T]:
             with engine.connect() as conn:
                 resolved = alerts.noting_resolved(conn)
                 with conn.begin():
                     result = fn(conn, *args, **kwargs)
             return result, resolved
 
-        result, resolved = await anyio.to_thread.run_sync(run)
+        result, resolved = await in_thread(run)
         if resolved:
             await self.broker.resolved(resolved)
         return result

@@ -229,6 +229,7 @@ def create_app(
             if relay is not None:
                 state.broker.relay = None
                 await relay.aclose()
+            state.writer.close()
             state.engine = None
             ready.engine.dispose()
             data_lock.release()
