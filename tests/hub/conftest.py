@@ -1,5 +1,6 @@
-"""Hub tests use the shared hub fixtures, one real PostgreSQL server per test session (``pg_url``:
-the store tests, the multi-process tests), and one Chromium per browser test module (``browser``)
+"""Hub tests use the shared hub fixtures, a loopback RFC 8030 push service per test (``push_service``),
+one real PostgreSQL server per test session (``pg_url``: the store tests, the multi-process tests),
+and one Chromium per browser test module (``browser``)
 with the folder its screenshots go to (``screenshots``)."""
 
 from __future__ import annotations
@@ -11,11 +12,20 @@ from typing import TYPE_CHECKING
 import pytest
 from tests.support.hub_server import hub, hub_factory
 from tests.support.postgres import postgres_server
+from tests.support.push_service import PushService
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
 __all__ = ["hub", "hub_factory"]
+
+
+@pytest.fixture
+def push_service() -> Iterator[PushService]:
+    """A Web Push service stand-in on loopback (VAPID tokens are checked on wall time, whatever the
+    hub's clock)."""
+    with PushService() as svc:
+        yield svc
 
 
 @pytest.fixture(scope="session")

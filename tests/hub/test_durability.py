@@ -9,16 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.devices import subscription
 from tests.support.hub_server import start_hub_process, wait_until
 from tests.support.push_service import PushService
 
-SUBSCRIPTION = {
-    "endpoint": "http://127.0.0.1:9/push/phone",
-    "keys": {
-        "p256dh": "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4",
-        "auth": "BTBZMqHH6r4Tts7J_aSIgg",
-    },
-}
+SUBSCRIPTION = subscription("http://127.0.0.1:9/push/phone")
 
 
 def test_kill_9_right_after_202_loses_no_event(tmp_path: Path) -> None:

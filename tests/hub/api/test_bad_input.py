@@ -6,9 +6,9 @@ import socket
 from typing import Any
 
 import pytest
+from tests.support.devices import AUTH, P256DH
 from tests.support.hub_server import ThreadHub
 
-P256DH = "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4"
 GOOD = {"events": [{"title": "still alive", "level": "info"}]}
 
 
@@ -157,7 +157,7 @@ def test_a_subscription_pointing_at_127_0_0_1_is_refused_by_a_normal_hub(hub_fac
             "endpoint": "https://127.0.0.1:8443/push/x",
             "keys": {
                 "p256dh": P256DH,
-                "auth": "BTBZMqHH6r4Tts7J_aSIgg",
+                "auth": AUTH,
             },
         }
     }
@@ -180,7 +180,7 @@ def test_an_internal_error_is_a_json_500_and_the_hub_keeps_serving(hub_factory: 
     body = {
         "subscription": {
             "endpoint": "https://push.example.com/w/1",
-            "keys": {"p256dh": P256DH, "auth": "BTBZMqHH6r4Tts7J_aSIgg"},
+            "keys": {"p256dh": P256DH, "auth": AUTH},
         }
     }
     with running.client(running.read_key) as client:

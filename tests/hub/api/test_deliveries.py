@@ -6,12 +6,10 @@ import sqlite3
 import uuid
 from typing import Any
 
+from tests.support.devices import AUTH, P256DH
 from tests.support.hub_server import ThreadHub
 
 from pushlog.hub.receipts import make_token
-
-P256DH = "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4"
-AUTH = "BTBZMqHH6r4Tts7J_aSIgg"
 
 
 def receipt_secret(hub: ThreadHub) -> str:

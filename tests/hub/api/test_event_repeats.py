@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,12 +20,6 @@ from tests.support.stream import open_stream
 
 from pushlog import Client, PushHandler
 from pushlog.hub.store._tables import deliveries
-
-
-@pytest.fixture
-def push_service() -> Iterator[PushService]:
-    with PushService() as svc:
-        yield svc
 
 
 def post(hub: ThreadHub, *events: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ preference and category reads the gate keeps in memory only on SQLite (store/pre
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
@@ -39,12 +39,6 @@ def database(request: pytest.FixtureRequest) -> dict[str, str]:
 
 def dialect(database: dict[str, str]) -> str:
     return "postgresql" if database else "sqlite"
-
-
-@pytest.fixture
-def push_service() -> Iterator[PushService]:
-    with PushService() as svc:
-        yield svc
 
 
 def count_ingest_statements(hub: ThreadHub, monkeypatch: pytest.MonkeyPatch) -> list[str]:

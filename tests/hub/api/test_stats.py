@@ -5,7 +5,7 @@ to the RFC 8030 stand-in, receipts with the payload's tokens, an acknowledgement
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -14,12 +14,6 @@ from tests.support.hub_server import ThreadHub, wait_until
 from tests.support.push_service import PushService
 
 ZERO = {"debug": 0, "info": 0, "warning": 0, "error": 0, "critical": 0}
-
-
-@pytest.fixture
-def push_service() -> Iterator[PushService]:
-    with PushService() as svc:
-        yield svc
 
 
 def event(level: str, title: str, ts: str, **fields: Any) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,12 +16,6 @@ from tests.support.postgres import new_database
 from tests.support.push_service import PushService
 
 TEMPLATE = {"default_locale": "en", "locales": {"en": {"title": "Order {{ data.order }}", "body": "shipped"}}}
-
-
-@pytest.fixture
-def push_service() -> Iterator[PushService]:
-    with PushService() as svc:
-        yield svc
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import datetime as _dt
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from tests.hub.delivery.outbox_support import VAULT_KEY, FakeSender, Outbox
 from tests.support.push_service import PushService
@@ -72,12 +71,6 @@ async def test_wake_from_another_thread(outbox: Outbox, tmp_path: Path) -> None:
     finally:
         await service.aclose()
     assert len(sender.sent) == 1
-
-
-@pytest.fixture
-def push_service() -> Iterator[PushService]:
-    with PushService() as svc:
-        yield svc
 
 
 async def test_real_web_push_end_to_end_through_the_outbox(

@@ -8,21 +8,14 @@ dispatcher; "nothing more was sent" is proven by a marker event that goes out in
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 from tests.support.clock import utc_clock
 from tests.support.hub_server import ThreadHub, wait_until
 from tests.support.push_service import IDLE_KEEPALIVE_SECONDS, PushService, ReceivedPush, Subscriber
 
 from pushlog.hub.delivery.webpush._sender import KEEPALIVE_SECONDS
-
-
-@pytest.fixture
-def push_service() -> Iterator[PushService]:
-    with PushService() as svc:
-        yield svc
 
 
 def register(hub: ThreadHub, phone: Subscriber) -> str:

@@ -6,10 +6,9 @@ from __future__ import annotations
 import re
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from tests.hub.delivery.outbox_support import FakeSender
 from tests.support.hub_server import ThreadHub, wait_until
@@ -18,12 +17,6 @@ from tests.support.push_service import PushService, Subscriber
 from pushlog.hub.delivery._base import Prepared, PushMessage
 
 _INSERT_EVENTS = re.compile(r"\s*INSERT\s+INTO\s+\"?events\"?\s", re.IGNORECASE)
-
-
-@pytest.fixture
-def push_service() -> Iterator[PushService]:
-    with PushService() as svc:
-        yield svc
 
 
 def register(hub: ThreadHub, phone: Subscriber) -> None:

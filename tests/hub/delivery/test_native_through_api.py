@@ -10,7 +10,7 @@ import json
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +20,6 @@ from tests.support.clock import utc_clock
 from tests.support.fcm_service import FcmService
 from tests.support.hub_server import ThreadHub, publish, wait_until
 from tests.support.push_service import PushService
-
-
-@pytest.fixture
-def push_service() -> Iterator[PushService]:
-    with PushService() as svc:
-        yield svc
 
 
 @pytest.fixture

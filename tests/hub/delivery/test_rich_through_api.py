@@ -5,7 +5,7 @@ rich parts have the wrong shape), and an oversize event is cut per transport kee
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,12 +19,6 @@ from pushlog._event import TRUNCATION_MARKER
 IMAGE = "https://cdn.example.com/graphs/disk.png"
 LINK = "https://grafana.example.com/d/disk"
 OWN = [{"action": "runbook", "title": "Runbook", "url": "https://wiki.example.com/disk"}]
-
-
-@pytest.fixture
-def push_service() -> Iterator[PushService]:
-    with PushService() as svc:
-        yield svc
 
 
 @pytest.fixture

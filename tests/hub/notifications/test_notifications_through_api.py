@@ -7,7 +7,7 @@ users' devices are registered as devices and then given their ``user_id``/``loca
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +37,6 @@ TEMPLATE = {
 NIGHT = _dt.datetime(2026, 1, 14, 22, 30, tzinfo=_dt.UTC)
 MORNING = _dt.datetime(2026, 1, 15, 6, 0, tzinfo=_dt.UTC)
 QUIET = {"timezone": "Europe/Berlin", "quiet_hours": [{"start": "22:00", "end": "07:00"}]}
-
-
-@pytest.fixture
-def push_service() -> Iterator[PushService]:
-    with PushService() as svc:
-        yield svc
 
 
 def app_user_device(hub: ThreadHub, push: PushService, user_id: str, **fields: Any) -> Any:

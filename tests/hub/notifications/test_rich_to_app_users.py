@@ -6,7 +6,7 @@ verify each native transport's auth and refuse rich parts of the wrong shape."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -23,12 +23,6 @@ ACTIONS = [
 ]
 DATA = {"order": "A-1", "items": 3}
 CATEGORY = "orders.shipped"
-
-
-@pytest.fixture
-def push_service() -> Iterator[PushService]:
-    with PushService() as svc:
-        yield svc
 
 
 @pytest.fixture

@@ -34,12 +34,6 @@ def clock() -> FakeClock:
     return FakeClock(START)
 
 
-@pytest.fixture
-def push_service() -> Iterator[PushService]:
-    with PushService() as svc:  # VAPID tokens are signed on wall time, whatever the hub's clock
-        yield svc
-
-
 class Rig:
     """A hub on the fake clock with one subscribed phone; restartable on the same data directory."""
 

@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
+from tests.support.devices import AUTH, P256DH
 
 from pushlog._levels import Level
 from pushlog.hub.store import devices as device_store
@@ -17,26 +18,29 @@ from pushlog.hub.store.device_tokens import DeviceTokenVault
 NOW = _dt.datetime(2026, 1, 1, 12, 0, tzinfo=_dt.UTC)
 REPEAT = event_store.Repeat(interval=_dt.timedelta(minutes=5), expiry=_dt.timedelta(hours=1))
 VAULT = DeviceTokenVault(bytes(range(32)))
-#: A browser's subscription key (a valid P-256 point).
-P256DH = "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4"
 
 
 def webpush_device(
-    conn: sa.Connection, n: int, min_level: Level = Level.WARNING, channels: list[str] | None = None
+    conn: sa.Connection,
+    n: int,
+    min_level: Level = Level.WARNING,
+    channels: list[str] | None = None,
+    *,
+    now: _dt.datetime = NOW,
 ) -> str:
-    """Register Web Push device number ``n`` (its own endpoint) at :data:`NOW`; its id."""
+    """Register Web Push device number ``n`` (its own endpoint) at ``now``; its id."""
     device, _ = device_store.register_webpush(
         conn,
         device_store.WebPushRegistration(
             name=f"d{n}",
             endpoint=f"https://push.example/{n}",
             p256dh=P256DH,
-            auth="BTBZMqHH6r4Tts7J_aSIgg",
+            auth=AUTH,
             min_level=min_level,
             channels=channels,
         ),
         vault=VAULT,
-        now=NOW,
+        now=now,
     )
     return str(device["id"])
 

@@ -7,13 +7,12 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 from tests.hub.store.rows import NOW, VAULT
+from tests.support.devices import P256DH
 
 from pushlog._levels import Level
 from pushlog.hub.store import devices as device_store
 from pushlog.hub.store import users as user_store
 from pushlog.hub.store._tables import devices
-
-P256DH = "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4"
 
 
 def _reg(n: int) -> device_store.WebPushRegistration:

@@ -21,8 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from tests.hub.store.migrating import differences, downgrade_to
-from tests.hub.store.rows import REPEAT, VAULT
-from tests.support.devices import AUTH, P256DH
+from tests.hub.store.rows import REPEAT, VAULT, webpush_device
 from tests.support.hub_server import wait_until
 
 from pushlog._levels import Level
@@ -50,22 +49,7 @@ SECTIONS = ("deliveries", "pushes", "transports", "funnel")
 
 
 def _devices(conn: sa.Connection) -> list[str]:
-    made = []
-    for n in range(2):
-        device, _ = device_store.register_webpush(
-            conn,
-            device_store.WebPushRegistration(
-                name=f"browser{n}",
-                endpoint=f"https://push.example/{n}",
-                p256dh=P256DH,
-                auth=AUTH,
-                min_level=Level.WARNING,
-                channels=None,
-            ),
-            now=START,
-            vault=VAULT,
-        )
-        made.append(device["id"])
+    made = [webpush_device(conn, n, now=START) for n in range(2)]
     phone, _ = device_store.register_native(
         conn,
         device_store.NativeRegistration(

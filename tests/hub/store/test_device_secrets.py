@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from tests.hub.store.rows import NOW, REPEAT, VAULT, new_event
+from tests.support.devices import AUTH, P256DH
 from tests.support.hub_server import start_hub_thread, wait_until
 
 from pushlog._levels import Level
@@ -21,8 +22,6 @@ from pushlog.hub.store import events as event_store
 from pushlog.hub.store._tables import deliveries, devices
 from pushlog.hub.store.device_tokens import DeviceTokenVault
 
-P256DH = "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4"
-AUTH = "BTBZMqHH6r4Tts7J_aSIgg"
 ENDPOINT = "https://fcm.googleapis.com/fcm/send/secret-capability-1"
 FCM_TOKEN = "fcm-token-secret:APA91bHPRgkF3JUikC4ENAHEeMrd41Zxv3hVZjC9KtT8OvPVGJ-hQMRKRrZuJAEcl7B338"
 NEW_VAULT = DeviceTokenVault(bytes(range(1, 33)), bytes(range(32)))  # rotated: new key first, old kept
